@@ -1,0 +1,305 @@
+"""Ingest: validate, deduplicate, batch and commit what a source yields.
+
+A *source* yields items ``(location, payload, cursor)``: ``payload`` is JSON
+text (``bytes`` or ``str``), an already parsed record (``dict``) or a
+:class:`Bad` (something the source could not read at all). The ingestor owns
+the rest: every record is checked against the schema (every reason kept),
+bad ones go to ``quarantine`` with their raw text, good ones are hashed and
+those already in the log are counted as unchanged. Each batch is one atomic
+Delta commit to ``records`` followed by a checkpoint row in ``runs``; a crash
+leaves whole batches only, and a rerun skips what is already stored, so every
+record ends up in the log exactly once. The counts always reconcile:
+``read = stored + unchanged + quarantined``.
+
+Examples
+--------
+>>> import tempfile
+>>> from archive.store import Archive
+>>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+>>> lines = [b'{"id":"t:1","source":"t","created_at":"2026-01-01T00:00:00Z"}', b'not json', b'{"id":3}']
+>>> r = ingest_lines(a, lines, source="t")
+>>> (r.read, r.stored, r.unchanged, r.quarantined)
+(3, 1, 0, 2)
+>>> ingest_lines(a, lines, source="t").unchanged   # re-ingesting changes nothing
+1
+>>> a.quarantine().sort("location")["reasons"].to_list()[1]
+['id: must be a string like "<source>:<native id>", got int', 'source: required field is missing', 'created_at: required field is missing']
+"""
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol, Union
+
+import orjson
+import polars as pl
+
+from archive.errors import IngestError
+from archive.record import METRICS, canonical_json, check, content_hash
+from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
+
+__all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH"]
+
+DEFAULT_BATCH = 50_000
+_TIME_FMT = "%Y-%m-%dT%H:%M:%S%.fZ"
+
+
+@dataclass(slots=True)
+class Bad:
+    """Something a source could not turn into a record: kept in quarantine with its reasons."""
+
+    raw: str
+    reasons: list[str]
+
+
+Payload = Union[bytes, str, dict, Bad]
+Item = tuple[str, Payload, Union[str, None]]
+
+
+class Source(Protocol):
+    """What a connector gives the ingestor."""
+
+    name: str
+    target: str
+
+    def items(self, cursor: str | None) -> Iterator[Item]:
+        """Yield ``(location, payload, cursor)``; start after ``cursor`` when resuming."""
+        ...
+
+
+@dataclass
+class IngestResult:
+    run_id: str
+    source: str
+    target: str
+    read: int = 0
+    stored: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    commits: int = 0
+    store_version: int = -1
+    resumed_from: str | None = None
+    status: str = "running"
+    error: str | None = None
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.read == self.stored + self.unchanged + self.quarantined
+
+
+class _ListSource:
+    def __init__(self, name: str, target: str, payloads: Iterable[Payload]) -> None:
+        self.name, self.target, self._payloads = name, target, payloads
+
+    def items(self, cursor: str | None) -> Iterator[Item]:
+        for i, p in enumerate(self._payloads, 1):
+            yield (f"{self.target}:{i}", p, None)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _raw_text(payload: Payload) -> str:
+    if isinstance(payload, bytes):
+        return payload.decode("utf-8", "backslashreplace")
+    if isinstance(payload, str):
+        return payload
+    if isinstance(payload, Bad):
+        return payload.raw
+    return canonical_json(payload)
+
+
+class _Batch:
+    """Column lists for one batch of valid records, and the quarantined ones."""
+
+    def __init__(self) -> None:
+        self.cols: dict[str, list] = {k: [] for k in RECORD_SCHEMA if k not in ("run_id", "ingested_at", "redacted")}
+        self.hashes: set[str] = set()
+        self.bad: list[tuple[str, str, list[str]]] = []
+        self.read = 0
+        self.unchanged = 0
+        self.cursor: str | None = None
+
+    def add(self, location: str, payload: Payload, known: set[str]) -> None:
+        self.read += 1
+        if isinstance(payload, Bad):
+            self.bad.append((location, payload.raw, payload.reasons))
+            return
+        if isinstance(payload, dict):
+            obj: Any = payload
+        else:
+            try:
+                obj = orjson.loads(payload)
+            except orjson.JSONDecodeError as e:
+                msg = str(e)
+                if "utf-8" in msg.lower() or "surrogate" in msg.lower():
+                    reason = "line is not valid UTF-8 text (save the file as UTF-8)"
+                else:
+                    reason = f"not JSON: {msg}"
+                self.bad.append((location, _raw_text(payload), [reason]))
+                return
+        norm, reasons = check(obj)
+        if norm is None:
+            self.bad.append((location, _raw_text(payload), reasons))
+            return
+        canon = canonical_json(norm)
+        h = content_hash(canon)
+        if h in known or h in self.hashes:
+            self.unchanged += 1
+            return
+        self.hashes.add(h)
+        c = self.cols
+        c["id"].append(norm["id"])
+        c["source"].append(norm["source"])
+        c["created_at"].append(norm["created_at"])
+        c["fetched_at"].append(norm.get("fetched_at"))
+        c["author"].append(norm.get("author"))
+        c["title"].append(norm.get("title"))
+        c["prompt"].append(norm.get("prompt"))
+        c["style_tags"].append(norm.get("style_tags") or [])
+        c["parents"].append([
+            {"id": p["id"], "relation": p["relation"], "evidence": p["evidence"], "confidence": p["confidence"]}
+            for p in norm.get("parents") or ()
+        ])
+        m = norm.get("metrics") or {}
+        for k in METRICS:
+            c[k].append(m.get(k))
+        c["license"].append(norm.get("license"))
+        c["record"].append(canon)
+        c["content_hash"].append(h)
+
+    def frame(self, run_id: str, at: datetime) -> pl.DataFrame:
+        n = len(self.cols["id"])
+        schema = dict(RECORD_SCHEMA)
+        schema["created_at"] = pl.String
+        schema["fetched_at"] = pl.String
+        df = pl.DataFrame(
+            {**self.cols, "run_id": [run_id] * n, "ingested_at": [at] * n, "redacted": [False] * n},
+            schema=schema,
+        )
+        return df.with_columns(
+            pl.col("created_at").str.to_datetime(_TIME_FMT, time_unit="us", time_zone="UTC"),
+            pl.col("fetched_at").str.to_datetime(_TIME_FMT, time_unit="us", time_zone="UTC"),
+        )
+
+
+def _raw_hash(source: str, raw: str) -> str:
+    return hashlib.sha256(f"{source}\0{raw}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def _resume_cursor(archive: Archive, source: str, target: str) -> str | None:
+    """The cursor of the last committed batch of an interrupted run of the same source and target."""
+    runs = archive.read_table("runs", schema=RUN_SCHEMA)
+    if runs.height == 0:
+        return None
+    mine = runs.filter(pl.col("source") == source, pl.col("target") == target).sort("at")
+    if mine.height == 0 or mine.get_column("status")[-1] == "completed":
+        return None
+    cur = mine.filter(pl.col("cursor").is_not_null()).get_column("cursor")
+    return cur[-1] if cur.len() else None
+
+
+def ingest(
+    archive: Archive,
+    source: Source,
+    *,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Callable[[int], None] | None = None,
+    resume: bool = True,
+) -> IngestResult:
+    """Run one ingest of ``source`` into ``archive`` and return its counts.
+
+    ``progress`` is called with the number of items read so far after each batch.
+    With ``resume`` (the default) a source that gives cursors starts after the last
+    committed cursor of an interrupted run of the same source and target.
+    """
+    if batch_size < 1:
+        raise IngestError("batch size must be at least 1")
+    run_id = uuid.uuid4().hex[:16]
+    started = _now()
+    cursor = _resume_cursor(archive, source.name, source.target) if resume else None
+    result = IngestResult(run_id=run_id, source=source.name, target=source.target, resumed_from=cursor)
+    known = archive.content_hashes()
+    quarantined_before = set(archive.quarantine().get_column("raw_hash").to_list())
+
+    def run_row(status: str, cur: str | None, error: str | None = None) -> pl.DataFrame:
+        return pl.DataFrame(
+            [{"run_id": run_id, "source": source.name, "target": source.target, "status": status,
+              "started_at": started, "at": _now(), "read": result.read, "stored": result.stored,
+              "unchanged": result.unchanged, "quarantined": result.quarantined, "cursor": cur,
+              "store_version": archive.version(), "error": error}],
+            schema=RUN_SCHEMA,
+        )
+
+    def flush(batch: _Batch) -> None:
+        at = _now()
+        df = batch.frame(run_id, at)
+        if df.height:
+            result.store_version = archive.append("records", df)
+            result.commits += 1
+            known.update(batch.hashes)
+        q = []
+        for loc, raw, reasons in batch.bad:
+            rh = _raw_hash(source.name, raw)
+            for r in reasons:
+                key = r.split(":", 1)[0]
+                result.reasons[key] = result.reasons.get(key, 0) + 1
+            if rh in quarantined_before:
+                continue
+            quarantined_before.add(rh)
+            q.append({"run_id": run_id, "source": source.name, "location": loc, "raw": raw,
+                      "raw_hash": rh, "reasons": reasons, "quarantined_at": at})
+        if q:
+            archive.append("quarantine", pl.DataFrame(q, schema=QUARANTINE_SCHEMA))
+        result.read += batch.read
+        result.stored += df.height
+        result.unchanged += batch.unchanged
+        result.quarantined += len(batch.bad)
+        archive.append("runs", run_row("checkpoint", batch.cursor))
+        if progress is not None:
+            progress(result.read)
+
+    archive.append("runs", run_row("running", cursor))
+    batch = _Batch()
+    try:
+        for location, payload, cur in source.items(cursor):
+            batch.add(location, payload, known)
+            if cur is not None:
+                batch.cursor = cur
+            if batch.read >= batch_size:
+                flush(batch)
+                batch = _Batch()
+        if batch.read or result.read == 0:
+            flush(batch)
+    except BaseException as e:  # record the failure, keep what was committed, re-raise
+        result.status = "failed"
+        result.error = f"{type(e).__name__}: {e}"
+        try:
+            archive.append("runs", run_row("failed", batch.cursor, result.error))
+        finally:
+            raise
+    result.status = "completed"
+    result.store_version = archive.version()
+    archive.append("runs", run_row("completed", None))
+    assert result.reconciles, result
+    return result
+
+
+def ingest_lines(archive: Archive, lines: Iterable[bytes | str], *, source: str = "jsonl",
+                 target: str = "<lines>", **kw: Any) -> IngestResult:
+    """Ingest JSON texts, one record each (a convenience over :func:`ingest`)."""
+    return ingest(archive, _ListSource(source, target, lines), **kw)
+
+
+def ingest_records(archive: Archive, records: Iterable[dict], *, source: str = "python",
+                   target: str = "<records>", **kw: Any) -> IngestResult:
+    """Ingest parsed records (dicts) (a convenience over :func:`ingest`)."""
+    return ingest(archive, _ListSource(source, target, records), **kw)

@@ -1,0 +1,1 @@
+"""Measuring how ideas mutate down remix trees: drift, blame, styles, bleed, decay."""

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Remix Archivist: set up and run.
+#   ./run.sh demo   set up, build the bundled sample archive and serve the dashboard on http://127.0.0.1:8050
+#   ./run.sh test   set up (with Chromium for the browser tests) and run the whole test suite
+#   ./run.sh bench  set up and run the benchmark suite (1,000,000 posts; slow)
+#   ./run.sh setup  only set up (.venv with the package and its test extras)
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3}
+VENV=.venv
+
+apt_install() {  # apt_install PACKAGE... : install the Debian packages that are missing
+  local missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  echo "installing Debian packages: ${missing[*]}" >&2
+  $SUDO apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+setup() {  # setup EXTRAS : a virtual environment with the package installed (skipped when nothing changed)
+  local extras=$1
+  if ! "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "Python 3.11 or newer is needed (found: $("$PY" --version 2>&1)); set PYTHON=/path/to/python3.11" >&2
+    exit 1
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; "$PY" -m venv "$VENV"; }
+  fi
+  local stamp="$VENV/.installed-$extras-$(sha256sum pyproject.toml | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "installing Python packages ($extras) into $VENV ..." >&2
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    touch "$stamp"
+  fi
+}
+
+case "${1:-}" in
+  demo)
+    shift
+    setup base
+    exec "$VENV/bin/archivist" demo "$@"
+    ;;
+  test)
+    shift
+    apt_install chromium chromium-driver poppler-utils
+    command -v java >/dev/null || apt_install openjdk-17-jre-headless  # Spark local mode
+    setup test,spark
+    exec "$VENV/bin/python" -m pytest "$@"
+    ;;
+  bench)
+    shift
+    setup test,spark
+    exec "$VENV/bin/python" -m pytest tests/benchmarks -m benchmark -s "$@"
+    ;;
+  setup)
+    setup test,spark
+    ;;
+  *)
+    sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
