@@ -252,7 +252,10 @@ class Archive:
         return self.version(), _to_time(as_of)
 
     def records(self, as_of: AsOf = None, *, columns: list[str] | None = None) -> pl.DataFrame:
-        """The raw observation log (every stored row), pinned by ``as_of``."""
+        """The raw observation log (every stored row), pinned by ``as_of``.
+
+        As of a time, the log holds the rows of posts created by then and observed by then.
+        """
         version, t = self._pin(as_of)
         df = pl.read_delta(str(self.path / "records"), version=version, columns=columns)
         if t is not None:
@@ -297,14 +300,28 @@ class Archive:
     def _build_views(self, version: int, t: datetime | None) -> dict[str, pl.DataFrame]:
         recs = pl.read_delta(str(self.path / "records"), version=version,
                              columns=_POST_COLS + ["parents", "ingested_at"])
-        if t is not None:
-            recs = recs.filter(pl.coalesce("fetched_at", "ingested_at") <= t, pl.col("created_at") <= t)
         recs = recs.with_columns(observed_at=pl.coalesce("fetched_at", "ingested_at"))
-        latest = (
-            recs.sort(["id", "observed_at", "ingested_at", "content_hash"])
-            .group_by("id", maintain_order=True)
-            .agg(pl.all().last(), n_obs=pl.len())
-        )
+        if t is not None:
+            # As of a time: the posts created by then, each with its latest observation made by then,
+            # or, when it was first observed later, its earliest observation (what it looked like first).
+            recs = recs.filter(pl.col("created_at") <= t).with_columns(
+                _later=(pl.col("observed_at") > t).cast(pl.Int8),
+                _key=pl.when(pl.col("observed_at") > t).then(-pl.col("observed_at").dt.epoch("us"))
+                .otherwise(pl.col("observed_at").dt.epoch("us")),
+            )
+            latest = (
+                recs.sort(["id", "_later", "_key", "ingested_at", "content_hash"], descending=[False, True, False,
+                                                                                          False, False])
+                .group_by("id", maintain_order=True)
+                .agg(pl.all().exclude("_later", "_key").last(), n_obs=(pl.col("_later") == 0).sum().cast(pl.UInt32))
+            )
+            recs = recs.filter(pl.col("_later") == 0).drop("_later", "_key")
+        else:
+            latest = (
+                recs.sort(["id", "observed_at", "ingested_at", "content_hash"])
+                .group_by("id", maintain_order=True)
+                .agg(pl.all().last(), n_obs=pl.len())
+            )
         # declaration order of each parent: explode keeps list order
         edges = (
             latest.select(pl.col("id").alias("child"), "parents")

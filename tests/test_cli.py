@@ -1,0 +1,101 @@
+"""The command line: help everywhere, JSON for scripts, one-line errors with a non-zero exit."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from dashboard.cli import cli
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def _all_commands(group: click.Group, prefix=()):
+    for name, cmd in sorted(group.commands.items()):
+        yield prefix + (name,), cmd
+        if isinstance(cmd, click.Group):
+            yield from _all_commands(cmd, prefix + (name,))
+
+
+COMMANDS = list(_all_commands(cli))
+
+
+def test_the_core_commands_exist():
+    names = {" ".join(p) for p, _ in COMMANDS}
+    assert {"demo", "dashboard", "ingest", "ingest jsonl", "ingest simulate", "trees", "show", "stats",
+            "runs", "quarantine"} <= names
+
+
+@pytest.mark.parametrize("path", [p for p, _ in COMMANDS], ids=[" ".join(p) for p, _ in COMMANDS])
+def test_every_command_has_help(path):
+    res = CliRunner().invoke(cli, [*path, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "Usage:" in res.output
+    cmd = dict(COMMANDS)[path]
+    assert (cmd.help or "").strip(), f"`archivist {' '.join(path)}` has no help text"
+
+
+def test_stats_trees_show_json(sample_store: Path):
+    r = CliRunner()
+    s = json.loads(r.invoke(cli, ["stats", "--archive", str(sample_store), "--json"]).output)
+    assert s["posts"] == 3010 and s["quarantined"] == 5
+    trees = json.loads(r.invoke(cli, ["trees", "--archive", str(sample_store), "--json", "--limit", "3"]).output)
+    assert len(trees) == 3 and trees[0]["size"] >= trees[1]["size"] >= trees[2]["size"]
+    root = trees[0]["root"]
+    shown = json.loads(r.invoke(cli, ["show", root, "--archive", str(sample_store), "--json", "--depth", "2"]).output)
+    assert shown["root"] == root and shown["ancestors"][0]["id"] == root
+    assert shown["descendants"] and max(d["depth"] for d in shown["descendants"]) == 2
+    active = json.loads(r.invoke(cli, ["trees", "--archive", str(sample_store), "--json", "--sort", "active"]).output)
+    last = [t["last_at"] for t in active]
+    assert last == sorted(last, reverse=True)
+
+
+def test_show_draws_a_tree_and_escapes_markup(sample_store: Path):
+    res = CliRunner().invoke(cli, ["show", "messy:orphan", "--archive", str(sample_store)], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "messy:deleted-parent" in res.output and "(not in the archive)" in res.output
+    assert "<script>alert(1)</script>" in res.output  # shown as text, not interpreted
+    assert "\\u200b" in CliRunner().invoke(cli, ["show", "messy:invisible", "--archive", str(sample_store)],
+                                           terminal_width=200).output
+
+
+@pytest.mark.parametrize("args,message", [
+    (["stats", "--archive", "{tmp}/none"], "no archive at"),
+    (["show", "nope:1", "--archive", "{sample}"], "no post 'nope:1'"),
+    (["trees", "--archive", "{sample}", "--as-of", "someday"], "neither a store version nor"),
+    (["ingest", "jsonl", "{tmp}/missing.jsonl", "--archive", "{tmp}/a"], "missing.jsonl: no such file"),
+    (["ingest", "simulate", "--posts", "0", "--archive", "{tmp}/a"], "must be at least 1"),
+])
+def test_errors_are_one_line_and_exit_non_zero(args, message, sample_store: Path, tmp_path: Path):
+    args = [a.format(tmp=tmp_path, sample=sample_store) for a in args]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code != 0
+    assert message in res.output
+    assert "Traceback" not in res.output
+
+
+def test_ingest_simulate_writes_truth_beside_its_output(tmp_path: Path):
+    r = CliRunner().invoke(cli, ["ingest", "simulate", "--seed", "3", "--posts", "200", "--out",
+                                 str(tmp_path / "sim.jsonl.gz"), "--json"])
+    assert r.exit_code == 0, r.output
+    truth = json.loads((tmp_path / "sim.truth.json").read_text())
+    assert truth["params"]["seed"] == 3 and truth["posts"] == 200
+    r = CliRunner().invoke(cli, ["ingest", "simulate", "--seed", "3", "--posts", "200", "--archive",
+                                 str(tmp_path / "arc"), "--json"])
+    assert json.loads(r.output)["stored"] == 200
+    assert (tmp_path / "arc" / "simulations" / "seed-3-posts-200.truth.json").exists()
+
+
+def test_the_console_script_runs_as_a_process(sample_store: Path):
+    out = subprocess.run([sys.executable, "-c", "from dashboard.cli import main; main()", "stats", "--json",
+                          "--archive", str(sample_store)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["trees"] > 40
+    bad = subprocess.run([sys.executable, "-c", "from dashboard.cli import main; main()", "stats",
+                          "--archive", "/nonexistent/place"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "no archive at" in bad.stderr

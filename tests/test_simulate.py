@@ -1,0 +1,84 @@
+"""The simulator: seeded, realistic, and true to its parameters."""
+from __future__ import annotations
+
+import gzip
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+from archive.record import check
+from archive.sources.simulate import SimParams, simulate
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def test_same_seed_same_archive_other_seed_other_archive():
+    a, _ = simulate(SimParams(seed=11, posts=400))
+    b, _ = simulate(SimParams(seed=11, posts=400))
+    c, _ = simulate(SimParams(seed=12, posts=400))
+    assert a == b and a != c
+
+
+def test_every_record_is_valid_and_parents_come_first():
+    recs, truth = simulate(SimParams(seed=2, posts=1500))
+    seen: dict[str, str] = {}
+    for r in recs:
+        norm, reasons = check(r)
+        assert reasons == []
+        for p in r.get("parents", []):
+            assert p["id"] in seen and seen[p["id"]] <= r["created_at"]
+        seen[r["id"]] = r["created_at"]
+    assert truth["posts"] == len(recs) == 1500
+
+
+def test_realised_figures_follow_the_parameters():
+    P = SimParams(seed=8, posts=20_000, m0=3.0, gamma=0.7, bleed=0.3, activity_half_life_days=2.0)
+    recs, truth = simulate(P)
+    real = truth["realised"]
+    assert abs(real["bleed_rate"] - P.bleed) < 0.03
+    assert abs(real["median_remix_offset_days"] - P.activity_half_life_days) / P.activity_half_life_days < 0.1
+    gens = {g["generation"]: g for g in real["offspring_by_generation"]}
+    for g in (0, 1, 2, 3):
+        expected = P.m0 * P.gamma ** g
+        assert abs(gens[g]["mean_offspring"] - expected) / expected < 0.12, (g, gens[g])
+    # engagement falls with depth by about engagement_decay per generation (log views)
+    by_depth: dict[int, list[float]] = {}
+    for r in recs:
+        by_depth.setdefault(r["extra"]["simulator"]["depth"], []).append(math.log(r["metrics"]["views"] + 1))
+    means = {d: sum(v) / len(v) for d, v in by_depth.items() if len(v) > 200}
+    slope = (means[4] - means[0]) / 4
+    assert abs(slope + P.engagement_decay) < 0.08
+
+
+def test_bled_terms_come_from_other_trees_and_never_from_the_path():
+    recs, _ = simulate(SimParams(seed=4, posts=3000, bleed=0.5))
+    by_id = {r["id"]: r for r in recs}
+    bled = 0
+    for r in recs:
+        for ns in r["extra"]["simulator"]["new_styles"]:
+            if ns["kind"] != "bled":
+                continue
+            bled += 1
+            assert ns["from_tree"] != r["extra"]["simulator"]["tree"]
+            node = r
+            while node.get("parents"):
+                node = by_id[node["parents"][0]["id"]]
+                assert ns["term"] not in node["extra"]["simulator"]["styles"]
+    assert bled > 100
+
+
+def test_the_sample_reads_like_real_prompts_in_several_languages():
+    with gzip.open(SAMPLE / "remixes.jsonl.gz", "rt", encoding="utf-8") as f:
+        recs = [json.loads(line) for line in f]
+    truth = json.loads((SAMPLE / "remixes.truth.json").read_text())
+    assert len(recs) == truth["posts"] >= 2000 and truth["trees"] >= 24
+    langs = Counter(r["extra"]["simulator"]["language"] for r in recs)
+    assert len(langs) >= 5
+    roots = [r for r in recs if not r.get("parents")]
+    sizes = Counter()
+    for r in recs:
+        sizes[r["extra"]["simulator"]["tree"]] += 1
+    assert max(sizes.values()) >= 100  # some trees are wide
+    assert max(r["extra"]["simulator"]["depth"] for r in recs) >= 8  # some are deep
+    assert all(", " in r["prompt"] or not r["extra"]["simulator"]["styles"] for r in roots)

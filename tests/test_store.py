@@ -1,0 +1,97 @@
+"""The graph store: reads, time travel, navigation, errors."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from archive.errors import NotFoundError, StoreError
+from archive.ingest import ingest_records
+from archive.store import Archive
+
+
+def rec(i, t, parents=(), **kw):
+    return {"id": f"t:{i}", "source": "t", "created_at": t, "prompt": f"p{i}", "parents": list(parents), **kw}
+
+
+@pytest.fixture()
+def grown(empty_store: Archive) -> Archive:
+    ingest_records(empty_store, [rec("r", "2026-01-01T00:00:00Z"), rec("a", "2026-01-02T00:00:00Z", ["t:r"])])
+    ingest_records(empty_store, [rec("b", "2026-02-01T00:00:00Z", ["t:a"]), rec("c", "2026-02-02T00:00:00Z", ["t:r"])])
+    return empty_store
+
+
+def test_as_of_version_and_time(grown: Archive):
+    v = grown.version()
+    assert grown.posts().height == 4
+    assert grown.posts(as_of=v - 1).height == 2          # Delta time travel
+    assert grown.posts(as_of="2026-01-15").height == 2   # created by then
+    assert grown.posts(as_of=datetime(2026, 3, 1, tzinfo=timezone.utc)).height == 4
+    assert grown.tree("t:r", as_of=v - 1).nodes.height == 2
+    with pytest.raises(StoreError, match="version 99 does not exist"):
+        grown.posts(as_of=99)
+    with pytest.raises(StoreError, match="neither a store version nor"):
+        grown.posts(as_of="last tuesday")
+
+
+def test_tree_ancestors_descendants(grown: Archive):
+    t = grown.tree("t:b")
+    assert t.root == "t:r"
+    assert sorted(t.graph.edges()) == [("t:a", "t:b"), ("t:r", "t:a"), ("t:r", "t:c")]
+    assert grown.ancestors("t:b").get_column("id").to_list() == ["t:r", "t:a", "t:b"]
+    assert grown.descendants("t:r").get_column("id").to_list() == ["t:a", "t:c", "t:b"]
+    assert grown.descendants("t:r", depth=1).get_column("id").to_list() == ["t:a", "t:c"]
+    assert grown.descendants("t:b").height == 0
+
+
+def test_unknown_post_is_not_found(grown: Archive):
+    with pytest.raises(NotFoundError, match="no post 't:zzz'"):
+        grown.tree("t:zzz")
+
+
+def test_missing_and_foreign_folders(tmp_path: Path):
+    with pytest.raises(StoreError, match="no archive at .*archivist demo"):
+        Archive.open(tmp_path / "nothing")
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "cat.jpg").write_bytes(b"\xff\xd8")
+    with pytest.raises(StoreError, match="not a remix archive"):
+        Archive.open(tmp_path / "photos", create=True)
+
+
+def test_read_only_refuses_writes_and_leaves_no_cache(grown: Archive):
+    ro = Archive.open(grown.path, read_only=True)
+    with pytest.raises(StoreError, match="read-only"):
+        ingest_records(ro, [rec("z", "2026-03-01T00:00:00Z")])
+    import shutil
+    shutil.rmtree(grown.path / "_views", ignore_errors=True)
+    assert ro.posts().height == 4
+    assert not (grown.path / "_views").exists()
+
+
+def test_views_are_cached_per_version_on_disk(grown: Archive):
+    grown.posts()
+    v = grown.version()
+    assert (grown.path / "_views" / f"v{v}" / "lineage.parquet").exists()
+    fresh = Archive.open(grown.path)
+    from polars.testing import assert_frame_equal
+    assert_frame_equal(fresh.lineage(), grown.lineage())
+
+
+def test_stats_count_what_is_there(sample_store: Path):
+    s = Archive.open(sample_store, read_only=True).stats()
+    truth = json.loads((Path(__file__).parents[1] / "data" / "sample" / "remixes.truth.json").read_text())
+    # 3,000 simulated posts + 10 valid messy ones; one messy record is a newer observation of a sample post
+    assert s["posts"] == truth["posts"] + 10
+    assert s["observations"] == truth["posts"] + 11
+    assert s["quarantined"] == 5 and s["cycles"] == 1 and s["self_loops"] == 1 and s["placeholders"] == 1
+    assert s["trees"] >= truth["trees"]
+
+
+def test_a_reader_sees_new_versions_while_a_writer_appends(grown: Archive):
+    reader = Archive.open(grown.path, read_only=True)
+    before = reader.posts().height
+    ingest_records(grown, [rec("new", "2026-03-03T00:00:00Z", ["t:c"])])
+    assert reader.posts().height == before + 1
