@@ -31,8 +31,8 @@ setup() {  # setup EXTRAS : a virtual environment with the package installed (sk
   local stamp="$VENV/.installed-$extras-$(sha256sum pyproject.toml | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
     echo "installing Python packages ($extras) into $VENV ..." >&2
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e ".[$extras]"
+    "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; } >&2
+    "$VENV/bin/python" -m pip install -q -e ".[$extras]" 2>&1 | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true; } >&2
     touch "$stamp"
   fi
 }
