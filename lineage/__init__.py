@@ -1,1 +1,26 @@
-"""Measuring how ideas mutate down remix trees: drift, blame, styles, bleed, decay."""
+"""Measuring how ideas mutate down remix trees: drift, blame, styles, bleed, decay.
+
+Every measure is a function of polars frames (see DESIGN.md "Measures"):
+
+- :mod:`lineage.text` normalisation and tokens;
+- :mod:`lineage.drift` edge, root and path drift, edit operations, token diff;
+- :mod:`lineage.blame` which node introduced each token, blame shares, root retention;
+- :mod:`lineage.styles` the style lexicon and matching;
+- :mod:`lineage.bleed` inherited / bled / novel style terms, bleed rates, flow matrix, homogenisation;
+- :mod:`lineage.decay` fidelity by depth, branching decay, activity, engagement, tree shape;
+- :mod:`lineage.analyze` all of it over an archive, stored as versioned tables.
+
+>>> from lineage import tokenize, token_diff
+>>> token_diff("a cat", "a dog")
+[('equal', 'a'), ('removed', 'cat'), ('added', 'dog')]
+"""
+from __future__ import annotations
+
+from lineage.drift import drift_rate, edge_drift, edit_ops, node_drift, semantic_drift, token_diff
+from lineage.errors import LineageError
+from lineage.text import MAX_ALIGN_TOKENS, normalize, tokenize, tokens_expr, tokens_series
+
+__all__ = [
+    "LineageError", "MAX_ALIGN_TOKENS", "normalize", "tokenize", "tokens_expr", "tokens_series",
+    "edge_drift", "node_drift", "drift_rate", "edit_ops", "token_diff", "semantic_drift",
+]

@@ -1,0 +1,326 @@
+"""Prompt drift: how far each remix moved from its parent, and from its root.
+
+Per edge (parent u -> child v, tokens from :mod:`lineage.text`):
+
+- ``jaccard = 1 - |T_u ∩ T_v| / |T_u ∪ T_v|`` on token *sets* (0 for two empty prompts);
+- ``edit`` = token Levenshtein distance / the longer length, on the first
+  :data:`~lineage.text.MAX_ALIGN_TOKENS` tokens of each prompt (so a 1 MB prompt stays fast);
+- ``drift`` = ``jaccard``: the headline figure used everywhere else;
+- ``added``, ``removed``, ``replaced``: the phrases (runs of words) the edit script
+  inserted, deleted or swapped (``"old words → new words"``).
+
+Per node: ``root_drift`` = Jaccard drift from the tree's root (from the root's
+first real descendant on the path when the root is a placeholder), ``path_drift``
+= the sum of edge drift along the path, ``directness = root_drift / path_drift``
+(1 when nothing drifted). A tree's drift rate is the least-squares slope of root
+drift on depth. Edges whose parent is a placeholder (not in the archive, no text)
+get null drift.
+
+Examples
+--------
+>>> nodes = pl.DataFrame({"id": ["r", "a"], "text": ["a corgi surfing, claymation", "a cat surfing, claymation, film noir"]})
+>>> e = edge_drift(nodes, pl.DataFrame({"child": ["a"], "parent": ["r"]}))
+>>> e.select("jaccard", "edit").rows()  # 3 shared words of 7; 3 edits over 6 words
+[(0.5714285714285714, 0.5)]
+>>> e.select("added", "removed", "replaced").row(0)
+(['film noir'], [], ['corgi → cat'])
+"""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from lineage.paths import ancestor_at_depth, parent_index, path_sums
+from lineage.text import MAX_ALIGN_TOKENS, tokenize, tokens_series
+
+__all__ = [
+    "EDGE_DRIFT_SCHEMA",
+    "NODE_DRIFT_SCHEMA",
+    "node_tokens",
+    "jaccard_expr",
+    "edge_drift",
+    "edit_ops",
+    "node_drift",
+    "drift_rate",
+    "drift_rate_expr",
+    "token_diff",
+    "semantic_drift",
+]
+
+EDGE_DRIFT_SCHEMA = {
+    "child": pl.String, "parent": pl.String, "jaccard": pl.Float64, "edit": pl.Float64, "drift": pl.Float64,
+    "added": pl.List(pl.String), "removed": pl.List(pl.String), "replaced": pl.List(pl.String),
+}
+NODE_DRIFT_SCHEMA = {
+    "id": pl.String, "parent": pl.String, "root": pl.String, "depth": pl.Int64, "edge_drift": pl.Float64,
+    "root_drift": pl.Float64, "path_drift": pl.Float64, "directness": pl.Float64,
+}
+_ARROW = " → "
+
+
+def node_tokens(nodes: pl.DataFrame, *, text: str = "text") -> pl.DataFrame:
+    """``id, tokens, hashes, placeholder`` for every node (reuses a ``tokens`` column if present).
+
+    ``hashes`` are 64-bit hashes of the tokens (set and edit operations run on them).
+
+    >>> node_tokens(pl.DataFrame({"id": ["x"], "text": ["Film noir"]}))["tokens"].to_list()
+    [['film', 'noir']]
+    """
+    cols = nodes.columns
+    tok = nodes.get_column("tokens") if "tokens" in cols else tokens_series(
+        nodes.get_column(text) if text in cols else pl.Series([None] * nodes.height, dtype=pl.String))
+    ph = (nodes.get_column("placeholder").fill_null(False) if "placeholder" in cols
+          else pl.Series([False] * nodes.height))
+    return pl.DataFrame({"id": nodes.get_column("id"), "tokens": tok, "placeholder": ph}).with_columns(
+        hashes=pl.col("tokens").list.eval(pl.element().hash()))
+
+
+def jaccard_expr(a: str | pl.Expr, b: str | pl.Expr) -> pl.Expr:
+    """Jaccard distance of two list columns (0 when both are empty).
+
+    >>> pl.select(jaccard_expr(pl.lit(["a", "b"]), pl.lit(["b", "c"]))).item()
+    0.6666666666666667
+    """
+    a = pl.col(a) if isinstance(a, str) else a
+    b = pl.col(b) if isinstance(b, str) else b
+    union = a.list.set_union(b).list.len()
+    inter = a.list.set_intersection(b).list.len()
+    return pl.when(union == 0).then(0.0).otherwise(1.0 - inter / union)
+
+
+def _edit_distance(a: pl.Series, b: pl.Series, max_tokens: int) -> np.ndarray:
+    """Normalised token Levenshtein per row of two ``list[u64]`` series (first ``max_tokens``)."""
+    if a.len() == 0:
+        return np.zeros(0)
+    qa = a.list.head(max_tokens).to_list()
+    qb = b.list.head(max_tokens).to_list()
+    return np.asarray(process.cpdist(qa, qb, scorer=Levenshtein.normalized_distance, workers=-1), dtype=np.float64)
+
+
+def edit_ops(parent_tokens: list[str], child_tokens: list[str], *,
+             max_tokens: int = MAX_ALIGN_TOKENS) -> tuple[list[str], list[str], list[str]]:
+    """``(added, removed, replaced)`` phrases turning ``parent_tokens`` into ``child_tokens``.
+
+    >>> edit_ops(["a", "red", "fox", "at", "night"], ["a", "blue", "fox", "in", "snow", "at", "night"])
+    (['in snow'], [], ['red → blue'])
+    >>> edit_ops([], ["hello"])
+    (['hello'], [], [])
+    """
+    pa, ch = parent_tokens[:max_tokens], child_tokens[:max_tokens]
+    added: list[str] = []
+    removed: list[str] = []
+    replaced: list[str] = []
+    if pa == ch:
+        return added, removed, replaced
+    for op in Levenshtein.opcodes(pa, ch):
+        tag = op.tag
+        if tag == "equal":
+            continue
+        old = " ".join(pa[op.src_start:op.src_end])
+        new = " ".join(ch[op.dest_start:op.dest_end])
+        if tag == "insert":
+            added.append(new)
+        elif tag == "delete":
+            removed.append(old)
+        else:
+            replaced.append(old + _ARROW + new)
+    return added, removed, replaced
+
+
+def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", ops: bool = True,
+               max_tokens: int = MAX_ALIGN_TOKENS) -> pl.DataFrame:
+    """Drift of every edge: ``child, parent, jaccard, edit, drift, added, removed, replaced``.
+
+    ``nodes`` has ``id`` and ``text`` (or a ``tokens`` column), optionally ``placeholder``;
+    ``edges`` has ``child`` and ``parent``. With ``ops=False`` the phrase lists are
+    left empty (lexical drift only, the fast path). Rows keep the order of ``edges``.
+
+    >>> n = pl.DataFrame({"id": ["p", "c", "d"], "text": ["", "", "x y"]})
+    >>> edge_drift(n, pl.DataFrame({"child": ["c", "d"], "parent": ["p", "p"]})).select("jaccard", "edit").rows()
+    [(0.0, 0.0), (1.0, 1.0)]
+    """
+    tok = node_tokens(nodes, text=text)
+    e = edges.select(pl.col("child").cast(pl.String), pl.col("parent").cast(pl.String)).with_row_index("_e")
+    joined = (
+        e.join(tok.select("id", c_tok="tokens", c_h="hashes"), left_on="child", right_on="id", how="left")
+        .join(tok.select("id", p_tok="tokens", p_h="hashes", p_ph="placeholder"),
+              left_on="parent", right_on="id", how="left")
+        .sort("_e")
+        .with_columns(pl.col("c_h").fill_null([]), pl.col("c_tok").fill_null([]),
+                      _void=pl.col("p_ph").fill_null(True))
+        .with_columns(jaccard=pl.when(pl.col("_void")).then(None).otherwise(jaccard_expr("p_h", "c_h")))
+    )
+    edit = np.full(joined.height, np.nan)
+    live = ~joined.get_column("_void").to_numpy()
+    same = (joined.get_column("jaccard") == 0.0).fill_null(False).to_numpy()
+    need = live & ~same
+    idx = np.flatnonzero(need)
+    sub = joined.select("c_h", "p_h")[idx]
+    edit[idx] = _edit_distance(sub.get_column("p_h"), sub.get_column("c_h"), max_tokens)
+    # jaccard 0 means the same token set; the order may still differ
+    idx0 = np.flatnonzero(live & same)
+    if idx0.size:
+        sub0 = joined.select("c_h", "p_h")[idx0]
+        edit[idx0] = _edit_distance(sub0.get_column("p_h"), sub0.get_column("c_h"), max_tokens)
+    out = joined.with_columns(edit=pl.Series(edit).fill_nan(None)).with_columns(drift=pl.col("jaccard"))
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    if ops:
+        added: list[list[str] | None] = [[] for _ in range(out.height)]
+        removed: list[list[str] | None] = [[] for _ in range(out.height)]
+        replaced: list[list[str] | None] = [[] for _ in range(out.height)]
+        ch_idx = np.flatnonzero(live & (edit > 0))
+        if ch_idx.size:
+            sub = out.select("p_tok", "c_tok")[ch_idx]
+            for k, pa, ch in zip(ch_idx.tolist(), sub.get_column("p_tok").to_list(), sub.get_column("c_tok").to_list()):
+                added[k], removed[k], replaced[k] = edit_ops(pa or [], ch or [], max_tokens=max_tokens)
+        out = out.with_columns(added=pl.Series(added, dtype=pl.List(pl.String)),
+                               removed=pl.Series(removed, dtype=pl.List(pl.String)),
+                               replaced=pl.Series(replaced, dtype=pl.List(pl.String)))
+    else:
+        out = out.with_columns(added=empty, removed=empty, replaced=empty)
+    return out.select(list(EDGE_DRIFT_SCHEMA)).cast(EDGE_DRIFT_SCHEMA)  # type: ignore[arg-type]
+
+
+def node_drift(nodes: pl.DataFrame, lineage: pl.DataFrame, *, edges: pl.DataFrame | None = None,
+               text: str = "text") -> pl.DataFrame:
+    """Per node: ``id, parent, root, depth, edge_drift, root_drift, path_drift, directness``.
+
+    ``nodes`` has ``id`` and ``text`` (or ``tokens``), optionally ``placeholder``;
+    ``lineage`` has ``id, parent, root, depth`` (e.g. ``Archive.lineage()`` or
+    ``Tree.nodes``). ``edges`` may pass a precomputed :func:`edge_drift` of the
+    primary edges. Sorted by ``root, depth, id``.
+
+    >>> nodes = pl.DataFrame({"id": ["r", "a", "b"], "text": ["x y", "x z", "x y"]})
+    >>> lin = pl.DataFrame({"id": ["r", "a", "b"], "parent": [None, "r", "a"], "root": ["r"] * 3, "depth": [0, 1, 2]})
+    >>> node_drift(nodes, lin).select("id", "root_drift", "path_drift", "directness").rows()
+    [('r', 0.0, 0.0, 1.0), ('a', 0.6666666666666667, 0.6666666666666667, 1.0), ('b', 0.0, 1.3333333333333335, 0.0)]
+    """
+    lin = lineage.select(pl.col("id").cast(pl.String), pl.col("parent").cast(pl.String),
+                         pl.col("root").cast(pl.String), pl.col("depth").cast(pl.Int64))
+    if lin.height == 0:
+        return pl.DataFrame(schema=NODE_DRIFT_SCHEMA)
+    tok = node_tokens(nodes, text=text)
+    lin = lin.join(tok.select("id", "hashes", "placeholder"), on="id", how="left").with_columns(
+        pl.col("hashes").fill_null([]), pl.col("placeholder").fill_null(True))
+    prim = lin.filter(pl.col("parent").is_not_null())
+    if edges is None:
+        ed = edge_drift(tok.drop("hashes"), prim.select(child="id", parent="parent"), ops=False)
+    else:
+        ed = edges
+    lin = lin.join(ed.select(id="child", edge_drift="drift"), on="id", how="left").sort(["root", "depth", "id"])
+    par = parent_index(lin)
+    dep = lin.get_column("depth").to_numpy()
+    # anchor: the root, or the root's child on the path when the root is a placeholder
+    is_ph_root = (lin.get_column("placeholder") & (lin.get_column("depth") == 0)).to_numpy()
+    root_idx = ancestor_at_depth(par, dep, np.arange(lin.height), np.zeros(lin.height, dtype=np.int64))
+    anchor = root_idx.copy()
+    deep = np.flatnonzero(is_ph_root[root_idx] & (dep >= 1))
+    if deep.size:
+        anchor[deep] = ancestor_at_depth(par, dep, deep, np.ones(deep.size, dtype=np.int64))
+    hashes = lin.get_column("hashes")
+    pair = pl.DataFrame({"a": hashes.gather(anchor), "v": hashes})
+    root_drift = pair.select(d=jaccard_expr("a", "v")).get_column("d")
+    void = is_ph_root[root_idx] & (dep == 0)
+    w = lin.get_column("edge_drift").fill_null(0.0).to_numpy()
+    path = path_sums(par, w)
+    out = lin.select("id", "parent", "root", "depth", "edge_drift").with_columns(
+        root_drift=pl.Series(np.where(void, np.nan, root_drift.to_numpy())).fill_nan(None),
+        path_drift=pl.Series(path),
+    ).with_columns(
+        directness=pl.when(pl.col("root_drift").is_null()).then(None)
+        .when(pl.col("path_drift") <= 1e-12).then(1.0)
+        .otherwise(pl.col("root_drift") / pl.col("path_drift"))
+    )
+    return out.cast(NODE_DRIFT_SCHEMA)  # type: ignore[arg-type]
+
+
+def drift_rate_expr(depth: str = "depth", drift: str = "root_drift") -> pl.Expr:
+    """Least-squares slope of ``drift`` on ``depth`` (an aggregation; null if depth never varies).
+
+    >>> df = pl.DataFrame({"depth": [0, 1, 2], "root_drift": [0.0, 0.2, 0.4]})
+    >>> round(df.select(drift_rate_expr()).item(), 6)
+    0.2
+    """
+    ok = pl.col(drift).is_not_null()
+    d = pl.col(depth).filter(ok).cast(pl.Float64)
+    y = pl.col(drift).filter(ok)
+    var = ((d - d.mean()) ** 2).sum()
+    return pl.when(var > 0).then(((d - d.mean()) * (y - y.mean())).sum() / var).otherwise(None)
+
+
+def drift_rate(node_drift_frame: pl.DataFrame) -> float | None:
+    """A tree's drift rate: slope of root drift on depth (``None`` for a one-generation tree).
+
+    >>> drift_rate(pl.DataFrame({"depth": [0, 1, 1, 2], "root_drift": [0.0, 0.1, 0.3, 0.5]}))
+    0.25
+    """
+    v = node_drift_frame.select(drift_rate_expr()).item()
+    return None if v is None else float(v)
+
+
+def token_diff(a: str, b: str, *, max_tokens: int = MAX_ALIGN_TOKENS) -> list[tuple[str, str]]:
+    """Word diff from ``a`` (parent) to ``b`` (child): ``(op, word)`` with op ``equal``, ``removed``, ``added``.
+
+    Words are normalised tokens, in order; a replacement shows the removed words first.
+
+    >>> token_diff("a red fox", "a blue fox")
+    [('equal', 'a'), ('removed', 'red'), ('added', 'blue'), ('equal', 'fox')]
+    >>> token_diff("", "")
+    []
+    """
+    ta, tb = tokenize(a)[:max_tokens], tokenize(b)[:max_tokens]
+    out: list[tuple[str, str]] = []
+    for op in Levenshtein.opcodes(ta, tb):
+        if op.tag == "equal":
+            out.extend(("equal", t) for t in ta[op.src_start:op.src_end])
+            continue
+        out.extend(("removed", t) for t in ta[op.src_start:op.src_end])
+        out.extend(("added", t) for t in tb[op.dest_start:op.dest_end])
+    return out
+
+
+def semantic_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, model: str | object, text: str = "text",
+                   batch_size: int = 256) -> pl.DataFrame:
+    """``child, parent, semantic`` = 1 - cosine similarity of sentence embeddings (optional extra).
+
+    ``model`` is a locally installed sentence-transformers model name or path, or any
+    object with ``encode(list[str]) -> array``. Needs ``pip install 'remix-archivist[semantic]'``
+    unless an object is given; nothing else depends on it.
+
+    >>> class Bag:  # a toy embedding: counts of a few words
+    ...     def encode(self, texts, **kw):
+    ...         import numpy as np
+    ...         return np.array([[t.count(w) + 1e-9 for w in ("cat", "dog", "sea")] for t in texts])
+    >>> n = pl.DataFrame({"id": ["p", "c"], "text": ["cat sea", "dog sea"]})
+    >>> round(semantic_drift(n, pl.DataFrame({"child": ["c"], "parent": ["p"]}), model=Bag())["semantic"][0], 3)
+    0.5
+    """
+    from lineage.errors import LineageError
+
+    if isinstance(model, str):
+        try:
+            from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+        except ImportError:
+            raise LineageError("semantic drift needs sentence-transformers: pip install 'remix-archivist[semantic]'"
+                               " (lexical drift works without it)") from None
+        try:
+            enc = SentenceTransformer(model, local_files_only=True)
+        except Exception as exc:  # the library raises many kinds; name the model
+            raise LineageError(f"could not load the embedding model {model!r} from local files: {exc}") from None
+    else:
+        enc = model
+    ids = nodes.get_column("id").to_list()
+    texts = nodes.get_column(text).fill_null("").to_list()
+    vec = np.asarray(enc.encode(texts, batch_size=batch_size), dtype=np.float64)  # type: ignore[attr-defined]
+    norm = np.linalg.norm(vec, axis=1, keepdims=True)
+    vec = vec / np.where(norm == 0, 1.0, norm)
+    pos = {k: i for i, k in enumerate(ids)}
+    c = np.array([pos.get(x, -1) for x in edges.get_column("child").to_list()])
+    p = np.array([pos.get(x, -1) for x in edges.get_column("parent").to_list()])
+    ok = (c >= 0) & (p >= 0)
+    sim = np.full(c.shape[0], np.nan)
+    sim[ok] = np.einsum("ij,ij->i", vec[c[ok]], vec[p[ok]])
+    return pl.DataFrame({"child": edges.get_column("child"), "parent": edges.get_column("parent"),
+                         "semantic": pl.Series(1.0 - sim).fill_nan(None)})

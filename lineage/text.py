@@ -1,0 +1,130 @@
+"""Text normalisation and tokenisation: the words that every measure counts.
+
+A prompt is normalised (Unicode NFKC, case folded, zero-width, bidi and other
+format or control characters removed, other whitespace controls made spaces) and
+split into word tokens in reading order. Scripts written without spaces
+(Chinese, Japanese kana and kanji) give one token per character, so drift on a
+Japanese prompt still means "how many characters changed", not "the whole
+prompt is one word". Words keep inner apostrophes (``don't``); hyphens and other
+punctuation separate words (``stop-motion`` -> ``stop``, ``motion``).
+
+Everything runs as polars expressions; :func:`tokenize` and :func:`normalize`
+run the same expressions on one string, so Python callers and the vectorised
+measures always agree. Plain ASCII rows take a faster path with the same result.
+
+Examples
+--------
+>>> tokenize("A corgi, surfing — at NIGHT!")
+['a', 'corgi', 'surfing', 'at', 'night']
+>>> tokenize("柴犬が海で")
+['柴', '犬', 'が', '海', 'で']
+>>> normalize("Ｆｉｌｍ\u200b Noir")
+'film noir'
+"""
+from __future__ import annotations
+
+import polars as pl
+
+__all__ = [
+    "MAX_ALIGN_TOKENS",
+    "normalize",
+    "tokenize",
+    "normalize_expr",
+    "tokens_expr",
+    "tokens_series",
+    "with_tokens",
+]
+
+#: Tokens of a prompt used for edit distance and blame alignment (the first ones).
+#: Jaccard and style matching use every token; a 1 MB prompt stays fast this way.
+MAX_ALIGN_TOKENS = 2000
+
+# Characters of scripts written without spaces: one token each.
+_CJK = (r"\x{3005}-\x{3007}\x{3040}-\x{30FF}\x{31F0}-\x{31FF}\x{3400}-\x{4DBF}"
+        r"\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{20000}-\x{2FFFF}")
+_WORDCH = r"[[^\W_]--[" + _CJK + r"]]"
+_TOKEN = r"[" + _CJK + r"]|" + _WORDCH + r"+(?:['’]" + _WORDCH + r"+)*"
+_ASCII_TOKEN = r"[a-z0-9]+(?:'[a-z0-9]+)*"
+_NOT_PRINTABLE_ASCII = r"[^\x20-\x7E]"
+
+
+def _col(col: str | pl.Expr) -> pl.Expr:
+    return pl.col(col) if isinstance(col, str) else col
+
+
+def normalize_expr(col: str | pl.Expr) -> pl.Expr:
+    """The normalised text of a string column (null becomes ``""``).
+
+    NFKC, case folding (Unicode lower case plus ``ß`` -> ``ss`` and final sigma),
+    whitespace controls -> space, format/control characters (zero-width, bidi) removed,
+    runs of spaces collapsed, ends stripped.
+
+    >>> pl.select(normalize_expr(pl.lit("Straße\\t\u202eNOIR"))).item()
+    'strasse noir'
+    """
+    return (
+        _col(col).fill_null("")
+        .str.normalize("NFKC")
+        .str.to_lowercase()
+        .str.replace_all("ß", "ss", literal=True)
+        .str.replace_all("ς", "σ", literal=True)
+        .str.replace_all(r"[\t\n\r\x0B\x0C\x{85}\x{2028}\x{2029}]", " ")
+        .str.replace_all(r"[\p{Cc}\p{Cf}]", "")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+
+
+def tokens_expr(col: str | pl.Expr) -> pl.Expr:
+    """Word tokens (``list[str]``) of a string column: normalise, then split.
+
+    >>> pl.select(tokens_expr(pl.lit("Don't STOP-motion 35mm"))).item().to_list()
+    ["don't", 'stop', 'motion', '35mm']
+    """
+    return normalize_expr(col).str.extract_all(_TOKEN)
+
+
+def tokens_series(texts: pl.Series) -> pl.Series:
+    """Tokens of every string in a series, with a fast path for plain ASCII rows.
+
+    Same result as :func:`tokens_expr`, about twice as fast on English prompts.
+
+    >>> tokens_series(pl.Series(["a Cat", "猫", None])).to_list()
+    [['a', 'cat'], ['猫'], []]
+    """
+    df = pl.DataFrame({"t": texts.cast(pl.String)}).with_row_index("_r")
+    ascii_row = pl.col("t").fill_null("").str.contains(_NOT_PRINTABLE_ASCII).not_()
+    fast = df.filter(ascii_row).select("_r", tok=pl.col("t").fill_null("").str.to_lowercase()
+                                       .str.extract_all(_ASCII_TOKEN))
+    slow = df.filter(~ascii_row).select("_r", tok=tokens_expr("t"))
+    out = pl.concat([fast, slow]).sort("_r").get_column("tok")
+    return out.fill_null([]).cast(pl.List(pl.String)).rename(texts.name)
+
+
+def with_tokens(frame: pl.DataFrame, text: str = "text", out: str = "tokens") -> pl.DataFrame:
+    """``frame`` with a ``tokens`` column made from its ``text`` column.
+
+    >>> with_tokens(pl.DataFrame({"text": ["Film Noir"]}))["tokens"].to_list()
+    [['film', 'noir']]
+    """
+    return frame.with_columns(tokens_series(frame.get_column(text)).alias(out))
+
+
+def normalize(text: str | None) -> str:
+    """The normalised form of one string (see :func:`normalize_expr`).
+
+    >>> normalize("  ＳＯＲＡ\\n remix ")
+    'sora remix'
+    """
+    return pl.select(normalize_expr(pl.lit(text if text is not None else "", dtype=pl.String))).item()
+
+
+def tokenize(text: str | None) -> list[str]:
+    """The word tokens of one string, in order (CJK characters one token each).
+
+    >>> tokenize("")
+    []
+    >>> tokenize("Un chat qui danse à Paris")
+    ['un', 'chat', 'qui', 'danse', 'à', 'paris']
+    """
+    return tokens_series(pl.Series([text], dtype=pl.String)).item().to_list()
