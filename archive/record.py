@@ -53,6 +53,8 @@ KNOWN_FIELDS = (
     "media", "metrics", "fetched_at", "license", "consent", "provenance", "extra",
 )
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*:.+$", re.S)
+# the same pattern as the published schema; parse_time then checks that the date exists
+_TIME_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)?$")
 _MAX_ID = 1024
 _MEDIA_KEYS = {"url": str, "sha256": str, "mime": str}
 _MEDIA_NUM = ("bytes", "duration_s", "width", "height")
@@ -71,7 +73,7 @@ def parse_time(value: str) -> datetime:
     '2026-05-01T10:00:00+00:00'
     """
     s = value.strip()
-    if len(s) < 10 or len(s) > 40 or not s[:4].isdigit():
+    if len(s) > 40 or not _TIME_RE.match(s):
         raise ValueError(value)
     if s.endswith(("z", "Z")):
         s = s[:-1] + "+00:00"
