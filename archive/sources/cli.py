@@ -1,5 +1,155 @@
 """CLI commands for the network and media sources: `ingest scratch|c2pa|openai-videos|civitai`.
 
-(Filled in by the sources work; importing this module registers the commands.)
+Importing this module registers the commands on :data:`archive.cli.ingest_group`.
 """
 from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from archive.cli import archive_option, err_console, handle_errors, ingest_group, json_option, open_archive, run_ingest
+from archive.ingest import Source
+
+__all__ = ["ingest_scratch", "ingest_c2pa", "ingest_openai_videos", "ingest_civitai"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_BATCH = 200  # network records per commit: small enough that a killed crawl loses little
+
+
+def _network_options(default_url: str, default_rate: float) -> Callable[[F], F]:
+    def deco(f: F) -> F:
+        for opt in reversed([
+            click.option("--base-url", default=default_url, show_default=True,
+                         help="API root (point it at a mirror or a local test server)."),
+            click.option("--allow-private", is_flag=True,
+                         help="Allow requests to loopback or private addresses (local servers, tests)."),
+            click.option("--rate", default=default_rate, show_default=True, type=float,
+                         help="Most requests per second to the API host."),
+            click.option("--timeout", default=30.0, show_default=True, type=float,
+                         help="Seconds to wait for a connection or a read before retrying."),
+            click.option("--batch-size", default=_BATCH, show_default=True,
+                         help="Records per atomic commit (a rerun after a crash resumes after the last one)."),
+        ]):
+            f = opt(f)
+        return f
+
+    return deco
+
+
+def _run(archive_path: Path | None, source: Source, as_json: bool, batch_size: int) -> None:
+    run_ingest(open_archive(archive_path, create=True), source, as_json=as_json, batch_size=batch_size)
+    for w in getattr(source, "warnings", [])[:20]:
+        err_console.print(f"warning: {w}", markup=False, highlight=False)
+
+
+@ingest_group.command("scratch")
+@click.argument("project_id", type=int)
+@click.option("--max-depth", type=int, default=None, help="Generations below the root to crawl (default: all).")
+@_network_options("https://api.scratch.mit.edu", 10.0)
+@archive_option
+@json_option
+@handle_errors
+def ingest_scratch(project_id: int, max_depth: int | None, base_url: str, allow_private: bool, rate: float,
+                   timeout: float, batch_size: int, archive_path: Path | None, as_json: bool) -> None:
+    """Crawl the whole remix tree of a public Scratch project (no key needed).
+
+    Finds the root through remix.root, then walks the remixes page by page
+    (at most 10 requests/s to Scratch). Killed midway, the same command resumes.
+
+    \b
+    Example:
+      archivist ingest scratch 10128407 --max-depth 3
+    """
+    from archive.sources.scratch import ScratchSource
+
+    src = ScratchSource(project_id, max_depth=max_depth, base_url=base_url, allow_private=allow_private,
+                        rate=rate, timeout=timeout)
+    _run(archive_path, src, as_json, batch_size)
+
+
+@ingest_group.command("c2pa")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--batch-size", default=_BATCH, show_default=True, help="Records per atomic commit.")
+@archive_option
+@json_option
+@handle_errors
+def ingest_c2pa(paths: tuple[Path, ...], batch_size: int, archive_path: Path | None, as_json: bool) -> None:
+    """Read Content Credentials (C2PA) from media files and folders.
+
+    Every manifest becomes a node and every ingredient an edge (parentOf,
+    componentOf); validation state, actions and digitalSourceType are kept in
+    provenance. Files that cannot be read go to quarantine with the reason.
+
+    \b
+    Example:
+      archivist ingest c2pa ~/Downloads/generated/
+    """
+    from archive.sources.c2pa import C2paSource
+
+    _run(archive_path, C2paSource(list(paths)), as_json, batch_size)
+
+
+@ingest_group.command("openai-videos")
+@click.option("--download", is_flag=True,
+              help="Save each video's content into the archive's media folder (named by sha256) before it expires.")
+@click.option("--page-size", default=100, show_default=True, help="Videos per page (the API allows up to 100).")
+@_network_options("https://api.openai.com/v1", 5.0)
+@archive_option
+@json_option
+@handle_errors
+def ingest_openai_videos(download: bool, page_size: int, base_url: str, allow_private: bool, rate: float,
+                         timeout: float, batch_size: int, archive_path: Path | None, as_json: bool) -> None:
+    """List your OpenAI (Sora) videos with their remix links; the key comes from OPENAI_API_KEY.
+
+    Pages through GET /videos with the `after` cursor; a remix points to the
+    video it was remixed from. The key is never logged or stored.
+
+    \b
+    Example:
+      OPENAI_API_KEY=sk-... archivist ingest openai-videos --download
+    """
+    from archive.sources.openai_videos import OpenAIVideosSource
+
+    arc = open_archive(archive_path, create=True)
+    src = OpenAIVideosSource(base_url=base_url, allow_private=allow_private, rate=rate, timeout=timeout,
+                             page_size=page_size, media_dir=arc.path / "media" if download else None)
+    run_ingest(arc, src, as_json=as_json, batch_size=batch_size)
+    for w in src.warnings[:20]:
+        err_console.print(f"warning: {w}", markup=False, highlight=False)
+
+
+@ingest_group.command("civitai")
+@click.option("--limit", "max_items", type=int, default=None, help="Stop after this many images (default: all).")
+@click.option("--sort", default="Newest", show_default=True, help="Most Reactions, Most Comments, Newest or Oldest.")
+@click.option("--period", default="AllTime", show_default=True, help="AllTime, Year, Month, Week or Day.")
+@click.option("--username", default=None, help="Only images by this user.")
+@click.option("--model-id", type=int, default=None, help="Only images made with this model.")
+@click.option("--post-id", type=int, default=None, help="Only images of this post.")
+@click.option("--nsfw", default="None", show_default=True, help="None, Soft, Mature or X.")
+@click.option("--page-size", default=100, show_default=True, help="Images per page (1-200).")
+@_network_options("https://civitai.com", 2.0)
+@archive_option
+@json_option
+@handle_errors
+def ingest_civitai(max_items: int | None, sort: str, period: str, username: str | None, model_id: int | None,
+                   post_id: int | None, nsfw: str, page_size: int, base_url: str, allow_private: bool, rate: float,
+                   timeout: float, batch_size: int, archive_path: Path | None, as_json: bool) -> None:
+    """Collect Civitai images with their prompts, resources and stats (/api/v1/images, withMeta=true).
+
+    Pages with metadata.nextCursor. A key is optional: CIVITAI_API_KEY from the
+    environment, if set, is sent as a Bearer token and never stored.
+
+    \b
+    Example:
+      archivist ingest civitai --username someone --limit 500
+    """
+    from archive.sources.civitai import CivitaiSource
+
+    filters = {"sort": sort, "period": period, "username": username, "modelId": model_id, "postId": post_id,
+               "nsfw": nsfw}
+    src = CivitaiSource(filters=filters, max_items=max_items, base_url=base_url, allow_private=allow_private,
+                        rate=rate, timeout=timeout, page_size=page_size)
+    _run(archive_path, src, as_json, batch_size)

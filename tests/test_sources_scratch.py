@@ -1,0 +1,130 @@
+"""The Scratch crawler against a replayed Scratch API on 127.0.0.1."""
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from archive.errors import SourceError
+from archive.ingest import ingest
+from archive.sources.http import HttpClient
+from archive.sources.scratch import ScratchSource
+from archive.store import Archive
+from dashboard.cli import cli
+from replay.scratch_api import SMALL_TREE_IDS, serve_recorded_tree, serve_tree, synthetic_tree
+from replay.server import Reply, ReplayServer
+
+
+def source(srv: ReplayServer, pid: int, **kw) -> ScratchSource:
+    kw.setdefault("rate", None)
+    client = HttpClient(rate=kw.pop("rate"), allow_private=True, backoff=0.01, sleep=kw.pop("sleep", time.sleep))
+    return ScratchSource(pid, base_url=srv.url, client=client, **kw)
+
+
+def test_recorded_tree_with_a_deleted_project_and_a_cycle(tmp_path):
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        serve_recorded_tree(srv)
+        src = source(srv, 1002)  # start from a remix: the root is found through remix.root
+        r = ingest(arc, src)
+        asked = [q.path for q in srv.requests]
+    assert (r.read, r.stored, r.quarantined) == (5, 5, 0)
+    posts = arc.posts().sort("id")
+    assert posts["id"].to_list() == [f"scratch:{i}" for i in SMALL_TREE_IDS]
+    edges = sorted(arc.edges().select("child", "parent", "relation", "evidence").rows())
+    assert edges == [("scratch:1002", "scratch:1001", "remix", "declared"),
+                     ("scratch:1003", "scratch:1001", "remix", "declared"),
+                     ("scratch:1004", "scratch:1001", "remix", "declared"),
+                     ("scratch:1005", "scratch:1002", "remix", "declared")]
+    # the cycle (1005 lists the root again) is not followed, the deleted project is reported
+    assert src.skipped_repeats == 1
+    assert any("1003 was deleted" in w for w in src.warnings)
+    assert "/projects/1004/remixes" not in asked  # stats say 0 remixes: not asked
+    root = posts.row(by_predicate=pl.col("id") == "scratch:1001", named=True)
+    assert root["title"] == "Pixel Garden (platformer)"
+    assert root["prompt"].startswith("Arrow keys to move") and "Remix it and add your own levels!" in root["prompt"]
+    assert (root["views"], root["likes"], root["remixes"], root["author"]) == (18422, 1203, 3, "pixelmoss")
+    assert str(root["created_at"])[:19] == "2023-04-02 14:10:00"
+    rec = json.loads(arc.records().filter(id="scratch:1001")["record"][0])
+    assert rec["extra"]["history"]["shared"] == "2023-04-02T14:10:30.000Z"
+    assert rec["extra"]["stats"]["favorites"] == 988 and "project_token" not in rec["extra"]
+    assert rec["license"] == "CC BY-SA 2.0" and rec["media"][0]["url"].endswith("1001_480x360.png")
+    assert arc.lineage().filter(id="scratch:1005")["depth"][0] == 2
+
+
+def test_pagination_by_limit_and_offset_and_every_project_once(tmp_path):
+    projects, children = synthetic_tree(400, seed=3)
+    root = min(projects)
+    assert len(children[root]) > 80  # the root's remixes span three pages or more
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        serve_tree(srv, projects, children)
+        r = ingest(arc, source(srv, max(projects)), batch_size=50)
+        offsets = sorted(int(q.query["offset"]) for q in srv.requests if q.path == f"/projects/{root}/remixes")
+        limits = {q.query.get("limit") for q in srv.requests if q.path.endswith("/remixes")}
+    assert offsets == list(range(0, len(children[root]) // 40 * 40 + 1, 40))
+    assert limits == {"40"}
+    assert r.stored == 400
+    assert Counter(arc.records(columns=["id"])["id"].to_list()).most_common(1)[0][1] == 1
+    lin = arc.lineage()
+    assert lin.filter(placeholder=True).height == 0 and set(lin["root"].to_list()) == {f"scratch:{root}"}
+
+
+def test_max_depth_limits_generations(tmp_path):
+    projects, children = synthetic_tree(200, seed=4)
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        serve_tree(srv, projects, children)
+        ingest(arc, source(srv, min(projects), max_depth=1))
+    root = min(projects)
+    assert arc.posts().height == 1 + len(children[root])
+    assert arc.lineage()["depth"].max() == 1
+
+
+def test_throttling_and_server_errors_mid_crawl_are_retried(tmp_path):
+    arc = Archive.open(tmp_path / "a", create=True)
+    slept: list[float] = []
+    with ReplayServer() as srv:
+        srv.add("/projects/1002/remixes?limit=40&offset=0", Reply(429, b"", {"Retry-After": "2"}), Reply(500, b"x"),
+                Reply(body=b'[{"id": 1005, "title": "cut'), json.load(open(
+                    __import__("replay.server", fromlist=["HERE"]).HERE / "scratch" / "remixes_1002_0.json")))
+        serve_recorded_tree(srv)
+        r = ingest(arc, source(srv, 1001, sleep=slept.append))
+    assert r.stored == 5 and 2.0 in slept and len(slept) == 3
+
+
+def test_a_missing_start_project_is_a_clear_error(tmp_path):
+    with ReplayServer() as srv:
+        with pytest.raises(SourceError, match="project 42 not found"):
+            list(source(srv, 42).items(None))
+
+
+def test_the_default_rate_is_ten_requests_a_second_or_less():
+    projects, children = synthetic_tree(60, seed=5)
+    with ReplayServer() as srv:
+        serve_tree(srv, projects, children)
+        src = ScratchSource(min(projects), base_url=srv.url, allow_private=True)
+        t = time.monotonic()
+        items = list(src.items(None))
+        spent = time.monotonic() - t
+        n = len(srv.requests)
+    assert len(items) == 60
+    assert src.client.limiter.rate == 10.0
+    assert spent >= (n - 1) / 10.0  # spacing enforced by the client before each request
+
+
+def test_cli_ingest_scratch_json(tmp_path):
+    with ReplayServer() as srv:
+        serve_recorded_tree(srv)
+        res = CliRunner().invoke(cli, ["ingest", "scratch", "1001", "--base-url", srv.url, "--allow-private",
+                                       "--rate", "1000", "--archive", str(tmp_path / "a"), "--json"])
+        assert res.exit_code == 0, res.output
+        out = json.loads(res.stdout)
+        assert out["stored"] == 5 and out["source"] == "scratch"
+        res = CliRunner().invoke(cli, ["ingest", "scratch", "1001", "--base-url", srv.url,
+                                       "--archive", str(tmp_path / "a")])
+        assert res.exit_code == 1 and "--allow-private" in res.output and "Traceback" not in res.output
