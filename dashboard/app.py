@@ -1,4 +1,8 @@
-"""The Dash app factory. Pages live in dashboard/pages/, one module each."""
+"""The Dash app factory. Pages live in dashboard/pages/, one module each.
+
+One app per process: Dash pages register their callbacks globally when the
+page modules load, and the first app to serve a request takes them.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,26 +10,36 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 
+from dashboard.data import open_for_app
+
 __all__ = ["create_app"]
+
+HERE = Path(__file__).parent
 
 
 def create_app(archive_path: str | Path) -> Dash:
     """A Dash app serving the archive at ``archive_path`` read-only."""
+    arc = open_for_app(str(Path(archive_path).resolve()))
     app = Dash(
-        __name__,
+        "dashboard",  # a package name: page modules load as dashboard.pages.<page>
         use_pages=True,
-        pages_folder=str(Path(__file__).parent / "pages"),
+        pages_folder=str(HERE / "pages"),
+        assets_folder=str(HERE / "assets"),
         title="Remix Archivist",
         suppress_callback_exceptions=True,
+        update_title=None,
     )
-    app.server.config["ARCHIVE_PATH"] = str(Path(archive_path).resolve())
+    app.server.config["ARCHIVE_PATH"] = str(arc.path)
+    app.server.config["ARCHIVE"] = arc
     app.layout = html.Div(
         [
             html.Header(
                 [
-                    html.Strong("Remix Archivist", className="brand"),
-                    html.Nav([dcc.Link(p["name"], href=p["relative_path"], className="nav-link")
-                              for p in dash.page_registry.values()]),
+                    dcc.Link("Remix Archivist", href="/", className="brand"),
+                    html.Nav([dcc.Link(p["name"], href=p["relative_path"], className="nav-link",
+                                       id=f"nav-{p['module'].rsplit('.', 1)[-1]}")
+                              for p in sorted(dash.page_registry.values(), key=lambda p: p.get("order") or 0)]),
+                    html.Span(f"archive: {arc.path.name}", className="archive-name", title=str(arc.path)),
                 ],
                 className="topbar",
             ),

@@ -1,13 +1,113 @@
-"""How pages reach the archive: opened read-only, per request, from the app's config."""
+"""How pages reach the archive: one read-only :class:`Archive` per app, plus small read helpers.
+
+The app keeps its :class:`Archive` in ``app.server.config["ARCHIVE"]`` (made by
+``create_app``): its view cache is keyed by store version, so an ingest running
+beside the dashboard shows up on the next page load, and nothing here is
+module-level state.
+"""
 from __future__ import annotations
 
+import re
+from datetime import date, datetime
+from typing import Any
+
+import orjson
+import polars as pl
 from flask import current_app
 
+from archive.errors import ArchiveError, NotFoundError
 from archive.store import Archive
 
-__all__ = ["archive"]
+__all__ = ["archive", "open_for_app", "parse_as_of", "node_record", "search_posts", "first_value",
+           "ArchiveError", "NotFoundError"]
+
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def open_for_app(path: str) -> Archive:
+    """The archive an app serves: opened read-only (the dashboard never writes)."""
+    return Archive.open(path, read_only=True)
 
 
 def archive() -> Archive:
-    """The archive this app serves, opened read-only (cheap: views are cached per version on disk)."""
-    return Archive.open(current_app.config["ARCHIVE_PATH"], read_only=True)
+    """The archive of the app handling the current request."""
+    arc = current_app.config.get("ARCHIVE")
+    if arc is None:
+        arc = open_for_app(current_app.config["ARCHIVE_PATH"])
+    return arc
+
+
+def first_value(v: Any) -> Any:
+    """Query parameters may come as a list (``?a=1&a=2``): keep the first."""
+    if isinstance(v, (list, tuple)):
+        return v[0] if v else None
+    return v
+
+
+def parse_as_of(value: Any) -> str | None:
+    """An as-of date from a URL or a date picker: ``YYYY-MM-DD`` (end of that day, UTC), else ``None``.
+
+    >>> parse_as_of("2026-04-01"), parse_as_of("2026-04-01T00:00:00"), parse_as_of(""), parse_as_of("soon")
+    ('2026-04-01', '2026-04-01', None, None)
+    """
+    value = first_value(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()[:10]
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    head = value.strip()[:10]
+    if not _DATE_RE.match(head):
+        return None
+    try:
+        date.fromisoformat(head)
+    except ValueError:
+        return None
+    return head
+
+
+def node_record(arc: Archive, post_id: str, as_of: str | None = None) -> dict | None:
+    """The latest stored record of a post as a dict (``None`` for a placeholder)."""
+    df = (
+        pl.scan_delta(str(arc.table_path("records")))
+        .filter(pl.col("id") == post_id)
+        .select("record", "fetched_at", "ingested_at", "created_at")
+        .collect()
+    )
+    if as_of is not None:
+        t = datetime.fromisoformat(as_of + "T23:59:59.999999+00:00")
+        df = df.filter(pl.coalesce("fetched_at", "ingested_at") <= t, pl.col("created_at") <= t)
+    if df.height == 0:
+        return None
+    rec = df.sort(pl.coalesce("fetched_at", "ingested_at"), "ingested_at").get_column("record")[-1]
+    return orjson.loads(rec)
+
+
+def search_posts(arc: Archive, query: str, *, as_of: str | None = None, limit: int = 20) -> pl.DataFrame:
+    """Posts whose id is ``query``, else whose id or prompt contains every word of it (case-insensitive).
+
+    Returns ``id, root, depth, text, tree_size`` with roots and bigger trees first.
+    """
+    q = (query or "").strip()
+    cols = ["id", "root", "depth", "text", "tree_size"]
+    if not q:
+        return pl.DataFrame(schema={"id": pl.String, "root": pl.String, "depth": pl.Int64, "text": pl.String,
+                                    "tree_size": pl.UInt32})
+    posts = arc.posts(as_of).select("id", "text")
+    exact = posts.filter(pl.col("id") == q)
+    if exact.height:
+        hits = exact
+    else:
+        hay = pl.concat_str([pl.col("id"), pl.col("text")], separator=" ").str.to_lowercase()
+        cond = pl.lit(True)
+        for word in q.lower().split():
+            cond = cond & hay.str.contains(word, literal=True)
+        hits = posts.filter(cond)
+    lin = arc.lineage(as_of).select("id", "root", "depth")
+    sizes = arc.trees(as_of).select("root", pl.col("size").alias("tree_size"))
+    return (
+        hits.join(lin, on="id", how="inner")
+        .join(sizes, on="root", how="left")
+        .sort(["depth", "tree_size", "id"], descending=[False, True, False])
+        .head(limit)
+        .select(cols)
+    )

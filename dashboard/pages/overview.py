@@ -1,26 +1,71 @@
-"""Overview: the archive's counts and its largest trees."""
+"""Overview: counts, ingest runs, largest and most active trees, quarantine, archive growth."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dash
-from dash import dash_table, html
+import polars as pl
+from dash import dcc, html
 
 from dashboard.data import archive
+from dashboard.figures import growth_figure, tree_sizes_figure
+from dashboard.tables import frame_table, tree_link
 
-dash.register_page(__name__, path="/", name="Overview", order=0)
+dash.register_page(__name__, path="/", name="Overview", order=0, title="Overview · Remix Archivist")
+
+
+def most_active(trees: pl.DataFrame, lineage: pl.DataFrame, *, days: int = 14, limit: int = 10) -> pl.DataFrame:
+    """Trees with the most new posts in the last ``days`` before the archive's newest post."""
+    created = lineage.drop_nulls("created_at")
+    if created.height == 0:
+        return trees.head(0).with_columns(recent=pl.lit(0, dtype=pl.UInt32))
+    end = created.get_column("created_at").max()
+    recent = (created.filter(pl.col("created_at") > end - timedelta(days=days))
+              .group_by("root").agg(recent=pl.len()))
+    return (trees.join(recent, on="root", how="inner")
+            .sort(["recent", "size", "root"], descending=[True, True, False]).head(limit))
+
+
+def card(value: str, label: str, href: str | None = None) -> html.Div:
+    body = [html.Div(value, className="figure"), html.Div(label, className="label")]
+    return html.Div(dcc.Link(body, href=href) if href else body, className="card")
 
 
 def layout(**_: str) -> html.Div:
     arc = archive()
     s = arc.stats()
-    cards = [("posts", s["posts"]), ("trees", s["trees"]), ("edges", s["edges"]),
-             ("deepest chain", s["max_depth"]), ("ingest runs", s["runs"]), ("quarantined", s["quarantined"])]
-    trees = arc.trees().head(15).select("root", "size", "depth", "views", "root_text")
+    trees = arc.trees()
+    lin = arc.lineage()
+    cols = ["root", "size", "depth", "breadth", "last_at", "views", "root_text"]
+    heads = {"root": "tree (root post)", "last_at": "last remix", "root_text": "root prompt", "recent": "new posts"}
+    link = {"root": lambda r: tree_link(r["root"])}
+    active = most_active(trees, lin)
+    runs = arc.runs().head(5).select("started_at", "source", "target", "status", "read", "stored", "unchanged",
+                                     "quarantined")
     return html.Div([
         html.H1("Overview"),
-        html.P(f"Archive {s['archive']}, store version {s['version']}."),
-        html.Div([html.Div([html.Div(f"{v:,}", className="figure"), html.Div(k, className="label")],
-                           className="card") for k, v in cards], className="cards"),
-        html.H2("Largest trees"),
-        dash_table.DataTable(data=trees.to_dicts(), columns=[{"name": c, "id": c} for c in trees.columns],
-                             style_cell={"textAlign": "left", "whiteSpace": "normal"}, page_size=15),
+        html.P(f"What the archive holds right now (store version {s['version']}; reload the page to see new "
+               "ingests). Click a tree to explore it.", className="lead"),
+        html.Div([
+            card(f"{s['posts']:,}", "posts"),
+            card(f"{s['trees']:,}", "remix trees", "/explore"),
+            card(f"{s['edges']:,}", "remix links"),
+            card(f"{s['max_depth']:,}", "longest chain (generations)"),
+            card(f"{s['largest_tree']:,}", "posts in the largest tree"),
+            card(f"{s['placeholders']:,}", "parents not in the archive"),
+            card(f"{s['runs']:,}", "ingest runs", "/archive"),
+            card(f"{s['quarantined']:,}", "records in quarantine", "/archive"),
+        ], className="cards"),
+        html.Div([dcc.Graph(figure=growth_figure(arc.posts()), config={"displaylogo": False}),
+                  dcc.Graph(figure=tree_sizes_figure(trees), config={"displaylogo": False})], className="two"),
+        html.Div([
+            html.Div([html.H2("Largest trees"),
+                      frame_table(trees.head(10).select(cols), headers=heads, cells=link, width=70)],
+                     className="card-block"),
+            html.Div([html.H2("Most active trees (new posts in the last 14 days of the archive)"),
+                      frame_table(active.select(["root", "recent", "size", "last_at", "root_text"]), headers=heads,
+                                  cells=link, width=70)], className="card-block"),
+        ], className="two"),
+        html.Div([html.H2("Latest ingest runs"), frame_table(runs, headers={"started_at": "started"}, width=60),
+                  dcc.Link("all runs and the quarantine →", href="/archive")], className="card-block"),
     ])

@@ -1,0 +1,255 @@
+"""Pure figure builders: polars frames in, ``plotly.graph_objects.Figure`` out.
+
+No archive access and no Dash here, so every builder is tested as a plain
+function. Any text that came from a post (prompts, authors) is HTML-escaped
+before it reaches a figure: plotly renders a few tags in hover labels.
+"""
+from __future__ import annotations
+
+import html
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import polars as pl
+
+from dashboard.layout import tidy_layout, visible_nodes
+
+__all__ = [
+    "TEMPLATE", "DRIFT_SCALE", "GL_THRESHOLD", "empty_figure", "tree_figure", "growth_figure",
+    "tree_sizes_figure", "safe_text",
+]
+
+TEMPLATE = "plotly_white"
+DRIFT_SCALE = "Viridis"  # 0 = same words as the root (dark), 1 = nothing in common (yellow)
+GL_THRESHOLD = 1500  # more drawn nodes than this: WebGL markers
+FONT = dict(family="system-ui, -apple-system, Segoe UI, sans-serif", size=13)
+
+
+def safe_text(s: str | None, width: int = 90) -> str:
+    """Post text made safe and short for a plotly label (escaped, one line, at most ``width`` chars).
+
+    >>> safe_text("<script>alert(1)</script> a cat", 20)
+    '&lt;script&gt;alert(1)&lt;/s…'
+    """
+    if not s:
+        return ""
+    one = " ".join(s.split())
+    if len(one) > width:
+        one = one[: width - 1] + "…"
+    return html.escape(one, quote=False)
+
+
+def _base(fig: go.Figure, *, title: str | None = None, height: int | None = None) -> go.Figure:
+    fig.update_layout(template=TEMPLATE, font=FONT, margin=dict(l=50, r=20, t=50 if title else 20, b=40))
+    if title:
+        fig.update_layout(title=dict(text=title, x=0, xanchor="left"))
+    if height:
+        fig.update_layout(height=height)
+    return fig
+
+
+def empty_figure(message: str, *, height: int = 300) -> go.Figure:
+    """A blank figure that says why it is blank."""
+    fig = go.Figure()
+    fig.add_annotation(text=html.escape(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=15, color="#555"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _base(fig, height=height)
+
+
+def _marker_sizes(values: np.ndarray, *, lo: float = 7, hi: float = 26) -> np.ndarray:
+    v = np.log1p(np.clip(np.nan_to_num(values, nan=0.0), 0, None))
+    top = v.max() if v.size else 0.0
+    return lo + (hi - lo) * (v / top if top > 0 else v)
+
+
+def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = None, size_by: str = "views",
+                max_depth: int | None = None, collapsed: set[str] | frozenset[str] = frozenset(),
+                expanded: set[str] | frozenset[str] = frozenset(), selected: str | None = None, compare: str | None = None, height: int = 620) -> go.Figure:
+    """The remix tree under ``root`` drawn as a tidy tree.
+
+    ``nodes`` has ``id, parent, depth, text, views, remixes, placeholder`` (children are drawn in
+    row order); ``drift`` (optional) has ``id, root_drift`` and colours the nodes; marker area
+    follows ``size_by`` (``views``, ``likes`` or ``remixes``, log-scaled). ``max_depth`` and
+    ``collapsed`` limit what is drawn; a node with hidden remixes gets a ``+N`` label and a
+    diamond marker. Each node's ``customdata`` is its id (what a click reports). The path from
+    the root to ``selected`` is drawn thicker.
+    """
+    ids = nodes.get_column("id").to_list()
+    if root not in set(ids):
+        return empty_figure(f"{root} is not in this tree")
+    parents = nodes.get_column("parent").to_list()
+    depths = nodes.get_column("depth").to_list()
+    shown, hidden = visible_nodes(ids, parents, depths, root=root, max_depth=max_depth, collapsed=collapsed,
+                                   expanded=expanded)
+    shown.sort()  # keep the frame's order (depth, time) for sibling order
+    sub = nodes[shown]
+    if drift is not None and drift.height:
+        sub = sub.join(drift.select("id", "root_drift"), on="id", how="left", maintain_order="left")
+    else:
+        sub = sub.with_columns(root_drift=pl.lit(None, dtype=pl.Float64))
+    sub_ids = sub.get_column("id").to_list()
+    sub_par = [p if i != root else None for i, p in zip(sub_ids, sub.get_column("parent").to_list())]
+    lay = tidy_layout(sub_ids, sub_par)
+    n = len(sub_ids)
+    hidden_by_id = {ids[i]: k for i, k in hidden.items()}
+    n_hidden = np.array([hidden_by_id.get(i, 0) for i in sub_ids])
+    size_col = size_by if size_by in sub.columns else "views"
+    leaves = max(1, int(lay.x.max()) + 1) if n else 1
+    hi = float(np.clip(1100 / leaves, 5, 24))  # about the gap between neighbouring leaves at a usual width
+    sizes = _marker_sizes(sub.get_column(size_col).cast(pl.Float64).fill_null(0).to_numpy(), lo=max(3.0, hi / 2.5),
+                          hi=hi)
+    drift_v = sub.get_column("root_drift").cast(pl.Float64).to_numpy()
+    placeholder = sub.get_column("placeholder").fill_null(False).to_numpy()
+    texts = sub.get_column("text").fill_null("").to_list()
+    deps = sub.get_column("depth").to_list()
+    metric = sub.get_column(size_col).fill_null(0).to_list()
+    hover = [
+        f"<b>{safe_text(i, 60)}</b><br>depth {d} · {size_col} {m:,}"
+        + (f" · drift from root {dv:.2f}" if not math.isnan(dv) else "")
+        + (f"<br>+{h:,} remixes hidden (click to open)" if h else "")
+        + ("<br>(not in the archive)" if ph else f"<br>{safe_text(t, 90)}")
+        for i, d, m, dv, h, ph, t in zip(sub_ids, deps, metric, drift_v, n_hidden, placeholder, texts)
+    ]
+    ex, ey = lay.edge_xy()
+    scatter = go.Scattergl if n > GL_THRESHOLD else go.Scatter
+    fig = go.Figure()
+    fig.add_trace(scatter(x=ex, y=ey, mode="lines", line=dict(color="#b9c0c8", width=1), hoverinfo="skip",
+                          name="remix edges", showlegend=False))
+    has_drift = not np.all(np.isnan(drift_v))
+    color = np.where(np.isnan(drift_v), 0.0, drift_v) if has_drift else "#4c78a8"
+    marker = dict(
+        size=sizes, color=color, line=dict(width=np.where(n_hidden > 0, 2.5, 0.8),
+                                           color=np.where(n_hidden > 0, "#222", "#fff").tolist()),
+        symbol=np.where(n_hidden > 0, "diamond", np.where(placeholder, "circle-open", "circle")).tolist(),
+        opacity=1.0,
+    )
+    if has_drift:
+        marker.update(colorscale=DRIFT_SCALE, cmin=0.0, cmax=1.0, showscale=True,
+                      colorbar=dict(title=dict(text="drift<br>from root"), thickness=12, len=0.6))
+    fig.add_trace(scatter(x=lay.x, y=lay.y, mode="markers", marker=marker, customdata=sub_ids, hovertext=hover,
+                          hoverinfo="text", name="posts", showlegend=False))
+    if hidden and n <= 400:
+        hx = [lay.x[k] for k in range(n) if n_hidden[k]]
+        hy = [lay.y[k] for k in range(n) if n_hidden[k]]
+        ht = [f"+{n_hidden[k]}" for k in range(n) if n_hidden[k]]
+        fig.add_trace(go.Scatter(x=hx, y=hy, mode="text", text=ht, textposition="bottom center",
+                                 textfont=dict(size=10, color="#333"), hoverinfo="skip", showlegend=False))
+    pos = {v: k for k, v in enumerate(sub_ids)}
+    for node, colour, label in ((selected, "#d62728", "selected"), (compare, "#ff7f0e", "compared")):
+        if node is None or node not in pos:
+            continue
+        path = []
+        k = pos[node]
+        while k >= 0 and len(path) <= n:
+            path.append(k)
+            k = int(lay.parent_index[k])
+        fig.add_trace(go.Scatter(x=lay.x[path], y=lay.y[path], mode="lines", line=dict(color=colour, width=3),
+                                 hoverinfo="skip", showlegend=False, name=f"path to {label}"))
+        fig.add_trace(go.Scatter(x=[lay.x[pos[node]]], y=[lay.y[pos[node]]], mode="markers",
+                                 marker=dict(size=sizes[pos[node]] + 10, color="rgba(0,0,0,0)",
+                                             line=dict(color=colour, width=3)),
+                                 customdata=[node], hoverinfo="skip", showlegend=False, name=label))
+    depth_max = int(-lay.y.min()) if n else 0
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(title="generation", tickmode="array", tickvals=[-d for d in range(depth_max + 1)],
+                     ticktext=[str(d + depths[ids.index(root)]) for d in range(depth_max + 1)], zeroline=False,
+                     showgrid=True, gridcolor="#f0f0f0")
+    fig.update_layout(dragmode="pan", hovermode="closest", clickmode="event", uirevision=root,
+                      meta=dict(root=root, drawn=n, hidden=int(n_hidden.sum())))
+    return _base(fig, height=height)
+
+
+def growth_figure(posts: pl.DataFrame, *, freq: str = "1d") -> go.Figure:
+    """Archive growth: posts created per ``freq`` (bars) and the running total (line).
+
+    ``posts`` has ``created_at`` (placeholders, with no time, are skipped).
+    """
+    p = posts.drop_nulls("created_at")
+    if p.height == 0:
+        return empty_figure("no posts yet")
+    by = (p.sort("created_at").group_by_dynamic("created_at", every=freq).agg(n=pl.len())
+          .with_columns(total=pl.col("n").cum_sum()))
+    fig = go.Figure()
+    fig.add_trace(go.Bar(x=by.get_column("created_at"), y=by.get_column("n"), name="new posts",
+                         marker_color="#9ecae1", yaxis="y2"))
+    fig.add_trace(go.Scatter(x=by.get_column("created_at"), y=by.get_column("total"), name="posts in the archive",
+                             mode="lines", line=dict(color="#08519c", width=2.5)))
+    fig.update_layout(yaxis=dict(title="posts in the archive", rangemode="tozero"),
+                      yaxis2=dict(title="new posts per day", overlaying="y", side="right", showgrid=False,
+                                  rangemode="tozero", tickmode="auto"),
+                      legend=dict(orientation="h", y=1.12, x=0), hovermode="x unified")
+    return _base(fig, title="Archive growth (by post creation time)", height=340)
+
+
+def tree_sizes_figure(trees: pl.DataFrame) -> go.Figure:
+    """Tree size against depth, one point per tree (``root, size, depth, root_text``)."""
+    if trees.height == 0:
+        return empty_figure("no trees yet")
+    fig = go.Figure(go.Scatter(
+        x=trees.get_column("depth"), y=trees.get_column("size"), mode="markers",
+        marker=dict(size=9, color="#4c78a8", opacity=0.7),
+        customdata=trees.get_column("root"),
+        hovertext=[f"<b>{safe_text(r, 40)}</b><br>{safe_text(t, 70)}"
+                   for r, t in zip(trees.get_column("root").to_list(), trees.get_column("root_text").to_list())],
+        hoverinfo="text+x+y"))
+    fig.update_xaxes(title="deepest generation")
+    fig.update_yaxes(title="posts in the tree", rangemode="tozero")
+    return _base(fig, title="Trees: size and depth (click one to explore it)", height=340)
+
+
+def drift_by_depth_figure(nd: pl.DataFrame) -> go.Figure:
+    """Drift from the root by generation: a box per generation and the mean as a line.
+
+    ``nd`` has ``depth`` and ``root_drift`` (one row per post).
+    """
+    d = nd.drop_nulls("root_drift").filter(pl.col("depth") > 0)
+    if d.height == 0:
+        return empty_figure("no remixes with text to measure")
+    means = d.group_by("depth").agg(mean=pl.col("root_drift").mean(), n=pl.len()).sort("depth")
+    fig = go.Figure()
+    fig.add_trace(go.Box(x=d.get_column("depth"), y=d.get_column("root_drift"), name="posts", boxpoints=False,
+                         marker_color="#9ecae1", line=dict(width=1)))
+    fig.add_trace(go.Scatter(x=means.get_column("depth"), y=means.get_column("mean"), mode="lines+markers",
+                             name="mean", line=dict(color="#08519c", width=2.5),
+                             customdata=means.get_column("n"),
+                             hovertemplate="generation %{x}: mean drift %{y:.2f} over %{customdata} posts<extra></extra>"))
+    fig.update_xaxes(title="generation (remix of a remix of …)", dtick=1)
+    fig.update_yaxes(title="drift from the root (0 same words, 1 none shared)", range=[0, 1.02])
+    fig.update_layout(legend=dict(orientation="h", y=1.1, x=0))
+    return _base(fig, title="How far prompts drift from their root, by generation", height=380)
+
+
+def edge_drift_histogram(nd: pl.DataFrame) -> go.Figure:
+    """How much one remix step changes a prompt: histogram of ``edge_drift``."""
+    d = nd.drop_nulls("edge_drift")
+    if d.height == 0:
+        return empty_figure("no remix steps to measure")
+    fig = go.Figure(go.Histogram(x=d.get_column("edge_drift"), xbins=dict(start=0, end=1.0001, size=0.05),
+                                 marker_color="#4c78a8"))
+    fig.update_xaxes(title="drift of one remix step (vs its parent)", range=[0, 1])
+    fig.update_yaxes(title="remixes")
+    return _base(fig, title="Size of each remix step", height=380)
+
+
+def drift_rate_figure(rates: pl.DataFrame) -> go.Figure:
+    """Per tree: drift rate (slope of root drift on generation) against tree size.
+
+    ``rates`` has ``root, size, drift_rate, root_text``.
+    """
+    d = rates.drop_nulls("drift_rate")
+    if d.height == 0:
+        return empty_figure("no tree is deep enough for a drift rate")
+    fig = go.Figure(go.Scatter(
+        x=d.get_column("size"), y=d.get_column("drift_rate"), mode="markers",
+        marker=dict(size=9, color=d.get_column("drift_rate"), colorscale=DRIFT_SCALE, cmin=0, cmax=0.5,
+                    line=dict(width=0.5, color="#fff")),
+        customdata=d.get_column("root"),
+        hovertext=[f"{safe_text(t, 70)}<br>{r}" for r, t in zip(d.get_column("root").to_list(),
+                                                             d.get_column("root_text").fill_null("").to_list())],
+        hovertemplate="%{hovertext}<br>size %{x}, drift per generation %{y:.3f}<extra></extra>"))
+    fig.update_xaxes(title="posts in the tree", type="log")
+    fig.update_yaxes(title="drift per generation")
+    return _base(fig, title="Drift rate per tree (click a point to explore it)", height=380)

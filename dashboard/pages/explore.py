@@ -1,0 +1,332 @@
+"""Lineage explorer: find a tree, draw it, click a post to see how it changed.
+
+URL state: ``/explore?root=…&node=…&compare=…&depth=…&size=…&as_of=YYYY-MM-DD&collapsed=a,b&expanded=c``.
+The page writes its state back to the address bar (history.replaceState), so the
+URL can be copied and shared at any time.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import polars as pl
+from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
+
+from dashboard import measures
+from dashboard.data import NotFoundError, archive, first_value, node_record, parse_as_of, search_posts
+from dashboard.figures import empty_figure, tree_figure
+from dashboard.panels import compare_panel, explore_href, node_panel, note, search_results
+
+dash.register_page(__name__, path="/explore", name="Explorer", order=1, title="Explorer · Remix Archivist")
+
+AUTO_DRAW = 1500  # default depth keeps at most this many posts drawn
+SIZE_CHOICES = [{"label": "views", "value": "views"}, {"label": "likes", "value": "likes"},
+                {"label": "remixes", "value": "remixes"}]
+
+
+def _list(v: Any) -> list[str]:
+    v = first_value(v)
+    return [x for x in (v or "").split(",") if x] if isinstance(v, str) else []
+
+
+def _int(v: Any) -> int | None:
+    v = first_value(v)
+    try:
+        return int(v) if v not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def auto_depth(depth_counts: list[tuple[int, int]], *, budget: int = AUTO_DRAW) -> int:
+    """The deepest generation limit that keeps at most ``budget`` posts drawn (at least 1).
+
+    ``depth_counts`` is ``[(generation below the root, posts)]``.
+
+    >>> auto_depth([(0, 1), (1, 10), (2, 100), (3, 5000)], budget=200)
+    2
+    """
+    total, best = 0, 1
+    for d, c in sorted(depth_counts):
+        total += c
+        if total > budget:
+            break
+        best = max(d, 1)
+    return best
+
+
+def initial_state(arc, query: dict) -> dict:
+    """The explorer state a URL asks for, completed with defaults (largest tree, its root)."""
+    as_of = parse_as_of(query.get("as_of"))
+    root = first_value(query.get("root"))
+    node = first_value(query.get("node"))
+    lin = arc.lineage(as_of)
+    if node and not root:
+        hit = lin.filter(pl.col("id") == node)
+        root = hit.get_column("root")[0] if hit.height else None
+    if root:
+        hit = lin.filter(pl.col("id") == root)
+        root = hit.get_column("root")[0] if hit.height else root
+    if not root:
+        trees = arc.trees(as_of)
+        root = trees.get_column("root")[0] if trees.height else None
+    size = first_value(query.get("size"))
+    return {
+        "root": root, "node": node or root, "compare": first_value(query.get("compare")),
+        "depth": _int(query.get("depth")), "size": size if size in ("views", "likes", "remixes") else "views",
+        "as_of": as_of, "collapsed": _list(query.get("collapsed")), "expanded": _list(query.get("expanded")),
+    }
+
+
+def state_href(state: dict) -> str:
+    """The URL of an explorer state."""
+    return explore_href(state.get("root"), state.get("node"), compare=state.get("compare"),
+                        depth=state.get("depth"), size=None if state.get("size") == "views" else state.get("size"),
+                        as_of=state.get("as_of"), collapsed=",".join(state.get("collapsed") or []),
+                        expanded=",".join(state.get("expanded") or []))
+
+
+def tree_options(arc, as_of: str | None, keep: str | None = None, limit: int = 300) -> list[dict]:
+    """Dropdown entries for the biggest trees (plus ``keep``, when it is smaller)."""
+    t = arc.trees(as_of).head(limit)
+    if keep and keep not in set(t.get_column("root").to_list()):
+        t = pl.concat([t, arc.trees(as_of).filter(pl.col("root") == keep)])
+    return [{"label": f"{r['size']:>5} posts · {(r['root_text'] or '(not in the archive)')[:70]}",
+             "value": r["root"]} for r in t.iter_rows(named=True)]
+
+
+def layout(**query: Any) -> html.Div:
+    arc = archive()
+    state = initial_state(arc, query)
+    root = state["root"]
+    if root is None:
+        return html.Div([html.H1("Explorer"), note("The archive is empty: ingest something first.")])
+    history = arc.posts().get_column("created_at").drop_nulls()
+    return html.Div([
+        html.H1("Lineage explorer"),
+        html.P("Pick a tree (or search for words of a prompt), then click a post to see its prompt, what it "
+               "changed from its parent and which generation brought each word. Colour = how far the prompt "
+               "has drifted from the root's; size = engagement. Drag to pan, scroll to zoom.",
+               className="lead"),
+        dcc.Store(id="explore-state", data=state),
+        dcc.Store(id="explore-url-sink"),
+        html.Div([
+            html.Div([
+                html.Label("Find a post or tree (id or words of a prompt)", htmlFor="explore-search"),
+                dcc.Input(id="explore-search", type="search", debounce=True, placeholder="e.g. corgi surfing",
+                          className="input"),
+                html.Div(id="explore-hits"),
+                html.Label("Tree", htmlFor="explore-tree"),
+                dcc.Dropdown(id="explore-tree", options=tree_options(arc, state["as_of"], keep=root), value=root,
+                             clearable=False),
+                html.Label("Generations drawn below the root"),
+                dcc.Slider(id="explore-depth", min=1, max=max(1, int(arc.trees(state["as_of"]).filter(
+                    pl.col("root") == root).get_column("depth").max() or 1)), step=1,
+                    value=state["depth"] or 1, marks=None, tooltip={"placement": "bottom", "always_visible": True}),
+                html.Label("Marker size"),
+                dcc.RadioItems(id="explore-size", options=SIZE_CHOICES, value=state["size"], inline=True),
+                html.Label("As of (leave empty for now)"),
+                dcc.DatePickerSingle(id="explore-asof", date=state["as_of"], display_format="YYYY-MM-DD",
+                                     min_date_allowed=str(history.min())[:10] if history.len() else None,
+                                     max_date_allowed=str(history.max())[:10] if history.len() else None,
+                                     clearable=True, placeholder="now"),
+                html.Label("A click on a post…"),
+                dcc.RadioItems(id="explore-pick", options=[{"label": "selects it", "value": "node"},
+                                                           {"label": "compares it", "value": "compare"}],
+                               value="node", inline=True),
+                html.Div([html.Button("Collapse / expand the selected post", id="explore-toggle",
+                                      className="button"),
+                          html.Button("Reset view", id="explore-reset", className="button secondary")],
+                         className="buttons"),
+                html.Div([html.Span("Share this view: "), html.A(id="explore-share", href=state_href(state),
+                                                                   children="link", className="mono small")],
+                         className="small"),
+            ], className="controls"),
+            html.Div([
+                html.Div(id="explore-caption", className="caption"),
+                dcc.Loading(dcc.Graph(id="explore-graph", figure=empty_figure("drawing the tree…"),
+                                      config={"displaylogo": False, "scrollZoom": True,
+                                              "modeBarButtonsToRemove": ["select2d", "lasso2d"]},
+                                      className="tree-graph"), delay_show=300),
+                html.Div(id="explore-compare"),
+            ], className="main-col"),
+            html.Div(id="explore-node", className="side-col"),
+        ], className="explore-grid"),
+    ])
+
+
+def next_state(state: dict, trigger: str | None, *, tree: str | None = None, depth: int | None = None,
+               size: str | None = None, as_of: str | None = None, click: dict | None = None,
+               pick: str = "node") -> dict:
+    """The explorer state after one user action (pure, so it is tested without a browser)."""
+    s = dict(state)
+    if trigger == "explore-tree" and tree and tree != s.get("root"):
+        s.update(root=tree, node=tree, compare=None, collapsed=[], expanded=[], depth=None)
+    elif trigger == "explore-depth" and depth is not None:
+        s.update(depth=int(depth), expanded=[])
+    elif trigger == "explore-size" and size:
+        s["size"] = size
+    elif trigger == "explore-asof":
+        s["as_of"] = parse_as_of(as_of)
+    elif trigger == "explore-graph" and click:
+        points = click.get("points") or []
+        pid = points[0].get("customdata") if points else None
+        if isinstance(pid, list):
+            pid = pid[0] if pid else None
+        if pid:
+            if pick == "compare" and pid != s.get("node"):
+                s["compare"] = pid
+            else:
+                s["node"] = pid
+                hover = str(points[0].get("hovertext") or "")
+                if "hidden" in hover:  # a folded post: open one more level
+                    s["expanded"] = sorted(set(s.get("expanded") or []) | {pid})
+                    s["collapsed"] = [c for c in s.get("collapsed") or [] if c != pid]
+    elif trigger == "explore-toggle" and s.get("node"):
+        pid = s["node"]
+        col, exp = set(s.get("collapsed") or []), set(s.get("expanded") or [])
+        if pid in col:
+            col.discard(pid)
+            exp.add(pid)
+        elif pid in exp:
+            exp.discard(pid)
+            col.add(pid)
+        else:
+            col.add(pid)
+        s.update(collapsed=sorted(col), expanded=sorted(exp))
+    elif trigger == "explore-reset":
+        s.update(node=s.get("root"), compare=None, collapsed=[], expanded=[], depth=None)
+    return s
+
+
+@callback(
+    Output("explore-state", "data"),
+    Output("explore-depth", "value"),
+    Output("explore-depth", "max"),
+    Input("explore-tree", "value"),
+    Input("explore-depth", "value"),
+    Input("explore-size", "value"),
+    Input("explore-asof", "date"),
+    Input("explore-graph", "clickData"),
+    Input("explore-toggle", "n_clicks"),
+    Input("explore-reset", "n_clicks"),
+    State("explore-state", "data"),
+    State("explore-pick", "value"),
+)
+def on_action(tree, depth, size, as_of, click, _toggle, _reset, state, pick):
+    """Apply a user action to the state; fill in the automatic depth when a tree is (re)opened."""
+    s = next_state(state or {}, ctx.triggered_id, tree=tree, depth=depth, size=size, as_of=as_of, click=click,
+                   pick=pick or "node")
+    arc = archive()
+    counts = (arc.lineage(s.get("as_of")).filter(pl.col("root") == s.get("root"))
+              .group_by("depth").len().sort("depth").rows())
+    max_depth = max([d for d, _ in counts] or [1])
+    if s.get("depth") is None:
+        s["depth"] = auto_depth(counts)
+    return s, s["depth"], max(1, max_depth)
+
+
+@callback(
+    Output("explore-graph", "figure"),
+    Output("explore-caption", "children"),
+    Input("explore-state", "data"),
+)
+def draw_tree(state):
+    """Draw the tree the state names (the timed path: one tree read, one drift pass, one figure)."""
+    if not state or not state.get("root"):
+        return empty_figure("no tree selected"), ""
+    arc = archive()
+    try:
+        tree = arc.tree(state["root"], as_of=state.get("as_of"))
+    except NotFoundError:
+        return (empty_figure(f"{state['root']} did not exist as of {state.get('as_of')}"),
+                note("Pick a later date or another tree."))
+    drift = measures.tree_drift(tree.nodes)
+    fig = tree_figure(tree.nodes, root=tree.root, drift=drift, size_by=state.get("size") or "views",
+                      max_depth=state.get("depth"), collapsed=set(state.get("collapsed") or []),
+                      expanded=set(state.get("expanded") or []), selected=state.get("node"),
+                      compare=state.get("compare"))
+    meta = fig.layout.meta or {}
+    caption = [html.Strong(f"{tree.nodes.height:,} posts"),
+               f" in this tree; {meta.get('drawn', 0):,} drawn"
+               + (f", {meta.get('hidden'):,} folded under ◆ posts (click one to open it)" if meta.get("hidden")
+                  else "")
+               + (f"; as of {state['as_of']}" if state.get("as_of") else "") + "."]
+    if drift is None:
+        caption.append(" Drift colours: " + measures.MISSING + ".")
+    return fig, caption
+
+
+def _node_dict(nodes: pl.DataFrame, pid: str | None) -> dict | None:
+    if not pid:
+        return None
+    row = nodes.filter(pl.col("id") == pid)
+    return row.row(0, named=True) if row.height else None
+
+
+@callback(
+    Output("explore-node", "children"),
+    Output("explore-compare", "children"),
+    Input("explore-state", "data"),
+)
+def show_node(state):
+    """The side panel of the selected post and, when one is set, the comparison."""
+    if not state or not state.get("root"):
+        return note("Pick a tree."), None
+    arc = archive()
+    as_of = state.get("as_of")
+    try:
+        tree = arc.tree(state["root"], as_of=as_of)
+    except NotFoundError:
+        return note("This tree did not exist yet at that date."), None
+    nodes = tree.nodes
+    node = _node_dict(nodes, state.get("node")) or _node_dict(nodes, tree.root)
+    parent = _node_dict(nodes, node.get("parent"))
+    anc = arc.ancestors(node["id"], as_of=as_of)
+    path = anc.select("id", "depth", "text", "placeholder").to_dicts()
+    diff = measures.token_diff(parent["text"], node["text"]) if parent else None
+    blame = measures.blame_words(anc.select("id", "depth", "text"))
+    drift_frame = measures.tree_drift(nodes)
+    drift = drift_frame.filter(pl.col("id") == node["id"]).row(0, named=True) if drift_frame is not None else None
+    edges = (tree.edges.filter(pl.col("child") == node["id"]).sort("rank")
+             .with_columns(primary=pl.col("parent") == node.get("parent")).to_dicts())
+    record = None if node.get("placeholder") else node_record(arc, node["id"], as_of)
+    styles = measures.style_labels(arc, node["id"], as_of=as_of)
+    panel = node_panel(node, root=tree.root, parent=parent, diff=diff, blame=blame, drift=drift, edges=edges,
+                       record=record, path=path, styles=styles, as_of=as_of)
+    other = _node_dict(nodes, state.get("compare"))
+    comp = None
+    if other is not None:
+        comp = html.Div([html.H3("Side by side"),
+                         compare_panel(node, other, measures.token_diff(node["text"], other["text"]))],
+                        className="card-block")
+    return panel, comp
+
+
+@callback(Output("explore-hits", "children"), Input("explore-search", "value"), State("explore-state", "data"))
+def search(query, state):
+    """Posts matching the search box, as links into the explorer."""
+    if not query or not query.strip():
+        return None
+    as_of = (state or {}).get("as_of")
+    hits = search_posts(archive(), query, as_of=as_of, limit=12)
+    return search_results(hits.to_dicts(), as_of=as_of)
+
+
+@callback(Output("explore-share", "href"), Input("explore-state", "data"))
+def share_link(state):
+    """The shareable URL of the current view."""
+    return state_href(state or {})
+
+
+clientside_callback(
+    """
+    function(href) {
+        if (href && window.location.pathname + window.location.search !== href) {
+            window.history.replaceState(window.history.state, "", href);
+        }
+        return href;
+    }
+    """,
+    Output("explore-url-sink", "data"),
+    Input("explore-share", "href"),
+)

@@ -1,0 +1,184 @@
+"""Component builders for the explorer's side panels (pure: data in, Dash components out)."""
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from dash import dcc, html
+
+from dashboard.textviews import blame_legend, blame_view, diff_view, prompt_text
+
+__all__ = ["explore_href", "node_panel", "compare_panel", "path_list", "search_results", "kv_table", "note"]
+
+
+def explore_href(root: str | None = None, node: str | None = None, **extra: Any) -> str:
+    """The shareable URL of an explorer view.
+
+    >>> explore_href("simulate:a", "simulate:b", depth=3)
+    '/explore?root=simulate%3Aa&node=simulate%3Ab&depth=3'
+    """
+    q = {k: v for k, v in {"root": root, "node": node, **extra}.items() if v not in (None, "", [], ())}
+    return "/explore" + ("?" + urlencode(q) if q else "")
+
+
+def note(text: str) -> html.Div:
+    """A plain-language notice (a measure not computed yet, nothing selected, …)."""
+    return html.Div(text, className="note")
+
+
+def kv_table(rows: list[tuple[str, Any]]) -> html.Table:
+    """A two-column table of labels and values (values shown as text)."""
+    return html.Table([html.Tr([html.Th(k), html.Td("" if v is None else str(v))]) for k, v in rows],
+                      className="kv")
+
+
+def _fmt(v: Any, digits: int = 2) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return str(v)
+
+
+def path_list(path: list[dict], *, root: str, as_of: str | None = None) -> html.Ol:
+    """The path from the root to a node, each step a link that selects it."""
+    items = []
+    for p in path:
+        label = p["text"] if not p.get("placeholder") else "(not in the archive)"
+        items.append(html.Li([
+            dcc.Link(p["id"], href=explore_href(root, p["id"], as_of=as_of), className="mono"),
+            html.Span(f" gen {p['depth']}: ", className="muted"),
+            html.Span(label[:120] + ("…" if len(label) > 120 else "")),
+        ]))
+    return html.Ol(items, className="path")
+
+
+def _evidence_rows(edges: list[dict]) -> html.Table | html.Div:
+    if not edges:
+        return html.Div("no parent: this post starts its tree", className="muted small")
+    head = html.Tr([html.Th(c) for c in ("parent", "relation", "evidence", "confidence", "primary")])
+    body = [html.Tr([html.Td(e["parent"], className="mono"), html.Td(e.get("relation") or "remix"),
+                     html.Td(html.Span(e.get("evidence") or "declared",
+                                       className=f"badge ev-{e.get('evidence') or 'declared'}")),
+                     html.Td(_fmt(e.get("confidence"))), html.Td("yes" if e.get("primary") else "")])
+            for e in edges]
+    return html.Table([head, *body], className="grid")
+
+
+def _styles(labels: list[dict] | None, tags: list[str] | None) -> html.Div:
+    if labels is None:
+        parts: list[Any] = [html.Span(t, className="chip") for t in (tags or [])]
+        if not parts:
+            parts = [html.Span("no style tags", className="muted")]
+        return html.Div(parts + [html.Div("style labels (inherited, bled, novel): not computed yet; run "
+                                          "`archivist analyze`", className="small muted")])
+    if not labels:
+        return html.Div("no styles matched in this prompt", className="muted")
+    return html.Div([html.Span([l["style"], html.Small(f" {l['label']}")], className=f"chip st-{l['label']}",
+                               title={"inherited": "already used by an ancestor on this path",
+                                      "bled": "new here, but used before in another tree",
+                                      "novel": "never used anywhere before"}.get(l["label"], ""))
+                     for l in labels])
+
+
+def _media(record: dict | None) -> Any:
+    media = (record or {}).get("media") or []
+    if not media:
+        return html.Span("no media link recorded", className="muted")
+    items = []
+    for m in media:
+        url = m.get("url") or ""
+        safe = url.startswith(("http://", "https://"))
+        desc = ", ".join(str(x) for x in (m.get("mime"), m.get("duration_s") and f"{m['duration_s']} s",
+                                          m.get("width") and f"{m['width']}×{m.get('height')}") if x)
+        items.append(html.Li([html.A(url, href=url, target="_blank", rel="noopener noreferrer nofollow")
+                              if safe else html.Span(url, className="mono"),
+                              html.Span(f" ({desc})" if desc else "", className="muted")]))
+    return html.Ul(items, className="media")
+
+
+def _provenance(record: dict | None) -> html.Table:
+    rec = record or {}
+    prov = rec.get("provenance") or {}
+    c2pa = prov.get("c2pa") or {}
+    consent = rec.get("consent") or {}
+    rows = [("source", rec.get("source")), ("fetched", rec.get("fetched_at")), ("license", rec.get("license")),
+            ("AI generated", prov.get("ai_generated")), ("generator", prov.get("generator")),
+            ("remix allowed", consent.get("remix_allowed")), ("consent revoked", consent.get("revoked"))]
+    if c2pa:
+        rows += [("C2PA manifest", c2pa.get("manifest") or c2pa.get("label")),
+                 ("C2PA validation", c2pa.get("validation_state")),
+                 ("C2PA actions", ", ".join(map(str, c2pa.get("actions") or [])) or None)]
+    return kv_table([(k, v) for k, v in rows if v is not None])
+
+
+def node_panel(node: dict, *, root: str, parent: dict | None, diff: list | None, blame: list[dict] | None,
+               drift: dict | None, edges: list[dict], record: dict | None, path: list[dict],
+               styles: list[dict] | None, as_of: str | None = None) -> html.Div:
+    """Everything about one post: prompt, diff against its parent, blame, styles, metrics,
+    provenance, edge evidence, media and the path to the root."""
+    pid = node["id"]
+    ph = bool(node.get("placeholder"))
+    sections: list[Any] = [
+        html.H3(["Post ", html.Span(pid, className="mono")], className="node-title"),
+        html.Div([html.Span(f"by {node.get('author') or 'unknown'}"),
+                  html.Span(f" · {str(node.get('created_at') or '')[:16].replace('T', ' ')}"),
+                  html.Span(f" · generation {node['depth']}"),
+                  " · ", dcc.Link("link to this view", href=explore_href(root, pid, as_of=as_of))],
+                 className="muted small"),
+        html.H4("Prompt"), prompt_text(node.get("text"), placeholder=ph),
+    ]
+    if parent is None:
+        sections += [html.H4("Changes from its parent"), note("This is the root: it has no parent.")]
+    elif diff is None:
+        sections += [html.H4("Changes from its parent"), note("The word diff is not available in this install.")]
+    else:
+        sections += [html.H4(["Changes from its parent ", html.Span(parent["id"], className="mono small")]),
+                     diff_view(diff)]
+    sections.append(html.H4("Blame: which generation brought each word"))
+    if blame is None:
+        sections.append(note("Blame is not available in this install."))
+    else:
+        sections += [blame_view(blame), blame_legend([w["generation"] for w in blame])]
+    sections += [html.H4("Styles"), _styles(styles, node.get("style_tags"))]
+    metrics = [("views", node.get("views")), ("likes", node.get("likes")), ("remixes", node.get("remixes")),
+               ("comments", node.get("comments"))]
+    if drift:
+        metrics += [("drift from parent", _fmt(drift.get("edge_drift"))),
+                    ("drift from root", _fmt(drift.get("root_drift"))),
+                    ("path drift (sum of steps)", _fmt(drift.get("path_drift"))),
+                    ("directness", _fmt(drift.get("directness")))]
+    else:
+        metrics.append(("drift", "not computed"))
+    sections += [html.H4("Metrics"), kv_table([(k, _fmt(v) if not isinstance(v, str) else v) for k, v in metrics])]
+    sections += [html.H4("Lineage evidence"), _evidence_rows(edges)]
+    sections += [html.H4("Provenance"), _provenance(record), html.H4("Media"), _media(record)]
+    sections += [html.H4(f"Path from the root ({len(path) - 1} step(s))"), path_list(path, root=root, as_of=as_of)]
+    return html.Div(sections, className="node-panel", id="node-panel-body")
+
+
+def compare_panel(a: dict, b: dict, diff: list | None) -> html.Div:
+    """Two posts side by side with the word diff from the first to the second."""
+    cols = []
+    for label, n in (("selected", a), ("compared", b)):
+        cols.append(html.Div([html.H4([f"{label}: ", html.Span(n["id"], className="mono small")]),
+                              html.Div(f"generation {n['depth']}", className="muted small"),
+                              prompt_text(n.get("text"), placeholder=bool(n.get("placeholder")))],
+                             className="compare-col"))
+    body: list[Any] = [html.Div(cols, className="compare")]
+    if diff is not None:
+        body += [html.H4("From selected to compared"), diff_view(diff)]
+    return html.Div(body, className="compare-panel")
+
+
+def search_results(hits: list[dict], *, as_of: str | None = None) -> html.Div:
+    """Search hits as links into the explorer."""
+    if not hits:
+        return html.Div("no post matches", className="muted small")
+    return html.Ul([html.Li([dcc.Link(h["id"], href=explore_href(h["root"], h["id"], as_of=as_of),
+                                      className="mono"),
+                             html.Span(f" gen {h['depth']} · tree of {h['tree_size']}", className="muted small"),
+                             html.Div(h["text"][:140] + ("…" if len(h["text"]) > 140 else ""), className="small")])
+                    for h in hits], className="hits")
