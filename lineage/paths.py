@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-__all__ = ["parent_index", "path_sums", "subtree_sums", "depths", "ancestor_at_depth"]
+__all__ = ["parent_index", "path_sums", "subtree_sums", "depths", "ancestor_at_depth", "euler_tour"]
 
 
 def parent_index(frame: pl.DataFrame, *, id: str = "id", parent: str = "parent") -> np.ndarray:
@@ -117,3 +117,32 @@ def ancestor_at_depth(parent: np.ndarray, depth: np.ndarray, nodes: np.ndarray, 
         up = up[up]
         bit += 1
     return nodes
+
+
+def euler_tour(parent: np.ndarray, depth: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Preorder interval ``[tin, tout)`` of every node: ``u`` is an ancestor of ``v`` iff
+    ``tin[u] <= tin[v] < tout[u]``. Children are visited in index order; no recursion.
+
+    >>> tin, tout = euler_tour(np.array([-1, 0, 0, 1]))
+    >>> tin.tolist(), tout.tolist()
+    ([0, 1, 3, 2], [4, 3, 4, 3])
+    """
+    n = parent.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    d = depths(parent) if depth is None else np.asarray(depth)
+    size = subtree_sums(parent, np.ones(n, dtype=np.int64), d)
+    # offset of each child among its siblings: sizes of the earlier siblings
+    kids = np.flatnonzero(parent >= 0)
+    order = kids[np.lexsort((kids, parent[kids]))]
+    ps = parent[order]
+    cs = np.cumsum(size[order])
+    start = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
+    group_base = np.repeat(cs[start] - size[order][start], np.diff(np.r_[start, order.shape[0]]))
+    off = np.zeros(n, dtype=np.int64)
+    off[order] = cs - size[order] - group_base
+    roots = np.flatnonzero(parent < 0)
+    w = np.where(parent >= 0, 1 + off, 0).astype(np.float64)
+    w[roots] = np.r_[0, np.cumsum(size[roots])[:-1]]
+    tin = np.rint(path_sums(parent, w)).astype(np.int64)
+    return tin, tin + size

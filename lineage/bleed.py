@@ -1,0 +1,223 @@
+"""Style bleed: style terms that jump from one remix tree into another.
+
+Every style term s of a node v (from :func:`lineage.styles.styles_frame`) gets a label:
+
+- ``inherited``: its parent has s too;
+- otherwise s is *new at v*, and it is
+  - ``reused`` when an ancestor on P(v) had s (it came back on the path),
+  - ``bled`` when, before t_v, another tree used s (and no ancestor of v did),
+  - ``reused`` when only v's own tree used s before (a sibling branch),
+  - ``novel`` when nobody had used s before t_v.
+
+A bled term's ``source_root`` is the tree that used s most in the ``window``
+before t_v (ties: earliest use); if no tree used it in the window, the first other
+tree that ever used it. The node bleed share is bled / new terms of the node;
+a tree's bleed rate is bled / new terms of its remixes. Roots' terms are
+labelled too, but rates count remixes only (a root's styles are its starting
+point, not an adoption). The flow matrix counts bled adoptions from tree to tree;
+homogenisation measures style diversity per time window.
+
+Examples
+--------
+>>> lin = pl.DataFrame({"id": ["a", "a1", "b", "b1"], "parent": [None, "a", None, "b"],
+...     "root": ["a", "a", "b", "b"], "depth": [0, 1, 0, 1],
+...     "created_at": pl.datetime_range(pl.datetime(2026, 1, 1), pl.datetime(2026, 1, 4), "1d", eager=True)})
+>>> st = pl.DataFrame({"id": ["a", "a1", "a1", "b", "b1"],
+...                    "term": ["noir", "noir", "anime", "anime", "noir"]})
+>>> label_new_styles(st, lin).select("id", "term", "label", "source_root").rows()
+[('a', 'noir', 'novel', None), ('a1', 'anime', 'novel', None), ('a1', 'noir', 'inherited', None), ('b', 'anime', 'bled', 'a'), ('b1', 'noir', 'bled', 'a')]
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import polars as pl
+
+from lineage.paths import euler_tour, parent_index
+
+__all__ = ["LABELS", "LABEL_SCHEMA", "label_new_styles", "bleed_rates", "flow_matrix", "homogenisation",
+           "parse_window"]
+
+LABELS = ("inherited", "reused", "bled", "novel")
+LABEL_SCHEMA = {"id": pl.String, "term": pl.String, "root": pl.String, "depth": pl.Int64,
+                "created_at": pl.Datetime("us", "UTC"), "label": pl.String, "source_root": pl.String}
+_CHUNK = 50_000
+
+
+def parse_window(window: str | timedelta) -> timedelta:
+    """A window like ``"30d"``, ``"12h"`` or ``"2w"`` as a timedelta.
+
+    >>> parse_window("30d")
+    datetime.timedelta(days=30)
+    """
+    if isinstance(window, timedelta):
+        return window
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    w = window.strip().lower()
+    try:
+        return timedelta(seconds=float(w[:-1]) * units[w[-1]])
+    except (KeyError, ValueError, IndexError):
+        from lineage.errors import LineageError
+
+        raise LineageError(f"window {window!r} is not a duration like 30d, 12h or 2w") from None
+
+
+def _lin(lineage: pl.DataFrame) -> pl.DataFrame:
+    t = pl.col("created_at")
+    dt = lineage.schema["created_at"]
+    if isinstance(dt, pl.Datetime) and dt.time_zone is None:
+        t = t.dt.replace_time_zone("UTC")
+    return lineage.select(pl.col("id").cast(pl.String), pl.col("parent").cast(pl.String),
+                          pl.col("root").cast(pl.String), pl.col("depth").cast(pl.Int64),
+                          t.cast(pl.Datetime("us", "UTC")))
+
+
+def _uses(styles: pl.DataFrame, lineage: pl.DataFrame) -> pl.DataFrame:
+    lin = _lin(lineage)
+    return styles.select(pl.col("id").cast(pl.String), pl.col("term").cast(pl.String)).unique().join(
+        lin, on="id", how="inner")
+
+
+def label_new_styles(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str | timedelta = "30d") -> pl.DataFrame:
+    """Label every style term of every node: ``id, term, root, depth, created_at, label, source_root``.
+
+    ``styles`` has ``id, term``; ``lineage`` has ``id, parent, root, depth, created_at``
+    for the whole archive (bleed needs every tree and the global time order).
+    Sorted by ``id, term``.
+    """
+    lin = _lin(lineage).sort(["root", "depth", "id"])
+    u = _uses(styles, lin)
+    if u.height == 0:
+        return pl.DataFrame(schema=LABEL_SCHEMA)
+    inherited = u.join(u.select(parent="id", term="term", _inh=pl.lit(True)), on=["parent", "term"], how="left")
+    u = inherited.with_columns(pl.col("_inh").fill_null(False))
+    # preorder intervals: on-path test = "some earlier-in-preorder user of s in this tree covers v"
+    par = parent_index(lin)
+    tin, tout = euler_tour(par, lin.get_column("depth").to_numpy())
+    tour = pl.DataFrame({"id": lin.get_column("id"), "tin": tin, "tout": tout})
+    u = u.join(tour, on="id")
+    cover = (u.select("root", "term", "tin", "tout").sort(["root", "term", "tin"])
+             .with_columns(cov=pl.col("tout").cum_max().over(["root", "term"])))
+    new = u.filter(~pl.col("_inh")).sort("tin")
+    new = new.join_asof(cover.select("root", "term", pl.col("tin").alias("tin_u"), "cov").sort("tin_u"),
+                        left_on="tin", right_on="tin_u", by=["root", "term"], strategy="backward",
+                        allow_exact_matches=False, check_sortedness=False)
+    new = new.with_columns(on_path=(pl.col("cov") > pl.col("tin")).fill_null(False))
+    # first use of each term overall, and first use by a second tree
+    per_tree = u.group_by("term", "root").agg(t=pl.col("created_at").min())
+    ranked = per_tree.sort(["term", "t", "root"]).with_columns(k=pl.int_range(pl.len()).over("term"))
+    first = ranked.filter(pl.col("k") == 0).select("term", r1="root", t1="t")
+    second = ranked.filter(pl.col("k") == 1).select("term", r2="root", t2="t")
+    new = (new.join(first, on="term", how="left").join(second, on="term", how="left")
+           .join(per_tree.select("term", "root", t_own="t"), on=["term", "root"], how="left")
+           .with_columns(t_other=pl.when(pl.col("r1") != pl.col("root")).then(pl.col("t1")).otherwise(pl.col("t2")),
+                         r_other=pl.when(pl.col("r1") != pl.col("root")).then(pl.col("r1")).otherwise(pl.col("r2"))))
+    new = new.with_columns(label=pl.when(pl.col("on_path")).then(pl.lit("reused"))
+                           .when(pl.col("t_other") < pl.col("created_at")).then(pl.lit("bled"))
+                           .when(pl.col("t_own") < pl.col("created_at")).then(pl.lit("reused"))
+                           .otherwise(pl.lit("novel")))
+    src = _source_roots(new.filter(pl.col("label") == "bled"), u, parse_window(window))
+    new = new.join(src, on=["id", "term"], how="left").with_columns(
+        source_root=pl.when(pl.col("label") == "bled").then(pl.coalesce("src", "r_other")).otherwise(None))
+    inh = u.filter(pl.col("_inh")).with_columns(label=pl.lit("inherited"), source_root=pl.lit(None, pl.String))
+    out = pl.concat([inh.select(list(LABEL_SCHEMA)), new.select(list(LABEL_SCHEMA))])
+    return out.cast(LABEL_SCHEMA).sort(["id", "term"])  # type: ignore[arg-type]
+
+
+def _source_roots(bled: pl.DataFrame, uses: pl.DataFrame, window: timedelta) -> pl.DataFrame:
+    """For each bled (id, term): the other tree that used the term most in the window before it."""
+    schema = {"id": pl.String, "term": pl.String, "src": pl.String}
+    if bled.height == 0:
+        return pl.DataFrame(schema=schema)
+    q = bled.select("id", "term", qroot="root", qt="created_at")
+    ref = uses.select("term", "root", "created_at").join(q.select("term").unique(), on="term", how="semi")
+    parts = []
+    for k in range(0, q.height, _CHUNK):
+        chunk = q.slice(k, _CHUNK)
+        hit = (chunk.join(ref, on="term")
+               .filter(pl.col("root") != pl.col("qroot"), pl.col("created_at") < pl.col("qt"),
+                       pl.col("created_at") >= pl.col("qt") - window)
+               .group_by("id", "term", "root").agg(n=pl.len(), t0=pl.col("created_at").min())
+               .sort(["id", "term", "n", "t0", "root"], descending=[False, False, True, False, False])
+               .group_by("id", "term", maintain_order=True).first()
+               .select("id", "term", src="root"))
+        parts.append(hit)
+    return pl.concat(parts).cast(schema)  # type: ignore[arg-type]
+
+
+def bleed_rates(labels: pl.DataFrame, *, level: str = "tree") -> pl.DataFrame:
+    """Bleed per tree (``level="tree"``: ``root, new_terms, bled, novel, reused, bleed_rate``) or per node
+    (``level="node"``: ``id, root, new_terms, bled, bleed_share``). Counts remixes' new terms only.
+
+    >>> lab = pl.DataFrame({"id": ["x", "x", "y"], "root": ["r", "r", "r"], "depth": [1, 1, 2],
+    ...                     "label": ["bled", "novel", "inherited"]})
+    >>> bleed_rates(lab).select("root", "new_terms", "bled", "bleed_rate").rows()
+    [('r', 2, 1, 0.5)]
+    >>> bleed_rates(lab, level="node").select("id", "bleed_share").rows()
+    [('x', 0.5), ('y', None)]
+    """
+    lab = labels.filter(pl.col("depth") > 0)
+    new = pl.col("label") != "inherited"
+    counts = dict(new_terms=new.sum().cast(pl.Int64), bled=(pl.col("label") == "bled").sum().cast(pl.Int64),
+                  novel=(pl.col("label") == "novel").sum().cast(pl.Int64),
+                  reused=(pl.col("label") == "reused").sum().cast(pl.Int64))
+    key = "root" if level == "tree" else "id"
+    if level not in ("tree", "node"):
+        from lineage.errors import LineageError
+
+        raise LineageError(f"bleed level {level!r}: use 'tree' or 'node'")
+    out = lab.group_by(key, *(["root"] if level == "node" else [])).agg(**counts)
+    rate = pl.when(pl.col("new_terms") > 0).then(pl.col("bled") / pl.col("new_terms")).otherwise(None)
+    if level == "tree":
+        return out.with_columns(bleed_rate=rate).sort("root")
+    return out.with_columns(bleed_share=rate).select("id", "root", "new_terms", "bled", "bleed_share").sort("id")
+
+
+def flow_matrix(labels: pl.DataFrame) -> pl.DataFrame:
+    """Bled adoptions from tree to tree: ``from_root, to_root, adoptions`` (most first).
+
+    >>> lab = pl.DataFrame({"root": ["b", "b", "c"], "source_root": ["a", "a", "a"], "label": ["bled"] * 3})
+    >>> flow_matrix(lab).rows()
+    [('a', 'b', 2), ('a', 'c', 1)]
+    """
+    return (labels.filter(pl.col("label") == "bled", pl.col("source_root").is_not_null())
+            .group_by(from_root="source_root", to_root="root").agg(adoptions=pl.len().cast(pl.Int64))
+            .sort(["adoptions", "from_root", "to_root"], descending=[True, False, False]))
+
+
+def homogenisation(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str = "30d") -> pl.DataFrame:
+    """Style diversity per time window: ``window, posts, trees, terms, entropy, mean_pairwise_similarity``.
+
+    ``entropy`` is the Shannon entropy (bits) of style-term use in the window;
+    ``mean_pairwise_similarity`` the mean cosine similarity of the style profiles
+    (term counts) of every pair of trees active in the window (null with fewer than two).
+    Falling entropy and rising similarity mean the archive's styles are homogenising.
+
+    >>> from datetime import datetime
+    >>> lin = pl.DataFrame({"id": ["a", "b"], "parent": [None, None], "root": ["a", "b"], "depth": [0, 0],
+    ...                     "created_at": [datetime(2026, 1, 1), datetime(2026, 1, 2)]})
+    >>> st = pl.DataFrame({"id": ["a", "a", "b"], "term": ["noir", "anime", "noir"]})
+    >>> homogenisation(st, lin).select("posts", "trees", "terms", "entropy", "mean_pairwise_similarity").row(0)
+    (2, 2, 2, 0.9182958340544896, 0.7071067811865475)
+    """
+    u = _uses(styles, lineage)
+    schema = {"window": pl.Datetime("us", "UTC"), "posts": pl.Int64, "trees": pl.Int64, "terms": pl.Int64,
+              "entropy": pl.Float64, "mean_pairwise_similarity": pl.Float64}
+    if u.height == 0:
+        return pl.DataFrame(schema=schema)
+    u = u.sort("created_at").with_columns(window=pl.col("created_at").dt.truncate(window))
+    counts = u.group_by("window", "term").agg(n=pl.len())
+    ent = (counts.with_columns(p=pl.col("n") / pl.col("n").sum().over("window"))
+           .group_by("window").agg(entropy=-(pl.col("p") * pl.col("p").log(2)).sum(), terms=pl.len()))
+    prof = u.group_by("window", "root", "term").agg(c=pl.len()).with_columns(
+        unit=pl.col("c") / (pl.col("c") ** 2).sum().sqrt().over("window", "root"))
+    sim = (prof.group_by("window", "term").agg(s=pl.col("unit").sum())
+           .group_by("window").agg(ss=(pl.col("s") ** 2).sum())
+           .join(prof.group_by("window").agg(trees=pl.col("root").n_unique()), on="window")
+           .with_columns(mean_pairwise_similarity=pl.when(pl.col("trees") > 1)
+                         .then((pl.col("ss") - pl.col("trees")) / (pl.col("trees") * (pl.col("trees") - 1)))
+                         .otherwise(None)))
+    posts = u.group_by("window").agg(posts=pl.col("id").n_unique())
+    return (posts.join(ent, on="window").join(sim.select("window", "trees", "mean_pairwise_similarity"), on="window")
+            .select(list(schema)).cast(schema).sort("window"))  # type: ignore[arg-type]
