@@ -1,5 +1,220 @@
 """CLI commands for archiving and export: snapshot, snapshots, verify, restore, export, redact.
 
-(Filled in by the snapshots/exports work; importing this module registers the commands.)
+Importing this module registers the commands on :data:`archive.cli.cli`.
 """
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from archive.cli import (
+    _as_of,
+    archive_option,
+    as_of_option,
+    cli,
+    console,
+    emit_json,
+    err_console,
+    handle_errors,
+    json_option,
+    open_archive,
+    shorten,
+)
+from archive.errors import SnapshotError
+
+__all__ = ["snapshot_cmd", "snapshots_cmd", "verify_cmd", "restore_cmd", "export_cmd", "redact_cmd"]
+
+
+@cli.command("snapshot")
+@click.argument("root")
+@click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
+              help="Folder to put the bag in (default <archive>/snapshots/<root>/).")
+@click.option("--media", is_flag=True, help="Copy or download the media files too (where reachable).")
+@click.option("--allow-private", is_flag=True, help="Allow media URLs on loopback or private addresses.")
+@archive_option
+@as_of_option
+@json_option
+@handle_errors
+def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, archive_path: Path | None,
+                 as_of: str | None, as_json: bool) -> None:
+    """Pack the remix tree of ROOT (any post of it) into a BagIt bag with sha256 and sha512 manifests.
+
+    The bag holds the records (JSONL), posts.csv, GraphML, Newick, PROV-JSON, the drift
+    report, C2PA manifests and, with --media, the media files. Each snapshot is a new
+    version beside the earlier ones; `archivist snapshots ROOT` compares them.
+
+    \b
+    Examples:
+      archivist snapshot simulate:s42_0000098
+      archivist snapshot simulate:s42_0000098 --media -o /mnt/preservation
+    """
+    from archive.snapshot import read_bag_info, snapshot
+
+    arc = open_archive(archive_path, read_only=False)
+    bag = snapshot(arc, root, out=out, media=media, as_of=_as_of(as_of), allow_private=allow_private)
+    info = read_bag_info(bag)
+    if as_json:
+        emit_json({"bag": str(bag), **{k: v for k, v in info.items()}})
+        return
+    console.print(Text(f"snapshot of {info.get('Remix-Root')} written to {bag}"))
+    console.print(f"{info.get('Remix-Posts')} posts, {info.get('Remix-Edges')} edges, depth {info.get('Remix-Depth')}, "
+                  f"{info.get('Remix-Media-Files')} media file(s), store version {info.get('Remix-Store-Version')}; "
+                  f"drift report: {info.get('Remix-Drift-Report')}")
+
+
+@cli.command("snapshots")
+@click.argument("root")
+@click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
+              help="A folder of bags to list instead of <archive>/snapshots/<root>/.")
+@archive_option
+@json_option
+@handle_errors
+def snapshots_cmd(root: str, folder: Path | None, archive_path: Path | None, as_json: bool) -> None:
+    """List the snapshots of ROOT's tree, oldest first, with what changed since the one before."""
+    from archive.snapshot import list_snapshots
+
+    arc = open_archive(archive_path, read_only=True)
+    df = list_snapshots(arc, root, folder=folder)
+    if as_json:
+        emit_json(df)
+        return
+    if df.height == 0:
+        console.print(Text(f"no snapshots of {root} yet: make one with `archivist snapshot {root}`"))
+        return
+    t = Table(title=f"snapshots of {root}", title_justify="left")
+    for c in ("taken at", "store version", "posts", "added", "removed", "changed", "media", "bag"):
+        t.add_column(c, justify="right" if c not in ("taken at", "bag") else "left")
+    for r in df.iter_rows(named=True):
+        t.add_row(str(r["taken_at"] or "")[:19], str(r["store_version"]), str(r["posts"]),
+                  *("" if r[k] is None else str(r[k]) for k in ("added", "removed", "changed")),
+                  str(r["media_files"]), Text(Path(r["bag"]).name))
+    console.print(t)
+
+
+@cli.command("verify")
+@click.argument("bag", type=click.Path(path_type=Path))
+@json_option
+@handle_errors
+def verify_cmd(bag: Path, as_json: bool) -> None:
+    """Check a snapshot bag's fixity: every missing, changed and extra file. Exit 1 if any."""
+    from archive.snapshot import verify
+
+    res = verify(bag)
+    if as_json:
+        emit_json(res.as_dict())
+        if not res.ok:
+            sys.exit(1)
+        return
+    if res.ok:
+        console.print(Text(f"{bag}: valid ({res.files} files checked against sha256 and sha512)"))
+        return
+    for p in res.problems:
+        err_console.print(Text(f"{p['kind']:8s} {p['path']}  {p['detail']}"))
+    raise click.ClickException(f"{bag} failed verification: {len(res.problems)} problem(s)")
+
+
+@cli.command("restore")
+@click.argument("bag", type=click.Path(path_type=Path))
+@archive_option
+@json_option
+@handle_errors
+def restore_cmd(bag: Path, archive_path: Path | None, as_json: bool) -> None:
+    """Load a snapshot bag into the archive (made if missing). Safe to repeat.
+
+    Bags with links, paths that leave the bag, a fetch.txt or a failed fixity check
+    are refused. Records go through ingest: known ones are skipped, bad ones quarantined.
+    """
+    from archive.snapshot import restore
+
+    arc = open_archive(archive_path, create=True)
+    try:
+        result = restore(bag, arc)
+    except SnapshotError as e:
+        for d in e.details[1:]:
+            err_console.print(Text(f"  {d}"))
+        raise
+    if as_json:
+        emit_json(result.as_dict())
+        return
+    console.print(Text(f"restored {bag} into {arc.path}: read {result.read}, stored {result.stored}, "
+                       f"unchanged {result.unchanged}, quarantined {result.quarantined} "
+                       f"(store version {result.store_version})"))
+
+
+@cli.command("export")
+@click.option("--format", "fmt", type=click.Choice(["graphml", "gexf", "newick", "prov-json", "parquet", "csv"]),
+              required=True, help="Output format.")
+@click.option("--root", default=None, help="Export only the tree of this post (default: the whole archive).")
+@click.option("-o", "--out", default=None,
+              help="Output file (default export-<root or archive>.<ext>); '-' writes text formats to stdout.")
+@archive_option
+@as_of_option
+@json_option
+@handle_errors
+def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path | None, as_of: str | None,
+               as_json: bool) -> None:
+    """Export lineage: GraphML/GEXF (Gephi), Newick/NHX, PROV-JSON (W3C), Parquet or CSV.
+
+    CSV cells that start with = + - @ (or a tab or CR) get a leading ' so spreadsheets
+    do not run them.
+
+    \b
+    Examples:
+      archivist export --format graphml -o remixes.graphml
+      archivist export --format newick --root simulate:s42_0000098 -o -
+    """
+    from archive.export import FORMATS, export
+    from archive.snapshot import safe_name
+
+    arc = open_archive(archive_path, read_only=True)
+    if out == "-":
+        if fmt == "parquet":
+            raise click.BadParameter("parquet is binary: give a file name", param_hint="-o")
+        data = export(arc, fmt, None, root=root, as_of=_as_of(as_of))
+        assert isinstance(data, bytes)
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    target = Path(out) if out else Path(f"export-{safe_name(root) if root else 'archive'}.{FORMATS[fmt]}")
+    path = export(arc, fmt, target, root=root, as_of=_as_of(as_of))
+    assert isinstance(path, Path)
+    if as_json:
+        emit_json({"format": fmt, "root": root, "out": str(path), "bytes": path.stat().st_size})
+    else:
+        console.print(Text(f"wrote {fmt} ({path.stat().st_size:,} bytes) to {path}"))
+
+
+@cli.command("redact")
+@click.argument("post_id")
+@click.option("--reason", required=True, help="Why (kept in the redaction ledger), e.g. 'consent revoked'.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@archive_option
+@json_option
+@handle_errors
+def redact_cmd(post_id: str, reason: str, yes: bool, archive_path: Path | None, as_json: bool) -> None:
+    """Remove a post's content from the archive and from every older version of it.
+
+    The node stays (id, times, parents) so its remixes keep their lineage; the
+    prompt, title, author, tags, media, provenance and extra are gone, older store
+    versions can no longer be read, and the redaction ledger records it. Snapshot
+    bags taken before are listed: they still hold the content.
+    """
+    from archive.redact import redact
+
+    arc = open_archive(archive_path)
+    if not yes and not as_json:
+        click.confirm(f"Remove the content of {shorten(post_id, 60)} from {arc.path} for good?", abort=True)
+    r = redact(arc, post_id, reason=reason)
+    if as_json:
+        emit_json(r.as_dict())
+        return
+    console.print(Text(f"redacted {post_id}: {r.rows} row(s), fields {', '.join(r.fields_removed)}; "
+                       f"store version {r.store_version_before} -> {r.store_version_after}; "
+                       f"tables purged: {', '.join(r.tables_purged)}"))
+    if r.affected_snapshots:
+        err_console.print(Text(f"{len(r.affected_snapshots)} snapshot(s) taken before still hold the content:"))
+        for b in r.affected_snapshots:
+            err_console.print(Text(f"  {b}"))
