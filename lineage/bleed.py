@@ -6,7 +6,8 @@ Every style term s of a node v (from :func:`lineage.styles.styles_frame`) gets a
 - otherwise s is *new at v*, and it is
   - ``reused`` when an ancestor on P(v) had s (it came back on the path),
   - ``bled`` when, before t_v, another tree used s (and no ancestor of v did),
-  - ``reused`` when only v's own tree used s before (a sibling branch),
+    unless v's own tree used s first (then the other tree borrowed it from here),
+  - ``reused`` when v's own tree used s before (a sibling branch) and was the first to,
   - ``novel`` when nobody had used s before t_v.
 
 A bled term's ``source_root`` is the tree that used s most in the ``window``
@@ -114,7 +115,8 @@ def label_new_styles(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str
            .with_columns(t_other=pl.when(pl.col("r1") != pl.col("root")).then(pl.col("t1")).otherwise(pl.col("t2")),
                          r_other=pl.when(pl.col("r1") != pl.col("root")).then(pl.col("r1")).otherwise(pl.col("r2"))))
     new = new.with_columns(label=pl.when(pl.col("on_path")).then(pl.lit("reused"))
-                           .when(pl.col("t_other") < pl.col("created_at")).then(pl.lit("bled"))
+                           .when((pl.col("t_other") < pl.col("created_at"))
+                                 & ~(pl.col("t_own") <= pl.col("t_other")).fill_null(False)).then(pl.lit("bled"))
                            .when(pl.col("t_own") < pl.col("created_at")).then(pl.lit("reused"))
                            .otherwise(pl.lit("novel")))
     src = _source_roots(new.filter(pl.col("label") == "bled"), u, parse_window(window))

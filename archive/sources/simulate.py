@@ -33,7 +33,7 @@ import gzip
 import json
 import math
 import random
-from collections import deque
+from bisect import bisect_right
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -165,6 +165,101 @@ def _poisson(rng: random.Random, lam: float) -> int:
     return k
 
 
+class _Positions:
+    """Increasing positions of one kind of entry in the window; the head is dropped lazily."""
+
+    __slots__ = ("pos", "lo")
+
+    def __init__(self) -> None:
+        self.pos: list[int] = []
+        self.lo = 0
+
+    def count(self, upto: int | None = None) -> int:
+        """How many live positions are ``<= upto`` (all of them when ``upto`` is None)."""
+        if upto is None:
+            return len(self.pos) - self.lo
+        return bisect_right(self.pos, upto, self.lo) - self.lo
+
+    def drop_first(self) -> None:
+        self.lo += 1
+        if self.lo > 4096 and self.lo * 2 > len(self.pos):
+            del self.pos[: self.lo]
+            self.lo = 0
+
+
+class _RecentStyles:
+    """The style uses ``(time, tree, term)`` of the last window, in time order.
+
+    Borrowing picks uniformly among the uses of *other* trees whose term is not
+    excluded. A plain scan of the window is quadratic at a million posts; this
+    keeps positions per tree, per term and per (tree, term) so the number of
+    candidates and the k-th one (in window order, the order a scan would list
+    them) come from bisection. The draw is the same as ``choice`` over the
+    scanned list, so a seed gives the same archive either way.
+    """
+
+    def __init__(self) -> None:
+        self.items: list[tuple[float, int, str]] = []
+        self.base = 0  # position of items[0]
+        self.head = 0  # first live position
+        self.by_tree: dict[int, _Positions] = {}
+        self.by_term: dict[str, _Positions] = {}
+        self.by_pair: dict[tuple[int, str], _Positions] = {}
+
+    def append(self, t: float, tree: int, term: str) -> None:
+        p = self.base + len(self.items)
+        self.items.append((t, tree, term))
+        for d, k in ((self.by_tree, tree), (self.by_term, term), (self.by_pair, (tree, term))):
+            lst = d.get(k)  # type: ignore[attr-defined]
+            if lst is None:
+                lst = d[k] = _Positions()  # type: ignore[index]
+            lst.pos.append(p)
+
+    def expire(self, before: float) -> None:
+        """Drop the uses older than ``before``."""
+        end = self.base + len(self.items)
+        while self.head < end:
+            t, tree, term = self.items[self.head - self.base]
+            if t >= before:
+                break
+            self.by_tree[tree].drop_first()
+            self.by_term[term].drop_first()
+            self.by_pair[(tree, term)].drop_first()
+            self.head += 1
+        if self.head - self.base > 65536 and (self.head - self.base) * 2 > len(self.items):
+            del self.items[: self.head - self.base]
+            self.base = self.head
+
+    def _excluded(self, tree: int, exclude: set[str], upto: int | None) -> int:
+        own = self.by_tree.get(tree)
+        n = own.count(upto) if own is not None else 0
+        for term in exclude:
+            lst = self.by_term.get(term)
+            if lst is not None:
+                n += lst.count(upto)
+                pair = self.by_pair.get((tree, term))
+                if pair is not None:
+                    n -= pair.count(upto)
+        return n
+
+    def borrow(self, rng: random.Random, tree: int, exclude: set[str]) -> tuple[int, str] | None:
+        """``rng.choice`` over the other trees' uses whose term is not in ``exclude``; None if there are none."""
+        end = self.base + len(self.items)
+        n = (end - self.head) - self._excluded(tree, exclude, None)
+        if n <= 0:
+            return None
+        k = rng.choice(range(n))  # the same draw as choice() over the n candidates
+        lo, hi = self.head, end - 1
+        while lo < hi:  # the smallest position with k + 1 candidates up to it
+            mid = (lo + hi) // 2
+            if (mid - self.head + 1) - self._excluded(tree, exclude, mid) >= k + 1:
+                hi = mid
+            else:
+                lo = mid + 1
+        _, src_tree, term = self.items[lo - self.base]
+        return src_tree, term
+
+
 def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
     """Generate ``params.posts`` remix records and the ground truth.
 
@@ -241,7 +336,7 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
         else:
             slice_of[tr] = order_rng.sample(pool, P.styles_per_tree)
     lang_of = {tr: order_rng.choice(P.languages) for tr in range(n_trees)}
-    recent: deque[tuple[float, int, str]] = deque()  # (time, tree, term) style uses
+    recent = _RecentStyles()  # (time, tree, term) style uses of the last window
     state: dict[int, dict[str, Any]] = {}
     path_styles: dict[int, frozenset[str]] = {}
     records: list[dict] = []
@@ -252,8 +347,7 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
         n = nodes[i]
         tr, lang = n["tree"], lang_of[n["tree"]]
         voc = _VOCAB[lang]
-        while recent and recent[0][0] < n["t"] - window:
-            recent.popleft()
+        recent.expire(n["t"] - window)
         ops: list[str] = []
         new_styles: list[dict[str, Any]] = []
 
@@ -261,13 +355,13 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
             nonlocal n_new, n_bled
             n_new += 1
             if order_rng.random() < P.bleed:
-                cands = [(tt, term) for (_, tt, term) in recent if tt != tr and term not in exclude]
-                if cands:
-                    src_tree, term = order_rng.choice(cands)
+                picked = recent.borrow(order_rng, tr, exclude)
+                if picked is not None:
+                    src_tree, term = picked
                     n_bled += 1
                     new_styles.append({"term": term, "kind": "bled", "from_tree": src_tree})
                     return term
-            own = [s for s in slice_of[tr] if s not in exclude] or [s for s in pool if s not in exclude]
+            own = [s for s in slice_of[tr] if s not in exclude] or [s for s in slice_of[tr] if s not in p["styles"]]
             term = order_rng.choice(own)
             new_styles.append({"term": term, "kind": "own", "from_tree": tr})
             return term
@@ -312,7 +406,7 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
         state[i] = p
         path_styles[i] = own_path
         for s in p["styles"]:
-            recent.append((n["t"], tr, s))
+            recent.append(n["t"], tr, s)
         depth = n["depth"]
         views = int(math.exp(order_rng.gauss(P.view_log_mean - P.engagement_decay * depth, 1.0)))
         created = t0 + timedelta(seconds=n["t"])
