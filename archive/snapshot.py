@@ -227,10 +227,10 @@ def _write_media(records: pl.DataFrame, data: Path, *, fetch: bool, allow_privat
 
 # ---------------------------------------------------------------------- snapshot
 def _tree_records(archive: Archive, ids: pl.DataFrame, as_of: Any) -> pl.DataFrame:
-    recs = archive.records(as_of, columns=["id", "fetched_at", "ingested_at", "content_hash", "record"])
+    recs = archive.records(as_of, columns=["id", "fetched_at", "content_hash", "record"])
+    # ordered by what the records say, never by when this store ingested them
     return (recs.join(ids, on="id", how="semi")
-            .with_columns(_obs=pl.coalesce("fetched_at", "ingested_at"))
-            .sort(["id", "_obs", "content_hash"])
+            .sort(["id", "fetched_at", "content_hash"], nulls_last=False)
             .unique("content_hash", keep="first", maintain_order=True))
 
 
@@ -257,6 +257,7 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
     now = now or datetime.now(timezone.utc)
     version = archive._pin(as_of)[0]
     nodes, edges = export_frames(archive, root, as_of=as_of)
+    nodes = nodes.drop("observed_at", strict=False)  # ingest time when fetched_at is missing: not the tree's
     tree_root = nodes.filter(pl.col("depth") == 0).get_column("id")[0]
     parent = Path(out) if out is not None else archive.path / "snapshots" / safe_name(tree_root)
     parent.mkdir(parents=True, exist_ok=True)
