@@ -83,7 +83,7 @@ def node_record(arc: Archive, post_id: str, as_of: str | None = None) -> dict | 
 
 
 def search_posts(arc: Archive, query: str, *, as_of: str | None = None, limit: int = 20) -> pl.DataFrame:
-    """Posts whose id is ``query``, else whose id or prompt contains every word of it (case-insensitive).
+    """Posts whose id is ``query``, else whose id, author or prompt contains every word of it (case-insensitive).
 
     Returns ``id, root, depth, text, tree_size`` with roots and bigger trees first.
     """
@@ -92,12 +92,12 @@ def search_posts(arc: Archive, query: str, *, as_of: str | None = None, limit: i
     if not q:
         return pl.DataFrame(schema={"id": pl.String, "root": pl.String, "depth": pl.Int64, "text": pl.String,
                                     "tree_size": pl.UInt32})
-    posts = arc.posts(as_of).select("id", "text")
+    posts = arc.posts(as_of).select("id", "text", "author")
     exact = posts.filter(pl.col("id") == q)
     if exact.height:
         hits = exact
     else:
-        hay = pl.concat_str([pl.col("id"), pl.col("text")], separator=" ").str.to_lowercase()
+        hay = pl.concat_str([pl.col("id"), pl.col("author").fill_null(""), pl.col("text")], separator=" ").str.to_lowercase()
         cond = pl.lit(True)
         for word in q.lower().split():
             cond = cond & hay.str.contains(word, literal=True)

@@ -40,10 +40,18 @@ def safe_text(s: str | None, width: int = 90) -> str:
     return html.escape(one, quote=False)
 
 
-def _base(fig: go.Figure, *, title: str | None = None, height: int | None = None) -> go.Figure:
-    fig.update_layout(template=TEMPLATE, font=FONT, margin=dict(l=50, r=20, t=50 if title else 20, b=40))
+def _base(fig: go.Figure, *, title: str | None = None, height: int | None = None,
+          subtitle: str | None = None) -> go.Figure:
+    has_legend = any(t.showlegend is not False for t in fig.data) and len(fig.data) > 1
+    top = (40 if title else 10) + (18 if subtitle else 0) + (28 if has_legend else 0)
+    fig.update_layout(template=TEMPLATE, font=FONT, margin=dict(l=50, r=20, t=top, b=40))
+    if has_legend:
+        fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom"))
     if title:
-        fig.update_layout(title=dict(text=title, x=0, xanchor="left"))
+        t = dict(text=title, x=0, xanchor="left", y=0.99, yanchor="top", yref="container")
+        if subtitle:
+            t["subtitle"] = dict(text=subtitle, font=dict(size=12, color="#5b6673"))
+        fig.update_layout(title=t)
     if height:
         fig.update_layout(height=height)
     return fig
@@ -98,8 +106,8 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
     n_hidden = np.array([hidden_by_id.get(i, 0) for i in sub_ids])
     size_col = size_by if size_by in sub.columns else "views"
     leaves = max(1, int(lay.x.max()) + 1) if n else 1
-    hi = float(np.clip(1100 / leaves, 5, 24))  # about the gap between neighbouring leaves at a usual width
-    sizes = _marker_sizes(sub.get_column(size_col).cast(pl.Float64).fill_null(0).to_numpy(), lo=max(3.0, hi / 2.5),
+    hi = float(np.clip(1100 / leaves, 7, 24))  # about the gap between neighbouring leaves at a usual width
+    sizes = _marker_sizes(sub.get_column(size_col).cast(pl.Float64).fill_null(0).to_numpy(), lo=max(5.0, hi / 2.5),
                           hi=hi)
     drift_v = sub.get_column("root_drift").cast(pl.Float64).to_numpy()
     placeholder = sub.get_column("placeholder").fill_null(False).to_numpy()
@@ -141,12 +149,17 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
     for node, colour, label in ((selected, "#d62728", "selected"), (compare, "#ff7f0e", "compared")):
         if node is None or node not in pos:
             continue
-        path = []
+        path_x: list[float | None] = []
+        path_y: list[float | None] = []
         k = pos[node]
-        while k >= 0 and len(path) <= n:
-            path.append(k)
-            k = int(lay.parent_index[k])
-        fig.add_trace(go.Scatter(x=lay.x[path], y=lay.y[path], mode="lines", line=dict(color=colour, width=3),
+        steps = 0
+        while lay.parent_index[k] >= 0 and steps <= n:  # the elbows from the node up to the root
+            p = int(lay.parent_index[k])
+            mid = (lay.y[p] + lay.y[k]) / 2
+            path_x += [lay.x[k], lay.x[k], lay.x[p], lay.x[p], None]
+            path_y += [lay.y[k], mid, mid, lay.y[p], None]
+            k, steps = p, steps + 1
+        fig.add_trace(go.Scatter(x=path_x, y=path_y, mode="lines", line=dict(color=colour, width=3),
                                  hoverinfo="skip", showlegend=False, name=f"path to {label}"))
         fig.add_trace(go.Scatter(x=[lay.x[pos[node]]], y=[lay.y[pos[node]]], mode="markers",
                                  marker=dict(size=sizes[pos[node]] + 10, color="rgba(0,0,0,0)",
@@ -180,7 +193,7 @@ def growth_figure(posts: pl.DataFrame, *, freq: str = "1d") -> go.Figure:
     fig.update_layout(yaxis=dict(title="posts in the archive", rangemode="tozero"),
                       yaxis2=dict(title="new posts per day", overlaying="y", side="right", showgrid=False,
                                   rangemode="tozero", tickmode="auto"),
-                      legend=dict(orientation="h", y=1.12, x=0), hovermode="x unified")
+                      hovermode="x unified")
     return _base(fig, title="Archive growth (by post creation time)", height=340)
 
 
@@ -217,8 +230,7 @@ def drift_by_depth_figure(nd: pl.DataFrame) -> go.Figure:
                              customdata=means.get_column("n"),
                              hovertemplate="generation %{x}: mean drift %{y:.2f} over %{customdata} posts<extra></extra>"))
     fig.update_xaxes(title="generation (remix of a remix of …)", dtick=1)
-    fig.update_yaxes(title="drift from the root (0 same words, 1 none shared)", range=[0, 1.02])
-    fig.update_layout(legend=dict(orientation="h", y=1.1, x=0))
+    fig.update_yaxes(title="drift from the root", range=[0, 1.02])
     return _base(fig, title="How far prompts drift from their root, by generation", height=380)
 
 
@@ -253,3 +265,103 @@ def drift_rate_figure(rates: pl.DataFrame) -> go.Figure:
     fig.update_xaxes(title="posts in the tree", type="log")
     fig.update_yaxes(title="drift per generation")
     return _base(fig, title="Drift rate per tree (click a point to explore it)", height=380)
+
+
+def tree_labels(trees: pl.DataFrame, width: int = 34) -> dict[str, str]:
+    """A short readable name per tree: the start of its root prompt (unique, escaped).
+
+    ``trees`` has ``root`` and ``root_text``.
+    """
+    out: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    for root, text in trees.select("root", "root_text").iter_rows():
+        base = safe_text(text, width) or safe_text(root, width)
+        k = seen.get(base, 0)
+        seen[base] = k + 1
+        out[root] = base if k == 0 else f"{base} ({k + 1})"
+    return out
+
+
+def _top_flows(flow: pl.DataFrame, top: int) -> pl.DataFrame:
+    return flow.sort(["adoptions", "from_root", "to_root"], descending=[True, False, False]).head(top)
+
+
+def flow_heatmap(flow: pl.DataFrame, names: dict[str, str], *, top: int = 15) -> go.Figure:
+    """Style flow between trees as a heatmap: rows give styles, columns take them.
+
+    ``flow`` has ``from_root, to_root, adoptions``; the ``top`` trees by flow in or out are shown.
+    """
+    if flow.height == 0:
+        return empty_figure("no style bled from one tree to another")
+    volume = pl.concat([flow.select(root="from_root", n="adoptions"), flow.select(root="to_root", n="adoptions")])
+    keep = (volume.group_by("root").agg(pl.col("n").sum()).sort(["n", "root"], descending=[True, False])
+            .head(top).get_column("root").to_list())
+    f = flow.filter(pl.col("from_root").is_in(keep), pl.col("to_root").is_in(keep))
+    idx = {r: i for i, r in enumerate(keep)}
+    z = np.zeros((len(keep), len(keep)))
+    for a, b, n in f.select("from_root", "to_root", "adoptions").iter_rows():
+        z[idx[a], idx[b]] = n
+    labels = [names.get(r, safe_text(r, 30)) for r in keep]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, colorscale="Blues", zmin=0,
+                               hovertemplate="%{y} → %{x}: %{z:.0f} style adoptions<extra></extra>",
+                               colorbar=dict(title=dict(text="adoptions"), thickness=12)))
+    fig.update_xaxes(title="tree that took the style", tickangle=40, automargin=True)
+    fig.update_yaxes(title="tree the style came from", autorange="reversed", automargin=True)
+    return _base(fig, title=f"Style flow between the {len(keep)} busiest trees", height=620)
+
+
+def flow_sankey(flow: pl.DataFrame, names: dict[str, str], *, top: int = 30) -> go.Figure:
+    """Style flow between trees as a Sankey diagram of the ``top`` biggest flows."""
+    if flow.height == 0:
+        return empty_figure("no style bled from one tree to another")
+    f = _top_flows(flow, top)
+    src = f.get_column("from_root").to_list()
+    dst = f.get_column("to_root").to_list()
+    left = list(dict.fromkeys(src))
+    right = list(dict.fromkeys(dst))
+    labels = [names.get(r, safe_text(r, 30)) for r in left] + [names.get(r, safe_text(r, 30)) for r in right]
+    fig = go.Figure(go.Sankey(
+        arrangement="snap",
+        node=dict(label=labels, pad=8, thickness=12, color=["#6baed6"] * len(left) + ["#fd8d3c"] * len(right)),
+        link=dict(source=[left.index(s) for s in src], target=[len(left) + right.index(d) for d in dst],
+                  value=f.get_column("adoptions").to_list(), color="rgba(120,120,120,0.25)")))
+    return _base(fig, title=f"The {f.height} biggest style flows (left gave, right took)", height=620)
+
+
+def adoption_timeline(labels: pl.DataFrame, *, every: str = "1w") -> go.Figure:
+    """New style terms in remixes over time, stacked by label (``bled``, ``novel``, ``reused``).
+
+    ``labels`` is :func:`lineage.bleed.label_new_styles` output (``created_at, depth, label``).
+    """
+    new = labels.filter(pl.col("label") != "inherited", pl.col("depth") > 0).drop_nulls("created_at")
+    if new.height == 0:
+        return empty_figure("no new style terms in remixes")
+    by = (new.sort("created_at").with_columns(t=pl.col("created_at").dt.truncate(every))
+          .group_by("t", "label").agg(n=pl.len()).sort("t"))
+    colours = {"bled": "#e6550d", "novel": "#31a354", "reused": "#9ecae1"}
+    names = {"bled": "bled (taken from another tree)", "novel": "novel (never used before)",
+             "reused": "reused (back from its own tree)"}
+    fig = go.Figure()
+    for lab in ("bled", "novel", "reused"):
+        d = by.filter(pl.col("label") == lab)
+        fig.add_trace(go.Bar(x=d.get_column("t"), y=d.get_column("n"), name=names[lab], marker_color=colours[lab]))
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title="new style terms in remixes")
+    return _base(fig, title="Style adoptions over time (per week)", height=380)
+
+
+def homogenisation_figure(h: pl.DataFrame) -> go.Figure:
+    """Style diversity (entropy, bits) and similarity between trees per time window."""
+    if h.height == 0:
+        return empty_figure("no styles to measure")
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=h.get_column("window"), y=h.get_column("entropy"), name="style diversity (entropy, bits)",
+                             mode="lines+markers", line=dict(color="#08519c", width=2.5)))
+    fig.add_trace(go.Scatter(x=h.get_column("window"), y=h.get_column("mean_pairwise_similarity"),
+                             name="similarity between trees' styles", mode="lines+markers", yaxis="y2",
+                             line=dict(color="#e6550d", width=2.5, dash="dot")))
+    fig.update_layout(yaxis=dict(title="entropy (bits)", rangemode="tozero"),
+                      yaxis2=dict(title="mean similarity (0–1)", overlaying="y", side="right", showgrid=False,
+                                  rangemode="tozero", tickmode="auto"))
+    return _base(fig, title="Are styles converging?", subtitle="falling diversity and rising similarity = yes",
+                 height=380)

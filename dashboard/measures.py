@@ -76,9 +76,40 @@ def blame_words(path: pl.DataFrame) -> list[dict] | None:
             for r in b.sort("position").iter_rows(named=True)]
 
 
+def archive_styles(arc: Archive, *, as_of: str | None = None, max_posts: int = 300_000) -> pl.DataFrame | None:
+    """Style terms of every post (``id, term, facet, source``): the ``styles`` table, else computed now."""
+    stored = load_table(arc, "styles") if as_of is None else None
+    if stored is not None:
+        return stored
+    f = lineage_fn("styles", "styles_frame")
+    posts = arc.posts(as_of)
+    if f is None or posts.height > max_posts:
+        return None
+    return f(posts.select("id", "text", "style_tags"))
+
+
+def archive_style_labels(arc: Archive, *, as_of: str | None = None, max_posts: int = 300_000
+                         ) -> pl.DataFrame | None:
+    """Every style term of every post with its label: the ``style_labels`` table, else computed now."""
+    stored = load_table(arc, "style_labels") if as_of is None else None
+    if stored is not None:
+        return stored
+    f = lineage_fn("bleed", "label_new_styles")
+    styles = archive_styles(arc, as_of=as_of, max_posts=max_posts)
+    if f is None or styles is None:
+        return None
+    return f(styles.select("id", "term"), arc.lineage(as_of).select("id", "parent", "root", "depth", "created_at"))
+
+
 def style_labels(arc: Archive, post_id: str, *, as_of: str | None = None) -> list[dict] | None:
-    """Styles of a post with their label (``inherited``, ``bled``, ``novel``), or ``None`` if not analysed."""
-    return None
+    """Styles of a post with their label (``inherited``, ``reused``, ``bled``, ``novel``) and, when bled,
+    the tree it came from; ``None`` when the measure is not available."""
+    labels = archive_style_labels(arc, as_of=as_of)
+    if labels is None:
+        return None
+    rows = labels.filter(pl.col("id") == post_id).sort("term")
+    return [{"style": r["term"], "label": r["label"], "source_root": r.get("source_root")}
+            for r in rows.iter_rows(named=True)]
 
 
 def load_table(arc: Archive, table: str) -> pl.DataFrame | None:

@@ -75,12 +75,17 @@ def _styles(labels: list[dict] | None, tags: list[str] | None) -> html.Div:
         return html.Div(parts + [html.Div("style labels (inherited, bled, novel): not computed yet; run "
                                           "`archivist analyze`", className="small muted")])
     if not labels:
-        return html.Div("no styles matched in this prompt", className="muted")
-    return html.Div([html.Span([l["style"], html.Small(f" {l['label']}")], className=f"chip st-{l['label']}",
-                               title={"inherited": "already used by an ancestor on this path",
-                                      "bled": "new here, but used before in another tree",
-                                      "novel": "never used anywhere before"}.get(l["label"], ""))
-                     for l in labels])
+        return html.Div("no style term of the lexicon or tags in this prompt", className="muted")
+    tips = {"inherited": "its parent has it too", "reused": "new here, but used before on this path or in "
+            "this tree", "bled": "new here and taken from another tree", "novel": "never used anywhere before"}
+    chips = []
+    for l in labels:
+        body: list[Any] = [l["style"], html.Small(f" {l['label']}")]
+        if l["label"] == "bled" and l.get("source_root"):
+            body += [html.Small(" from "), dcc.Link("tree", href=explore_href(l["source_root"]),
+                                                    title=l["source_root"])]
+        chips.append(html.Span(body, className=f"chip st-{l['label']}", title=tips.get(l["label"], "")))
+    return html.Div(chips)
 
 
 def _media(record: dict | None) -> Any:

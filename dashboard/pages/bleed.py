@@ -1,19 +1,87 @@
-"""Style bleed: styles that jump from one tree to another, and whether styles converge."""
+"""Style bleed: styles that jump from one tree to another, when, and whether styles converge."""
 from __future__ import annotations
 
 import dash
-from dash import html
+import polars as pl
+from dash import Input, Output, callback, dcc, html
 
 from dashboard import measures
 from dashboard.data import archive
+from dashboard.figures import (adoption_timeline, empty_figure, flow_heatmap, flow_sankey, homogenisation_figure,
+                                tree_labels)
 from dashboard.panels import note
+from dashboard.tables import frame_table, tree_link
 
 dash.register_page(__name__, path="/bleed", name="Style bleed", order=3, title="Style bleed · Remix Archivist")
 
+LEAD = ("Every style term of a remix (from the style lexicon, or the post's own tags) is labelled: inherited "
+        "from its parent; reused from its own tree; bled when another tree used it first; novel when nobody "
+        "had. Bleed shows styles travelling between unrelated remix chains.")
 
-def layout(**_: str) -> html.Div:
-    archive()
-    return html.Div([html.H1("Style bleed"),
-                     html.P("A style term that is new in a remix is bled when another tree used it first, "
-                            "novel when nobody had used it before.", className="lead"),
-                     note("Style bleed " + measures.MISSING + ".")])
+
+def flow_figure(kind: str, flow: pl.DataFrame, names: dict[str, str]):
+    """The flow matrix as a heatmap or a Sankey diagram."""
+    return flow_sankey(flow, names) if kind == "sankey" else flow_heatmap(flow, names)
+
+
+def _flow(arc) -> tuple[pl.DataFrame, dict[str, str]] | None:
+    labels = measures.archive_style_labels(arc)
+    f = measures.lineage_fn("bleed", "flow_matrix")
+    if labels is None or f is None:
+        return None
+    return f(labels), tree_labels(arc.trees())
+
+
+def layout(**query: str) -> html.Div:
+    arc = archive()
+    labels = measures.archive_style_labels(arc)
+    head = [html.H1("Style bleed"), html.P(LEAD, className="lead")]
+    if labels is None:
+        return html.Div(head + [note("Style bleed " + measures.MISSING + ".")])
+    flow, names = _flow(arc)
+    rates_fn = measures.lineage_fn("bleed", "bleed_rates")
+    homog_fn = measures.lineage_fn("bleed", "homogenisation")
+    remix = labels.filter(pl.col("depth") > 0)
+    counts = dict(remix.group_by("label").len().rows())
+    new_terms = sum(v for k, v in counts.items() if k != "inherited")
+    trees = arc.trees().select("root", "size", "root_text")
+    rates = (rates_fn(labels).join(trees, on="root", how="inner").filter(pl.col("new_terms") >= 5)
+             .sort(["bleed_rate", "root"], descending=[True, False]).head(10)
+             .select("root", "size", "new_terms", "bled", "novel", "bleed_rate", "root_text")) if rates_fn else None
+    styles = measures.archive_styles(arc)
+    homog = homog_fn(styles.select("id", "term"), arc.lineage()) if homog_fn and styles is not None else None
+    kind = query.get("view") if query.get("view") in ("heatmap", "sankey") else "heatmap"
+    cards = [(f"{new_terms:,}", "new style terms in remixes"), (f"{counts.get('bled', 0):,}", "bled from another tree"),
+             (f"{counts.get('novel', 0):,}", "novel"), (f"{counts.get('reused', 0):,}", "reused in their own tree"),
+             (f"{(counts.get('bled', 0) / new_terms if new_terms else 0):.0%}", "bleed rate (bled / new)"),
+             (f"{flow.height:,}", "tree-to-tree flows")]
+    return html.Div(head + [
+        html.Div([html.Div([html.Div(v, className="figure"), html.Div(k, className="label")], className="card")
+                  for v, k in cards], className="cards"),
+        html.Div([
+            html.Div([html.Label("Show the flow as "),
+                      dcc.RadioItems(id="bleed-kind", options=[{"label": "a heatmap", "value": "heatmap"},
+                                                               {"label": "a Sankey diagram", "value": "sankey"}],
+                                     value=kind, inline=True)], className="small"),
+            dcc.Graph(id="bleed-flow", figure=flow_figure(kind, flow, names), config={"displaylogo": False}),
+        ], className="card-block"),
+        html.Div([dcc.Graph(figure=adoption_timeline(labels), config={"displaylogo": False}),
+                  dcc.Graph(figure=homogenisation_figure(homog) if homog is not None
+                            else empty_figure("homogenisation " + measures.MISSING),
+                            config={"displaylogo": False})], className="two"),
+        html.Div([html.H2("Trees that borrow the most (at least 5 new terms)"),
+                  frame_table(rates, headers={"new_terms": "new terms", "bleed_rate": "bleed rate",
+                                              "root_text": "root prompt"},
+                              cells={"root": lambda r: tree_link(r["root"])}, width=70)
+                  if rates is not None and rates.height else note("No tree has enough new style terms.")],
+                 className="card-block"),
+    ])
+
+
+@callback(Output("bleed-flow", "figure"), Input("bleed-kind", "value"), prevent_initial_call=True)
+def switch_flow(kind):
+    """Redraw the flow matrix as the chosen kind of figure."""
+    got = _flow(archive())
+    if got is None:
+        return empty_figure("style bleed " + measures.MISSING)
+    return flow_figure(kind, *got)

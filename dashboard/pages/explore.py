@@ -90,7 +90,8 @@ def tree_options(arc, as_of: str | None, keep: str | None = None, limit: int = 3
     t = arc.trees(as_of).head(limit)
     if keep and keep not in set(t.get_column("root").to_list()):
         t = pl.concat([t, arc.trees(as_of).filter(pl.col("root") == keep)])
-    return [{"label": f"{r['size']:>5} posts · {(r['root_text'] or '(not in the archive)')[:70]}",
+    return [{"label": f"{r['size']:,} posts · " + (r["root_text"][:70] if not r["root_placeholder"] and r["root_text"]
+                                                   else f"root not in the archive ({r['root']})"),
              "value": r["root"]} for r in t.iter_rows(named=True)]
 
 
