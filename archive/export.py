@@ -76,6 +76,7 @@ _NS_POST = "urn:remix-archivist:post:"
 _NS_AUTHOR = "urn:remix-archivist:author:"
 _NS_RA = "https://github.com/remix-archivist/ns#"
 _CSV_DANGER = r"^[=+\-@\t\r]"
+_XML_BAD = r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
 
 
 def _drift(archive: Archive) -> pl.DataFrame | None:
@@ -159,7 +160,10 @@ def to_graph(nodes: pl.DataFrame, edges: pl.DataFrame) -> nx.DiGraph:
     """
     g = nx.DiGraph()
     cols = [c for c in _GRAPH_ATTRS if c in nodes.columns]
-    for row in nodes.select("id", *cols).iter_rows(named=True):
+    nodes = nodes.select("id", *cols)
+    # characters XML 1.0 cannot hold (GraphML and GEXF are XML) become U+FFFD
+    nodes = nodes.with_columns(pl.col(pl.String).str.replace_all(_XML_BAD, "\ufffd"))
+    for row in nodes.iter_rows(named=True):
         nid = row.pop("id")
         g.add_node(nid, **{k: _scalar(v) for k, v in row.items() if v is not None})
     ecols = [c for c in ("relation", "evidence", "confidence", "rank", "primary") if c in edges.columns]
@@ -169,7 +173,6 @@ def to_graph(nodes: pl.DataFrame, edges: pl.DataFrame) -> nx.DiGraph:
     return g
 
 
-_XML_BAD = r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
 _GRAPHML_HEAD = (
     "<?xml version='1.0' encoding='utf-8'?>\n"
     '<graphml xmlns="http://graphml.graphdrawing.org/xmlns" '
