@@ -65,7 +65,7 @@ def serve_tree(srv: ReplayServer, projects: dict[int, dict], children: dict[int,
                deleted: set[int] = frozenset()) -> None:  # type: ignore[assignment]
     """Answer ``/projects/{id}`` and ``/projects/{id}/remixes?limit=&offset=`` from the tree."""
 
-    def handler(path: str, query: dict[str, str]) -> Any:
+    def handler(path: str, query: dict[str, str], headers: dict[str, str]) -> Any:
         parts = path.strip("/").split("/")
         try:
             pid = int(parts[1])

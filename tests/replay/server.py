@@ -47,7 +47,7 @@ class Seen:
     at: float
 
 
-Handler = Callable[[str, dict[str, str]], "Reply | Any"]
+Handler = Callable[[str, dict[str, str], dict[str, str]], "Reply | Any"]
 
 
 def load(name: str) -> Any:
@@ -62,12 +62,14 @@ class ReplayServer:
         self.delay = delay  # added to every reply (a slow server)
         self.requests: list[Seen] = []
         self._fixed: dict[str, list[Reply]] = {}
+        self._scripts: dict[str, list[Reply]] = {}
         self._routes: list[tuple[str, Handler]] = []
         self._lock = threading.Lock()
         outer = self
 
         class _H(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
 
             def log_message(self, *a: Any) -> None:  # quiet
                 pass
@@ -98,32 +100,41 @@ class ReplayServer:
         with self._lock:
             self._fixed.setdefault(key, []).extend(r if isinstance(r, Reply) else Reply(body=r) for r in replies)
 
+    def script(self, path: str, *replies: Reply | Any) -> None:
+        """Serve ``replies`` for ``path`` once each, in turn, before whatever else answers it."""
+        key = _key(path)
+        with self._lock:
+            self._scripts.setdefault(key, []).extend(r if isinstance(r, Reply) else Reply(body=r) for r in replies)
+
     def route(self, prefix: str, handler: Handler) -> None:
-        """Answer every path starting with ``prefix`` with ``handler(path, query)``."""
+        """Answer every path starting with ``prefix`` with ``handler(path, query, headers)``."""
         self._routes.append((prefix, handler))
 
     def count(self, prefix: str = "") -> int:
         return sum(1 for r in self.requests if r.path.startswith(prefix))
 
-    def _reply_for(self, path: str, query: dict[str, str]) -> Reply:
+    def _reply_for(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Reply:
         key = _key(path + ("?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""))
         with self._lock:
+            scripted = self._scripts.get(key) or self._scripts.get(_key(path))
+            if scripted:
+                return scripted.pop(0)
             queue = self._fixed.get(key) or self._fixed.get(_key(path))
             if queue:
                 return queue.pop(0) if len(queue) > 1 else queue[0]
         for prefix, handler in self._routes:
             if path.startswith(prefix):
-                r = handler(path, query)
+                r = handler(path, query, headers)
                 return r if isinstance(r, Reply) else Reply(body=r)
         return Reply(404, {"code": "NotFound", "message": f"{path} not found"})
 
     def _serve(self, h: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(h.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
+        headers = {k.lower(): v for k, v in h.headers.items()}
         with self._lock:
-            self.requests.append(Seen(parts.path, query, {k.lower(): v for k, v in h.headers.items()},
-                                      time.monotonic()))
-        reply = self._reply_for(parts.path, query)
+            self.requests.append(Seen(parts.path, query, headers, time.monotonic()))
+        reply = self._reply_for(parts.path, query, headers)
         if self.delay or reply.delay:
             time.sleep(self.delay + reply.delay)
         body = reply.payload()

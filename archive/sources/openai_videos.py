@@ -1,0 +1,161 @@
+"""The ``openai-videos`` source: your OpenAI (Sora) videos and the remixes among them.
+
+``GET /videos`` lists the videos of the project the key belongs to, newest
+first, a page at a time (``limit``, ``after`` = the last id of the previous page,
+``has_more``). Each video object carries ``id``, ``prompt``, ``model``,
+``size``, ``seconds``, ``status``, ``created_at``, ``completed_at``,
+``expires_at`` (Unix seconds) and, for a remix, ``remixed_from_video_id``,
+which becomes the record's parent (relation ``remix``, evidence ``declared``).
+
+Generated media expires: with ``media_dir`` set (``--download``) the content of
+every completed, unexpired video is streamed from ``GET /videos/{id}/content``
+into ``<archive>/media/<sha256>.mp4`` and the record's media entry gets its
+``sha256``, ``bytes`` and ``mime``. A video already expired is reported, not fetched.
+
+The key is read from ``OPENAI_API_KEY`` only, sent in the ``Authorization``
+header, redacted from every error and never written to the archive. Resume:
+each item's cursor is ``after=<its id>`` plus the crawl's observation time.
+
+Examples
+--------
+>>> v = {"id": "video_b", "object": "video", "model": "sora-2", "status": "completed", "progress": 100,
+...      "created_at": 1761000000, "completed_at": 1761000090, "expires_at": 1761086400,
+...      "prompt": "the corgi, now surfing at night", "size": "1280x720", "seconds": "8",
+...      "remixed_from_video_id": "video_a", "error": None}
+>>> r = video_record(v, fetched_at="2026-01-01T00:00:00Z", content_url="https://api.openai.com/v1/videos/video_b/content")
+>>> r["id"], r["parents"][0]["id"], r["created_at"]
+('openai-videos:video_b', 'openai-videos:video_a', '2025-10-20T22:40:00Z')
+>>> r["media"][0]["width"], r["media"][0]["height"], r["media"][0]["duration_s"], r["provenance"]["generator"]
+(1280, 720, 8.0, 'sora-2')
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from archive.errors import SourceError
+from archive.ingest import Bad, Item
+from archive.record import format_time
+from archive.sources.http import HttpClient, HttpError, env_secret
+
+__all__ = ["OpenAIVideosSource", "video_record", "OPENAI_API", "KEY_ENV"]
+
+OPENAI_API = "https://api.openai.com/v1"
+KEY_ENV = "OPENAI_API_KEY"
+
+
+def _unix(v: Any) -> str | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return format_time(datetime.fromtimestamp(v, timezone.utc))
+
+
+def _size(size: Any) -> tuple[int | None, int | None]:
+    if isinstance(size, str) and "x" in size:
+        w, _, h = size.partition("x")
+        if w.isdigit() and h.isdigit():
+            return int(w), int(h)
+    return None, None
+
+
+def video_record(v: dict[str, Any], *, fetched_at: str, content_url: str,
+                 download: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Turn one OpenAI video object into a remix record (``download``: the saved content, if any)."""
+    width, height = _size(v.get("size"))
+    media: dict[str, Any] = {"url": content_url, "mime": "video/mp4"}
+    if width is not None:
+        media["width"], media["height"] = width, height
+    try:
+        media["duration_s"] = float(v.get("seconds"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        pass
+    if download:
+        media.update(sha256=download["sha256"], bytes=download["bytes"], mime=download["mime"] or "video/mp4")
+    parent = v.get("remixed_from_video_id")
+    return {
+        "id": f"openai-videos:{v.get('id')}",
+        "source": "openai-videos",
+        "created_at": _unix(v.get("created_at")) or v.get("created_at"),
+        "fetched_at": fetched_at,
+        "prompt": v.get("prompt"),
+        "parents": [{"id": f"openai-videos:{parent}", "relation": "remix", "evidence": "declared",
+                     "confidence": 1.0}] if parent else [],
+        "media": [media],
+        "provenance": {"ai_generated": True, "generator": v.get("model")},
+        "extra": {k: val for k, val in v.items() if k not in ("id", "prompt")},
+    }
+
+
+class OpenAIVideosSource:
+    """List every video of the key's project (see the module docstring)."""
+
+    name = "openai-videos"
+
+    def __init__(self, *, base_url: str = OPENAI_API, api_key: str | None = None, client: HttpClient | None = None,
+                 allow_private: bool = False, rate: float = 5.0, timeout: float = 30.0, page_size: int = 100,
+                 media_dir: Path | None = None, order: str = "desc") -> None:
+        if not 1 <= page_size <= 100:
+            raise SourceError(f"openai-videos: page size must be 1 to 100, got {page_size}")
+        key = api_key or env_secret(KEY_ENV)
+        assert key is not None
+        self.base_url = base_url.rstrip("/")
+        self.page_size, self.order, self.media_dir = page_size, order, media_dir
+        self.client = client or HttpClient(rate=rate, allow_private=allow_private, timeout=timeout)
+        self.client.headers["Authorization"] = f"Bearer {key}"
+        self.client.secrets.append(key)
+        self.target = f"{self.base_url}/videos"
+        self.warnings: list[str] = []
+        self.downloaded = 0
+
+    def _download(self, v: dict[str, Any], url: str) -> dict[str, Any] | None:
+        if self.media_dir is None or v.get("status") != "completed":
+            return None
+        exp = v.get("expires_at")
+        if isinstance(exp, (int, float)) and exp <= time.time():
+            self.warnings.append(f"video {v.get('id')} expired at {_unix(exp)}; its content is gone")
+            return None
+        try:
+            got = self.client.download(url, self.media_dir, suffix=".mp4")
+        except HttpError as e:
+            self.warnings.append(f"video {v.get('id')}: content not saved ({e})")
+            return None
+        self.downloaded += 1
+        return got
+
+    def items(self, cursor: str | None) -> Iterator[Item]:
+        """Yield ``(location, record, cursor)`` for every video, page by page, after ``cursor``."""
+        after: str | None = None
+        if cursor:
+            try:
+                state = orjson.loads(cursor)
+                t, after = state["t"], state["after"]
+            except (orjson.JSONDecodeError, KeyError, TypeError) as e:
+                raise SourceError(f"openai-videos: cannot resume from the stored cursor ({e})") from None
+        else:
+            t = format_time(datetime.now(timezone.utc))
+        while True:
+            page = self.client.get_json(f"{self.base_url}/videos",
+                                        params={"limit": self.page_size, "after": after, "order": self.order})
+            data = page.get("data") if isinstance(page, dict) else None
+            if not isinstance(data, list):
+                raise SourceError(f"openai-videos: {self.base_url}/videos did not return a list object "
+                                  f"with `data` (after={after})")
+            for v in data:
+                loc = f"{self.base_url}/videos?after={after or ''}"
+                if not isinstance(v, dict) or not isinstance(v.get("id"), str):
+                    yield (loc, Bad(orjson.dumps(v).decode(), ["id: a video object without a string id"]), None)
+                    continue
+                url = f"{self.base_url}/videos/{v['id']}/content"
+                rec = video_record(v, fetched_at=t, content_url=url, download=self._download(v, url))
+                yield (loc, rec, orjson.dumps({"t": t, "after": v["id"]}).decode())
+            if not page.get("has_more") or not data:
+                return
+            last = page.get("last_id") or (data[-1].get("id") if isinstance(data[-1], dict) else None)
+            if not last or last == after:
+                raise SourceError(f"openai-videos: the listing did not advance past {after!r}; stopping")
+            after = last

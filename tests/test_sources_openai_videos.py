@@ -1,0 +1,116 @@
+"""The OpenAI Videos source against a replayed API on 127.0.0.1."""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import pytest
+from click.testing import CliRunner
+
+from archive.errors import SourceError
+from archive.ingest import ingest
+from archive.sources.http import HttpClient, HttpError
+from archive.sources.openai_videos import OpenAIVideosSource
+from archive.store import Archive
+from dashboard.cli import cli
+from replay.openai_api import content_of, recorded_videos, serve_videos
+from replay.server import Reply, ReplayServer, load
+
+KEY = "sk-test-0123456789abcdefREALLYSECRET"
+
+
+def source(srv: ReplayServer, **kw) -> OpenAIVideosSource:
+    client = HttpClient(rate=None, allow_private=True, backoff=0.01, sleep=kw.pop("sleep", time.sleep))
+    kw.setdefault("page_size", 3)
+    return OpenAIVideosSource(base_url=srv.url + "/v1", api_key=KEY, client=client, **kw)
+
+
+def test_pages_with_after_and_records_remix_edges(tmp_path):
+    videos = recorded_videos()
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        serve_videos(srv, videos, key=KEY)
+        r = ingest(arc, source(srv))
+        listing = [q.query for q in srv.requests if q.path == "/v1/videos"]
+    assert [q.get("after") for q in listing] == [None, videos[2]["id"]]
+    assert {q["limit"] for q in listing} == {"3"}
+    assert (r.read, r.stored, r.quarantined) == (5, 5, 0)
+    a, b, c, d, e = (f"openai-videos:{v['id']}" for v in reversed(videos))
+    assert sorted(arc.edges().select("child", "parent").rows()) == sorted([(b, a), (c, a), (e, c)])
+    rec = {json.loads(x)["id"]: json.loads(x) for x in arc.records()["record"]}
+    top = rec[c]
+    assert top["prompt"].startswith("The corgi from before")
+    assert top["created_at"] == "2025-09-27T19:30:00Z"
+    assert top["media"][0] == {"url": f"{srv.url}/v1/videos/{videos[2]['id']}/content", "mime": "video/mp4",
+                               "width": 1792, "height": 1024, "duration_s": 12.0}
+    assert top["provenance"] == {"ai_generated": True, "generator": "sora-2-pro"}
+    assert top["extra"]["expires_at"] == videos[2]["expires_at"] and top["extra"]["size"] == "1792x1024"
+    assert rec[d]["extra"]["status"] == "failed" and rec[d]["extra"]["error"]["code"] == "moderation_blocked"
+    assert all(q.headers["authorization"] == f"Bearer {KEY}" for q in srv.requests)
+
+
+def test_download_saves_content_by_sha256_before_it_expires(tmp_path):
+    now = int(time.time())
+    videos = recorded_videos()
+    for i, v in enumerate(videos):
+        if v["status"] == "completed":
+            v["expires_at"] = now + 3600 if i != 4 else now - 10  # the oldest one already expired
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        serve_videos(srv, videos, key=KEY)
+        src = source(srv, media_dir=arc.path / "media")
+        ingest(arc, src)
+        fetched = sorted(q.path for q in srv.requests if q.path.endswith("/content"))
+    completed = [v for v in videos if v["status"] == "completed" and v["expires_at"] > now]
+    assert fetched == sorted(f"/v1/videos/{v['id']}/content" for v in completed)
+    assert src.downloaded == 3 and any("expired" in w for w in src.warnings)
+    rec = {json.loads(x)["id"]: json.loads(x) for x in arc.records()["record"]}
+    for v in completed:
+        m = rec[f"openai-videos:{v['id']}"]["media"][0]
+        data = content_of(v["id"])
+        assert m["sha256"] == hashlib.sha256(data).hexdigest() and m["bytes"] == len(data)
+        assert m["mime"] == "video/mp4"
+        assert (arc.path / "media" / f"{m['sha256']}.mp4").read_bytes() == data
+    assert "sha256" not in rec[f"openai-videos:{videos[4]['id']}"]["media"][0]
+
+
+def test_429_from_the_api_is_waited_out(tmp_path):
+    arc = Archive.open(tmp_path / "a", create=True)
+    slept: list[float] = []
+    with ReplayServer() as srv:
+        srv.add("/v1/videos?limit=3&order=desc", Reply(429, load("openai/error_429.json"), {"Retry-After": "1"}),
+                load("openai/videos_page1.json"))
+        serve_videos(srv, recorded_videos(), key=KEY)
+        r = ingest(arc, source(srv, sleep=slept.append))
+    assert r.stored == 5 and slept == [1.0]
+
+
+def test_a_wrong_key_fails_without_showing_the_key(tmp_path):
+    with ReplayServer() as srv:
+        serve_videos(srv, recorded_videos(), key="sk-the-right-one")
+        with pytest.raises(HttpError, match="HTTP 401") as e:
+            list(source(srv).items(None))
+    assert KEY not in str(e.value)
+
+
+def test_the_key_must_come_from_the_environment(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(SourceError, match="OPENAI_API_KEY is not set"):
+        OpenAIVideosSource()
+
+
+def test_cli_openai_videos_never_stores_or_prints_the_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    videos = recorded_videos()
+    for v in videos:
+        v["expires_at"] = int(time.time()) + 3600 if v["expires_at"] else None
+    with ReplayServer() as srv:
+        serve_videos(srv, videos, key=KEY)
+        res = CliRunner().invoke(cli, ["ingest", "openai-videos", "--base-url", srv.url + "/v1", "--allow-private",
+                                       "--download", "--archive", str(tmp_path / "a"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["stored"] == 5 and KEY not in res.output
+    hits = [p for p in (tmp_path / "a").rglob("*") if p.is_file() and KEY.encode() in p.read_bytes()]
+    assert hits == []
+    assert len(list((tmp_path / "a" / "media").glob("*.mp4"))) == 4  # every completed video
