@@ -1,11 +1,355 @@
-"""`analyze`: compute every measure and write the analysis tables (placeholder until the measures land)."""
+"""``analyze``: every measure over an archive, written as versioned tables in the store.
+
+Two layers:
+
+- :func:`analyze_trees` is pure: it takes the nodes of any number of whole trees
+  (a "root bucket") and returns per-tree frames (edge and node drift, blame
+  shares, root retention, styles, tree shape). It never needs another tree, so
+  the same function runs per root bucket inside Spark (``mapInArrow``).
+- :func:`analyze` runs it over the archive, recomputing only trees whose content
+  changed since the last analysis (a content hash per root), then the
+  whole-archive steps that need every tree and the global time order (style
+  bleed labels, the flow matrix, homogenisation, the decay fits), and writes
+  Delta tables ``analysis_<name>`` (each write is a new table version):
+
+  ``nodes``, ``edges``, ``blame``, ``styles``, ``style_labels``, ``trees``,
+  ``flow``, ``homogenisation``, ``fidelity``, ``branching``, ``survival``,
+  ``dilemma``, ``decay`` (one row per headline figure) and ``runs`` (one row per
+  analysis: store version analysed, trees recomputed, seconds).
+
+Read them with :func:`load_results`.
+
+Examples
+--------
+>>> import tempfile
+>>> from archive.ingest import ingest_records
+>>> from archive.store import Archive
+>>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+>>> recs = [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z", "prompt": "a cat, claymation"},
+...         {"id": "t:2", "source": "t", "created_at": "2026-01-02T00:00:00Z", "prompt": "a dog, claymation",
+...          "parents": [{"id": "t:1"}]}]
+>>> _ = ingest_records(a, recs, source="t")
+>>> analyze(a)["trees_recomputed"]
+1
+>>> load_results(a, "nodes").select("id", "root_drift").rows()
+[('t:1', 0.0), ('t:2', 0.5)]
+>>> analyze(a)["up_to_date"]
+True
+"""
 from __future__ import annotations
 
+import hashlib
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import polars as pl
+
+from archive.errors import NotFoundError
 from archive.store import Archive
+from lineage.blame import blame_summary
+from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
+from lineage.decay import (activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity,
+                           remixing_dilemma, tree_shape)
+from lineage.drift import drift_rate_expr, edge_drift, node_drift
+from lineage.errors import LineageError
+from lineage.styles import lexicon_path, load_lexicon, styles_frame
+from lineage.text import MAX_ALIGN_TOKENS, tokens_series
 
-__all__ = ["analyze"]
+__all__ = ["ANALYSIS_VERSION", "TABLES", "analyze", "analyze_trees", "analyze_tree", "load_results",
+           "tree_hashes", "Progress"]
+
+#: Bump when a measure changes: every tree is recomputed on the next analysis.
+ANALYSIS_VERSION = 1
+TABLES = ("nodes", "edges", "blame", "styles", "style_labels", "trees", "flow", "homogenisation", "fidelity",
+          "branching", "survival", "dilemma", "decay", "runs")
+_ALIASES = {"node_drift": "nodes", "edge_drift": "edges", "labels": "style_labels", "bleed": "style_labels"}
+_PER_TREE = ("nodes", "edges", "blame", "styles", "trees")
+_NODE_COLS = ["id", "parent", "root", "depth", "created_at", "placeholder", "tokens", "edge_drift", "root_drift",
+              "path_drift", "directness", "root_tokens", "retention", "children"]
+_TREE_COLS = ["root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin", "colless",
+              "drift_rate", "mean_edge_drift", "mean_root_drift", "mean_retention", "first_at", "last_at",
+              "placeholder_root", "content_hash"]
+
+Progress = Callable[[str, int, int], None]
 
 
-def analyze(archive: Archive) -> dict:
-    """Compute the measures for the archive's trees and store them. Not yet implemented: returns {}."""
-    return {}
+def _nodes_frame(archive: Archive) -> pl.DataFrame:
+    lin = archive.lineage().select("id", "parent", "root", "depth", "placeholder", "created_at")
+    posts = archive.posts().select("id", "text", "style_tags", "views", "fetched_at")
+    return lin.join(posts, on="id", how="left")
+
+
+def tree_hashes(nodes: pl.DataFrame) -> pl.DataFrame:
+    """``root, content_hash``: a hash of everything the per-tree measures read, per tree.
+
+    >>> n = pl.DataFrame({"id": ["a"], "parent": [None], "root": ["a"], "depth": [0], "text": ["x"],
+    ...                   "style_tags": [[]], "placeholder": [False]}, schema_overrides={"parent": pl.String})
+    >>> tree_hashes(n).columns
+    ['root', 'content_hash']
+    """
+    cols = [c for c in ("id", "parent", "depth", "text", "style_tags", "placeholder") if c in nodes.columns]
+    row = pl.struct([pl.col(c) for c in cols]).hash(seed=ANALYSIS_VERSION)
+    return (nodes.group_by("root").agg(h=row.bitwise_xor(), n=pl.len())
+            .select("root", content_hash=pl.format("{}-{}-{}", pl.col("h"), pl.col("n"), pl.lit(ANALYSIS_VERSION)))
+            .sort("root"))
+
+
+def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lexicon: pl.DataFrame | None = None,
+                  max_tokens: int = MAX_ALIGN_TOKENS) -> dict[str, pl.DataFrame]:
+    """Per-tree measures for whole trees: ``{"nodes", "edges", "blame", "styles", "trees"}``.
+
+    ``nodes`` has ``id, parent, root, depth, created_at, text`` and optionally
+    ``style_tags, placeholder`` (every node of each tree it touches); ``edges``
+    optionally lists more edges (``child, parent, relation``) whose drift is wanted
+    besides the primary ones (secondary parents, C2PA components). Pure: no store.
+
+    >>> from datetime import datetime
+    >>> n = pl.DataFrame({"id": ["r", "a"], "parent": [None, "r"], "root": ["r", "r"], "depth": [0, 1],
+    ...     "created_at": [datetime(2026, 1, 1), datetime(2026, 1, 2)], "text": ["red fox", "red cat"]})
+    >>> out = analyze_trees(n)
+    >>> out["nodes"].select("id", "edge_drift", "retention").rows()
+    [('r', None, 1.0), ('a', 0.6666666666666667, 0.5)]
+    >>> out["trees"].select("root", "size", "drift_rate").rows()
+    [('r', 2, 0.6666666666666667)]
+    """
+    n = nodes
+    if "placeholder" not in n.columns:
+        n = n.with_columns(placeholder=pl.lit(False))
+    if "text" not in n.columns:
+        n = n.with_columns(text=pl.lit("", dtype=pl.String))
+    n = n.with_columns(pl.col("placeholder").fill_null(False)).sort(["root", "depth", "id"])
+    n = n.with_columns(tokens_series(n.get_column("text")).alias("tokens"))
+    prim = n.filter(pl.col("parent").is_not_null()).select(child="id", parent="parent")
+    pairs = prim.with_columns(relation=pl.lit("primary"))
+    if edges is not None and edges.height:
+        extra = (edges.select(pl.col("child").cast(pl.String), pl.col("parent").cast(pl.String),
+                              pl.col("relation").cast(pl.String) if "relation" in edges.columns
+                              else pl.lit("remix"))
+                 .join(prim, on=["child", "parent"], how="anti")
+                 .join(n.select(child="id"), on="child", how="semi"))
+        pairs = pl.concat([pairs, extra])
+    tok = n.select("id", "tokens", "placeholder")
+    # parents of secondary edges may live in other trees: drift needs their text, a blank means "unknown"
+    ed = edge_drift(tok, pairs.select("child", "parent"), max_tokens=max_tokens)
+    ed = ed.with_columns(relation=pairs.get_column("relation"), primary=pairs.get_column("relation") == "primary")
+    ed = ed.join(n.select(child="id", root="root"), on="child", how="left")
+    nd = node_drift(tok, n.select("id", "parent", "root", "depth"),
+                    edges=ed.filter(pl.col("primary")).select("child", "drift"))
+    shares, ret = blame_summary(tok, n.select("id", "parent", "depth"), max_tokens=max_tokens)
+    shares = shares.join(n.select("id", "root"), on="id", how="left")
+    kids = prim.group_by("parent").agg(children=pl.len().cast(pl.Int64)).rename({"parent": "id"})
+    node_out = (n.select("id", "created_at", "placeholder", tokens=pl.col("tokens").list.len().cast(pl.Int64))
+                .join(nd, on="id", how="left")
+                .join(ret.select("id", "root_tokens", "retention"), on="id", how="left")
+                .join(kids, on="id", how="left")
+                .with_columns(pl.col("children").fill_null(0))
+                .select(_NODE_COLS).sort(["root", "depth", "id"]))
+    st = styles_frame(n.select("id", "tokens", *(["style_tags"] if "style_tags" in n.columns else [])),
+                      lexicon=lexicon)
+    st = st.join(n.select("id", "root"), on="id", how="left")
+    shape = tree_shape(n.select("id", "parent", "root", "depth"))
+    per_tree = (node_out.group_by("root").agg(
+        drift_rate=drift_rate_expr(),
+        mean_edge_drift=pl.col("edge_drift").mean(),
+        mean_root_drift=pl.col("root_drift").filter(pl.col("depth") > 0).mean(),
+        mean_retention=pl.col("retention").filter(pl.col("depth") > 0).mean(),
+        first_at=pl.col("created_at").min(),
+        last_at=pl.col("created_at").max(),
+        placeholder_root=pl.col("placeholder").filter(pl.col("depth") == 0).any(),
+    ))
+    trees = (shape.join(per_tree, on="root", how="left").join(tree_hashes(n), on="root", how="left")
+             .select(_TREE_COLS).sort("root"))
+    return {"nodes": node_out, "edges": ed.sort(["root", "child", "parent"]), "blame": shares, "styles": st,
+            "trees": trees}
+
+
+def analyze_tree(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, **opts: Any) -> dict[str, pl.DataFrame]:
+    """:func:`analyze_trees` for one tree (``nodes`` must share one root).
+
+    >>> from datetime import datetime
+    >>> n = pl.DataFrame({"id": ["r"], "parent": [None], "root": ["r"], "depth": [0],
+    ...                   "created_at": [datetime(2026, 1, 1)], "text": [""]}, schema_overrides={"parent": pl.String})
+    >>> analyze_tree(n)["trees"].select("size", "structural_virality").row(0)
+    (1, 0.0)
+    """
+    roots = nodes.get_column("root").unique()
+    if roots.len() > 1:
+        raise LineageError(f"analyze_tree got {roots.len()} trees; use analyze_trees for a bucket of trees")
+    return analyze_trees(nodes, edges, **opts)
+
+
+def _table(name: str) -> str:
+    name = _ALIASES.get(name, name)
+    name = name.removeprefix("analysis_")
+    if name not in TABLES:
+        raise LineageError(f"no analysis table {name!r}; the tables are {', '.join(TABLES)}")
+    return "analysis_" + name
+
+
+def load_results(archive: Archive, table: str, *, version: int | None = None) -> pl.DataFrame:
+    """An analysis table (``nodes``, ``trees``, ``style_labels``… or ``analysis_nodes``), optionally at a version.
+
+    Raises :class:`~lineage.errors.LineageError` when the archive was never analysed.
+
+    >>> import tempfile
+    >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+    >>> load_results(a, "trees")
+    Traceback (most recent call last):
+    ...
+    lineage.errors.LineageError: the archive at ... has no analysis table 'analysis_trees': run `archivist analyze` first
+    """
+    name = _table(table)
+    if not archive.has_table(name):
+        raise LineageError(f"the archive at {archive.path} has no analysis table {name!r}: "
+                           "run `archivist analyze` first")
+    try:
+        return archive.read_table(name, version=version)
+    except NotFoundError as exc:
+        raise LineageError(str(exc)) from None
+
+
+def _previous(archive: Archive, force: bool, lex_hash: str) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None]:
+    if force or not all(archive.has_table(_table(t)) for t in _PER_TREE + ("runs",)):
+        return {}, None
+    runs = archive.read_table(_table("runs"))
+    if runs.height == 0:
+        return {}, None
+    last = runs.sort("at").row(-1, named=True)
+    if last.get("lexicon") != lex_hash or last.get("analysis_version") != ANALYSIS_VERSION:
+        return {}, runs
+    return {t: archive.read_table(_table(t)) for t in _PER_TREE}, runs
+
+
+def _decay_rows(**figs: tuple[Any, Any, Any, Any]) -> pl.DataFrame:
+    rows = [(k, *(None if v is None else float(v) for v in vals[:3]), vals[3]) for k, vals in figs.items()]
+    return pl.DataFrame(rows, schema={"measure": pl.String, "value": pl.Float64, "low": pl.Float64,
+                                      "high": pl.Float64, "n": pl.Int64}, orient="row")
+
+
+def analyze(archive: Archive, *, force: bool = False, progress: Progress | None = None, buckets: int = 8,
+            seed: int = 0, n_boot: int = 200, window: str = "30d") -> dict[str, Any]:
+    """Analyse the archive and write the ``analysis_*`` tables; returns a summary dict.
+
+    Only trees whose content hash changed since the last analysis are recomputed
+    (``force=True`` recomputes all); when the store version has not moved since the
+    last analysis nothing is written and ``up_to_date`` is True. ``progress(stage,
+    done, total)`` is called as work proceeds. ``seed`` and ``n_boot`` drive the
+    bootstrap interval of the generational half-life; ``window`` the bleed source
+    window and the homogenisation windows.
+    """
+    t_start = time.perf_counter()
+    report = progress or (lambda stage, done, total: None)
+    version = archive.version()
+    lex_hash = hashlib.sha256(lexicon_path().read_bytes()).hexdigest()[:16]
+    prev, runs = _previous(archive, force, lex_hash)
+    if prev and runs is not None:
+        last = runs.sort("at").row(-1, named=True)
+        if last["store_version"] == version:
+            return {"up_to_date": True, "store_version": version, "trees": int(last["trees"]),
+                    "trees_recomputed": 0, "seconds": time.perf_counter() - t_start}
+    report("reading", 0, 1)
+    nodes = _nodes_frame(archive)
+    edges = archive.edges().select("child", "parent", "relation")
+    hashes = tree_hashes(nodes)
+    if prev:
+        old = prev["trees"].select("root", old="content_hash")
+        changed = hashes.join(old, on="root", how="left").filter(
+            pl.col("old").is_null() | (pl.col("old") != pl.col("content_hash"))).get_column("root")
+    else:
+        changed = hashes.get_column("root")
+    lexicon = load_lexicon()
+    parts: dict[str, list[pl.DataFrame]] = {t: [] for t in _PER_TREE}
+    todo = pl.DataFrame({"root": changed}).with_columns(
+        _b=(pl.col("root").hash(seed=7) % max(1, buckets)).cast(pl.Int64))
+    total = int(changed.len())
+    done = 0
+    report("trees", 0, total)
+    for b in range(max(1, buckets)):
+        roots = todo.filter(pl.col("_b") == b).select("root")
+        if roots.height == 0:
+            continue
+        sub = nodes.join(roots, on="root", how="semi")
+        res = analyze_trees(sub, edges.join(sub.select(child="id"), on="child", how="semi"), lexicon=lexicon)
+        for t in _PER_TREE:
+            parts[t].append(res[t])
+        done += roots.height
+        report("trees", done, total)
+    live = hashes.select("root")
+    tables: dict[str, pl.DataFrame] = {}
+    for t in _PER_TREE:
+        keep = []
+        if prev:
+            old = prev[t]
+            if t == "nodes":
+                old = old.select(_NODE_COLS)
+            elif t == "trees":
+                old = old.select(_TREE_COLS)
+            keep.append(old.join(live, on="root", how="semi").join(todo.select("root"), on="root", how="anti"))
+        frames = [f for f in keep + parts[t] if f.height] or (keep + parts[t])[:1]
+        tables[t] = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+    report("bleed", 0, 1)
+    lin = nodes.select("id", "parent", "root", "depth", "created_at")
+    labels = label_new_styles(tables["styles"].select("id", "term"), lin, window=window)
+    labels = labels.join(tables["styles"].select("id", "term", "facet"), on=["id", "term"], how="left")
+    node_bleed = bleed_rates(labels, level="node").select("id", "new_terms", "bled", "bleed_share")
+    tree_bleed = bleed_rates(labels, level="tree")
+    tables["nodes"] = tables["nodes"].join(node_bleed, on="id", how="left").sort(["root", "depth", "id"])
+    tables["trees"] = (tables["trees"].join(tree_bleed, on="root", how="left")
+                       .join(archive.trees().select("root", "views", "root_text"), on="root", how="left")
+                       .sort(["size", "root"], descending=[True, False]))
+    tables["style_labels"] = labels
+    tables["flow"] = flow_matrix(labels)
+    tables["homogenisation"] = homogenisation(tables["styles"].select("id", "term"), lin, window=window)
+    report("decay", 0, 1)
+    nd = tables["nodes"]
+    fid_table = fidelity_by_depth(nd)
+    fid = fit_fidelity(nd, n_boot=n_boot, seed=seed)
+    branch_table, branch = branching_decay(lin)
+    act, surv = activity(nodes.select("id", "root", "depth", "created_at", "fetched_at"))
+    eng = engagement_decay(nodes.filter(~pl.col("placeholder")).select("depth", "views"))
+    dil, dil_table = remixing_dilemma(nd.select("id", "parent", "edge_drift"))
+    remix_labels = labels.filter(pl.col("depth") > 0, pl.col("label") != "inherited")
+    bleed_all = (remix_labels.get_column("label") == "bled").mean() if remix_labels.height else None
+    tables["fidelity"] = fid_table
+    tables["branching"] = branch_table
+    tables["survival"] = surv
+    tables["dilemma"] = dil_table
+    tables["decay"] = _decay_rows(
+        fidelity_F_inf=(fid["F_inf"], None, None, fid["nodes"]),
+        fidelity_lambda=(fid["lambda"], None, None, fid["nodes"]),
+        generational_half_life=(fid["half_life"], fid["half_life_low"], fid["half_life_high"], fid["nodes"]),
+        branching_m0=(branch["m0"], None, None, nodes.height),
+        branching_gamma=(branch["gamma"], None, None, nodes.height),
+        activity_half_life_days=(act["half_life_days"], None, None, act["remixes"]),
+        median_tree_lifetime_days=(act["median_lifetime_days"], None, None, act["trees"]),
+        engagement_slope=(eng["slope"], None, None, eng["n"]),
+        engagement_intercept=(eng["intercept"], None, None, eng["n"]),
+        dilemma_pearson=(dil["pearson"], None, None, dil["n"]),
+        dilemma_spearman=(dil["spearman"], None, None, dil["n"]),
+        drift_rate=(nd.select(drift_rate_expr()).item(), None, None, nd.height),
+        bleed_rate=(bleed_all, None, None, remix_labels.height),
+    )
+    report("writing", 0, len(TABLES))
+    versions: dict[str, int] = {}
+    for k, t in enumerate(TABLES[:-1]):
+        versions[t] = archive.write_table(_table(t), tables[t])
+        report("writing", k + 1, len(TABLES))
+    seconds = time.perf_counter() - t_start
+    run = pl.DataFrame({
+        "at": [datetime.now(timezone.utc)], "store_version": [version], "trees": [hashes.height],
+        "trees_recomputed": [total], "nodes": [nodes.height], "seconds": [seconds], "lexicon": [lex_hash],
+        "analysis_version": [ANALYSIS_VERSION], "forced": [force],
+    }, schema={"at": pl.Datetime("us", "UTC"), "store_version": pl.Int64, "trees": pl.Int64,
+               "trees_recomputed": pl.Int64, "nodes": pl.Int64, "seconds": pl.Float64, "lexicon": pl.String,
+               "analysis_version": pl.Int64, "forced": pl.Boolean})
+    versions["runs"] = archive.write_table(_table("runs"), run, mode="append")
+    report("writing", len(TABLES), len(TABLES))
+    return {
+        "up_to_date": False, "store_version": version, "trees": hashes.height, "trees_recomputed": total,
+        "nodes": nodes.height, "edges": tables["edges"].height, "seconds": seconds, "table_versions": versions,
+        "generational_half_life": fid["half_life"], "branching_gamma": branch["gamma"],
+        "activity_half_life_days": act["half_life_days"], "bleed_rate": bleed_all,
+    }
