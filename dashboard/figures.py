@@ -262,7 +262,7 @@ def drift_rate_figure(rates: pl.DataFrame) -> go.Figure:
         hovertext=[f"{safe_text(t, 70)}<br>{r}" for r, t in zip(d.get_column("root").to_list(),
                                                              d.get_column("root_text").fill_null("").to_list())],
         hovertemplate="%{hovertext}<br>size %{x}, drift per generation %{y:.3f}<extra></extra>"))
-    fig.update_xaxes(title="posts in the tree", type="log")
+    fig.update_xaxes(title="posts in the tree", type="log", dtick="D2")
     fig.update_yaxes(title="drift per generation")
     return _base(fig, title="Drift rate per tree (click a point to explore it)", height=380)
 
@@ -365,3 +365,95 @@ def homogenisation_figure(h: pl.DataFrame) -> go.Figure:
                                   rangemode="tozero", tickmode="auto"))
     return _base(fig, title="Are styles converging?", subtitle="falling diversity and rising similarity = yes",
                  height=380)
+
+
+def fidelity_figure(fid: pl.DataFrame, fit: dict | None) -> go.Figure:
+    """Fidelity to the root by generation (mean ± sd) with the fitted curve and the half-life.
+
+    ``fid`` has ``depth, nodes, fidelity, sd``; ``fit`` has ``F_inf, lambda, half_life`` (or ``None``).
+    """
+    if fid.height == 0:
+        return empty_figure("no posts with text to measure")
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=fid.get_column("depth"), y=fid.get_column("fidelity"), mode="markers", name="measured (mean ± sd)",
+        error_y=dict(type="data", array=fid.get_column("sd").fill_null(0).to_list(), color="#9ecae1"),
+        marker=dict(size=np.clip(np.sqrt(fid.get_column("nodes").to_numpy()) * 1.2, 6, 22), color="#08519c"),
+        customdata=fid.get_column("nodes"),
+        hovertemplate="generation %{x}: fidelity %{y:.2f} over %{customdata} posts<extra></extra>"))
+    if fit and fit.get("lambda") is not None:
+        d = np.linspace(0, float(fid.get_column("depth").max()), 120)
+        f_inf, lam = float(fit["F_inf"]), float(fit["lambda"])
+        fig.add_trace(go.Scatter(x=d, y=f_inf + (1 - f_inf) * np.exp(-lam * d), mode="lines",
+                                 name=f"fit F∞ + (1−F∞)e^(−λd), F∞={f_inf:.2f}, λ={lam:.2f}",
+                                 line=dict(color="#e6550d", width=2.5)))
+        hl = fit.get("half_life")
+        if hl is not None and math.isfinite(hl):
+            fig.add_vline(x=hl, line=dict(color="#e6550d", dash="dot"),
+                          annotation_text=f"half-life {hl:.1f} generations", annotation_position="top right")
+    fig.update_xaxes(title="generation", dtick=1)
+    fig.update_yaxes(title="fidelity to the root (1 − drift)", range=[0, 1.05])
+    return _base(fig, title="Remix decay: how much of the root's prompt survives", height=400)
+
+
+def branching_figure(table: pl.DataFrame, fit: dict | None) -> go.Figure:
+    """Remixes per post by generation (``generation, nodes, children, m``) with the fit ``m0 γ^g``."""
+    t = table.filter(pl.col("nodes") > 0)
+    if t.height == 0:
+        return empty_figure("no generations")
+    fig = go.Figure(go.Bar(x=t.get_column("generation"), y=t.get_column("m"), name="measured remixes per post",
+                           marker_color="#9ecae1", customdata=t.get_column("nodes"),
+                           hovertemplate="generation %{x}: %{y:.2f} remixes per post (%{customdata} posts)"
+                                         "<extra></extra>"))
+    if fit and fit.get("m0") is not None:
+        g = t.get_column("generation").to_numpy()
+        fig.add_trace(go.Scatter(x=g, y=fit["m0"] * fit["gamma"] ** g, mode="lines+markers",
+                                 name=f"fit m0·γ^g, m0={fit['m0']:.2f}, γ={fit['gamma']:.2f}",
+                                 line=dict(color="#e6550d", width=2.5)))
+    fig.add_hline(y=1, line=dict(color="#888", dash="dot"), annotation_text="1 remix per post",
+                  annotation_position="bottom left")
+    fig.update_xaxes(title="generation", dtick=1)
+    fig.update_yaxes(title="remixes per post", rangemode="tozero")
+    return _base(fig, title="Branching decay: fewer remixes each generation", height=400)
+
+
+def survival_figure(km: pl.DataFrame, summary: dict | None = None) -> go.Figure:
+    """Kaplan–Meier survival of tree activity (``time`` in days, ``survival``)."""
+    if km.height == 0:
+        return empty_figure("no trees with remixes")
+    x = np.concatenate([[0.0], km.get_column("time").to_numpy()])
+    y = np.concatenate([[1.0], km.get_column("survival").to_numpy()])
+    fig = go.Figure(go.Scatter(x=x, y=y, mode="lines", line=dict(shape="hv", color="#08519c", width=2.5),
+                               name="share of trees still getting remixes",
+                               hovertemplate="after %{x:.1f} days: %{y:.0%} of trees still active<extra></extra>"))
+    cens = km.filter(pl.col("censored") > 0)
+    if cens.height:
+        fig.add_trace(go.Scatter(x=cens.get_column("time"), y=cens.get_column("survival"), mode="markers",
+                                 marker=dict(symbol="line-ns-open", size=10, color="#555"),
+                                 name="still active at fetch time (censored)"))
+    if summary and summary.get("half_life_days") is not None:
+        fig.add_vline(x=summary["half_life_days"], line=dict(color="#e6550d", dash="dot"),
+                      annotation_text=f"half the remixes came within {summary['half_life_days']:.1f} days",
+                      annotation_position="top right")
+    fig.update_xaxes(title="days since the root was posted", rangemode="tozero")
+    fig.update_yaxes(title="trees still active", tickformat=".0%", range=[0, 1.05])
+    return _base(fig, title="How long trees keep being remixed (Kaplan–Meier)", height=400)
+
+
+def tree_shapes_figure(shapes: pl.DataFrame, names: dict[str, str] | None = None) -> go.Figure:
+    """Tree shapes: size against structural virality (broadcast ≈ low, viral chains ≈ high), colour = depth."""
+    s = shapes.filter(pl.col("size") > 1)
+    if s.height == 0:
+        return empty_figure("no tree has remixes")
+    names = names or {}
+    fig = go.Figure(go.Scatter(
+        x=s.get_column("size"), y=s.get_column("structural_virality"), mode="markers",
+        marker=dict(size=10, color=s.get_column("depth"), colorscale="Blues", showscale=True,
+                    colorbar=dict(title=dict(text="depth"), thickness=12), line=dict(width=0.5, color="#333")),
+        customdata=s.get_column("root"),
+        hovertext=[f"{names.get(r, safe_text(r, 30))}<br>depth {d}, breadth {b}, Sackin {sk}, Colless {c}"
+                   for r, d, b, sk, c in s.select("root", "depth", "breadth", "sackin", "colless").iter_rows()],
+        hovertemplate="%{hovertext}<br>size %{x}, structural virality %{y:.2f}<extra></extra>"))
+    fig.update_xaxes(title="posts in the tree", type="log", dtick="D2")
+    fig.update_yaxes(title="structural virality")
+    return _base(fig, title="Tree shapes (click a tree to explore it)", height=400)

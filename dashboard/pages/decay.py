@@ -1,19 +1,81 @@
-"""Remix decay: fidelity by generation, survival of trees, tree shapes."""
+"""Remix decay: fidelity by generation with its fitted half-life, branching, survival, tree shapes."""
 from __future__ import annotations
 
 import dash
-from dash import html
+import polars as pl
+from dash import Input, Output, callback, dcc, html, no_update
 
 from dashboard import measures
 from dashboard.data import archive
-from dashboard.panels import note
+from dashboard.figures import (branching_figure, fidelity_figure, survival_figure, tree_labels,
+                               tree_shapes_figure)
+from dashboard.panels import explore_href, note
+from dashboard.tables import frame_table, tree_link
 
 dash.register_page(__name__, path="/decay", name="Decay", order=4, title="Decay · Remix Archivist")
 
+LEAD = ("Down a remix chain the root's words fade: fidelity is 1 − drift from the root. The fitted curve "
+        "gives a generational half-life. Trees also branch less each generation and stop being remixed "
+        "after a while.")
+
+
+def _card(value: str, label: str) -> html.Div:
+    return html.Div([html.Div(value, className="figure"), html.Div(label, className="label")], className="card")
+
+
+def _num(v, fmt: str = "{:.2f}") -> str:
+    return "–" if v is None else fmt.format(v)
+
 
 def layout(**_: str) -> html.Div:
-    archive()
-    return html.Div([html.H1("Remix decay"),
-                     html.P("How much of the root survives each generation, how long trees stay active, and "
-                            "what shape they grow into.", className="lead"),
-                     note("Decay " + measures.MISSING + ".")])
+    arc = archive()
+    head = [html.H1("Remix decay"), html.P(LEAD, className="lead")]
+    fn = {name: measures.lineage_fn("decay", name) for name in
+          ("fidelity_by_depth", "fit_fidelity", "branching_decay", "activity", "engagement_decay", "tree_shape")}
+    nd = measures.archive_drift(arc)
+    if nd is None or any(f is None for f in fn.values()):
+        return html.Div(head + [note("Decay " + measures.MISSING + ".")])
+    lin = arc.lineage()
+    posts = arc.posts().select("id", "fetched_at", "views")
+    fid = fn["fidelity_by_depth"](nd)
+    fit = fn["fit_fidelity"](nd, n_boot=200, seed=0)
+    btab, bfit = fn["branching_decay"](lin)
+    act, km = fn["activity"](lin.join(posts, on="id", how="left"))
+    eng = fn["engagement_decay"](lin.join(posts, on="id", how="left"))
+    shapes = fn["tree_shape"](lin.select("id", "parent", "root", "depth"))
+    names = tree_labels(arc.trees())
+    hl = fit.get("half_life")
+    interval = (f" (95% interval {_num(fit.get('half_life_low'), '{:.1f}')}–"
+                f"{_num(fit.get('half_life_high'), '{:.1f}')})" if fit.get("half_life_low") is not None else "")
+    cards = [
+        _card(_num(hl, "{:.1f}"), "generational half-life: generations until half the root's words are gone"
+              + interval),
+        _card(_num(fit.get("F_inf")), "fidelity it levels off at (F∞)"),
+        _card(_num(bfit.get("m0")) + " · " + _num(bfit.get("gamma")), "remixes of a root (m0) · decay per generation (γ)"),
+        _card(_num(act.get("half_life_days"), "{:.1f} days"), "activity half-life"),
+        _card(_num(act.get("median_lifetime_days"), "{:.1f} days"), "median time to a tree's last remix"),
+        _card(_num(eng.get("slope"), "{:+.2f}"), "engagement: change of log(1+views) per generation"),
+    ]
+    top = (shapes.sort(["structural_virality", "root"], descending=[True, False]).head(10)
+           .join(arc.trees().select("root", "root_text"), on="root", how="left")
+           .select("root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin", "colless",
+                   "root_text"))
+    return html.Div(head + [
+        html.Div(cards, className="cards"),
+        html.Div([dcc.Graph(figure=fidelity_figure(fid, fit), config={"displaylogo": False}),
+                  dcc.Graph(figure=branching_figure(btab, bfit), config={"displaylogo": False})], className="two"),
+        html.Div([dcc.Graph(figure=survival_figure(km, act), config={"displaylogo": False}),
+                  dcc.Graph(id="decay-shapes", figure=tree_shapes_figure(shapes, names),
+                            config={"displaylogo": False})], className="two"),
+        html.Div([html.H2("Most viral-shaped trees (long chains rather than one broadcast)"),
+                  frame_table(top, headers={"structural_virality": "structural virality", "root_text": "root prompt"},
+                              cells={"root": lambda r: tree_link(r["root"])}, width=60)], className="card-block"),
+        dcc.Location(id="decay-go", refresh=True),
+    ])
+
+
+@callback(Output("decay-go", "href"), Input("decay-shapes", "clickData"), prevent_initial_call=True)
+def open_tree(click):
+    """A click on a tree's point opens it in the explorer."""
+    pts = (click or {}).get("points") or []
+    return explore_href(pts[0]["customdata"]) if pts else no_update

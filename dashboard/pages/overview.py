@@ -5,10 +5,11 @@ from datetime import timedelta
 
 import dash
 import polars as pl
-from dash import dcc, html
+from dash import Input, Output, callback, dcc, html, no_update
 
 from dashboard.data import archive
 from dashboard.figures import growth_figure, tree_sizes_figure
+from dashboard.panels import explore_href
 from dashboard.tables import frame_table, tree_link
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Overview · Remix Archivist")
@@ -57,7 +58,9 @@ def layout(**_: str) -> html.Div:
             card(f"{s['quarantined']:,}", "records in quarantine", "/archive"),
         ], className="cards"),
         html.Div([dcc.Graph(figure=growth_figure(arc.posts()), config={"displaylogo": False}),
-                  dcc.Graph(figure=tree_sizes_figure(trees), config={"displaylogo": False})], className="two"),
+                  dcc.Graph(id="overview-trees", figure=tree_sizes_figure(trees), config={"displaylogo": False})],
+                 className="two"),
+        dcc.Location(id="overview-go", refresh=True),
         html.Div([
             html.Div([html.H2("Largest trees"),
                       frame_table(trees.head(10).select(cols), headers=heads, cells=link, width=70)],
@@ -69,3 +72,10 @@ def layout(**_: str) -> html.Div:
         html.Div([html.H2("Latest ingest runs"), frame_table(runs, headers={"started_at": "started"}, width=60),
                   dcc.Link("all runs and the quarantine →", href="/archive")], className="card-block"),
     ])
+
+
+@callback(Output("overview-go", "href"), Input("overview-trees", "clickData"), prevent_initial_call=True)
+def open_tree(click):
+    """A click on a tree's point opens it in the explorer."""
+    pts = (click or {}).get("points") or []
+    return explore_href(pts[0]["customdata"]) if pts else no_update
