@@ -1,5 +1,253 @@
-"""CLI commands for the measures: analyze, drift, bleed, decay (and report).
+"""CLI commands for the measures: ``analyze``, ``drift ID``, ``bleed``, ``decay``.
 
-(Filled in by the lineage work; importing this module registers the commands.)
+Importing this module registers the commands on the ``archivist`` group
+(:data:`archive.cli.cli`). The ``report`` command lives with the report code
+(:mod:`lineage.report`) and is registered when that module is present.
 """
 from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import click
+import polars as pl
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from archive.cli import archive_option, cli, console, emit_json, err_console, handle_errors, json_option, open_archive, shorten
+from lineage.errors import LineageError
+
+__all__ = ["analyze_cmd", "drift_cmd", "bleed_cmd", "decay_cmd"]
+
+
+def _fmt(v: Any, digits: int = 3) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+@cli.command("analyze")
+@click.option("--force", is_flag=True, help="Recompute every tree, not only the ones that changed.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap interval.")
+@click.option("--window", default="30d", show_default=True, help="Bleed source window and homogenisation window.")
+@archive_option
+@json_option
+@handle_errors
+def analyze_cmd(force: bool, seed: int, window: str, archive_path: Path | None, as_json: bool) -> None:
+    """Compute every measure (drift, blame, styles, bleed, decay) and store them as versioned tables.
+
+    Only trees whose content changed since the last analysis are recomputed; the
+    whole-archive figures (bleed, flow, homogenisation, decay fits) are refreshed.
+    Read the results with `archivist drift ID`, `archivist bleed`, `archivist decay`
+    or the dashboard.
+    """
+    from lineage.analyze import analyze
+
+    arc = open_archive(archive_path)
+    show = not as_json and err_console.is_terminal
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err_console, disable=not show, transient=True) as bar:
+        task = bar.add_task("analyze", total=None)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=f"analyze: {stage}", completed=done, total=total or None)
+
+        result = analyze(arc, force=force, progress=progress, seed=seed, window=window)
+    if as_json:
+        emit_json(result)
+        return
+    if result["up_to_date"]:
+        console.print(f"analysis is up to date with store version {result['store_version']} "
+                      f"({result['trees']} trees); use --force to recompute")
+        return
+    t = Table(title=f"analysis of {arc.path} (store version {result['store_version']})", show_header=False,
+              title_justify="left")
+    t.add_row("trees", f"{result['trees']:,} ({result['trees_recomputed']:,} recomputed)")
+    t.add_row("posts", f"{result['nodes']:,}")
+    t.add_row("edges", f"{result['edges']:,}")
+    t.add_row("generational half-life", _fmt(result["generational_half_life"], 2) + " generations")
+    t.add_row("branching decay γ", _fmt(result["branching_gamma"]))
+    t.add_row("activity half-life", _fmt(result["activity_half_life_days"], 2) + " days")
+    t.add_row("bleed rate", _fmt(result["bleed_rate"]))
+    t.add_row("seconds", _fmt(result["seconds"], 1))
+    console.print(t)
+    console.print(Text("see `archivist drift ID`, `archivist bleed`, `archivist decay`", style="dim"))
+
+
+def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Node drift of the tree of ``post_id`` (from the analysis, else computed now) and the edges on its path."""
+    from lineage.analyze import load_results
+    from lineage.drift import edge_drift, node_drift
+
+    path = arc.ancestors(post_id)
+    ids = path.select("id")
+    try:
+        nd = load_results(arc, "nodes").join(ids, on="id", how="semi")
+        ed = load_results(arc, "edges").filter(pl.col("primary")).join(ids.rename({"id": "child"}), on="child",
+                                                                        how="semi")
+        if nd.height != path.height:
+            raise LineageError("analysis is older than the archive")
+    except LineageError:
+        tree = arc.tree(post_id)
+        nd = node_drift(tree.nodes.select("id", "text", "placeholder"), tree.nodes.select("id", "parent", "root", "depth"))
+        nd = nd.join(ids, on="id", how="semi")
+        pairs = path.filter(pl.col("parent").is_not_null()).select(child="id", parent="parent")
+        ed = edge_drift(path.select("id", "text", "placeholder"), pairs)
+    return nd, ed
+
+
+@cli.command("drift")
+@click.argument("post_id")
+@archive_option
+@json_option
+@handle_errors
+def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
+    """How the prompt of POST_ID drifted from its root: the path, each edit, and who wrote which words.
+
+    Uses the stored analysis when it is current, else computes the tree's drift now.
+    """
+    from lineage.blame import blame_path, blame_shares
+
+    arc = open_archive(archive_path, read_only=True)
+    path = arc.ancestors(post_id)
+    nd, ed = _tree_drift(arc, post_id)
+    rows = (path.select("id", "depth", "text", "placeholder")
+            .join(nd.select("id", "edge_drift", "root_drift", "path_drift", "directness"), on="id", how="left")
+            .join(ed.select(id="child", added="added", removed="removed", replaced="replaced"), on="id", how="left")
+            .sort("depth"))
+    blame = blame_path(list(zip(path.get_column("id").to_list(),
+                                path.get_column("text").fill_null("").to_list())))
+    shares = blame_shares(blame)
+    root_tokens = len(blame_path(list(zip(path.get_column("id").to_list()[:1],
+                                          path.get_column("text").fill_null("").to_list()[:1]))))
+    from_root = shares.filter(pl.col("generation") == 0).get_column("tokens").sum() if shares.height else 0
+    retention = (from_root / root_tokens) if root_tokens else None
+    if as_json:
+        emit_json({"id": post_id, "root": path.get_column("id")[0], "retention": retention,
+                   "path": rows.to_dicts(), "blame": blame.select("position", "token", "introduced_by",
+                                                                   "generation", "reintroduced").to_dicts(),
+                   "shares": shares.select("ancestor", "generation", "tokens", "share").to_dicts()})
+        return
+    t = Table(title=f"drift of {post_id} ({path.height - 1} generation(s) from its root)", title_justify="left")
+    for c in ("gen", "post", "edge", "root", "path", "what changed", "prompt"):
+        t.add_column(c, overflow="fold", justify="right" if c in ("gen", "edge", "root", "path") else "left")
+    for r in rows.iter_rows(named=True):
+        change = Text()
+        for label, key, style in (("+", "added", "green"), ("-", "removed", "red"), ("~", "replaced", "yellow")):
+            for phrase in r[key] or []:
+                change.append(f"{label} {shorten(phrase, 40)}\n", style=style)
+        prompt = "(not in the archive)" if r["placeholder"] else shorten(r["text"], 70)
+        t.add_row(str(r["depth"]), Text(r["id"]), _fmt(r["edge_drift"], 2), _fmt(r["root_drift"], 2),
+                  _fmt(r["path_drift"], 2), change, Text(prompt))
+    console.print(t)
+    last = rows.row(-1, named=True)
+    console.print(f"root drift {_fmt(last['root_drift'], 2)}, path drift {_fmt(last['path_drift'], 2)}, "
+                  f"directness {_fmt(last['directness'], 2)}, root retention {_fmt(retention, 2)}")
+    if shares.height:
+        s = Table(title="who wrote the words of this prompt", title_justify="left")
+        for c in ("gen", "post", "words", "share"):
+            s.add_column(c, justify="right" if c != "post" else "left")
+        for r in shares.iter_rows(named=True):
+            s.add_row(str(r["generation"]), Text(r["ancestor"]), str(r["tokens"]), f"{r['share']:.0%}")
+        console.print(s)
+
+
+@cli.command("bleed")
+@click.option("--limit", default=10, show_default=True, help="Rows per table.")
+@click.option("--min-terms", default=5, show_default=True, help="Trees with fewer new style terms are not ranked.")
+@archive_option
+@json_option
+@handle_errors
+def bleed_cmd(limit: int, min_terms: int, archive_path: Path | None, as_json: bool) -> None:
+    """Style bleed: which trees borrow styles from other trees, the biggest flows, and homogenisation."""
+    from lineage.analyze import load_results
+
+    arc = open_archive(archive_path, read_only=True)
+    trees = load_results(arc, "trees")
+    flow = load_results(arc, "flow")
+    homog = load_results(arc, "homogenisation")
+    decay = load_results(arc, "decay")
+    overall = decay.filter(pl.col("measure") == "bleed_rate").row(0, named=True)
+    ranked = (trees.filter(pl.col("new_terms") >= min_terms)
+              .sort(["bleed_rate", "root"], descending=[True, False], nulls_last=True)
+              .select("root", "size", "new_terms", "bled", "novel", "reused", "bleed_rate", "root_text"))
+    if as_json:
+        emit_json({"bleed_rate": overall["value"], "new_terms": overall["n"], "trees": ranked.head(limit).to_dicts(),
+                   "flow": flow.head(limit).to_dicts(), "homogenisation": homog.to_dicts()})
+        return
+    console.print(f"bleed rate: {_fmt(overall['value'])} of {overall['n']:,} new style terms in remixes "
+                  "were borrowed from another tree")
+    t = Table(title=f"trees that borrow most (at least {min_terms} new terms)", title_justify="left")
+    for c in ("root", "size", "new", "bled", "novel", "reused", "rate", "root prompt"):
+        t.add_column(c, justify="left" if c in ("root", "root prompt") else "right", overflow="fold")
+    for r in ranked.head(limit).iter_rows(named=True):
+        t.add_row(Text(r["root"]), str(r["size"]), str(r["new_terms"]), str(r["bled"]), str(r["novel"]),
+                  str(r["reused"]), _fmt(r["bleed_rate"], 2), Text(shorten(r["root_text"], 50)))
+    console.print(t)
+    f = Table(title="biggest flows (from tree -> to tree)", title_justify="left")
+    for c in ("from", "to", "adoptions"):
+        f.add_column(c, justify="right" if c == "adoptions" else "left")
+    for r in flow.head(limit).iter_rows(named=True):
+        f.add_row(Text(r["from_root"]), Text(r["to_root"]), str(r["adoptions"]))
+    console.print(f)
+    h = Table(title="homogenisation by window", title_justify="left")
+    for c in ("window", "posts", "trees", "terms", "entropy (bits)", "mean similarity"):
+        h.add_column(c, justify="left" if c == "window" else "right")
+    for r in homog.iter_rows(named=True):
+        h.add_row(str(r["window"])[:10], str(r["posts"]), str(r["trees"]), str(r["terms"]), _fmt(r["entropy"], 2),
+                  _fmt(r["mean_pairwise_similarity"]))
+    console.print(h)
+
+
+@cli.command("decay")
+@archive_option
+@json_option
+@handle_errors
+def decay_cmd(archive_path: Path | None, as_json: bool) -> None:
+    """Remix decay: fidelity by generation, generational half-life, branching, activity, engagement."""
+    from lineage.analyze import load_results
+
+    arc = open_archive(archive_path, read_only=True)
+    decay = load_results(arc, "decay")
+    fid = load_results(arc, "fidelity")
+    branch = load_results(arc, "branching")
+    dil = load_results(arc, "dilemma")
+    if as_json:
+        emit_json({"measures": decay.to_dicts(), "fidelity": fid.to_dicts(), "branching": branch.to_dicts(),
+                   "dilemma": dil.to_dicts()})
+        return
+    m = {r["measure"]: r for r in decay.iter_rows(named=True)}
+    hl = m["generational_half_life"]
+    lines = [
+        ("fidelity", f"F(d) = {_fmt(m['fidelity_F_inf']['value'], 2)} + (1 - {_fmt(m['fidelity_F_inf']['value'], 2)})"
+                     f" e^(-{_fmt(m['fidelity_lambda']['value'], 3)} d)"),
+        ("generational half-life", f"{_fmt(hl['value'], 2)} generations "
+                                   f"(95% bootstrap interval {_fmt(hl['low'], 2)} to {_fmt(hl['high'], 2)})"),
+        ("branching", f"m_g = {_fmt(m['branching_m0']['value'], 2)} × {_fmt(m['branching_gamma']['value'], 3)}^g"),
+        ("activity half-life", f"{_fmt(m['activity_half_life_days']['value'], 2)} days after the root"),
+        ("median tree lifetime", f"{_fmt(m['median_tree_lifetime_days']['value'], 1)} days (Kaplan-Meier)"),
+        ("engagement", f"log(1 + views) changes by {_fmt(m['engagement_slope']['value'])} per generation"),
+        ("remixing dilemma", f"corr(children, originality) = {_fmt(m['dilemma_pearson']['value'])} "
+                             f"(Spearman {_fmt(m['dilemma_spearman']['value'])})"),
+        ("drift rate", f"{_fmt(m['drift_rate']['value'])} root drift per generation"),
+    ]
+    t = Table(title="remix decay", show_header=False, title_justify="left")
+    for k, v in lines:
+        t.add_row(k, v)
+    console.print(t)
+    g = Table(title="by generation", title_justify="left")
+    for c in ("gen", "posts", "fidelity", "remixes each"):
+        g.add_column(c, justify="right")
+    by = fid.join(branch.select(depth="generation", m="m"), on="depth", how="left")
+    for r in by.iter_rows(named=True):
+        g.add_row(str(r["depth"]), str(r["nodes"]), _fmt(r["fidelity"], 2), _fmt(r["m"], 2))
+    console.print(g)
+
+
+# the report command (lineage/report.py, written separately) registers itself on import
+if importlib.util.find_spec("lineage.report") is not None:
+    importlib.import_module("lineage.report")
