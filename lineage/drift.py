@@ -96,7 +96,11 @@ def _edit_distance(a: pl.Series, b: pl.Series, max_tokens: int) -> np.ndarray:
         return np.zeros(0)
     qa = a.list.head(max_tokens).to_list()
     qb = b.list.head(max_tokens).to_list()
-    return np.asarray(process.cpdist(qa, qb, scorer=Levenshtein.normalized_distance, workers=-1), dtype=np.float64)
+    dist = np.asarray(process.cpdist(qa, qb, scorer=Levenshtein.distance, dtype=np.int32, workers=-1),
+                      dtype=np.float64)
+    longer = np.maximum(a.list.len().clip(upper_bound=max_tokens).to_numpy(),
+                        b.list.len().clip(upper_bound=max_tokens).to_numpy()).astype(np.float64)
+    return np.divide(dist, longer, out=np.zeros_like(dist), where=longer > 0)
 
 
 def edit_ops(parent_tokens: list[str], child_tokens: list[str], *,
@@ -114,15 +118,21 @@ def edit_ops(parent_tokens: list[str], child_tokens: list[str], *,
     replaced: list[str] = []
     if pa == ch:
         return added, removed, replaced
+    # adjacent insert/delete/replace steps form one change block: "claymation → film noir", not two steps
+    blocks: list[list[int]] = []
     for op in Levenshtein.opcodes(pa, ch):
-        tag = op.tag
-        if tag == "equal":
+        if op.tag == "equal":
             continue
-        old = " ".join(pa[op.src_start:op.src_end])
-        new = " ".join(ch[op.dest_start:op.dest_end])
-        if tag == "insert":
+        if blocks and blocks[-1][1] == op.src_start and blocks[-1][3] == op.dest_start:
+            blocks[-1][1], blocks[-1][3] = op.src_end, op.dest_end
+        else:
+            blocks.append([op.src_start, op.src_end, op.dest_start, op.dest_end])
+    for s0, s1, d0, d1 in blocks:
+        old = " ".join(pa[s0:s1])
+        new = " ".join(ch[d0:d1])
+        if not old:
             added.append(new)
-        elif tag == "delete":
+        elif not new:
             removed.append(old)
         else:
             replaced.append(old + _ARROW + new)
