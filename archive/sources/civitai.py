@@ -39,6 +39,7 @@ import orjson
 from archive.errors import SourceError
 from archive.ingest import Bad, Item
 from archive.record import format_time
+from archive.sources.prefetch import run_ahead
 from archive.sources.http import HttpClient, env_secret
 
 __all__ = ["CivitaiSource", "image_record", "CIVITAI_API", "KEY_ENV"]
@@ -122,7 +123,11 @@ class CivitaiSource:
         self.warnings: list[str] = []
 
     def items(self, cursor: str | None) -> Iterator[Item]:
-        """Yield ``(location, record, cursor)`` for every image, page by page, after ``cursor``."""
+        """Yield ``(location, record, cursor)`` for every image, page by page, after ``cursor``. (fetched in a background thread,
+        so the requests keep to the rate limit while the ingestor commits)."""
+        return run_ahead(self._crawl(cursor))
+
+    def _crawl(self, cursor: str | None) -> Iterator[Item]:
         page_cursor: str | None = None
         skip = n = 0
         if cursor:

@@ -41,6 +41,7 @@ import orjson
 from archive.errors import SourceError
 from archive.ingest import Bad, Item
 from archive.record import format_time
+from archive.sources.prefetch import run_ahead
 from archive.sources.http import HttpClient, HttpError, env_secret
 
 __all__ = ["OpenAIVideosSource", "video_record", "OPENAI_API", "KEY_ENV"]
@@ -128,7 +129,11 @@ class OpenAIVideosSource:
         return got
 
     def items(self, cursor: str | None) -> Iterator[Item]:
-        """Yield ``(location, record, cursor)`` for every video, page by page, after ``cursor``."""
+        """Yield ``(location, record, cursor)`` for every video, page by page, after ``cursor``. (fetched in a background thread,
+        so the requests keep to the rate limit while the ingestor commits)."""
+        return run_ahead(self._crawl(cursor))
+
+    def _crawl(self, cursor: str | None) -> Iterator[Item]:
         after: str | None = None
         if cursor:
             try:

@@ -46,6 +46,7 @@ import orjson
 from archive.errors import SourceError
 from archive.ingest import Bad, Item
 from archive.record import format_time
+from archive.sources.prefetch import run_ahead
 from archive.sources.http import HttpClient
 
 __all__ = ["ScratchSource", "project_record", "SCRATCH_API", "SCRATCH_RATE", "PAGE_SIZE"]
@@ -165,7 +166,11 @@ class ScratchSource:
 
     # -- the crawl ------------------------------------------------------------------------------------
     def items(self, cursor: str | None) -> Iterator[Item]:
-        """Yield ``(location, record, cursor)`` for every project of the tree, resuming after ``cursor``."""
+        """Yield ``(location, record, cursor)`` for every project of the tree, resuming after ``cursor``. (fetched in a background thread,
+        so the requests keep to the rate limit while the ingestor commits)."""
+        return run_ahead(self._crawl(cursor))
+
+    def _crawl(self, cursor: str | None) -> Iterator[Item]:
         frames: list[list[int]]
         if cursor:
             try:
