@@ -219,7 +219,8 @@ def node_drift(nodes: pl.DataFrame, lineage: pl.DataFrame, *, edges: pl.DataFram
         ed = edge_drift(tok.drop("hashes"), prim.select(child="id", parent="parent"), ops=False)
     else:
         ed = edges
-    lin = lin.join(ed.select(id="child", edge_drift="drift"), on="id", how="left").sort(["root", "depth", "id"])
+    ed = ed.select(id="child", edge_drift="drift").unique("id", keep="first", maintain_order=True)
+    lin = lin.join(ed, on="id", how="left").sort(["root", "depth", "id"])
     par = parent_index(lin)
     dep = lin.get_column("depth").to_numpy()
     # anchor: the root, or the root's child on the path when the root is a placeholder

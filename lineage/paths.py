@@ -30,6 +30,11 @@ def parent_index(frame: pl.DataFrame, *, id: str = "id", parent: str = "parent")
     [-1, 0, -1]
     """
     idx = frame.select(pl.col(id)).with_row_index("_i")
+    if idx.get_column(id).n_unique() != idx.height:
+        from lineage.errors import LineageError
+
+        dup = idx.filter(pl.col(id).is_duplicated()).get_column(id).head(3).to_list()
+        raise LineageError(f"node ids must be unique; repeated: {', '.join(map(str, dup))}")
     got = (
         frame.select(pl.col(parent).alias(id)).with_row_index("_row")
         .join(idx, on=id, how="left")
