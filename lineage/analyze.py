@@ -146,7 +146,7 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
                 .join(kids, on="id", how="left")
                 .with_columns(pl.col("children").fill_null(0))
                 .select(_NODE_COLS).sort(["root", "depth", "id"]))
-    st = styles_frame(n.select("id", "tokens", *(["style_tags"] if "style_tags" in n.columns else [])),
+    st = styles_frame(n.select("id", "text", *(["style_tags"] if "style_tags" in n.columns else [])),
                       lexicon=lexicon)
     st = st.join(n.select("id", "root"), on="id", how="left")
     shape = tree_shape(n.select("id", "parent", "root", "depth"))

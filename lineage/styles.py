@@ -86,16 +86,23 @@ def styles_frame(nodes: pl.DataFrame, *, lexicon: pl.DataFrame | None = None, te
                  tags: str = "style_tags") -> pl.DataFrame:
     """Style terms of every node: ``id, term, facet, source`` (``lexicon`` or ``tag``), one row per term.
 
-    ``nodes`` has ``id`` and ``text`` (or ``tokens``), optionally ``style_tags``.
-    Sorted by ``id, term``.
+    ``nodes`` has ``id`` and ``text`` (or, without clause breaks, ``tokens``), optionally
+    ``style_tags``. Sorted by ``id, term``.
+
+    >>> styles_frame(pl.DataFrame({"id": ["x"], "text": ["anamorphic, lens flare"]}))["term"].to_list()
+    ['anamorphic', 'lens flare']
 
     >>> n = pl.DataFrame({"id": ["a", "b"], "text": ["cat, claymation", "dog"], "style_tags": [[], ["Lo-Fi"]]})
     >>> styles_frame(n).rows()
     [('a', 'claymation', 'medium', 'lexicon'), ('b', 'lo fi', 'tag', 'tag')]
     """
     lex = load_lexicon() if lexicon is None else lexicon
-    tok = nodes.get_column("tokens") if "tokens" in nodes.columns else tokens_series(
-        nodes.get_column(text) if text in nodes.columns else pl.Series([None] * nodes.height, dtype=pl.String))
+    if text in nodes.columns:  # clause breaks (commas…) kept: a phrase never spans two parts of a prompt
+        tok = tokens_series(nodes.get_column(text), boundaries=True)
+    elif "tokens" in nodes.columns:
+        tok = nodes.get_column("tokens")
+    else:
+        tok = pl.Series([[]] * nodes.height, dtype=pl.List(pl.String))
     base = pl.DataFrame({"id": nodes.get_column("id").cast(pl.String), "tokens": tok})
     parts = []
     if lex.height:
@@ -132,6 +139,6 @@ def match_styles(text: str | None, *, lexicon: pl.DataFrame | None = None) -> li
     lex = load_lexicon() if lexicon is None else lexicon
     if lex.height == 0:
         return []
-    tok = tokens_series(pl.Series([text], dtype=pl.String))
+    tok = tokens_series(pl.Series([text], dtype=pl.String), boundaries=True)
     got = pl.select(_padded(pl.lit(tok)).str.extract_many(_patterns(lex), leftmost=True)).item()
     return [m.strip(" ").replace("  ", " ") for m in (got.to_list() if got is not None else [])]

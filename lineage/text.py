@@ -27,6 +27,7 @@ import polars as pl
 
 __all__ = [
     "MAX_ALIGN_TOKENS",
+    "BOUNDARY",
     "normalize",
     "tokenize",
     "normalize_expr",
@@ -46,6 +47,9 @@ _WORDCH = r"[[^\W_]--[" + _CJK + r"]]"
 _TOKEN = r"[" + _CJK + r"]|" + _WORDCH + r"+(?:['’]" + _WORDCH + r"+)*"
 _ASCII_TOKEN = r"[a-z0-9]+(?:'[a-z0-9]+)*"
 _NOT_PRINTABLE_ASCII = r"[^\x20-\x7E]"
+_BREAKS = r"[,;|!?、。]+"
+#: The token that marks a clause break in ``tokens_series(..., boundaries=True)``.
+BOUNDARY = "\x1f"
 
 
 def _col(col: str | pl.Expr) -> pl.Expr:
@@ -84,19 +88,28 @@ def tokens_expr(col: str | pl.Expr) -> pl.Expr:
     return normalize_expr(col).str.extract_all(_TOKEN)
 
 
-def tokens_series(texts: pl.Series) -> pl.Series:
+def tokens_series(texts: pl.Series, *, boundaries: bool = False) -> pl.Series:
     """Tokens of every string in a series, with a fast path for plain ASCII rows.
 
     Same result as :func:`tokens_expr`, about twice as fast on English prompts.
+    With ``boundaries=True`` a :data:`BOUNDARY` token marks each clause break
+    (``, ; | ! ? 、 。``), so a phrase never spans two comma-separated parts.
 
     >>> tokens_series(pl.Series(["a Cat", "猫", None])).to_list()
     [['a', 'cat'], ['猫'], []]
+    >>> [t if t != BOUNDARY else "|" for t in tokens_series(pl.Series(["anamorphic, lens flare"]), boundaries=True)[0]]
+    ['anamorphic', '|', 'lens', 'flare']
     """
-    df = pl.DataFrame({"t": texts.cast(pl.String)}).with_row_index("_r")
-    ascii_row = pl.col("t").fill_null("").str.contains(_NOT_PRINTABLE_ASCII).not_()
-    fast = df.filter(ascii_row).select("_r", tok=pl.col("t").fill_null("").str.to_lowercase()
-                                       .str.extract_all(_ASCII_TOKEN))
-    slow = df.filter(~ascii_row).select("_r", tok=tokens_expr("t"))
+    df = pl.DataFrame({"t": texts.cast(pl.String).fill_null("")}).with_row_index("_r")
+    ascii_row = pl.col("t").str.contains(_NOT_PRINTABLE_ASCII).not_()
+    fast_t, slow_t = pl.col("t").str.to_lowercase(), normalize_expr("t")
+    fast_pat, slow_pat = _ASCII_TOKEN, _TOKEN
+    if boundaries:
+        fast_t = fast_t.str.replace_all(_BREAKS, " \x1f ")
+        slow_t = slow_t.str.replace_all(_BREAKS, " \x1f ")
+        fast_pat, slow_pat = fast_pat + r"|\x1F", slow_pat + r"|\x1F"
+    fast = df.filter(ascii_row).select("_r", tok=fast_t.str.extract_all(fast_pat))
+    slow = df.filter(~ascii_row).select("_r", tok=slow_t.str.extract_all(slow_pat))
     out = pl.concat([fast, slow]).sort("_r").get_column("tok")
     return out.fill_null([]).cast(pl.List(pl.String)).rename(texts.name)
 
