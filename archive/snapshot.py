@@ -270,7 +270,7 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
         (tmp / "posts.csv").write_bytes(to_csv(nodes))
         (tmp / "tree.graphml").write_bytes(to_graphml(nodes, edges))
         (tmp / "tree.nwk").write_text(to_newick(nodes), "utf-8")
-        (tmp / "prov.json").write_bytes(to_prov_json(nodes, edges))
+        (tmp / "prov.json").write_bytes(to_prov_json(nodes, edges, engine="direct"))
         report_note = _write_reports(archive, tree_root, as_of, tmp / "report")
         (tmp / "c2pa").mkdir()
         (tmp / "media").mkdir()

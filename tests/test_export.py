@@ -165,3 +165,17 @@ def test_cli_export(sample_store: Path, tmp_path: Path, monkeypatch: pytest.Monk
     assert res.exit_code == 1 and res.output.strip() == f"Error: no post 'nope:1' in the archive at {sample_store}"
     res = r.invoke(cli, ["export", "--format", "parquet", "-o", "-", "--archive", str(sample_store)])
     assert res.exit_code == 2 and "binary" in res.output
+
+
+def test_prov_direct_writer_equals_prov_library(sample: Archive, nasty: Archive):
+    from prov.model import ProvDocument
+
+    from archive.export import to_prov_json
+
+    for arc, root in ((sample, sample.trees().get_column("root")[0]), (nasty, None)):
+        nodes, edges = export_frames(arc, root)
+        via_prov = ProvDocument.deserialize(content=export(arc, "prov-json", root=root), format="json")
+
+        direct = ProvDocument.deserialize(content=to_prov_json(nodes, edges, engine="direct"), format="json")
+        assert direct == via_prov
+        assert len(direct.get_records()) == len(via_prov.get_records()) > nodes.height
