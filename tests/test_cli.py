@@ -99,3 +99,20 @@ def test_the_console_script_runs_as_a_process(sample_store: Path):
     bad = subprocess.run([sys.executable, "-c", "from dashboard.cli import main; main()", "stats",
                           "--archive", "/nonexistent/place"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "no archive at" in bad.stderr
+
+
+def test_demo_builds_the_sample_archive_and_analyses_it(tmp_path: Path):
+    """`archivist demo --no-serve` is the first command's main job without the server."""
+    from archive.store import Archive
+    from lineage.analyze import load_results
+
+    arc = tmp_path / "demo-archive"
+    res = CliRunner().invoke(cli, ["demo", "--no-serve", "--archive", str(arc)])
+    assert res.exit_code == 0, res.output
+    assert "sample archive ready" in res.output
+    a = Archive.open(arc, read_only=True)
+    assert a.stats()["posts"] == 3010 and a.quarantine().height == 5
+    trees = load_results(a, "trees")
+    assert trees.height == a.trees().height
+    again = CliRunner().invoke(cli, ["demo", "--no-serve", "--archive", str(arc)])
+    assert again.exit_code == 0 and Archive.open(arc).stats()["observations"] == 3011  # idempotent
