@@ -166,6 +166,26 @@ def _style_changes(archive: Archive, styles: pl.DataFrame, nodes: pl.DataFrame, 
     return new.select(list(schema)).sort(["depth", "id", "term"])
 
 
+_MEASURE_COLS = ["id", "parent", "root", "depth", "created_at", "text", "style_tags", "placeholder"]
+
+
+def _stored_measures(archive: Archive, root: str, nodes: pl.DataFrame) -> dict[str, pl.DataFrame] | None:
+    """The tree's measures from ``archivist analyze`` when they are of the tree as it is now, else None."""
+    from lineage.analyze import tree_hashes
+
+    names = ("nodes", "edges", "blame", "styles", "trees")
+    if not all(archive.has_table(f"analysis_{n}") for n in names):
+        return None
+    stored = archive.read_table("analysis_trees").filter(pl.col("root") == root)
+    if stored.height != 1 or "content_hash" not in stored.columns:
+        return None
+    if tree_hashes(nodes.select(_MEASURE_COLS)).get_column("content_hash")[0] != stored.get_column("content_hash")[0]:
+        return None
+    out = {n: archive.read_table(f"analysis_{n}").filter(pl.col("root") == root) for n in names[:-1]}
+    out["trees"] = stored
+    return out
+
+
 def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: int) -> ReportData:
     from lineage.analyze import analyze_tree
     from lineage.decay import activity, branching_decay, fidelity_by_depth, fit_fidelity
@@ -173,8 +193,9 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
     tree = archive.tree(post_id, as_of=as_of)
     nodes = tree.nodes
     missing: list[str] = []
-    cols = ["id", "parent", "root", "depth", "created_at", "text", "style_tags", "placeholder"]
-    out = analyze_tree(nodes.select(cols), tree.edges)
+    out = _stored_measures(archive, tree.root, nodes) if as_of is None else None
+    if out is None:  # not analysed, analysed before the tree changed, or an as-of view: measure it now
+        out = analyze_tree(nodes.select(_MEASURE_COLS), tree.edges)
     nd = (out["nodes"].join(nodes.select("id", "text", "author", "views", "redacted"), on="id", how="left")
           .join(tree_layout(nodes), on="id", how="left").sort(["depth", "created_at", "id"], nulls_last=True))
     text_of = nodes.select("id", "text", "depth")
@@ -348,49 +369,51 @@ def report_data(archive: Archive, root: str | None = None, *, as_of: Any = None,
 
 
 # ---------------------------------------------------------------------- figures
-def _figures(d: ReportData) -> dict[str, Any]:
-    import plotly.graph_objects as go
-
-    figs: dict[str, Any] = {}
+def _figures(d: ReportData) -> dict[str, dict[str, Any]]:
+    """Plotly figures as plain dicts (plotly's JSON form): no per-point validation, so big trees stay fast."""
+    figs: dict[str, dict[str, Any]] = {}
     if d.scope == "tree" and d.nodes.height:
         n = d.nodes
-        pos = {i: (x, y) for i, x, y in n.select("id", "x", "y").iter_rows()}
-        ex: list[float | None] = []
-        ey: list[float | None] = []
-        for c, p in n.select("id", "parent").iter_rows():
-            if p in pos:
-                ex += [pos[p][0], pos[c][0], None]
-                ey += [pos[p][1], pos[c][1], None]
+        edges = (n.select(pl.col("id").alias("c"), pl.col("parent").alias("p"), "x", "y")
+                 .join(n.select(pl.col("id").alias("p"), pl.col("x").alias("px"), pl.col("y").alias("py")),
+                       on="p", how="inner").sort("c"))
+        none = [None] * edges.height
+        ex = [v for t in zip(edges.get_column("px").to_list(), edges.get_column("x").to_list(), none) for v in t]
+        ey = [v for t in zip(edges.get_column("py").to_list(), edges.get_column("y").to_list(), none) for v in t]
         hover = [html.escape(f"{i} · gen {dep} · root drift {_num(rd)}\n{_short(t, 120)}").replace("\n", "<br>")
                  for i, dep, rd, t in n.select("id", "depth", "root_drift", "text").iter_rows()]
-        fig = go.Figure([
-            go.Scatter(x=ex, y=ey, mode="lines", line={"color": "#bbb", "width": 1}, hoverinfo="skip"),
-            go.Scatter(x=n.get_column("x").to_list(), y=n.get_column("y").to_list(), mode="markers",
-                       marker={"size": 9 if n.height < 300 else 5, "color": n.get_column("root_drift").fill_null(0).to_list(),
-                               "colorscale": "Viridis", "cmin": 0, "cmax": 1, "line": {"width": 0.5, "color": "#333"},
-                               "colorbar": {"title": {"text": "drift from root"}}},
-                       hovertext=hover, hoverinfo="text"),
-        ])
-        fig.update_layout(title="The remix tree, coloured by drift from the root (root at the top)",
-                          showlegend=False, height=520, margin={"l": 40, "r": 20, "t": 50, "b": 30},
-                          xaxis={"visible": False}, yaxis={"title": "generation", "tickvals": list(range(0, -30, -1)),
-                                                           "ticktext": [str(i) for i in range(30)]},
-                          plot_bgcolor="white")
-        figs["tree"] = fig
+        big = n.height > 2000
+        figs["tree"] = {
+            "data": [
+                {"type": "scattergl" if big else "scatter", "x": ex, "y": ey, "mode": "lines",
+                 "line": {"color": "#bbb", "width": 1}, "hoverinfo": "skip"},
+                {"type": "scattergl" if big else "scatter", "x": n.get_column("x").to_list(),
+                 "y": n.get_column("y").to_list(), "mode": "markers", "hovertext": hover, "hoverinfo": "text",
+                 "marker": {"size": 5 if n.height > 300 else 9, "color": n.get_column("root_drift").fill_null(0).to_list(),
+                            "colorscale": "Viridis", "cmin": 0, "cmax": 1, "line": {"width": 0.5, "color": "#333"},
+                            "colorbar": {"title": {"text": "drift from root"}}}},
+            ],
+            "layout": {"title": {"text": "The remix tree, coloured by drift from the root (root at the top)"},
+                       "showlegend": False, "height": 520, "margin": {"l": 40, "r": 20, "t": 50, "b": 30},
+                       "xaxis": {"visible": False, "zeroline": False}, "plot_bgcolor": "white",
+                       "yaxis": {"title": {"text": "generation"}, "zeroline": False, "tickvals": list(range(0, -60, -1)),
+                                 "ticktext": [str(i) for i in range(60)]}},
+        }
     if d.fidelity.height:
         f = d.fidelity.sort("depth")
-        fig = go.Figure(go.Scatter(x=f.get_column("depth").to_list(), y=f.get_column("fidelity").to_list(),
-                                   mode="markers+lines", name="measured", marker={"size": 8}))
+        data: list[dict[str, Any]] = [{"type": "scatter", "x": f.get_column("depth").to_list(),
+                                       "y": f.get_column("fidelity").to_list(), "mode": "markers+lines",
+                                       "name": "measured", "marker": {"size": 8}}]
         fit = d.decay.get("fidelity")
         if fit and fit.get("lambda") is not None and fit.get("F_inf") is not None:
             xs = np.linspace(0, float(f.get_column("depth").max()), 60)
             ys = fit["F_inf"] + (1 - fit["F_inf"]) * np.exp(-fit["lambda"] * xs)
-            fig.add_trace(go.Scatter(x=xs.tolist(), y=ys.tolist(), mode="lines", name="fitted decay",
-                                     line={"dash": "dash"}))
-        fig.update_layout(title="Fidelity to the root by generation (1 = the root's words, 0 = none)",
-                          xaxis_title="generation", yaxis_title="fidelity", yaxis_range=[0, 1.05], height=380,
-                          margin={"l": 50, "r": 20, "t": 50, "b": 40}, plot_bgcolor="white")
-        figs["fidelity"] = fig
+            data.append({"type": "scatter", "x": xs.tolist(), "y": ys.tolist(), "mode": "lines",
+                         "name": "fitted decay", "line": {"dash": "dash"}})
+        figs["fidelity"] = {"data": data, "layout": {
+            "title": {"text": "Fidelity to the root by generation (1 = the root's words, 0 = none)"},
+            "xaxis": {"title": {"text": "generation"}}, "yaxis": {"title": {"text": "fidelity"}, "range": [0, 1.05]},
+            "height": 380, "margin": {"l": 50, "r": 20, "t": 50, "b": 40}, "plot_bgcolor": "white"}}
     return figs
 
 
@@ -659,7 +682,8 @@ def to_html(d: ReportData) -> str:
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
-    figs = {k: f"<figure>{pio.to_html(f, full_html=False, include_plotlyjs=False, div_id=f'fig-{k}', config={'displaylogo': False})}</figure>"
+    figs = {k: "<figure>" + pio.to_html(f, full_html=False, include_plotlyjs=False, div_id=f"fig-{k}",
+                                        validate=False, config={"displaylogo": False}) + "</figure>"
             for k, f in _figures(d).items()}
     head = f"<script>{get_plotlyjs()}</script>" if figs else ""
     return _page(d, _html_body(d, figs), head)
@@ -684,11 +708,15 @@ def to_pdf(d: ReportData) -> bytes:
     >>> to_pdf(report_data(a, "t:1"))[:5]
     b'%PDF-'
     """
+    import plotly.io as pio
+
     figs = {}
     for k, f in _figures(d).items():
-        f = f.update_layout(width=900)
-        svg = f.to_image(format="svg")
-        figs[k] = (f"<figure><img alt='{_e(f.layout.title.text)}' src='data:image/svg+xml;base64,"
+        f["layout"]["width"] = 900
+        for tr in f["data"]:
+            tr["type"] = tr["type"].replace("scattergl", "scatter")  # vector output for print
+        svg = pio.to_image(f, format="svg", validate=False)
+        figs[k] = (f"<figure><img alt='{_e(f['layout']['title']['text'])}' src='data:image/svg+xml;base64,"
                    f"{base64.b64encode(svg).decode()}'></figure>")
     page = _page(d, _html_body(d, figs))
     with tempfile.TemporaryDirectory(prefix="remix-report-") as tmp:
