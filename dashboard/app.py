@@ -10,7 +10,7 @@ from pathlib import Path
 import dash
 from dash import Dash, dcc, html
 
-from dashboard.data import open_for_app
+from dashboard.data import Memo, open_for_app
 
 __all__ = ["create_app"]
 
@@ -31,6 +31,7 @@ def create_app(archive_path: str | Path) -> Dash:
     )
     app.server.config["ARCHIVE_PATH"] = str(arc.path)
     app.server.config["ARCHIVE"] = arc
+    app.server.extensions["remix_memo"] = Memo()
     app.layout = html.Div(
         [
             html.Header(

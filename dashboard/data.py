@@ -8,20 +8,90 @@ module-level state.
 from __future__ import annotations
 
 import re
+import threading
+from dataclasses import dataclass
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import polars as pl
 from flask import current_app
 
 from archive.errors import ArchiveError, NotFoundError
-from archive.store import Archive
+from archive.store import Archive, Tree
 
-__all__ = ["archive", "open_for_app", "parse_as_of", "node_record", "search_posts", "first_value",
-           "ArchiveError", "NotFoundError"]
+__all__ = ["archive", "open_for_app", "parse_as_of", "node_record", "search_posts", "first_value", "memo",
+           "Memo", "Views", "views", "tree_of", "ArchiveError", "NotFoundError"]
+
+T = TypeVar("T")
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class Memo:
+    """A small thread-safe LRU of derived frames, one per app (keys include the store version,
+    so a new ingest simply makes new keys; nothing is ever invalidated by hand)."""
+
+    def __init__(self, size: int = 32) -> None:
+        self.size = size
+        self._d: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._d:
+                self._d.move_to_end(key)
+                return self._d[key]
+        value = compute()
+        with self._lock:
+            self._d[key] = value
+            while len(self._d) > self.size:
+                self._d.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._d.clear()
+
+
+def memo(key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()`` once per ``key`` for the current app (see :class:`Memo`)."""
+    m = current_app.extensions.get("remix_memo")
+    return compute() if m is None else m.get(key, compute)
+
+
+@dataclass(frozen=True)
+class Views:
+    """The store's derived frames at one version (read once, shared by every request of that version)."""
+
+    version: int
+    lineage: pl.DataFrame
+    posts: pl.DataFrame
+    edges: pl.DataFrame
+    trees: pl.DataFrame
+
+
+def views(arc: Archive, as_of: str | None = None) -> Views:
+    """The views of the current store version (or as of a date), memoised for this app."""
+    v = arc.version()
+    return memo(("views", v, as_of), lambda: Views(v, arc.lineage(as_of), arc.posts(as_of), arc.edges(as_of),
+                                                   arc.trees(as_of)))
+
+
+def tree_of(vw: Views, post_id: str) -> Tree:
+    """The whole tree a post belongs to, like :meth:`Archive.tree` but from memoised views
+    (one store-version lookup per request instead of one per frame)."""
+    hit = vw.lineage.filter(pl.col("id") == post_id)
+    if hit.height == 0:
+        raise NotFoundError(f"no post {post_id!r} in this archive at that time")
+    root = hit.get_column("root")[0]
+    lin = vw.lineage.filter(pl.col("root") == root)
+    nodes = lin.drop("placeholder", "created_at").join(vw.posts, on="id", how="left").sort(
+        ["depth", "created_at", "id"], nulls_last=True)
+    edges = vw.edges.join(lin.select(child="id"), on="child", how="semi")
+    return Tree(root=root, nodes=nodes, edges=edges)
 
 
 def open_for_app(path: str) -> Archive:

@@ -42,9 +42,14 @@ def safe_text(s: str | None, width: int = 90) -> str:
 
 def _base(fig: go.Figure, *, title: str | None = None, height: int | None = None,
           subtitle: str | None = None) -> go.Figure:
-    has_legend = any(t.showlegend is not False for t in fig.data) and len(fig.data) > 1
+    has_legend = len(fig.data) > 1 and any(getattr(t, "showlegend", False) is not False for t in fig.data)
     top = (40 if title else 10) + (18 if subtitle else 0) + (28 if has_legend else 0)
     fig.update_layout(template=TEMPLATE, font=FONT, margin=dict(l=50, r=20, t=top, b=40))
+    return _titled(fig, title=title, height=height, subtitle=subtitle, has_legend=has_legend)
+
+
+def _titled(fig: go.Figure, *, title: str | None, height: int | None, subtitle: str | None,
+            has_legend: bool) -> go.Figure:
     if has_legend:
         fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom"))
     if title:
@@ -114,37 +119,44 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
     texts = sub.get_column("text").fill_null("").to_list()
     deps = sub.get_column("depth").to_list()
     metric = sub.get_column(size_col).fill_null(0).to_list()
-    hover = [
-        f"<b>{safe_text(i, 60)}</b><br>depth {d} · {size_col} {m:,}"
-        + (f" · drift from root {dv:.2f}" if not math.isnan(dv) else "")
-        + (f"<br>+{h:,} remixes hidden (click to open)" if h else "")
-        + ("<br>(not in the archive)" if ph else f"<br>{safe_text(t, 90)}")
-        for i, d, m, dv, h, ph, t in zip(sub_ids, deps, metric, drift_v, n_hidden, placeholder, texts)
-    ]
+    if n > GL_THRESHOLD:  # big trees: a lean label (the panel shows the rest on click), a much smaller payload
+        hover = [f"{safe_text(i, 40)}<br>gen {d} · {size_col} {m:,}<br>{safe_text(t, 48)}"
+                 for i, d, m, t in zip(sub_ids, deps, metric, texts)]
+    else:
+        hover = [
+            f"<b>{safe_text(i, 60)}</b><br>depth {d} · {size_col} {m:,}"
+            + (f" · drift from root {dv:.2f}" if not math.isnan(dv) else "")
+            + (f"<br>+{h:,} remixes hidden (click to open)" if h else "")
+            + ("<br>(not in the archive)" if ph else f"<br>{safe_text(t, 90)}")
+            for i, d, m, dv, h, ph, t in zip(sub_ids, deps, metric, drift_v, n_hidden, placeholder, texts)
+        ]
     ex, ey = lay.edge_xy()
     scatter = go.Scattergl if n > GL_THRESHOLD else go.Scatter
-    fig = go.Figure()
-    fig.add_trace(scatter(x=ex, y=ey, mode="lines", line=dict(color="#b9c0c8", width=1), hoverinfo="skip",
-                          name="remix edges", showlegend=False))
+    # numpy arrays and scalar styles throughout: plotly validates lists element by element (slow)
+    traces = [scatter(x=ex, y=ey, mode="lines", line=dict(color="#b9c0c8", width=1), hoverinfo="skip",
+                      name="remix edges", showlegend=False)]
     has_drift = not np.all(np.isnan(drift_v))
-    color = np.where(np.isnan(drift_v), 0.0, drift_v) if has_drift else "#4c78a8"
-    marker = dict(
-        size=sizes, color=color, line=dict(width=np.where(n_hidden > 0, 2.5, 0.8),
-                                           color=np.where(n_hidden > 0, "#222", "#fff").tolist()),
-        symbol=np.where(n_hidden > 0, "diamond", np.where(placeholder, "circle-open", "circle")).tolist(),
-        opacity=1.0,
-    )
+    marker = dict(size=sizes, color=np.where(np.isnan(drift_v), 0.0, drift_v) if has_drift else "#4c78a8",
+                  line=dict(width=0.8, color="#ffffff"), opacity=1.0)
     if has_drift:
         marker.update(colorscale=DRIFT_SCALE, cmin=0.0, cmax=1.0, showscale=True,
                       colorbar=dict(title=dict(text="drift<br>from root"), thickness=12, len=0.6))
-    fig.add_trace(scatter(x=lay.x, y=lay.y, mode="markers", marker=marker, customdata=sub_ids, hovertext=hover,
-                          hoverinfo="text", name="posts", showlegend=False))
-    if hidden and n <= 400:
-        hx = [lay.x[k] for k in range(n) if n_hidden[k]]
-        hy = [lay.y[k] for k in range(n) if n_hidden[k]]
-        ht = [f"+{n_hidden[k]}" for k in range(n) if n_hidden[k]]
-        fig.add_trace(go.Scatter(x=hx, y=hy, mode="text", text=ht, textposition="bottom center",
-                                 textfont=dict(size=10, color="#333"), hoverinfo="skip", showlegend=False))
+    traces.append(scatter(x=lay.x, y=lay.y, mode="markers", marker=marker, customdata=np.array(sub_ids, dtype=object),
+                          hovertext=np.array(hover, dtype=object), hoverinfo="text", name="posts", showlegend=False))
+    folded = np.flatnonzero(n_hidden > 0)
+    if folded.size:  # posts with hidden remixes: a diamond outline over them, "+N" beside them when few
+        traces.append(go.Scatter(x=lay.x[folded], y=lay.y[folded], mode="markers+text" if folded.size <= 300
+                                 else "markers", marker=dict(symbol="diamond-open", size=sizes[folded] + 6,
+                                                             color="#222", line=dict(width=2)),
+                                 text=[f"+{k:,}" for k in n_hidden[folded]] if folded.size <= 300 else None,
+                                 textposition="bottom center", textfont=dict(size=10, color="#333"),
+                                 hoverinfo="skip", showlegend=False, name="folded"))
+    ph = np.flatnonzero(placeholder)
+    if ph.size:  # posts not in the archive: a grey ring
+        traces.append(go.Scatter(x=lay.x[ph], y=lay.y[ph], mode="markers", hoverinfo="skip", showlegend=False,
+                                 marker=dict(symbol="circle-open", size=sizes[ph] + 4, color="#888",
+                                             line=dict(width=2)), name="not in the archive"))
+    fig = go.Figure(data=traces)
     pos = {v: k for k, v in enumerate(sub_ids)}
     for node, colour, label in ((selected, "#d62728", "selected"), (compare, "#ff7f0e", "compared")):
         if node is None or node not in pos:
@@ -166,13 +178,20 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
                                              line=dict(color=colour, width=3)),
                                  customdata=[node], hoverinfo="skip", showlegend=False, name=label))
     depth_max = int(-lay.y.min()) if n else 0
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(title="generation", tickmode="array", tickvals=[-d for d in range(depth_max + 1)],
-                     ticktext=[str(d + depths[ids.index(root)]) for d in range(depth_max + 1)], zeroline=False,
-                     showgrid=True, gridcolor="#f0f0f0")
-    fig.update_layout(dragmode="pan", hovermode="closest", clickmode="event", uirevision=root,
-                      meta=dict(root=root, drawn=n, hidden=int(n_hidden.sum())))
-    return _base(fig, height=height)
+    base_depth = depths[ids.index(root)]
+    step = max(1, math.ceil((depth_max + 1) / 25))
+    # no named template here: copying one costs more than the whole tree (this is the explorer's hot path)
+    fig.update_layout(
+        xaxis=dict(visible=False),
+        yaxis=dict(title=dict(text="generation"), tickmode="array",
+                   tickvals=[-d for d in range(0, depth_max + 1, step)],
+                   ticktext=[str(d + base_depth) for d in range(0, depth_max + 1, step)], zeroline=False,
+                   showgrid=True, gridcolor="#eef0f3", showline=False, ticks=""),
+        dragmode="pan", hovermode="closest", clickmode="event", uirevision=root, height=height,
+        paper_bgcolor="#ffffff", plot_bgcolor="#ffffff", font=FONT, margin=dict(l=50, r=20, t=10, b=20),
+        hoverlabel=dict(font=dict(size=12)),
+        meta=dict(root=root, drawn=n, hidden=int(n_hidden.sum())))
+    return fig
 
 
 def growth_figure(posts: pl.DataFrame, *, freq: str = "1d") -> go.Figure:

@@ -26,8 +26,8 @@ class TreeLayout:
     y: np.ndarray
     parent_index: np.ndarray  # -1 for the root (and any node whose parent is not drawn)
 
-    def edge_xy(self) -> tuple[list[float | None], list[float | None]]:
-        """Coordinates for one line trace of every edge, segments separated by ``None``.
+    def edge_xy(self) -> tuple[np.ndarray, np.ndarray]:
+        """Coordinates for one line trace of every edge, segments separated by NaN (a gap).
 
         Each edge is an elbow (down from the parent, across, down to the child), which
         reads better than diagonals in a wide tree.
@@ -36,14 +36,13 @@ class TreeLayout:
         par = self.parent_index[child]
         mid = (self.y[par] + self.y[child]) / 2
         n = child.size
-        xs = np.empty(n * 5, dtype=object)
-        ys = np.empty(n * 5, dtype=object)
+        xs = np.full(n * 5, np.nan)
+        ys = np.full(n * 5, np.nan)
         xs[0::5], ys[0::5] = self.x[par], self.y[par]
         xs[1::5], ys[1::5] = self.x[par], mid
         xs[2::5], ys[2::5] = self.x[child], mid
         xs[3::5], ys[3::5] = self.x[child], self.y[child]
-        xs[4::5], ys[4::5] = None, None
-        return xs.tolist(), ys.tolist()
+        return xs, ys
 
 
 def children_index(ids: list[str], parents: list[str | None]) -> tuple[np.ndarray, list[list[int]]]:

@@ -1,110 +1,139 @@
-"""The dashboard's door to ``lineage``: each measure, or ``None`` when it is not available.
+"""The dashboard's door to ``lineage``: each measure from the analysis tables, or computed now.
 
-The pages call these and say so plainly when a measure is missing (an archive
-not analysed yet, or an older install), instead of showing made-up numbers.
+``archivist analyze`` writes the measures as tables (``lineage.analyze``). When
+those tables describe the store version being shown they are read; otherwise
+(an ingest ran since, an as-of date is set, or the archive was never analysed)
+the measure is computed on the spot for one tree, or for the whole archive when
+it is small. When neither is possible the function returns ``None`` and the
+page says so plainly: no made-up numbers.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable
-
 import polars as pl
 
-from archive.store import Archive
+from archive.store import Archive, Tree
+from lineage.analyze import load_results
+from lineage.blame import blame_path
+from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
+from lineage.drift import drift_rate_expr, node_drift, token_diff
+from lineage.errors import LineageError
+from lineage.styles import styles_frame
 
-__all__ = ["lineage_fn", "tree_drift", "token_diff", "blame_words", "load_table", "MISSING"]
+__all__ = ["MISSING", "ON_THE_FLY_LIMIT", "analysed_version", "fresh_table", "tree_drift", "archive_drift",
+           "drift_rates", "diff_words", "blame_words", "archive_styles", "archive_style_labels", "style_labels",
+           "archive_flow", "archive_homogenisation", "archive_bleed_rates", "analysed_drift", "DRIFT_COLS"]
 
-MISSING = "not computed yet: run `archivist analyze --archive …` (or `archivist demo`) and reload"
+MISSING = ("not computed for this archive yet: run `archivist analyze --archive PATH` and reload "
+           "(the archive is too big to compute it while the page loads)")
+ON_THE_FLY_LIMIT = 300_000  # posts: above this, whole-archive measures come from `archivist analyze` only
 
 
-def lineage_fn(module: str, name: str) -> Callable[..., Any] | None:
-    """``lineage.<module>.<name>`` if it exists, else ``None``."""
+def analysed_version(arc: Archive) -> int | None:
+    """The store version the latest ``archivist analyze`` described (``None``: never analysed)."""
     try:
-        mod = importlib.import_module(f"lineage.{module}")
-    except ImportError:
+        runs = load_results(arc, "runs")
+    except LineageError:
         return None
-    return getattr(mod, name, None)
-
-
-def tree_drift(nodes: pl.DataFrame) -> pl.DataFrame | None:
-    """Per node of one tree (``Tree.nodes``): ``id, parent, root, depth, edge_drift, root_drift, path_drift,
-    directness``."""
-    f = lineage_fn("drift", "node_drift")
-    if f is None:
+    if runs.height == 0:
         return None
-    return f(nodes.select("id", "text", "placeholder"), nodes.select("id", "parent", "root", "depth"))
+    return int(runs.sort("at").get_column("store_version")[-1])
 
 
-def archive_drift(arc: Archive, *, as_of: str | None = None, max_posts: int = 300_000) -> pl.DataFrame | None:
-    """Node drift of every post: the ``node_drift`` analysis table, else computed now for a small archive."""
-    stored = load_table(arc, "node_drift") if as_of is None else None
+def fresh_table(arc: Archive, table: str, *, as_of: str | None = None) -> pl.DataFrame | None:
+    """An analysis table, only when it describes what is shown (the current store version, no as-of)."""
+    if as_of is not None or analysed_version(arc) != arc.version():
+        return None
+    try:
+        return load_results(arc, table)
+    except LineageError:
+        return None
+
+
+def _small(arc: Archive, as_of: str | None) -> bool:
+    return arc.posts(as_of).height <= ON_THE_FLY_LIMIT
+
+
+DRIFT_COLS = ["id", "root", "edge_drift", "root_drift", "path_drift", "directness"]
+
+
+def analysed_drift(arc: Archive) -> pl.DataFrame | None:
+    """The drift columns of the ``nodes`` analysis table when it describes the current store version."""
+    nodes = fresh_table(arc, "nodes")
+    return None if nodes is None else nodes.select(DRIFT_COLS)
+
+
+def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per node of one tree: ``id, edge_drift, root_drift, path_drift, directness``.
+
+    ``analysed`` is :func:`analysed_drift` (fresh analysis tables): this tree's rows are
+    taken from it; else the tree is measured now (one tree is always small enough).
+    """
+    cols = DRIFT_COLS[:1] + DRIFT_COLS[2:]
+    if analysed is not None:
+        got = analysed.filter(pl.col("root") == tree.root).select(cols)
+        if got.height == tree.nodes.height:
+            return got
+    n = tree.nodes
+    return node_drift(n.select("id", "text", "placeholder"), n.select("id", "parent", "root", "depth")).select(cols)
+
+
+def archive_drift(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | None:
+    """Node drift of every post (``id, parent, root, depth, edge_drift, root_drift, …``)."""
+    stored = fresh_table(arc, "nodes", as_of=as_of)
     if stored is not None:
         return stored
-    f = lineage_fn("drift", "node_drift")
-    posts = arc.posts(as_of)
-    if f is None or posts.height > max_posts:
+    if not _small(arc, as_of):
         return None
-    return f(posts.select("id", "text", "placeholder"), arc.lineage(as_of).select("id", "parent", "root", "depth"))
+    posts = arc.posts(as_of)
+    return node_drift(posts.select("id", "text", "placeholder"),
+                      arc.lineage(as_of).select("id", "parent", "root", "depth"))
 
 
 def drift_rates(nd: pl.DataFrame) -> pl.DataFrame:
-    """Per tree: ``root, drift_rate`` (slope of root drift on generation)."""
-    f = lineage_fn("drift", "drift_rate_expr")
-    if f is None:
-        return pl.DataFrame(schema={"root": pl.String, "drift_rate": pl.Float64})
-    return nd.group_by("root").agg(drift_rate=f()).sort("root")
+    """Per tree: ``root, drift_rate`` (least-squares slope of root drift on generation)."""
+    return nd.group_by("root").agg(drift_rate=drift_rate_expr()).sort("root")
 
 
-def token_diff(a: str, b: str) -> list[tuple[str, str]] | None:
-    """Word diff from ``a`` to ``b``: ``[(op, word)]``."""
-    f = lineage_fn("drift", "token_diff")
-    return None if f is None else [tuple(x) for x in f(a or "", b or "")]
+def diff_words(a: str | None, b: str | None) -> list[tuple[str, str]]:
+    """Word diff from ``a`` to ``b``: ``[(op, word)]``, op ``equal``, ``added`` or ``removed``."""
+    return [(op, w) for op, w in token_diff(a or "", b or "")]
 
 
-def blame_words(path: pl.DataFrame) -> list[dict] | None:
-    """Blame of the last node of ``path`` (``id, depth, text``, root first):
-    ``[{word, generation, node, reintroduced}]`` with ``generation`` the introducing node's depth."""
-    f = lineage_fn("blame", "blame_path")
-    if f is None:
-        return None
+def blame_words(path: pl.DataFrame) -> list[dict]:
+    """Blame of the last post of ``path`` (``id, depth, text``, root first):
+    ``[{word, generation, node, reintroduced}]``, ``generation`` = the introducing post's depth."""
     ids = path.get_column("id").to_list()
-    b = f(list(zip(ids, path.get_column("text").to_list())))
+    b = blame_path(list(zip(ids, path.get_column("text").to_list())))
     depth = dict(zip(ids, path.get_column("depth").to_list()))
-    return [{"word": r["token"], "node": r["introduced_by"], "generation": depth.get(r["introduced_by"],
-                                                                                     r["generation"]),
-             "reintroduced": bool(r["reintroduced"])}
+    return [{"word": r["token"], "node": r["introduced_by"],
+             "generation": depth.get(r["introduced_by"], r["generation"]), "reintroduced": bool(r["reintroduced"])}
             for r in b.sort("position").iter_rows(named=True)]
 
 
-def archive_styles(arc: Archive, *, as_of: str | None = None, max_posts: int = 300_000) -> pl.DataFrame | None:
-    """Style terms of every post (``id, term, facet, source``): the ``styles`` table, else computed now."""
-    stored = load_table(arc, "styles") if as_of is None else None
+def archive_styles(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | None:
+    """Style terms of every post: ``id, term, facet, source``."""
+    stored = fresh_table(arc, "styles", as_of=as_of)
     if stored is not None:
         return stored
-    f = lineage_fn("styles", "styles_frame")
-    posts = arc.posts(as_of)
-    if f is None or posts.height > max_posts:
+    if not _small(arc, as_of):
         return None
-    return f(posts.select("id", "text", "style_tags"))
+    return styles_frame(arc.posts(as_of).select("id", "text", "style_tags"))
 
 
-def archive_style_labels(arc: Archive, *, as_of: str | None = None, max_posts: int = 300_000
-                         ) -> pl.DataFrame | None:
-    """Every style term of every post with its label: the ``style_labels`` table, else computed now."""
-    stored = load_table(arc, "style_labels") if as_of is None else None
+def archive_style_labels(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | None:
+    """Every style term of every post with its label (``inherited, reused, bled, novel``) and source tree."""
+    stored = fresh_table(arc, "style_labels", as_of=as_of)
     if stored is not None:
         return stored
-    f = lineage_fn("bleed", "label_new_styles")
-    styles = archive_styles(arc, as_of=as_of, max_posts=max_posts)
-    if f is None or styles is None:
+    styles = archive_styles(arc, as_of=as_of)
+    if styles is None:
         return None
-    return f(styles.select("id", "term"), arc.lineage(as_of).select("id", "parent", "root", "depth", "created_at"))
+    return label_new_styles(styles.select("id", "term"),
+                            arc.lineage(as_of).select("id", "parent", "root", "depth", "created_at"))
 
 
-def style_labels(arc: Archive, post_id: str, *, as_of: str | None = None) -> list[dict] | None:
-    """Styles of a post with their label (``inherited``, ``reused``, ``bled``, ``novel``) and, when bled,
-    the tree it came from; ``None`` when the measure is not available."""
-    labels = archive_style_labels(arc, as_of=as_of)
+def style_labels(labels: pl.DataFrame | None, post_id: str) -> list[dict] | None:
+    """The labelled styles of one post (``None`` when labels are not available)."""
     if labels is None:
         return None
     rows = labels.filter(pl.col("id") == post_id).sort("term")
@@ -112,12 +141,18 @@ def style_labels(arc: Archive, post_id: str, *, as_of: str | None = None) -> lis
             for r in rows.iter_rows(named=True)]
 
 
-def load_table(arc: Archive, table: str) -> pl.DataFrame | None:
-    """An analysis table written by ``archivist analyze`` (``None`` when absent)."""
-    f = lineage_fn("analyze", "load_results")
-    if f is None:
-        return None
-    try:
-        return f(arc, table)
-    except Exception:  # noqa: BLE001 - an absent or older table reads as "not computed"
-        return None
+def archive_flow(arc: Archive, labels: pl.DataFrame) -> pl.DataFrame:
+    """The flow matrix: ``from_root, to_root, adoptions``."""
+    stored = fresh_table(arc, "flow")
+    return stored if stored is not None else flow_matrix(labels)
+
+
+def archive_homogenisation(arc: Archive, styles: pl.DataFrame) -> pl.DataFrame:
+    """Style diversity and similarity per 30-day window."""
+    stored = fresh_table(arc, "homogenisation")
+    return stored if stored is not None else homogenisation(styles.select("id", "term"), arc.lineage())
+
+
+def archive_bleed_rates(labels: pl.DataFrame) -> pl.DataFrame:
+    """Per tree: ``root, new_terms, bled, novel, reused, bleed_rate``."""
+    return bleed_rates(labels)

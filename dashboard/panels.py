@@ -137,16 +137,11 @@ def node_panel(node: dict, *, root: str, parent: dict | None, diff: list | None,
     ]
     if parent is None:
         sections += [html.H4("Changes from its parent"), note("This is the root: it has no parent.")]
-    elif diff is None:
-        sections += [html.H4("Changes from its parent"), note("The word diff is not available in this install.")]
     else:
         sections += [html.H4(["Changes from its parent ", html.Span(parent["id"], className="mono small")]),
                      diff_view(diff)]
-    sections.append(html.H4("Blame: which generation brought each word"))
-    if blame is None:
-        sections.append(note("Blame is not available in this install."))
-    else:
-        sections += [blame_view(blame), blame_legend([w["generation"] for w in blame])]
+    sections += [html.H4("Blame: which generation brought each word"), blame_view(blame or []),
+                 blame_legend([w["generation"] for w in blame or []])]
     sections += [html.H4("Styles"), _styles(styles, node.get("style_tags"))]
     metrics = [("views", node.get("views")), ("likes", node.get("likes")), ("remixes", node.get("remixes")),
                ("comments", node.get("comments"))]

@@ -26,10 +26,9 @@ def flow_figure(kind: str, flow: pl.DataFrame, names: dict[str, str]):
 
 def _flow(arc) -> tuple[pl.DataFrame, dict[str, str]] | None:
     labels = measures.archive_style_labels(arc)
-    f = measures.lineage_fn("bleed", "flow_matrix")
-    if labels is None or f is None:
+    if labels is None:
         return None
-    return f(labels), tree_labels(arc.trees())
+    return measures.archive_flow(arc, labels), tree_labels(arc.trees())
 
 
 def layout(**query: str) -> html.Div:
@@ -38,18 +37,16 @@ def layout(**query: str) -> html.Div:
     head = [html.H1("Style bleed"), html.P(LEAD, className="lead")]
     if labels is None:
         return html.Div(head + [note("Style bleed " + measures.MISSING + ".")])
-    flow, names = _flow(arc)
-    rates_fn = measures.lineage_fn("bleed", "bleed_rates")
-    homog_fn = measures.lineage_fn("bleed", "homogenisation")
+    flow, names = measures.archive_flow(arc, labels), tree_labels(arc.trees())
     remix = labels.filter(pl.col("depth") > 0)
     counts = dict(remix.group_by("label").len().rows())
     new_terms = sum(v for k, v in counts.items() if k != "inherited")
     trees = arc.trees().select("root", "size", "root_text")
-    rates = (rates_fn(labels).join(trees, on="root", how="inner").filter(pl.col("new_terms") >= 5)
-             .sort(["bleed_rate", "root"], descending=[True, False]).head(10)
-             .select("root", "size", "new_terms", "bled", "novel", "bleed_rate", "root_text")) if rates_fn else None
+    rates = (measures.archive_bleed_rates(labels).join(trees, on="root", how="inner")
+             .filter(pl.col("new_terms") >= 5).sort(["bleed_rate", "root"], descending=[True, False]).head(10)
+             .select("root", "size", "new_terms", "bled", "novel", "bleed_rate", "root_text"))
     styles = measures.archive_styles(arc)
-    homog = homog_fn(styles.select("id", "term"), arc.lineage()) if homog_fn and styles is not None else None
+    homog = measures.archive_homogenisation(arc, styles) if styles is not None else None
     kind = query.get("view") if query.get("view") in ("heatmap", "sankey") else "heatmap"
     cards = [(f"{new_terms:,}", "new style terms in remixes"), (f"{counts.get('bled', 0):,}", "bled from another tree"),
              (f"{counts.get('novel', 0):,}", "novel"), (f"{counts.get('reused', 0):,}", "reused in their own tree"),
@@ -73,7 +70,7 @@ def layout(**query: str) -> html.Div:
                   frame_table(rates, headers={"new_terms": "new terms", "bleed_rate": "bleed rate",
                                               "root_text": "root prompt"},
                               cells={"root": lambda r: tree_link(r["root"])}, width=70)
-                  if rates is not None and rates.height else note("No tree has enough new style terms.")],
+                  if rates.height else note("No tree has enough new style terms.")],
                  className="card-block"),
     ])
 

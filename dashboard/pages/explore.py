@@ -13,7 +13,8 @@ import polars as pl
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
 from dashboard import measures
-from dashboard.data import NotFoundError, archive, first_value, node_record, parse_as_of, search_posts
+from dashboard.data import (NotFoundError, archive, first_value, memo, node_record, parse_as_of, search_posts,
+                            tree_of, views)
 from dashboard.figures import empty_figure, tree_figure
 from dashboard.panels import compare_panel, explore_href, node_panel, note, search_results
 
@@ -54,12 +55,27 @@ def auto_depth(depth_counts: list[tuple[int, int]], *, budget: int = AUTO_DRAW) 
     return best
 
 
+def depth_range(arc, root: str | None, as_of: str | None) -> tuple[int, int]:
+    """``(automatic depth, deepest generation)`` of a tree."""
+    counts = (views(arc, as_of).lineage.filter(pl.col("root") == root).group_by("depth").len().sort("depth")
+              .rows())
+    return auto_depth(counts), max(1, max([d for d, _ in counts] or [1]))
+
+
+def _depth(arc, root: str | None, as_of: str | None, asked: int | None) -> int:
+    if not root:
+        return 1
+    auto, deepest = depth_range(arc, root, as_of)
+    return auto if asked is None else min(max(1, asked), deepest)
+
+
 def initial_state(arc, query: dict) -> dict:
     """The explorer state a URL asks for, completed with defaults (largest tree, its root)."""
     as_of = parse_as_of(query.get("as_of"))
     root = first_value(query.get("root"))
     node = first_value(query.get("node"))
-    lin = arc.lineage(as_of)
+    vw = views(arc, as_of)
+    lin = vw.lineage
     if node and not root:
         hit = lin.filter(pl.col("id") == node)
         root = hit.get_column("root")[0] if hit.height else None
@@ -67,12 +83,13 @@ def initial_state(arc, query: dict) -> dict:
         hit = lin.filter(pl.col("id") == root)
         root = hit.get_column("root")[0] if hit.height else root
     if not root:
-        trees = arc.trees(as_of)
-        root = trees.get_column("root")[0] if trees.height else None
+        root = vw.trees.get_column("root")[0] if vw.trees.height else None
     size = first_value(query.get("size"))
+    depth = _int(query.get("depth"))
     return {
         "root": root, "node": node or root, "compare": first_value(query.get("compare")),
-        "depth": _int(query.get("depth")), "size": size if size in ("views", "likes", "remixes") else "views",
+        "depth": _depth(arc, root, as_of, depth),
+        "size": size if size in ("views", "likes", "remixes") else "views",
         "as_of": as_of, "collapsed": _list(query.get("collapsed")), "expanded": _list(query.get("expanded")),
     }
 
@@ -87,9 +104,10 @@ def state_href(state: dict) -> str:
 
 def tree_options(arc, as_of: str | None, keep: str | None = None, limit: int = 300) -> list[dict]:
     """Dropdown entries for the biggest trees (plus ``keep``, when it is smaller)."""
-    t = arc.trees(as_of).head(limit)
+    trees = views(arc, as_of).trees
+    t = trees.head(limit)
     if keep and keep not in set(t.get_column("root").to_list()):
-        t = pl.concat([t, arc.trees(as_of).filter(pl.col("root") == keep)])
+        t = pl.concat([t, trees.filter(pl.col("root") == keep)])
     return [{"label": f"{r['size']:,} posts · " + (r["root_text"][:70] if not r["root_placeholder"] and r["root_text"]
                                                    else f"root not in the archive ({r['root']})"),
              "value": r["root"]} for r in t.iter_rows(named=True)]
@@ -101,7 +119,8 @@ def layout(**query: Any) -> html.Div:
     root = state["root"]
     if root is None:
         return html.Div([html.H1("Explorer"), note("The archive is empty: ingest something first.")])
-    history = arc.posts().get_column("created_at").drop_nulls()
+    vw = views(arc, state["as_of"])
+    history = views(arc).posts.get_column("created_at").drop_nulls()
     return html.Div([
         html.H1("Lineage explorer"),
         html.P("Pick a tree (or search for words of a prompt), then click a post to see its prompt, what it "
@@ -120,9 +139,8 @@ def layout(**query: Any) -> html.Div:
                 dcc.Dropdown(id="explore-tree", options=tree_options(arc, state["as_of"], keep=root), value=root,
                              clearable=False),
                 html.Label("Generations drawn below the root"),
-                dcc.Slider(id="explore-depth", min=1, max=max(1, int(arc.trees(state["as_of"]).filter(
-                    pl.col("root") == root).get_column("depth").max() or 1)), step=1,
-                    value=state["depth"] or 1, marks=None, tooltip={"placement": "bottom", "always_visible": True}),
+                dcc.Slider(id="explore-depth", min=1, max=depth_range(arc, root, state["as_of"])[1], step=1,
+                           value=state["depth"], marks=None, tooltip={"placement": "bottom", "always_visible": True}),
                 html.Label("Marker size"),
                 dcc.RadioItems(id="explore-size", options=SIZE_CHOICES, value=state["size"], inline=True),
                 html.Label("As of (leave empty for now)"),
@@ -212,18 +230,32 @@ def next_state(state: dict, trigger: str | None, *, tree: str | None = None, dep
     Input("explore-reset", "n_clicks"),
     State("explore-state", "data"),
     State("explore-pick", "value"),
+    prevent_initial_call=True,  # the page's layout already holds the state its URL asked for
 )
 def on_action(tree, depth, size, as_of, click, _toggle, _reset, state, pick):
     """Apply a user action to the state; fill in the automatic depth when a tree is (re)opened."""
-    s = next_state(state or {}, ctx.triggered_id, tree=tree, depth=depth, size=size, as_of=as_of, click=click,
+    state = state or {}
+    s = next_state(state, ctx.triggered_id, tree=tree, depth=depth, size=size, as_of=as_of, click=click,
                    pick=pick or "node")
-    arc = archive()
-    counts = (arc.lineage(s.get("as_of")).filter(pl.col("root") == s.get("root"))
-              .group_by("depth").len().sort("depth").rows())
-    max_depth = max([d for d, _ in counts] or [1])
+    if s == state:
+        return no_update, no_update, no_update
+    auto, deepest = depth_range(archive(), s.get("root"), s.get("as_of"))
     if s.get("depth") is None:
-        s["depth"] = auto_depth(counts)
-    return s, s["depth"], max(1, max_depth)
+        s["depth"] = auto
+    return (s, s["depth"] if s["depth"] != depth else no_update,
+            deepest if s.get("root") != state.get("root") or s.get("as_of") != state.get("as_of") else no_update)
+
+
+def tree_and_drift(arc, root: str, as_of: str | None):
+    """The tree and its node drift, memoised per store version (a click redraws without re-measuring)."""
+    vw = views(arc, as_of)
+
+    def load():
+        tree = tree_of(vw, root)
+        analysed = None if as_of else memo(("analysed_drift", vw.version), lambda: measures.analysed_drift(arc))
+        return tree, measures.tree_drift(tree, analysed)
+
+    return memo(("tree", vw.version, root, as_of), load)
 
 
 @callback(
@@ -232,16 +264,14 @@ def on_action(tree, depth, size, as_of, click, _toggle, _reset, state, pick):
     Input("explore-state", "data"),
 )
 def draw_tree(state):
-    """Draw the tree the state names (the timed path: one tree read, one drift pass, one figure)."""
+    """Draw the tree the state names (the timed path: one tree read, its drift, one figure)."""
     if not state or not state.get("root"):
         return empty_figure("no tree selected"), ""
-    arc = archive()
     try:
-        tree = arc.tree(state["root"], as_of=state.get("as_of"))
+        tree, drift = tree_and_drift(archive(), state["root"], state.get("as_of"))
     except NotFoundError:
         return (empty_figure(f"{state['root']} did not exist as of {state.get('as_of')}"),
                 note("Pick a later date or another tree."))
-    drift = measures.tree_drift(tree.nodes)
     fig = tree_figure(tree.nodes, root=tree.root, drift=drift, size_by=state.get("size") or "views",
                       max_depth=state.get("depth"), collapsed=set(state.get("collapsed") or []),
                       expanded=set(state.get("expanded") or []), selected=state.get("node"),
@@ -249,12 +279,20 @@ def draw_tree(state):
     meta = fig.layout.meta or {}
     caption = [html.Strong(f"{tree.nodes.height:,} posts"),
                f" in this tree; {meta.get('drawn', 0):,} drawn"
-               + (f", {meta.get('hidden'):,} folded under ◆ posts (click one to open it)" if meta.get("hidden")
-                  else "")
+               + (f", {meta.get('hidden'):,} folded under ◇ posts (click one to open it, or raise the "
+                  "generations slider)" if meta.get("hidden") else "")
                + (f"; as of {state['as_of']}" if state.get("as_of") else "") + "."]
-    if drift is None:
-        caption.append(" Drift colours: " + measures.MISSING + ".")
     return fig, caption
+
+
+def path_to_root(nodes: pl.DataFrame, post_id: str) -> pl.DataFrame:
+    """The rows of ``nodes`` from the root down to ``post_id`` (primary parents)."""
+    parent_of = dict(zip(nodes.get_column("id").to_list(), nodes.get_column("parent").to_list()))
+    path = [post_id]
+    while (p := parent_of.get(path[-1])) is not None and p in parent_of and len(path) <= len(parent_of):
+        path.append(p)
+    order = pl.DataFrame({"id": path[::-1], "_k": list(range(len(path)))})
+    return order.join(nodes, on="id", how="left").sort("_k").drop("_k")
 
 
 def _node_dict(nodes: pl.DataFrame, pid: str | None) -> dict | None:
@@ -276,29 +314,30 @@ def show_node(state):
     arc = archive()
     as_of = state.get("as_of")
     try:
-        tree = arc.tree(state["root"], as_of=as_of)
+        tree, drift_frame = tree_and_drift(arc, state["root"], as_of)
     except NotFoundError:
         return note("This tree did not exist yet at that date."), None
     nodes = tree.nodes
     node = _node_dict(nodes, state.get("node")) or _node_dict(nodes, tree.root)
     parent = _node_dict(nodes, node.get("parent"))
-    anc = arc.ancestors(node["id"], as_of=as_of)
+    anc = path_to_root(nodes, node["id"])
     path = anc.select("id", "depth", "text", "placeholder").to_dicts()
-    diff = measures.token_diff(parent["text"], node["text"]) if parent else None
-    blame = measures.blame_words(anc.select("id", "depth", "text"))
-    drift_frame = measures.tree_drift(nodes)
-    drift = drift_frame.filter(pl.col("id") == node["id"]).row(0, named=True) if drift_frame is not None else None
-    edges = (tree.edges.filter(pl.col("child") == node["id"]).sort("rank")
-             .with_columns(primary=pl.col("parent") == node.get("parent")).to_dicts())
-    record = None if node.get("placeholder") else node_record(arc, node["id"], as_of)
-    styles = measures.style_labels(arc, node["id"], as_of=as_of)
-    panel = node_panel(node, root=tree.root, parent=parent, diff=diff, blame=blame, drift=drift, edges=edges,
-                       record=record, path=path, styles=styles, as_of=as_of)
+    row = drift_frame.filter(pl.col("id") == node["id"])
+    labels = memo(("style_labels", arc.version(), as_of), lambda: measures.archive_style_labels(arc, as_of=as_of))
+    panel = node_panel(
+        node, root=tree.root, parent=parent,
+        diff=measures.diff_words(parent["text"], node["text"]) if parent else None,
+        blame=measures.blame_words(anc.select("id", "depth", "text")),
+        drift=row.row(0, named=True) if row.height else None,
+        edges=(tree.edges.filter(pl.col("child") == node["id"]).sort("rank")
+               .with_columns(primary=pl.col("parent") == node.get("parent")).to_dicts()),
+        record=None if node.get("placeholder") else node_record(arc, node["id"], as_of),
+        path=path, styles=measures.style_labels(labels, node["id"]), as_of=as_of)
     other = _node_dict(nodes, state.get("compare"))
     comp = None
     if other is not None:
         comp = html.Div([html.H3("Side by side"),
-                         compare_panel(node, other, measures.token_diff(node["text"], other["text"]))],
+                         compare_panel(node, other, measures.diff_words(node["text"], other["text"]))],
                         className="card-block")
     return panel, comp
 

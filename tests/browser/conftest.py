@@ -5,32 +5,14 @@ command a person runs); each browser module gets one server and one browser.
 """
 from __future__ import annotations
 
-import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from dashboard_harness import REPO, Server, archivist, make_browser
 
-REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def archivist() -> list[str]:
-    exe = Path(sys.executable).parent / "archivist"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "dashboard.cli"]
 
 
 @pytest.fixture(scope="session")
@@ -42,64 +24,11 @@ def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-class Server:
-    """``archivist dashboard`` running in a subprocess on a free port."""
-
-    def __init__(self, archive: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = archive.parent / f"dashboard-{self.port}.log"
-        self._out = open(self.log, "wb")
-        self.proc = subprocess.Popen([*archivist(), "dashboard", "--archive", str(archive), "--port", str(self.port)],
-                                     cwd=REPO, stdout=self._out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(self.url + "/_dash-layout", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the dashboard did not start: {self.log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self._out.close()
-
-
 @pytest.fixture(scope="module")
 def server(demo_store: Path):
     s = Server(demo_store)
     yield s
     s.stop()
-
-
-def make_browser(width: int = 1600, height: int = 1100):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip("Chromium is not installed (./run.sh test installs it)")
-    import tempfile
-
-    profile = tempfile.mkdtemp(prefix="chromium-profile-")
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              f"--user-data-dir={profile}", f"--window-size={width},{height}"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.set_page_load_timeout(60)
-    return driver, profile
 
 
 @pytest.fixture(scope="module")

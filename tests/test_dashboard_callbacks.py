@@ -1,0 +1,188 @@
+"""Page layouts and callbacks called as plain functions over the sample store (no browser)."""
+from __future__ import annotations
+
+import importlib
+import json
+from urllib.parse import parse_qs, urlparse
+
+import plotly
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+from dash import dcc, html
+
+from archive.store import Archive
+
+PAGES = ("overview", "explore", "drift", "bleed", "decay", "archive_page")
+
+
+@pytest.fixture(scope="module")
+def app(sample_store):
+    from dashboard.app import create_app
+
+    return create_app(sample_store)
+
+
+@pytest.fixture(scope="module")
+def pages(app):
+    # the app loaded the page modules (Dash pages must be registered after the app exists)
+    return {name: importlib.import_module(f"dashboard.pages.{name}") for name in PAGES}
+
+
+@pytest.fixture()
+def ctx(app):
+    with app.server.app_context():
+        yield
+
+
+def walk(component):
+    """Every component and string inside a layout."""
+    stack = [component]
+    while stack:
+        c = stack.pop()
+        yield c
+        if isinstance(c, (list, tuple)):
+            stack.extend(c)
+        elif hasattr(c, "children") and c.children is not None:
+            stack.append(c.children)
+
+
+def text_of(component) -> str:
+    return " ".join(c for c in walk(component) if isinstance(c, str))
+
+
+def classes(component) -> list[str]:
+    return [c.className for c in walk(component) if getattr(c, "className", None)]
+
+
+def to_json(component) -> dict:
+    return json.loads(json.dumps(component, cls=plotly.utils.PlotlyJSONEncoder))
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_lays_out_and_serialises(pages, ctx, name):
+    layout = pages[name].layout()
+    h1 = next(c for c in walk(layout) if isinstance(c, html.H1))
+    assert h1.children
+    assert to_json(layout)["type"] == "Div"
+    from dashboard.measures import MISSING
+
+    assert MISSING not in text_of(layout)  # the sample is small enough to measure on the fly
+
+
+def test_overview_counts_match_the_store(pages, ctx, sample_store):
+    s = Archive.open(sample_store, read_only=True).stats()
+    text = text_of(pages["overview"].layout())
+    for key in ("posts", "trees", "quarantined"):
+        assert f"{s[key]:,}" in text
+
+
+def test_archive_page_lists_every_quarantine_reason(pages, ctx, sample_store):
+    q = Archive.open(sample_store, read_only=True).quarantine()
+    text = text_of(pages["archive_page"].layout())
+    for reasons in q.get_column("reasons").to_list():
+        for r in reasons:
+            assert r in text
+    assert "No snapshots yet" in text
+
+
+def test_initial_state_from_a_shared_url(pages, ctx):
+    ex = pages["explore"]
+    from dashboard.data import archive
+
+    s = ex.initial_state(archive(), {"node": "simulate:s42_0000099", "depth": "3", "collapsed": "a,b"})
+    assert s["root"] == "simulate:s42_0000098" and s["node"] == "simulate:s42_0000099"
+    assert s["depth"] == 3 and s["collapsed"] == ["a", "b"] and s["size"] == "views"
+    # the URL the page writes back opens the same state
+    q = {k: v[0] for k, v in parse_qs(urlparse(ex.state_href(s)).query).items()}
+    assert ex.initial_state(archive(), q) == s
+    # no query: the largest tree, its root selected
+    s0 = ex.initial_state(archive(), {})
+    assert s0["root"] == archive().trees().get_column("root")[0] == s0["node"]
+
+
+def test_next_state_follows_user_actions(pages):
+    ex = pages["explore"]
+    s = {"root": "r", "node": "r", "compare": None, "depth": 2, "size": "views", "as_of": None,
+         "collapsed": [], "expanded": []}
+    click = {"points": [{"customdata": "x", "hovertext": "x"}]}
+    assert ex.next_state(s, "explore-graph", click=click)["node"] == "x"
+    assert ex.next_state(s, "explore-graph", click=click, pick="compare")["compare"] == "x"
+    folded = {"points": [{"customdata": "y", "hovertext": "+4 remixes hidden (click to open)"}]}
+    assert ex.next_state(s, "explore-graph", click=folded)["expanded"] == ["y"]
+    c = ex.next_state(s, "explore-toggle")
+    assert c["collapsed"] == ["r"]
+    e = ex.next_state(c, "explore-toggle")
+    assert e["collapsed"] == [] and e["expanded"] == ["r"]
+    t = ex.next_state({**c, "node": "x"}, "explore-tree", tree="other")
+    assert (t["root"], t["node"], t["collapsed"], t["depth"]) == ("other", "other", [], None)
+    assert ex.next_state(s, "explore-asof", as_of="2026-04-01T00:00:00")["as_of"] == "2026-04-01"
+    assert ex.next_state(c, "explore-reset")["collapsed"] == []
+
+
+def test_auto_depth_keeps_big_trees_drawable(pages):
+    assert pages["explore"].auto_depth([(0, 1), (1, 30), (2, 900), (3, 5000)]) == 2
+
+
+def test_draw_tree_returns_the_tree_coloured_by_drift(pages, ctx, sample_store):
+    root = Archive.open(sample_store, read_only=True).trees().get_column("root")[0]
+    fig, caption = pages["explore"].draw_tree({"root": root, "node": root, "depth": 3, "size": "remixes"})
+    posts = next(t for t in fig.data if t.name == "posts")
+    lin = Archive.open(sample_store, read_only=True).lineage().filter(pl.col("root") == root)
+    assert len(posts.customdata) == lin.filter(pl.col("depth") <= 3).height
+    assert fig.layout.meta["hidden"] == lin.filter(pl.col("depth") > 3).height
+    assert posts.marker.colorscale is not None  # drift colours
+    assert f"{lin.height:,} posts" in text_of(caption)
+
+
+def test_draw_tree_before_the_tree_existed(pages, ctx, sample_store):
+    root = Archive.open(sample_store, read_only=True).trees().sort("first_at").get_column("root")[-1]
+    fig, caption = pages["explore"].draw_tree({"root": root, "as_of": "2026-03-01"})
+    assert "did not exist" in fig.layout.annotations[0].text
+
+
+def test_node_panel_shows_diff_blame_styles_and_evidence(pages, ctx):
+    panel, comp = pages["explore"].show_node({"root": "simulate:s42_0000098", "node": "simulate:s42_0000099",
+                                              "compare": "simulate:s42_0000098"})
+    cls = classes(panel)
+    assert "diff" in cls and "blame" in cls
+    assert "w-add" in cls or "w-del" in cls
+    text = text_of(panel)
+    for expected in ("simulate:s42_0000098", "declared", "https://media.example.invalid/s42/0000099.mp4",
+                     "simulated-video-model", "drift from root"):
+        assert expected in text
+    assert any(c.startswith("chip st-") for c in cls)  # labelled styles
+    assert "compare-panel" in classes(comp)
+
+
+def test_hostile_prompt_stays_text(pages, ctx):
+    panel, _ = pages["explore"].show_node({"root": "messy:deleted-parent", "node": "messy:xss"})
+    strings = [c for c in walk(panel) if isinstance(c, str)]
+    assert "<script>alert(1)</script> a cat <img src=x onerror=alert(1)> dancing, film noir" in strings
+    assert any("<b>mallory</b>" in s for s in strings)
+    # no component that could carry markup: no Script, Img, Iframe or dangerously set HTML
+    assert not [c for c in walk(panel) if isinstance(c, (html.Script, html.Img, html.Iframe, dcc.Markdown))]
+
+
+def test_search_finds_prompts_authors_and_ids(pages, ctx):
+    ex = pages["explore"]
+    hits = ex.search("corgi wetsuit", {})
+    links = [c for c in walk(hits) if isinstance(c, dcc.Link)]
+    assert links and all(link.href.startswith("/explore?root=") for link in links)
+    assert "corgi" in text_of(hits).lower()
+    assert "messy:xss" in text_of(ex.search("mallory", {}))
+    assert "simulate:s42_0000099" in text_of(ex.search("simulate:s42_0000099", {}))
+    assert "no post matches" in text_of(ex.search("zzz-no-such-word", {}))
+    assert ex.search("  ", {}) is None
+
+
+def test_bleed_flow_switches_to_sankey(pages, ctx):
+    fig = pages["bleed"].switch_flow("sankey")
+    assert isinstance(fig.data[0], go.Sankey) and sum(fig.data[0].link.value) > 0
+    assert isinstance(pages["bleed"].switch_flow("heatmap").data[0], go.Heatmap)
+
+
+def test_clicking_a_tree_point_opens_the_explorer(pages):
+    click = {"points": [{"customdata": "simulate:s42_0000098"}]}
+    for name in ("overview", "drift", "decay"):
+        assert pages[name].open_tree(click) == "/explore?root=simulate%3As42_0000098"
