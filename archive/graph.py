@@ -72,19 +72,178 @@ def primary_parents(edges: pl.DataFrame, created: pl.DataFrame | None = None) ->
 
 
 def _double(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Pointer doubling: ``(ultimate ancestor, hops to it)`` for each index."""
+    """Pointer doubling: ``(ultimate ancestor, hops to it)`` for each index.
+
+    Once few nodes still point somewhere other than a root, only those take
+    part in a round, so the tail of a deep chain costs little.
+    """
     n = p.shape[0]
     has = p >= 0
     nxt = np.where(has, p, np.arange(n, dtype=np.int64))
     dist = has.astype(np.int64)
+    act: np.ndarray | None = None  # None: every node takes part (cheaper while most still do)
     rounds = max(1, int(np.ceil(np.log2(max(n, 2)))) + 1)
     for _ in range(rounds):
-        nn = nxt[nxt]
-        if np.array_equal(nn, nxt):
-            break
-        dist = dist + dist[nxt]
-        nxt = nn
+        if act is None:
+            nn = nxt[nxt]
+            if np.array_equal(nn, nxt):
+                break
+            dist = dist + dist[nxt]
+            nxt = nn
+            going = has[nxt]
+            if going.sum() * 8 < n:
+                act = np.nonzero(going)[0]
+        else:
+            if act.size == 0:
+                break
+            t = nxt[act]
+            dist[act] += dist[t]  # right-hand sides read the values of the previous round
+            nxt[act] = nxt[t]
+            act = act[has[nxt[act]]]
     return nxt, dist
+
+
+class _Index:
+    """Position of each id in ``ids``: an open-addressing hash table over 64-bit string hashes, in numpy.
+
+    Building and probing are whole-array steps (a few rounds of linear probing
+    over a table of ``(hash, position)`` pairs), not a loop per id. Two ids with
+    the same hash make the index unusable (``ok`` is False), and every hit is
+    checked against its string, so a collision can never give a wrong answer:
+    the caller then takes the exact path.
+    """
+
+    def __init__(self, ids: pl.Series) -> None:
+        self.ids = ids
+        n = ids.len()
+        size = 1 << max(4, (2 * n - 1).bit_length())
+        self.mask = size - 1
+        self.keys = np.zeros(size, dtype=np.int64)  # the hash of the id in each slot
+        self.vals = np.zeros(size, dtype=np.int64)  # its position + 1; 0 is an empty slot
+        self.ok = True
+        h = ids.hash(seed=7).to_numpy().view(np.int64)
+        idx = np.arange(n, dtype=np.int64)
+        slot = h & self.mask
+        while idx.size:
+            free = self.vals[slot] == 0
+            self.vals[slot[free]] = idx[free] + 1  # several may race for one slot: one wins
+            won = free & (self.vals[slot] == idx + 1)
+            self.keys[slot[won]] = h[idx[won]]
+            idx, slot = idx[~won], slot[~won]
+            # equal hashes follow one probe sequence, so a later one always meets the earlier one
+            if (self.keys[slot] == h[idx]).any():
+                self.ok = False  # two ids share a hash
+                return
+            slot = (slot + 1) & self.mask
+
+    def codes(self, values: pl.Series) -> np.ndarray | None:
+        """Index of each value in ``ids`` (``-1`` when absent); ``None`` when a hash cannot be trusted."""
+        if not self.ok:
+            return None
+        values = values.cast(pl.String)
+        h = values.hash(seed=7).to_numpy().view(np.int64)
+        slot = h & self.mask
+        out = self.vals[slot] - 1
+        miss = self.keys[slot] != h
+        pend = np.nonzero(miss & (out >= 0))[0]  # the slot holds another id: probe on
+        out[miss] = -1
+        slot = slot[pend]
+        while pend.size:
+            slot = (slot + 1) & self.mask
+            v = self.vals[slot]
+            match = (v > 0) & (self.keys[slot] == h[pend])
+            out[pend[match]] = v[match] - 1
+            more = (v > 0) & ~match
+            pend, slot = pend[more], slot[more]
+        if values.null_count():
+            out[values.is_null().to_numpy()] = -1
+        hit = np.nonzero(out >= 0)[0]
+        if hit.size == out.size:
+            same = self.ids.gather(out) == values
+        else:
+            same = self.ids.gather(out[hit]) == values.gather(hit)
+        return out if same.all() else None
+
+
+def _ids_and_codes(nodes: pl.DataFrame, edges: pl.DataFrame) -> tuple[pl.Series, np.ndarray, np.ndarray] | None:
+    """Every node and parent id, unique and sorted, and the index of each edge's child and parent in it.
+
+    The store hands over node ids unique and sorted; edges are mapped onto them
+    through :class:`_Index` and only the parents that are not nodes
+    (placeholders, usually few) are merged in by binary search: no sort or join
+    of a million strings. Returns ``None`` when this does not apply (ids not
+    sorted or repeated, nulls, a hash collision): the caller takes the exact path.
+    """
+    nid = nodes.get_column("id").cast(pl.String).rename("id")
+    if nid.null_count() or edges.get_column("parent").null_count() or not nid.is_sorted():
+        return None
+    index = _Index(nid)
+    c = index.codes(edges.get_column("child"))
+    p = index.codes(edges.get_column("parent"))
+    if c is None or p is None:
+        return None
+    absent = p < 0
+    if not absent.any():
+        return nid, c, p
+    missing = edges.get_column("parent").filter(pl.Series(absent)).cast(pl.String).rename("id").unique().sort()
+    ins = nid.search_sorted(missing, side="left").to_numpy().astype(np.int64)
+    k = np.arange(missing.len(), dtype=np.int64)
+    node_rank = np.arange(nid.len(), dtype=np.int64) + np.searchsorted(ins, np.arange(nid.len()), side="right")
+    order = np.empty(nid.len() + missing.len(), dtype=np.int64)
+    order[node_rank] = np.arange(nid.len(), dtype=np.int64)
+    order[ins + k] = nid.len() + k
+    ids = pl.concat([nid, missing]).gather(order)
+    extra = _Index(missing)
+    pm = extra.codes(edges.get_column("parent").filter(pl.Series(absent)))
+    cm = extra.codes(edges.get_column("child"))
+    if pm is None or cm is None:
+        return None
+    p[absent] = (ins + k)[pm]
+    c = np.where(c >= 0, node_rank[np.maximum(c, 0)], np.where(cm >= 0, (ins + k)[np.maximum(cm, 0)], -1))
+    p[~absent] = node_rank[p[~absent]]
+    return ids, c, p
+
+
+def _primary_codes(edges: pl.DataFrame, created: pl.DataFrame | None, ids: pl.Series,
+                   c: np.ndarray, pcode: np.ndarray) -> np.ndarray | None:
+    """Parent index per node (``-1`` for none) from the primary edges; ``None`` to take the exact path.
+
+    Most children have one parent: they need no ordering at all. Only the children
+    with several candidate parents go through :func:`primary_parents`, so the rule
+    is the same one.
+    """
+    n = ids.len()
+    keep = (c >= 0) & (pcode >= 0) & (c != pcode)
+    counts = np.bincount(c[keep], minlength=n)
+    single = keep & (counts[np.maximum(c, 0)] == 1)
+    p = np.full(n, -1, dtype=np.int64)
+    p[c[single]] = pcode[single]
+    multi = keep & ~single
+    if multi.any():
+        if "rank" not in edges.columns:
+            edges = edges.with_row_index("rank").with_columns(pl.col("rank").cast(pl.Int64))
+        prim = primary_parents(edges.filter(pl.Series(multi)), created)
+        index = _Index(ids)
+        mc = index.codes(prim.get_column("child"))
+        mp = index.codes(prim.get_column("parent"))
+        if mc is None or mp is None:
+            return None
+        p[mc] = mp
+    return p
+
+
+def _primary_exact(edges: pl.DataFrame, created: pl.DataFrame | None, ids: pl.Series) -> np.ndarray:
+    """The same as :func:`_primary_codes` by joins on the strings (the path for hash collisions)."""
+    n = ids.len()
+    prim = primary_parents(edges, created)
+    index = pl.DataFrame({"id": ids, "_i": pl.int_range(n, dtype=pl.Int64, eager=True)})
+    pp = (
+        prim.join(index.rename({"id": "child", "_i": "_c"}), on="child")
+        .join(index.rename({"id": "parent", "_i": "_p"}), on="parent")
+    )
+    p = np.full(n, -1, dtype=np.int64)
+    p[pp.get_column("_c").to_numpy()] = pp.get_column("_p").to_numpy()
+    return p
 
 
 def compute_lineage(
@@ -106,25 +265,19 @@ def compute_lineage(
     >>> sorted(problems["kind"].to_list())
     ['cycle', 'self_loop']
     """
-    ids = (
-        pl.concat([nodes.select(pl.col("id").cast(pl.String)), edges.select(pl.col("parent").alias("id"))])
-        .unique()
-        .sort("id")
-        .get_column("id")
-    )
+    fast = _ids_and_codes(nodes, edges)
+    p = _primary_codes(edges, created, *fast) if fast is not None else None
+    if fast is not None and p is not None:
+        ids = fast[0]
+    else:  # ids not sorted or repeated, or a hash collision: sort and join on the strings
+        ids = pl.concat([nodes.get_column("id").cast(pl.String).rename("id"),
+                         edges.get_column("parent").cast(pl.String).rename("id")]).unique().sort()
+        p = _primary_exact(edges, created, ids)
     n = ids.len()
     problems: list[tuple[str, str, str]] = [
         ("self_loop", c, "a post lists itself as its parent; the link is ignored")
         for c in edges.filter(pl.col("child") == pl.col("parent")).get_column("child").unique().sort().to_list()
     ]
-    prim = primary_parents(edges, created)
-    index = pl.DataFrame({"id": ids, "_i": pl.int_range(n, dtype=pl.Int64, eager=True)})
-    pp = (
-        prim.join(index.rename({"id": "child", "_i": "_c"}), on="child")
-        .join(index.rename({"id": "parent", "_i": "_p"}), on="parent")
-    )
-    p = np.full(n, -1, dtype=np.int64)
-    p[pp.get_column("_c").to_numpy()] = pp.get_column("_p").to_numpy()
     in_cycle = np.zeros(n, dtype=bool)
     ids_list: list[str] | None = None
     while True:
