@@ -94,8 +94,18 @@ def test_markdown_and_html_show_prompts_as_text(evil: Archive):
     assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
     assert page.count("<script") == 3  # plotly.js, and one per figure: nothing else runs
     assert not re.search(r"<(script|link|img)[^>]+(src|href)=[\"']?https?:", page)  # works offline
-    assert 'id="fig-tree"' in page and "fitted decay" not in page  # too few generations for a fitted curve
-    assert any("fidelity curve" in m for m in d.missing)
+    assert 'id="fig-tree"' in page and 'id="fig-fidelity"' in page
+
+
+
+def test_too_small_for_a_curve_says_so(empty_store: Archive):
+    ingest_records(empty_store, [
+        {"id": "e:1", "source": "e", "created_at": "2026-01-01T00:00:00Z", "prompt": "a b"},
+        {"id": "e:2", "source": "e", "created_at": "2026-01-02T00:00:00Z", "prompt": "a c", "parents": ["e:1"]}])
+    d = report_data(empty_store, "e:2")
+    assert d.missing == ["the fidelity curve: fewer than three generations with measured drift"]
+    assert "fidelity" not in d.decay and not any("halves" in s for s in d.sentences)
+    assert "fewer than three generations" in to_markdown(d)
 
 
 def test_csv_one_row_per_post_neutralised(evil: Archive):
