@@ -11,8 +11,8 @@ from archive.sources.civitai import CivitaiSource
 from archive.sources.http import HttpClient
 from archive.store import Archive
 from dashboard.cli import cli
-from replay.civitai_api import serve_images, serve_recorded, synthetic_images
-from replay.server import Reply, ReplayServer
+from tests.replay.civitai_api import serve_images, serve_recorded, synthetic_images
+from tests.replay.server import Reply, ReplayServer
 
 
 def source(srv: ReplayServer, **kw) -> CivitaiSource:

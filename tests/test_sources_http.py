@@ -8,7 +8,7 @@ import pytest
 
 from archive.errors import SourceError
 from archive.sources.http import USER_AGENT, HttpClient, HttpError, open_url
-from replay.server import Reply, ReplayServer
+from tests.replay.server import Reply, ReplayServer
 
 
 def client(**kw) -> HttpClient:
@@ -137,16 +137,38 @@ def test_rate_limit_per_host_spaces_requests():
     with ReplayServer() as srv, ReplayServer() as other:
         srv.add("/r", {"ok": 1})
         other.add("/r", {"ok": 1})
-        c = client(rate=20.0)
-        sent: list[float] = []
+        c = client(rate=5.0)
+        t = time.monotonic()
         for _ in range(6):
             c.get(srv.url + "/r")
-            sent.append(time.monotonic())
-        # 20 requests/s to one host: six requests need at least five gaps of 50 ms, enforced by the client
-        assert sent[-1] - sent[0] >= 4 * 0.05
+        # 5 requests/s to one host: the sixth request goes at least a second after the first
+        assert time.monotonic() - t >= 1.0
         waited = c.stats.rate_wait_s
         c.get(other.url + "/r")  # another host has its own budget: no wait
         assert c.stats.rate_wait_s == waited
+
+
+def test_rate_limiter_spaces_evenly_and_catches_up_within_the_hard_limit():
+    from archive.sources.http import RateLimiter
+
+    clock = [0.0]  # a virtual clock: the limiter's decisions, free of this machine's timer noise
+
+    def sleep(s: float) -> None:
+        clock[0] += s
+
+    rl = RateLimiter(10.0, clock=lambda: clock[0], sleep=sleep)
+    starts = []
+    for i in range(40):
+        rl.wait("h")
+        starts.append(clock[0])
+        clock[0] += 0.001  # the request itself
+        if i == 5:
+            clock[0] += 0.35  # the requester falls behind (a slow page)
+    gaps = [round(b - a, 6) for a, b in zip(starts, starts[1:])]
+    assert gaps[:5] == [0.101] * 5  # evenly spaced at 10/s (less 1% for timer jitter)
+    assert all(b - a >= 1.0 for a, b in zip(starts, starts[10:]))  # never more than 10 in any second
+    assert 0.05 <= min(gaps[6:]) < 0.1  # catching up, at most twice the rate
+    assert starts[-1] - starts[0] < 39 * 0.101 + 0.35 - 0.2  # most of the stall was made up
 
 
 def test_secrets_never_appear_in_errors_and_go_only_to_the_first_host():

@@ -14,8 +14,8 @@ from archive.sources.http import HttpClient, HttpError
 from archive.sources.openai_videos import OpenAIVideosSource
 from archive.store import Archive
 from dashboard.cli import cli
-from replay.openai_api import content_of, recorded_videos, serve_videos
-from replay.server import Reply, ReplayServer, load
+from tests.replay.openai_api import content_of, recorded_videos, serve_videos
+from tests.replay.server import Reply, ReplayServer, load
 
 KEY = "sk-test-0123456789abcdefREALLYSECRET"
 

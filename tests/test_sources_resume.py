@@ -11,9 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 from archive.store import Archive
-from replay.openai_api import serve_videos, synthetic_videos
-from replay.scratch_api import serve_tree, synthetic_tree
-from replay.server import ReplayServer
+from tests.replay.openai_api import serve_videos, synthetic_videos
+from tests.replay.scratch_api import serve_tree, synthetic_tree
+from tests.replay.server import ReplayServer
 
 ARCHIVIST = str(Path(sys.executable).parent / "archivist")
 

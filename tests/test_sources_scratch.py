@@ -15,8 +15,8 @@ from archive.sources.http import HttpClient
 from archive.sources.scratch import ScratchSource
 from archive.store import Archive
 from dashboard.cli import cli
-from replay.scratch_api import SMALL_TREE_IDS, serve_recorded_tree, serve_tree, synthetic_tree
-from replay.server import Reply, ReplayServer
+from tests.replay.scratch_api import SMALL_TREE_IDS, serve_recorded_tree, serve_tree, synthetic_tree
+from tests.replay.server import Reply, ReplayServer, load
 
 
 def source(srv: ReplayServer, pid: int, **kw) -> ScratchSource:
@@ -90,8 +90,7 @@ def test_throttling_and_server_errors_mid_crawl_are_retried(tmp_path):
     slept: list[float] = []
     with ReplayServer() as srv:
         srv.add("/projects/1002/remixes?limit=40&offset=0", Reply(429, b"", {"Retry-After": "2"}), Reply(500, b"x"),
-                Reply(body=b'[{"id": 1005, "title": "cut'), json.load(open(
-                    __import__("replay.server", fromlist=["HERE"]).HERE / "scratch" / "remixes_1002_0.json")))
+                Reply(body=b'[{"id": 1005, "title": "cut'), load("scratch/remixes_1002_0.json"))
         serve_recorded_tree(srv)
         r = ingest(arc, source(srv, 1001, sleep=slept.append))
     assert r.stored == 5 and 2.0 in slept and len(slept) == 3
@@ -114,7 +113,7 @@ def test_the_default_rate_is_ten_requests_a_second_or_less():
         n = len(srv.requests)
     assert len(items) == 60
     assert src.client.limiter.rate == 10.0
-    assert spent >= (n - 1) / 10.0  # spacing enforced by the client before each request
+    assert spent >= (n - 1) // 10  # at most 10 requests in any second, enforced by the client
 
 
 def test_cli_ingest_scratch_json(tmp_path):

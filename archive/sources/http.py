@@ -45,6 +45,7 @@ import ssl
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -188,22 +189,30 @@ def retry_after_seconds(value: str | None, *, now: float | None = None) -> float
 
 
 class RateLimiter:
-    """Space requests to each host at least ``1 / rate`` seconds apart (thread-safe).
+    """At most ``rate`` requests per second to each host, evenly spaced (thread-safe).
 
-    >>> rl = RateLimiter(1000.0)
-    >>> t = time.monotonic(); _ = [rl.wait("h") for _ in range(11)]
-    >>> time.monotonic() - t >= 0.0099
+    Requests follow an even schedule ``1 / rate`` apart (plus 1% for timer jitter).
+    A requester that fell behind (a slow page, a busy process) may catch up at up
+    to twice the rate, but never beyond the hard limit: any window of
+    ``max(1, 1/rate)`` seconds holds at most ``max(1, floor(rate * window))`` requests.
+
+    >>> rl = RateLimiter(100.0)
+    >>> t = time.monotonic(); _ = [rl.wait("h") for _ in range(101)]
+    >>> time.monotonic() - t >= 1.0   # 101 requests need a second at 100/s
     True
     >>> RateLimiter(None).wait("h")
     0.0
     """
 
-    def __init__(self, rate: float | None, *, per_host: Mapping[str, float] | None = None) -> None:
+    def __init__(self, rate: float | None, *, per_host: Mapping[str, float] | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         if rate is not None and rate <= 0:
             raise SourceError(f"rate limit must be positive, got {rate}")
         self.rate = rate
+        self._clock, self._sleep = clock, sleep
         self.per_host = dict(per_host or {})
         self._next: dict[str, float] = {}
+        self._sent: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def wait(self, host: str) -> float:
@@ -211,13 +220,23 @@ class RateLimiter:
         rate = self.per_host.get(host, self.rate)
         if not rate:
             return 0.0
+        window = max(1.0, 1.0 / rate) * 1.01  # a 1% margin for timer jitter
+        most = max(1, int(rate * window / 1.01 + 1e-9))
+        step = window / most  # the even schedule: exactly `most` requests per window
         with self._lock:
-            now = time.monotonic()
-            at = max(now, self._next.get(host, now))
-            self._next[host] = at + 1.0 / rate
+            now = self._clock()
+            sent = self._sent.setdefault(host, deque(maxlen=most))
+            ideal = max(self._next.get(host, now), now - window)  # the even schedule, at most a window behind
+            at = max(now, ideal)
+            if sent:
+                at = max(at, sent[-1] + 0.5 * step)  # catching up: at most twice the rate
+            if len(sent) == most:
+                at = max(at, sent[0] + window)  # the hard limit per window
+            sent.append(at)
+            self._next[host] = ideal + step
         delay = at - now
         if delay > 0:
-            time.sleep(delay)
+            self._sleep(delay)
         return max(delay, 0.0)
 
 

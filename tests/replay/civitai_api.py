@@ -9,7 +9,7 @@ import copy
 import random
 from typing import Any
 
-from replay.server import Reply, ReplayServer, load
+from .server import Reply, ReplayServer, load
 
 
 def recorded_images() -> list[dict]:

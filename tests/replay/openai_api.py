@@ -11,7 +11,7 @@ import hashlib
 import random
 from typing import Any
 
-from replay.server import Reply, ReplayServer, load
+from .server import Reply, ReplayServer, load
 
 
 def recorded_videos() -> list[dict]:

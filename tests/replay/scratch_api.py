@@ -11,7 +11,7 @@ import random
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from replay.server import Reply, ReplayServer, load
+from .server import Reply, ReplayServer, load
 
 SMALL_TREE_IDS = [1001, 1002, 1003, 1004, 1005]
 
