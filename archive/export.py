@@ -499,20 +499,28 @@ def _prov_direct(nodes: pl.DataFrame, edges: pl.DataFrame) -> dict[str, Any]:
     cols = [c for c in ("source", "created_at", "author", "title", "prompt", "text", "placeholder", "redacted",
                         "content_hash", "depth", "root", "edge_drift", "root_drift") if c in nodes.columns]
     doc: dict[str, Any] = {"prefix": {"post": _NS_POST, "author": _NS_AUTHOR, "ra": _NS_RA}}
+    ids = nodes.get_column("id").to_list()
+    qid = {i: "post:" + quote(i, safe="") for i in ids}
+
+    def post(i: str) -> str:
+        q = qid.get(i)
+        return q if q is not None else qid.setdefault(i, "post:" + quote(i, safe=""))
+
     ent: dict[str, Any] = {}
+    seen: dict[str, str] = {}
     gen: dict[str, Any] = {}
     agents: dict[str, Any] = {}
     attr: dict[str, Any] = {}
     der: dict[str, Any] = {}
     k = 0
     for row in nodes.select("id", *cols).iter_rows(named=True):
-        eid = "post:" + quote(row["id"], safe="")
+        eid = post(row["id"])
         a: dict[str, Any] = {"prov:type": "ra:RemixPost", "ra:id": row["id"]}
         for key in ("source", "title", "prompt", "content_hash", "depth", "edge_drift", "root_drift"):
             if row.get(key) is not None:
                 a["ra:" + key] = _typed(row[key])
         if row.get("root") is not None:
-            a["ra:root"] = "post:" + quote(row["root"], safe="")
+            a["ra:root"] = post(row["root"])
         if row.get("text"):
             a["prov:label"] = row["text"]
         if row.get("placeholder"):
@@ -524,15 +532,15 @@ def _prov_direct(nodes: pl.DataFrame, edges: pl.DataFrame) -> dict[str, Any]:
             k += 1
             gen[f"_:id{k}"] = {"prov:entity": eid, "prov:time": row["created_at"].isoformat()}
         if row.get("author"):
-            ag = "author:" + quote(row["author"], safe="")
+            ag = "author:" + quote(row["author"], safe="") if row["author"] not in seen else seen[row["author"]]
+            seen[row["author"]] = ag
             agents.setdefault(ag, {"prov:type": "prov:Person", "ra:handle": row["author"]})
             k += 1
             attr[f"_:id{k}"] = {"prov:entity": eid, "prov:agent": ag}
     ecols = [c for c in ("relation", "evidence", "confidence") if c in edges.columns]
     for row in edges.select("child", "parent", *ecols).iter_rows(named=True):
         k += 1
-        d = {"prov:generatedEntity": "post:" + quote(row["child"], safe=""),
-             "prov:usedEntity": "post:" + quote(row["parent"], safe="")}
+        d = {"prov:generatedEntity": post(row["child"]), "prov:usedEntity": post(row["parent"])}
         d.update({"ra:" + c: _typed(row[c]) for c in ecols if row[c] is not None})
         der[f"_:id{k}"] = d
     for name, part in (("entity", ent), ("wasGeneratedBy", gen), ("agent", agents), ("wasAttributedTo", attr),
