@@ -6,7 +6,7 @@
    (client + record building) per page.
 2. A 10,000-project Scratch remix tree ingested into a store at a fixed rate
    limit: the wall time against the least time the limit allows,
-   ``(requests - 1) / rate``. A ratio near 1 means the crawl is bound by the rate
+   ``(requests - 1) * 1.01 / rate`` (the limiter keeps a 1% margin). A ratio near 1 means the crawl is bound by the rate
    limit and by nothing else. The rate is ``RA_BENCH_SCRATCH_RATE`` (default 50
    requests/s, so the run takes about a minute; the real Scratch limit of 10/s
    would take about five minutes for the ~3,100 requests of this tree).
@@ -92,9 +92,9 @@ def test_ten_thousand_project_tree_is_bound_by_the_rate_limit(tmp_path):
         server.stdin.close()
         requests = int(server.stdout.readline())
         server.wait()
-    ideal = (requests - 1) / rate
+    ideal = (requests - 1) * 1.01 / rate  # the limiter keeps a 1% margin for timer jitter
     print(f"\n10,000-project tree at {rate:g} requests/s: {requests} requests, {r.stored} records, "
-          f"{r.commits} commits in {wall:.1f} s; the limit allows {ideal:.1f} s at best: ratio {wall / ideal:.3f} "
-          f"({requests / wall:.2f} requests/s achieved)")
+          f"{r.commits} commits in {wall:.1f} s; the limit (less its 1% jitter margin) allows {ideal:.1f} s "
+          f"at best: ratio {wall / ideal:.3f} ({requests / wall:.2f} requests/s achieved)")
     assert r.stored == 10_000
     assert requests / wall <= rate * 1.001  # never faster than the limit
