@@ -56,7 +56,7 @@ import stat
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -65,7 +65,7 @@ from typing import Any
 import bagit
 import polars as pl
 
-from archive.errors import NotFoundError, SnapshotError
+from archive.errors import ArchiveError, NotFoundError, SnapshotError
 from archive.export import _drift, export_frames, to_csv, to_graphml, to_newick, to_prov_json
 from archive.ingest import IngestResult, ingest
 from archive.store import Archive
@@ -144,11 +144,14 @@ def _public_host(host: str) -> bool:
     return True
 
 
-def _fetch(url: str, dest: Path, *, allow_private: bool, timeout: float) -> str:
+def _fetch(url: str, dest: Path, *, allow_private: bool, timeout: float, media_dirs: tuple[Path, ...]) -> str:
     """Copy or download one media file; returns a status word (``ok`` or why not)."""
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme in ("", "file"):
-        src = Path(urllib.parse.unquote(parsed.path) if parsed.scheme else url)
+        src = Path(urllib.parse.unquote(parsed.path) if parsed.scheme else url).resolve()
+        # a record names the file: copy it only from folders the user allowed, never e.g. /etc
+        if not any(d == src or d in src.parents for d in media_dirs):
+            return "local file outside the allowed media folders (not copied)"
         if not src.is_file():
             return "not found"
         shutil.copyfile(src, dest)
@@ -189,7 +192,7 @@ def _c2pa_store(path: Path) -> dict | None:
 
 
 def _write_media(records: pl.DataFrame, data: Path, *, fetch: bool, allow_private: bool,
-                 timeout: float) -> tuple[list[dict], int]:
+                 timeout: float, media_dirs: tuple[Path, ...]) -> tuple[list[dict], int]:
     """Media index rows (and files when ``fetch``), and how many C2PA stores were read from them."""
     index: list[dict] = []
     n_c2pa = 0
@@ -207,7 +210,8 @@ def _write_media(records: pl.DataFrame, data: Path, *, fetch: bool, allow_privat
                 rel = f"media/{safe_name(rid)}/{i}{ext}"
                 dest = data / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                row["status"] = _fetch(url, dest, allow_private=allow_private, timeout=timeout)
+                row["status"] = _fetch(url, dest, allow_private=allow_private, timeout=timeout,
+                                       media_dirs=media_dirs)
                 if row["status"] == "ok":
                     digest = _sha256(dest)
                     if m.get("sha256") and m["sha256"].lower() != digest:
@@ -235,13 +239,15 @@ def _tree_records(archive: Archive, ids: pl.DataFrame, as_of: Any) -> pl.DataFra
 
 
 def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, media: bool = False,
-             as_of: Any = None, allow_private: bool = False, timeout: float = 30.0,
+             as_of: Any = None, allow_private: bool = False, media_dirs: Sequence[str | Path] = (),
+             timeout: float = 30.0,
              now: datetime | None = None) -> Path:
     """Pack the tree of ``root`` (any node of it) into a new BagIt bag; returns the bag folder.
 
     ``out`` is the parent folder of the bag (default ``<archive>/snapshots/<root>``).
     With ``media=True`` every media URL is copied (local files, ``file://``) or
-    downloaded (public http(s) only, unless ``allow_private``); what could not be
+    downloaded (public http(s) only, unless ``allow_private``); local paths and
+    ``file://`` URLs are copied only from inside ``media_dirs``; what could not be
     reached is listed in ``data/media/index.json``, never silently skipped.
 
     Examples
@@ -283,7 +289,8 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
                 (tmp / "c2pa" / f"{safe_name(rid)}.record.json").write_text(
                     json.dumps(c2, indent=1, sort_keys=True, ensure_ascii=False), "utf-8")
         index, n_media_c2pa = _write_media(latest, tmp, fetch=media, allow_private=allow_private,
-                                           timeout=timeout)
+                                           timeout=timeout,
+                                           media_dirs=tuple(Path(d).resolve() for d in media_dirs))
         (tmp / "media" / "index.json").write_text(json.dumps(index, indent=1, ensure_ascii=False), "utf-8")
         posts = nodes.select("id", "content_hash", "placeholder", "redacted")
         real = posts.filter(~pl.col("placeholder"))
@@ -330,8 +337,15 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
 def _write_reports(archive: Archive, root: str, as_of: Any, folder: Path) -> str:
     folder.mkdir()
     files: dict[str, bytes] = {}
+    failed: list[str] = []
     for hook in _REPORT_HOOKS:
-        files.update(hook(archive, root, as_of))
+        try:
+            files.update(hook(archive, root, as_of))
+        except ArchiveError as e:  # the bag is still worth making; say what went wrong inside it
+            failed.append(f"{getattr(hook, '__name__', 'report')}: {e}")
+    if failed:
+        (folder / "REPORT-FAILED.txt").write_text("The drift report could not be made:\n" + "\n".join(failed) + "\n",
+                                                  "utf-8")
     if files:
         for rel, data in files.items():
             p = (folder / rel).resolve()
@@ -339,7 +353,9 @@ def _write_reports(archive: Archive, root: str, as_of: Any, folder: Path) -> str
                 raise SnapshotError(f"report file {rel!r} would leave the bag's report folder")
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_bytes(data)
-        return "full report (" + ", ".join(sorted(files)) + ")"
+        return "full report (" + ", ".join(sorted(files)) + ")" + (" with failures" if failed else "")
+    if failed:
+        return "failed (see data/report/REPORT-FAILED.txt)"
     drift = _drift(archive)
     if drift is not None:
         ids = archive.tree(root, as_of=as_of).nodes.select("id")

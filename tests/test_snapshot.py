@@ -206,11 +206,13 @@ def test_media_and_c2pa_manifests(empty_store: Archive, tmp_path: Path):
             {"id": "c:2", "source": "c", "created_at": "2026-01-02T00:00:00Z", "prompt": "remix", "parents": ["c:1"],
              "media": [{"url": url}, {"url": "https://media.example.invalid/gone.mp4"}]}])
         shy = snapshot(empty_store, "c:1", media=True, out=tmp_path / "shy")
-        bold = snapshot(empty_store, "c:1", media=True, allow_private=True, out=tmp_path / "bold")
+        bold = snapshot(empty_store, "c:1", media=True, allow_private=True, media_dirs=[FIXTURES],
+                        out=tmp_path / "bold")
     finally:
         httpd.shutdown()
     shy_index = {r["url"]: r for r in json.loads((shy / "data" / "media" / "index.json").read_text())}
     assert shy_index[url]["status"] == "unreachable or private address"
+    assert shy_index[str(FIXTURES / "CA.jpg")]["status"].startswith("local file outside the allowed media folders")
     index = {r["url"]: r for r in json.loads((bold / "data" / "media" / "index.json").read_text())}
     assert index[url]["status"] == "ok" and (bold / "data" / index[url]["file"]).read_bytes().startswith(b"\x00fake")
     assert index["https://media.example.invalid/gone.mp4"]["file"] is None
@@ -222,6 +224,36 @@ def test_media_and_c2pa_manifests(empty_store: Archive, tmp_path: Path):
     assert store["validation_state"] == "Valid" and store["active_manifest"] in store["manifests"]
     assert bagit.Bag(str(bold)).info["Remix-Media-Files"] == "2"
     assert verify(bold).ok
+
+
+def test_media_never_copies_files_outside_the_allowed_folders(empty_store: Archive, tmp_path: Path):
+    secret = tmp_path / "secret" / "id_rsa"
+    secret.parent.mkdir()
+    secret.write_text("PRIVATE KEY")
+    (tmp_path / "media").mkdir()
+    ingest_records(empty_store, [{"id": "m:1", "source": "m", "created_at": "2026-01-01T00:00:00Z",
+                                  "media": [{"url": str(secret)}, {"url": f"file://{tmp_path}/media/../secret/id_rsa"}]}])
+    bag = snapshot(empty_store, "m:1", media=True, media_dirs=[tmp_path / "media"], out=tmp_path / "bags")
+    index = json.loads((bag / "data" / "media" / "index.json").read_text())
+    assert [r["file"] for r in index] == [None, None]
+    assert not any(b"PRIVATE KEY" in p.read_bytes() for p in bag.rglob("*") if p.is_file())
+
+
+def test_a_failing_report_does_not_lose_the_bag(empty_store: Archive, tmp_path: Path):
+    from archive.errors import ArchiveError
+    from archive.snapshot import _REPORT_HOOKS, register_report_hook
+
+    def broken(archive: Archive, root: str, as_of: object) -> dict[str, bytes]:
+        raise ArchiveError("the measures could not run")
+
+    ingest_records(empty_store, [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z"}])
+    register_report_hook(broken)
+    try:
+        bag = snapshot(empty_store, "t:1", out=tmp_path)
+    finally:
+        _REPORT_HOOKS.remove(broken)
+    assert "the measures could not run" in (bag / "data" / "report" / "REPORT-FAILED.txt").read_text()
+    assert "with failures" in (bag / "bag-info.txt").read_text() and verify(bag).ok
 
 
 def test_cli_snapshot_and_errors(sample_copy: Path, tmp_path: Path):
