@@ -111,6 +111,7 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
     n_hidden = np.array([hidden_by_id.get(i, 0) for i in sub_ids])
     size_col = size_by if size_by in sub.columns else "views"
     leaves = max(1, int(lay.x.max()) + 1) if n else 1
+    big = n > GL_THRESHOLD
     hi = float(np.clip(1100 / leaves, 7, 24))  # about the gap between neighbouring leaves at a usual width
     sizes = _marker_sizes(sub.get_column(size_col).cast(pl.Float64).fill_null(0).to_numpy(), lo=max(5.0, hi / 2.5),
                           hi=hi)
@@ -119,7 +120,7 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
     texts = sub.get_column("text").fill_null("").to_list()
     deps = sub.get_column("depth").to_list()
     metric = sub.get_column(size_col).fill_null(0).to_list()
-    if n > GL_THRESHOLD:  # big trees: a lean label (the panel shows the rest on click), a much smaller payload
+    if big:  # big trees: a lean label (the panel shows the rest on click), a much smaller payload
         hover = [f"{safe_text(i, 40)}<br>gen {d} · {size_col} {m:,}<br>{safe_text(t, 48)}"
                  for i, d, m, t in zip(sub_ids, deps, metric, texts)]
     else:
@@ -130,14 +131,15 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
             + ("<br>(not in the archive)" if ph else f"<br>{safe_text(t, 90)}")
             for i, d, m, dv, h, ph, t in zip(sub_ids, deps, metric, drift_v, n_hidden, placeholder, texts)
         ]
-    ex, ey = lay.edge_xy()
-    scatter = go.Scattergl if n > GL_THRESHOLD else go.Scatter
+    big = n > GL_THRESHOLD
+    ex, ey = lay.edge_xy(elbow=not big)  # big trees: straight edges and borderless markers draw faster
+    scatter = go.Scattergl if big else go.Scatter
     # numpy arrays and scalar styles throughout: plotly validates lists element by element (slow)
     traces = [scatter(x=ex, y=ey, mode="lines", line=dict(color="#b9c0c8", width=1), hoverinfo="skip",
                       name="remix edges", showlegend=False)]
     has_drift = not np.all(np.isnan(drift_v))
     marker = dict(size=sizes, color=np.where(np.isnan(drift_v), 0.0, drift_v) if has_drift else "#4c78a8",
-                  line=dict(width=0.8, color="#ffffff"), opacity=1.0)
+                  line=dict(width=0 if big else 0.8, color="#ffffff"), opacity=1.0)
     if has_drift:
         marker.update(colorscale=DRIFT_SCALE, cmin=0.0, cmax=1.0, showscale=True,
                       colorbar=dict(title=dict(text="drift<br>from root"), thickness=12, len=0.6))

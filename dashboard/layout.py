@@ -26,16 +26,23 @@ class TreeLayout:
     y: np.ndarray
     parent_index: np.ndarray  # -1 for the root (and any node whose parent is not drawn)
 
-    def edge_xy(self) -> tuple[np.ndarray, np.ndarray]:
+    def edge_xy(self, *, elbow: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Coordinates for one line trace of every edge, segments separated by NaN (a gap).
 
         Each edge is an elbow (down from the parent, across, down to the child), which
-        reads better than diagonals in a wide tree.
+        reads better than diagonals in a wide tree; ``elbow=False`` draws straight
+        lines (fewer vertices for very big trees).
         """
         child = np.flatnonzero(self.parent_index >= 0)
         par = self.parent_index[child]
-        mid = (self.y[par] + self.y[child]) / 2
         n = child.size
+        if not elbow:
+            xs = np.full(n * 3, np.nan)
+            ys = np.full(n * 3, np.nan)
+            xs[0::3], ys[0::3] = self.x[par], self.y[par]
+            xs[1::3], ys[1::3] = self.x[child], self.y[child]
+            return xs, ys
+        mid = (self.y[par] + self.y[child]) / 2
         xs = np.full(n * 5, np.nan)
         ys = np.full(n * 5, np.nan)
         xs[0::5], ys[0::5] = self.x[par], self.y[par]

@@ -10,7 +10,7 @@ from dash import html
 __all__ = ["GEN_COLOURS", "prompt_text", "diff_view", "blame_view", "generation_colour", "blame_legend"]
 
 # one colour per generation that introduced a word (cycled past the end); light enough to read text on
-GEN_COLOURS = ["#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1", "#d9d9d9", "#fee391", "#a1d99b",
+GEN_COLOURS = ["#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1", "#ccebc5", "#fee391", "#a1d99b",
                "#bcbddc", "#fdae6b", "#9ecae1", "#f4cae4"]
 
 

@@ -186,3 +186,27 @@ def test_clicking_a_tree_point_opens_the_explorer(pages):
     click = {"points": [{"customdata": "simulate:s42_0000098"}]}
     for name in ("overview", "drift", "decay"):
         assert pages[name].open_tree(click) == "/explore?root=simulate%3As42_0000098"
+
+
+def test_a_reload_shows_what_an_ingest_added(pages, sample_copy):
+    """The dashboard reads the store per request: a page loaded after an ingest shows the new version."""
+    from flask import Flask
+
+    from archive.ingest import ingest_records
+    from dashboard.data import Memo, open_for_app
+
+    server = Flask("reload-test")
+    server.config["ARCHIVE"] = open_for_app(str(sample_copy))  # as create_app does: one read-only archive
+    server.extensions["remix_memo"] = Memo()
+    with server.app_context():
+        before = text_of(pages["overview"].layout())
+        writer = Archive.open(sample_copy)
+        v0 = writer.version()
+        ingest_records(writer, [{"id": "t:new", "source": "t", "created_at": "2026-07-01T00:00:00Z",
+                                 "prompt": "a brand new remix, claymation", "parents": [{"id": "simulate:s42_0000099"}]}],
+                       source="t")
+        after = text_of(pages["overview"].layout())
+        panel, _ = pages["explore"].show_node({"root": "simulate:s42_0000098", "node": "t:new"})
+    assert f"store version {v0}" in before and f"store version {v0 + 1}" in after
+    assert "<records>" in after and "<records>" not in before  # the new ingest run is listed
+    assert "a brand new remix, claymation" in text_of(panel)

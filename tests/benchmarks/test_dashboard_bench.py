@@ -19,6 +19,8 @@ from pathlib import Path
 
 import networkx as nx
 import pytest
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.support.ui import WebDriverWait
 
 from archive.ingest import ingest, ingest_records
 from archive.record import format_time
@@ -26,6 +28,23 @@ from archive.sources.jsonl import JsonlSource
 from archive.store import Archive
 
 pytestmark = pytest.mark.benchmark
+
+DRAWN_HOOK = """
+let _plotly;
+Object.defineProperty(window, 'Plotly', {configurable: true, get() { return _plotly; }, set(v) {
+  _plotly = v;
+  for (const name of ['react', 'newPlot']) {
+    const f = v[name];
+    v[name] = function (gd, ...rest) {
+      return Promise.resolve(f.call(this, gd, ...rest)).then((out) => {
+        const t = (gd._fullData || []).find((t) => t.name === 'posts');
+        if (t && t._length === 10000 && !window.__drawn) window.__drawn = performance.now();
+        return out;
+      });
+    };
+  }
+}});
+"""
 
 REPO = Path(__file__).resolve().parents[2]
 WORDS = ("corgi cat fox knight dancer robot whale astronaut surfing dancing painting riding juggling "
@@ -118,23 +137,19 @@ def test_a_10000_node_tree_drawn_in_chromium(store):
 
     server = Server(store)
     driver, profile = make_browser()
+    # record, inside the page, when Plotly has finished drawing the 10,000 posts (polling from the test
+    # would add the driver's own latency on a busy machine)
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": DRAWN_HOOK})
     try:
         times = []
         for _ in range(3):
             driver.get(server.url + "/explore?root=bench10k:0&depth=999")
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < 60:
-                done = driver.execute_script(
-                    "const gd = document.querySelector('#explore-graph .js-plotly-plot');"
-                    "const t = gd && gd._fullData && gd._fullData.find(t => t.name === 'posts');"
-                    "return t && t._length === 10000 && gd._fullLayout && !gd._transitioning"
-                    " ? performance.now() : null")
-                if done:
-                    times.append(done / 1000)
-                    break
-                time.sleep(0.02)
-            else:
+            try:
+                drawn = WebDriverWait(driver, 60, poll_frequency=0.05).until(
+                    lambda d: d.execute_script("return window.__drawn || null"))
+            except TimeoutException:
                 pytest.fail("the 10,000-node tree was not drawn within 60 s")
+            times.append(drawn / 1000)
         best = min(times)
         print(f"\n[bench] 10,000-node tree drawn in Chromium {best:.2f} s after navigation start "
               f"(runs: {', '.join(f'{t:.2f}' for t in times)})", file=sys.stderr)
