@@ -50,7 +50,7 @@ def test_a_redirect_to_a_private_address_is_refused():
         c = HttpClient(rate=None, allow_private=False)
         # the test server itself is on loopback: pre-approve its address the way a checked public host
         # would be cached, so only the redirect target goes through the guard afresh
-        c._resolved[("http", "127.0.0.1", int(srv.url.rsplit(":", 1)[1]))] = "127.0.0.1"
+        c._resolved[("http", "127.0.0.1", int(srv.url.rsplit(":", 1)[1]))] = ["127.0.0.1"]
         with pytest.raises(SourceError, match="10.0.0.1 is a loopback or private address"):
             c.get(srv.url + "/r")
         assert srv.count("/r") == 1
@@ -242,3 +242,14 @@ def test_cli_ingest_jsonl_from_a_url_is_streamed_through_the_client(tmp_path):
         cut = CliRunner().invoke(cli, ["ingest", "jsonl", srv.url + "/cut.jsonl", "--allow-private",
                                        "--archive", str(tmp_path / "b")])
         assert cut.exit_code == 1 and "cut short" in cut.output
+
+
+def test_an_unreachable_address_is_skipped_for_the_next_one():
+    with ReplayServer() as srv:
+        srv.add("/a", {"ok": 1})
+        port = int(srv.url.rsplit(":", 1)[1])
+        c = client(retries=2)
+        # the host resolves to two addresses; the first refuses connections (nothing listens on 127.0.0.2:port)
+        c._resolved[("http", "localhost", port)] = ["127.0.0.2", "127.0.0.1"]
+        assert c.get_json(f"http://localhost:{port}/a") == {"ok": 1}
+        assert c.stats.retries == 1

@@ -341,7 +341,7 @@ class HttpClient:
         self.stats = ClientStats()
         self._sleep = sleep
         self._pool: dict[_Key, http.client.HTTPConnection] = {}
-        self._resolved: dict[tuple[str, str, int], str] = {}
+        self._resolved: dict[tuple[str, str, int], list[str]] = {}
         self._auth_origin: tuple[str, str, int] | None = None
         self._ssl: ssl.SSLContext | None = None
 
@@ -364,14 +364,20 @@ class HttpClient:
     def _address(self, url: str) -> tuple[str, str, int, str]:
         parts = urlsplit(url)
         key = (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or 0)
-        ip = self._resolved.get(key)
-        if ip is None:
+        addrs = self._resolved.get(key)
+        if addrs is None:
             scheme, host, port, addrs = check_url(url, allow_private=self.allow_private)
-            ip = addrs[0]
-            self._resolved[key] = ip
-            return scheme, host, port, ip
+            self._resolved[key] = addrs
+            return scheme, host, port, addrs[0]
         port = parts.port or (443 if key[0] == "https" else 80)
-        return key[0], key[1], port, ip
+        return key[0], key[1], port, addrs[0]
+
+    def _next_address(self, url: str) -> None:
+        """After a failed connection, try the host's next checked address (IPv6 then IPv4, say)."""
+        parts = urlsplit(url)
+        addrs = self._resolved.get((parts.scheme.lower(), (parts.hostname or "").lower(), parts.port or 0))
+        if addrs and len(addrs) > 1:
+            addrs.append(addrs.pop(0))
 
     def _connection(self, scheme: str, host: str, port: int, ip: str) -> tuple[http.client.HTTPConnection, bool]:
         key = (scheme, host, port)
@@ -423,10 +429,13 @@ class HttpClient:
                 conn.request("GET", target, headers=hdrs)
                 resp = conn.getresponse()
             except (OSError, http.client.HTTPException) as e:
+                connected = conn.sock is not None
                 conn.close()
                 if reused and isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError,
                                              BrokenPipeError)):
                     continue  # a keep-alive connection the server had closed: not a real failure
+                if not connected:
+                    self._next_address(url)  # could not connect to this address: try the next one
                 attempt = self._retry_or_raise(url, attempt, f"{type(e).__name__}: {e}")
                 continue
             status = resp.status
