@@ -68,6 +68,7 @@ import polars as pl
 from archive.errors import ArchiveError, NotFoundError, SnapshotError
 from archive.export import _drift, export_frames, to_csv, to_graphml, to_newick, to_prov_json
 from archive.ingest import IngestResult, ingest
+from archive.record import content_hash
 from archive.store import Archive
 
 __all__ = [
@@ -238,6 +239,20 @@ def _tree_records(archive: Archive, ids: pl.DataFrame, as_of: Any) -> pl.DataFra
             .unique("content_hash", keep="first", maintain_order=True))
 
 
+def _bag_hashes(nodes: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
+    """A redacted post keeps its original content hash in the store (so re-ingesting the same record does not
+    bring the text back); in the bag it gets the hash of the reduced record the bag holds, as a restore computes."""
+    red = nodes.filter(pl.col("redacted").fill_null(False)).select("id", "content_hash")
+    if red.height == 0:
+        return nodes
+    rows = records.join(red, on=["id", "content_hash"], how="semi").select("id", "record")
+    new = pl.DataFrame({"id": rows.get_column("id"),
+                        "_h": [content_hash(r) for r in rows.get_column("record").to_list()]},
+                       schema={"id": pl.String, "_h": pl.String})
+    return (nodes.join(new, on="id", how="left", maintain_order="left")
+            .with_columns(content_hash=pl.coalesce("_h", "content_hash")).drop("_h"))
+
+
 def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, media: bool = False,
              as_of: Any = None, allow_private: bool = False, media_dirs: Sequence[str | Path] = (),
              timeout: float = 30.0,
@@ -271,6 +286,7 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
     tmp.mkdir()
     try:
         records = _tree_records(archive, nodes.select("id"), as_of)
+        nodes = _bag_hashes(nodes, records)
         (tmp / "records.jsonl").write_text(
             "".join(r + "\n" for r in records.get_column("record").to_list()), "utf-8")
         (tmp / "posts.csv").write_bytes(to_csv(nodes))
@@ -537,7 +553,32 @@ def restore(bag: str | Path, archive: Archive) -> IngestResult:
         raise SnapshotError(f"refusing to restore {path}: fixity check failed ({details[0]}"
                             + (f", and {len(details) - 1} more" if len(details) > 1 else "")
                             + "); run `archivist verify` for the full list", details)
-    return ingest(archive, _BagSource(path))
+    result = ingest(archive, _BagSource(path))
+    _mark_redacted(archive, path / "data" / "records.jsonl")
+    return result
+
+
+def _mark_redacted(archive: Archive, records: Path) -> None:
+    """Posts that were redacted in the archive the bag came from stay marked as redacted here."""
+    ids: set[str] = set()
+    with open(records, "rb") as f:
+        for line in f:
+            if b'"redacted":true' in line:
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                if (rec.get("extra") or {}).get("redacted") is True and isinstance(rec.get("id"), str):
+                    ids.add(rec["id"])
+    if not ids:
+        return
+    current = archive.records(columns=["id", "redacted"]).filter(pl.col("id").is_in(list(ids)), ~pl.col("redacted"))
+    if current.height == 0:
+        return
+    from deltalake import DeltaTable
+
+    listed = ", ".join("'" + i.replace("'", "''") + "'" for i in sorted(ids))
+    DeltaTable(str(archive.table_path("records"))).update(updates={"redacted": "true"}, predicate=f"id IN ({listed})")
 
 
 # ---------------------------------------------------------------------- listing

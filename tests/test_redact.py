@@ -151,3 +151,15 @@ def test_cli_redact(arc: Archive):
     assert res.exit_code == 1 and res.output.startswith("Error: no record of 'nope:1'")
     res = r.invoke(cli, ["redact", TARGET, "--archive", str(sample_copy), "--yes"])
     assert res.exit_code == 2 and "--reason" in res.output
+
+
+def test_a_restored_redaction_stays_redacted(arc: Archive, tmp_path: Path):
+    from archive.snapshot import restore
+
+    redact(arc, TARGET, reason="consent revoked")
+    bag = snapshot(arc, TARGET, out=tmp_path / "bags")
+    other = Archive.open(tmp_path / "other", create=True)
+    restore(bag, other)
+    assert other.posts().filter(pl.col("redacted")).get_column("id").to_list() == [TARGET]
+    again = snapshot(other, TARGET, out=tmp_path / "again")
+    assert (again / "manifest-sha256.txt").read_text() == (bag / "manifest-sha256.txt").read_text()
