@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dash
-import polars as pl
 from dash import Input, Output, callback, dcc, html, no_update
 
 from dashboard import measures

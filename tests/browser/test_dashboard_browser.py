@@ -171,3 +171,29 @@ def test_depth_control_and_collapse(server, browser):
     except TimeoutException:
         pytest.fail(f"collapsing the root still draws {drawn(browser)} of {full} posts")
     assert "collapsed=" in browser.current_url
+
+
+def test_as_of_date_and_sankey_view(server, browser, screenshots, demo_store):
+    import polars as pl
+
+    from archive.store import Archive
+
+    then = Archive.open(demo_store, read_only=True).lineage("2026-03-02").filter(
+        pl.col("root") == "simulate:s42_0000098").height
+    browser.get(server.url + "/explore?root=simulate:s42_0000098&as_of=2026-03-02&depth=99")
+    settle(browser)
+    caption = wait(browser, lambda d: d.find_element(By.ID, "explore-caption").text)
+    assert "as of 2026-03-02" in caption
+    posts = browser.execute_script(
+        "const gd=document.querySelector('#explore-graph .js-plotly-plot');"
+        "return gd._fullData.find(t => t.name === 'posts')._length")
+    assert posts == then  # the tree as it was at the end of that day
+    browser.get(server.url + "/bleed")
+    settle(browser)
+    browser.find_element(By.CSS_SELECTOR, "#bleed-kind input[value='sankey']").click()
+    wait(browser, lambda d: d.execute_script(
+        "const gd=document.querySelector('#bleed-flow .js-plotly-plot');"
+        "return gd && gd._fullData && gd._fullData[0].type === 'sankey'"))
+    shoot(browser, screenshots / "bleed-sankey.png")
+    assert severe(browser) == []
+    assert_no_alert(browser)
