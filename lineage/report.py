@@ -708,16 +708,26 @@ def to_pdf(d: ReportData) -> bytes:
     >>> to_pdf(report_data(a, "t:1"))[:5]
     b'%PDF-'
     """
+    import warnings
+
+    import kaleido
     import plotly.io as pio
 
     figs = {}
-    for k, f in _figures(d).items():
-        f["layout"]["width"] = 900
-        for tr in f["data"]:
-            tr["type"] = tr["type"].replace("scattergl", "scatter")  # vector output for print
-        svg = pio.to_image(f, format="svg", validate=False)
-        figs[k] = (f"<figure><img alt='{_e(f['layout']['title']['text'])}' src='data:image/svg+xml;base64,"
-                   f"{base64.b64encode(svg).decode()}'></figure>")
+    drawn = _figures(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # kaleido warns that per-call options are ignored by its server
+        kaleido.start_sync_server(silence_warnings=True)  # one Chromium for every figure
+        try:
+            for k, f in drawn.items():
+                f["layout"]["width"] = 900
+                for tr in f["data"]:
+                    tr["type"] = tr["type"].replace("scattergl", "scatter")  # vector output for print
+                svg = pio.to_image(f, format="svg", validate=False)
+                figs[k] = (f"<figure><img alt='{_e(f['layout']['title']['text'])}' "
+                           f"src='data:image/svg+xml;base64,{base64.b64encode(svg).decode()}'></figure>")
+        finally:
+            kaleido.stop_sync_server(silence_warnings=True)
     page = _page(d, _html_body(d, figs))
     with tempfile.TemporaryDirectory(prefix="remix-report-") as tmp:
         src, out = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
