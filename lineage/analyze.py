@@ -52,7 +52,7 @@ from lineage.blame import blame_summary
 from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
 from lineage.decay import (activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity,
                            remixing_dilemma, tree_shape)
-from lineage.drift import drift_rate_expr, edge_drift, node_drift
+from lineage.drift import drift_rate_expr, edge_drift, node_drift, node_tokens
 from lineage.errors import LineageError
 from lineage.styles import lexicon_path, load_lexicon, styles_frame
 from lineage.text import MAX_ALIGN_TOKENS, tokens_series
@@ -130,7 +130,7 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
                  .join(prim, on=["child", "parent"], how="anti")
                  .join(n.select(child="id"), on="child", how="semi"))
         pairs = pl.concat([pairs, extra])
-    tok = n.select("id", "tokens", "placeholder")
+    tok = node_tokens(n.select("id", "tokens", "placeholder"))  # token codes computed once, shared below
     # parents of secondary edges may live in other trees: drift needs their text, a blank means "unknown"
     ed = edge_drift(tok, pairs.select("child", "parent"), max_tokens=max_tokens)
     ed = ed.with_columns(relation=pairs.get_column("relation"), primary=pairs.get_column("relation") == "primary")

@@ -27,7 +27,7 @@ import polars as pl
 from rapidfuzz.distance import Levenshtein
 
 from lineage.paths import ancestor_at_depth, parent_index
-from lineage.text import MAX_ALIGN_TOKENS, tokenize, tokens_series
+from lineage.text import MAX_ALIGN_TOKENS, code_strings, token_codes, tokenize, tokens_series
 
 __all__ = ["BLAME_SCHEMA", "SHARES_SCHEMA", "RETENTION_SCHEMA", "blame_path", "blame_tree", "blame_shares",
            "root_retention", "blame_summary"]
@@ -41,7 +41,7 @@ SHARES_SCHEMA = {"id": pl.String, "ancestor": pl.String, "generation": pl.Int64,
 RETENTION_SCHEMA = {"id": pl.String, "tokens": pl.Int64, "root_tokens": pl.Int64, "retention": pl.Float64}
 
 
-def _align(parent_tok: list[str], parent_intro: list[int], parent_reint: list[bool], child_tok: list[str],
+def _align(parent_tok: str, parent_intro: list[int], parent_reint: list[bool], child_tok: str,
            me: int, first_on_path: dict[str, int]) -> tuple[list[int], list[bool], list[int]]:
     """Authors, reintroduction flags and first users of ``child_tok`` given its parent's blame."""
     n = len(child_tok)
@@ -50,28 +50,32 @@ def _align(parent_tok: list[str], parent_intro: list[int], parent_reint: list[bo
     if parent_tok == child_tok:
         intro, reint = list(parent_intro), list(parent_reint)
         return intro, reint, [first_on_path.get(t, a) for t, a in zip(child_tok, intro)]
-    for op in Levenshtein.opcodes(parent_tok, child_tok):
-        if op.tag == "equal":
-            intro[op.dest_start:op.dest_end] = parent_intro[op.src_start:op.src_end]
-            reint[op.dest_start:op.dest_end] = parent_reint[op.src_start:op.src_end]
-        elif op.tag != "delete":
-            for j in range(op.dest_start, op.dest_end):
+    for tag, s0, s1, d0, d1 in Levenshtein.opcodes(parent_tok, child_tok).as_list():
+        if tag == "equal":
+            intro[d0:d1] = parent_intro[s0:s1]
+            reint[d0:d1] = parent_reint[s0:s1]
+        elif tag != "delete":
+            for j in range(d0, d1):
                 reint[j] = child_tok[j] in first_on_path
     first = [first_on_path.get(t, a) for t, a in zip(child_tok, intro)]
     return intro, reint, first
 
 
-def _walk(ids: list[str], parent: np.ndarray, depth: np.ndarray, tokens: list[list[str]], placeholder: np.ndarray,
-          max_tokens: int) -> Iterator[tuple[int, list[str], list[int], list[bool], list[int], int]]:
-    """Yield ``(node, tokens, intro, reint, first, anchor)`` parents first; frees parents when done."""
+def _walk(ids: list[str], parent: np.ndarray, depth: np.ndarray, tokens: np.ndarray, placeholder: np.ndarray
+          ) -> Iterator[tuple[int, str, list[int], list[bool], list[int], int]]:
+    """Yield ``(node, tokens, intro, reint, first, anchor)`` parents first; frees parents when done.
+
+    ``tokens`` holds one string per node with one character per token (:func:`lineage.text.code_strings`),
+    so alignment runs in C on plain strings.
+    """
     n = len(ids)
     order = np.lexsort((np.arange(n), depth)).tolist()
     kids = np.bincount(parent[parent >= 0], minlength=n) if n else np.zeros(0, dtype=np.int64)
     left = kids.tolist()
-    state: dict[int, tuple[list[str], list[int], list[bool], dict[str, int], int]] = {}
+    state: dict[int, tuple[str, list[int], list[bool], dict[str, int], int]] = {}
     par = parent.tolist()
     for v in order:
-        tok = (tokens[v] or [])[:max_tokens]
+        tok = tokens[v]
         p = par[v]
         if p < 0 or p not in state:
             intro, reint = [v] * len(tok), [False] * len(tok)
@@ -96,17 +100,19 @@ def _walk(ids: list[str], parent: np.ndarray, depth: np.ndarray, tokens: list[li
         yield v, tok, intro, reint, first, anchor
 
 
-def _prepare(nodes: pl.DataFrame, lineage: pl.DataFrame, text: str) -> tuple[pl.DataFrame, list[str], np.ndarray,
-                                                                             np.ndarray, list[list[str]], np.ndarray]:
+def _prepare(nodes: pl.DataFrame, lineage: pl.DataFrame, text: str, max_tokens: int
+             ) -> tuple[pl.DataFrame, list[str], np.ndarray, np.ndarray, pl.Series, np.ndarray, np.ndarray]:
     lin = lineage.select(pl.col("id").cast(pl.String), pl.col("parent").cast(pl.String), pl.col("depth").cast(pl.Int64))
-    cols = ["id"] + [c for c in ("tokens", text, "placeholder") if c in nodes.columns]
+    cols = ["id"] + [c for c in ("tokens", "codes", text, "placeholder") if c in nodes.columns]
     lin = lin.join(nodes.select(cols), on="id", how="left").sort(["depth", "id"])
     tok = lin.get_column("tokens") if "tokens" in lin.columns else tokens_series(
         lin.get_column(text) if text in lin.columns else pl.Series([None] * lin.height, dtype=pl.String))
+    tok = tok.fill_null([])
+    codes = lin.get_column("codes").fill_null([]) if "codes" in lin.columns else token_codes(tok)
     ph = (lin.get_column("placeholder").fill_null(True) if "placeholder" in lin.columns
           else pl.Series([False] * lin.height)).to_numpy()
     return (lin, lin.get_column("id").to_list(), parent_index(lin), lin.get_column("depth").to_numpy(),
-            tok.to_list(), ph)
+            tok, code_strings(codes, max_tokens=max_tokens), ph)
 
 
 def blame_tree(nodes: pl.DataFrame, lineage: pl.DataFrame, *, text: str = "text",
@@ -121,34 +127,35 @@ def blame_tree(nodes: pl.DataFrame, lineage: pl.DataFrame, *, text: str = "text"
     >>> blame_tree(nodes, lin).filter(pl.col("id") == "a").select("token", "introduced_by", "generation").rows()
     [('red', 'r', 0), ('cat', 'a', 1)]
     """
-    lin, ids, parent, depth, tokens, ph = _prepare(nodes, lineage, text)
+    lin, ids, parent, depth, tokens, strings, ph = _prepare(nodes, lineage, text, max_tokens)
     col_id: list[int] = []
     col_pos: list[int] = []
-    col_tok: list[str] = []
     col_intro: list[int] = []
     col_re: list[bool] = []
     col_first: list[int] = []
-    for v, tok, intro, reint, first, _ in _walk(ids, parent, depth, tokens, ph, max_tokens):
+    for v, tok, intro, reint, first, _ in _walk(ids, parent, depth, strings, ph):
         k = len(tok)
         col_id.extend([v] * k)
         col_pos.extend(range(k))
-        col_tok.extend(tok)
         col_intro.extend(intro)
         col_re.extend(reint)
         col_first.extend(first)
     idx = pl.Series(ids, dtype=pl.String)
     dep = pl.Series(depth, dtype=pl.Int64)
     intro_s = pl.Series(col_intro, dtype=pl.Int64)
+    words = (pl.DataFrame({"_v": np.arange(len(ids), dtype=np.int64), "token": tokens.list.head(max_tokens)})
+             .with_columns(position=pl.int_ranges(pl.col("token").list.len(), dtype=pl.Int64))
+             .explode(["token", "position"]).drop_nulls("position"))
     out = pl.DataFrame({
-        "id": idx.gather(pl.Series(col_id, dtype=pl.Int64)),
+        "_v": pl.Series(col_id, dtype=pl.Int64),
         "position": pl.Series(col_pos, dtype=pl.Int64),
-        "token": pl.Series(col_tok, dtype=pl.String),
         "introduced_by": idx.gather(intro_s),
         "generation": dep.gather(intro_s),
         "reintroduced": pl.Series(col_re, dtype=pl.Boolean),
         "first_by": idx.gather(pl.Series(col_first, dtype=pl.Int64)),
-    }, schema=BLAME_SCHEMA)
-    return out
+    }).with_row_index("_k").join(words, on=["_v", "position"], how="left").sort("_k")
+    out = out.with_columns(id=idx.gather(out.get_column("_v")))
+    return out.select(list(BLAME_SCHEMA)).cast(BLAME_SCHEMA)  # type: ignore[arg-type]
 
 
 def blame_path(prompts: Sequence[tuple[str, str | None]], *, max_tokens: int = MAX_ALIGN_TOKENS) -> pl.DataFrame:
@@ -246,7 +253,7 @@ def blame_summary(nodes: pl.DataFrame, lineage: pl.DataFrame, *, text: str = "te
     >>> ret.select("id", "retention").rows()
     [('a', 0.5), ('r', 1.0)]
     """
-    lin, ids, parent, depth, tokens, ph = _prepare(nodes, lineage, text)
+    lin, ids, parent, depth, tokens, strings, ph = _prepare(nodes, lineage, text, max_tokens)
     s_id: list[int] = []
     s_anc: list[int] = []
     s_n: list[int] = []
@@ -254,7 +261,7 @@ def blame_summary(nodes: pl.DataFrame, lineage: pl.DataFrame, *, text: str = "te
     r_tok: list[int] = []
     r_kept: list[int] = []
     r_anchor: list[int] = []
-    for v, tok, intro, _reint, _first, anchor in _walk(ids, parent, depth, tokens, ph, max_tokens):
+    for v, tok, intro, _reint, _first, anchor in _walk(ids, parent, depth, strings, ph):
         counts: dict[int, int] = {}
         for a in intro:
             counts[a] = counts.get(a, 0) + 1

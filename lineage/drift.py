@@ -33,7 +33,7 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from lineage.paths import ancestor_at_depth, parent_index, path_sums
-from lineage.text import MAX_ALIGN_TOKENS, tokenize, tokens_series
+from lineage.text import MAX_ALIGN_TOKENS, code_strings, token_codes, tokenize, tokens_series
 
 __all__ = [
     "EDGE_DRIFT_SCHEMA",
@@ -61,9 +61,10 @@ _ARROW = " → "
 
 
 def node_tokens(nodes: pl.DataFrame, *, text: str = "text") -> pl.DataFrame:
-    """``id, tokens, hashes, placeholder`` for every node (reuses a ``tokens`` column if present).
+    """``id, tokens, codes, placeholder`` for every node (reuses a ``tokens`` column if present).
 
-    ``hashes`` are 64-bit hashes of the tokens (set and edit operations run on them).
+    ``codes`` are the tokens as small integers (:func:`lineage.text.token_codes`): set and
+    edit operations run on them.
 
     >>> node_tokens(pl.DataFrame({"id": ["x"], "text": ["Film noir"]}))["tokens"].to_list()
     [['film', 'noir']]
@@ -73,8 +74,8 @@ def node_tokens(nodes: pl.DataFrame, *, text: str = "text") -> pl.DataFrame:
         nodes.get_column(text) if text in cols else pl.Series([None] * nodes.height, dtype=pl.String))
     ph = (nodes.get_column("placeholder").fill_null(False) if "placeholder" in cols
           else pl.Series([False] * nodes.height))
-    return pl.DataFrame({"id": nodes.get_column("id"), "tokens": tok, "placeholder": ph}).with_columns(
-        hashes=pl.col("tokens").list.eval(pl.element().hash()))
+    return pl.DataFrame({"id": nodes.get_column("id").cast(pl.String), "tokens": tok.fill_null([]),
+                         "codes": token_codes(tok.fill_null([])), "placeholder": ph})
 
 
 def jaccard_expr(a: str | pl.Expr, b: str | pl.Expr) -> pl.Expr:
@@ -90,17 +91,20 @@ def jaccard_expr(a: str | pl.Expr, b: str | pl.Expr) -> pl.Expr:
     return pl.when(union == 0).then(0.0).otherwise(1.0 - inter / union)
 
 
-def _edit_distance(a: pl.Series, b: pl.Series, max_tokens: int) -> np.ndarray:
-    """Normalised token Levenshtein per row of two ``list[u64]`` series (first ``max_tokens``)."""
-    if a.len() == 0:
-        return np.zeros(0)
-    qa = a.list.head(max_tokens).to_list()
-    qb = b.list.head(max_tokens).to_list()
-    dist = np.asarray(process.cpdist(qa, qb, scorer=Levenshtein.distance, dtype=np.int32, workers=-1),
-                      dtype=np.float64)
-    longer = np.maximum(a.list.len().clip(upper_bound=max_tokens).to_numpy(),
-                        b.list.len().clip(upper_bound=max_tokens).to_numpy()).astype(np.float64)
-    return np.divide(dist, longer, out=np.zeros_like(dist), where=longer > 0)
+def _blocks(a: str, b: str) -> list[tuple[int, int, int, int]]:
+    """Change blocks ``(a0, a1, b0, b1)`` of the token edit script from ``a`` to ``b``.
+
+    Adjacent insert/delete/replace steps form one block: "claymation → film noir", not two steps.
+    """
+    blocks: list[list[int]] = []
+    for tag, s0, s1, d0, d1 in Levenshtein.opcodes(a, b).as_list():
+        if tag == "equal":
+            continue
+        if blocks and blocks[-1][1] == s0 and blocks[-1][3] == d0:
+            blocks[-1][1], blocks[-1][3] = s1, d1
+        else:
+            blocks.append([s0, s1, d0, d1])
+    return [(x[0], x[1], x[2], x[3]) for x in blocks]
 
 
 def edit_ops(parent_tokens: list[str], child_tokens: list[str], *,
@@ -118,16 +122,7 @@ def edit_ops(parent_tokens: list[str], child_tokens: list[str], *,
     replaced: list[str] = []
     if pa == ch:
         return added, removed, replaced
-    # adjacent insert/delete/replace steps form one change block: "claymation → film noir", not two steps
-    blocks: list[list[int]] = []
-    for op in Levenshtein.opcodes(pa, ch):
-        if op.tag == "equal":
-            continue
-        if blocks and blocks[-1][1] == op.src_start and blocks[-1][3] == op.dest_start:
-            blocks[-1][1], blocks[-1][3] = op.src_end, op.dest_end
-        else:
-            blocks.append([op.src_start, op.src_end, op.dest_start, op.dest_end])
-    for s0, s1, d0, d1 in blocks:
+    for s0, s1, d0, d1 in _blocks(pa, ch):  # type: ignore[arg-type]
         old = " ".join(pa[s0:s1])
         new = " ".join(ch[d0:d1])
         if not old:
@@ -139,6 +134,49 @@ def edit_ops(parent_tokens: list[str], child_tokens: list[str], *,
     return added, removed, replaced
 
 
+def _ops_frame(p_tok: pl.Series, c_tok: pl.Series, p_str: np.ndarray, c_str: np.ndarray,
+               rows: np.ndarray, n: int) -> pl.DataFrame:
+    """``added, removed, replaced`` lists for ``n`` edges; only ``rows`` have changes (aligned on code strings)."""
+    e_i: list[int] = []
+    s0s: list[int] = []
+    s1s: list[int] = []
+    d0s: list[int] = []
+    d1s: list[int] = []
+    for k in rows.tolist():
+        for s0, s1, d0, d1 in _blocks(p_str[k], c_str[k]):
+            e_i.append(k)
+            s0s.append(s0)
+            s1s.append(s1)
+            d0s.append(d0)
+            d1s.append(d1)
+    spans = pl.DataFrame({"_e": e_i, "s0": s0s, "s1": s1s, "d0": d0s, "d1": d1s},
+                         schema={"_e": pl.Int64, "s0": pl.Int64, "s1": pl.Int64, "d0": pl.Int64, "d1": pl.Int64})
+    idx = spans.get_column("_e")
+    spans = spans.with_columns(p_tok.gather(idx).alias("_p"), c_tok.gather(idx).alias("_c")).with_columns(
+        old=pl.col("_p").list.slice(pl.col("s0"), pl.col("s1") - pl.col("s0")).list.join(" "),
+        new=pl.col("_c").list.slice(pl.col("d0"), pl.col("d1") - pl.col("d0")).list.join(" "),
+    ).with_columns(
+        kind=pl.when(pl.col("old") == "").then(pl.lit("added")).when(pl.col("new") == "").then(pl.lit("removed"))
+        .otherwise(pl.lit("replaced")),
+        phrase=pl.when(pl.col("old") == "").then(pl.col("new")).when(pl.col("new") == "").then(pl.col("old"))
+        .otherwise(pl.concat_str("old", pl.lit(_ARROW), "new")),
+    )
+    base = pl.DataFrame({"_e": np.arange(n, dtype=np.int64)})
+    for kind in ("added", "removed", "replaced"):
+        agg = (spans.filter(pl.col("kind") == kind).sort("_e", "s0", "d0")
+               .group_by("_e", maintain_order=True).agg(pl.col("phrase").alias(kind)))
+        base = base.join(agg, on="_e", how="left")
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    return base.sort("_e").select(pl.col(k).fill_null(empty) for k in ("added", "removed", "replaced"))
+
+
+def _rows(tok: pl.DataFrame, ids: pl.Series) -> np.ndarray:
+    """Row of each id in ``tok`` (-1 when absent)."""
+    m = (pl.DataFrame({"id": ids.cast(pl.String)}).with_row_index("_q")
+         .join(tok.select("id").with_row_index("_t"), on="id", how="left").sort("_q"))
+    return m.get_column("_t").cast(pl.Int64).fill_null(-1).to_numpy()
+
+
 def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", ops: bool = True,
                max_tokens: int = MAX_ALIGN_TOKENS) -> pl.DataFrame:
     """Drift of every edge: ``child, parent, jaccard, edit, drift, added, removed, replaced``.
@@ -146,49 +184,45 @@ def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", 
     ``nodes`` has ``id`` and ``text`` (or a ``tokens`` column), optionally ``placeholder``;
     ``edges`` has ``child`` and ``parent``. With ``ops=False`` the phrase lists are
     left empty (lexical drift only, the fast path). Rows keep the order of ``edges``.
+    Vectorised: Jaccard with polars set operations on token codes, edit distance with
+    rapidfuzz over one-character-per-token strings; only the phrase lists loop in Python.
 
     >>> n = pl.DataFrame({"id": ["p", "c", "d"], "text": ["", "", "x y"]})
     >>> edge_drift(n, pl.DataFrame({"child": ["c", "d"], "parent": ["p", "p"]})).select("jaccard", "edit").rows()
     [(0.0, 0.0), (1.0, 1.0)]
     """
-    tok = node_tokens(nodes, text=text)
-    e = edges.select(pl.col("child").cast(pl.String), pl.col("parent").cast(pl.String)).with_row_index("_e")
-    joined = (
-        e.join(tok.select("id", c_tok="tokens", c_h="hashes"), left_on="child", right_on="id", how="left")
-        .join(tok.select("id", p_tok="tokens", p_h="hashes", p_ph="placeholder"),
-              left_on="parent", right_on="id", how="left")
-        .sort("_e")
-        .with_columns(pl.col("c_h").fill_null([]), pl.col("c_tok").fill_null([]),
-                      _void=pl.col("p_ph").fill_null(True))
-        .with_columns(jaccard=pl.when(pl.col("_void")).then(None).otherwise(jaccard_expr("p_h", "c_h")))
-    )
-    edit = np.full(joined.height, np.nan)
-    live = ~joined.get_column("_void").to_numpy()
-    same = (joined.get_column("jaccard") == 0.0).fill_null(False).to_numpy()
-    need = live & ~same
-    idx = np.flatnonzero(need)
-    sub = joined.select("c_h", "p_h")[idx]
-    edit[idx] = _edit_distance(sub.get_column("p_h"), sub.get_column("c_h"), max_tokens)
-    # jaccard 0 means the same token set; the order may still differ
-    idx0 = np.flatnonzero(live & same)
-    if idx0.size:
-        sub0 = joined.select("c_h", "p_h")[idx0]
-        edit[idx0] = _edit_distance(sub0.get_column("p_h"), sub0.get_column("c_h"), max_tokens)
-    out = joined.with_columns(edit=pl.Series(edit).fill_nan(None)).with_columns(drift=pl.col("jaccard"))
-    empty = pl.lit([], dtype=pl.List(pl.String))
+    tok = node_tokens(nodes, text=text) if "codes" not in nodes.columns else nodes
+    ci = _rows(tok, edges.get_column("child"))
+    pi = _rows(tok, edges.get_column("parent"))
+    ph = tok.get_column("placeholder").to_numpy()
+    live = (ci >= 0) & (pi >= 0)
+    live[live] = ~ph[pi[live]]
+    codes = tok.get_column("codes")
+    safe_c, safe_p = np.where(ci >= 0, ci, 0), np.where(pi >= 0, pi, 0)
+    pair = pl.DataFrame({"c": codes.gather(safe_c), "p": codes.gather(safe_p)})
+    jac = pair.select(j=jaccard_expr("p", "c")).get_column("j").to_numpy().astype(np.float64)
+    strings = code_strings(codes, max_tokens=max_tokens)
+    c_str, p_str = strings[safe_c], strings[safe_p]
+    edit = np.zeros(ci.shape[0])
+    if ci.shape[0]:
+        dist = np.asarray(process.cpdist(p_str, c_str, scorer=Levenshtein.distance, dtype=np.int32, workers=-1),
+                          dtype=np.float64)
+        lens = np.fromiter((len(x) for x in strings), dtype=np.float64, count=strings.shape[0])
+        longer = np.maximum(lens[safe_c], lens[safe_p])
+        edit = np.divide(dist, longer, out=np.zeros_like(dist), where=longer > 0)
+    jac[~live] = np.nan
+    edit[~live] = np.nan
+    out = pl.DataFrame({"child": edges.get_column("child").cast(pl.String),
+                        "parent": edges.get_column("parent").cast(pl.String),
+                        "jaccard": pl.Series(jac).fill_nan(None), "edit": pl.Series(edit).fill_nan(None)}
+                       ).with_columns(drift=pl.col("jaccard"))
     if ops:
-        added: list[list[str] | None] = [[] for _ in range(out.height)]
-        removed: list[list[str] | None] = [[] for _ in range(out.height)]
-        replaced: list[list[str] | None] = [[] for _ in range(out.height)]
-        ch_idx = np.flatnonzero(live & (edit > 0))
-        if ch_idx.size:
-            sub = out.select("p_tok", "c_tok")[ch_idx]
-            for k, pa, ch in zip(ch_idx.tolist(), sub.get_column("p_tok").to_list(), sub.get_column("c_tok").to_list()):
-                added[k], removed[k], replaced[k] = edit_ops(pa or [], ch or [], max_tokens=max_tokens)
-        out = out.with_columns(added=pl.Series(added, dtype=pl.List(pl.String)),
-                               removed=pl.Series(removed, dtype=pl.List(pl.String)),
-                               replaced=pl.Series(replaced, dtype=pl.List(pl.String)))
+        changed = np.flatnonzero(live & (edit > 0))
+        tokens = tok.get_column("tokens")
+        phrases = _ops_frame(tokens.gather(safe_p), tokens.gather(safe_c), p_str, c_str, changed, ci.shape[0])
+        out = pl.concat([out, phrases], how="horizontal")
     else:
+        empty = pl.lit([], dtype=pl.List(pl.String))
         out = out.with_columns(added=empty, removed=empty, replaced=empty)
     return out.select(list(EDGE_DRIFT_SCHEMA)).cast(EDGE_DRIFT_SCHEMA)  # type: ignore[arg-type]
 
@@ -200,7 +234,7 @@ def node_drift(nodes: pl.DataFrame, lineage: pl.DataFrame, *, edges: pl.DataFram
     ``nodes`` has ``id`` and ``text`` (or ``tokens``), optionally ``placeholder``;
     ``lineage`` has ``id, parent, root, depth`` (e.g. ``Archive.lineage()`` or
     ``Tree.nodes``). ``edges`` may pass a precomputed :func:`edge_drift` of the
-    primary edges. Sorted by ``root, depth, id``.
+    primary edges (``child, drift``). Sorted by ``root, depth, id``.
 
     >>> nodes = pl.DataFrame({"id": ["r", "a", "b"], "text": ["x y", "x z", "x y"]})
     >>> lin = pl.DataFrame({"id": ["r", "a", "b"], "parent": [None, "r", "a"], "root": ["r"] * 3, "depth": [0, 1, 2]})
@@ -211,12 +245,12 @@ def node_drift(nodes: pl.DataFrame, lineage: pl.DataFrame, *, edges: pl.DataFram
                          pl.col("root").cast(pl.String), pl.col("depth").cast(pl.Int64))
     if lin.height == 0:
         return pl.DataFrame(schema=NODE_DRIFT_SCHEMA)
-    tok = node_tokens(nodes, text=text)
-    lin = lin.join(tok.select("id", "hashes", "placeholder"), on="id", how="left").with_columns(
-        pl.col("hashes").fill_null([]), pl.col("placeholder").fill_null(True))
-    prim = lin.filter(pl.col("parent").is_not_null())
+    tok = node_tokens(nodes, text=text) if "codes" not in nodes.columns else nodes
+    lin = lin.join(tok.select("id", "codes", "placeholder"), on="id", how="left").with_columns(
+        pl.col("codes").fill_null([]), pl.col("placeholder").fill_null(True))
     if edges is None:
-        ed = edge_drift(tok.drop("hashes"), prim.select(child="id", parent="parent"), ops=False)
+        prim = lin.filter(pl.col("parent").is_not_null())
+        ed = edge_drift(tok, prim.select(child="id", parent="parent"), ops=False)
     else:
         ed = edges
     ed = ed.select(id="child", edge_drift="drift").unique("id", keep="first", maintain_order=True)
@@ -230,8 +264,8 @@ def node_drift(nodes: pl.DataFrame, lineage: pl.DataFrame, *, edges: pl.DataFram
     deep = np.flatnonzero(is_ph_root[root_idx] & (dep >= 1))
     if deep.size:
         anchor[deep] = ancestor_at_depth(par, dep, deep, np.ones(deep.size, dtype=np.int64))
-    hashes = lin.get_column("hashes")
-    pair = pl.DataFrame({"a": hashes.gather(anchor), "v": hashes})
+    codes = lin.get_column("codes")
+    pair = pl.DataFrame({"a": codes.gather(anchor), "v": codes})
     root_drift = pair.select(d=jaccard_expr("a", "v")).get_column("d")
     void = is_ph_root[root_idx] & (dep == 0)
     w = lin.get_column("edge_drift").fill_null(0.0).to_numpy()

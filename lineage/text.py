@@ -23,7 +23,9 @@ Examples
 """
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+import pyarrow as pa
 
 __all__ = [
     "MAX_ALIGN_TOKENS",
@@ -34,6 +36,8 @@ __all__ = [
     "tokens_expr",
     "tokens_series",
     "with_tokens",
+    "token_codes",
+    "code_strings",
 ]
 
 #: Tokens of a prompt used for edit distance and blame alignment (the first ones).
@@ -141,3 +145,54 @@ def tokenize(text: str | None) -> list[str]:
     ['un', 'chat', 'qui', 'danse', 'à', 'paris']
     """
     return tokens_series(pl.Series([text], dtype=pl.String)).item().to_list()
+
+
+def token_codes(tokens: pl.Series) -> pl.Series:
+    """Each token as a small integer code (``list[u32]``): equal tokens, equal codes (within a process).
+
+    >>> c = token_codes(pl.Series([["a", "b"], ["b", "a", "a"], []])).to_list()
+    >>> c[0] == [c[1][1], c[1][0]] and c[1][1] == c[1][2] and c[2] == []
+    True
+    """
+    return tokens.cast(pl.List(pl.Categorical)).list.eval(pl.element().to_physical()).cast(pl.List(pl.UInt32))
+
+
+def code_strings(codes: pl.Series, *, max_tokens: int | None = None) -> np.ndarray:
+    """Each row of codes as a Python string with one character per token (object array).
+
+    Edit distances and alignments then run on plain strings in C (rapidfuzz),
+    with no per-token Python objects. Rows are cut to their first ``max_tokens``.
+
+    >>> s = code_strings(token_codes(pl.Series([["a", "b", "a"], []])))
+    >>> len(s[0]), s[0][0] == s[0][2], s[1]
+    (3, True, '')
+    """
+    n = codes.len()
+    lens = codes.list.len().fill_null(0).to_numpy().astype(np.int64)
+    flat = codes.explode().drop_nulls().to_numpy().astype(np.int64)
+    starts = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lens)])
+    if max_tokens is not None and (lens > max_tokens).any():
+        pos = np.arange(flat.shape[0], dtype=np.int64) - np.repeat(starts[:-1], lens)
+        flat = flat[pos < max_tokens]
+        lens = np.minimum(lens, max_tokens)
+        starts = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lens)])
+    cp = flat + 0x21  # printable start; skip the surrogate block
+    cp = np.where(cp >= 0xD800, cp + 0x800, cp)
+    if cp.size and cp.max() > 0x10FFFF:
+        raise ValueError("more distinct tokens than Unicode code points")
+    nb = 1 + (cp >= 0x80).astype(np.int64) + (cp >= 0x800) + (cp >= 0x10000)
+    at = np.cumsum(nb) - nb
+    buf = np.zeros(int(nb.sum()), dtype=np.uint8)
+    for k, lead in ((1, 0x00), (2, 0xC0), (3, 0xE0), (4, 0xF0)):
+        m = nb == k
+        if not m.any():
+            continue
+        c, b = cp[m], at[m]
+        buf[b] = lead | (c >> (6 * (k - 1)))
+        for j in range(1, k):
+            buf[b + j] = 0x80 | ((c >> (6 * (k - 1 - j))) & 0x3F)
+    byte_at = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(nb)])[starts]
+    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(byte_at.astype(np.int64)), pa.py_buffer(buf))
+    out = np.empty(n, dtype=object)
+    out[:] = arr.to_pylist()
+    return out
