@@ -150,7 +150,15 @@ def _created(m: dict[str, Any], actions: list[dict[str, Any]], path: Path) -> tu
 
 
 def manifest_nodes(store: dict[str, Any], path: Path, *, sha256: str, size: int) -> list[dict[str, Any]]:
-    """One record per manifest of ``store`` (read from ``path``), in label order."""
+    """One record per manifest of ``store`` (read from ``path``), in label order.
+
+    >>> store = {"active_manifest": "m:2", "validation_state": "Valid", "manifests": {
+    ...     "m:2": {"title": "remix.jpg", "signature_info": {"time": "2026-01-02T00:00:00+00:00"},
+    ...             "ingredients": [{"title": "a.jpg", "relationship": "parentOf", "active_manifest": "m:1"}]},
+    ...     "m:1": {"title": "a.jpg", "signature_info": {"time": "2026-01-01T00:00:00+00:00"}}}}
+    >>> [(r["id"], [p["id"] for p in r["parents"]]) for r in manifest_nodes(store, Path("x.jpg"), sha256="0", size=1)]
+    [('c2pa:m:1', []), ('c2pa:m:2', ['c2pa:m:1'])]
+    """
     manifests: dict[str, dict[str, Any]] = store.get("manifests") or {}
     active = store.get("active_manifest")
     states: dict[str, tuple[str, list[str]]] = {}

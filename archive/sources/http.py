@@ -404,6 +404,11 @@ class HttpClient:
 
         Raises :class:`HttpError` for a status that is not retried (404 ...) or
         when the retries run out; :class:`SourceError` when the URL is refused.
+
+        >>> HttpClient().request("http://169.254.169.254/latest/meta-data/")
+        Traceback (most recent call last):
+        ...
+        archive.errors.SourceError: http://169.254.169.254/latest/meta-data/: 169.254.169.254 is a loopback or private address; pass --allow-private to fetch from it
         """
         if params:
             q = {k: v for k, v in params.items() if v is not None}
@@ -485,13 +490,24 @@ class HttpClient:
 
     def get(self, url: str, *, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None) -> Response:
-        """GET ``url`` and read the whole body (retried as described above)."""
+        """GET ``url`` and read the whole body (retried as described above).
+
+        >>> HttpClient().get("file:///etc/passwd")
+        Traceback (most recent call last):
+        ...
+        archive.errors.SourceError: file:///etc/passwd: only http:// and https:// URLs can be fetched
+        """
         return self.request(url, params=params, headers=headers)
 
     def get_json(self, url: str, *, params: Mapping[str, Any] | None = None, missing_ok: bool = False) -> Any:
         """GET ``url`` and parse JSON; a body that is not JSON (cut short) is fetched again.
 
         With ``missing_ok`` a 404 or 410 returns ``None`` instead of raising.
+
+        >>> HttpClient(rate=None).get_json("http://127.0.0.1:9/x", missing_ok=True)
+        Traceback (most recent call last):
+        ...
+        archive.errors.SourceError: http://127.0.0.1:9/x: 127.0.0.1 is a loopback or private address; pass --allow-private to fetch from it
         """
         attempt = 0
         while True:
@@ -512,6 +528,11 @@ class HttpClient:
 
         The file is written under a temporary name and renamed once complete, so a
         crash never leaves a partial file under a final name. A broken transfer is retried.
+
+        >>> HttpClient().download("ftp://example.org/v.mp4", Path(tempfile.mkdtemp()))
+        Traceback (most recent call last):
+        ...
+        archive.errors.SourceError: ftp://example.org/v.mp4: only http:// and https:// URLs can be fetched
         """
         folder.mkdir(parents=True, exist_ok=True)
         attempt = 0
@@ -562,6 +583,11 @@ def open_url(url: str, *, allow_private: bool = False, timeout: float = 30.0,
     Used by ``archivist ingest jsonl https://...``: the body is read as it
     arrives, never held whole in memory. The request itself is retried; a
     connection that breaks mid-stream raises ``OSError`` naming the URL.
+
+    >>> open_url("http://localhost:9/records.jsonl")
+    Traceback (most recent call last):
+    ...
+    archive.errors.SourceError: http://localhost:9/records.jsonl: localhost resolves to 127.0.0.1, which is a loopback or private address; pass --allow-private to fetch from it
     """
     c = client or HttpClient(rate=None, timeout=timeout, allow_private=allow_private)
     return c.request(url, stream=True)  # type: ignore[no-any-return]
