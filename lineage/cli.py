@@ -34,10 +34,18 @@ def _fmt(v: Any, digits: int = 3) -> str:
 @click.option("--force", is_flag=True, help="Recompute every tree, not only the ones that changed.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap interval.")
 @click.option("--window", default="30d", show_default=True, help="Bleed source window and homogenisation window.")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this process; spark: Apache Spark (pip install 'remix-archivist[spark]', Java 17).")
+@click.option("--master", default=None, metavar="URL",
+              help="Spark master (spark://host:7077, yarn, k8s://…); default: what spark-submit set, else local[*].")
+@click.option("--delta-jars", is_flag=True,
+              help="Spark reads the records table with the Delta Lake jars (spark-submit --packages "
+                   "io.delta:delta-spark_2.13:4.0.0) instead of listing its Parquet files.")
 @archive_option
 @json_option
 @handle_errors
-def analyze_cmd(force: bool, seed: int, window: str, archive_path: Path | None, as_json: bool) -> None:
+def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | None, delta_jars: bool,
+                archive_path: Path | None, as_json: bool) -> None:
     """Compute every measure (drift, blame, styles, bleed, decay) and store them as versioned tables.
 
     Only trees whose content changed since the last analysis are recomputed; the
@@ -56,7 +64,13 @@ def analyze_cmd(force: bool, seed: int, window: str, archive_path: Path | None, 
         def progress(stage: str, done: int, total: int) -> None:
             bar.update(task, description=f"analyze: {stage}", completed=done, total=total or None)
 
-        result = analyze(arc, force=force, progress=progress, seed=seed, window=window)
+        if engine == "spark":
+            from lineage.spark import analyze_spark
+
+            bar.update(task, description="analyze: spark")
+            result = analyze_spark(arc, master=master, delta_jars=delta_jars, seed=seed, window=window)
+        else:
+            result = analyze(arc, force=force, progress=progress, seed=seed, window=window)
     if as_json:
         emit_json(result)
         return

@@ -79,7 +79,7 @@ def spark_session(master: str | None = "local[2]", *, delta_jars: bool = False, 
                   conf: dict[str, str] | None = None) -> "SparkSession":
     """A SparkSession for the analysis (UTC session time zone, this Python on the workers).
 
-    ``master`` ``None`` leaves it to ``spark-submit``. With ``delta_jars`` the Delta
+    ``master`` ``None`` takes the one ``spark-submit`` set, else ``local[*]``. With ``delta_jars`` the Delta
     Lake SQL extension is switched on (the jars themselves come from
     ``spark-submit --packages`` :data:`DELTA_PACKAGE` or ``spark.jars``).
 
@@ -93,6 +93,8 @@ def spark_session(master: str | None = "local[2]", *, delta_jars: bool = False, 
                            "(and Java 17 or newer)") from None
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     b = SparkSession.builder.appName(app_name)
+    if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:  # not launched by spark-submit
+        master = "local[*]"
     if master:
         b = b.master(master)
     b = (b.config("spark.sql.session.timeZone", "UTC").config("spark.ui.enabled", "false")
@@ -351,7 +353,7 @@ def _homogenisation(styles: "DataFrame", lineage: "DataFrame", window_s: float) 
             .select("window", "posts", "trees", "terms", "entropy", "mean_pairwise_similarity"))
 
 
-def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, master: str | None = "local[2]",
+def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, master: str | None = None,
                   delta_jars: bool = False, buckets: int | None = None, seed: int = 0, n_boot: int = 200,
                   window: str = "30d", records_uri: str | None = None,
                   storage_options: dict[str, str] | None = None) -> dict[str, Any]:

@@ -100,3 +100,14 @@ def test_an_empty_archive_is_a_clear_error(tmp_path: Path, spark):
     arc = Archive.open(tmp_path / "empty", create=True)
     with pytest.raises(LineageError, match="no records yet"):
         read_records(spark, arc.path)
+
+
+def test_cli_engine_spark_on_an_empty_archive_is_one_line(tmp_path: Path, spark):
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+
+    Archive.open(tmp_path / "empty", create=True)
+    r = CliRunner().invoke(cli, ["analyze", "--engine", "spark", "--archive", str(tmp_path / "empty")])
+    assert r.exit_code == 1
+    assert "no records yet" in r.output and "Traceback" not in r.output
