@@ -9,19 +9,24 @@ page says so plainly: no made-up numbers.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import polars as pl
 
 from archive.store import Archive, Tree
 from lineage.analyze import load_results
 from lineage.blame import blame_path
 from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
+from lineage.decay import activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity, tree_shape
 from lineage.drift import drift_rate_expr, node_drift, token_diff
 from lineage.errors import LineageError
 from lineage.styles import styles_frame
 
 __all__ = ["MISSING", "ON_THE_FLY_LIMIT", "analysed_version", "fresh_table", "tree_drift", "archive_drift",
            "drift_rates", "diff_words", "blame_words", "archive_styles", "archive_style_labels", "style_labels",
-           "archive_flow", "archive_homogenisation", "archive_bleed_rates", "analysed_drift", "DRIFT_COLS"]
+           "archive_flow", "archive_homogenisation", "archive_bleed_rates", "analysed_drift", "DRIFT_COLS", "Decay",
+           "archive_decay"]
 
 MISSING = ("not computed for this archive yet: run `archivist analyze --archive PATH` and reload "
            "(the archive is too big to compute it while the page loads)")
@@ -156,3 +161,52 @@ def archive_homogenisation(arc: Archive, styles: pl.DataFrame) -> pl.DataFrame:
 def archive_bleed_rates(labels: pl.DataFrame) -> pl.DataFrame:
     """Per tree: ``root, new_terms, bled, novel, reused, bleed_rate``."""
     return bleed_rates(labels)
+
+
+@dataclass(frozen=True)
+class Decay:
+    """Everything the decay page draws."""
+
+    fidelity: pl.DataFrame  # depth, nodes, fidelity, sd
+    fit: dict[str, Any]  # F_inf, lambda, half_life, half_life_low, half_life_high
+    branching: pl.DataFrame  # generation, nodes, children, m
+    branching_fit: dict[str, Any]  # m0, gamma
+    activity: dict[str, Any]  # half_life_days, median_lifetime_days
+    survival: pl.DataFrame  # time, at_risk, events, censored, survival
+    engagement: dict[str, Any]  # slope
+    shapes: pl.DataFrame  # root, size, depth, breadth, leaves, structural_virality, sackin, colless
+
+
+def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
+    """The decay measures: from fresh analysis tables, else computed now for a small archive."""
+    head = fresh_table(arc, "decay")
+    if head is not None:
+        v = {m: (val, lo, hi) for m, val, lo, hi in head.select("measure", "value", "low", "high").iter_rows()}
+
+        def get(m: str, k: int = 0) -> Any:
+            return v.get(m, (None, None, None))[k]
+
+        trees = load_results(arc, "trees")
+        return Decay(
+            fidelity=load_results(arc, "fidelity"),
+            fit={"F_inf": get("fidelity_F_inf"), "lambda": get("fidelity_lambda"),
+                 "half_life": get("generational_half_life"), "half_life_low": get("generational_half_life", 1),
+                 "half_life_high": get("generational_half_life", 2)},
+            branching=load_results(arc, "branching"),
+            branching_fit={"m0": get("branching_m0"), "gamma": get("branching_gamma")},
+            activity={"half_life_days": get("activity_half_life_days"),
+                      "median_lifetime_days": get("median_tree_lifetime_days")},
+            survival=load_results(arc, "survival"),
+            engagement={"slope": get("engagement_slope")},
+            shapes=trees.select("root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin",
+                                "colless"))
+    nd = archive_drift(arc)
+    if nd is None:
+        return None
+    lin = arc.lineage()
+    nodes = lin.join(arc.posts().select("id", "fetched_at", "views"), on="id", how="left")
+    btab, bfit = branching_decay(lin)
+    act, km = activity(nodes)
+    return Decay(fidelity=fidelity_by_depth(nd), fit=fit_fidelity(nd, n_boot=200, seed=seed), branching=btab,
+                 branching_fit=bfit, activity=act, survival=km, engagement=engagement_decay(nodes),
+                 shapes=tree_shape(lin.select("id", "parent", "root", "depth")))

@@ -210,3 +210,50 @@ def test_a_reload_shows_what_an_ingest_added(pages, sample_copy):
     assert f"store version {v0}" in before and f"store version {v0 + 1}" in after
     assert "<records>" in after and "<records>" not in before  # the new ingest run is listed
     assert "a brand new remix, claymation" in text_of(panel)
+
+
+def test_analysis_tables_and_measures_computed_now_agree(sample_store, sample_copy):
+    """Pages read `archivist analyze` tables when fresh and compute otherwise: the figures must not differ."""
+    from lineage.analyze import analyze
+
+    from dashboard import measures
+    from dashboard.data import tree_of, Views
+
+    analyze(Archive.open(sample_copy))
+    fresh_arc = Archive.open(sample_copy, read_only=True)
+    now_arc = Archive.open(sample_store, read_only=True)
+    assert measures.analysed_version(fresh_arc) == fresh_arc.version()
+    assert measures.analysed_version(now_arc) is None
+    fresh, now = measures.archive_decay(fresh_arc), measures.archive_decay(now_arc)
+    for key in ("F_inf", "lambda", "half_life"):
+        assert fresh.fit[key] == pytest.approx(now.fit[key], rel=1e-9)
+    assert fresh.branching_fit["gamma"] == pytest.approx(now.branching_fit["gamma"], rel=1e-9)
+    assert fresh.activity["half_life_days"] == pytest.approx(now.activity["half_life_days"], rel=1e-9)
+    assert fresh.shapes.sort("root").equals(now.shapes.sort("root").cast(fresh.shapes.schema))
+    # one tree's drift: read from the table, or measured when the tree is opened
+    vw = Views(fresh_arc.version(), fresh_arc.lineage(), fresh_arc.posts(), fresh_arc.edges(), fresh_arc.trees())
+    tree = tree_of(vw, "simulate:s42_0000099")
+    a = measures.tree_drift(tree, measures.analysed_drift(fresh_arc)).sort("id")
+    b = measures.tree_drift(tree, None).sort("id")
+    assert a.height == tree.nodes.height and a.get_column("root_drift").to_list() == pytest.approx(
+        b.get_column("root_drift").to_list())
+    labels_fresh = measures.archive_style_labels(fresh_arc).sort(["id", "term"]).select("id", "term", "label")
+    labels_now = measures.archive_style_labels(now_arc).sort(["id", "term"]).select("id", "term", "label")
+    assert labels_fresh.equals(labels_now)
+
+
+def test_archive_page_lists_snapshots(pages, sample_copy):
+    from flask import Flask
+
+    from archive.snapshot import snapshot
+    from dashboard.data import open_for_app
+
+    bag = snapshot(Archive.open(sample_copy), "simulate:s42_0000099")
+    server = Flask("snapshot-test")
+    server.config["ARCHIVE"] = open_for_app(str(sample_copy))
+    with server.app_context():
+        page = pages["archive_page"].layout()
+    text = text_of(page)
+    assert str(bag.relative_to(sample_copy)) in text and "No snapshots yet" not in text
+    links = [c for c in walk(page) if isinstance(c, dcc.Link)]
+    assert any(link.children == "simulate:s42_0000098" for link in links)  # the snapshot's tree, as a link

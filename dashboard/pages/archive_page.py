@@ -23,7 +23,9 @@ def snapshots_frame(arc) -> pl.DataFrame | None:
     frames = [f for f in frames if f.height]
     if not frames:
         return pl.DataFrame()
-    return pl.concat(frames).sort("taken_at", descending=True)
+    base = str(arc.path) + "/"
+    return pl.concat(frames).sort("taken_at", descending=True).with_columns(
+        bag=pl.col("bag").str.strip_prefix(base))  # shown relative to the archive folder
 
 
 def quarantine_rows(q: pl.DataFrame) -> html.Table:
@@ -50,7 +52,8 @@ def layout(**_: str) -> html.Div:
     else:
         snap_part = frame_table(snaps.select("root", "taken_at", "store_version", "posts", "added", "removed",
                                              "changed", "media_files", "bag"),
-                                headers={"taken_at": "taken", "store_version": "store version"},
+                                headers={"taken_at": "taken", "store_version": "store version",
+                                         "bag": "bag (in the archive folder)"},
                                 cells={"root": lambda r: tree_link(r["root"]) if r["root"] else ""})
     run_cols = ["started_at", "at", "source", "target", "status", "read", "stored", "unchanged", "quarantined",
                 "store_version", "error"]

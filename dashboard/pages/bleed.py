@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dash
 import polars as pl
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, callback, clientside_callback, dcc, html
 
 from dashboard import measures
 from dashboard.data import archive
@@ -61,6 +61,7 @@ def layout(**query: str) -> html.Div:
                                                                {"label": "a Sankey diagram", "value": "sankey"}],
                                      value=kind, inline=True)], className="small"),
             dcc.Graph(id="bleed-flow", figure=flow_figure(kind, flow, names), config={"displaylogo": False}),
+            dcc.Store(id="bleed-url-sink"),
         ], className="card-block"),
         html.Div([dcc.Graph(figure=adoption_timeline(labels), config={"displaylogo": False}),
                   dcc.Graph(figure=homogenisation_figure(homog) if homog is not None
@@ -82,3 +83,16 @@ def switch_flow(kind):
     if got is None:
         return empty_figure("style bleed " + measures.MISSING)
     return flow_figure(kind, *got)
+
+
+clientside_callback(  # keep the address bar on the chosen view, so the link can be shared
+    """
+    function(kind) {
+        if (kind) { window.history.replaceState(window.history.state, "", "/bleed?view=" + kind); }
+        return kind;
+    }
+    """,
+    Output("bleed-url-sink", "data"),
+    Input("bleed-kind", "value"),
+    prevent_initial_call=True,
+)

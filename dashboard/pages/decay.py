@@ -5,7 +5,6 @@ import dash
 from dash import Input, Output, callback, dcc, html, no_update
 
 from dashboard import measures
-from lineage.decay import activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity, tree_shape
 from dashboard.data import archive
 from dashboard.figures import (branching_figure, fidelity_figure, survival_figure, tree_labels,
                                tree_shapes_figure)
@@ -30,17 +29,11 @@ def _num(v, fmt: str = "{:.2f}") -> str:
 def layout(**_: str) -> html.Div:
     arc = archive()
     head = [html.H1("Remix decay"), html.P(LEAD, className="lead")]
-    nd = measures.archive_drift(arc)
-    if nd is None:
+    dec = measures.archive_decay(arc)
+    if dec is None:
         return html.Div(head + [note("Decay " + measures.MISSING + ".")])
-    lin = arc.lineage()
-    posts = arc.posts().select("id", "fetched_at", "views")
-    fid = fidelity_by_depth(nd)
-    fit = fit_fidelity(nd, n_boot=200, seed=0)
-    btab, bfit = branching_decay(lin)
-    act, km = activity(lin.join(posts, on="id", how="left"))
-    eng = engagement_decay(lin.join(posts, on="id", how="left"))
-    shapes = tree_shape(lin.select("id", "parent", "root", "depth"))
+    fid, fit, btab, bfit = dec.fidelity, dec.fit, dec.branching, dec.branching_fit
+    act, km, eng, shapes = dec.activity, dec.survival, dec.engagement, dec.shapes
     names = tree_labels(arc.trees())
     hl = fit.get("half_life")
     interval = (f" (95% interval {_num(fit.get('half_life_low'), '{:.1f}')}–"

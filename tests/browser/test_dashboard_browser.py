@@ -194,6 +194,7 @@ def test_as_of_date_and_sankey_view(server, browser, screenshots, demo_store):
     wait(browser, lambda d: d.execute_script(
         "const gd=document.querySelector('#bleed-flow .js-plotly-plot');"
         "return gd && gd._fullData && gd._fullData[0].type === 'sankey'"))
+    assert browser.current_url.endswith("/bleed?view=sankey")  # the view is in the URL
     shoot(browser, screenshots / "bleed-sankey.png")
     assert severe(browser) == []
     assert_no_alert(browser)
