@@ -113,12 +113,12 @@ def ingest_openai_videos(download: bool, page_size: int, base_url: str, allow_pr
     """
     from archive.sources.openai_videos import OpenAIVideosSource
 
-    arc = open_archive(archive_path, create=True)
+    from archive.paths import default_archive_path
+
+    media = (archive_path if archive_path is not None else default_archive_path()) / "media"
     src = OpenAIVideosSource(base_url=base_url, allow_private=allow_private, rate=rate, timeout=timeout,
-                             page_size=page_size, media_dir=arc.path / "media" if download else None)
-    run_ingest(arc, src, as_json=as_json, batch_size=batch_size)
-    for w in src.warnings[:20]:
-        err_console.print(f"warning: {w}", markup=False, highlight=False)
+                             page_size=page_size, media_dir=media if download else None)
+    _run(archive_path, src, as_json, batch_size)
 
 
 @ingest_group.command("civitai")
