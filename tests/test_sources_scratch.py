@@ -127,3 +127,17 @@ def test_cli_ingest_scratch_json(tmp_path):
         res = CliRunner().invoke(cli, ["ingest", "scratch", "1001", "--base-url", srv.url,
                                        "--archive", str(tmp_path / "a")])
         assert res.exit_code == 1 and "--allow-private" in res.output and "Traceback" not in res.output
+
+
+def test_odd_shapes_go_to_quarantine_not_to_a_traceback(tmp_path):
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        srv.add("/projects/1001/remixes?limit=40&offset=0",
+                [{"id": 2001, "title": "no dates", "stats": [], "remix": "weird", "history": None},
+                 {"title": "no id at all"}, "not even an object"])
+        serve_recorded_tree(srv)
+        r = ingest(arc, source(srv, 1001))
+    assert (r.stored, r.quarantined) == (1, 3)
+    reasons = [x for rs in arc.quarantine()["reasons"].to_list() for x in rs]
+    assert "created_at: required field is missing" in reasons
+    assert reasons.count("id: a Scratch remix without a numeric id") == 2

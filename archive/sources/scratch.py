@@ -63,10 +63,12 @@ def _now() -> str:
 
 def project_record(p: dict[str, Any], *, fetched_at: str) -> dict[str, Any]:
     """Turn one Scratch project object into a remix record (see the module docstring)."""
-    remix = p.get("remix") or {}
-    parent = remix.get("parent") if isinstance(remix, dict) else None
-    hist = p.get("history") or {}
-    stats = p.get("stats") or {}
+    def obj(key: str) -> dict[str, Any]:
+        v = p.get(key)
+        return v if isinstance(v, dict) else {}
+
+    remix, hist, stats = obj("remix"), obj("history"), obj("stats")
+    parent = remix.get("parent")
     author = p.get("author")
     text = "\n\n".join(x.strip() for x in (p.get("instructions"), p.get("description"))
                        if isinstance(x, str) and x.strip())
