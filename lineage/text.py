@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 
 __all__ = [
     "MAX_ALIGN_TOKENS",
@@ -52,6 +51,9 @@ _TOKEN = r"[" + _CJK + r"]|" + _WORDCH + r"+(?:['’]" + _WORDCH + r"+)*"
 _ASCII_TOKEN = r"[a-z0-9]+(?:'[a-z0-9]+)*"
 _NOT_PRINTABLE_ASCII = r"[^\x20-\x7E]"
 _BREAKS = r"[,;|!?、。]+"
+# characters that NFKC, case folding and control removal leave as they are (apart from lower case and ß)
+_NOT_NFKC_STABLE = (r"[^\x20-\x7E\xC0-\xFF\x{3001}\x{3002}\x{3041}-\x{3096}\x{309D}\x{309E}\x{30A0}-\x{30FE}"
+                    r"\x{4E00}-\x{9FFF}]")
 #: The token that marks a clause break in ``tokens_series(..., boundaries=True)``.
 BOUNDARY = "\x1f"
 
@@ -105,16 +107,23 @@ def tokens_series(texts: pl.Series, *, boundaries: bool = False) -> pl.Series:
     ['anamorphic', '|', 'lens', 'flare']
     """
     df = pl.DataFrame({"t": texts.cast(pl.String).fill_null("")}).with_row_index("_r")
-    ascii_row = pl.col("t").str.contains(_NOT_PRINTABLE_ASCII).not_()
-    fast_t, slow_t = pl.col("t").str.to_lowercase(), normalize_expr("t")
-    fast_pat, slow_pat = _ASCII_TOKEN, _TOKEN
-    if boundaries:
-        fast_t = fast_t.str.replace_all(_BREAKS, " \x1f ")
-        slow_t = slow_t.str.replace_all(_BREAKS, " \x1f ")
-        fast_pat, slow_pat = fast_pat + r"|\x1F", slow_pat + r"|\x1F"
-    fast = df.filter(ascii_row).select("_r", tok=fast_t.str.extract_all(fast_pat))
-    slow = df.filter(~ascii_row).select("_r", tok=slow_t.str.extract_all(slow_pat))
-    out = pl.concat([fast, slow]).sort("_r").get_column("tok")
+    kind = (pl.when(~pl.col("t").str.contains(_NOT_PRINTABLE_ASCII)).then(0)
+            .when(~pl.col("t").str.contains(_NOT_NFKC_STABLE)).then(1).otherwise(2))
+    df = df.with_columns(_k=kind)
+    # 0: plain ASCII; 1: letters NFKC leaves alone (Latin-1, kana, CJK ideographs); 2: everything else
+    texts_by_kind = [pl.col("t").str.to_lowercase(),
+                     pl.col("t").str.to_lowercase().str.replace_all("ß", "ss", literal=True),
+                     normalize_expr("t")]
+    pats = [_ASCII_TOKEN, _TOKEN, _TOKEN]
+    parts = []
+    for k in range(3):
+        t = texts_by_kind[k]
+        pat = pats[k]
+        if boundaries:
+            t = t.str.replace_all(_BREAKS, " \x1f ")
+            pat = pat + r"|\x1F"
+        parts.append(df.filter(pl.col("_k") == k).select("_r", tok=t.str.extract_all(pat)))
+    out = pl.concat(parts).sort("_r").get_column("tok")
     return out.fill_null([]).cast(pl.List(pl.String)).rename(texts.name)
 
 
@@ -180,19 +189,8 @@ def code_strings(codes: pl.Series, *, max_tokens: int | None = None) -> np.ndarr
     cp = np.where(cp >= 0xD800, cp + 0x800, cp)
     if cp.size and cp.max() > 0x10FFFF:
         raise ValueError("more distinct tokens than Unicode code points")
-    nb = 1 + (cp >= 0x80).astype(np.int64) + (cp >= 0x800) + (cp >= 0x10000)
-    at = np.cumsum(nb) - nb
-    buf = np.zeros(int(nb.sum()), dtype=np.uint8)
-    for k, lead in ((1, 0x00), (2, 0xC0), (3, 0xE0), (4, 0xF0)):
-        m = nb == k
-        if not m.any():
-            continue
-        c, b = cp[m], at[m]
-        buf[b] = lead | (c >> (6 * (k - 1)))
-        for j in range(1, k):
-            buf[b + j] = 0x80 | ((c >> (6 * (k - 1 - j))) & 0x3F)
-    byte_at = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(nb)])[starts]
-    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(byte_at.astype(np.int64)), pa.py_buffer(buf))
+    text = cp.astype("<u4").tobytes().decode("utf-32-le")  # one C call for every row
+    st = starts.tolist()
     out = np.empty(n, dtype=object)
-    out[:] = arr.to_pylist()
+    out[:] = [text[i:j] for i, j in zip(st[:-1], st[1:])]
     return out

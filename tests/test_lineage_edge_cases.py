@@ -50,12 +50,19 @@ def test_tokenize(raw, expected):
     assert tokenize(raw) == expected
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(max_size=40), min_size=1, max_size=20))
-def test_fast_ascii_path_equals_the_full_expression(texts):
+_MIXED = st.text(alphabet=st.one_of(
+    st.characters(min_codepoint=0x20, max_codepoint=0x7E), st.characters(min_codepoint=0xA0, max_codepoint=0xFF),
+    st.characters(min_codepoint=0x3000, max_codepoint=0x30FF), st.characters(min_codepoint=0x4E00, max_codepoint=0x4E20),
+    st.sampled_from(["ß", "Σ", "ﬁ", "\u200b", "\u202e", "\t", "Ｆ", "’"])), max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=40), _MIXED), min_size=1, max_size=20))
+def test_fast_paths_equal_the_full_expression(texts):
     fast = tokens_series(pl.Series(texts, dtype=pl.String)).to_list()
     full = pl.DataFrame({"t": texts}, schema={"t": pl.String}).select(tokens_expr("t")).get_column("t").to_list()
     assert fast == full
+    assert [tokenize(t) for t in texts] == full
 
 
 def test_empty_and_identical_prompts():
