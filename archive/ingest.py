@@ -281,26 +281,28 @@ class _Batch:
         c["content_hash"].append(h)
 
     def frame(self, run_id: str, at: datetime) -> pl.DataFrame:
+        # columns go through Arrow arrays: one typed pass per column, nulls included
         n = len(self.cols["id"])
-        schema = dict(RECORD_SCHEMA)
-        schema["created_at"] = pl.String
-        schema["fetched_at"] = pl.String
-        del schema["parents"], schema["style_tags"]
-        tags = pl.Series("style_tags", pa.ListArray.from_arrays(pa.array(self.t_offsets, pa.int32()),
-                                                                pa.array(self.tags, pa.string())))
+        arrow = {pl.String: pa.string(), pl.Int64: pa.int64()}
+        cols: dict[str, Any] = {}
+        for k, v in self.cols.items():
+            dt = pl.String if k in ("created_at", "fetched_at") else RECORD_SCHEMA[k]
+            cols[k] = pa.array(v, arrow[dt])
         pid, rel, ev, conf = self.p_cols
         entries = pa.StructArray.from_arrays(
             [pa.array(pid, pa.string()), pa.array(rel, pa.string()), pa.array(ev, pa.string()),
              pa.array(conf, pa.float64())], fields=list(_PARENT_TYPE))
-        parents = pl.Series("parents", pa.ListArray.from_arrays(pa.array(self.p_offsets, pa.int32()), entries))
-        df = pl.DataFrame(
-            {**self.cols, "run_id": [run_id] * n, "ingested_at": [at] * n, "redacted": [False] * n},
-            schema=schema,
-        ).with_columns(parents.cast(RECORD_SCHEMA["parents"]), tags.cast(RECORD_SCHEMA["style_tags"]))
-        return df.select(list(RECORD_SCHEMA)).with_columns(
+        cols["parents"] = pa.ListArray.from_arrays(pa.array(self.p_offsets, pa.int32()), entries)
+        cols["style_tags"] = pa.ListArray.from_arrays(pa.array(self.t_offsets, pa.int32()),
+                                                      pa.array(self.tags, pa.string()))
+        df = pl.from_arrow(pa.table(cols))
+        assert isinstance(df, pl.DataFrame)
+        return df.with_columns(
             pl.col("created_at").str.to_datetime(_TIME_FMT, time_unit="us", time_zone="UTC"),
             pl.col("fetched_at").str.to_datetime(_TIME_FMT, time_unit="us", time_zone="UTC"),
-        )
+            run_id=pl.lit(run_id, pl.String), ingested_at=pl.lit(at, pl.Datetime("us", "UTC")),
+            redacted=pl.lit(False),
+        ).select(list(RECORD_SCHEMA)).cast(RECORD_SCHEMA)  # type: ignore[arg-type]
 
 
 def _raw_hash(source: str, raw: str) -> str:
