@@ -62,7 +62,7 @@ __all__ = ["CONTENT_FIELDS", "REDACTION_SCHEMA", "Redaction", "redact", "redacti
 #: record fields removed by a redaction (the columns ``author``, ``title``, ``prompt``, ``style_tags`` too)
 CONTENT_FIELDS = ("author", "title", "prompt", "style_tags", "media", "provenance", "extra")
 _KEEP = ("id", "source", "created_at", "fetched_at", "parents", "metrics", "license", "consent")
-_ID_COLS = ("id", "child", "parent", "node", "post_id")
+_ID_COLS = ("id", "child", "parent", "node", "post_id", "root")  # root: per-tree rows hold the root's tokens
 REDACTION_SCHEMA: dict[str, Any] = {
     "id": pl.String,
     "reason": pl.String,

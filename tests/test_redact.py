@@ -163,3 +163,16 @@ def test_a_restored_redaction_stays_redacted(arc: Archive, tmp_path: Path):
     assert other.posts().filter(pl.col("redacted")).get_column("id").to_list() == [TARGET]
     again = snapshot(other, TARGET, out=tmp_path / "again")
     assert (again / "manifest-sha256.txt").read_text() == (bag / "manifest-sha256.txt").read_text()
+
+
+def test_analysis_tables_forget_the_text_too(arc: Archive):
+    from lineage.analyze import analyze, load_results
+
+    analyze(arc)
+    assert any(p.startswith("analysis_") for p in _files_holding(arc.path, PROBE))  # root_text, tokens…
+    r = redact(arc, TARGET, reason="takedown")
+    assert {"analysis_nodes", "analysis_trees", "analysis_edges"} <= set(r.tables_purged)
+    assert _files_holding(arc.path, PROBE) == []
+    analyze(arc)  # the tree is measured again, on what is left
+    row = load_results(arc, "trees").filter(pl.col("root") == TARGET)
+    assert row.height == 1 and row.get_column("root_text").to_list() in ([""], [None])
