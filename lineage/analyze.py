@@ -198,7 +198,7 @@ def load_results(archive: Archive, table: str, *, version: int | None = None) ->
     >>> load_results(a, "trees")
     Traceback (most recent call last):
     ...
-    lineage.errors.LineageError: the archive at ... has no analysis table 'analysis_trees': run `archivist analyze` first
+    lineage.errors.LineageError: the archive at ... has no analysis table 'analysis_trees': run ... first
     """
     name = _table(table)
     if not archive.has_table(name):

@@ -25,8 +25,13 @@ Examples
 ...     "created_at": pl.datetime_range(pl.datetime(2026, 1, 1), pl.datetime(2026, 1, 4), "1d", eager=True)})
 >>> st = pl.DataFrame({"id": ["a", "a1", "a1", "b", "b1"],
 ...                    "term": ["noir", "noir", "anime", "anime", "noir"]})
->>> label_new_styles(st, lin).select("id", "term", "label", "source_root").rows()
-[('a', 'noir', 'novel', None), ('a1', 'anime', 'novel', None), ('a1', 'noir', 'inherited', None), ('b', 'anime', 'bled', 'a'), ('b1', 'noir', 'bled', 'a')]
+>>> for row in label_new_styles(st, lin).select("id", "term", "label", "source_root").rows():
+...     print(row)
+('a', 'noir', 'novel', None)
+('a1', 'anime', 'novel', None)
+('a1', 'noir', 'inherited', None)
+('b', 'anime', 'bled', 'a')
+('b1', 'noir', 'bled', 'a')
 """
 from __future__ import annotations
 

@@ -16,7 +16,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from archive.cli import archive_option, cli, console, emit_json, err_console, handle_errors, json_option, open_archive, shorten
+from archive.cli import (archive_option, cli, console, emit_json, err_console, handle_errors, json_option,
+                         open_archive, shorten)
 from lineage.errors import LineageError
 
 __all__ = ["analyze_cmd", "drift_cmd", "bleed_cmd", "decay_cmd"]
@@ -107,7 +108,8 @@ def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
             raise LineageError("analysis is older than the archive")
     except LineageError:
         tree = arc.tree(post_id)
-        nd = node_drift(tree.nodes.select("id", "text", "placeholder"), tree.nodes.select("id", "parent", "root", "depth"))
+        nd = node_drift(tree.nodes.select("id", "text", "placeholder"),
+                        tree.nodes.select("id", "parent", "root", "depth"))
         nd = nd.join(ids, on="id", how="semi")
         pairs = path.filter(pl.col("parent").is_not_null()).select(child="id", parent="parent")
         ed = edge_drift(path.select("id", "text", "placeholder"), pairs)

@@ -224,8 +224,8 @@ def activity(nodes: pl.DataFrame, *, fetched_at: datetime | None = None, quiet: 
     per_tree = (n.filter(pl.col("_t0").is_not_null()).group_by("root").agg(
         t0=pl.col("_t0").first(), last=pl.col("_t").max(), remixes=(pl.col("depth") > 0).sum())
         .with_columns(active=(fetch - pl.col("last")) < pl.lit(q))
-        .with_columns(duration=pl.when(pl.col("active")).then(fetch - pl.col("t0")).otherwise(pl.col("last") - pl.col("t0"))
-                      .dt.total_microseconds() / 86_400e6))
+        .with_columns(duration=pl.when(pl.col("active")).then(fetch - pl.col("t0"))
+                      .otherwise(pl.col("last") - pl.col("t0")).dt.total_microseconds() / 86_400e6))
     surv = kaplan_meier(per_tree.get_column("duration").to_numpy(), ~per_tree.get_column("active").to_numpy())
     below = surv.filter(pl.col("survival") <= 0.5)
     summary = {

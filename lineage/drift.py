@@ -18,7 +18,8 @@ get null drift.
 
 Examples
 --------
->>> nodes = pl.DataFrame({"id": ["r", "a"], "text": ["a corgi surfing, claymation", "a cat surfing, claymation, film noir"]})
+>>> nodes = pl.DataFrame({"id": ["r", "a"],
+...                       "text": ["a corgi surfing, claymation", "a cat surfing, claymation, film noir"]})
 >>> e = edge_drift(nodes, pl.DataFrame({"child": ["a"], "parent": ["r"]}))
 >>> e.select("jaccard", "edit").rows()  # 3 shared words of 7; 3 edits over 6 words
 [(0.5714285714285714, 0.5)]

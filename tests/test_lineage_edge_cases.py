@@ -41,7 +41,7 @@ def test_normalize(raw, expected):
     ("stop-motion 8-bit", ["stop", "motion", "8", "bit"]),
     ("don't panic", ["don't", "panic"]),
     ("柴犬が海で", ["柴", "犬", "が", "海", "で"]),               # Japanese: one token per character
-    ("一只熊猫在雨中跳舞, claymation", ["一", "只", "熊", "猫", "在", "雨", "中", "跳", "舞", "claymation"]),
+    ("一只熊猫在雨中跳舞, claymation", [*"一只熊猫在雨中跳舞", "claymation"]),
     ("ein Dackel im Anzug", ["ein", "dackel", "im", "anzug"]),
     ("", []),
     ("   ,,, !!", []),
@@ -52,7 +52,8 @@ def test_tokenize(raw, expected):
 
 _MIXED = st.text(alphabet=st.one_of(
     st.characters(min_codepoint=0x20, max_codepoint=0x7E), st.characters(min_codepoint=0xA0, max_codepoint=0xFF),
-    st.characters(min_codepoint=0x3000, max_codepoint=0x30FF), st.characters(min_codepoint=0x4E00, max_codepoint=0x4E20),
+    st.characters(min_codepoint=0x3000, max_codepoint=0x30FF),
+    st.characters(min_codepoint=0x4E00, max_codepoint=0x4E20),
     st.sampled_from(["ß", "Σ", "ﬁ", "\u200b", "\u202e", "\t", "Ｆ", "’"])), max_size=40)
 
 
