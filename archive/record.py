@@ -43,6 +43,8 @@ __all__ = [
     "format_time",
     "schema",
     "text_of",
+    "REDACTION_KEEPS",
+    "reduced",
 ]
 
 RELATIONS = ("remix", "parentOf", "componentOf", "inspired")
@@ -260,6 +262,22 @@ def check(rec: Any) -> tuple[dict | None, list[str]]:
             extra.setdefault(k, rec[k])
         out["extra"] = extra
     return out, []
+
+
+#: what a redaction keeps of a record: enough for the lineage and the engagement series to survive
+REDACTION_KEEPS = ("id", "source", "created_at", "fetched_at", "parents", "metrics", "license", "consent")
+
+
+def reduced(rec: dict) -> dict:
+    """A record with its content removed, as a redaction leaves it.
+
+    >>> reduced({"id": "a:1", "source": "a", "created_at": "2026-01-01T00:00:00Z", "prompt": "secret",
+    ...          "author": "@me", "metrics": {"views": 3}})
+    {'id': 'a:1', 'source': 'a', 'created_at': '2026-01-01T00:00:00Z', 'metrics': {'views': 3}, 'extra': {'redacted': True}}
+    """
+    out = {k: rec[k] for k in REDACTION_KEEPS if k in rec}
+    out["extra"] = {"redacted": True}
+    return out
 
 
 def schema() -> dict:

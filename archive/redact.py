@@ -52,7 +52,7 @@ import polars as pl
 from deltalake import DeltaTable
 
 from archive.errors import NotFoundError, StoreError
-from archive.record import canonical_json
+from archive.record import canonical_json, reduced
 from archive.snapshot import read_bag_info, snapshot_roots
 from archive.store import UTC, Archive
 
@@ -61,7 +61,6 @@ __all__ = ["CONTENT_FIELDS", "REDACTION_SCHEMA", "Redaction", "redact", "redacti
 
 #: record fields removed by a redaction (the columns ``author``, ``title``, ``prompt``, ``style_tags`` too)
 CONTENT_FIELDS = ("author", "title", "prompt", "style_tags", "media", "provenance", "extra")
-_KEEP = ("id", "source", "created_at", "fetched_at", "parents", "metrics", "license", "consent")
 _ID_COLS = ("id", "child", "parent", "node", "post_id", "root")  # root: per-tree rows hold the root's tokens
 REDACTION_SCHEMA: dict[str, Any] = {
     "id": pl.String,
@@ -153,9 +152,7 @@ def _reduced(record: str) -> str:
         rec = json.loads(record)
     except ValueError:
         rec = {}
-    out = {k: rec[k] for k in _KEEP if k in rec}
-    out["extra"] = {"redacted": True}
-    return canonical_json(out)
+    return canonical_json(reduced(rec))
 
 
 def _purge_rows(archive: Archive, post_id: str) -> list[str]:

@@ -36,7 +36,7 @@ from typing import Any
 import networkx as nx
 import polars as pl
 from deltalake import DeltaTable
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from archive.errors import NotFoundError, StoreError
 from archive.graph import compute_lineage
@@ -257,12 +257,23 @@ class Archive:
         As of a time, the log holds the rows of posts created by then and observed by then.
         """
         version, t = self._pin(as_of)
-        df = pl.read_delta(str(self.path / "records"), version=version, columns=columns)
+        df = self._read_log(version, columns)
         if t is not None:
             obs = pl.coalesce("fetched_at", "ingested_at") if columns is None or "fetched_at" in columns else None
             if obs is not None:
                 df = df.filter(obs <= t, pl.col("created_at") <= t)
         return df
+
+    def _read_log(self, version: int, columns: list[str] | None) -> pl.DataFrame:
+        try:
+            return pl.read_delta(str(self.path / "records"), version=version, columns=columns)
+        except (DeltaError, OSError) as e:
+            if version != self.version():
+                raise StoreError(
+                    f"store version {version} can no longer be read: its files were removed "
+                    f"(a redaction rewrites the log and removes older versions; see `archivist redact`). "
+                    f"Read version {self.version()} or pin a time with as_of instead") from None
+            raise StoreError(f"the records table of {self.path} cannot be read: {e}") from e
 
     def content_hashes(self) -> set[str]:
         """Every content hash in the log (what "already stored" means for ingest)."""
@@ -298,8 +309,7 @@ class Archive:
         return df
 
     def _build_views(self, version: int, t: datetime | None) -> dict[str, pl.DataFrame]:
-        recs = pl.read_delta(str(self.path / "records"), version=version,
-                             columns=_POST_COLS + ["parents", "ingested_at"])
+        recs = self._read_log(version, _POST_COLS + ["parents", "ingested_at"])
         recs = recs.with_columns(observed_at=pl.coalesce("fetched_at", "ingested_at"))
         if t is not None:
             # As of a time: the posts created by then, each with its latest observation made by then,

@@ -95,3 +95,15 @@ def test_a_reader_sees_new_versions_while_a_writer_appends(grown: Archive):
     before = reader.posts().height
     ingest_records(grown, [rec("new", "2026-03-03T00:00:00Z", ["t:c"])])
     assert reader.posts().height == before + 1
+
+
+def test_versions_removed_by_a_redaction_say_so(grown: Archive):
+    from archive.redact import redact
+
+    before = grown.version()
+    redact(grown, "t:a", reason="consent revoked")
+    with pytest.raises(StoreError, match=f"store version {before - 1} can no longer be read.*redaction"):
+        grown.posts(as_of=before - 1)
+    post = grown.posts().filter(pl.col("id") == "t:a").row(0, named=True)
+    assert post["redacted"] and post["prompt"] is None
+    assert grown.lineage().filter(pl.col("id") == "t:b").get_column("parent")[0] == "t:a"  # lineage survives
