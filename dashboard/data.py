@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable
 from datetime import date, datetime
 from typing import Any, TypeVar
 
+import numpy as np
 import orjson
 import polars as pl
 from flask import current_app
@@ -67,30 +68,70 @@ class Views:
     """The store's derived frames at one version (read once, shared by every request of that version)."""
 
     version: int
-    lineage: pl.DataFrame
-    posts: pl.DataFrame
-    edges: pl.DataFrame
+    lineage: pl.DataFrame  # sorted by id
+    posts: pl.DataFrame  # sorted by id
+    edges: pl.DataFrame  # sorted by child
     trees: pl.DataFrame
+    by_root: pl.DataFrame | None = None  # lineage sorted by root: a tree is one contiguous slice
+
+
+def _by_id(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` sorted by ``id`` (the store's views already are: then this is one check)."""
+    return frame if frame.get_column("id").is_sorted() else frame.sort("id")
 
 
 def views(arc: Archive, as_of: str | None = None) -> Views:
-    """The views of the current store version (or as of a date), memoised for this app."""
+    """The views of the current store version (or as of a date), memoised for this app.
+
+    ``lineage`` and ``posts`` are sorted by id, so :func:`tree_of` finds a tree's rows by
+    binary search instead of joining against every post.
+    """
     v = arc.version()
-    return memo(("views", v, as_of), lambda: Views(v, arc.lineage(as_of), arc.posts(as_of), arc.edges(as_of),
-                                                   arc.trees(as_of)))
+
+    def load() -> Views:
+        lin = _by_id(arc.lineage(as_of))
+        edges = arc.edges(as_of)
+        edges = edges if edges.get_column("child").is_sorted() else edges.sort("child", "rank")
+        return Views(v, lin, _by_id(arc.posts(as_of)), edges, arc.trees(as_of), lin.sort("root", "id"))
+
+    return memo(("views", v, as_of), load)
+
+
+def _slice(frame: pl.DataFrame, col: str, keys: pl.Series) -> pl.DataFrame:
+    """The rows of ``frame`` (sorted by ``col``) whose ``col`` is one of ``keys`` (binary search, no scan)."""
+    s = frame.get_column(col)
+    lo = s.search_sorted(keys, side="left").to_numpy().astype(np.int64)
+    hi = s.search_sorted(keys, side="right").to_numpy().astype(np.int64)
+    n = hi - lo
+    if n.sum() == 0:
+        return frame.head(0)
+    idx = np.repeat(lo - np.cumsum(n) + n, n) + np.arange(n.sum())
+    return frame[idx]
+
+
+def _rows(sorted_frame: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """The rows of an id-sorted frame for ``ids`` (binary search; ids not present are dropped)."""
+    col = sorted_frame.get_column("id")
+    pos = col.search_sorted(ids, side="left")
+    pos = pos.filter(pos < col.len())
+    hit = sorted_frame[pos]
+    return hit.filter(pl.col("id").is_in(ids.implode(), nulls_equal=False)) if hit.height else hit
 
 
 def tree_of(vw: Views, post_id: str) -> Tree:
-    """The whole tree a post belongs to, like :meth:`Archive.tree` but from memoised views
-    (one store-version lookup per request instead of one per frame)."""
-    hit = vw.lineage.filter(pl.col("id") == post_id)
+    """The whole tree a post belongs to, like :meth:`Archive.tree` but from memoised views:
+    one store-version lookup per request, and binary search instead of joins over every post."""
+    hit = _rows(vw.lineage, pl.Series([post_id]))
     if hit.height == 0:
         raise NotFoundError(f"no post {post_id!r} in this archive at that time")
     root = hit.get_column("root")[0]
-    lin = vw.lineage.filter(pl.col("root") == root)
-    nodes = lin.drop("placeholder", "created_at").join(vw.posts, on="id", how="left").sort(
+    lin = (_slice(vw.by_root, "root", pl.Series([root])) if vw.by_root is not None
+           else vw.lineage.filter(pl.col("root") == root))
+    ids = lin.get_column("id")
+    posts = _rows(vw.posts, ids)
+    nodes = lin.drop("placeholder", "created_at").join(posts, on="id", how="left").sort(
         ["depth", "created_at", "id"], nulls_last=True)
-    edges = vw.edges.join(lin.select(child="id"), on="child", how="semi")
+    edges = _slice(vw.edges, "child", ids.sort())
     return Tree(root=root, nodes=nodes, edges=edges)
 
 

@@ -72,6 +72,33 @@ def empty_figure(message: str, *, height: int = 300) -> go.Figure:
     return _base(fig, height=height)
 
 
+def _safe_expr(col: str, width: int) -> pl.Expr:
+    """:func:`safe_text` as a polars expression (one line, cut to ``width``, ``& < >`` escaped)."""
+    e = pl.col(col).fill_null("").str.replace_all(r"\s+", " ").str.strip_chars()
+    e = pl.when(e.str.len_chars() > width).then(e.str.slice(0, width - 1) + "…").otherwise(e)
+    return (e.str.replace_all("&", "&amp;", literal=True).str.replace_all("<", "&lt;", literal=True)
+            .str.replace_all(">", "&gt;", literal=True))
+
+
+def _hover_labels(f: pl.DataFrame, *, size_col: str, lean: bool) -> np.ndarray:
+    """Hover labels of the tree's posts (``id, text, depth, metric, drift, hidden, placeholder``), escaped."""
+    if lean:  # big trees: a short label (the panel shows the rest on click), a much smaller payload
+        expr = pl.concat_str([_safe_expr("id", 40), pl.lit("<br>gen "), pl.col("depth").cast(pl.String),
+                              pl.lit(f" · {size_col} "), pl.col("metric"), pl.lit("<br>"), _safe_expr("text", 48)])
+    else:
+        drift = pl.when(pl.col("drift").is_not_null()).then(
+            pl.lit(" · drift from root ") + pl.col("drift").round(2).cast(pl.String)).otherwise(pl.lit(""))
+        hidden = pl.when(pl.col("hidden") > 0).then(
+            pl.lit("<br>+") + pl.col("hidden").cast(pl.String) + pl.lit(" remixes hidden (click to open)")
+        ).otherwise(pl.lit(""))
+        body = pl.when(pl.col("placeholder")).then(pl.lit("<br>(not in the archive)")).otherwise(
+            pl.lit("<br>") + _safe_expr("text", 90))
+        expr = pl.concat_str([pl.lit("<b>"), _safe_expr("id", 60), pl.lit("</b><br>depth "),
+                              pl.col("depth").cast(pl.String), pl.lit(f" · {size_col} "), pl.col("metric"),
+                              drift, hidden, body])
+    return f.select(expr.alias("h")).get_column("h").to_numpy()
+
+
 def _marker_sizes(values: np.ndarray, *, lo: float = 7, hi: float = 26) -> np.ndarray:
     v = np.log1p(np.clip(np.nan_to_num(values, nan=0.0), 0, None))
     top = v.max() if v.size else 0.0
@@ -117,48 +144,40 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
                           hi=hi)
     drift_v = sub.get_column("root_drift").cast(pl.Float64).to_numpy()
     placeholder = sub.get_column("placeholder").fill_null(False).to_numpy()
-    texts = sub.get_column("text").fill_null("").to_list()
-    deps = sub.get_column("depth").to_list()
-    metric = sub.get_column(size_col).fill_null(0).to_list()
-    if big:  # big trees: a lean label (the panel shows the rest on click), a much smaller payload
-        hover = [f"{safe_text(i, 40)}<br>gen {d} · {size_col} {m:,}<br>{safe_text(t, 48)}"
-                 for i, d, m, t in zip(sub_ids, deps, metric, texts)]
-    else:
-        hover = [
-            f"<b>{safe_text(i, 60)}</b><br>depth {d} · {size_col} {m:,}"
-            + (f" · drift from root {dv:.2f}" if not math.isnan(dv) else "")
-            + (f"<br>+{h:,} remixes hidden (click to open)" if h else "")
-            + ("<br>(not in the archive)" if ph else f"<br>{safe_text(t, 90)}")
-            for i, d, m, dv, h, ph, t in zip(sub_ids, deps, metric, drift_v, n_hidden, placeholder, texts)
-        ]
-    big = n > GL_THRESHOLD
+    hover = _hover_labels(sub.select("id", "text", "depth").with_columns(
+        metric=pl.Series([f"{m:,}" for m in sub.get_column(size_col).fill_null(0).to_list()], dtype=pl.String),
+        drift=pl.Series(drift_v).fill_nan(None), hidden=pl.Series(n_hidden), placeholder=pl.Series(placeholder)),
+        size_col=size_col, lean=big)
     ex, ey = lay.edge_xy(elbow=not big)  # big trees: straight edges and borderless markers draw faster
-    scatter = go.Scattergl if big else go.Scatter
-    # numpy arrays and scalar styles throughout: plotly validates lists element by element (slow)
-    traces = [scatter(x=ex, y=ey, mode="lines", line=dict(color="#b9c0c8", width=1), hoverinfo="skip",
-                      name="remix edges", showlegend=False)]
+    kind = "scattergl" if big else "scatter"
+    # Plain dicts of numpy arrays, wrapped without validation at the end: plotly's validation of a
+    # 1,000-post figure costs more than laying it out. Every key below is a valid plotly property
+    # (the figure tests and the browser tests would show a typo).
+    traces: list[dict] = [dict(type=kind, x=ex, y=ey, mode="lines", line=dict(color="#b9c0c8", width=1),
+                               hoverinfo="skip", name="remix edges", showlegend=False)]
     has_drift = not np.all(np.isnan(drift_v))
-    marker = dict(size=sizes, color=np.where(np.isnan(drift_v), 0.0, drift_v) if has_drift else "#4c78a8",
-                  line=dict(width=0 if big else 0.8, color="#ffffff"), opacity=1.0)
+    marker: dict = dict(size=sizes, color=np.where(np.isnan(drift_v), 0.0, drift_v) if has_drift else "#4c78a8",
+                        line=dict(width=0 if big else 0.8, color="#ffffff"), opacity=1.0)
     if has_drift:
         marker.update(colorscale=DRIFT_SCALE, cmin=0.0, cmax=1.0, showscale=True,
                       colorbar=dict(title=dict(text="drift<br>from root"), thickness=12, len=0.6))
-    traces.append(scatter(x=lay.x, y=lay.y, mode="markers", marker=marker, customdata=np.array(sub_ids, dtype=object),
-                          hovertext=np.array(hover, dtype=object), hoverinfo="text", name="posts", showlegend=False))
+    traces.append(dict(type=kind, x=lay.x, y=lay.y, mode="markers", marker=marker,
+                       customdata=np.array(sub_ids, dtype=object), hovertext=hover, hoverinfo="text", name="posts",
+                       showlegend=False))
     folded = np.flatnonzero(n_hidden > 0)
     if folded.size:  # posts with hidden remixes: a diamond outline over them, "+N" beside them when few
-        traces.append(go.Scatter(x=lay.x[folded], y=lay.y[folded], mode="markers+text" if folded.size <= 300
-                                 else "markers", marker=dict(symbol="diamond-open", size=sizes[folded] + 6,
-                                                             color="#222", line=dict(width=2)),
-                                 text=[f"+{k:,}" for k in n_hidden[folded]] if folded.size <= 300 else None,
-                                 textposition="bottom center", textfont=dict(size=10, color="#333"),
-                                 hoverinfo="skip", showlegend=False, name="folded"))
+        few = folded.size <= 300
+        traces.append(dict(type="scatter", x=lay.x[folded], y=lay.y[folded], mode="markers+text" if few else "markers",
+                           marker=dict(symbol="diamond-open", size=sizes[folded] + 6, color="#222",
+                                       line=dict(width=2)),
+                           text=[f"+{k:,}" for k in n_hidden[folded]] if few else None,
+                           textposition="bottom center", textfont=dict(size=10, color="#333"), hoverinfo="skip",
+                           showlegend=False, name="folded"))
     ph = np.flatnonzero(placeholder)
     if ph.size:  # posts not in the archive: a grey ring
-        traces.append(go.Scatter(x=lay.x[ph], y=lay.y[ph], mode="markers", hoverinfo="skip", showlegend=False,
-                                 marker=dict(symbol="circle-open", size=sizes[ph] + 4, color="#888",
-                                             line=dict(width=2)), name="not in the archive"))
-    fig = go.Figure(data=traces)
+        traces.append(dict(type="scatter", x=lay.x[ph], y=lay.y[ph], mode="markers", hoverinfo="skip",
+                           showlegend=False, marker=dict(symbol="circle-open", size=sizes[ph] + 4, color="#888",
+                                                         line=dict(width=2)), name="not in the archive"))
     pos = {v: k for k, v in enumerate(sub_ids)}
     for node, colour, label in ((selected, "#d62728", "selected"), (compare, "#ff7f0e", "compared")):
         if node is None or node not in pos:
@@ -173,17 +192,17 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
             path_x += [lay.x[k], lay.x[k], lay.x[p], lay.x[p], None]
             path_y += [lay.y[k], mid, mid, lay.y[p], None]
             k, steps = p, steps + 1
-        fig.add_trace(go.Scatter(x=path_x, y=path_y, mode="lines", line=dict(color=colour, width=3),
-                                 hoverinfo="skip", showlegend=False, name=f"path to {label}"))
-        fig.add_trace(go.Scatter(x=[lay.x[pos[node]]], y=[lay.y[pos[node]]], mode="markers",
-                                 marker=dict(size=sizes[pos[node]] + 10, color="rgba(0,0,0,0)",
-                                             line=dict(color=colour, width=3)),
-                                 customdata=[node], hoverinfo="skip", showlegend=False, name=label))
+        traces.append(dict(type="scatter", x=path_x, y=path_y, mode="lines", line=dict(color=colour, width=3),
+                           hoverinfo="skip", showlegend=False, name=f"path to {label}"))
+        traces.append(dict(type="scatter", x=[lay.x[pos[node]]], y=[lay.y[pos[node]]], mode="markers",
+                           marker=dict(size=float(sizes[pos[node]] + 10), color="rgba(0,0,0,0)",
+                                       line=dict(color=colour, width=3)),
+                           customdata=[node], hoverinfo="skip", showlegend=False, name=label))
     depth_max = int(-lay.y.min()) if n else 0
     base_depth = depths[ids.index(root)]
     step = max(1, math.ceil((depth_max + 1) / 25))
-    # no named template here: copying one costs more than the whole tree (this is the explorer's hot path)
-    fig.update_layout(
+    # no named template either: copying one costs more than the whole tree (this is the explorer's hot path)
+    layout = dict(
         xaxis=dict(visible=False),
         yaxis=dict(title=dict(text="generation"), tickmode="array",
                    tickvals=[-d for d in range(0, depth_max + 1, step)],
@@ -193,6 +212,7 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
         paper_bgcolor="#ffffff", plot_bgcolor="#ffffff", font=FONT, margin=dict(l=50, r=20, t=10, b=20),
         hoverlabel=dict(font=dict(size=12)),
         meta=dict(root=root, drawn=n, hidden=int(n_hidden.sum())))
+    fig = go.Figure(dict(data=traces, layout=layout), _validate=False)
     return fig
 
 
@@ -285,7 +305,7 @@ def drift_rate_figure(rates: pl.DataFrame) -> go.Figure:
         hovertemplate="%{hovertext}<br>size %{x}, drift per generation %{y:.3f}<extra></extra>"))
     fig.update_xaxes(title="posts in the tree", type="log", dtick="D2")
     fig.update_yaxes(title="drift per generation")
-    return _base(fig, title="Drift rate per tree (click a point to explore it)", height=380)
+    return _base(fig, title="Drift rate per tree of 5+ posts (click one to explore it)", height=380)
 
 
 def tree_labels(trees: pl.DataFrame, width: int = 34) -> dict[str, str]:

@@ -24,7 +24,7 @@ def layout(**_: str) -> html.Div:
     if nd is None:
         return html.Div(head + [note("Drift " + measures.MISSING + ".")])
     trees = arc.trees().select("root", "size", "root_text")
-    rates = measures.drift_rates(nd).join(trees, on="root", how="inner")
+    rates = measures.drift_rates(nd).join(trees, on="root", how="inner").filter(pl.col("size") >= 5)
     posts = arc.posts().select("id", "text")
     top = (nd.drop_nulls("edge_drift").sort(["edge_drift", "id"], descending=[True, False]).head(12)
            .join(posts, on="id", how="left").select("id", "root", "depth", "edge_drift", "root_drift", "text"))
