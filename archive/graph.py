@@ -118,8 +118,10 @@ class _Index:
         n = ids.len()
         size = 1 << max(4, (2 * n - 1).bit_length())
         self.mask = size - 1
-        self.keys = np.zeros(size, dtype=np.int64)  # the hash of the id in each slot
-        self.vals = np.zeros(size, dtype=np.int64)  # its position + 1; 0 is an empty slot
+        # one 16-byte slot per entry (hash, position + 1; 0 is empty), so a probe touches one cache line
+        self.table = np.zeros(size, dtype=np.complex128)
+        pairs = self.table.view(np.int64).reshape(size, 2)
+        self.keys, self.vals = pairs[:, 0], pairs[:, 1]
         self.ok = True
         h = ids.hash(seed=7).to_numpy().view(np.int64)
         idx = np.arange(n, dtype=np.int64)
@@ -143,8 +145,9 @@ class _Index:
         values = values.cast(pl.String)
         h = values.hash(seed=7).to_numpy().view(np.int64)
         slot = h & self.mask
-        out = self.vals[slot] - 1
-        miss = self.keys[slot] != h
+        got = self.table[slot].view(np.int64).reshape(-1, 2)
+        out = got[:, 1] - 1
+        miss = got[:, 0] != h
         pend = np.nonzero(miss & (out >= 0))[0]  # the slot holds another id: probe on
         out[miss] = -1
         slot = slot[pend]
