@@ -6,7 +6,7 @@ Every measure is a function of polars frames (see DESIGN.md "Measures"):
 - :mod:`lineage.drift` edge, root and path drift, edit operations, token diff;
 - :mod:`lineage.blame` which node introduced each token, blame shares, root retention;
 - :mod:`lineage.styles` the style lexicon and matching;
-- :mod:`lineage.bleed` inherited / bled / novel style terms, bleed rates, flow matrix, homogenisation;
+- :mod:`lineage.bleed` inherited / reused / bled / novel style terms, bleed rates, flow matrix, homogenisation;
 - :mod:`lineage.decay` fidelity by depth, branching decay, activity, engagement, tree shape;
 - :mod:`lineage.analyze` all of it over an archive, stored as versioned tables.
 
@@ -16,11 +16,21 @@ Every measure is a function of polars frames (see DESIGN.md "Measures"):
 """
 from __future__ import annotations
 
-from lineage.drift import drift_rate, edge_drift, edit_ops, node_drift, semantic_drift, token_diff
+from lineage.blame import blame_path, blame_shares, blame_summary, blame_tree, root_retention
+from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
+from lineage.decay import (activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity,
+                           kaplan_meier, remixing_dilemma, tree_shape)
+from lineage.drift import drift_rate, drift_rate_expr, edge_drift, edit_ops, node_drift, semantic_drift, token_diff
 from lineage.errors import LineageError
+from lineage.styles import load_lexicon, match_styles, styles_frame
 from lineage.text import MAX_ALIGN_TOKENS, normalize, tokenize, tokens_expr, tokens_series
 
 __all__ = [
     "LineageError", "MAX_ALIGN_TOKENS", "normalize", "tokenize", "tokens_expr", "tokens_series",
-    "edge_drift", "node_drift", "drift_rate", "edit_ops", "token_diff", "semantic_drift",
+    "edge_drift", "node_drift", "drift_rate", "drift_rate_expr", "edit_ops", "token_diff", "semantic_drift",
+    "blame_path", "blame_tree", "blame_shares", "blame_summary", "root_retention",
+    "load_lexicon", "match_styles", "styles_frame",
+    "label_new_styles", "bleed_rates", "flow_matrix", "homogenisation",
+    "fidelity_by_depth", "fit_fidelity", "branching_decay", "activity", "kaplan_meier", "engagement_decay",
+    "tree_shape", "remixing_dilemma",
 ]

@@ -52,7 +52,7 @@ from lineage.blame import blame_summary
 from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
 from lineage.decay import (activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity,
                            remixing_dilemma, tree_shape)
-from lineage.drift import drift_rate_expr, edge_drift, node_drift, node_tokens
+from lineage.drift import drift_rate_expr, edge_drift, node_drift, node_tokens, semantic_drift
 from lineage.errors import LineageError
 from lineage.styles import lexicon_path, load_lexicon, styles_frame
 from lineage.text import MAX_ALIGN_TOKENS, tokens_series
@@ -97,13 +97,15 @@ def tree_hashes(nodes: pl.DataFrame) -> pl.DataFrame:
 
 
 def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lexicon: pl.DataFrame | None = None,
-                  max_tokens: int = MAX_ALIGN_TOKENS) -> dict[str, pl.DataFrame]:
+                  max_tokens: int = MAX_ALIGN_TOKENS, embedder: str | object | None = None) -> dict[str, pl.DataFrame]:
     """Per-tree measures for whole trees: ``{"nodes", "edges", "blame", "styles", "trees"}``.
 
     ``nodes`` has ``id, parent, root, depth, created_at, text`` and optionally
     ``style_tags, placeholder`` (every node of each tree it touches); ``edges``
     optionally lists more edges (``child, parent, relation``) whose drift is wanted
-    besides the primary ones (secondary parents, C2PA components). Pure: no store.
+    besides the primary ones (secondary parents, C2PA components). With ``embedder``
+    (a local sentence-transformers model name, or an object with ``encode``) the edges
+    get a ``semantic`` drift column too (:func:`lineage.drift.semantic_drift`). Pure: no store.
 
     >>> from datetime import datetime
     >>> n = pl.DataFrame({"id": ["r", "a"], "parent": [None, "r"], "root": ["r", "r"], "depth": [0, 1],
@@ -135,6 +137,9 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
     ed = edge_drift(tok, pairs.select("child", "parent"), max_tokens=max_tokens)
     ed = ed.with_columns(relation=pairs.get_column("relation"), primary=pairs.get_column("relation") == "primary")
     ed = ed.join(n.select(child="id", root="root"), on="child", how="left")
+    if embedder is not None:
+        sem = semantic_drift(n.select("id", "text"), ed.select("child", "parent"), model=embedder)
+        ed = ed.with_columns(semantic=sem.get_column("semantic"))
     nd = node_drift(tok, n.select("id", "parent", "root", "depth"),
                     edges=ed.filter(pl.col("primary")).select("child", "drift"))
     shares, ret = blame_summary(tok, n.select("id", "parent", "depth"), max_tokens=max_tokens)
@@ -229,7 +234,8 @@ def _decay_rows(**figs: tuple[Any, Any, Any, Any]) -> pl.DataFrame:
 
 
 def analyze(archive: Archive, *, force: bool = False, progress: Progress | None = None, buckets: int = 8,
-            seed: int = 0, n_boot: int = 200, window: str = "30d") -> dict[str, Any]:
+            seed: int = 0, n_boot: int = 200, window: str = "30d",
+            embedder: str | object | None = None) -> dict[str, Any]:
     """Analyse the archive and write the ``analysis_*`` tables; returns a summary dict.
 
     Only trees whose content hash changed since the last analysis are recomputed
@@ -237,13 +243,15 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     last analysis nothing is written and ``up_to_date`` is True. ``progress(stage,
     done, total)`` is called as work proceeds. ``seed`` and ``n_boot`` drive the
     bootstrap interval of the generational half-life; ``window`` the bleed source
-    window and the homogenisation windows.
+    window and the homogenisation windows. ``embedder`` (a local sentence-transformers
+    model name or an object with ``encode``) adds semantic drift to the edges; every
+    tree is then recomputed.
     """
     t_start = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
     version = archive.version()
     lex_hash = hashlib.sha256(lexicon_path().read_bytes()).hexdigest()[:16]
-    prev, runs = _previous(archive, force, lex_hash)
+    prev, runs = _previous(archive, force or embedder is not None, lex_hash)
     if prev and runs is not None:
         last = runs.sort("at").row(-1, named=True)
         if last["store_version"] == version:
@@ -271,7 +279,8 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
         if roots.height == 0:
             continue
         sub = nodes.join(roots, on="root", how="semi")
-        res = analyze_trees(sub, edges.join(sub.select(child="id"), on="child", how="semi"), lexicon=lexicon)
+        res = analyze_trees(sub, edges.join(sub.select(child="id"), on="child", how="semi"), lexicon=lexicon,
+                            embedder=embedder)
         for t in _PER_TREE:
             parts[t].append(res[t])
         done += roots.height

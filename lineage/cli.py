@@ -42,11 +42,14 @@ def _fmt(v: Any, digits: int = 3) -> str:
 @click.option("--delta-jars", is_flag=True,
               help="Spark reads the records table with the Delta Lake jars (spark-submit --packages "
                    "io.delta:delta-spark_2.13:4.0.0) instead of listing its Parquet files.")
+@click.option("--semantic-model", default=None, envvar="REMIX_EMBEDDING_MODEL", show_envvar=True,
+              help="A locally installed sentence-transformers model: adds semantic drift to every edge "
+                   "(needs the 'semantic' extra).")
 @archive_option
 @json_option
 @handle_errors
 def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | None, delta_jars: bool,
-                archive_path: Path | None, as_json: bool) -> None:
+                semantic_model: str | None, archive_path: Path | None, as_json: bool) -> None:
     """Compute every measure (drift, blame, styles, bleed, decay) and store them as versioned tables.
 
     Only trees whose content changed since the last analysis are recomputed; the
@@ -71,7 +74,8 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
             bar.update(task, description="analyze: spark")
             result = analyze_spark(arc, master=master, delta_jars=delta_jars, seed=seed, window=window)
         else:
-            result = analyze(arc, force=force, progress=progress, seed=seed, window=window)
+            result = analyze(arc, force=force, progress=progress, seed=seed, window=window,
+                             embedder=semantic_model)
     if as_json:
         emit_json(result)
         return

@@ -144,3 +144,30 @@ def test_cli_errors_are_one_line(tmp_path, analysed):
         res = CliRunner().invoke(cli, [cmd, "--archive", str(tmp_path / "fresh")])
         assert res.exit_code == 1 and "run `archivist analyze` first" in res.output
         assert len(res.output.strip().splitlines()) == 1
+
+
+class _Bag:
+    """A toy sentence embedding: counts of a few words (stands in for a local model)."""
+
+    def encode(self, texts, **kw):
+        import numpy as np
+
+        return np.array([[t.lower().count(w) + 1e-9 for w in ("fox", "cat", "owl", "noir")] for t in texts])
+
+
+def test_semantic_drift_is_optional(tmp_path, records):
+    from lineage.drift import semantic_drift
+
+    arc = Archive.open(tmp_path / "a", create=True)
+    ingest_records(arc, records[:80], source="simulate")
+    analyze(arc, n_boot=5)
+    assert "semantic" not in load_results(arc, "edges").columns  # everything works without a model
+    analyze(arc, n_boot=5, embedder=_Bag())
+    sem = load_results(arc, "edges").get_column("semantic")
+    assert sem.drop_nulls().len() > 0 and sem.drop_nulls().is_between(-1e-9, 2.0).all()
+    nodes = pl.DataFrame({"id": ["p"], "text": ["x"]})
+    try:
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        with pytest.raises(LineageError, match="pip install 'remix-archivist\\[semantic\\]'"):
+            semantic_drift(nodes, pl.DataFrame({"child": ["p"], "parent": ["p"]}), model="all-MiniLM-L6-v2")
