@@ -257,3 +257,18 @@ def test_archive_page_lists_snapshots(pages, sample_copy):
     assert str(bag.relative_to(sample_copy)) in text and "No snapshots yet" not in text
     links = [c for c in walk(page) if isinstance(c, dcc.Link)]
     assert any(link.children == "simulate:s42_0000098" for link in links)  # the snapshot's tree, as a link
+
+
+def test_every_page_opens_on_an_empty_archive(pages, empty_store):
+    from flask import Flask
+
+    from dashboard.data import Memo, open_for_app
+
+    server = Flask("empty-test")
+    server.config["ARCHIVE"] = open_for_app(str(empty_store.path))
+    server.extensions["remix_memo"] = Memo()
+    with server.app_context():
+        for name in PAGES:
+            assert to_json(pages[name].layout())["type"] == "Div"
+        assert "The archive is empty" in text_of(pages["explore"].layout())
+        assert "Nothing in quarantine" in text_of(pages["archive_page"].layout())
