@@ -28,8 +28,10 @@ def note(text: str) -> html.Div:
 
 def kv_table(rows: list[tuple[str, Any]]) -> html.Table:
     """A two-column table of labels and values (values shown as text)."""
-    return html.Table([html.Tr([html.Th(k), html.Td("" if v is None else str(v))]) for k, v in rows],
-                      className="kv")
+    def show(v: Any) -> str:
+        return "" if v is None else ("yes" if v else "no") if isinstance(v, bool) else str(v)
+
+    return html.Table([html.Tr([html.Th(k), html.Td(show(v))]) for k, v in rows], className="kv")
 
 
 def _fmt(v: Any, digits: int = 2) -> str:
