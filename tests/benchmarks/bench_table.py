@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-__all__ = ["Target", "TARGETS", "RESULTS", "record", "render", "machine", "save"]
+__all__ = ["Target", "TARGETS", "RESULTS", "record", "record_failure", "render", "machine", "save"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,15 @@ def record(key: str, value: float, *, baseline: float | None = None, note: str =
     return res
 
 
+def record_failure(key: str, note: str) -> Result:
+    """Record that the figure for ``key`` could not be measured (the run failed): it shows as short."""
+    t = _BY_KEY[key]
+    res = Result(key, t.figure, float("nan"), t.unit, t.text(), None, None, False, note)
+    RESULTS[key] = res
+    print(f"\n[bench] {t.figure}: FAILED - {note}", flush=True)
+    return res
+
+
 def machine() -> str:
     mem = ""
     try:
@@ -123,7 +132,7 @@ def render(posts: int) -> str:
         if r is None:
             rows.append((t.figure, "not available", t.text(), "", "", ""))  # type: ignore[union-attr]
             continue
-        rows.append((r.figure, _num(r.value, r.unit), r.target,
+        rows.append((r.figure, "failed" if r.value != r.value else _num(r.value, r.unit), r.target,
                      _num(r.baseline, r.unit) if r.baseline else "", f"x{r.ratio:.1f}" if r.ratio else "",
                      "" if r.ok is None else ("pass" if r.ok else "short")))
     w = [max(len(row[i]) for row in rows) for i in range(6)]

@@ -26,6 +26,7 @@ import pytest
 from archive.graph import compute_lineage
 from archive.record import canonical_json, check, content_hash
 from archive.store import Archive
+from tests.benchmarks import bench_table
 from tests.benchmarks.bench_data import REPO, cache_dir
 
 pytestmark = pytest.mark.benchmark
@@ -148,19 +149,51 @@ def test_lexical_drift_for_every_edge(bench_store: Path, record_figure):
                   note=f"{edges.height:,} edges, jaccard + token edit distance (no phrase lists)")
 
 
+_ANALYZE = """
+import json, sys, time
+from archive.store import Archive
+from lineage.analyze import analyze
+a = Archive.open(sys.argv[1])
+a.lineage(), a.posts(), a.edges(), a.trees()
+t = time.perf_counter()
+res = analyze(a, force=True)
+print(json.dumps({"seconds": time.perf_counter() - t, "trees": res["trees"], "nodes": res["nodes"],
+                  "recomputed": res["trees_recomputed"]}))
+"""
+
+
+def _run_watched(args: list[str], limit_gb: float) -> tuple[subprocess.CompletedProcess | None, float, float]:
+    """Run a child, killing it past ``limit_gb`` of RSS; ``(result or None if killed, peak GB, seconds)``."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    while proc.poll() is None:
+        try:
+            rss_kb = int(next(x for x in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                              if x.startswith("VmRSS")).split()[1])
+            peak = max(peak, rss_kb / 2**20)
+        except (OSError, StopIteration, ValueError):
+            pass
+        if peak > limit_gb:
+            proc.kill()
+            proc.wait()
+            return None, peak, time.perf_counter() - t
+        time.sleep(0.25)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise AssertionError(f"{args[:3]} failed: {err[-2000:]}")
+    return subprocess.CompletedProcess(args, proc.returncode, out, err), peak, time.perf_counter() - t
+
+
 def test_analyze_whole_archive(bench_store: Path, record_figure):
     if not _has("lineage.analyze"):
         pytest.skip("lineage.analyze is not there: not available")
-    from lineage.analyze import analyze, analyze_tree
+    from lineage.analyze import analyze_tree
 
     a = Archive.open(bench_store)
-    t = time.perf_counter()
-    res = analyze(a, force=True)
-    secs = time.perf_counter() - t
-    assert res["trees_recomputed"] == res["trees"]
-
     # baseline: the same per-tree measures called once per tree (no buckets), extrapolated from 300 trees
     lin = a.lineage().select("id", "parent", "root", "depth", "placeholder", "created_at")
+    n_trees = a.trees().height
     nodes = lin.join(a.posts().select("id", "text", "style_tags"), on="id", how="left")
     all_roots = nodes.get_column("root").unique().sort().to_list()
     roots = random.Random(2).sample(all_roots, min(300, len(all_roots)))
@@ -168,9 +201,20 @@ def test_analyze_whole_archive(bench_store: Path, record_figure):
     t = time.perf_counter()
     for part in parts:
         analyze_tree(part)
-    base = (time.perf_counter() - t) * res["trees"] / len(parts)
-    record_figure("analyze", secs, baseline=base,
-                  note=f"{res['nodes']:,} nodes in {res['trees']:,} trees, force=True, all tables written")
+    base = (time.perf_counter() - t) * n_trees / len(parts)
+    del lin, nodes, parts
+
+    limit = float(os.environ.get("REMIX_BENCH_MEM_LIMIT_GB", "14"))
+    res, peak, secs = _run_watched([sys.executable, "-c", _ANALYZE, str(bench_store)], limit)
+    if res is None:
+        bench_table.record_failure("analyze", f"stopped after {secs:.0f} s at {peak:.1f} GB of memory "
+                                              f"(limit {limit:g} GB; REMIX_BENCH_MEM_LIMIT_GB)")
+        pytest.fail(f"analyze went past {limit:g} GB of memory after {secs:.0f} s")
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert out["recomputed"] == out["trees"]
+    record_figure("analyze", out["seconds"], baseline=base,
+                  note=f"{out['nodes']:,} nodes in {out['trees']:,} trees, force=True, all tables written, "
+                       f"peak {peak:.1f} GB")
 
 
 def test_open_a_1000_node_tree(bench_store: Path, record_figure):
