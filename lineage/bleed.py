@@ -48,7 +48,7 @@ __all__ = ["LABELS", "LABEL_SCHEMA", "label_new_styles", "bleed_rates", "flow_ma
 LABELS = ("inherited", "reused", "bled", "novel")
 LABEL_SCHEMA = {"id": pl.String, "term": pl.String, "root": pl.String, "depth": pl.Int64,
                 "created_at": pl.Datetime("us", "UTC"), "label": pl.String, "source_root": pl.String}
-_CHUNK = 50_000
+_PAIRS = 20_000_000
 
 
 def parse_window(window: str | timedelta) -> timedelta:
@@ -133,24 +133,50 @@ def label_new_styles(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str
 
 
 def _source_roots(bled: pl.DataFrame, uses: pl.DataFrame, window: timedelta) -> pl.DataFrame:
-    """For each bled (id, term): the other tree that used the term most in the window before it."""
+    """For each bled (id, term): the other tree that used the term most in the window before it.
+
+    Uses are sorted by (term, time); each query's window is a contiguous range found by
+    binary search, so the work is the number of uses inside the windows, not
+    queries × all uses of the term. Queries run in chunks of at most ``_PAIRS`` pairs.
+    """
     schema = {"id": pl.String, "term": pl.String, "src": pl.String}
     if bled.height == 0:
         return pl.DataFrame(schema=schema)
-    q = bled.select("id", "term", qroot="root", qt="created_at")
-    ref = uses.select("term", "root", "created_at").join(q.select("term").unique(), on="term", how="semi")
-    parts = []
-    for k in range(0, q.height, _CHUNK):
-        chunk = q.slice(k, _CHUNK)
-        hit = (chunk.join(ref, on="term")
-               .filter(pl.col("root") != pl.col("qroot"), pl.col("created_at") < pl.col("qt"),
-                       pl.col("created_at") >= pl.col("qt") - window)
-               .group_by("id", "term", "root").agg(n=pl.len(), t0=pl.col("created_at").min())
-               .sort(["id", "term", "n", "t0", "root"], descending=[False, False, True, False, False])
-               .group_by("id", "term", maintain_order=True).first()
-               .select("id", "term", src="root"))
-        parts.append(hit)
-    return pl.concat(parts).cast(schema)  # type: ignore[arg-type]
+    terms = pl.concat([uses.select("term"), bled.select("term")]).unique().sort("term").with_row_index("_tc")
+    roots = pl.concat([uses.select("root"), bled.select("root")]).unique().sort("root").with_row_index("_rc")
+    u = (uses.select("term", "root", "created_at").join(terms, on="term").join(roots, on="root")
+         .with_columns(_t=pl.col("created_at").dt.epoch("us")).sort(["_tc", "_t"]))
+    q = (bled.select("id", "term", "root", "created_at").join(terms, on="term").join(roots, on="root")
+         .with_columns(_t=pl.col("created_at").dt.epoch("us")))
+    w = int(window.total_seconds() * 1_000_000)
+    ut, utc, urc = (u.get_column(c).to_numpy() for c in ("_t", "_tc", "_rc"))
+    qt, qtc, qrc = (q.get_column(c).to_numpy() for c in ("_t", "_tc", "_rc"))
+    # one sorted key over (term, time): times are ranked so the pair fits in an int64
+    all_t = np.unique(np.concatenate([ut, qt, qt - w]))
+    rank = lambda x: np.searchsorted(all_t, x)  # noqa: E731
+    ukey = utc.astype(np.int64) * (all_t.size + 1) + rank(ut)
+    lo = np.searchsorted(ukey, qtc.astype(np.int64) * (all_t.size + 1) + rank(qt - w), side="left")
+    hi = np.searchsorted(ukey, qtc.astype(np.int64) * (all_t.size + 1) + rank(qt), side="left")  # strictly before
+    counts = hi - lo
+    picks = []
+    start = 0
+    while start < counts.size:
+        cum = np.cumsum(counts[start:])
+        stop = start + max(1, int(np.searchsorted(cum, _PAIRS, side="right")))
+        qi = np.repeat(np.arange(start, stop), counts[start:stop])
+        off = np.arange(qi.size) - np.repeat(np.cumsum(counts[start:stop]) - counts[start:stop], counts[start:stop])
+        ui = lo[qi] + off
+        pairs = pl.DataFrame({"q": qi, "r": urc[ui], "t": ut[ui]}).filter(pl.col("r") != pl.Series(qrc[qi]))
+        best = (pairs.group_by("q", "r").agg(n=pl.len(), t0=pl.col("t").min())
+                .sort(["q", "n", "t0", "r"], descending=[False, True, False, False])
+                .group_by("q", maintain_order=True).first().select("q", "r"))
+        picks.append(best)
+        start = stop
+    best = pl.concat(picks)
+    names = roots.select(r="_rc", src="root").with_columns(pl.col("r").cast(pl.Int64))
+    return (q.select("id", "term").with_row_index("q").with_columns(pl.col("q").cast(pl.Int64))
+            .join(best.with_columns(pl.col("q").cast(pl.Int64), pl.col("r").cast(pl.Int64)), on="q")
+            .join(names, on="r").select("id", "term", "src").cast(schema))  # type: ignore[arg-type]
 
 
 def bleed_rates(labels: pl.DataFrame, *, level: str = "tree") -> pl.DataFrame:
