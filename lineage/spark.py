@@ -195,7 +195,7 @@ def spark_views(records: "DataFrame") -> dict[str, "DataFrame"]:
         nxt = (state.join(b, state["nxt"] == b["_b"], "left")
                .select("id", F.col("_bn").alias("nxt"), (F.col("dist") + F.col("_bd")).alias("dist"),
                        (F.col("_bn") != F.col("nxt")).alias("_moved"))
-               .localCheckpoint())
+               .localCheckpoint(eager=False))  # materialised by the count below: one job per round
         moved = nxt.filter(F.col("_moved")).limit(1).count()
         state = nxt.drop("_moved")
         if moved == 0:
@@ -310,10 +310,15 @@ def _labels(styles: "DataFrame", flags: "DataFrame", lineage: "DataFrame", windo
                          .when(bled, F.lit("bled"))
                          .when(F.col("t_own") < F.col("created_at"), F.lit("reused"))
                          .otherwise(F.lit("novel"))).persist()
-    q = new.filter(F.col("label") == "bled").select("id", "term", F.col("root").alias("qroot"),
-                                                   F.col("created_at").alias("qt"))
-    ref = u.select("term", "root", "created_at")
-    hits = (q.join(ref, "term")
+    # uses of the term in the window before each adoption: an equi-join on (term, time slot) with the
+    # slot of the adoption and the one before, so a popular term is not joined with its whole history
+    slot_us = max(1, int(window_s * 1e6))
+    slot = F.floor(F.unix_micros("created_at") / slot_us)
+    q = (new.filter(F.col("label") == "bled")
+         .select("id", "term", F.col("root").alias("qroot"), F.col("created_at").alias("qt"),
+                 F.explode(F.array(slot, slot - 1)).alias("slot")))
+    ref = u.select("term", "root", "created_at", slot.alias("slot"))
+    hits = (q.join(ref, ["term", "slot"])
             .filter((F.col("root") != F.col("qroot")) & (F.col("created_at") < F.col("qt"))
                     & (F.col("created_at") >= F.col("qt") - F.expr(f"make_dt_interval(0, 0, 0, {window_s})")))
             .groupBy("id", "term", "root").agg(F.count(F.lit(1)).alias("n"), F.min("created_at").alias("t0")))
@@ -387,7 +392,7 @@ def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, mast
     nb = buckets or max(1, 4 * spark.sparkContext.defaultParallelism)
     nodes = (lineage.join(posts.select("id", "text", "style_tags", "views", "fetched_at"), "id", "left")
              .withColumn("text", F.coalesce("text", F.lit("")))
-             .withColumn("bucket", F.pmod(F.xxhash64("root"), F.lit(nb))))
+             .withColumn("bucket", F.pmod(F.xxhash64("root"), F.lit(nb))).persist())
     extra = (edges.select(F.col("child").alias("id"), "parent", "relation")
              .join(nodes.select("id", "root", "bucket"), "id"))
     work = (nodes.withColumn("kind", F.lit("n")).unionByName(extra.withColumn("kind", F.lit("e")),
@@ -402,7 +407,7 @@ def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, mast
     tables["nodes"] = tables["nodes"].sort(["root", "depth", "id"])
     tables["edges"] = tables["edges"].sort(["root", "child", "parent"])
     tables["trees"] = tables["trees"].sort("root")
-    styles = _map_in_arrow(results, _decoder("styles", _STYLE_COLS), spark_ddl(_STYLE_COLS))
+    styles = _map_in_arrow(results, _decoder("styles", _STYLE_COLS), spark_ddl(_STYLE_COLS)).persist()
     flags = _map_in_arrow(results, _decoder("flags", _FLAG_COLS), spark_ddl(_FLAG_COLS))
 
     labels_s = _labels(styles, flags, lineage, window_s).persist()
