@@ -20,6 +20,7 @@ Examples
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -98,6 +99,43 @@ def _walk(ids: list[str], parent: np.ndarray, depth: np.ndarray, tokens: np.ndar
         if left[v] > 0:
             state[v] = (tok, intro, reint, path, anchor)
         yield v, tok, intro, reint, first, anchor
+
+
+def _walk_authors(parent: np.ndarray, depth: np.ndarray, tokens: np.ndarray, placeholder: np.ndarray
+                  ) -> Iterator[tuple[int, list[int], int]]:
+    """The lean walk behind :func:`blame_summary`: ``(node, author of each token, anchor)``, parents first.
+
+    Same authors as :func:`_walk`, without reintroduction bookkeeping; an unchanged
+    prompt shares its parent's author list.
+    """
+    n = depth.shape[0]
+    order = np.lexsort((np.arange(n), depth)).tolist()
+    left = (np.bincount(parent[parent >= 0], minlength=n) if n else np.zeros(0, dtype=np.int64)).tolist()
+    state: dict[int, tuple[str, list[int], int]] = {}
+    par = parent.tolist()
+    opcodes = Levenshtein.opcodes
+    for v in order:
+        tok = tokens[v]
+        p = par[v]
+        if p < 0 or p not in state:
+            intro = [v] * len(tok)
+            anchor = v
+        else:
+            ptok, pintro, panchor = state[p]
+            if ptok == tok:
+                intro = pintro
+            else:
+                intro = [v] * len(tok)
+                for tag, s0, s1, d0, d1 in opcodes(ptok, tok).as_list():
+                    if tag == "equal":
+                        intro[d0:d1] = pintro[s0:s1]
+            anchor = v if (par[p] < 0 and placeholder[p]) else panchor
+            left[p] -= 1
+            if left[p] == 0:
+                del state[p]
+        if left[v] > 0:
+            state[v] = (tok, intro, anchor)
+        yield v, intro, anchor
 
 
 def _prepare(nodes: pl.DataFrame, lineage: pl.DataFrame, text: str, max_tokens: int
@@ -261,15 +299,13 @@ def blame_summary(nodes: pl.DataFrame, lineage: pl.DataFrame, *, text: str = "te
     r_tok: list[int] = []
     r_kept: list[int] = []
     r_anchor: list[int] = []
-    for v, tok, intro, _reint, _first, anchor in _walk(ids, parent, depth, strings, ph):
-        counts: dict[int, int] = {}
-        for a in intro:
-            counts[a] = counts.get(a, 0) + 1
+    for v, intro, anchor in _walk_authors(parent, depth, strings, ph):
+        counts = Counter(intro)
         s_id.extend([v] * len(counts))
-        s_anc.extend(counts)
+        s_anc.extend(counts.keys())
         s_n.extend(counts.values())
         r_id.append(v)
-        r_tok.append(len(tok))
+        r_tok.append(len(intro))
         r_kept.append(counts.get(anchor, 0))
         r_anchor.append(anchor)
     idx = pl.Series(ids, dtype=pl.String)

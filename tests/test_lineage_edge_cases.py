@@ -169,3 +169,25 @@ def test_path_helpers_match_a_naive_walk():
         assert ancestor_at_depth(parent, d, np.array([v]), np.array([0]))[0] == path[-1]
         below = [u for u in range(n) if tin[v] <= tin[u] < tout[v]]
         assert len(below) == sizes[v]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_blame_summary_equals_the_token_level_blame(data):
+    n = data.draw(st.integers(1, 25))
+    parents = [None] + [data.draw(st.integers(0, i - 1)) for i in range(1, n)]
+    words = st.lists(st.sampled_from(["a", "fox", "cat", "noir", "anime", "sea"]), max_size=6)
+    texts = [" ".join(data.draw(words)) for _ in range(n)]
+    ids = [f"n{i}" for i in range(n)]
+    depth = [0] * n
+    for i in range(1, n):
+        depth[i] = depth[parents[i]] + 1
+    nodes = pl.DataFrame({"id": ids, "text": texts})
+    lin = pl.DataFrame({"id": ids, "parent": [ids[p] if p is not None else None for p in parents], "depth": depth},
+                       schema_overrides={"parent": pl.String})
+    from lineage.blame import blame_shares, blame_tree, root_retention
+
+    full = blame_tree(nodes, lin)
+    shares, ret = blame_summary(nodes, lin)
+    assert shares.sort("id", "ancestor").rows() == blame_shares(full).sort("id", "ancestor").rows()
+    assert ret.rows() == root_retention(full, lin).rows()
