@@ -89,6 +89,13 @@ def label_new_styles(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str
     ``styles`` has ``id, term``; ``lineage`` has ``id, parent, root, depth, created_at``
     for the whole archive (bleed needs every tree and the global time order).
     Sorted by ``id, term``.
+
+    >>> from datetime import datetime
+    >>> lin = pl.DataFrame({"id": ["a", "b", "b1"], "parent": [None, None, "b"], "root": ["a", "b", "b"],
+    ...                     "depth": [0, 0, 1], "created_at": [datetime(2026, 1, d) for d in (1, 2, 3)]})
+    >>> st = pl.DataFrame({"id": ["a", "b", "b1"], "term": ["vhs", "anime", "vhs"]})
+    >>> label_new_styles(st, lin).select("id", "label", "source_root").rows()
+    [('a', 'novel', None), ('b', 'novel', None), ('b1', 'bled', 'a')]
     """
     lin = _lin(lineage).sort(["root", "depth", "id"])
     u = _uses(styles, lin)
