@@ -11,8 +11,8 @@ Every style term s of a node v (from :func:`lineage.styles.styles_frame`) gets a
   - ``novel`` when nobody had used s before t_v.
 
 A bled term's ``source_root`` is the tree that used s most in the ``window``
-before v's day (whole UTC days; ties: earliest use); if no other tree used it in
-that window, the first other tree that ever used it. The node bleed share is bled / new terms of the node;
+before t_v (ties: earliest use); if no other tree used it in the window, the first
+other tree that ever used it. The node bleed share is bled / new terms of the node;
 a tree's bleed rate is bled / new terms of its remixes. Roots' terms are
 labelled too, but rates count remixes only (a root's styles are its starting
 point, not an adoption). The flow matrix counts bled adoptions from tree to tree;
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
 import polars as pl
 
 from lineage.paths import euler_tour, parent_index
@@ -45,6 +46,7 @@ __all__ = ["LABELS", "LABEL_SCHEMA", "label_new_styles", "bleed_rates", "flow_ma
            "parse_window"]
 
 LABELS = ("inherited", "reused", "bled", "novel")
+_PAIRS = 20_000_000  # (query, use) pairs per chunk of the source search
 LABEL_SCHEMA = {"id": pl.String, "term": pl.String, "root": pl.String, "depth": pl.Int64,
                 "created_at": pl.Datetime("us", "UTC"), "label": pl.String, "source_root": pl.String}
 
@@ -140,38 +142,48 @@ def label_new_styles(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str
 def _source_roots(bled: pl.DataFrame, uses: pl.DataFrame, window: timedelta) -> pl.DataFrame:
     """For each bled (id, term): the other tree that used the term most in the window before it.
 
-    The window is counted in whole UTC days: the ``window`` days before the post's own
-    day. Every post of one day shares its window, so the counts are made once per
-    (term, day) from per-day use counts, not once per post from every use; the two
-    strongest trees are kept so a post whose own tree leads gets the runner-up.
+    Uses are sorted by (term, time); each query's window is a contiguous range found by
+    binary search, so the work is the number of uses inside the windows, not
+    queries × all uses of the term. Queries run in chunks of at most ``_PAIRS`` pairs.
     """
     schema = {"id": pl.String, "term": pl.String, "src": pl.String}
     if bled.height == 0:
         return pl.DataFrame(schema=schema)
-    days = max(1, int(round(window.total_seconds() / 86400)))
-    day = pl.col("created_at").dt.epoch("d")
-    q = bled.select("id", "term", "root", qday=day)
-    buckets = (uses.join(q.select("term").unique(), on="term", how="semi")
-               .group_by("term", "root", d=day).agg(n=pl.len(), t0=pl.col("created_at").min()))
-    wanted = q.select("term", "qday").unique().sort("term", "qday")
-    parts = []
-    step = max(1, 4_000_000 // max(1, buckets.height // max(1, buckets.get_column("term").n_unique())))
-    for k in range(0, wanted.height, step):
-        chunk = wanted.slice(k, step)
-        top = (chunk.join(buckets, on="term")
-               .filter(pl.col("d") < pl.col("qday"), pl.col("d") >= pl.col("qday") - days)
-               .group_by("term", "qday", "root").agg(n=pl.col("n").sum(), t0=pl.col("t0").min())
-               .sort(["term", "qday", "n", "t0", "root"], descending=[False, False, True, False, False])
-               .group_by("term", "qday", maintain_order=True).head(2)
-               .with_columns(k=pl.int_range(pl.len()).over("term", "qday")))
-        parts.append(top.select("term", "qday", "k", src="root"))
-    top2 = pl.concat(parts)
-    first = top2.filter(pl.col("k") == 0).select("term", "qday", src1="src")
-    second = top2.filter(pl.col("k") == 1).select("term", "qday", src2="src")
-    return (q.join(first, on=["term", "qday"], how="left").join(second, on=["term", "qday"], how="left")
-            .with_columns(src=pl.when(pl.col("src1") != pl.col("root")).then(pl.col("src1"))
-                          .otherwise(pl.col("src2")))
-            .filter(pl.col("src").is_not_null()).select("id", "term", "src").cast(schema))  # type: ignore[arg-type]
+    terms = pl.concat([uses.select("term"), bled.select("term")]).unique().sort("term").with_row_index("_tc")
+    roots = pl.concat([uses.select("root"), bled.select("root")]).unique().sort("root").with_row_index("_rc")
+    u = (uses.select("term", "root", "created_at").join(terms, on="term").join(roots, on="root")
+         .with_columns(_t=pl.col("created_at").dt.epoch("us")).sort(["_tc", "_t"]))
+    q = (bled.select("id", "term", "root", "created_at").join(terms, on="term").join(roots, on="root")
+         .with_columns(_t=pl.col("created_at").dt.epoch("us")))
+    w = int(window.total_seconds() * 1_000_000)
+    ut, utc, urc = (u.get_column(c).to_numpy() for c in ("_t", "_tc", "_rc"))
+    qt, qtc, qrc = (q.get_column(c).to_numpy() for c in ("_t", "_tc", "_rc"))
+    # one sorted key over (term, time): times are ranked so the pair fits in an int64
+    all_t = np.unique(np.concatenate([ut, qt, qt - w]))
+    rank = lambda x: np.searchsorted(all_t, x)  # noqa: E731
+    ukey = utc.astype(np.int64) * (all_t.size + 1) + rank(ut)
+    lo = np.searchsorted(ukey, qtc.astype(np.int64) * (all_t.size + 1) + rank(qt - w), side="left")
+    hi = np.searchsorted(ukey, qtc.astype(np.int64) * (all_t.size + 1) + rank(qt), side="left")  # strictly before
+    counts = hi - lo
+    picks = []
+    start = 0
+    while start < counts.size:
+        cum = np.cumsum(counts[start:])
+        stop = start + max(1, int(np.searchsorted(cum, _PAIRS, side="right")))
+        qi = np.repeat(np.arange(start, stop), counts[start:stop])
+        off = np.arange(qi.size) - np.repeat(np.cumsum(counts[start:stop]) - counts[start:stop], counts[start:stop])
+        ui = lo[qi] + off
+        pairs = pl.DataFrame({"q": qi, "r": urc[ui], "t": ut[ui]}).filter(pl.col("r") != pl.Series(qrc[qi]))
+        best = (pairs.group_by("q", "r").agg(n=pl.len(), t0=pl.col("t").min())
+                .sort(["q", "n", "t0", "r"], descending=[False, True, False, False])
+                .group_by("q", maintain_order=True).first().select("q", "r"))
+        picks.append(best)
+        start = stop
+    best = pl.concat(picks)
+    names = roots.select(r="_rc", src="root").with_columns(pl.col("r").cast(pl.Int64))
+    return (q.select("id", "term").with_row_index("q").with_columns(pl.col("q").cast(pl.Int64))
+            .join(best.with_columns(pl.col("q").cast(pl.Int64), pl.col("r").cast(pl.Int64)), on="q")
+            .join(names, on="r").select("id", "term", "src").cast(schema))  # type: ignore[arg-type]
 
 
 def bleed_rates(labels: pl.DataFrame, *, level: str = "tree") -> pl.DataFrame:
