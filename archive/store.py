@@ -401,7 +401,9 @@ class Archive:
 
     # ------------------------------------------------------------------ navigation
     def _node(self, post_id: str, as_of: AsOf) -> dict:
-        row = self.lineage(as_of).filter(pl.col("id") == post_id)
+        lin = self.lineage(as_of)  # sorted by id: a binary search, not a scan of every node
+        i = int(lin.get_column("id").search_sorted(post_id)) if isinstance(post_id, str) else lin.height
+        row = lin.slice(i, 1).filter(pl.col("id") == post_id)
         if row.height == 0:
             raise NotFoundError(f"no post {post_id!r} in the archive at {self.path}"
                                 + (f" as of {as_of}" if as_of is not None else ""))
@@ -415,10 +417,11 @@ class Archive:
         """The whole tree that ``post_id`` belongs to (any node of it may be given)."""
         root = self.root_of(post_id, as_of)
         lin = self.lineage(as_of).filter(pl.col("root") == root)
-        nodes = lin.drop("placeholder", "created_at").join(self.posts(as_of), on="id", how="left").sort(
+        ids = lin.get_column("id").implode()
+        posts = self.posts(as_of).filter(pl.col("id").is_in(ids))  # the tree's posts first: no join of every post
+        nodes = lin.drop("placeholder", "created_at").join(posts, on="id", how="left").sort(
             ["depth", "created_at", "id"], nulls_last=True)
-        ids = lin.select("id")
-        edges = self.edges(as_of).join(ids.rename({"id": "child"}), on="child", how="semi")
+        edges = self.edges(as_of).filter(pl.col("child").is_in(ids))
         return Tree(root=root, nodes=nodes, edges=edges)
 
     def ancestors(self, post_id: str, as_of: AsOf = None) -> pl.DataFrame:
