@@ -235,6 +235,6 @@ def test_open_a_1000_node_tree(bench_store: Path, record_figure):
     picked = [r for r in rows if r[2] == root]
     base = time.perf_counter() - t
     assert len(picked) == size
-    record_figure("open_tree", statistics.median(times) * 1000, baseline=base * 1000,
+    record_figure("open_tree_archive", statistics.median(times) * 1000, baseline=base * 1000,
                   note=f"Archive.tree on a {size:,}-node tree (the closest to 1,000) of the {lin.height:,}-node "
                        "archive, views in memory, median of 9")
