@@ -134,12 +134,15 @@ def run_ingest(archive: Archive, source: Source, *, as_json: bool, batch_size: i
     if as_json:
         emit_json(result.as_dict())
     else:
-        t = Table(title=f"ingest {source.name}: {source.target}", show_header=False, title_justify="left")
-        for k in ("read", "stored", "unchanged", "quarantined", "commits", "store_version"):
-            t.add_row(k, str(getattr(result, k)))
+        line = Text()
+        line.append(f"ingest {source.name} ", style="bold")
+        line.append(shorten(source.target, 70))
+        line.append(f": read {result.read:,} = stored {result.stored:,} + unchanged {result.unchanged:,}"
+                    f" + quarantined {result.quarantined:,} ({result.commits} commit(s), store version "
+                    f"{result.store_version})")
         if result.resumed_from:
-            t.add_row("resumed from", result.resumed_from)
-        console.print(t)
+            line.append(f"; resumed from {shorten(result.resumed_from, 60)}", style="dim")
+        console.print(line)
         if result.quarantined:
             top = ", ".join(f"{k} ({v})" for k, v in sorted(result.reasons.items(), key=lambda kv: -kv[1])[:5])
             err_console.print(f"{result.quarantined} record(s) quarantined: {top}. "

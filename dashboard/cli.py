@@ -47,7 +47,15 @@ def build_sample(archive_path: Path, *, as_json: bool = False) -> Path:
         run_ingest(arc, JsonlSource([str(sample / name)]), as_json=as_json)
     from lineage.analyze import analyze
 
-    analyze(arc)
+    if not as_json:
+        console.print("analysing the sample: drift, blame, styles, bleed and decay ...")
+    result = analyze(arc)
+    if not as_json:
+        if result.get("up_to_date"):
+            console.print(f"analysis is up to date with store version {result['store_version']}")
+        else:
+            console.print(f"analysis of store version {result['store_version']}: {result['trees']} trees, "
+                          f"{result['nodes']:,} posts")
     return arc.path
 
 
