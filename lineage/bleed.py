@@ -174,9 +174,11 @@ def _source_roots(bled: pl.DataFrame, uses: pl.DataFrame, window: timedelta) -> 
         off = np.arange(qi.size) - np.repeat(np.cumsum(counts[start:stop]) - counts[start:stop], counts[start:stop])
         ui = lo[qi] + off
         pairs = pl.DataFrame({"q": qi, "r": urc[ui], "t": ut[ui]}).filter(pl.col("r") != pl.Series(qrc[qi]))
-        best = (pairs.group_by("q", "r").agg(n=pl.len(), t0=pl.col("t").min())
-                .sort(["q", "n", "t0", "r"], descending=[False, True, False, False])
-                .group_by("q", maintain_order=True).first().select("q", "r"))
+        # most uses, then earliest use, then smallest root: filters after hash group-bys, no global sort
+        per = pairs.group_by("q", "r").agg(n=pl.len(), t0=pl.col("t").min())
+        per = per.filter(pl.col("n") == pl.col("n").max().over("q"))
+        per = per.filter(pl.col("t0") == pl.col("t0").min().over("q"))
+        best = per.group_by("q").agg(pl.col("r").min())
         picks.append(best)
         start = stop
     best = pl.concat(picks)
