@@ -55,7 +55,7 @@ from lineage.decay import (activity, branching_decay, engagement_decay, fidelity
 from lineage.drift import drift_rate_expr, edge_drift, node_drift, node_tokens, semantic_drift
 from lineage.errors import LineageError
 from lineage.styles import lexicon_path, load_lexicon, styles_frame
-from lineage.text import MAX_ALIGN_TOKENS, tokens_series
+from lineage.text import BOUNDARY, MAX_ALIGN_TOKENS, tokens_series
 
 __all__ = ["ANALYSIS_VERSION", "TABLES", "analyze", "analyze_trees", "analyze_tree", "load_results",
            "tree_hashes", "Progress"]
@@ -122,7 +122,9 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
     if "text" not in n.columns:
         n = n.with_columns(text=pl.lit("", dtype=pl.String))
     n = n.with_columns(pl.col("placeholder").fill_null(False)).sort(["root", "depth", "id"])
-    n = n.with_columns(tokens_series(n.get_column("text")).alias("tokens"))
+    # one tokenisation serves both: style matching keeps the clause breaks, drift and blame drop them
+    n = n.with_columns(tokens_series(n.get_column("text"), boundaries=True).alias("style_tokens"))
+    n = n.with_columns(tokens=pl.col("style_tokens").list.eval(pl.element().filter(pl.element() != BOUNDARY)))
     prim = n.filter(pl.col("parent").is_not_null()).select(child="id", parent="parent")
     pairs = prim.with_columns(relation=pl.lit("primary"))
     if edges is not None and edges.height:
@@ -151,7 +153,7 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
                 .join(kids, on="id", how="left")
                 .with_columns(pl.col("children").fill_null(0))
                 .select(_NODE_COLS).sort(["root", "depth", "id"]))
-    st = styles_frame(n.select("id", "text", *(["style_tags"] if "style_tags" in n.columns else [])),
+    st = styles_frame(n.select("id", "style_tokens", *(["style_tags"] if "style_tags" in n.columns else [])),
                       lexicon=lexicon)
     st = st.join(n.select("id", "root"), on="id", how="left")
     shape = tree_shape(n.select("id", "parent", "root", "depth"))

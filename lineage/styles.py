@@ -86,8 +86,8 @@ def styles_frame(nodes: pl.DataFrame, *, lexicon: pl.DataFrame | None = None, te
                  tags: str = "style_tags") -> pl.DataFrame:
     """Style terms of every node: ``id, term, facet, source`` (``lexicon`` or ``tag``), one row per term.
 
-    ``nodes`` has ``id`` and ``text`` (or, without clause breaks, ``tokens``), optionally
-    ``style_tags``. Sorted by ``id, term``.
+    ``nodes`` has ``id`` and ``text`` (or ``style_tokens`` from ``tokens_series(text, boundaries=True)``,
+    or, without clause breaks, ``tokens``), optionally ``style_tags``. Sorted by ``id, term``.
 
     >>> styles_frame(pl.DataFrame({"id": ["x"], "text": ["anamorphic, lens flare"]}))["term"].to_list()
     ['anamorphic', 'lens flare']
@@ -97,7 +97,9 @@ def styles_frame(nodes: pl.DataFrame, *, lexicon: pl.DataFrame | None = None, te
     [('a', 'claymation', 'medium', 'lexicon'), ('b', 'lo fi', 'tag', 'tag')]
     """
     lex = load_lexicon() if lexicon is None else lexicon
-    if text in nodes.columns:  # clause breaks (commas…) kept: a phrase never spans two parts of a prompt
+    if "style_tokens" in nodes.columns:  # tokens_series(text, boundaries=True), made by the caller
+        tok = nodes.get_column("style_tokens")
+    elif text in nodes.columns:  # clause breaks (commas…) kept: a phrase never spans two parts of a prompt
         tok = tokens_series(nodes.get_column(text), boundaries=True)
     elif "tokens" in nodes.columns:
         tok = nodes.get_column("tokens")

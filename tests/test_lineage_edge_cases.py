@@ -15,7 +15,7 @@ from lineage.blame import blame_path, blame_summary
 from lineage.decay import tree_shape
 from lineage.drift import edge_drift, node_drift, token_diff
 from lineage.paths import ancestor_at_depth, depths, euler_tour, path_sums, subtree_sums
-from lineage.text import MAX_ALIGN_TOKENS, normalize, tokenize, tokens_expr, tokens_series
+from lineage.text import BOUNDARY, MAX_ALIGN_TOKENS, normalize, tokenize, tokens_expr, tokens_series
 
 
 def _pair(a: str, b: str) -> dict:
@@ -64,6 +64,9 @@ def test_fast_paths_equal_the_full_expression(texts):
     full = pl.DataFrame({"t": texts}, schema={"t": pl.String}).select(tokens_expr("t")).get_column("t").to_list()
     assert fast == full
     assert [tokenize(t) for t in texts] == full
+    # the clause-break tokens used for style matching are the same words plus break markers
+    with_breaks = tokens_series(pl.Series(texts, dtype=pl.String), boundaries=True).to_list()
+    assert [[w for w in ws if w != BOUNDARY] for ws in with_breaks] == full
 
 
 def test_empty_and_identical_prompts():
