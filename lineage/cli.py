@@ -130,7 +130,7 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
 
     Uses the stored analysis when it is current, else computes the tree's drift now.
     """
-    from lineage.blame import blame_path, blame_shares
+    from lineage.blame import blame_path, blame_shares, blame_summary
 
     arc = open_archive(archive_path, read_only=True)
     path = arc.ancestors(post_id)
@@ -142,10 +142,9 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
     blame = blame_path(list(zip(path.get_column("id").to_list(),
                                 path.get_column("text").fill_null("").to_list())))
     shares = blame_shares(blame)
-    root_tokens = len(blame_path(list(zip(path.get_column("id").to_list()[:1],
-                                          path.get_column("text").fill_null("").to_list()[:1]))))
-    from_root = shares.filter(pl.col("generation") == 0).get_column("tokens").sum() if shares.height else 0
-    retention = (from_root / root_tokens) if root_tokens else None
+    # root retention as analyze measures it (a placeholder root is skipped for its first real descendant)
+    _, ret = blame_summary(path.select("id", "text", "placeholder"), path.select("id", "parent", "depth"))
+    retention = ret.filter(pl.col("id") == post_id).get_column("retention").item()
     if as_json:
         emit_json({"id": post_id, "root": path.get_column("id")[0], "retention": retention,
                    "path": rows.to_dicts(), "blame": blame.select("position", "token", "introduced_by",

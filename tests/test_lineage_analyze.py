@@ -171,3 +171,19 @@ def test_semantic_drift_is_optional(tmp_path, records):
     except ImportError:
         with pytest.raises(LineageError, match="pip install 'remix-archivist\\[semantic\\]'"):
             semantic_drift(nodes, pl.DataFrame({"child": ["p"], "parent": ["p"]}), model="all-MiniLM-L6-v2")
+
+
+def test_cli_drift_under_a_placeholder_root(tmp_path):
+    arc = Archive.open(tmp_path / "a", create=True)
+    ingest_records(arc, [
+        {"id": "p:1", "source": "p", "created_at": "2026-01-02T00:00:00Z", "prompt": "a red fox, vhs",
+         "parents": [{"id": "p:gone"}]},
+        {"id": "p:2", "source": "p", "created_at": "2026-01-03T00:00:00Z", "prompt": "a red cat, vhs",
+         "parents": [{"id": "p:1"}]},
+    ], source="p")
+    res = CliRunner().invoke(cli, ["drift", "p:2", "--archive", str(arc.path), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    # the missing root has no words: drift and retention are measured from p:1, its first real descendant
+    assert out["root"] == "p:gone" and out["retention"] == 0.75
+    assert [r["root_drift"] for r in out["path"]] == [None, 0.0, pytest.approx(2 / 5)]
