@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 __all__ = ["primary_parents", "compute_lineage", "PROBLEM_SCHEMA", "LINEAGE_SCHEMA"]
 
@@ -126,6 +127,15 @@ class _Index:
         h = ids.hash(seed=7).to_numpy().view(np.int64)
         idx = np.arange(n, dtype=np.int64)
         slot = h & self.mask
+        # first round: every slot is empty, so (hash, position + 1) goes in with one scatter;
+        # where several ids share a slot one wins and the others probe on below
+        self.table[slot] = np.stack([h, idx + 1], axis=1).ravel().view(np.complex128)
+        won = self.vals[slot] == idx + 1
+        idx, slot = idx[~won], slot[~won]
+        if (self.keys[slot] == h[idx]).any():
+            self.ok = False
+            return
+        slot = (slot + 1) & self.mask
         while idx.size:
             free = self.vals[slot] == 0
             self.vals[slot[free]] = idx[free] + 1  # several may race for one slot: one wins
@@ -312,13 +322,11 @@ def compute_lineage(
                  f" broken by cutting the link from {ids_list[cut]} to its parent {ids_list[int(p[cut])]}")
             )
             p[cut] = -1
-    parent = pl.Series("_pi", p).to_frame().with_columns(
-        pl.when(pl.col("_pi") >= 0).then(pl.col("_pi")).otherwise(None)
-    )
+    parent = pl.Series("_pi", pa.array(p, mask=p < 0))  # a null index gathers a null
     lin = pl.DataFrame(
         {
             "id": ids,
-            "parent": ids.gather(parent.get_column("_pi")),
+            "parent": ids.gather(parent),
             "root": ids.gather(anc),
             "depth": dist,
             "in_cycle": in_cycle,
