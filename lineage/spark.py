@@ -271,10 +271,18 @@ def _decoder(table: str, columns: dict[str, str]):
 
 def _map_in_arrow(df: "DataFrame", func: Any, schema: str) -> "DataFrame":
     """``df.mapInArrow(func, schema)`` without pyspark's pandas check (the Arrow path never uses pandas)."""
+    import importlib.util
+
     from pyspark.sql import DataFrame
-    from pyspark.sql.pandas.functions import _create_vectorized_udf
     from pyspark.util import PythonEvalType
 
+    if importlib.util.find_spec("pandas") is not None:  # pyspark's own check passes: use the public call
+        return df.mapInArrow(func, schema)
+    try:
+        from pyspark.sql.pandas.functions import _create_vectorized_udf
+    except ImportError:  # an older pyspark: its Arrow path wants pandas installed
+        raise LineageError("this pyspark needs pandas for mapInArrow: pip install 'pyspark>=4.1' "
+                           "(no pandas needed) or pandas") from None
     udf = _create_vectorized_udf(f=func, returnType=schema, evalType=PythonEvalType.SQL_MAP_ARROW_ITER_UDF,
                                  kind="pandas")
     col = udf(*[df[c] for c in df.columns])
