@@ -41,7 +41,7 @@ import polars as pl
 import pyarrow as pa
 
 from archive.errors import IngestError
-from archive.record import EVIDENCE, KNOWN_FIELDS, METRICS, RELATIONS, canonical_json, check, content_hash
+from archive.record import EVIDENCE, KNOWN_FIELDS, METRICS, RELATIONS, canonical_json, check, content_hash, reduced
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
 
 __all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH"]
@@ -208,7 +208,9 @@ def _raw_text(payload: Payload) -> str:
 class _Batch:
     """Column lists for one batch of valid records, and the quarantined ones."""
 
-    def __init__(self) -> None:
+    def __init__(self, redacted: frozenset[str] = frozenset()) -> None:
+        self.redacted = redacted  # ids whose content a redaction removed: never stored again
+        self.redacted_rows: list[bool] = []
         self.cols: dict[str, list] = {k: [] for k in RECORD_SCHEMA
                                       if k not in ("run_id", "ingested_at", "redacted", "parents", "style_tags")}
         self.p_offsets: list[int] = [0]  # the parents column, flat: one run of entries per record
@@ -248,9 +250,17 @@ class _Batch:
                 return
         canon = canonical_json(norm)
         h = content_hash(canon)
-        if h in known or h in self.hashes:
+        if h in known or h in self.hashes:  # a redacted row keeps its original hash: the same record is unchanged
             self.unchanged += 1
             return
+        was_redacted = bool(self.redacted) and norm["id"] in self.redacted
+        if was_redacted:  # whatever the source says now, a redacted post's content stays out
+            norm = reduced(norm)
+            canon = canonical_json(norm)
+            h = content_hash(canon)
+            if h in known or h in self.hashes:
+                self.unchanged += 1
+                return
         self.hashes.add(h)
         c = self.cols
         c["id"].append(norm["id"])
@@ -279,6 +289,7 @@ class _Batch:
         c["license"].append(norm.get("license"))
         c["record"].append(canon)
         c["content_hash"].append(h)
+        self.redacted_rows.append(was_redacted)
 
     def frame(self, run_id: str, at: datetime) -> pl.DataFrame:
         # columns go through Arrow arrays: one typed pass per column, nulls included
@@ -301,7 +312,7 @@ class _Batch:
             pl.col("created_at").str.to_datetime(_TIME_FMT, time_unit="us", time_zone="UTC"),
             pl.col("fetched_at").str.to_datetime(_TIME_FMT, time_unit="us", time_zone="UTC"),
             run_id=pl.lit(run_id, pl.String), ingested_at=pl.lit(at, pl.Datetime("us", "UTC")),
-            redacted=pl.lit(False),
+            redacted=pl.Series(self.redacted_rows, dtype=pl.Boolean),
         ).select(list(RECORD_SCHEMA)).cast(RECORD_SCHEMA)  # type: ignore[arg-type]
 
 
@@ -342,6 +353,7 @@ def ingest(
     cursor = _resume_cursor(archive, source.name, source.target) if resume else None
     result = IngestResult(run_id=run_id, source=source.name, target=source.target, resumed_from=cursor)
     known = archive.content_hashes()
+    redacted = archive.redacted_ids()
     quarantined_before = set(archive.quarantine().get_column("raw_hash").to_list())
 
     def run_row(status: str, cur: str | None, error: str | None = None) -> pl.DataFrame:
@@ -382,7 +394,7 @@ def ingest(
             progress(result.read)
 
     archive.append("runs", run_row("running", cursor))
-    batch = _Batch()
+    batch = _Batch(redacted)
     # Parsed records are acyclic and short-lived: reference counting frees them. The cyclic
     # collector would only rescan the growing batch again and again (a third of the time).
     gc_was = gc.isenabled()
@@ -394,7 +406,7 @@ def ingest(
                 batch.cursor = cur
             if batch.read >= batch_size:
                 flush(batch)
-                batch = _Batch()
+                batch = _Batch(redacted)
         if batch.read or result.read == 0:
             flush(batch)
     except BaseException as e:  # record the failure, keep what was committed, re-raise

@@ -302,6 +302,12 @@ class Archive:
                     f"Read version {self.version()} or pin a time with as_of instead") from None
             raise StoreError(f"the records table of {self.path} cannot be read: {e}") from e
 
+    def redacted_ids(self) -> frozenset[str]:
+        """Ids named in the redaction ledger: ingest never stores their content again."""
+        if not self.has_table("redactions"):
+            return frozenset()
+        return frozenset(self.read_table("redactions", columns=["id"]).get_column("id").to_list())
+
     def content_hashes(self) -> set[str]:
         """Every content hash in the log (what "already stored" means for ingest)."""
         return set(self.records(columns=["content_hash"]).get_column("content_hash").to_list())

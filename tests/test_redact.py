@@ -176,3 +176,31 @@ def test_analysis_tables_forget_the_text_too(arc: Archive):
     analyze(arc)  # the tree is measured again, on what is left
     row = load_results(arc, "trees").filter(pl.col("root") == TARGET)
     assert row.height == 1 and row.get_column("root_text").to_list() in ([""], [None])
+
+
+def test_a_later_crawl_cannot_bring_redacted_content_back(tmp_path):
+    """The platform still serves the post (or serves it changed): its content stays out of the store."""
+    import json as _json
+
+    from archive.ingest import ingest_records
+    from archive.redact import redact
+    from archive.store import Archive
+
+    a = Archive.open(tmp_path / "arc", create=True)
+    rec = {"id": "t:cameo", "source": "t", "created_at": "2026-01-01T00:00:00Z", "prompt": "my face, my rules",
+           "author": "@owner", "metrics": {"views": 5}, "fetched_at": "2026-01-02T00:00:00Z"}
+    child = {"id": "t:child", "source": "t", "created_at": "2026-01-03T00:00:00Z", "prompt": "remix",
+             "parents": ["t:cameo"]}
+    ingest_records(a, [rec, child])
+    redact(a, "t:cameo", reason="consent revoked")
+    again = dict(rec, prompt="my face, my rules, edited", metrics={"views": 50}, fetched_at="2026-02-01T00:00:00Z")
+    res = ingest_records(a, [rec, again])
+    assert res.reconciles and res.quarantined == 0
+    rows = a.records().filter(pl.col("id") == "t:cameo")
+    assert rows.get_column("redacted").all()
+    assert rows.get_column("prompt").null_count() == rows.height
+    assert all("my face" not in r for r in rows.get_column("record").to_list())
+    post = a.posts().filter(pl.col("id") == "t:cameo").row(0, named=True)
+    assert post["views"] == 50 and post["prompt"] is None and post["redacted"]  # engagement still tracked
+    assert _json.loads(rows.sort("fetched_at").get_column("record")[-1])["extra"] == {"redacted": True}
+    assert a.lineage().filter(pl.col("id") == "t:child").get_column("parent")[0] == "t:cameo"
