@@ -31,10 +31,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 from rapidfuzz import process
-from rapidfuzz.distance import Levenshtein
+from rapidfuzz.distance import Indel, Levenshtein
 
 from lineage.paths import ancestor_at_depth, parent_index, path_sums
-from lineage.text import MAX_ALIGN_TOKENS, code_strings, token_codes, tokenize, tokens_series
+from lineage.text import MAX_ALIGN_TOKENS, code_strings, set_strings, text_index, token_codes, tokenize, tokens_series
 
 __all__ = [
     "EDGE_DRIFT_SCHEMA",
@@ -171,6 +171,18 @@ def _ops_frame(p_tok: pl.Series, c_tok: pl.Series, p_str: np.ndarray, c_str: np.
     return base.sort("_e").select(pl.col(k).fill_null(empty) for k in ("added", "removed", "replaced"))
 
 
+def _node_frame(nodes: pl.DataFrame, text: str) -> pl.DataFrame:
+    """``id, text, placeholder`` of ``nodes`` (no text: ``""``; no placeholder column: none are)."""
+    cols = nodes.columns
+    return pl.DataFrame({
+        "id": nodes.get_column("id").cast(pl.String),
+        "text": (nodes.get_column(text).cast(pl.String) if text in cols
+                 else pl.Series([None] * nodes.height, dtype=pl.String)).fill_null(""),
+        "placeholder": (nodes.get_column("placeholder").fill_null(False) if "placeholder" in cols
+                        else pl.Series([False] * nodes.height)),
+    })
+
+
 def _rows(tok: pl.DataFrame, ids: pl.Series) -> np.ndarray:
     """Row of each id in ``tok`` (-1 when absent)."""
     m = (pl.DataFrame({"id": ids.cast(pl.String)}).with_row_index("_q")
@@ -192,25 +204,47 @@ def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", 
     >>> edge_drift(n, pl.DataFrame({"child": ["c", "d"], "parent": ["p", "p"]})).select("jaccard", "edit").rows()
     [(0.0, 0.0), (1.0, 1.0)]
     """
-    tok = node_tokens(nodes, text=text) if "codes" not in nodes.columns else nodes
+    if "codes" in nodes.columns or "tokens" in nodes.columns:
+        tok = nodes if "codes" in nodes.columns else node_tokens(nodes, text=text)
+        tokens, codes = tok.get_column("tokens"), tok.get_column("codes")
+        of_node = None
+    else:  # raw text: tokenise each distinct text once; a node's measures come from its text
+        tok = _node_frame(nodes, text)
+        uniq, of_node = text_index(tok.get_column("text"))
+        tokens = tokens_series(uniq, distinct=True)
+        codes = token_codes(tokens)
     ci = _rows(tok, edges.get_column("child"))
     pi = _rows(tok, edges.get_column("parent"))
     ph = tok.get_column("placeholder").to_numpy()
     live = (ci >= 0) & (pi >= 0)
     live[live] = ~ph[pi[live]]
-    codes = tok.get_column("codes")
     safe_c, safe_p = np.where(ci >= 0, ci, 0), np.where(pi >= 0, pi, 0)
-    pair = pl.DataFrame({"c": codes.gather(safe_c), "p": codes.gather(safe_p)})
-    jac = pair.select(j=jaccard_expr("p", "c")).get_column("j").to_numpy().astype(np.float64)
-    strings = code_strings(codes, max_tokens=max_tokens)
-    c_str, p_str = strings[safe_c], strings[safe_p]
+    if of_node is not None:
+        safe_c, safe_p = of_node[safe_c], of_node[safe_p]
+    jac = np.zeros(ci.shape[0])
     edit = np.zeros(ci.shape[0])
-    if ci.shape[0]:
-        dist = np.asarray(process.cpdist(p_str, c_str, scorer=Levenshtein.distance, dtype=np.int32, workers=-1),
-                          dtype=np.float64)
-        lens = np.fromiter((len(x) for x in strings), dtype=np.float64, count=strings.shape[0])
-        longer = np.maximum(lens[safe_c], lens[safe_p])
-        edit = np.divide(dist, longer, out=np.zeros_like(dist), where=longer > 0)
+    strings = code_strings(codes, max_tokens=max_tokens)
+    # equal codes (same row) give 0 for both; the rest is measured once per distinct (parent, child) pair
+    todo = np.flatnonzero(live & (safe_c != safe_p))
+    if todo.size:
+        key = safe_p[todo].astype(np.int64) * np.int64(codes.len()) + safe_c[todo]
+        ukey, inv = np.unique(key, return_inverse=True)
+        up, uc = ukey // codes.len(), ukey % codes.len()
+        # Jaccard on sets: sorted distinct codes as strings, |A ∩ B| from the Indel distance (see set_strings)
+        sets = set_strings(codes)
+        n_set = codes.list.n_unique().fill_null(0).to_numpy().astype(np.int64)
+        indel = np.asarray(process.cpdist(sets[up], sets[uc], scorer=Indel.distance, dtype=np.int64, workers=-1),
+                           dtype=np.int64)
+        size = n_set[up] + n_set[uc]
+        inter = (size - indel) // 2
+        union = size - inter
+        j = np.where(union == 0, 0.0, 1.0 - inter / np.maximum(union, 1))
+        dist = np.asarray(process.cpdist(strings[up], strings[uc], scorer=Levenshtein.distance, dtype=np.int32,
+                                         workers=-1), dtype=np.float64)
+        lens = np.minimum(codes.list.len().fill_null(0).to_numpy(), max_tokens).astype(np.float64)
+        longer = np.maximum(lens[uc], lens[up])
+        e = np.divide(dist, longer, out=np.zeros_like(dist), where=longer > 0)
+        jac[todo], edit[todo] = j[inv], e[inv]
     jac[~live] = np.nan
     edit[~live] = np.nan
     out = pl.DataFrame({"child": edges.get_column("child").cast(pl.String),
@@ -219,7 +253,7 @@ def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", 
                        ).with_columns(drift=pl.col("jaccard"))
     if ops:
         changed = np.flatnonzero(live & (edit > 0))
-        tokens = tok.get_column("tokens")
+        c_str, p_str = strings[safe_c], strings[safe_p]
         phrases = _ops_frame(tokens.gather(safe_p), tokens.gather(safe_c), p_str, c_str, changed, ci.shape[0])
         out = pl.concat([out, phrases], how="horizontal")
     else:

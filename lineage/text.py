@@ -37,6 +37,8 @@ __all__ = [
     "with_tokens",
     "token_codes",
     "code_strings",
+    "text_index",
+    "set_strings",
 ]
 
 #: Tokens of a prompt used for edit distance and blame alignment (the first ones).
@@ -94,19 +96,30 @@ def tokens_expr(col: str | pl.Expr) -> pl.Expr:
     return normalize_expr(col).str.extract_all(_TOKEN)
 
 
-def tokens_series(texts: pl.Series, *, boundaries: bool = False) -> pl.Series:
+def tokens_series(texts: pl.Series, *, boundaries: bool = False, distinct: bool = False) -> pl.Series:
     """Tokens of every string in a series, with a fast path for plain ASCII rows.
 
     Same result as :func:`tokens_expr`, about twice as fast on English prompts.
     With ``boundaries=True`` a :data:`BOUNDARY` token marks each clause break
     (``, ; | ! ? 、 。``), so a phrase never spans two comma-separated parts.
+    Each distinct text is tokenised once (``distinct=True``: the caller knows the texts are
+    distinct, e.g. from :func:`text_index`, and the check is skipped).
 
     >>> tokens_series(pl.Series(["a Cat", "猫", None])).to_list()
     [['a', 'cat'], ['猫'], []]
     >>> [t if t != BOUNDARY else "|" for t in tokens_series(pl.Series(["anamorphic, lens flare"]), boundaries=True)[0]]
     ['anamorphic', '|', 'lens', 'flare']
     """
-    df = pl.DataFrame({"t": texts.cast(pl.String).fill_null("")}).with_row_index("_r")
+    texts = texts.cast(pl.String).fill_null("")
+    if texts.len() > 1024 and not distinct:  # remixes share prompts: tokenise each distinct text once
+        uniq, inverse = text_index(texts)
+        if uniq.len() < 0.9 * texts.len():
+            return _tokens(uniq, boundaries).gather(inverse).rename(texts.name)
+    return _tokens(texts, boundaries).rename(texts.name)
+
+
+def _tokens(texts: pl.Series, boundaries: bool) -> pl.Series:
+    df = pl.DataFrame({"t": texts}).with_row_index("_r")
     kind = (pl.when(~pl.col("t").str.contains(_NOT_PRINTABLE_ASCII)).then(0)
             .when(~pl.col("t").str.contains(_NOT_NFKC_STABLE)).then(1).otherwise(2))
     df = df.with_columns(_k=kind)
@@ -124,7 +137,22 @@ def tokens_series(texts: pl.Series, *, boundaries: bool = False) -> pl.Series:
             pat = pat + r"|\x1F"
         parts.append(df.filter(pl.col("_k") == k).select("_r", tok=t.str.extract_all(pat)))
     out = pl.concat(parts).sort("_r").get_column("tok")
-    return out.fill_null([]).cast(pl.List(pl.String)).rename(texts.name)
+    return out.fill_null([]).cast(pl.List(pl.String))
+
+
+def text_index(texts: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """``(distinct texts, row of each text among them)``: ``distinct.gather(rows)`` equals ``texts``.
+
+    Null counts as ``""``. Measures that depend only on the text run once per distinct text.
+
+    >>> u, i = text_index(pl.Series(["b", "a", "b", None]))
+    >>> u.gather(i).to_list(), len(u)
+    (['b', 'a', 'b', ''], 3)
+    """
+    t = pl.DataFrame({"t": texts.cast(pl.String).fill_null("")})
+    uniq = t.unique(maintain_order=True).with_row_index("_u")
+    idx = t.join(uniq, on="t", how="left", maintain_order="left").get_column("_u")
+    return uniq.get_column("t").rename(texts.name), idx.cast(pl.Int64).to_numpy()
 
 
 def with_tokens(frame: pl.DataFrame, text: str = "text", out: str = "tokens") -> pl.DataFrame:
@@ -185,11 +213,46 @@ def code_strings(codes: pl.Series, *, max_tokens: int | None = None) -> np.ndarr
         flat = flat[pos < max_tokens]
         lens = np.minimum(lens, max_tokens)
         starts = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lens)])
-    cp = flat + 0x21  # printable start; skip the surrogate block
-    cp = np.where(cp >= 0xD800, cp + 0x800, cp)
-    if cp.size and cp.max() > 0x10FFFF:
+    return _join_codes(flat, starts, n)
+
+
+def set_strings(codes: pl.Series) -> np.ndarray:
+    """Each row's *distinct* codes, sorted, as a string with one character per code (object array).
+
+    For two such strings the longest common subsequence is the intersection of the sets,
+    so set sizes and intersections come from rapidfuzz's Indel distance in C:
+    ``|A ∩ B| = (|A| + |B| - indel(A, B)) / 2``.
+
+    >>> s = set_strings(token_codes(pl.Series([["b", "a", "b"], [], ["a"]])))
+    >>> len(s[0]), s[1], s[0][0] == s[2] or s[0][1] == s[2]
+    (2, '', True)
+    """
+    n = codes.len()
+    lens = codes.list.len().fill_null(0).to_numpy().astype(np.int64)
+    flat = codes.explode().drop_nulls().to_numpy().astype(np.int64)
+    if flat.size == 0:
+        return _join_codes(flat, np.zeros(n + 1, dtype=np.int64), n)
+    width = np.int64(flat.max()) + 1
+    key = np.repeat(np.arange(n, dtype=np.int64), lens) * width + flat
+    key.sort()
+    keep = np.ones(key.shape[0], dtype=bool)
+    keep[1:] = key[1:] != key[:-1]
+    key = key[keep]
+    lens = np.bincount(key // width, minlength=n)
+    starts = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lens)])
+    return _join_codes(key % width, starts, n)
+
+
+def _join_codes(flat: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
+    """Rows ``flat[starts[i]:starts[i+1]]`` of codes as strings, one character per code."""
+    top = int(flat.max()) + 0x21 if flat.size else 0
+    if top + 0x800 > 0x10FFFF:
         raise ValueError("more distinct tokens than Unicode code points")
-    text = cp.astype("<u4").tobytes().decode("utf-32-le")  # one C call for every row
+    cp = flat.astype("<u4")
+    cp += 0x21  # printable start; skip the surrogate block
+    if top >= 0xD800:
+        cp[cp >= 0xD800] += 0x800
+    text = cp.tobytes().decode("utf-32-le")  # one C call for every row
     st = starts.tolist()
     out = np.empty(n, dtype=object)
     out[:] = [text[i:j] for i, j in zip(st[:-1], st[1:])]
