@@ -16,7 +16,7 @@ apt_install() {  # apt_install PACKAGE... : install the Debian packages that are
   local SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
   echo "installing Debian packages: ${missing[*]}" >&2
   $SUDO apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q "${missing[@]}" >/dev/null
 }
 
 setup() {  # setup EXTRAS : a virtual environment with the package installed (skipped when nothing changed)
