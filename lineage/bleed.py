@@ -35,6 +35,8 @@ Examples
 """
 from __future__ import annotations
 
+import heapq
+from collections import deque
 from datetime import timedelta
 
 import numpy as np
@@ -46,7 +48,6 @@ __all__ = ["LABELS", "LABEL_SCHEMA", "label_new_styles", "bleed_rates", "flow_ma
            "parse_window"]
 
 LABELS = ("inherited", "reused", "bled", "novel")
-_PAIRS = 20_000_000  # (query, use) pairs per chunk of the source search
 LABEL_SCHEMA = {"id": pl.String, "term": pl.String, "root": pl.String, "depth": pl.Int64,
                 "created_at": pl.Datetime("us", "UTC"), "label": pl.String, "source_root": pl.String}
 
@@ -142,9 +143,12 @@ def label_new_styles(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str
 def _source_roots(bled: pl.DataFrame, uses: pl.DataFrame, window: timedelta) -> pl.DataFrame:
     """For each bled (id, term): the other tree that used the term most in the window before it.
 
-    Uses are sorted by (term, time); each query's window is a contiguous range found by
-    binary search, so the work is the number of uses inside the windows, not
-    queries × all uses of the term. Queries run in chunks of at most ``_PAIRS`` pairs.
+    Per term, one sweep in time order over its uses and its bled queries: the window
+    ``[t - window, t)`` slides forward, each root keeps the times of its uses inside it
+    (count = how many, first = the oldest), and a heap ordered by (most uses, earliest
+    use, smallest root) gives the best root; entries that no longer match a root's state
+    are skipped when they reach the top. The work is the number of uses and queries
+    (times log), not the number of (query, use) pairs inside the windows.
     """
     schema = {"id": pl.String, "term": pl.String, "src": pl.String}
     if bled.height == 0:
@@ -158,33 +162,58 @@ def _source_roots(bled: pl.DataFrame, uses: pl.DataFrame, window: timedelta) -> 
     w = int(window.total_seconds() * 1_000_000)
     ut, utc, urc = (u.get_column(c).to_numpy() for c in ("_t", "_tc", "_rc"))
     qt, qtc, qrc = (q.get_column(c).to_numpy() for c in ("_t", "_tc", "_rc"))
-    # one sorted key over (term, time): times are ranked so the pair fits in an int64
-    all_t = np.unique(np.concatenate([ut, qt, qt - w]))
-    rank = lambda x: np.searchsorted(all_t, x)  # noqa: E731
-    ukey = utc.astype(np.int64) * (all_t.size + 1) + rank(ut)
-    lo = np.searchsorted(ukey, qtc.astype(np.int64) * (all_t.size + 1) + rank(qt - w), side="left")
-    hi = np.searchsorted(ukey, qtc.astype(np.int64) * (all_t.size + 1) + rank(qt), side="left")  # strictly before
-    counts = hi - lo
-    picks = []
-    start = 0
-    while start < counts.size:
-        cum = np.cumsum(counts[start:])
-        stop = start + max(1, int(np.searchsorted(cum, _PAIRS, side="right")))
-        qi = np.repeat(np.arange(start, stop), counts[start:stop])
-        off = np.arange(qi.size) - np.repeat(np.cumsum(counts[start:stop]) - counts[start:stop], counts[start:stop])
-        ui = lo[qi] + off
-        pairs = pl.DataFrame({"q": qi, "r": urc[ui], "t": ut[ui]}).filter(pl.col("r") != pl.Series(qrc[qi]))
-        # most uses, then earliest use, then smallest root: filters after hash group-bys, no global sort
-        per = pairs.group_by("q", "r").agg(n=pl.len(), t0=pl.col("t").min())
-        per = per.filter(pl.col("n") == pl.col("n").max().over("q"))
-        per = per.filter(pl.col("t0") == pl.col("t0").min().over("q"))
-        best = per.group_by("q").agg(pl.col("r").min())
-        picks.append(best)
-        start = stop
-    best = pl.concat(picks)
+    ustart = np.searchsorted(utc, np.arange(terms.height + 1)).tolist()
+    qorder = np.lexsort((qt, qtc))
+    qterms = qtc[qorder]
+    qstart = np.searchsorted(qterms, np.arange(terms.height + 1)).tolist()
+    best = np.full(q.height, -1, dtype=np.int64)
+    heappush, heappop = heapq.heappush, heapq.heappop
+    for c in np.unique(qterms).tolist():
+        a0, a1 = ustart[c], ustart[c + 1]
+        times, owners = ut[a0:a1].tolist(), urc[a0:a1].tolist()
+        rows = qorder[qstart[c]:qstart[c + 1]]
+        live: dict[int, deque[int]] = {}
+        heap: list[tuple[int, int, int]] = []
+        lo = hi = 0
+        picks: list[int] = []
+        for t, own in zip(qt[rows].tolist(), qrc[rows].tolist()):
+            while hi < len(times) and times[hi] < t:  # enters the window
+                r = owners[hi]
+                dq = live.get(r)
+                if dq is None:
+                    dq = live[r] = deque()
+                dq.append(times[hi])
+                heappush(heap, (-len(dq), dq[0], r))
+                hi += 1
+            start = t - w
+            while lo < hi and times[lo] < start:  # leaves it: the oldest use of its root
+                r = owners[lo]
+                dq = live[r]
+                dq.popleft()
+                if dq:
+                    heappush(heap, (-len(dq), dq[0], r))
+                else:
+                    del live[r]
+                lo += 1
+            pick = -1
+            held = None
+            while heap:
+                n, t0, r = heap[0]
+                dq = live.get(r)
+                if dq is None or len(dq) != -n or dq[0] != t0:  # stale
+                    heappop(heap)
+                    continue
+                if r == own:  # the query's own tree does not count: look past it
+                    held = heappop(heap)
+                    continue
+                pick = r
+                break
+            if held is not None:
+                heappush(heap, held)
+            picks.append(pick)
+        best[rows] = picks
     names = roots.select(r="_rc", src="root").with_columns(pl.col("r").cast(pl.Int64))
-    return (q.select("id", "term").with_row_index("q").with_columns(pl.col("q").cast(pl.Int64))
-            .join(best.with_columns(pl.col("q").cast(pl.Int64), pl.col("r").cast(pl.Int64)), on="q")
+    return (q.select("id", "term").with_columns(r=pl.Series(best)).filter(pl.col("r") >= 0)
             .join(names, on="r").select("id", "term", "src").cast(schema))  # type: ignore[arg-type]
 
 
