@@ -102,16 +102,17 @@ def _walk(ids: list[str], parent: np.ndarray, depth: np.ndarray, tokens: np.ndar
 
 
 def _walk_authors(parent: np.ndarray, depth: np.ndarray, tokens: np.ndarray, placeholder: np.ndarray
-                  ) -> Iterator[tuple[int, list[int], int]]:
-    """The lean walk behind :func:`blame_summary`: ``(node, author of each token, anchor)``, parents first.
+                  ) -> Iterator[tuple[int, list[int], int, Counter[int]]]:
+    """The lean walk behind :func:`blame_summary`: ``(node, author of each token, anchor, tokens per author)``,
+    parents first.
 
     Same authors as :func:`_walk`, without reintroduction bookkeeping; an unchanged
-    prompt shares its parent's author list.
+    prompt shares its parent's author list and counts.
     """
     n = depth.shape[0]
     order = np.lexsort((np.arange(n), depth)).tolist()
     left = (np.bincount(parent[parent >= 0], minlength=n) if n else np.zeros(0, dtype=np.int64)).tolist()
-    state: dict[int, tuple[str, list[int], int]] = {}
+    state: dict[int, tuple[str, list[int], int, Counter[int]]] = {}
     par = parent.tolist()
     opcodes = Levenshtein.opcodes
     for v in order:
@@ -119,23 +120,25 @@ def _walk_authors(parent: np.ndarray, depth: np.ndarray, tokens: np.ndarray, pla
         p = par[v]
         if p < 0 or p not in state:
             intro = [v] * len(tok)
+            counts = Counter(intro)
             anchor = v
         else:
-            ptok, pintro, panchor = state[p]
+            ptok, pintro, panchor, pcounts = state[p]
             if ptok == tok:
-                intro = pintro
+                intro, counts = pintro, pcounts
             else:
                 intro = [v] * len(tok)
                 for tag, s0, s1, d0, d1 in opcodes(ptok, tok).as_list():
                     if tag == "equal":
                         intro[d0:d1] = pintro[s0:s1]
+                counts = Counter(intro)
             anchor = v if (par[p] < 0 and placeholder[p]) else panchor
             left[p] -= 1
             if left[p] == 0:
                 del state[p]
         if left[v] > 0:
-            state[v] = (tok, intro, anchor)
-        yield v, intro, anchor
+            state[v] = (tok, intro, anchor, counts)
+        yield v, intro, anchor, counts
 
 
 def _prepare(nodes: pl.DataFrame, lineage: pl.DataFrame, text: str, max_tokens: int
@@ -299,8 +302,7 @@ def blame_summary(nodes: pl.DataFrame, lineage: pl.DataFrame, *, text: str = "te
     r_tok: list[int] = []
     r_kept: list[int] = []
     r_anchor: list[int] = []
-    for v, intro, anchor in _walk_authors(parent, depth, strings, ph):
-        counts = Counter(intro)
+    for v, intro, anchor, counts in _walk_authors(parent, depth, strings, ph):
         s_id.extend([v] * len(counts))
         s_anc.extend(counts.keys())
         s_n.extend(counts.values())
