@@ -31,6 +31,8 @@ import gc
 import hashlib
 import re
 import uuid
+from itertools import islice
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -47,10 +49,15 @@ from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
 __all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH"]
 
 DEFAULT_BATCH = 50_000
+_SERIAL_FIRST = 20_000  # items prepared in-process before workers start
+_CHUNK = 5_000  # items per task of a worker
+_WINDOW = 6  # tasks in flight
+_DONE = StopIteration()
 _TIME_FMT = "%Y-%m-%dT%H:%M:%S%.fZ"
 _KNOWN = frozenset(KNOWN_FIELDS)
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*:.", re.S)  # the record's id rule (the rest is "anything")
 _NORMAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?Z\Z")
+_dumps, _SORT_KEYS, _sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
 _PARENT_TYPE = pa.struct([("id", pa.string()), ("relation", pa.string()), ("evidence", pa.string()),
                           ("confidence", pa.float64())])
 
@@ -205,6 +212,124 @@ def _raw_text(payload: Payload) -> str:
     return canonical_json(payload)
 
 
+def _canon_hash(norm: dict) -> tuple[str, str]:
+    """:func:`archive.record.canonical_json` and :func:`archive.record.content_hash` in one step."""
+    try:  # hash orjson's UTF-8 bytes directly, without the round trip through str
+        cb = _dumps(norm, option=_SORT_KEYS)
+    except TypeError:  # integers beyond 64 bits and the like
+        canon = canonical_json(norm)
+        return canon, content_hash(canon)
+    return cb.decode(), _sha256(cb).hexdigest()[:32]
+
+
+def _prepare(payload: Payload, redacted: frozenset[str] = frozenset()) -> tuple[str, Any]:
+    """Parse, check, canonicalise and hash one item: everything of ingest that needs no store state.
+
+    Returns ``(raw, reasons)`` for a bad item, else ``(hash, row)``: ``hash`` is the content
+    hash of the normalised record (what deduplication looks up first) and ``row`` the columns
+    to store, ending with the canonical JSON, its hash and whether a redaction reduced it (a
+    redacted post's content is never stored again: the row is then the reduced record's).
+
+    >>> h, row = _prepare(b'{"id":"t:1","source":"t","created_at":"2026-01-01T00:00:00Z"}')
+    >>> h == row[-2], row[0], row[-3]
+    (True, 't:1', '{"created_at":"2026-01-01T00:00:00Z","id":"t:1","source":"t"}')
+    >>> _prepare(b'{"id":3}')[1][0]
+    'id: must be a string like "<source>:<native id>", got int'
+    """
+    if isinstance(payload, Bad):
+        return payload.raw, list(payload.reasons)
+    if isinstance(payload, dict):
+        obj: Any = payload
+    else:
+        try:
+            obj = orjson.loads(payload)
+        except orjson.JSONDecodeError as e:
+            msg = str(e)
+            if "utf-8" in msg.lower() or "surrogate" in msg.lower():
+                reason = "line is not valid UTF-8 text (save the file as UTF-8)"
+            else:
+                reason = f"not JSON: {msg}"
+            return _raw_text(payload), [reason]
+    if _is_normal(obj):
+        norm = obj
+    else:
+        norm, reasons = check(obj)
+        if norm is None:
+            return _raw_text(payload), reasons
+    canon, h = _canon_hash(norm)
+    stored_h = h
+    was_redacted = bool(redacted) and norm["id"] in redacted
+    if was_redacted:  # whatever the source says now, a redacted post's content stays out
+        norm = reduced(norm)
+        canon = canonical_json(norm)
+        stored_h = content_hash(canon)
+    get = norm.get
+    parents = get("parents")
+    m = get("metrics") or {}
+    mg = m.get
+    return h, (norm["id"], norm["source"], norm["created_at"], get("fetched_at"), get("author"), get("title"),
+               get("prompt"), get("style_tags"),
+               [(p["id"], p["relation"], p["evidence"], p["confidence"]) for p in parents] if parents else None,
+               mg("views"), mg("likes"), mg("remixes"), mg("comments"), get("license"), canon, stored_h, was_redacted)
+
+
+def _init_worker() -> None:
+    gc.disable()  # as in the main loop: the prepared rows are acyclic
+
+
+def _prepare_chunk(payloads: list[Payload], redacted: frozenset[str]) -> list[tuple[str, Any]]:
+    return [_prepare(p, redacted) for p in payloads]
+
+
+def _prepared(items: Iterable[Item], redacted: frozenset[str], workers: int,
+              serial_first: int | None = None) -> Iterator[tuple[str, tuple[str, Any], str | None]]:
+    """``(location, _prepare(payload), cursor)`` for every item, in source order.
+
+    With ``workers`` the preparing runs in that many processes (after the first
+    ``serial_first`` items, so that small ingests never start them), a bounded number
+    of chunks ahead of what is yielded. An error of the source is raised after every
+    item before it was yielded, as in the plain loop.
+
+    >>> [(loc, prep[1][0]) for loc, prep, _ in _prepared([("a:1", b'{"id":"t:1","source":"t",'
+    ...      b'"created_at":"2026-01-01T00:00:00Z"}', None), ("a:2", b"[]", None)], frozenset(), 2, 1)]
+    [('a:1', 't:1'), ('a:2', 'record: must be a JSON object, got list')]
+    """
+    it = iter(items)
+    serial_first = _SERIAL_FIRST if serial_first is None else serial_first
+    n = 0
+    for location, payload, cur in it:
+        yield location, _prepare(payload, redacted), cur
+        n += 1
+        if workers and n >= serial_first:
+            break
+    else:
+        return
+    import multiprocessing  # fork: no re-import of the caller's main module (a script needs no main guard);
+    # the children only run _prepare (orjson, hashlib, re), never polars or Delta
+
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
+        inflight: deque = deque()
+        failure: BaseException | None = None
+        while True:
+            while failure is None and len(inflight) < _WINDOW:
+                chunk: list[Item] = []
+                try:
+                    chunk.extend(islice(it, _CHUNK))
+                except Exception as e:  # yield what came before, then raise
+                    failure = e
+                if chunk:
+                    inflight.append(([c[0] for c in chunk], [c[2] for c in chunk],
+                                     pool.apply_async(_prepare_chunk, ([c[1] for c in chunk], redacted))))
+                if len(chunk) < _CHUNK:
+                    failure = failure or _DONE
+            if not inflight:
+                break
+            locations, cursors, res = inflight.popleft()
+            yield from zip(locations, res.get(), cursors)
+        if failure is not _DONE:
+            raise failure  # type: ignore[misc]
+
+
 class _Batch:
     """Column lists for one batch of valid records, and the quarantined ones."""
 
@@ -222,73 +347,58 @@ class _Batch:
         self.read = 0
         self.unchanged = 0
         self.cursor: str | None = None
+        c = self.cols  # bound appends: the per-record loop is the hot path
+        self._id, self._source, self._created_at = c["id"].append, c["source"].append, c["created_at"].append
+        self._fetched_at, self._author, self._title = c["fetched_at"].append, c["author"].append, c["title"].append
+        self._prompt, self._license, self._record = c["prompt"].append, c["license"].append, c["record"].append
+        self._hash = c["content_hash"].append
+        self._views, self._likes = c["views"].append, c["likes"].append
+        self._remixes, self._comments = c["remixes"].append, c["comments"].append
 
     def add(self, location: str, payload: Payload, known: set[str]) -> None:
+        self.add_prepared(location, _prepare(payload, self.redacted), known)
+
+    def add_prepared(self, location: str, prep: tuple, known: set[str]) -> None:
+        """Count and keep one item as :func:`_prepare` left it (deduplication happens here, in order)."""
         self.read += 1
-        if isinstance(payload, Bad):
-            self.bad.append((location, payload.raw, payload.reasons))
+        h, row = prep
+        if row is None or type(row) is list:  # bad: (raw, reasons)
+            self.bad.append((location, h, row))
             return
-        if isinstance(payload, dict):
-            obj: Any = payload
-        else:
-            try:
-                obj = orjson.loads(payload)
-            except orjson.JSONDecodeError as e:
-                msg = str(e)
-                if "utf-8" in msg.lower() or "surrogate" in msg.lower():
-                    reason = "line is not valid UTF-8 text (save the file as UTF-8)"
-                else:
-                    reason = f"not JSON: {msg}"
-                self.bad.append((location, _raw_text(payload), [reason]))
-                return
-        if _is_normal(obj):
-            norm = obj
-        else:
-            norm, reasons = check(obj)
-            if norm is None:
-                self.bad.append((location, _raw_text(payload), reasons))
-                return
-        canon = canonical_json(norm)
-        h = content_hash(canon)
         if h in known or h in self.hashes:  # a redacted row keeps its original hash: the same record is unchanged
             self.unchanged += 1
             return
-        was_redacted = bool(self.redacted) and norm["id"] in self.redacted
-        if was_redacted:  # whatever the source says now, a redacted post's content stays out
-            norm = reduced(norm)
-            canon = canonical_json(norm)
-            h = content_hash(canon)
-            if h in known or h in self.hashes:
-                self.unchanged += 1
-                return
-        self.hashes.add(h)
-        c = self.cols
-        c["id"].append(norm["id"])
-        c["source"].append(norm["source"])
-        c["created_at"].append(norm["created_at"])
-        c["fetched_at"].append(norm.get("fetched_at"))
-        c["author"].append(norm.get("author"))
-        c["title"].append(norm.get("title"))
-        c["prompt"].append(norm.get("prompt"))
-        tags = norm.get("style_tags")
+        (rid, src, created, fetched, author, title, prompt, tags, parents, views, likes, remixes, comments,
+         lic, canon, stored_h, was_redacted) = row
+        if stored_h != h and (stored_h in known or stored_h in self.hashes):
+            self.unchanged += 1
+            return
+        self.hashes.add(stored_h)
+        self._id(rid)
+        self._source(src)
+        self._created_at(created)
+        self._fetched_at(fetched)
+        self._author(author)
+        self._title(title)
+        self._prompt(prompt)
         if tags:
             self.tags.extend(tags)
         self.t_offsets.append(len(self.tags))
-        parents = norm.get("parents")
         if parents:
             pid, rel, ev, conf = self.p_cols
             for p in parents:
-                pid.append(p["id"])
-                rel.append(p["relation"])
-                ev.append(p["evidence"])
-                conf.append(p["confidence"])
+                pid.append(p[0])
+                rel.append(p[1])
+                ev.append(p[2])
+                conf.append(p[3])
         self.p_offsets.append(len(self.p_cols[0]))
-        m = norm.get("metrics") or {}
-        for k in METRICS:
-            c[k].append(m.get(k))
-        c["license"].append(norm.get("license"))
-        c["record"].append(canon)
-        c["content_hash"].append(h)
+        self._views(views)
+        self._likes(likes)
+        self._remixes(remixes)
+        self._comments(comments)
+        self._license(lic)
+        self._record(canon)
+        self._hash(stored_h)
         self.redacted_rows.append(was_redacted)
 
     def frame(self, run_id: str, at: datetime) -> pl.DataFrame:
@@ -339,15 +449,22 @@ def ingest(
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
     resume: bool = True,
+    workers: int = 0,
 ) -> IngestResult:
     """Run one ingest of ``source`` into ``archive`` and return its counts.
 
     ``progress`` is called with the number of items read so far after each batch.
     With ``resume`` (the default) a source that gives cursors starts after the last
     committed cursor of an interrupted run of the same source and target.
+    ``workers`` processes (default none) parse, check and hash items once an ingest is
+    past its first items; the outcome is the same either way. On a busy 2-core machine
+    they did not pay off (the main process still unpickles, deduplicates and writes), so
+    it is opt-in.
     """
     if batch_size < 1:
         raise IngestError("batch size must be at least 1")
+    if workers < 0:
+        raise IngestError("workers must be 0 (prepare in this process) or more")
     run_id = uuid.uuid4().hex[:16]
     started = _now()
     cursor = _resume_cursor(archive, source.name, source.target) if resume else None
@@ -400,8 +517,8 @@ def ingest(
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        for location, payload, cur in source.items(cursor):
-            batch.add(location, payload, known)
+        for location, prep, cur in _prepared(source.items(cursor), redacted, workers):
+            batch.add_prepared(location, prep, known)
             if cur is not None:
                 batch.cursor = cur
             if batch.read >= batch_size:
