@@ -185,8 +185,8 @@ def _node_frame(nodes: pl.DataFrame, text: str) -> pl.DataFrame:
 
 def _rows(tok: pl.DataFrame, ids: pl.Series) -> np.ndarray:
     """Row of each id in ``tok`` (-1 when absent)."""
-    m = (pl.DataFrame({"id": ids.cast(pl.String)}).with_row_index("_q")
-         .join(tok.select("id").with_row_index("_t"), on="id", how="left").sort("_q"))
+    m = pl.DataFrame({"id": ids.cast(pl.String)}).join(tok.select("id").with_row_index("_t"), on="id", how="left",
+                                                       maintain_order="left")
     return m.get_column("_t").cast(pl.Int64).fill_null(-1).to_numpy()
 
 
@@ -213,8 +213,8 @@ def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", 
         uniq, of_node = text_index(tok.get_column("text"))
         tokens = tokens_series(uniq, distinct=True)
         codes = token_codes(tokens)
-    ci = _rows(tok, edges.get_column("child"))
-    pi = _rows(tok, edges.get_column("parent"))
+    ci, pi = np.split(_rows(tok, pl.concat([edges.get_column("child").cast(pl.String),
+                                            edges.get_column("parent").cast(pl.String)])), 2)
     ph = tok.get_column("placeholder").to_numpy()
     live = (ci >= 0) & (pi >= 0)
     live[live] = ~ph[pi[live]]

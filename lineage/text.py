@@ -135,8 +135,8 @@ def _tokens(texts: pl.Series, boundaries: bool) -> pl.Series:
         if boundaries:
             t = t.str.replace_all(_BREAKS, " \x1f ")
             pat = pat + r"|\x1F"
-        parts.append(df.filter(pl.col("_k") == k).select("_r", tok=t.str.extract_all(pat)))
-    out = pl.concat(parts).sort("_r").get_column("tok")
+        parts.append(df.lazy().filter(pl.col("_k") == k).select("_r", tok=t.str.extract_all(pat)))
+    out = pl.concat(pl.collect_all(parts)).sort("_r").get_column("tok")  # the kinds run side by side
     return out.fill_null([]).cast(pl.List(pl.String))
 
 
