@@ -31,8 +31,6 @@ import gc
 import hashlib
 import re
 import uuid
-from itertools import islice
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -43,16 +41,12 @@ import polars as pl
 import pyarrow as pa
 
 from archive.errors import IngestError
-from archive.record import EVIDENCE, KNOWN_FIELDS, METRICS, RELATIONS, canonical_json, check, content_hash, reduced
+from archive.record import EVIDENCE, KNOWN_FIELDS, RELATIONS, canonical_json, check, content_hash, reduced
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
 
 __all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH"]
 
 DEFAULT_BATCH = 50_000
-_SERIAL_FIRST = 20_000  # items prepared in-process before workers start
-_CHUNK = 5_000  # items per task of a worker
-_WINDOW = 6  # tasks in flight
-_DONE = StopIteration()
 _TIME_FMT = "%Y-%m-%dT%H:%M:%S%.fZ"
 _KNOWN = frozenset(KNOWN_FIELDS)
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*:.", re.S)  # the record's id rule (the rest is "anything")
@@ -273,61 +267,15 @@ def _prepare(payload: Payload, redacted: frozenset[str] = frozenset()) -> tuple[
                mg("views"), mg("likes"), mg("remixes"), mg("comments"), get("license"), canon, stored_h, was_redacted)
 
 
-def _init_worker() -> None:
-    gc.disable()  # as in the main loop: the prepared rows are acyclic
-
-
-def _prepare_chunk(payloads: list[Payload], redacted: frozenset[str]) -> list[tuple[str, Any]]:
-    return [_prepare(p, redacted) for p in payloads]
-
-
-def _prepared(items: Iterable[Item], redacted: frozenset[str], workers: int,
-              serial_first: int | None = None) -> Iterator[tuple[str, tuple[str, Any], str | None]]:
+def _prepared(items: Iterable[Item], redacted: frozenset[str]) -> Iterator[tuple[str, tuple[str, Any], str | None]]:
     """``(location, _prepare(payload), cursor)`` for every item, in source order.
 
-    With ``workers`` the preparing runs in that many processes (after the first
-    ``serial_first`` items, so that small ingests never start them), a bounded number
-    of chunks ahead of what is yielded. An error of the source is raised after every
-    item before it was yielded, as in the plain loop.
-
     >>> [(loc, prep[1][0]) for loc, prep, _ in _prepared([("a:1", b'{"id":"t:1","source":"t",'
-    ...      b'"created_at":"2026-01-01T00:00:00Z"}', None), ("a:2", b"[]", None)], frozenset(), 2, 1)]
+    ...      b'"created_at":"2026-01-01T00:00:00Z"}', None), ("a:2", b"[]", None)], frozenset())]
     [('a:1', 't:1'), ('a:2', 'record: must be a JSON object, got list')]
     """
-    it = iter(items)
-    serial_first = _SERIAL_FIRST if serial_first is None else serial_first
-    n = 0
-    for location, payload, cur in it:
+    for location, payload, cur in items:
         yield location, _prepare(payload, redacted), cur
-        n += 1
-        if workers and n >= serial_first:
-            break
-    else:
-        return
-    import multiprocessing  # fork: no re-import of the caller's main module (a script needs no main guard);
-    # the children only run _prepare (orjson, hashlib, re), never polars or Delta
-
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
-        inflight: deque = deque()
-        failure: BaseException | None = None
-        while True:
-            while failure is None and len(inflight) < _WINDOW:
-                chunk: list[Item] = []
-                try:
-                    chunk.extend(islice(it, _CHUNK))
-                except Exception as e:  # yield what came before, then raise
-                    failure = e
-                if chunk:
-                    inflight.append(([c[0] for c in chunk], [c[2] for c in chunk],
-                                     pool.apply_async(_prepare_chunk, ([c[1] for c in chunk], redacted))))
-                if len(chunk) < _CHUNK:
-                    failure = failure or _DONE
-            if not inflight:
-                break
-            locations, cursors, res = inflight.popleft()
-            yield from zip(locations, res.get(), cursors)
-        if failure is not _DONE:
-            raise failure  # type: ignore[misc]
 
 
 class _Batch:
@@ -403,7 +351,6 @@ class _Batch:
 
     def frame(self, run_id: str, at: datetime) -> pl.DataFrame:
         # columns go through Arrow arrays: one typed pass per column, nulls included
-        n = len(self.cols["id"])
         arrow = {pl.String: pa.string(), pl.Int64: pa.int64()}
         cols: dict[str, Any] = {}
         for k, v in self.cols.items():
@@ -449,22 +396,17 @@ def ingest(
     batch_size: int = DEFAULT_BATCH,
     progress: Callable[[int], None] | None = None,
     resume: bool = True,
-    workers: int = 0,
 ) -> IngestResult:
     """Run one ingest of ``source`` into ``archive`` and return its counts.
 
     ``progress`` is called with the number of items read so far after each batch.
     With ``resume`` (the default) a source that gives cursors starts after the last
     committed cursor of an interrupted run of the same source and target.
-    ``workers`` processes (default none) parse, check and hash items once an ingest is
-    past its first items; the outcome is the same either way. On a busy 2-core machine
-    they did not pay off (the main process still unpickles, deduplicates and writes), so
-    it is opt-in.
+    (Parsing in worker processes was measured and did not pay off on 2 cores: the main
+    process still deduplicates, builds columns and writes; see the benchmark notes.)
     """
     if batch_size < 1:
         raise IngestError("batch size must be at least 1")
-    if workers < 0:
-        raise IngestError("workers must be 0 (prepare in this process) or more")
     run_id = uuid.uuid4().hex[:16]
     started = _now()
     cursor = _resume_cursor(archive, source.name, source.target) if resume else None
@@ -517,7 +459,7 @@ def ingest(
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        for location, prep, cur in _prepared(source.items(cursor), redacted, workers):
+        for location, prep, cur in _prepared(source.items(cursor), redacted):
             batch.add_prepared(location, prep, known)
             if cur is not None:
                 batch.cursor = cur

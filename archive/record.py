@@ -26,7 +26,6 @@ import hashlib
 import json
 import re
 from datetime import datetime, timezone
-from importlib import resources
 from typing import Any
 
 import orjson
