@@ -235,6 +235,47 @@ def _decay_rows(**figs: tuple[Any, Any, Any, Any]) -> pl.DataFrame:
                                       "high": pl.Float64, "n": pl.Int64}, orient="row")
 
 
+def _headline(decay: pl.DataFrame) -> dict[str, float | None]:
+    """The figures `archivist analyze` prints, from the decay table."""
+    value = dict(zip(decay.get_column("measure").to_list(), decay.get_column("value").to_list()))
+    return {"generational_half_life": value["generational_half_life"], "branching_gamma": value["branching_gamma"],
+            "activity_half_life_days": value["activity_half_life_days"], "bleed_rate": value["bleed_rate"]}
+
+
+def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, labels: pl.DataFrame, *,
+                 n_boot: int = 200, seed: int = 0) -> dict[str, pl.DataFrame]:
+    """The whole-archive decay tables (``fidelity``, ``branching``, ``survival``, ``dilemma``, ``decay``).
+
+    ``nd`` is the node drift table, ``lin`` the lineage, ``node_info`` has ``id, root,
+    depth, created_at, fetched_at, placeholder, views``, ``labels`` the style labels.
+    Shared by the local and the Spark engine, so both write the same summary.
+    """
+    fid = fit_fidelity(nd, n_boot=n_boot, seed=seed)
+    branch_table, branch = branching_decay(lin)
+    act, surv = activity(node_info.select("id", "root", "depth", "created_at", "fetched_at"))
+    eng = engagement_decay(node_info.filter(~pl.col("placeholder")).select("depth", "views"))
+    dil, dil_table = remixing_dilemma(nd.select("id", "parent", "edge_drift"))
+    remix_labels = labels.filter(pl.col("depth") > 0, pl.col("label") != "inherited")
+    bleed_all = (remix_labels.get_column("label") == "bled").mean() if remix_labels.height else None
+    decay = _decay_rows(
+        fidelity_F_inf=(fid["F_inf"], None, None, fid["nodes"]),
+        fidelity_lambda=(fid["lambda"], None, None, fid["nodes"]),
+        generational_half_life=(fid["half_life"], fid["half_life_low"], fid["half_life_high"], fid["nodes"]),
+        branching_m0=(branch["m0"], None, None, node_info.height),
+        branching_gamma=(branch["gamma"], None, None, node_info.height),
+        activity_half_life_days=(act["half_life_days"], None, None, act["remixes"]),
+        median_tree_lifetime_days=(act["median_lifetime_days"], None, None, act["trees"]),
+        engagement_slope=(eng["slope"], None, None, eng["n"]),
+        engagement_intercept=(eng["intercept"], None, None, eng["n"]),
+        dilemma_pearson=(dil["pearson"], None, None, dil["n"]),
+        dilemma_spearman=(dil["spearman"], None, None, dil["n"]),
+        drift_rate=(nd.select(drift_rate_expr()).item(), None, None, nd.height),
+        bleed_rate=(bleed_all, None, None, remix_labels.height),
+    )
+    return {"fidelity": fidelity_by_depth(nd), "branching": branch_table, "survival": surv,
+            "dilemma": dil_table, "decay": decay}
+
+
 def analyze(archive: Archive, *, force: bool = False, progress: Progress | None = None, buckets: int = 8,
             seed: int = 0, n_boot: int = 200, window: str = "30d",
             embedder: str | object | None = None) -> dict[str, Any]:
@@ -326,34 +367,7 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     tables["flow"] = flow_matrix(labels)
     tables["homogenisation"] = homogenisation(tables["styles"].select("id", "term"), lin, window=window)
     report("decay", 0, 1)
-    nd = tables["nodes"]
-    fid_table = fidelity_by_depth(nd)
-    fid = fit_fidelity(nd, n_boot=n_boot, seed=seed)
-    branch_table, branch = branching_decay(lin)
-    act, surv = activity(nodes.select("id", "root", "depth", "created_at", "fetched_at"))
-    eng = engagement_decay(nodes.filter(~pl.col("placeholder")).select("depth", "views"))
-    dil, dil_table = remixing_dilemma(nd.select("id", "parent", "edge_drift"))
-    remix_labels = labels.filter(pl.col("depth") > 0, pl.col("label") != "inherited")
-    bleed_all = (remix_labels.get_column("label") == "bled").mean() if remix_labels.height else None
-    tables["fidelity"] = fid_table
-    tables["branching"] = branch_table
-    tables["survival"] = surv
-    tables["dilemma"] = dil_table
-    tables["decay"] = _decay_rows(
-        fidelity_F_inf=(fid["F_inf"], None, None, fid["nodes"]),
-        fidelity_lambda=(fid["lambda"], None, None, fid["nodes"]),
-        generational_half_life=(fid["half_life"], fid["half_life_low"], fid["half_life_high"], fid["nodes"]),
-        branching_m0=(branch["m0"], None, None, nodes.height),
-        branching_gamma=(branch["gamma"], None, None, nodes.height),
-        activity_half_life_days=(act["half_life_days"], None, None, act["remixes"]),
-        median_tree_lifetime_days=(act["median_lifetime_days"], None, None, act["trees"]),
-        engagement_slope=(eng["slope"], None, None, eng["n"]),
-        engagement_intercept=(eng["intercept"], None, None, eng["n"]),
-        dilemma_pearson=(dil["pearson"], None, None, dil["n"]),
-        dilemma_spearman=(dil["spearman"], None, None, dil["n"]),
-        drift_rate=(nd.select(drift_rate_expr()).item(), None, None, nd.height),
-        bleed_rate=(bleed_all, None, None, remix_labels.height),
-    )
+    tables.update(decay_tables(tables["nodes"], lin, nodes, labels, n_boot=n_boot, seed=seed))
     report("writing", 0, len(TABLES))
     versions: dict[str, int] = {}
     for k, t in enumerate(TABLES[:-1]):
@@ -372,6 +386,5 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     return {
         "up_to_date": False, "store_version": version, "trees": hashes.height, "trees_recomputed": total,
         "nodes": nodes.height, "edges": tables["edges"].height, "seconds": seconds, "table_versions": versions,
-        "generational_half_life": fid["half_life"], "branching_gamma": branch["gamma"],
-        "activity_half_life_days": act["half_life_days"], "bleed_rate": bleed_all,
+        **_headline(tables["decay"]),
     }

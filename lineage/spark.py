@@ -383,11 +383,8 @@ def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, mast
 
     from pyspark.sql import functions as F
 
-    from lineage.analyze import ANALYSIS_VERSION, TABLES, _decay_rows, _table
+    from lineage.analyze import ANALYSIS_VERSION, TABLES, _headline, _table, decay_tables
     from lineage.bleed import bleed_rates, parse_window
-    from lineage.decay import (activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity,
-                               remixing_dilemma)
-    from lineage.drift import drift_rate_expr
     from lineage.styles import lexicon_path
 
     t_start = time.perf_counter()
@@ -441,33 +438,7 @@ def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, mast
                        .join(trees_info, on="root", how="left")
                        .sort(["size", "root"], descending=[True, False]))
     tables["style_labels"] = labels
-    nd = tables["nodes"]
-    fid = fit_fidelity(nd, n_boot=n_boot, seed=seed)
-    branch_table, branch = branching_decay(lin)
-    act, surv = activity(node_info.select("id", "root", "depth", "created_at", "fetched_at"))
-    eng = engagement_decay(node_info.filter(~pl.col("placeholder")).select("depth", "views"))
-    dil, dil_table = remixing_dilemma(nd.select("id", "parent", "edge_drift"))
-    remix_labels = labels.filter(pl.col("depth") > 0, pl.col("label") != "inherited")
-    bleed_all = (remix_labels.get_column("label") == "bled").mean() if remix_labels.height else None
-    tables["fidelity"] = fidelity_by_depth(nd)
-    tables["branching"] = branch_table
-    tables["survival"] = surv
-    tables["dilemma"] = dil_table
-    tables["decay"] = _decay_rows(
-        fidelity_F_inf=(fid["F_inf"], None, None, fid["nodes"]),
-        fidelity_lambda=(fid["lambda"], None, None, fid["nodes"]),
-        generational_half_life=(fid["half_life"], fid["half_life_low"], fid["half_life_high"], fid["nodes"]),
-        branching_m0=(branch["m0"], None, None, node_info.height),
-        branching_gamma=(branch["gamma"], None, None, node_info.height),
-        activity_half_life_days=(act["half_life_days"], None, None, act["remixes"]),
-        median_tree_lifetime_days=(act["median_lifetime_days"], None, None, act["trees"]),
-        engagement_slope=(eng["slope"], None, None, eng["n"]),
-        engagement_intercept=(eng["intercept"], None, None, eng["n"]),
-        dilemma_pearson=(dil["pearson"], None, None, dil["n"]),
-        dilemma_spearman=(dil["spearman"], None, None, dil["n"]),
-        drift_rate=(nd.select(drift_rate_expr()).item(), None, None, nd.height),
-        bleed_rate=(bleed_all, None, None, remix_labels.height),
-    )
+    tables.update(decay_tables(tables["nodes"], lin, node_info, labels, n_boot=n_boot, seed=seed))
     versions = {t: archive.write_table(_table(t), tables[t]) for t in TABLES[:-1]}
     seconds = time.perf_counter() - t_start
     lex_hash = hashlib.sha256(lexicon_path().read_bytes()).hexdigest()[:16]
@@ -483,6 +454,5 @@ def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, mast
         "up_to_date": False, "engine": "spark", "spark_master": spark.sparkContext.master, "buckets": nb,
         "store_version": version, "trees": tables["trees"].height, "trees_recomputed": tables["trees"].height,
         "nodes": node_info.height, "edges": tables["edges"].height, "seconds": seconds, "table_versions": versions,
-        "generational_half_life": fid["half_life"], "branching_gamma": branch["gamma"],
-        "activity_half_life_days": act["half_life_days"], "bleed_rate": bleed_all,
+        **_headline(tables["decay"]),
     }
