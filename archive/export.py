@@ -31,7 +31,7 @@ Examples
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -427,6 +427,31 @@ def parse_newick(text: str) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------- PROV
+_PROV_COLS = ("source", "created_at", "author", "title", "prompt", "text", "placeholder", "redacted",
+              "content_hash", "depth", "root", "edge_drift", "root_drift")
+
+
+def _post_ref(post_id: str) -> str:
+    return "post:" + quote(post_id, safe="")
+
+
+def _entity_attrs(row: dict[str, Any], ref: Callable[[str], str],
+                  value: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
+    """The PROV attributes of one post, for both writers (the ``prov`` library's and the direct one)."""
+    a: dict[str, Any] = {"prov:type": "ra:RemixPost", "ra:id": row["id"]}
+    for key in ("source", "title", "prompt", "content_hash", "depth", "edge_drift", "root_drift"):
+        if row.get(key) is not None:
+            a["ra:" + key] = value(row[key])
+    if row.get("root") is not None:
+        a["ra:root"] = ref(row["root"])
+    if row.get("text"):
+        a["prov:label"] = row["text"]
+    if row.get("placeholder"):
+        a["ra:placeholder"] = True
+    if row.get("redacted"):
+        a["ra:redacted"] = True
+    return a
+
 def to_prov(nodes: pl.DataFrame, edges: pl.DataFrame) -> Any:
     """A W3C PROV document (``prov.model.ProvDocument``) of the posts, their derivations and authors.
 
@@ -449,24 +474,11 @@ def to_prov(nodes: pl.DataFrame, edges: pl.DataFrame) -> Any:
     doc.add_namespace("post", _NS_POST)
     doc.add_namespace("author", _NS_AUTHOR)
     doc.add_namespace("ra", _NS_RA)
-    cols = [c for c in ("source", "created_at", "author", "title", "prompt", "text", "placeholder", "redacted",
-                        "content_hash", "depth", "root", "edge_drift", "root_drift") if c in nodes.columns]
+    cols = [c for c in _PROV_COLS if c in nodes.columns]
     authors: set[str] = set()
     for row in nodes.select("id", *cols).iter_rows(named=True):
-        ent = "post:" + quote(row["id"], safe="")
-        attrs: dict[str, Any] = {"prov:type": "ra:RemixPost", "ra:id": row["id"]}
-        for k in ("source", "title", "prompt", "content_hash", "depth", "edge_drift", "root_drift"):
-            if row.get(k) is not None:
-                attrs["ra:" + k] = row[k]
-        if row.get("root") is not None:
-            attrs["ra:root"] = "post:" + quote(row["root"], safe="")
-        if row.get("text"):
-            attrs["prov:label"] = row["text"]
-        if row.get("placeholder"):
-            attrs["ra:placeholder"] = True
-        if row.get("redacted"):
-            attrs["ra:redacted"] = True
-        doc.entity(ent, attrs)
+        ent = _post_ref(row["id"])
+        doc.entity(ent, _entity_attrs(row, _post_ref))
         if row.get("created_at") is not None:
             doc.wasGeneratedBy(ent, None, row["created_at"])
         if row.get("author"):
@@ -478,7 +490,7 @@ def to_prov(nodes: pl.DataFrame, edges: pl.DataFrame) -> Any:
     ecols = [c for c in ("relation", "evidence", "confidence") if c in edges.columns]
     for row in edges.select("child", "parent", *ecols).iter_rows(named=True):
         attrs = {"ra:" + k: row[k] for k in ecols if row[k] is not None}
-        doc.wasDerivedFrom("post:" + quote(row["child"], safe=""), "post:" + quote(row["parent"], safe=""),
+        doc.wasDerivedFrom(_post_ref(row["child"]), _post_ref(row["parent"]),
                            other_attributes=attrs or None)
     return doc
 
@@ -496,15 +508,14 @@ def _typed(v: Any) -> Any:
 
 def _prov_direct(nodes: pl.DataFrame, edges: pl.DataFrame) -> dict[str, Any]:
     """The PROV-JSON of :func:`to_prov`, built as plain dicts (same records, same ids, ~30x faster)."""
-    cols = [c for c in ("source", "created_at", "author", "title", "prompt", "text", "placeholder", "redacted",
-                        "content_hash", "depth", "root", "edge_drift", "root_drift") if c in nodes.columns]
+    cols = [c for c in _PROV_COLS if c in nodes.columns]
     doc: dict[str, Any] = {"prefix": {"post": _NS_POST, "author": _NS_AUTHOR, "ra": _NS_RA}}
     ids = nodes.get_column("id").to_list()
-    qid = {i: "post:" + quote(i, safe="") for i in ids}
+    qid = {i: _post_ref(i) for i in ids}
 
     def post(i: str) -> str:
         q = qid.get(i)
-        return q if q is not None else qid.setdefault(i, "post:" + quote(i, safe=""))
+        return q if q is not None else qid.setdefault(i, _post_ref(i))
 
     ent: dict[str, Any] = {}
     seen: dict[str, str] = {}
@@ -515,19 +526,7 @@ def _prov_direct(nodes: pl.DataFrame, edges: pl.DataFrame) -> dict[str, Any]:
     k = 0
     for row in nodes.select("id", *cols).iter_rows(named=True):
         eid = post(row["id"])
-        a: dict[str, Any] = {"prov:type": "ra:RemixPost", "ra:id": row["id"]}
-        for key in ("source", "title", "prompt", "content_hash", "depth", "edge_drift", "root_drift"):
-            if row.get(key) is not None:
-                a["ra:" + key] = _typed(row[key])
-        if row.get("root") is not None:
-            a["ra:root"] = post(row["root"])
-        if row.get("text"):
-            a["prov:label"] = row["text"]
-        if row.get("placeholder"):
-            a["ra:placeholder"] = True
-        if row.get("redacted"):
-            a["ra:redacted"] = True
-        ent[eid] = a
+        ent[eid] = _entity_attrs(row, post, _typed)
         if row.get("created_at") is not None:
             k += 1
             gen[f"_:id{k}"] = {"prov:entity": eid, "prov:time": row["created_at"].isoformat()}
