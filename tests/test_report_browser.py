@@ -1,9 +1,7 @@
 """The HTML report in a real headless Chromium with the network cut off: the figures draw, prompts are text."""
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,27 +10,15 @@ from archive.ingest import ingest_records
 from archive.store import Archive
 from lineage.report import report_data, to_html
 
-CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 EVIL = "<img src=x onerror=\"document.title='pwned'\"> a heron dancing, film noir"
 
 
 @pytest.fixture(scope="module")
 def offline_browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
+    from tests.browser.dashboard_harness import make_browser
 
-    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
-        pytest.skip("Chromium is not installed")
-    profile = tempfile.mkdtemp(prefix="chromium-report-")
-    opts = Options()
-    opts.binary_location = CHROMIUM
-    for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-              "--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND",  # no network at all
-              f"--user-data-dir={profile}", "--window-size=1400,1000"):
-        opts.add_argument(a)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    # no network at all: every host resolves to nothing and any proxy use fails
+    driver, profile = make_browser(1400, 1000, ("--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"))
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)

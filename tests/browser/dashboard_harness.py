@@ -61,7 +61,8 @@ class Server:
         self._out.close()
 
 
-def make_browser(width: int = 1600, height: int = 1100):
+def make_browser(width: int = 1600, height: int = 1100, extra_args: tuple[str, ...] = ()):
+    """A headless Chromium with the flags this machine needs and a fresh profile: ``(driver, profile dir)``."""
     from selenium import webdriver
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
@@ -73,7 +74,7 @@ def make_browser(width: int = 1600, height: int = 1100):
     opts.binary_location = CHROMIUM
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
               "--disable-background-networking", "--disable-component-update", "--disable-sync",
-              f"--user-data-dir={profile}", f"--window-size={width},{height}"):
+              f"--user-data-dir={profile}", f"--window-size={width},{height}", *extra_args):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
