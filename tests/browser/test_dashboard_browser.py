@@ -22,11 +22,11 @@ PAGES = [("overview", "/"), ("explore", "/explore"), ("drift", "/drift"), ("blee
          ("decay", "/decay"), ("archive", "/archive")]
 
 
-def wait(driver, cond, timeout: float = 20):
+def wait(driver, cond, timeout: float = 40):  # generous: CI machines are shared and busy
     return WebDriverWait(driver, timeout, poll_frequency=0.1).until(cond)
 
 
-def settle(driver, timeout: float = 20) -> None:
+def settle(driver, timeout: float = 40) -> None:
     """Wait until Dash has no callback in flight and the page stopped changing."""
     def idle(d):
         return d.execute_script(
@@ -99,7 +99,7 @@ def test_find_a_tree_click_a_node_see_diff_and_blame(server, browser, screenshot
     wait(browser, lambda d: d.execute_script(
         "const gd=document.querySelector('#explore-graph .js-plotly-plot');"
         "return gd && gd.data && gd.data.some(t => t.name === 'posts')"))
-    assert hit_id in browser.find_element(By.ID, "node-panel-body").text
+    wait(browser, lambda d: hit_id in d.find_element(By.ID, "node-panel-body").text)
     # click a remix (a post with a parent) that is drawn
     ids = browser.execute_script(
         "const gd=document.querySelector('#explore-graph .js-plotly-plot');"
@@ -118,8 +118,7 @@ def test_find_a_tree_click_a_node_see_diff_and_blame(server, browser, screenshot
     assert blame and all(s.get_attribute("style") for s in blame), "blame words carry no colour"
     assert "path from the root" in panel.text.lower()
     # the URL names the clicked node: the view can be shared
-    q = parse_qs(urlparse(browser.current_url).query)
-    assert q["node"] == [target]
+    wait(browser, lambda d: parse_qs(urlparse(d.current_url).query).get("node") == [target])
     shoot(browser, screenshots / "explore-node.png")
     assert severe(browser) == []
 
