@@ -11,14 +11,20 @@ import dash
 from dash import Dash, dcc, html
 
 from dashboard.data import Memo, open_for_app
+from dashboard.security import allowed_hosts, secure_app
 
 __all__ = ["create_app"]
 
 HERE = Path(__file__).parent
 
 
-def create_app(archive_path: str | Path) -> Dash:
-    """A Dash app serving the archive at ``archive_path`` read-only."""
+def create_app(archive_path: str | Path, *, hosts: frozenset[str] | None = None) -> Dash:
+    """A Dash app serving the archive at ``archive_path`` read-only.
+
+    ``hosts`` are the ``Host`` names it answers (default: loopback names only, see
+    :func:`dashboard.security.allowed_hosts`); every response carries the security headers
+    of :mod:`dashboard.security`. Pages show the archive's folder name, never its local path.
+    """
     arc = open_for_app(str(Path(archive_path).resolve()))
     app = Dash(
         "dashboard",  # a package name: page modules load as dashboard.pages.<page>
@@ -40,11 +46,12 @@ def create_app(archive_path: str | Path) -> Dash:
                     html.Nav([dcc.Link(p["name"], href=p["relative_path"], className="nav-link",
                                        id=f"nav-{p['module'].rsplit('.', 1)[-1]}")
                               for p in sorted(dash.page_registry.values(), key=lambda p: p.get("order") or 0)]),
-                    html.Span(f"archive: {arc.path.name}", className="archive-name", title=str(arc.path)),
+                    html.Span(f"archive: {arc.path.name}", className="archive-name"),
                 ],
                 className="topbar",
             ),
             html.Main(dash.page_container, className="content"),
         ]
     )
+    secure_app(app, hosts=hosts if hosts is not None else allowed_hosts("127.0.0.1"))
     return app

@@ -16,13 +16,27 @@ from archive.paths import data_dir
 __all__ = ["main", "cli"]
 
 
-def serve(archive_path: Path, host: str, port: int, debug: bool = False) -> None:
-    from dashboard.app import create_app
+def serve(archive_path: Path, host: str, port: int, debug: bool = False,
+          allowed_host: tuple[str, ...] = ()) -> None:
+    from werkzeug.serving import WSGIRequestHandler
 
-    app = create_app(archive_path)
+    from dashboard.app import create_app
+    from dashboard.security import allowed_hosts, is_loopback
+
+    hosts = allowed_hosts(host, allowed_host)
+    app = create_app(archive_path, hosts=hosts)
+    if not is_loopback(host):
+        click.echo(f"warning: --host {host} makes this archive readable, without a password, by every machine that "
+                   f"can reach this one on port {port}; it answers only Host names {', '.join(sorted(hosts))} "
+                   "(add the names people will use with --allowed-host)", err=True)
     console.print(f"Remix Archivist dashboard on [bold]http://{host}:{port}/[/bold] "
                   f"(archive {archive_path}); Ctrl+C stops it")
-    app.run(host=host, port=port, debug=debug)
+
+    class Handler(WSGIRequestHandler):  # no server software or Python version in the Server header
+        server_version = "remix-archivist"
+        sys_version = ""
+
+    app.run(host=host, port=port, debug=debug, request_handler=Handler)
 
 
 @cli.command("dashboard")
@@ -30,11 +44,17 @@ def serve(archive_path: Path, host: str, port: int, debug: bool = False) -> None
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8050, show_default=True, help="Port to listen on.")
 @click.option("--debug", is_flag=True, help="Dash debug mode (reloads on code changes).")
+@click.option("--allowed-host", multiple=True, metavar="NAME",
+              help="Also answer requests for this Host name (repeatable); loopback names always work.")
 @handle_errors
-def dashboard_cmd(archive_path: Path | None, host: str, port: int, debug: bool) -> None:
-    """Serve the dashboard over an archive (read-only; reload the page to see new versions)."""
+def dashboard_cmd(archive_path: Path | None, host: str, port: int, debug: bool, allowed_host: tuple[str, ...]) -> None:
+    """Serve the dashboard over an archive (read-only; reload the page to see new versions).
+
+    It answers only requests addressed to localhost, the bound address or an --allowed-host
+    name (a defence against DNS rebinding), and warns when bound beyond loopback.
+    """
     arc = open_archive(archive_path, read_only=True)
-    serve(arc.path, host, port, debug)
+    serve(arc.path, host, port, debug, allowed_host)
 
 
 def build_sample(archive_path: Path, *, as_json: bool = False) -> Path:

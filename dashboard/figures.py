@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import polars as pl
 
 from dashboard.layout import tidy_layout, visible_nodes
+from lineage.bidi import BIDI_CONTROLS, show_bidi
 
 __all__ = [
     "TEMPLATE", "DRIFT_SCALE", "GL_THRESHOLD", "empty_figure", "tree_figure", "growth_figure",
@@ -27,17 +28,20 @@ FONT = dict(family="system-ui, -apple-system, Segoe UI, sans-serif", size=13)
 
 
 def safe_text(s: str | None, width: int = 90) -> str:
-    """Post text made safe and short for a plotly label (escaped, one line, at most ``width`` chars).
+    """Post text made safe and short for a plotly label: one line, at most ``width`` chars,
+    ``& < >`` escaped (plotly renders a few tags in labels) and bidi controls shown visibly.
 
     >>> safe_text("<script>alert(1)</script> a cat", 20)
     '&lt;script&gt;alert(1)&lt;/s…'
+    >>> safe_text("mallory\u202e")
+    'mallory⟨U+202E⟩'
     """
     if not s:
         return ""
     one = " ".join(s.split())
     if len(one) > width:
         one = one[: width - 1] + "…"
-    return html.escape(one, quote=False)
+    return html.escape(show_bidi(one), quote=False)  # SVG labels have no bidi isolate
 
 
 def _base(fig: go.Figure, *, title: str | None = None, height: int | None = None,
@@ -76,6 +80,7 @@ def _safe_expr(col: str, width: int) -> pl.Expr:
     """:func:`safe_text` as a polars expression (one line, cut to ``width``, ``& < >`` escaped)."""
     e = pl.col(col).fill_null("").str.replace_all(r"\s+", " ").str.strip_chars()
     e = pl.when(e.str.len_chars() > width).then(e.str.slice(0, width - 1) + "…").otherwise(e)
+    e = e.str.replace_many(list(map(chr, BIDI_CONTROLS)), list(BIDI_CONTROLS.values()))
     return (e.str.replace_all("&", "&amp;", literal=True).str.replace_all("<", "&lt;", literal=True)
             .str.replace_all(">", "&gt;", literal=True))
 
@@ -300,7 +305,7 @@ def drift_rate_figure(rates: pl.DataFrame) -> go.Figure:
         marker=dict(size=9, color=d.get_column("drift_rate"), colorscale=DRIFT_SCALE, cmin=0, cmax=0.5,
                     line=dict(width=0.5, color="#fff")),
         customdata=d.get_column("root"),
-        hovertext=[f"{safe_text(t, 70)}<br>{r}" for r, t in zip(d.get_column("root").to_list(),
+        hovertext=[f"{safe_text(t, 70)}<br>{safe_text(r, 70)}" for r, t in zip(d.get_column("root").to_list(),
                                                              d.get_column("root_text").fill_null("").to_list())],
         hovertemplate="%{hovertext}<br>size %{x}, drift per generation %{y:.3f}<extra></extra>"))
     fig.update_xaxes(title="posts in the tree", type="log", dtick="D2")

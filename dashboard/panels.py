@@ -52,7 +52,7 @@ def path_list(path: list[dict], *, root: str, as_of: str | None = None) -> html.
         items.append(html.Li([
             dcc.Link(p["id"], href=explore_href(root, p["id"], as_of=as_of), className="mono"),
             html.Span(f" gen {p['depth']}: ", className="muted"),
-            html.Span(label[:120] + ("…" if len(label) > 120 else "")),
+            html.Bdi(label[:120] + ("…" if len(label) > 120 else "")),
         ]))
     return html.Ol(items, className="path")
 
@@ -130,7 +130,9 @@ def node_panel(node: dict, *, root: str, parent: dict | None, diff: list | None,
     ph = bool(node.get("placeholder"))
     sections: list[Any] = [
         html.H3(["Post ", html.Span(pid, className="mono")], className="node-title"),
-        html.Div([html.Span(f"by {node.get('author') or 'unknown'}"),
+        # each text from the record in its own bidi isolate: an author ending in a RIGHT-TO-LEFT
+        # OVERRIDE must not reverse the date and generation drawn after it
+        html.Div([html.Span(["by ", html.Bdi(node.get("author") or "unknown")]),
                   html.Span(f" · {str(node.get('created_at') or '')[:16].replace('T', ' ')}"),
                   html.Span(f" · generation {node['depth']}"),
                   " · ", dcc.Link("link to this view", href=explore_href(root, pid, as_of=as_of))],

@@ -50,6 +50,7 @@ import polars as pl
 from archive.export import to_csv as _csv_bytes
 from archive.snapshot import register_report_hook
 from archive.store import Archive
+from lineage.bidi import bdi_html, show_bidi
 from lineage.errors import LineageError
 
 __all__ = ["FORMATS", "ReportData", "report_data", "tree_layout", "to_markdown", "to_html", "to_pdf", "to_csv",
@@ -380,8 +381,8 @@ def _figures(d: ReportData) -> dict[str, dict[str, Any]]:
         none = [None] * edges.height
         ex = [v for t in zip(edges.get_column("px").to_list(), edges.get_column("x").to_list(), none) for v in t]
         ey = [v for t in zip(edges.get_column("py").to_list(), edges.get_column("y").to_list(), none) for v in t]
-        hover = [html.escape(f"{i} · gen {dep} · root drift {_num(rd)}\n{_short(t, 120)}").replace("\n", "<br>")
-                 for i, dep, rd, t in n.select("id", "depth", "root_drift", "text").iter_rows()]
+        hover = [html.escape(show_bidi(f"{i} · gen {dep} · root drift {_num(rd)}\n{_short(t, 120)}"))
+                 .replace("\n", "<br>") for i, dep, rd, t in n.select("id", "depth", "root_drift", "text").iter_rows()]
         big = n.height > 2000
         figs["tree"] = {
             "data": [
@@ -420,7 +421,7 @@ def _figures(d: ReportData) -> dict[str, dict[str, Any]]:
 # ---------------------------------------------------------------------- renderers
 def _md(text: Any) -> str:
     """Text safe inside Markdown (and the HTML a Markdown viewer makes of it)."""
-    s = html.escape(" ".join(str(text if text is not None else "").split()), quote=False)
+    s = html.escape(show_bidi(" ".join(str(text if text is not None else "").split())), quote=False)
     for ch in "\\`*_[]|#~":
         s = s.replace(ch, "\\" + ch)
     return s
@@ -595,7 +596,8 @@ figure{margin:1rem 0;page-break-inside:avoid}img{max-width:100%}section{page-bre
 
 
 def _e(x: Any) -> str:
-    return html.escape("" if x is None else str(x))
+    """Text escaped for HTML, in a ``<bdi>`` isolate when it holds bidi controls."""
+    return bdi_html("" if x is None else str(x))
 
 
 def _html_body(d: ReportData, figs: dict[str, str]) -> str:

@@ -74,6 +74,7 @@ def make_browser(width: int = 1600, height: int = 1100, extra_args: tuple[str, .
     opts.binary_location = CHROMIUM
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+              "--enable-unsafe-swiftshader",  # software WebGL: without it plotly's scattergl shows "not supported"
               f"--user-data-dir={profile}", f"--window-size={width},{height}", *extra_args):
         opts.add_argument(a)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
