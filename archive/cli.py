@@ -27,7 +27,7 @@ from archive.paths import default_archive_path
 from archive.store import Archive
 
 __all__ = ["cli", "ingest_group", "archive_option", "json_option", "as_of_option", "handle_errors",
-           "emit_json", "console", "err_console", "run_ingest", "open_archive", "shorten"]
+           "emit_json", "console", "err_console", "run_ingest", "open_archive", "shorten", "print_table", "wide_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(highlight=False)
@@ -59,6 +59,41 @@ def archive_option(f: F) -> F:
 
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of a table.")(f)
+
+
+def wide_option(f: F) -> F:
+    return click.option("--wide", is_flag=True,
+                        help="Every column, text uncut (lines may be wider than the terminal).")(f)
+
+
+def print_table(table: Table, *, ids: tuple[str, ...] = (), drop: tuple[str, ...] = (), wide: bool = False) -> None:
+    """Print ``table`` so that the columns named in ``ids`` (ids, paths, bag names) are never cut.
+
+    Id columns keep their full width. Every other column keeps room for its header and short
+    values (up to 14 cells, longer text folds); when the terminal is too narrow for all that,
+    the columns in ``drop`` are left out, first named first. ``wide`` prints every column at
+    full width, whatever the terminal's width (``--wide``).
+    """
+    from rich.cells import cell_len
+
+    def natural(col: Any) -> int:
+        return max([cell_len(str(col.header))] + [cell_len(str(c)) for c in col._cells])
+
+    for col in table.columns:
+        if str(col.header) in ids:
+            col.no_wrap, col.overflow = True, "fold"
+            col.min_width = max((cell_len(str(c)) for c in col._cells), default=0)
+        else:
+            col.min_width = min(natural(col), 14)
+    if wide:
+        console.print(table, width=max(console.width, sum(natural(c) + 3 for c in table.columns) + 1), crop=False,
+                      soft_wrap=True)
+        return
+    for name in drop:
+        if sum((c.min_width or 0) + 3 for c in table.columns) + 1 <= console.width:
+            break
+        table.columns[:] = [c for c in table.columns if str(c.header) != name]
+    console.print(table)
 
 
 def as_of_option(f: F) -> F:
@@ -228,8 +263,10 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
 @archive_option
 @as_of_option
 @json_option
+@wide_option
 @handle_errors
-def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | None, as_json: bool) -> None:
+def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | None, as_json: bool,
+              wide: bool) -> None:
     """List remix trees: the largest (or most active, deepest, most viewed) first."""
     arc = open_archive(archive_path, read_only=True)
     col = {"size": "size", "active": "last_at", "depth": "depth", "views": "views"}[sort]
@@ -239,13 +276,13 @@ def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | Non
         return
     table = Table(title=f"trees by {sort} ({arc.trees(_as_of(as_of)).height} in all)", title_justify="left")
     for c in ("root", "size", "depth", "breadth", "last activity", "views", "root prompt"):
-        table.add_column(c, overflow="fold" if c == "root prompt" else "ellipsis",
-                         justify="right" if c in ("size", "depth", "breadth", "views") else "left")
+        table.add_column(c, overflow="fold", justify="right" if c in ("size", "depth", "breadth", "views") else "left")
     for r in t.iter_rows(named=True):
         table.add_row(Text(r["root"]), str(r["size"]), str(r["depth"]), str(r["breadth"]),
-                      str(r["last_at"])[:16] if r["last_at"] else "", str(r["views"] or 0),
-                      Text(shorten(r["root_text"], 60) if not r["root_placeholder"] else "(not in the archive)"))
-    console.print(table)
+                      str(r["last_at"])[:16] if r["last_at"] else "", "" if r["views"] is None else f"{r['views']:,}",
+                      Text(shorten(r["root_text"], 10_000 if wide else 60) if not r["root_placeholder"]
+                           else "(not in the archive)"))
+    print_table(table, ids=("root",), drop=("breadth", "views", "last activity", "depth"), wide=wide)
 
 
 @cli.command("show")
@@ -324,8 +361,9 @@ def stats_cmd(archive_path: Path | None, as_of: str | None, as_json: bool) -> No
 @click.option("--limit", default=20, show_default=True)
 @archive_option
 @json_option
+@wide_option
 @handle_errors
-def runs_cmd(limit: int, archive_path: Path | None, as_json: bool) -> None:
+def runs_cmd(limit: int, archive_path: Path | None, as_json: bool, wide: bool) -> None:
     """Ingest runs, newest first, with their counts and state."""
     r = open_archive(archive_path, read_only=True).runs().head(limit)
     if as_json:
@@ -333,21 +371,61 @@ def runs_cmd(limit: int, archive_path: Path | None, as_json: bool) -> None:
         return
     t = Table(title="ingest runs", title_justify="left")
     for c in ("run", "source", "target", "status", "started", "read", "stored", "unchanged", "quarantined"):
-        t.add_column(c)
+        t.add_column(c, overflow="fold", justify="right" if c in ("read", "stored", "unchanged", "quarantined")
+                     else "left")
     for x in r.iter_rows(named=True):
-        t.add_row(x["run_id"], x["source"], Text(shorten(x["target"], 40)), x["status"], str(x["started_at"])[:19],
-                  *(str(x[k]) for k in ("read", "stored", "unchanged", "quarantined")))
-    console.print(t)
+        t.add_row(x["run_id"], x["source"], Text(shorten(x["target"], 100_000)), x["status"],
+                  str(x["started_at"])[:16], *(f"{x[k]:,}" for k in ("read", "stored", "unchanged", "quarantined")))
+    print_table(t, ids=("run",), drop=("started", "unchanged", "source", "target"), wide=wide)
 
 
 @cli.command("quarantine")
 @click.option("--limit", default=20, show_default=True)
+@click.option("--run", "run_id", default=None, metavar="RUN", help="Only the records of this ingest run.")
+@click.option("--retry", is_flag=True,
+              help="Ingest the quarantined records again (after a fix): what passes is stored, the rest stays.")
+@click.option("--clear", is_flag=True, help="Delete the quarantined records (recorded in `archivist runs`).")
+@click.option("--yes", is_flag=True, help="Do not ask before --clear.")
 @archive_option
 @json_option
+@wide_option
 @handle_errors
-def quarantine_cmd(limit: int, archive_path: Path | None, as_json: bool) -> None:
-    """Records that broke the schema, with where they came from and every reason."""
+def quarantine_cmd(limit: int, run_id: str | None, retry: bool, clear: bool, yes: bool, archive_path: Path | None,
+                   as_json: bool, wide: bool) -> None:
+    """Records that broke the schema, with where they came from and every reason.
+
+    \b
+    Examples:
+      archivist quarantine --run 644fe56c40f24dea
+      archivist quarantine --retry            # after upgrading or fixing: ingest them again
+      archivist quarantine --clear --yes      # forget them (the clearing is kept in `archivist runs`)
+    """
+    if retry and clear:
+        raise click.UsageError("give --retry or --clear, not both")
+    if retry or clear:
+        from archive.quarantine import clear_quarantine, retry_quarantine
+
+        arc = open_archive(archive_path)
+        if retry:
+            result = retry_quarantine(arc, run_id=run_id)
+            if as_json:
+                emit_json(result.as_dict())
+            else:
+                console.print(f"retried {result.read:,} quarantined record(s): stored {result.stored:,}, "
+                              f"unchanged {result.unchanged:,}, still quarantined {result.quarantined:,}")
+            return
+        n = arc.quarantine().height if run_id is None else arc.quarantine().filter(pl.col("run_id") == run_id).height
+        if n and not yes and not as_json:
+            click.confirm(f"delete {n:,} quarantined record(s){f' of run {run_id}' if run_id else ''}?", abort=True)
+        cleared = clear_quarantine(arc, run_id=run_id)
+        if as_json:
+            emit_json({"cleared": cleared, "run": run_id})
+        else:
+            console.print(f"cleared {cleared:,} quarantined record(s)")
+        return
     q = open_archive(archive_path, read_only=True).quarantine().sort("quarantined_at", descending=True)
+    if run_id is not None:
+        q = q.filter(pl.col("run_id") == run_id)
     if as_json:
         emit_json(q.head(limit))
         return
@@ -355,5 +433,9 @@ def quarantine_cmd(limit: int, archive_path: Path | None, as_json: bool) -> None
     for c in ("location", "reasons", "raw"):
         t.add_column(c, overflow="fold")
     for x in q.head(limit).iter_rows(named=True):
-        t.add_row(Text(shorten(x["location"], 50)), Text("\n".join(x["reasons"])), Text(shorten(x["raw"], 60)))
-    console.print(t)
+        t.add_row(Text(shorten(x["location"], 100_000)), Text("\n".join(x["reasons"])),
+                  Text(shorten(x["raw"], 10_000 if wide else 60)))
+    print_table(t, drop=("raw",), wide=wide)
+    if q.height:
+        console.print(Text("after a fix: `archivist quarantine --retry`; to forget them: `archivist quarantine "
+                           "--clear`", style="dim"))

@@ -16,6 +16,7 @@ from archive.cli import (
     archive_option,
     as_of_option,
     cli,
+    print_table,
     console,
     emit_json,
     err_console,
@@ -91,12 +92,12 @@ def snapshots_cmd(root: str, folder: Path | None, archive_path: Path | None, as_
         return
     t = Table(title=f"snapshots of {root}", title_justify="left")
     for c in ("taken at", "store version", "posts", "added", "removed", "changed", "media", "bag"):
-        t.add_column(c, justify="right" if c not in ("taken at", "bag") else "left")
+        t.add_column(c, overflow="fold", justify="right" if c not in ("taken at", "bag") else "left")
     for r in df.iter_rows(named=True):
         t.add_row(str(r["taken_at"] or "")[:19], str(r["store_version"]), str(r["posts"]),
                   *("" if r[k] is None else str(r[k]) for k in ("added", "removed", "changed")),
                   str(r["media_files"]), Text(Path(r["bag"]).name))
-    console.print(t)
+    print_table(t, ids=("bag",), drop=("removed", "changed", "media", "added", "store version"))
 
 
 @cli.command("verify")

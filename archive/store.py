@@ -24,6 +24,7 @@ Examples
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 import uuid
@@ -44,7 +45,7 @@ from archive.graph import compute_lineage
 from archive.paths import default_archive_path
 from archive.record import parse_time
 
-__all__ = ["Archive", "Tree", "RECORD_SCHEMA", "RUN_SCHEMA", "QUARANTINE_SCHEMA", "AsOf"]
+__all__ = ["Archive", "Tree", "RECORD_SCHEMA", "RUN_SCHEMA", "QUARANTINE_SCHEMA", "AsOf", "nearest_ids"]
 
 UTC = pl.Datetime("us", "UTC")
 PARENT_STRUCT = pl.Struct(
@@ -167,6 +168,23 @@ def _to_time(as_of: datetime | str) -> datetime:
     return as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
 
 
+def nearest_ids(ids: pl.Series, post_id: str, *, limit: int = 3) -> list[str]:
+    """The ids of ``ids`` closest to ``post_id`` by edit distance (for "did you mean").
+
+    Examples:
+        >>> nearest_ids(pl.Series(["simulate:s42_0001029", "simulate:s42_0001020", "x:1"]), "simulate:s42_000102")
+        ['simulate:s42_0001020', 'simulate:s42_0001029']
+    """
+    from rapidfuzz import process
+    from rapidfuzz.distance import Levenshtein
+
+    if not isinstance(post_id, str) or ids.len() == 0:
+        return []
+    cut = max(2, len(post_id) // 4)
+    hits = process.extract(post_id, ids.to_list(), scorer=Levenshtein.distance, limit=limit, score_cutoff=cut)
+    return [h[0] for h in sorted(hits, key=lambda h: (h[1], h[0]))]
+
+
 class Archive:
     """A graph store on disk. Open it with :meth:`Archive.open`."""
 
@@ -188,6 +206,9 @@ class Archive:
         a missing archive is a :class:`~archive.errors.StoreError` that says what to run.
         """
         p = Path(path) if path is not None else default_archive_path()
+        if p.exists() and not p.is_dir():
+            raise StoreError(f"{p} is a file, not an archive folder: give --archive a folder "
+                             "(a new one is made by `archivist ingest …`)")
         marker = p / "records" / "_delta_log"
         if not marker.exists():
             if p.exists() and any(p.iterdir()) and not (p / "ARCHIVE").exists():
@@ -202,6 +223,35 @@ class Archive:
             (p / "ARCHIVE").write_text("remix-archivist store, format 1\n", "utf-8")
             pl.DataFrame(schema=RECORD_SCHEMA).write_delta(p / "records", mode="append")
         return cls(p, read_only=read_only)
+
+    # ------------------------------------------------------------------ settings
+    def settings(self) -> dict[str, Any]:
+        """The archive's own settings (``settings.json`` in its folder; ``{}`` when there is none).
+
+        ``excluded_from_measures``: sources whose trees (trees whose root id is ``<source>:…``)
+        are kept, shown and archived but left out of ``archivist analyze`` (the demo's
+        deliberately messy examples: they show how bad input is handled, not how ideas mutate).
+        """
+        f = self.path / "settings.json"
+        try:
+            data = json.loads(f.read_text("utf-8")) if f.exists() else {}
+        except (OSError, ValueError) as e:
+            raise StoreError(f"{f} is not readable JSON ({e}); fix or delete it") from None
+        return data if isinstance(data, dict) else {}
+
+    def set_setting(self, key: str, value: Any) -> None:
+        """Change one setting (written atomically)."""
+        if self.read_only:
+            raise StoreError(f"the archive at {self.path} is open read-only")
+        data = self.settings()
+        data[key] = value
+        tmp = self.path / f".settings.json.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", "utf-8")
+        os.replace(tmp, self.path / "settings.json")
+
+    def excluded_sources(self) -> list[str]:
+        """Sources whose trees the measures leave out (setting ``excluded_from_measures``)."""
+        return sorted(str(s) for s in self.settings().get("excluded_from_measures") or [])
 
     # ------------------------------------------------------------------ tables
     def table_path(self, name: str) -> Path:
@@ -439,8 +489,11 @@ class Archive:
         i = int(lin.get_column("id").search_sorted(post_id)) if isinstance(post_id, str) else lin.height
         row = lin.slice(i, 1).filter(pl.col("id") == post_id)
         if row.height == 0:
+            near = nearest_ids(lin.get_column("id"), post_id)
             raise NotFoundError(f"no post {post_id!r} in the archive at {self.path}"
-                                + (f" as of {as_of}" if as_of is not None else ""))
+                                + (f" as of {as_of}" if as_of is not None else "")
+                                + (f"; did you mean {', '.join(near)}?" if near else "")
+                                + " (`archivist trees` lists the trees)")
         return row.row(0, named=True)
 
     def root_of(self, post_id: str, as_of: AsOf = None) -> str:

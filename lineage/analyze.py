@@ -75,8 +75,20 @@ _TREE_COLS = ["root", "size", "depth", "breadth", "leaves", "structural_virality
 Progress = Callable[[str, int, int], None]
 
 
+def root_source_excluded(excluded: list[str]) -> pl.Expr:
+    """Rows of trees whose root id is ``<source>:…`` for a source in ``excluded``
+    (:meth:`archive.store.Archive.excluded_sources`: kept in the archive, left out of the measures).
+
+    >>> pl.DataFrame({"root": ["messy:a", "simulate:b"]}).filter(~root_source_excluded(["messy"]))["root"].to_list()
+    ['simulate:b']
+    """
+    return pl.col("root").str.extract(r"^([^:]*):", 1).is_in(excluded)
+
+
 def _nodes_frame(archive: Archive) -> pl.DataFrame:
     lin = archive.lineage().select("id", "parent", "root", "depth", "placeholder", "created_at")
+    if excluded := archive.excluded_sources():
+        lin = lin.filter(~root_source_excluded(excluded))
     posts = archive.posts().select("id", "text", "style_tags", "views", "fetched_at")
     return lin.join(posts, on="id", how="left")
 

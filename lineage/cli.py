@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archive.cli import (archive_option, cli, console, emit_json, err_console, handle_errors, json_option,
-                         open_archive, shorten)
+                         open_archive, print_table, shorten)
 from lineage.errors import LineageError
 
 __all__ = ["analyze_cmd", "drift_cmd", "bleed_cmd", "decay_cmd"]
@@ -83,7 +83,7 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
         console.print(f"analysis is up to date with store version {result['store_version']} "
                       f"({result['trees']} trees); use --force to recompute")
         return
-    t = Table(title=f"analysis of {arc.path} (store version {result['store_version']})", show_header=False,
+    t = Table(title=f"analysis of {arc.path.name} (store version {result['store_version']})", show_header=False,
               title_justify="left")
     t.add_row("trees", f"{result['trees']:,} ({result['trees_recomputed']:,} recomputed)")
     t.add_row("posts", f"{result['nodes']:,}")
@@ -162,7 +162,7 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
         prompt = "(not in the archive)" if r["placeholder"] else shorten(r["text"], 70)
         t.add_row(str(r["depth"]), Text(r["id"]), _fmt(r["edge_drift"], 2), _fmt(r["root_drift"], 2),
                   _fmt(r["path_drift"], 2), change, Text(prompt))
-    console.print(t)
+    print_table(t, ids=("post",), drop=("path", "what changed"))
     last = rows.row(-1, named=True)
     console.print(f"root drift {_fmt(last['root_drift'], 2)}, path drift {_fmt(last['path_drift'], 2)}, "
                   f"directness {_fmt(last['directness'], 2)}, root retention {_fmt(retention, 2)}")
@@ -172,7 +172,7 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
             s.add_column(c, justify="right" if c != "post" else "left")
         for r in shares.iter_rows(named=True):
             s.add_row(str(r["generation"]), Text(r["ancestor"]), str(r["tokens"]), f"{r['share']:.0%}")
-        console.print(s)
+        print_table(s, ids=("post",))
 
 
 @cli.command("bleed")
@@ -206,13 +206,13 @@ def bleed_cmd(limit: int, min_terms: int, archive_path: Path | None, as_json: bo
     for r in ranked.head(limit).iter_rows(named=True):
         t.add_row(Text(r["root"]), str(r["size"]), str(r["new_terms"]), str(r["bled"]), str(r["novel"]),
                   str(r["reused"]), _fmt(r["bleed_rate"], 2), Text(shorten(r["root_text"], 50)))
-    console.print(t)
+    print_table(t, ids=("root",), drop=("reused", "novel", "bled", "size", "root prompt"))
     f = Table(title="biggest flows (from tree -> to tree)", title_justify="left")
     for c in ("from", "to", "adoptions"):
         f.add_column(c, justify="right" if c == "adoptions" else "left")
     for r in flow.head(limit).iter_rows(named=True):
         f.add_row(Text(r["from_root"]), Text(r["to_root"]), str(r["adoptions"]))
-    console.print(f)
+    print_table(f, ids=("from", "to"))
     h = Table(title="homogenisation by window", title_justify="left")
     for c in ("window", "posts", "trees", "terms", "entropy (bits)", "mean similarity"):
         h.add_column(c, justify="left" if c == "window" else "right")

@@ -692,10 +692,30 @@ def to_html(d: ReportData) -> str:
 
 
 def _chromium() -> str:
-    for name in (os.environ.get("BROWSER_PATH"), "chromium", "chromium-browser", "google-chrome"):
-        if name and (path := shutil.which(name)):
+    """The Chromium that prints PDFs (and that kaleido draws with): ``$BROWSER_PATH`` or the system's.
+
+    A ``$BROWSER_PATH`` that is not a working Chromium is refused at once, with what to do
+    (kaleido would otherwise wait for it for ever).
+    """
+    given = os.environ.get("BROWSER_PATH")
+    if given:
+        path = shutil.which(given)
+        ok = False
+        if path:
+            try:
+                out = subprocess.run([path, "--version"], capture_output=True, timeout=20)
+                ok = out.returncode == 0 and b"chrom" in out.stdout.lower()
+            except (OSError, subprocess.TimeoutExpired):
+                ok = False
+        if not ok:
+            raise LineageError(f"BROWSER_PATH={given} is not a working Chromium (`{given} --version` failed): "
+                               "point it at chromium (Debian: /usr/bin/chromium) or unset it")
+        return path  # type: ignore[return-value]
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
             return path
-    raise LineageError("no Chromium found for the PDF: install chromium or set BROWSER_PATH")
+    raise LineageError("no Chromium found for the PDF: install chromium (Debian: apt install chromium) "
+                       "or set BROWSER_PATH")
 
 
 def to_pdf(d: ReportData) -> bytes:
@@ -717,6 +737,8 @@ def to_pdf(d: ReportData) -> bytes:
 
     figs = {}
     drawn = _figures(d)
+    chromium = _chromium()  # checked before kaleido starts it
+    os.environ["BROWSER_PATH"] = chromium
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # kaleido warns that per-call options are ignored by its server
         kaleido.start_sync_server(silence_warnings=True)  # one Chromium for every figure
@@ -734,7 +756,7 @@ def to_pdf(d: ReportData) -> bytes:
     with tempfile.TemporaryDirectory(prefix="remix-report-") as tmp:
         src, out = Path(tmp) / "report.html", Path(tmp) / "report.pdf"
         src.write_text(page, "utf-8")
-        cmd = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
                "--disable-dev-shm-usage", f"--user-data-dir={tmp}/profile", f"--print-to-pdf={out}", src.as_uri()]
         try:
             proc = subprocess.run(cmd, capture_output=True, timeout=120)

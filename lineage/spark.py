@@ -394,6 +394,8 @@ def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, mast
     views = spark_views(read_records(spark, records_uri or archive.path, delta_jars=delta_jars,
                                      storage_options=storage_options))
     posts, edges, lineage = views["posts"], views["edges"], views["lineage"]
+    if excluded := archive.excluded_sources():  # as the local engine: these trees are kept but not measured
+        lineage = lineage.filter(~F.regexp_extract("root", r"^([^:]*):", 1).isin(*excluded))
     nb = buckets or max(1, 4 * spark.sparkContext.defaultParallelism)
     nodes = (lineage.join(posts.select("id", "text", "style_tags", "views", "fetched_at"), "id", "left")
              .withColumn("text", F.coalesce("text", F.lit("")))

@@ -69,3 +69,19 @@ def test_the_readme_documents_every_record_field():
 
     for field in KNOWN_FIELDS:
         assert f"`{field}`" in README, field
+
+
+def test_readme_example_outputs_are_what_the_commands_print(tmp_path: Path):
+    """Every ```console block of the README, run again: the outputs shown are the ones printed
+    (regenerate them with `.venv/bin/python tests/readme_examples.py`)."""
+    from tests import readme_examples as rx
+
+    sessions = rx.sessions(README)
+    assert sessions and any(shown for steps in sessions for _, shown in steps)
+    for i, steps in enumerate(sessions):
+        archive = tmp_path / f"session-{i}" / "remix-archive"
+        for command, shown in steps:
+            printed = rx.run(command, archive)
+            assert not shown or rx.matches(shown, printed), (
+                f"README output of `{command}` is stale; run `.venv/bin/python tests/readme_examples.py`.\n"
+                + "\n".join(printed))

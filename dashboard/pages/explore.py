@@ -12,6 +12,7 @@ import dash
 import polars as pl
 from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, html, no_update
 
+from archive.store import nearest_ids
 from dashboard import measures
 from dashboard.data import (NotFoundError, archive, first_value, memo, node_record, parse_as_of, search_posts,
                             tree_of, views)
@@ -270,8 +271,12 @@ def draw_tree(state):
     try:
         tree, drift = tree_and_drift(archive(), state["root"], state.get("as_of"))
     except NotFoundError:
-        return (empty_figure(f"{state['root']} did not exist as of {state.get('as_of')}"),
-                note("Pick a later date or another tree."))
+        when = f" as of {state['as_of']}" if state.get("as_of") else ""
+        near = nearest_ids(views(archive(), state.get("as_of")).lineage.get_column("id"), state["root"])
+        return (empty_figure(f"No post with the id {state['root']} in this archive{when}"),
+                note("Search for it by words of its prompt or its author in the box on the left, or pick a tree "
+                     "from the list" + (" or a later date" if when else "")
+                     + (f". Close ids: {', '.join(near)}" if near else "") + "."))
     fig = tree_figure(tree.nodes, root=tree.root, drift=drift, size_by=state.get("size") or "views",
                       max_depth=state.get("depth"), collapsed=set(state.get("collapsed") or []),
                       expanded=set(state.get("expanded") or []), selected=state.get("node"),
