@@ -40,12 +40,13 @@ setup() {  # setup EXTRAS : a virtual environment with the package installed (sk
 case "${1:-}" in
   demo)
     shift
+    apt_install fonts-noto-cjk  # prompts in Chinese, Japanese and Korean (the sample has them)
     setup base
     exec "$VENV/bin/archivist" demo "$@"
     ;;
   test)
     shift
-    apt_install chromium chromium-driver poppler-utils
+    apt_install chromium chromium-driver poppler-utils fonts-noto-cjk
     command -v java >/dev/null || apt_install openjdk-17-jre-headless  # Spark local mode
     setup test,spark
     exec "$VENV/bin/python" -m pytest "$@"

@@ -6,6 +6,7 @@ become one-line messages and exit code 1 here, at the edge.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -248,6 +249,9 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
         return
     arc = open_archive(archive_path, create=True)
     source = SimulateSource(params)
+    with err_console.status(f"simulating {posts:,} posts …", spinner="dots") if err_console.is_terminal and \
+            not as_json else contextlib.nullcontext():
+        source.prepare()
     run_ingest(arc, source, as_json=as_json, total=posts)
     truth_path = arc.path / "simulations" / f"seed-{seed}-posts-{posts}.truth.json"
     truth_path.parent.mkdir(exist_ok=True)
@@ -435,7 +439,7 @@ def quarantine_cmd(limit: int, run_id: str | None, retry: bool, clear: bool, yes
     for x in q.head(limit).iter_rows(named=True):
         t.add_row(Text(shorten(x["location"], 100_000)), Text("\n".join(x["reasons"])),
                   Text(shorten(x["raw"], 10_000 if wide else 60)))
-    print_table(t, drop=("raw",), wide=wide)
+    print_table(t, ids=("location",), drop=("raw",), wide=wide)
     if q.height:
         console.print(Text("after a fix: `archivist quarantine --retry`; to forget them: `archivist quarantine "
                            "--clear`", style="dim"))

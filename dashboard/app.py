@@ -45,7 +45,8 @@ def create_app(archive_path: str | Path, *, hosts: frozenset[str] | None = None)
                     dcc.Link("Remix Archivist", href="/", className="brand"),
                     html.Nav([dcc.Link(p["name"], href=p["relative_path"], className="nav-link",
                                        id=f"nav-{p['module'].rsplit('.', 1)[-1]}")
-                              for p in sorted(dash.page_registry.values(), key=lambda p: p.get("order") or 0)]),
+                              for p in sorted(dash.page_registry.values(), key=lambda p: p.get("order") or 0)
+                              if p["module"] != "dashboard.pages.not_found_404"]),
                     html.Span(f"archive: {arc.path.name}", className="archive-name"),
                 ],
                 className="topbar",

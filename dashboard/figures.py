@@ -110,6 +110,32 @@ def _marker_sizes(values: np.ndarray, *, lo: float = 7, hi: float = 26) -> np.nd
     return lo + (hi - lo) * (v / top if top > 0 else v)
 
 
+LABEL_PX_PER_CHAR = 7.0  # a 10 px label character, with room to spare
+NARROWEST_PLOT_PX = 300.0  # the tree's plot area in an 800 px window (measured: 308 px beside the colour bar)
+
+
+def _fold_labels(x: np.ndarray, y: np.ndarray, folded: np.ndarray, n_hidden: np.ndarray) -> list[str]:
+    """``+N`` under each folded post whose label fits between its neighbours on its row, else ``""``
+    (the count is in the hover label and on click). The plot is at least ``NARROWEST_PLOT_PX``
+    wide, so a row's labels never overlap, whatever the window's width."""
+    px_per_unit = NARROWEST_PLOT_PX / max((float(np.ptp(x)) + 1.0) * 1.3, 1.0)  # plotly pads the x range
+    labels = [f"+{int(k):,}" for k in n_hidden[folded]]
+    out = [""] * folded.size
+    by_row: dict[float, list[int]] = {}
+    for j, i in enumerate(folded):
+        by_row.setdefault(float(y[i]), []).append(j)
+    for row in by_row.values():
+        row.sort(key=lambda j: x[folded[j]])
+        right_edge = -np.inf  # where the last label drawn on this row ends, in x units
+        for j in row:
+            half = len(labels[j]) * LABEL_PX_PER_CHAR / 2 / px_per_unit
+            xj = float(x[folded[j]])
+            if xj - half > right_edge:
+                out[j] = labels[j]
+                right_edge = xj + half
+    return out
+
+
 def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = None, size_by: str = "views",
                 max_depth: int | None = None, collapsed: set[str] | frozenset[str] = frozenset(),
                 expanded: set[str] | frozenset[str] = frozenset(), selected: str | None = None, compare: str | None = None, height: int = 620) -> go.Figure:
@@ -170,12 +196,12 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
                        customdata=np.array(sub_ids, dtype=object), hovertext=hover, hoverinfo="text", name="posts",
                        showlegend=False))
     folded = np.flatnonzero(n_hidden > 0)
-    if folded.size:  # posts with hidden remixes: a diamond outline over them, "+N" beside them when few
+    if folded.size:  # posts with hidden remixes: a diamond outline over them, "+N" under them where it fits
         few = folded.size <= 300
         traces.append(dict(type="scatter", x=lay.x[folded], y=lay.y[folded], mode="markers+text" if few else "markers",
                            marker=dict(symbol="diamond-open", size=sizes[folded] + 6, color="#222",
                                        line=dict(width=2)),
-                           text=[f"+{k:,}" for k in n_hidden[folded]] if few else None,
+                           text=_fold_labels(lay.x, lay.y, folded, n_hidden) if few else None,
                            textposition="bottom center", textfont=dict(size=10, color="#333"), hoverinfo="skip",
                            showlegend=False, name="folded"))
     ph = np.flatnonzero(placeholder)
@@ -292,6 +318,28 @@ def edge_drift_histogram(nd: pl.DataFrame) -> go.Figure:
     return _base(fig, title="Size of each remix step", height=380)
 
 
+def log_ticks(values) -> dict:
+    """Tick marks for a log axis over ``values``: 1, 2, 5, 10, 20, 50, … written out in full
+    (plotly's own ``D2`` ticks write 20 and 200 as "2", which reads as "5 10 2 5 100 2").
+
+    >>> log_ticks([3, 480])["ticktext"]
+    ['2', '5', '10', '20', '50', '100', '200', '500']
+    """
+    vals = [float(v) for v in values if v is not None and v > 0]
+    if not vals:
+        return {}
+    lo, hi = min(vals), max(vals)
+    ticks, k = [], 0
+    while True:
+        for m in (1, 2, 5):
+            t = m * 10 ** k
+            if t > hi * 1.5:
+                return dict(tickmode="array", tickvals=ticks, ticktext=[f"{t:,}" for t in ticks])
+            if t >= lo / 1.5:
+                ticks.append(t)
+        k += 1
+
+
 def drift_rate_figure(rates: pl.DataFrame) -> go.Figure:
     """Per tree: drift rate (slope of root drift on generation) against tree size.
 
@@ -308,23 +356,24 @@ def drift_rate_figure(rates: pl.DataFrame) -> go.Figure:
         hovertext=[f"{safe_text(t, 70)}<br>{safe_text(r, 70)}" for r, t in zip(d.get_column("root").to_list(),
                                                              d.get_column("root_text").fill_null("").to_list())],
         hovertemplate="%{hovertext}<br>size %{x}, drift per generation %{y:.3f}<extra></extra>"))
-    fig.update_xaxes(title="posts in the tree", type="log", dtick="D2")
+    fig.update_xaxes(title="posts in the tree", type="log", **log_ticks(d.get_column("size").to_list()))
     fig.update_yaxes(title="drift per generation")
     return _base(fig, title="Drift rate per tree of 5+ posts (click one to explore it)", height=380)
 
 
-def tree_labels(trees: pl.DataFrame, width: int = 34) -> dict[str, str]:
-    """A short readable name per tree: the start of its root prompt (unique, escaped).
+def tree_labels(trees: pl.DataFrame, width: int = 24) -> dict[str, str]:
+    """A readable, distinct name per tree: its root id and the start of its root prompt (escaped).
 
-    ``trees`` has ``root`` and ``root_text``.
+    ``trees`` has ``root`` and ``root_text``. Ids are unique, so two trees whose prompts begin
+    alike still get different names.
+
+    >>> tree_labels(pl.DataFrame({"root": ["s:1", "s:2"], "root_text": ["a corgi surfing at dawn", None]}), 12)
+    {'s:1': 's:1 · a corgi sur…', 's:2': 's:2'}
     """
     out: dict[str, str] = {}
-    seen: dict[str, int] = {}
     for root, text in trees.select("root", "root_text").iter_rows():
-        base = safe_text(text, width) or safe_text(root, width)
-        k = seen.get(base, 0)
-        seen[base] = k + 1
-        out[root] = base if k == 0 else f"{base} ({k + 1})"
+        title = safe_text(text, width)
+        out[root] = f"{safe_text(root, 40)} · {title}" if title else safe_text(root, 40)
     return out
 
 
@@ -409,7 +458,8 @@ def homogenisation_figure(h: pl.DataFrame) -> go.Figure:
     fig.update_layout(yaxis=dict(title="entropy (bits)", rangemode="tozero"),
                       yaxis2=dict(title="mean similarity (0–1)", overlaying="y", side="right", showgrid=False,
                                   rangemode="tozero", tickmode="auto"))
-    return _base(fig, title="Are styles converging?", subtitle="falling diversity and rising similarity = yes",
+    return _base(fig, title="Style diversity and similarity between trees over time",
+                 subtitle="diversity falling while similarity rises would mean styles are converging",
                  height=380)
 
 
@@ -500,6 +550,6 @@ def tree_shapes_figure(shapes: pl.DataFrame, names: dict[str, str] | None = None
         hovertext=[f"{names.get(r, safe_text(r, 30))}<br>depth {d}, breadth {b}, Sackin {sk}, Colless {c}"
                    for r, d, b, sk, c in s.select("root", "depth", "breadth", "sackin", "colless").iter_rows()],
         hovertemplate="%{hovertext}<br>size %{x}, structural virality %{y:.2f}<extra></extra>"))
-    fig.update_xaxes(title="posts in the tree", type="log", dtick="D2")
+    fig.update_xaxes(title="posts in the tree", type="log", **log_ticks(s.get_column("size").to_list()))
     fig.update_yaxes(title="structural virality")
     return _base(fig, title="Tree shapes (click a tree to explore it)", height=400)

@@ -21,9 +21,22 @@ def explore_href(root: str | None = None, node: str | None = None, **extra: Any)
     return "/explore" + ("?" + urlencode(q) if q else "")
 
 
+def with_code(text: str) -> list[Any]:
+    """``text`` with each `backticked` command as an ``html.Code`` (never as Markdown or HTML).
+
+    >>> [type(x).__name__ for x in with_code("run `archivist analyze` first")]
+    ['str', 'Code', 'str']
+    """
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: plain text
+        return [text]
+    return [html.Code(p) if i % 2 else p for i, p in enumerate(parts) if p]
+
+
 def note(text: str) -> html.Div:
-    """A plain-language notice (a measure not computed yet, nothing selected, …)."""
-    return html.Div(text, className="note")
+    """A plain-language notice (a measure not computed yet, nothing selected, …); commands in
+    backticks are shown as code."""
+    return html.Div(with_code(text), className="note")
 
 
 def kv_table(rows: list[tuple[str, Any]]) -> html.Table:
@@ -74,8 +87,8 @@ def _styles(labels: list[dict] | None, tags: list[str] | None) -> html.Div:
         parts: list[Any] = [html.Span(t, className="chip") for t in (tags or [])]
         if not parts:
             parts = [html.Span("no style tags", className="muted")]
-        return html.Div(parts + [html.Div("style labels (inherited, bled, novel): not computed yet; run "
-                                          "`archivist analyze`", className="small muted")])
+        return html.Div(parts + [html.Div(with_code("style labels (inherited, bled, novel): not computed yet; run "
+                                                    "`archivist analyze`"), className="small muted")])
     if not labels:
         return html.Div("no style term of the lexicon or tags in this prompt", className="muted")
     tips = {"inherited": "its parent has it too", "reused": "new here, but used before on this path or in "

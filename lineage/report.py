@@ -685,7 +685,8 @@ def to_html(d: ReportData) -> str:
     from plotly.offline import get_plotlyjs
 
     figs = {k: "<figure>" + pio.to_html(f, full_html=False, include_plotlyjs=False, div_id=f"fig-{k}",
-                                        validate=False, config={"displaylogo": False}) + "</figure>"
+                                        validate=False, config={"displaylogo": False, "displayModeBar": False})
+                    + "</figure>"  # no toolbar over the titles: zoom by dragging, double-click to reset
             for k, f in _figures(d).items()}
     head = f"<script>{get_plotlyjs()}</script>" if figs else ""
     return _page(d, _html_body(d, figs), head)
@@ -745,6 +746,8 @@ def to_pdf(d: ReportData) -> bytes:
         try:
             for k, f in drawn.items():
                 f["layout"]["width"] = 900
+                if k == "tree":  # fits below the brief on the first page (a taller one leaves it half blank)
+                    f["layout"]["height"] = min(f["layout"].get("height") or 450, 430)
                 for tr in f["data"]:
                     tr["type"] = tr["type"].replace("scattergl", "scatter")  # vector output for print
                 svg = pio.to_image(f, format="svg", validate=False)

@@ -176,7 +176,23 @@ def test_flow_figures_show_the_biggest_flows():
 def test_tree_labels_are_unique_and_escaped():
     trees = pl.DataFrame({"root": ["a", "b", "c"], "root_text": ["<i>same</i>", "<i>same</i>", None]})
     labels = figures.tree_labels(trees)
-    assert labels == {"a": "&lt;i&gt;same&lt;/i&gt;", "b": "&lt;i&gt;same&lt;/i&gt; (2)", "c": "c"}
+    assert labels == {"a": "a · &lt;i&gt;same&lt;/i&gt;", "b": "b · &lt;i&gt;same&lt;/i&gt;", "c": "c"}
+    assert len(set(labels.values())) == 3  # trees whose prompts begin alike are told apart by their ids
+
+
+def test_log_axes_write_every_tick_in_full():
+    fig = figures.drift_rate_figure(pl.DataFrame({"root": ["a", "b"], "size": [5, 480], "drift_rate": [0.1, 0.2],
+                                                  "root_text": ["x", "y"]}))
+    assert list(fig.layout.xaxis.ticktext) == ["5", "10", "20", "50", "100", "200", "500"]
+    assert list(fig.layout.xaxis.tickvals) == [5, 10, 20, 50, 100, 200, 500]
+
+
+def test_notes_show_commands_as_code_not_backticks():
+    from dashboard.panels import note
+
+    n = note("run `archivist analyze --archive PATH` and reload")
+    assert [type(c).__name__ for c in n.children] == ["str", "Code", "str"]
+    assert "`" not in "".join(c if isinstance(c, str) else c.children for c in n.children)
 
 
 def test_decay_figures_draw_the_fit():

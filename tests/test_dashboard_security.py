@@ -121,7 +121,7 @@ def test_every_figure_label_escapes_and_shows_bidi_controls():
 
     hostile = 'x:<b>bold</b>\u202e'
     names = tree_labels(pl.DataFrame({"root": [hostile, "x:2"], "root_text": [None, "<i>a</i> fox\u202e"]}))
-    assert names == {hostile: "x:&lt;b&gt;bold&lt;/b&gt;⟨U+202E⟩", "x:2": "&lt;i&gt;a&lt;/i&gt; fox⟨U+202E⟩"}
+    assert names == {hostile: "x:&lt;b&gt;bold&lt;/b&gt;⟨U+202E⟩", "x:2": "x:2 · &lt;i&gt;a&lt;/i&gt; fox⟨U+202E⟩"}
     flow = pl.DataFrame({"from_root": [hostile], "to_root": ["x:2"], "adoptions": [3]})
     for fig in (flow_heatmap(flow, {}), flow_sankey(flow, {})):
         labels = list(fig.data[0].x) if fig.data[0].type == "heatmap" else list(fig.data[0].node.label)

@@ -277,7 +277,8 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
     nodes: list[dict[str, Any]] = []  # {tree, parent, depth, t}
     tree_roots: list[int] = []
     gen_counts: list[list[int]] = []  # per generation: [N_g, children of gen g]
-    while len(nodes) < P.posts:
+    n_alive = 0  # posts made by fetch time: trees are added until there are enough of them
+    while n_alive < P.posts:
         tree = len(tree_roots)
         t_root = rng.random() * span_s
         root = len(nodes)
@@ -302,6 +303,7 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
         offsets = sorted(rng.expovariate(1.0) * scale_s for _ in remixes)
         for nid, off in zip(remixes, offsets):
             nodes[nid]["t"] = t_root + off
+        n_alive += sum(1 for nid in order if nodes[nid]["t"] <= fetch_s)
     # 2. what exists at fetch time, at most P.posts posts (cut whole posts in time order)
     alive = [i for i, n in enumerate(nodes) if n["t"] <= fetch_s]
     alive.sort(key=lambda i: (nodes[i]["t"], i))
@@ -485,9 +487,16 @@ class SimulateSource:
         self.params = params
         self.target = f"seed={params.seed} posts={params.posts}"
         self.truth: dict | None = None
+        self._records: list[dict] | None = None
+
+    def prepare(self) -> None:
+        """Simulate now (the slow part, before any record is yielded), so a caller can show it."""
+        if self._records is None:
+            self._records, self.truth = simulate(self.params)
 
     def items(self, cursor: str | None) -> Iterator[tuple[str, Any, str | None]]:
-        records, self.truth = simulate(self.params)
+        self.prepare()
+        records, self._records = self._records or [], None
         for k, r in enumerate(records):
             yield (f"simulate:{k}", r, None)
 

@@ -48,7 +48,8 @@ def layout(**_: str) -> html.Div:
     if snaps is None:
         snap_part = note("Snapshots are not available in this install.")
     elif snaps.height == 0:
-        snap_part = note("No snapshots yet. Make one with `archivist snapshot ROOT_ID`; it appears here.")
+        snap_part = html.Div(["No snapshots yet. Make one with ", html.Code("archivist snapshot ROOT_ID"),
+                              "; it appears here."], className="note")
     else:
         snap_part = frame_table(snaps.select("root", "taken_at", "store_version", "posts", "added", "removed",
                                              "changed", "media_files", "bag"),

@@ -42,7 +42,9 @@ def layout(**_: str) -> html.Div:
         _card(_num(hl, "{:.1f}"), "generational half-life: generations until half the root's words are gone"
               + interval),
         _card(_num(fit.get("F_inf")), "fidelity it levels off at (F∞)"),
-        _card(_num(bfit.get("m0")) + " · " + _num(bfit.get("gamma")), "remixes of a root (m0) · decay per generation (γ)"),
+        _card(_num(bfit.get("m0")), "remixes a root gets on average (m0 of the branching fit)"),
+        _card("×" + _num(bfit.get("gamma")), "each generation is remixed this many times as much as the one "
+              "before (γ)"),
         _card(_num(act.get("half_life_days"), "{:.1f} days"), "activity half-life"),
         _card(_num(act.get("median_lifetime_days"), "{:.1f} days"), "median time to a tree's last remix"),
         _card(_num(eng.get("slope"), "{:+.2f}"), "engagement: change of log(1+views) per generation"),
