@@ -747,7 +747,7 @@ def to_pdf(d: ReportData) -> bytes:
             for k, f in drawn.items():
                 f["layout"]["width"] = 900
                 if k == "tree":  # fits below the brief on the first page (a taller one leaves it half blank)
-                    f["layout"]["height"] = min(f["layout"].get("height") or 450, 430)
+                    f["layout"]["height"] = min(f["layout"].get("height") or 450, 340)
                 for tr in f["data"]:
                     tr["type"] = tr["type"].replace("scattergl", "scatter")  # vector output for print
                 svg = pio.to_image(f, format="svg", validate=False)

@@ -159,3 +159,11 @@ def test_installing_the_package_prints_no_setuptools_warning(tmp_path: Path):
 
     names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
     assert "dashboard/assets/style.css" in names and "dashboard/pages/explore.py" in names
+
+
+def test_the_pdf_report_draws_the_tree_on_its_first_page(analysed: Path, tmp_path: Path):
+    """The first page used to be the brief and then blank: the tree did not fit below it."""
+    out = tmp_path / "r.pdf"
+    assert cli("report", "simulate:s42_0002363", "--format", "pdf", "-o", str(out), archive=analysed).returncode == 0
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(out), "-"], capture_output=True, text=True).stdout
+    assert "In brief" in first and "The tree" in first and "The remix tree, coloured by drift" in first
