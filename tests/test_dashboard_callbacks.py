@@ -138,7 +138,14 @@ def test_draw_tree_returns_the_tree_coloured_by_drift(pages, ctx, sample_store):
 def test_draw_tree_before_the_tree_existed(pages, ctx, sample_store):
     root = Archive.open(sample_store, read_only=True).trees().sort("first_at").get_column("root")[-1]
     fig, caption = pages["explore"].draw_tree({"root": root, "as_of": "2026-03-01"})
-    assert "did not exist" in fig.layout.annotations[0].text
+    assert fig.layout.annotations[0].text == f"{root} did not exist yet on 2026-03-01"
+
+
+def test_draw_tree_of_an_unknown_id_says_so_and_offers_search(pages, ctx):
+    fig, caption = pages["explore"].draw_tree({"root": "simulate:s42_000102", "as_of": None})
+    assert fig.layout.annotations[0].text == "No post with the id simulate:s42_000102 in this archive"
+    said = text_of(caption)
+    assert "None" not in said and "Search for it" in said and "simulate:s42_0000102" in said
 
 
 def test_node_panel_shows_diff_blame_styles_and_evidence(pages, ctx):

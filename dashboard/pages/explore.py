@@ -273,7 +273,8 @@ def draw_tree(state):
     except NotFoundError:
         when = f" as of {state['as_of']}" if state.get("as_of") else ""
         near = nearest_ids(views(archive(), state.get("as_of")).lineage.get_column("id"), state["root"])
-        return (empty_figure(f"No post with the id {state['root']} in this archive{when}"),
+        return (empty_figure(f"{state['root']} did not exist yet on {state['as_of']}" if when
+                             else f"No post with the id {state['root']} in this archive"),
                 note("Search for it by words of its prompt or its author in the box on the left, or pick a tree "
                      "from the list" + (" or a later date" if when else "")
                      + (f". Close ids: {', '.join(near)}" if near else "") + "."))
