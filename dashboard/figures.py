@@ -242,7 +242,8 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
         dragmode="pan", hovermode="closest", clickmode="event", uirevision=root, height=height,
         paper_bgcolor="#ffffff", plot_bgcolor="#ffffff", font=FONT, margin=dict(l=50, r=20, t=10, b=20),
         hoverlabel=dict(font=dict(size=12)),
-        meta=dict(root=root, drawn=n, hidden=int(n_hidden.sum())))
+        meta=dict(root=root, drawn=n, hidden=int(n_hidden.sum()),
+                  folded=[sub_ids[i] for i in np.flatnonzero(n_hidden > 0)]))  # state for clicks, not the hover
     fig = go.Figure(dict(data=traces, layout=layout), _validate=False)
     return fig
 

@@ -108,8 +108,11 @@ def test_next_state_follows_user_actions(pages):
     click = {"points": [{"customdata": "x", "hovertext": "x"}]}
     assert ex.next_state(s, "explore-graph", click=click)["node"] == "x"
     assert ex.next_state(s, "explore-graph", click=click, pick="compare")["compare"] == "x"
-    folded = {"points": [{"customdata": "y", "hovertext": "+4 remixes hidden (click to open)"}]}
-    assert ex.next_state(s, "explore-graph", click=folded)["expanded"] == ["y"]
+    folded = {"points": [{"customdata": "y", "hovertext": "y"}]}
+    assert ex.next_state(s, "explore-graph", click=folded, folded={"y"})["expanded"] == ["y"]
+    # state comes from data, not from what the hover says: a prompt about "a hidden temple" opens nothing
+    temple = {"points": [{"customdata": "x", "hovertext": "a hidden temple, 3 remixes hidden"}]}
+    assert ex.next_state(s, "explore-graph", click=temple, folded={"y"})["expanded"] == []
     c = ex.next_state(s, "explore-toggle")
     assert c["collapsed"] == ["r"]
     e = ex.next_state(c, "explore-toggle")
@@ -126,23 +129,25 @@ def test_auto_depth_keeps_big_trees_drawable(pages):
 
 def test_draw_tree_returns_the_tree_coloured_by_drift(pages, ctx, sample_store):
     root = Archive.open(sample_store, read_only=True).trees().get_column("root")[0]
-    fig, caption = pages["explore"].draw_tree({"root": root, "node": root, "depth": 3, "size": "remixes"})
+    fig, caption, folded = pages["explore"].draw_tree({"root": root, "node": root, "depth": 3, "size": "remixes"})
     posts = next(t for t in fig.data if t.name == "posts")
     lin = Archive.open(sample_store, read_only=True).lineage().filter(pl.col("root") == root)
     assert len(posts.customdata) == lin.filter(pl.col("depth") <= 3).height
     assert fig.layout.meta["hidden"] == lin.filter(pl.col("depth") > 3).height
+    # the posts a click opens: exactly the drawn ones at the last drawn generation that have remixes
+    assert sorted(folded) == sorted(set(lin.filter(pl.col("depth") == 4).get_column("parent").to_list()))
     assert posts.marker.colorscale is not None  # drift colours
     assert f"{lin.height:,} posts" in text_of(caption)
 
 
 def test_draw_tree_before_the_tree_existed(pages, ctx, sample_store):
     root = Archive.open(sample_store, read_only=True).trees().sort("first_at").get_column("root")[-1]
-    fig, caption = pages["explore"].draw_tree({"root": root, "as_of": "2026-03-01"})
+    fig, caption, _ = pages["explore"].draw_tree({"root": root, "as_of": "2026-03-01"})
     assert fig.layout.annotations[0].text == f"{root} did not exist yet on 2026-03-01"
 
 
 def test_draw_tree_of_an_unknown_id_says_so_and_offers_search(pages, ctx):
-    fig, caption = pages["explore"].draw_tree({"root": "simulate:s42_000102", "as_of": None})
+    fig, caption, _ = pages["explore"].draw_tree({"root": "simulate:s42_000102", "as_of": None})
     assert fig.layout.annotations[0].text == "No post with the id simulate:s42_000102 in this archive"
     said = text_of(caption)
     assert "None" not in said and "Search for it" in said and "simulate:s42_0000102" in said

@@ -126,7 +126,7 @@ def test_tree_figure_depth_limit_and_collapse_fold_posts():
     assert len(folded.x) == len(kids)
     assert sum(int(t[1:]) for t in folded.text) == 60 - fig.layout.meta["drawn"]
     folded = figures.tree_figure(nodes, root="n0", collapsed={"n0"})
-    assert folded.layout.meta == {"root": "n0", "drawn": 1, "hidden": 59}
+    assert folded.layout.meta == {"root": "n0", "drawn": 1, "hidden": 59, "folded": ["n0"]}
 
 
 def test_tree_figure_uses_webgl_for_big_trees():

@@ -129,6 +129,7 @@ def layout(**query: Any) -> html.Div:
                "has drifted from the root's; size = engagement. Drag to pan, scroll to zoom.",
                className="lead"),
         dcc.Store(id="explore-state", data=state),
+        dcc.Store(id="explore-folded", data=[]),  # ids of drawn posts with hidden remixes
         dcc.Store(id="explore-url-sink"),
         html.Div([
             html.Div([
@@ -176,8 +177,13 @@ def layout(**query: Any) -> html.Div:
 
 def next_state(state: dict, trigger: str | None, *, tree: str | None = None, depth: int | None = None,
                size: str | None = None, as_of: str | None = None, click: dict | None = None,
-               pick: str = "node") -> dict:
-    """The explorer state after one user action (pure, so it is tested without a browser)."""
+               pick: str = "node", folded: frozenset[str] | set[str] = frozenset()) -> dict:
+    """The explorer state after one user action (pure, so it is tested without a browser).
+
+    ``folded`` are the drawn posts with hidden remixes (``explore-folded``, written with the
+    figure): a click on one opens one more level. State is read from data, never from the
+    hover text a person reads (a prompt saying "hidden" is just a prompt).
+    """
     s = dict(state)
     if trigger == "explore-tree" and tree and tree != s.get("root"):
         s.update(root=tree, node=tree, compare=None, collapsed=[], expanded=[], depth=None)
@@ -197,8 +203,7 @@ def next_state(state: dict, trigger: str | None, *, tree: str | None = None, dep
                 s["compare"] = pid
             else:
                 s["node"] = pid
-                hover = str(points[0].get("hovertext") or "")
-                if "hidden" in hover:  # a folded post: open one more level
+                if pid in folded:  # a folded post: open one more level
                     s["expanded"] = sorted(set(s.get("expanded") or []) | {pid})
                     s["collapsed"] = [c for c in s.get("collapsed") or [] if c != pid]
     elif trigger == "explore-toggle" and s.get("node"):
@@ -231,13 +236,14 @@ def next_state(state: dict, trigger: str | None, *, tree: str | None = None, dep
     Input("explore-reset", "n_clicks"),
     State("explore-state", "data"),
     State("explore-pick", "value"),
+    State("explore-folded", "data"),
     prevent_initial_call=True,  # the page's layout already holds the state its URL asked for
 )
-def on_action(tree, depth, size, as_of, click, _toggle, _reset, state, pick):
+def on_action(tree, depth, size, as_of, click, _toggle, _reset, state, pick, folded):
     """Apply a user action to the state; fill in the automatic depth when a tree is (re)opened."""
     state = state or {}
     s = next_state(state, ctx.triggered_id, tree=tree, depth=depth, size=size, as_of=as_of, click=click,
-                   pick=pick or "node")
+                   pick=pick or "node", folded=frozenset(folded or ()))
     if s == state:
         return no_update, no_update, no_update
     auto, deepest = depth_range(archive(), s.get("root"), s.get("as_of"))
@@ -262,12 +268,14 @@ def tree_and_drift(arc, root: str, as_of: str | None):
 @callback(
     Output("explore-graph", "figure"),
     Output("explore-caption", "children"),
+    Output("explore-folded", "data"),
     Input("explore-state", "data"),
 )
 def draw_tree(state):
-    """Draw the tree the state names (the timed path: one tree read, its drift, one figure)."""
+    """Draw the tree the state names (the timed path: one tree read, its drift, one figure);
+    also the ids of the drawn posts with hidden remixes, which a click opens."""
     if not state or not state.get("root"):
-        return empty_figure("no tree selected"), ""
+        return empty_figure("no tree selected"), "", []
     try:
         tree, drift = tree_and_drift(archive(), state["root"], state.get("as_of"))
     except NotFoundError:
@@ -277,7 +285,7 @@ def draw_tree(state):
                              else f"No post with the id {state['root']} in this archive"),
                 note("Search for it by words of its prompt or its author in the box on the left, or pick a tree "
                      "from the list" + (" or a later date" if when else "")
-                     + (f". Close ids: {', '.join(near)}" if near else "") + "."))
+                     + (f". Close ids: {', '.join(near)}" if near else "") + "."), [])
     fig = tree_figure(tree.nodes, root=tree.root, drift=drift, size_by=state.get("size") or "views",
                       max_depth=state.get("depth"), collapsed=set(state.get("collapsed") or []),
                       expanded=set(state.get("expanded") or []), selected=state.get("node"),
@@ -288,7 +296,7 @@ def draw_tree(state):
                + (f", {meta.get('hidden'):,} folded under ◇ posts (click one to open it, or raise the "
                   "generations slider)" if meta.get("hidden") else "")
                + (f"; as of {state['as_of']}" if state.get("as_of") else "") + "."]
-    return fig, caption
+    return fig, caption, meta.get("folded") or []
 
 
 def path_to_root(nodes: pl.DataFrame, post_id: str) -> pl.DataFrame:

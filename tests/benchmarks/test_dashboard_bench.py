@@ -112,7 +112,7 @@ def test_explorer_callback_on_a_1000_node_tree(store, record_figure):
             vw = explore.views(arc)  # ... with what is read once per store version for every tree kept warm
             explore.memo(("analysed_drift", vw.version), lambda: measures.analysed_drift(arc))
             t = time.perf_counter()
-            fig, _ = explore.draw_tree(state)
+            fig, _, _ = explore.draw_tree(state)
             draw.append(time.perf_counter() - t)
             t = time.perf_counter()  # a click in the same tree
             explore.draw_tree({**state, "node": f"bench1k:{k + 1}"})
