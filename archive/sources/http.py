@@ -232,6 +232,19 @@ class NetPolicy:
     max_ratio: float = MAX_RATIO
 
     @classmethod
+    def from_options(cls, allow_private: bool = False, allow_host: Iterable[str] = (), allow_link_local: bool = False,
+                     max_body_mb: float | None = None) -> NetPolicy:
+        """The policy the CLI flags ask for (``--allow-private``, ``--allow-host``, ``--allow-link-local``,
+        ``--max-body`` in MB).
+
+        >>> NetPolicy.from_options(False, ["Mirror.LAN"], max_body_mb=1).hosts, _size(NetPolicy.from_options(max_body_mb=1).max_body)
+        (frozenset({'mirror.lan'}), '1 MiB')
+        """
+        return cls(private=allow_private, link_local=allow_link_local,
+                   hosts=frozenset(h.lower().strip("[]") for h in allow_host),
+                   max_body=int(max_body_mb * (1 << 20)) if max_body_mb is not None else MAX_BODY)
+
+    @classmethod
     def of(cls, allow_private: bool | NetPolicy) -> NetPolicy:
         """A policy from ``--allow-private`` (a bool) or a policy as it is."""
         return allow_private if isinstance(allow_private, NetPolicy) else cls(private=bool(allow_private))
