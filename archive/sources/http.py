@@ -435,6 +435,10 @@ def _size(n: float) -> str:
     return f"{int(n)} bytes"
 
 
+class _Late(TimeoutError):
+    """A request or transfer past its deadline (retried once: a server this slow is likely to stay so)."""
+
+
 class _Body(io.RawIOBase):
     """A streamed response body; closing it closes its connection.
 
@@ -460,13 +464,18 @@ class _Body(io.RawIOBase):
             return 0
         left = self._t0 + self._deadline + self._got / self._min_rate - time.monotonic()
         if left <= 0:
-            raise TimeoutError(f"{self._url}: the transfer was slower than {_size(self._min_rate)}/s after "
+            raise _Late(f"{self._url}: the transfer was slower than {_size(self._min_rate)}/s after "
                                f"{self._deadline:.0f} s ({self._got} bytes received); stopped at the deadline")
         sock = self._conn.sock
         if sock is not None:
             sock.settimeout(min(self._timeout, left))
         try:
             data = self._resp.read1(len(b))
+        except TimeoutError:
+            if left < self._timeout:  # the read was cut to what was left of the deadline
+                raise _Late(f"{self._url}: the transfer was slower than {_size(self._min_rate)}/s after "
+                            f"{self._deadline:.0f} s ({self._got} bytes received); stopped at the deadline") from None
+            raise OSError(f"{self._url}: no data for {self._timeout:.0f} s mid-stream (timed out)") from None
         except (OSError, http.client.HTTPException) as e:
             raise OSError(f"{self._url}: the connection broke mid-stream ({type(e).__name__}: {e})") from None
         n = len(data)
@@ -654,8 +663,8 @@ class HttpClient:
         while True:
             left = t_end - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no complete answer within the {self.deadline:.0f} s deadline "
-                                   f"({len(buf)} bytes received)")
+                raise _Late(f"no complete answer within the {self.deadline:.0f} s deadline "
+                            f"({len(buf)} bytes received)")
             if conn.sock is not None:
                 conn.sock.settimeout(min(self.timeout, left))
             chunk = resp.read1(1 << 16)
@@ -692,7 +701,7 @@ class HttpClient:
         if self._auth_origin is None:
             self._auth_origin = (first.scheme, first.hostname or "", first.port or 0)
         redirects = 0
-        attempt = 0
+        attempt = late = 0  # late: tries that ran past the deadline (a second one ends the request)
         while True:
             scheme, host, port, ip = self._address(url)
             parts = urlsplit(url)
@@ -722,14 +731,17 @@ class HttpClient:
                 try:
                     if conn.sock is None:
                         conn.timeout = min(self.timeout, self.deadline)
+                    else:  # a reused connection: the last body read may have shortened its timeout
+                        conn.sock.settimeout(self.timeout)
                     conn.request("GET", target, headers=hdrs)
                     resp = conn.getresponse()
                 except (OSError, http.client.HTTPException) as e:
                     connected = conn.sock is not None
                     conn.close()
-                    if expired.is_set():
+                    if expired.is_set():  # a server this slow once is retried once, not five times
+                        late += 1
                         attempt = self._retry_or_raise(url, attempt, f"no answer within the {self.deadline:.0f} s "
-                                                                     "deadline")
+                                                                     "deadline", final=late > 1)
                         continue
                     if reused and isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError,
                                                  BrokenPipeError)):
@@ -758,9 +770,12 @@ class HttpClient:
                     raise
                 except (OSError, http.client.HTTPException) as e:
                     conn.close()
-                    why = (f"no complete answer within the {self.deadline:.0f} s deadline" if expired.is_set()
-                           else f"body cut short ({type(e).__name__}: {e})")
-                    attempt = self._retry_or_raise(url, attempt, why)
+                    if expired.is_set() or isinstance(e, _Late) or time.monotonic() >= t_end - 0.05:
+                        late += 1
+                        attempt = self._retry_or_raise(url, attempt, f"no complete answer within the "
+                                                                     f"{self.deadline:.0f} s deadline", final=late > 1)
+                    else:
+                        attempt = self._retry_or_raise(url, attempt, f"body cut short ({type(e).__name__}: {e})")
                     continue
             finally:
                 watchdog.cancel()
@@ -797,8 +812,8 @@ class HttpClient:
                             url=self._redact(url))
 
     def _retry_or_raise(self, url: str, attempt: int, why: str, *, wait: float | None = None,
-                        status: int | None = None, body: bytes = b"") -> int:
-        if attempt >= self.retries:
+                        status: int | None = None, body: bytes = b"", final: bool = False) -> int:
+        if attempt >= self.retries or final:
             raise HttpError(self._redact(f"GET {url}: {why} after {attempt + 1} tries {_snippet(body)}").rstrip(),
                             status=status, url=self._redact(url))
         self.stats.retries += 1
@@ -871,7 +886,7 @@ class HttpClient:
         """
         where = dest.parent if dest is not None else folder
         where.mkdir(parents=True, exist_ok=True)
-        attempt = 0
+        attempt = late = 0
         while True:
             n = 0
             fd, tmp = tempfile.mkstemp(dir=where, prefix=".part-")
@@ -891,7 +906,11 @@ class HttpClient:
                     digest = hashlib.file_digest(f, "sha256").hexdigest()
             except OSError as e:
                 os.unlink(tmp)
-                attempt = self._retry_or_raise(url, attempt, str(e))
+                why = str(e)
+                short = self._redact(url) + ": "
+                late += isinstance(e, _Late)
+                attempt = self._retry_or_raise(url, attempt, why[len(short):] if why.startswith(short) else why,
+                                               final=late > 1)
                 continue
             except BaseException:
                 os.unlink(tmp)
