@@ -347,7 +347,7 @@ class RateLimiter:
         self._clock, self._sleep = clock, sleep
         self.per_host = dict(per_host or {})
         self._next: dict[str, float] = {}
-        self._sent: dict[str, deque[float]] = {}
+        self._sent: dict[str, deque[list[float]]] = {}  # per host: [send time] of the last requests
         self._lock = threading.Lock()
 
     def wait(self, host: str) -> float:
@@ -364,14 +364,19 @@ class RateLimiter:
             ideal = max(self._next.get(host, now), now - window)  # the even schedule, at most a window behind
             at = max(now, ideal)
             if sent:
-                at = max(at, sent[-1] + 0.5 * step)  # catching up: at most twice the rate
+                at = max(at, sent[-1][0] + 0.5 * step)  # catching up: at most twice the rate
             if len(sent) == most:
-                at = max(at, sent[0] + window)  # the hard limit per window
-            sent.append(at)
+                at = max(at, sent[0][0] + window)  # the hard limit per window
+            cell = [at]
+            sent.append(cell)
             self._next[host] = ideal + step
         delay = at - now
         if delay > 0:
             self._sleep(delay)
+            woke = self._clock()
+            if woke > at:  # slept longer than asked: the window counts from when the request really went
+                with self._lock:
+                    cell[0] = woke
         return max(delay, 0.0)
 
 
