@@ -894,6 +894,7 @@ class HttpClient:
         attempt = late = 0
         while True:
             n = 0
+            h = hashlib.sha256()  # hashed as it arrives: the file is never read twice
             fd, tmp = tempfile.mkstemp(dir=where, prefix=".part-")
             try:
                 with os.fdopen(fd, "wb") as out:
@@ -905,10 +906,10 @@ class HttpClient:
                             if enc in _ENCODED else raw)
                     with body:
                         while chunk := body.read(1 << 16):
+                            h.update(chunk)
                             out.write(chunk)
                             n += len(chunk)
-                with open(tmp, "rb") as f:
-                    digest = hashlib.file_digest(f, "sha256").hexdigest()
+                digest = h.hexdigest()
             except OSError as e:
                 os.unlink(tmp)
                 why = str(e)
