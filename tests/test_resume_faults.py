@@ -259,3 +259,42 @@ def test_ctrl_c_is_recorded_as_interrupted_and_the_rerun_loses_nothing(tmp_path)
     assert json.loads(done.stdout)["resumed_from"] == interrupted["cursor"][0]
     ids = Counter(Archive.open(arc).records(columns=["id"]).get_column("id").to_list())
     assert set(ids) == {f"scratch:{p}" for p in projects} and max(ids.values()) == 1
+
+
+class _Counting:
+    """A cursor source of ``n`` records that raises ``fail`` (an exception) before item ``at`` (0-based)."""
+
+    name, target = "count", "count:1"
+
+    def __init__(self, n: int, at: int | None = None, fail: BaseException | None = None) -> None:
+        self.n, self.at, self.fail = n, at, fail
+        self.started_after: list[str | None] = []
+
+    def items(self, cursor: str | None):
+        self.started_after.append(cursor)
+        start = int(cursor) + 1 if cursor else 0
+        for i in range(start, self.n):
+            if i == self.at:
+                raise self.fail  # type: ignore[misc]
+            yield (f"count:{i}", {"id": f"count:{i}", "source": "count", "created_at": "2026-01-01T00:00:00Z"},
+                   str(i))
+
+
+@pytest.mark.parametrize("fail", [OSError("network down"), KeyboardInterrupt()])
+def test_the_run_row_holds_the_last_committed_cursor_and_never_an_older_crawls(tmp_path, fail):
+    arc = Archive.open(tmp_path / "a", create=True)
+    assert ingest(arc, _Counting(10), batch_size=4).status == "completed"  # an earlier, complete crawl
+    with pytest.raises(type(fail)):
+        ingest(arc, _Counting(10, at=6, fail=fail), batch_size=4)  # items 0-3 committed, 4-5 in flight
+    rows = arc.read_table("runs", schema=RUN_SCHEMA).sort("at")
+    last = rows.row(-1, named=True)
+    assert last["status"] == ("interrupted" if isinstance(fail, KeyboardInterrupt) else "failed")
+    assert last["cursor"] == "3"  # the batch in flight (cursor "5") was never committed
+    with pytest.raises(type(fail)):  # a second try that stops before its first commit
+        ingest(arc, _Counting(10, at=5, fail=fail), batch_size=4)
+    src = _Counting(10)
+    assert ingest(arc, src, batch_size=4).status == "completed"
+    assert src.started_after == ["3"]  # not "5", and not a cursor of the completed crawl before
+    fresh = _Counting(10)
+    ingest(arc, fresh, batch_size=4)
+    assert fresh.started_after == [None]  # after a completed run: from the top
