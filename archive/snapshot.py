@@ -169,11 +169,8 @@ def _fetch(url: str, dest: Path, *, client: HttpClient, media_dirs: tuple[Path, 
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _c2pa_store(path: Path) -> dict | None:

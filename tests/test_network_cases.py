@@ -326,11 +326,12 @@ def test_snapshot_media_go_through_the_polite_client(tmp_path):
     assert {r.headers["user-agent"] for r in seen} == {USER_AGENT}
     assert sum(1 for r in seen if r.path == "/busy.png") == 2  # the 429, then the file
     times = sorted(r.at for r in seen)
-    # MEDIA_RATE: 10 requests per second to one host (the case saw 51 in 0.04 s). Arrival times at the
-    # server carry some network jitter, so the window is a little under the second the client keeps.
-    most = max(sum(1 for t in times if s <= t < s + 0.95) for s in times)
-    assert most <= 10, most
+    # MEDIA_RATE: 10 requests per second to one host (the case saw 51 in 0.04 s). The span is a lower
+    # bound a busy machine cannot break; arrival times carry scheduling jitter, so the window checked is
+    # a little under the second the client keeps.
     assert times[-1] - times[0] >= (len(times) - 10) / 10
+    most = max(sum(1 for t in times if s <= t < s + 0.8) for s in times)
+    assert most <= 10, most
 
 
 def test_snapshot_media_redirects_and_rebinding_are_refused(tmp_path):
