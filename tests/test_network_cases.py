@@ -179,6 +179,23 @@ def test_a_jsonl_line_without_end_is_quarantined_and_reading_goes_on(tmp_path):
     assert 0 < rss < 600, rss
 
 
+def test_every_overlong_line_is_quarantined_by_its_start_and_place(tmp_path):
+    from archive.ingest import ingest
+    from archive.sources.jsonl import JsonlSource
+
+    good = b'{"id": "w:1", "source": "w", "created_at": "2026-01-01T00:00:00Z"}'
+    f = tmp_path / "r.jsonl"
+    f.write_bytes(b"x" * 500 + b"\n" + good + b"\n" + b"x" * 500 + b"\n")
+    arc = Archive.open(tmp_path / "a", create=True)
+    r = ingest(arc, JsonlSource([str(f)], max_line=100))
+    assert (r.read, r.stored, r.quarantined) == (3, 1, 2)
+    q = arc.quarantine().sort("location")
+    assert q.get_column("location").to_list() == [f"{f}:1", f"{f}:3"]  # both kept, not one deduplicated
+    assert all(raw.endswith("x" * 100 + "…") and len(raw) < 300 for raw in q.get_column("raw").to_list())
+    assert ingest(arc, JsonlSource([str(f)], max_line=100)).quarantined == 2  # a rerun adds no rows
+    assert arc.quarantine().height == 2
+
+
 # ---------------------------------------------------------------- network-slow-drip-defeats-timeout
 BODY = json.dumps({"id": 1, "title": "t", "history": {"created": "2024-01-01T00:00:00.000Z"},
                    "stats": {"remixes": 0}, "remix": {"parent": None, "root": None}}).encode()

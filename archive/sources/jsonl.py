@@ -77,21 +77,22 @@ def _open(p: str, url_opener: UrlOpener | None) -> BinaryIO:
     return stream
 
 
-def _lines(stream: BinaryIO, max_line: int) -> Iterator[tuple[int, bytes | None]]:
-    """``(line number, line)`` with at most ``max_line`` bytes held; a longer line gives ``None`` (skipped).
+def _lines(stream: BinaryIO, max_line: int) -> Iterator[tuple[int, bytes, bool]]:
+    """``(line number, line, too long)`` holding at most ``max_line`` bytes; a longer line gives its first 200 bytes.
 
     >>> list(_lines(io.BytesIO(b"ab\\nabcdefgh\\nc"), 4))
-    [(1, b'ab\\n'), (2, None), (3, b'c')]
+    [(1, b'ab\\n', False), (2, b'abcde', True), (3, b'c', False)]
     """
     n = 0
     while line := stream.readline(max_line + 1):
         n += 1
         if len(line) > max_line and not line.endswith(b"\n"):
+            head = line[:200]
             while line and not line.endswith(b"\n"):  # skip the rest of it, a bounded piece at a time
                 line = stream.readline(1 << 20)
-            yield n, None
+            yield n, head, True
         else:
-            yield n, line
+            yield n, line, False
 
 
 class JsonlSource:
@@ -119,9 +120,10 @@ class JsonlSource:
             stream = _open(p, self._url_opener)
             try:
                 try:
-                    for n, line in _lines(stream, self.max_line):
-                        if line is None:
-                            yield (f"{p}:{n}", Bad("", [f"line longer than {self.max_line} bytes (the JSON Lines "
+                    for n, line, too_long in _lines(stream, self.max_line):
+                        if too_long:  # kept in quarantine by its start (and place), never whole
+                            raw = f"{p}:{n}: {line.decode('utf-8', 'backslashreplace')}…"
+                            yield (f"{p}:{n}", Bad(raw, [f"line longer than {self.max_line} bytes (the JSON Lines "
                                                          "line limit); skipped"]), None)
                             continue
                         line = line.strip()
