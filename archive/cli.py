@@ -189,12 +189,16 @@ def run_ingest(archive: Archive, source: Source, *, as_json: bool, batch_size: i
 @ingest_group.command("jsonl")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--batch-size", default=DEFAULT_BATCH, show_default=True, help="Records per atomic commit.")
-@click.option("--allow-private", is_flag=True, help="Allow URLs on loopback or private addresses.")
+@click.option("--allow-private", is_flag=True,
+              help="Allow URLs on loopback or private addresses (never link-local or cloud-metadata ones).")
+@click.option("--allow-host", "allow_host", multiple=True, metavar="HOST",
+              help="Allow this host even on a loopback or private address (repeatable).")
+@click.option("--allow-link-local", is_flag=True, help="Also allow link-local and cloud-metadata addresses.")
 @archive_option
 @json_option
 @handle_errors
-def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, archive_path: Path | None,
-                 as_json: bool) -> None:
+def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, allow_host: tuple[str, ...],
+                 allow_link_local: bool, archive_path: Path | None, as_json: bool) -> None:
     """Ingest remix records from JSON Lines: files, folders, .gz, - for stdin, or an http(s) URL.
 
     \b
@@ -206,9 +210,10 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 
     opener = None
     if any(p.startswith(("http://", "https://")) for p in paths):
-        from archive.sources.http import open_url
+        from archive.sources.http import NetPolicy, open_url
 
-        opener = functools.partial(open_url, allow_private=allow_private)
+        opener = functools.partial(open_url, allow_private=NetPolicy.from_options(allow_private, allow_host,
+                                                                                  allow_link_local))
     source = JsonlSource(list(paths), url_opener=opener)
     run_ingest(open_archive(archive_path, create=True), source, as_json=as_json, batch_size=batch_size)
 

@@ -35,15 +35,20 @@ __all__ = ["snapshot_cmd", "snapshots_cmd", "verify_cmd", "restore_cmd", "export
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Folder to put the bag in (default <archive>/snapshots/<root>/).")
 @click.option("--media", is_flag=True, help="Copy or download the media files too (where reachable).")
-@click.option("--allow-private", is_flag=True, help="Allow media URLs on loopback or private addresses.")
+@click.option("--allow-private", is_flag=True,
+              help="Allow media URLs on loopback or private addresses (never link-local or cloud-metadata ones).")
+@click.option("--allow-host", "allow_host", multiple=True, metavar="HOST",
+              help="Allow media from this host even on a loopback or private address (repeatable).")
+@click.option("--allow-link-local", is_flag=True, help="Also allow link-local and cloud-metadata addresses.")
 @click.option("--media-dir", "media_dirs", multiple=True, type=click.Path(path_type=Path, file_okay=False),
               help="A folder whose files records may name as media (local paths, file://). Repeatable.")
 @archive_option
 @as_of_option
 @json_option
 @handle_errors
-def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, media_dirs: tuple[Path, ...],
-                 archive_path: Path | None, as_of: str | None, as_json: bool) -> None:
+def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, allow_host: tuple[str, ...],
+                 allow_link_local: bool, media_dirs: tuple[Path, ...], archive_path: Path | None, as_of: str | None,
+                 as_json: bool) -> None:
     """Pack the remix tree of ROOT (any post of it) into a BagIt bag with sha256 and sha512 manifests.
 
     The bag holds the records (JSONL), posts.csv, GraphML, Newick, PROV-JSON, the drift
@@ -57,9 +62,12 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
       archivist snapshot c2pa:urn:uuid:… --media --media-dir ~/Pictures/credentials
     """
     from archive.snapshot import read_bag_info, snapshot
+    from archive.sources.http import NetPolicy
 
     arc = open_archive(archive_path, read_only=False)
-    bag = snapshot(arc, root, out=out, media=media, as_of=_as_of(as_of), allow_private=allow_private,
+    policy = (NetPolicy.from_options(allow_private, allow_host, allow_link_local, max_body_mb=None)
+              if allow_host or allow_link_local else allow_private)
+    bag = snapshot(arc, root, out=out, media=media, as_of=_as_of(as_of), allow_private=policy,
                    media_dirs=media_dirs)
     info = read_bag_info(bag)
     if as_json:

@@ -378,13 +378,23 @@ def _raw_hash(source: str, raw: str) -> str:
 
 
 def _resume_cursor(archive: Archive, source: str, target: str) -> str | None:
-    """The cursor of the last committed batch of an interrupted run of the same source and target."""
+    """The cursor of the last committed batch of an interrupted run of the same source and target.
+
+    Only rows written since the last completed run count: a run that stopped before its
+    first commit resumes where the run before it had committed, never from a cursor of an
+    earlier, completed crawl. Every row a run writes (``running``, ``checkpoint``,
+    ``failed``, ``interrupted``) holds the cursor of its last *committed* batch, so
+    resuming never skips a record that was read but not stored.
+    """
     runs = archive.read_table("runs", schema=RUN_SCHEMA)
     if runs.height == 0:
         return None
     mine = runs.filter(pl.col("source") == source, pl.col("target") == target).sort("at")
     if mine.height == 0 or mine.get_column("status")[-1] == "completed":
         return None
+    done = mine.with_row_index("_i").filter(pl.col("status") == "completed").get_column("_i")
+    if done.len():
+        mine = mine.slice(int(done[-1]) + 1)
     cur = mine.filter(pl.col("cursor").is_not_null()).get_column("cursor")
     return cur[-1] if cur.len() else None
 
@@ -401,7 +411,10 @@ def ingest(
 
     ``progress`` is called with the number of items read so far after each batch.
     With ``resume`` (the default) a source that gives cursors starts after the last
-    committed cursor of an interrupted run of the same source and target.
+    committed cursor of an interrupted run of the same source and target. A run's
+    cursor advances only with the commit that stores its batch: a run that fails
+    (status ``failed``) or is stopped with Ctrl-C (status ``interrupted``) records the
+    cursor of its last committed batch, so the rerun reads the uncommitted items again.
     (Parsing in worker processes was measured and did not pay off on 2 cores: the main
     process still deduplicates, builds columns and writes; see the benchmark notes.)
     """
@@ -424,7 +437,10 @@ def ingest(
             schema=RUN_SCHEMA,
         )
 
+    committed = cursor  # the cursor of the last committed batch (what a rerun resumes after)
+
     def flush(batch: _Batch) -> None:
+        nonlocal committed
         at = _now()
         df = batch.frame(run_id, at)
         if df.height:
@@ -448,7 +464,9 @@ def ingest(
         result.stored += df.height
         result.unchanged += batch.unchanged
         result.quarantined += len(batch.bad)
-        archive.append("runs", run_row("checkpoint", batch.cursor))
+        if batch.cursor is not None:
+            committed = batch.cursor
+        archive.append("runs", run_row("checkpoint", committed))
         if progress is not None:
             progress(result.read)
 
@@ -469,10 +487,13 @@ def ingest(
         if batch.read or result.read == 0:
             flush(batch)
     except BaseException as e:  # record the failure, keep what was committed, re-raise
-        result.status = "failed"
-        result.error = f"{type(e).__name__}: {e}"
+        # the batch in flight was never committed: the run's cursor stays at the last commit
+        if isinstance(e, KeyboardInterrupt):
+            result.status, result.error = "interrupted", "interrupted (Ctrl-C) before the batch in flight was stored"
+        else:
+            result.status, result.error = "failed", f"{type(e).__name__}: {e}"
         try:
-            archive.append("runs", run_row("failed", batch.cursor, result.error))
+            archive.append("runs", run_row(result.status, committed, result.error))
         finally:
             raise
     finally:

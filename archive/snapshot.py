@@ -45,16 +45,12 @@ True
 """
 from __future__ import annotations
 
-import functools
 import hashlib
-import ipaddress
 import json
 import os
 import shutil
-import socket
 import stat
 import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -65,10 +61,11 @@ from typing import Any
 import bagit
 import polars as pl
 
-from archive.errors import ArchiveError, NotFoundError, SnapshotError
+from archive.errors import ArchiveError, NotFoundError, SnapshotError, SourceError
 from archive.export import _drift, export_frames, to_csv, to_graphml, to_newick, to_prov_json
 from archive.ingest import IngestResult, ingest
 from archive.record import content_hash
+from archive.sources.http import AddressRefused, HttpClient, NetPolicy
 from archive.store import Archive
 
 __all__ = [
@@ -132,21 +129,23 @@ def _utc_stamp(now: datetime) -> str:
 
 
 # ---------------------------------------------------------------------- media
-@functools.lru_cache(maxsize=256)
-def _public_host(host: str) -> bool:
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0])
-        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast:
-            return False
-    return True
+MEDIA_RATE = 10.0  # media requests per second per host (Scratch's and Civitai's CDNs take this)
 
 
-def _fetch(url: str, dest: Path, *, allow_private: bool, timeout: float, media_dirs: tuple[Path, ...]) -> str:
-    """Copy or download one media file; returns a status word (``ok`` or why not)."""
+def _media_client(allow_private: bool | NetPolicy, timeout: float) -> HttpClient:
+    """The shared polite client for a snapshot's media: one per snapshot, so the rate limit spans every file."""
+    policy = allow_private if isinstance(allow_private, NetPolicy) else NetPolicy(private=allow_private,
+                                                                                  max_file=_MEDIA_LIMIT)
+    return HttpClient(rate=MEDIA_RATE, timeout=timeout, retries=3, allow_private=policy)
+
+
+def _fetch(url: str, dest: Path, *, client: HttpClient, media_dirs: tuple[Path, ...]) -> str:
+    """Copy or download one media file; returns a status word (``ok`` or why not).
+
+    Downloads go through the shared client (:meth:`archive.sources.http.HttpClient.download`):
+    every redirect and every resolution checked and pinned, rate limit, retries, a
+    deadline, a size limit, and the file kept only when it arrived whole.
+    """
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme in ("", "file"):
         src = Path(urllib.parse.unquote(parsed.path) if parsed.scheme else url).resolve()
@@ -159,28 +158,19 @@ def _fetch(url: str, dest: Path, *, allow_private: bool, timeout: float, media_d
         return "ok"
     if parsed.scheme not in ("http", "https"):
         return f"unsupported scheme {parsed.scheme!r}"
-    if not allow_private and not _public_host(parsed.hostname or ""):
-        return "unreachable or private address"
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as out:  # noqa: S310
-            n = 0
-            while chunk := resp.read(1 << 20):
-                n += len(chunk)
-                if n > _MEDIA_LIMIT:
-                    raise OSError("larger than 2 GB")
-                out.write(chunk)
-    except (OSError, ValueError) as e:
+        client.download(url, dest.parent, dest=dest)
+    except AddressRefused as e:
+        return f"refused: {e}"[:300]
+    except SourceError as e:  # HttpError (status, retries ran out, cut short), TooLarge
         dest.unlink(missing_ok=True)
-        return f"failed: {e}"[:200]
+        return f"failed: {e}"[:300]
     return "ok"
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _c2pa_store(path: Path) -> dict | None:
@@ -192,9 +182,10 @@ def _c2pa_store(path: Path) -> dict | None:
         return None
 
 
-def _write_media(records: pl.DataFrame, data: Path, *, fetch: bool, allow_private: bool,
+def _write_media(records: pl.DataFrame, data: Path, *, fetch: bool, allow_private: bool | NetPolicy,
                  timeout: float, media_dirs: tuple[Path, ...]) -> tuple[list[dict], int]:
     """Media index rows (and files when ``fetch``), and how many C2PA stores were read from them."""
+    client = _media_client(allow_private, timeout)
     index: list[dict] = []
     n_c2pa = 0
     seen: set[tuple[str, str]] = set()
@@ -211,8 +202,7 @@ def _write_media(records: pl.DataFrame, data: Path, *, fetch: bool, allow_privat
                 rel = f"media/{safe_name(rid)}/{i}{ext}"
                 dest = data / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                row["status"] = _fetch(url, dest, allow_private=allow_private, timeout=timeout,
-                                       media_dirs=media_dirs)
+                row["status"] = _fetch(url, dest, client=client, media_dirs=media_dirs)
                 if row["status"] == "ok":
                     digest = _sha256(dest)
                     if m.get("sha256") and m["sha256"].lower() != digest:
@@ -254,14 +244,15 @@ def _bag_hashes(nodes: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
 
 
 def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, media: bool = False,
-             as_of: Any = None, allow_private: bool = False, media_dirs: Sequence[str | Path] = (),
+             as_of: Any = None, allow_private: bool | NetPolicy = False, media_dirs: Sequence[str | Path] = (),
              timeout: float = 30.0,
              now: datetime | None = None) -> Path:
     """Pack the tree of ``root`` (any node of it) into a new BagIt bag; returns the bag folder.
 
     ``out`` is the parent folder of the bag (default ``<archive>/snapshots/<root>``).
     With ``media=True`` every media URL is copied (local files, ``file://``) or
-    downloaded (public http(s) only, unless ``allow_private``); local paths and
+    downloaded through the shared polite client (public http(s) only; ``allow_private``
+    is ``--allow-private`` or a :class:`~archive.sources.http.NetPolicy`); local paths and
     ``file://`` URLs are copied only from inside ``media_dirs``; what could not be
     reached is listed in ``data/media/index.json``, never silently skipped.
 

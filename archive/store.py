@@ -76,7 +76,7 @@ RUN_SCHEMA: dict[str, Any] = {
     "run_id": pl.String,
     "source": pl.String,
     "target": pl.String,
-    "status": pl.String,  # running | checkpoint | completed | failed
+    "status": pl.String,  # running | checkpoint | completed | failed | interrupted (Ctrl-C)
     "started_at": UTC,
     "at": UTC,
     "read": pl.Int64,

@@ -4,6 +4,7 @@ Importing this module registers the commands on :data:`archive.cli.ingest_group`
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -12,6 +13,7 @@ import click
 
 from archive.cli import archive_option, err_console, handle_errors, ingest_group, json_option, open_archive, run_ingest
 from archive.ingest import Source
+from archive.sources.http import NetPolicy
 
 __all__ = ["ingest_scratch", "ingest_c2pa", "ingest_openai_videos", "ingest_civitai"]
 
@@ -21,20 +23,36 @@ _BATCH = 200  # network records per commit: small enough that a killed crawl los
 
 def _network_options(default_url: str, default_rate: float) -> Callable[[F], F]:
     def deco(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(*args: Any, allow_host: tuple[str, ...] = (), allow_link_local: bool = False,
+                    max_body: float | None = None, **kw: Any) -> Any:
+            # the address flags and the page limit travel to the client as one NetPolicy
+            kw["allow_private"] = NetPolicy.from_options(kw.get("allow_private", False), allow_host,
+                                                         allow_link_local, max_body)
+            return f(*args, **kw)
+
         for opt in reversed([
             click.option("--base-url", default=default_url, show_default=True,
                          help="API root (point it at a mirror or a local test server)."),
             click.option("--allow-private", is_flag=True,
-                         help="Allow requests to loopback or private addresses (local servers, tests)."),
+                         help="Allow loopback and private addresses (a local mirror, tests); never link-local "
+                              "or cloud-metadata ones."),
+            click.option("--allow-host", "allow_host", multiple=True, metavar="HOST",
+                         help="Allow this host even on a loopback or private address (repeatable)."),
+            click.option("--allow-link-local", is_flag=True,
+                         help="Also allow link-local and cloud-metadata addresses (169.254.0.0/16, fe80::/10)."),
+            click.option("--max-body", type=float, default=None, metavar="MB",
+                         help="Largest API answer to read, in MB (default 64)."),
             click.option("--rate", default=default_rate, show_default=True, type=float,
                          help="Most requests per second to the API host."),
             click.option("--timeout", default=30.0, show_default=True, type=float,
-                         help="Seconds to wait for a connection or a read before retrying."),
+                         help="Seconds to wait for a connection or a read before retrying; a whole request "
+                              "gets 4x this (a deadline), then it is retried."),
             click.option("--batch-size", default=_BATCH, show_default=True,
                          help="Records per atomic commit (a rerun after a crash resumes after the last one)."),
         ]):
-            f = opt(f)
-        return f
+            wrapper = opt(wrapper)
+        return wrapper  # type: ignore[return-value]
 
     return deco
 

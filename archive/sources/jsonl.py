@@ -22,10 +22,13 @@ from pathlib import Path
 from typing import BinaryIO
 
 from archive.errors import SourceError
+from archive.ingest import Bad
 
-__all__ = ["JsonlSource", "expand_paths", "SUFFIXES"]
+__all__ = ["JsonlSource", "expand_paths", "SUFFIXES", "MAX_LINE"]
 
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
+
+MAX_LINE = 64 << 20  # bytes in one JSON Lines line: the record format has no use for more
 
 # Opening a URL is the HTTP client's job (archive.sources.http); it is looked up
 # lazily so that reading local files never needs it.
@@ -63,7 +66,7 @@ def _open(p: str, url_opener: UrlOpener | None) -> BinaryIO:
             from archive.sources.http import open_url  # the shared polite client
 
             url_opener = open_url
-        stream = url_opener(p)
+        return url_opener(p)  # the client inflates gzip itself, within its size and ratio caps
     else:
         stream = open(p, "rb")
     head = stream.peek(2)[:2] if hasattr(stream, "peek") else b""
@@ -74,27 +77,55 @@ def _open(p: str, url_opener: UrlOpener | None) -> BinaryIO:
     return stream
 
 
+def _lines(stream: BinaryIO, max_line: int) -> Iterator[tuple[int, bytes, bool]]:
+    """``(line number, line, too long)`` holding at most ``max_line`` bytes; a longer line gives its first 200 bytes.
+
+    >>> list(_lines(io.BytesIO(b"ab\\nabcdefgh\\nc"), 4))
+    [(1, b'ab\\n', False), (2, b'abcde', True), (3, b'c', False)]
+    """
+    n = 0
+    while line := stream.readline(max_line + 1):
+        n += 1
+        if len(line) > max_line and not line.endswith(b"\n"):
+            head = line[:200]
+            while line and not line.endswith(b"\n"):  # skip the rest of it, a bounded piece at a time
+                line = stream.readline(1 << 20)
+            yield n, head, True
+        else:
+            yield n, line, False
+
+
 class JsonlSource:
-    """Read JSON Lines from ``paths`` (files, folders, ``-``, http(s) URLs)."""
+    """Read JSON Lines from ``paths`` (files, folders, ``-``, http(s) URLs).
+
+    A line longer than ``max_line`` bytes (64 MiB) is not held in memory: it is
+    quarantined with that reason and reading goes on after it.
+    """
 
     name = "jsonl"
 
-    def __init__(self, paths: list[str], *, url_opener: UrlOpener | None = None) -> None:
+    def __init__(self, paths: list[str], *, url_opener: UrlOpener | None = None, max_line: int = MAX_LINE) -> None:
         if not paths:
             raise SourceError("jsonl: give at least one file, folder, URL or - for stdin")
+        self.max_line = max_line
         self.paths = expand_paths(paths)
         self.target = " ".join(paths)
         self._url_opener = url_opener
         self.bytes_total = sum(Path(p).stat().st_size for p in self.paths
                                if p != "-" and "://" not in p and not p.endswith(".gz"))
 
-    def items(self, cursor: str | None) -> Iterator[tuple[str, bytes, None]]:
+    def items(self, cursor: str | None) -> Iterator[tuple[str, bytes | Bad, None]]:
         # Files are re-read whole on resume: the ingestor skips what is already stored.
         for p in self.paths:
             stream = _open(p, self._url_opener)
             try:
                 try:
-                    for n, line in enumerate(stream, 1):
+                    for n, line, too_long in _lines(stream, self.max_line):
+                        if too_long:  # kept in quarantine by its start (and place), never whole
+                            raw = f"{p}:{n}: {line.decode('utf-8', 'backslashreplace')}…"
+                            yield (f"{p}:{n}", Bad(raw, [f"line longer than {self.max_line} bytes (the JSON Lines "
+                                                         "line limit); skipped"]), None)
+                            continue
                         line = line.strip()
                         if line:
                             yield (f"{p}:{n}", line, None)

@@ -42,7 +42,7 @@ from archive.errors import SourceError
 from archive.ingest import Bad, Item
 from archive.record import format_time
 from archive.sources.prefetch import run_ahead
-from archive.sources.http import HttpClient, HttpError, env_secret
+from archive.sources.http import HttpClient, env_secret
 
 __all__ = ["OpenAIVideosSource", "video_record", "OPENAI_API", "KEY_ENV"]
 
@@ -122,7 +122,7 @@ class OpenAIVideosSource:
             return None
         try:
             got = self.client.download(url, self.media_dir, suffix=".mp4")
-        except HttpError as e:
+        except SourceError as e:  # HttpError, a refused address, a file beyond the size limit
             self.warnings.append(f"video {v.get('id')}: content not saved ({e})")
             return None
         self.downloaded += 1
