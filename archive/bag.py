@@ -82,6 +82,7 @@ __all__ = [
     "restore_refusals",
     "restore",
     "decode_bag_path",
+    "one_line",
     "encode_bag_path",
 ]
 
@@ -102,7 +103,18 @@ class BagProblem:
         return self.as_dict()[key]
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.path} ({self.detail})"
+        return one_line(f"{self.kind}: {self.path} ({self.detail})")
+
+
+def one_line(s: str) -> str:
+    """``s`` with control characters shown as Python escapes (a path may hold a newline).
+
+    Examples
+    --------
+    >>> print(one_line("data/a\\nb"))
+    data/a\\nb
+    """
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group(0))[1:-1], s)
 
 
 class StructureProblem(BagProblem):
@@ -545,9 +557,10 @@ def restore_refusals(bag: str | Path) -> list[str]:
         return [f"{path} is a symbolic link; give the bag folder itself"]
     if not path.is_dir():
         return [f"no bag at {path}: give the folder that holds bagit.txt"]
+    reasons = []
     if not (path / "bagit.txt").is_file() or not (path / "data" / "records.jsonl").is_file():
-        return [f"{path} is not a snapshot bag (no bagit.txt or data/records.jsonl)"]
-    reasons = check_bag_paths(path)
+        reasons.append(f"{path} is not a snapshot bag (no bagit.txt or data/records.jsonl)")
+    reasons += check_bag_paths(path)
     reasons += [str(p) for p in verify(path).problems]
     return list(dict.fromkeys(reasons))
 
@@ -583,12 +596,12 @@ def restore(bag: str | Path, archive: Archive) -> IngestResult:
     >>> restore(tempfile.mkdtemp(), Archive.open(tempfile.mkdtemp() + "/a", create=True))
     Traceback (most recent call last):
     ...
-    archive.errors.SnapshotError: refusing to restore ...: ... is not a snapshot bag (no bagit.txt or data/records.jsonl)
+    archive.errors.SnapshotError: refusing to restore ...: ... is not a snapshot bag (no bagit.txt or data/records.jsonl) (and 3 more; ...)
     """
     path = Path(bag)
     reasons = restore_refusals(path)
     if reasons:
-        raise SnapshotError(f"refusing to restore {path}: {reasons[0]}"
+        raise SnapshotError(f"refusing to restore {path}: {one_line(reasons[0])}"
                             + (f" (and {len(reasons) - 1} more; run `archivist verify` for the full list)"
                                if len(reasons) > 1 else ""), reasons)
     result = ingest(archive, _BagSource(path))
