@@ -139,9 +139,9 @@ def _legacy_name(post_id: str) -> str:
 
 
 def _tag_value(v: str) -> str:
-    """A bag-info value on one line: control characters (CR, LF, TAB too) and ``␛`` as ``␛XXXX``
+    """A bag-info value on one line: control characters (C0 with CR, LF, TAB; C1 with NEL; U+2028/9) and ``␛`` as ``␛XXXX``
     (the escape of :func:`archive.names.xml_escape_text`, undone by :func:`archive.names.xml_unescape_text`)."""
-    return re.sub("[\x00-\x1f\x7f\u241b]", lambda m: f"\u241b{ord(m.group(0)):04X}", v)
+    return re.sub("[\x00-\x1f\x7f-\x9f\u2028\u2029\u241b]", lambda m: f"\u241b{ord(m.group(0)):04X}", v)
 
 
 def _utc_stamp(now: datetime) -> str:
