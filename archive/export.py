@@ -31,16 +31,17 @@ Examples
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import networkx as nx
 import polars as pl
 
 from archive.errors import ArchiveError, NotFoundError
+from archive.names import NEWICK_NAME, escape_chars, is_nmtoken, xml_escape_text, xml_name, xml_unescape_text
 from archive.store import Archive
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "DRIFT_TABLES",
     "export_frames",
     "to_graph",
+    "graph_id",
     "to_graphml",
     "to_gexf",
     "to_newick",
@@ -75,8 +77,39 @@ _DRIFT_COLS = ("edge_drift", "root_drift", "path_drift", "directness", "jaccard"
 _NS_POST = "urn:remix-archivist:post:"
 _NS_AUTHOR = "urn:remix-archivist:author:"
 _NS_RA = "https://github.com/remix-archivist/ns#"
-_CSV_DANGER = r"^[=+\-@\t\r]"
-_XML_BAD = r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+# formula starters, ASCII and full-width (spreadsheets accept both), and tab/CR/LF first
+_CSV_DANGER = r"^[=+\-@\t\r\n\x{FF1D}\x{FF0B}\x{FF0D}\x{FF20}]"
+# what archive.names.xml_escape_text escapes, as a polars (Rust) pattern
+_XML_BAD = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}\x{241B}]"
+
+
+def _escape_frame(df: pl.DataFrame) -> pl.DataFrame:
+    """Every text cell with :func:`archive.names.xml_escape_text` (only the rows that need it are touched)."""
+    out = []
+    for name, dt in df.schema.items():
+        if dt != pl.String:
+            continue
+        col = df.get_column(name)
+        mask = col.str.contains(_XML_BAD).fill_null(False)
+        if mask.any():
+            idx = mask.arg_true()
+            out.append(col.scatter(idx, [xml_escape_text(v) for v in col.gather(idx).to_list()]))
+    return df.with_columns(out) if out else df
+
+
+def graph_id(post_id: str) -> str:
+    """The node id GraphML writes for a post: the id itself when it is an XML NMTOKEN, else ``_`` + its NCName form.
+
+    GraphML node ids must be NMTOKENs (no spaces, tabs, ...). A mapped id starts with ``_``,
+    which no record id does, so it can never equal another post's id; the original is written
+    as the node's ``original_id`` attribute.
+
+    Examples
+    --------
+    >>> graph_id("t:1"), graph_id("t:tab" + chr(9) + "id")
+    ('t:1', '_t_3Atab_09id')
+    """
+    return post_id if is_nmtoken(post_id) and not post_id.startswith("_") else "_" + xml_name(post_id)
 
 
 def _drift(archive: Archive) -> pl.DataFrame | None:
@@ -160,14 +193,13 @@ def to_graph(nodes: pl.DataFrame, edges: pl.DataFrame) -> nx.DiGraph:
     """
     g = nx.DiGraph()
     cols = [c for c in _GRAPH_ATTRS if c in nodes.columns]
-    nodes = nodes.select("id", *cols)
-    # characters XML 1.0 cannot hold (GraphML and GEXF are XML) become U+FFFD
-    nodes = nodes.with_columns(pl.col(pl.String).str.replace_all(_XML_BAD, "\ufffd"))
+    # characters XML 1.0 cannot hold (GraphML and GEXF are XML): the one reversible escape of archive.names
+    nodes = _escape_frame(flat_nodes(nodes.select("id", *cols)))
     for row in nodes.iter_rows(named=True):
         nid = row.pop("id")
         g.add_node(nid, **{k: _scalar(v) for k, v in row.items() if v is not None})
     ecols = [c for c in ("relation", "evidence", "confidence", "rank", "primary") if c in edges.columns]
-    for row in edges.select("parent", "child", *ecols).iter_rows(named=True):
+    for row in _escape_frame(edges.select("parent", "child", *ecols)).iter_rows(named=True):
         p, c = row.pop("parent"), row.pop("child")
         g.add_edge(p, c, **{k: v for k, v in row.items() if v is not None})
     return g
@@ -183,9 +215,12 @@ _GRAPHML_HEAD = (
 
 
 def _xml_text(e: pl.Expr) -> pl.Expr:
-    return (e.str.replace_all(_XML_BAD, "\ufffd").str.replace_all("&", "&amp;", literal=True)
+    """Markup characters as entities, and TAB, LF, CR as character references: an XML parser keeps them
+    exactly (XML 1.0 §2.11 turns a raw CR into LF, §3.3.3 turns raw TAB/LF/CR in attributes into spaces)."""
+    return (e.str.replace_all("&", "&amp;", literal=True)
             .str.replace_all("<", "&lt;", literal=True).str.replace_all(">", "&gt;", literal=True)
-            .str.replace_all('"', "&quot;", literal=True))
+            .str.replace_all('"', "&quot;", literal=True).str.replace_all("\r", "&#13;", literal=True)
+            .str.replace_all("\t", "&#9;", literal=True).str.replace_all("\n", "&#10;", literal=True))
 
 
 def _graphml_part(df: pl.DataFrame, attrs: list[str], kind: str, head: list[pl.Expr], tail: str,
@@ -218,8 +253,11 @@ def _graphml_part(df: pl.DataFrame, attrs: list[str], kind: str, head: list[pl.E
 def to_graphml(nodes: pl.DataFrame, edges: pl.DataFrame) -> bytes:
     """GraphML text (UTF-8 bytes) of the nodes and edges: the same attributes as :func:`to_graph`.
 
-    Written column-wise with polars (a 10,000-node tree in a few tens of milliseconds);
-    characters XML 1.0 forbids become U+FFFD. networkx, Gephi and yEd read it.
+    Written column-wise with polars (a 10,000-node tree in a few tens of milliseconds). Every
+    string reads back exactly (CR, CRLF, TAB as character references); characters XML 1.0
+    cannot hold get the reversible escape of :func:`archive.names.xml_escape_text`; a node id
+    that is not an NMTOKEN is written as :func:`graph_id` with the original in ``original_id``.
+    Valid against the GraphML 1.0 XSD. networkx, Gephi and yEd read it.
 
     Examples
     --------
@@ -231,13 +269,25 @@ def to_graphml(nodes: pl.DataFrame, edges: pl.DataFrame) -> bytes:
     """
     ncols = [c for c in _GRAPH_ATTRS if c in nodes.columns]
     ecols = [c for c in ("relation", "evidence", "confidence", "rank", "primary") if c in edges.columns]
-    nkeys, nlines = _graphml_part(nodes.select("id", *ncols), ncols, "node",
-                                  [pl.lit('<node id="'), _xml_text(pl.col("id")), pl.lit('">')], "</node>", "n")
-    ekeys, elines = _graphml_part(edges.select("parent", "child", *ecols), ecols, "edge",
-                                  [pl.lit('<edge source="'), _xml_text(pl.col("parent")), pl.lit('" target="'),
-                                   _xml_text(pl.col("child")), pl.lit('">')], "</edge>", "e")
-    ends = pl.DataFrame({"id": pl.concat([edges.get_column("parent"), edges.get_column("child")])}).unique()
-    extra = ends.join(nodes.select("id"), on="id", how="anti").sort("id")
+    ids = pl.concat([nodes.get_column("id"), edges.get_column("parent"), edges.get_column("child")]).unique()
+    mapped = {i: graph_id(i) for i in ids.to_list() if graph_id(i) != i}
+    nodes = nodes.select("id", *ncols)
+    if mapped:
+        nodes = nodes.with_columns(original_id=pl.when(pl.col("id").is_in(list(mapped))).then(pl.col("id")))
+        ncols = [*ncols, "original_id"]
+
+    def gid(c: str) -> pl.Expr:
+        return pl.col(c).replace(mapped) if mapped else pl.col(c)
+
+    nodes = _escape_frame(nodes.with_columns(_gid=gid("id")))
+    edges = _escape_frame(edges.select("parent", "child", *ecols).with_columns(_gp=gid("parent"), _gc=gid("child")))
+    nkeys, nlines = _graphml_part(nodes, ncols, "node",
+                                  [pl.lit('<node id="'), _xml_text(pl.col("_gid")), pl.lit('">')], "</node>", "n")
+    ekeys, elines = _graphml_part(edges, ecols, "edge",
+                                  [pl.lit('<edge source="'), _xml_text(pl.col("_gp")), pl.lit('" target="'),
+                                   _xml_text(pl.col("_gc")), pl.lit('">')], "</edge>", "e")
+    ends = pl.DataFrame({"id": pl.concat([edges.get_column("_gp"), edges.get_column("_gc")])}).unique()
+    extra = ends.join(nodes.select(pl.col("_gid").alias("id")), on="id", how="anti").sort("id")
     xlines = extra.select(pl.concat_str(pl.lit('<node id="'), _xml_text(pl.col("id")), pl.lit('"/>'))).to_series()
     text = (_GRAPHML_HEAD + "\n".join(nkeys + ekeys) + '\n<graph edgedefault="directed">\n'
             + "\n".join(nlines + xlines.to_list() + elines) + "\n</graph>\n</graphml>\n")
@@ -245,7 +295,11 @@ def to_graphml(nodes: pl.DataFrame, edges: pl.DataFrame) -> bytes:
 
 
 def to_gexf(nodes: pl.DataFrame, edges: pl.DataFrame) -> bytes:
-    """GEXF 1.2 text (UTF-8 bytes) for Gephi.
+    """GEXF 1.2 text (UTF-8 bytes) for Gephi, valid against the GEXF 1.2draft XSD.
+
+    Written by networkx (attribute values keep CR, TAB and LF as character references);
+    characters XML 1.0 cannot hold get the escape of :func:`archive.names.xml_escape_text`,
+    and the empty ``name`` attribute networkx puts on ``<graph>`` (not in the schema) is dropped.
 
     Examples
     --------
@@ -256,12 +310,17 @@ def to_gexf(nodes: pl.DataFrame, edges: pl.DataFrame) -> bytes:
     """
     buf = io.BytesIO()
     nx.write_gexf(to_graph(nodes, edges), buf, encoding="utf-8")
-    return buf.getvalue()
+    return re.sub(rb'(<graph\b[^>]*?) name=""', rb"\1", buf.getvalue(), count=1)
 
 
 # ---------------------------------------------------------------------- Newick
 def _quote(name: str) -> str:
-    return "'" + name.replace("'", "''") + "'"
+    """A Newick name: quoted, with controls, line breaks and ``'`` written ``␛XXXX`` (:data:`archive.names.NEWICK_NAME`).
+
+    Tree readers drop line breaks in names and some (ete) cannot read the doubled quote, so the
+    name carries neither; :func:`parse_newick` (or :func:`archive.names.xml_unescape_text`) gives the id back.
+    """
+    return "'" + escape_chars(name, NEWICK_NAME) + "'"
 
 
 def _nhx(row: dict) -> str:
@@ -276,7 +335,9 @@ def _nhx(row: dict) -> str:
 def to_newick(nodes: pl.DataFrame) -> str:
     """Newick/NHX of the primary tree(s), one line per root, children in creation order.
 
-    Names are quoted (``'`` doubled inside), so ids with ``:`` or spaces are safe. The
+    Names are quoted, so ids with ``:``, spaces, ``( ) [ ] , ;`` are safe; control characters, line
+    breaks and ``'`` are written ``␛XXXX`` (the escape of :mod:`archive.names`), so dendropy, Bio.Phylo
+    and ete read every name. The
     branch length is the edge drift when the nodes carry it; NHX comments give depth and
     drift. Written without recursion, so any depth works.
 
@@ -369,7 +430,8 @@ def parse_newick(text: str) -> list[dict[str, Any]]:
     """Parse Newick/NHX (several trees allowed) into nodes ``{name, parent, length, nhx}``, parents first.
 
     Quoted names (``''`` for a quote), unquoted names (``_`` read as a space), branch
-    lengths and ``[&&NHX:k=v:...]`` comments are understood; no recursion.
+    lengths and ``[&&NHX:k=v:...]`` comments are understood, and the ``␛XXXX`` escape of
+    :func:`to_newick` is undone; no recursion.
 
     Examples
     --------
@@ -421,8 +483,9 @@ def parse_newick(text: str) -> list[dict[str, Any]]:
         todo: list[tuple[dict[str, Any], str | None]] = [(top, None)]
         while todo:
             node, parent = todo.pop()
-            out.append({"name": node["name"], "parent": parent, "length": node["length"], "nhx": node["nhx"]})
-            todo.extend((c, node["name"]) for c in reversed(node["children"]))
+            name = None if node["name"] is None else xml_unescape_text(node["name"])
+            out.append({"name": name, "parent": parent, "length": node["length"], "nhx": node["nhx"]})
+            todo.extend((c, name) for c in reversed(node["children"]))
     return out
 
 
@@ -432,20 +495,30 @@ _PROV_COLS = ("source", "created_at", "author", "title", "prompt", "text", "plac
 
 
 def _post_ref(post_id: str) -> str:
-    return "post:" + quote(post_id, safe="")
+    """A post's PROV id: ``post:`` and the id as an NCName (:func:`archive.names.xml_name`), a valid QName in
+    PROV-N, PROV-JSON and PROV-XML; the id itself is kept in ``ra:id``."""
+    return "post:" + xml_name(post_id)
+
+
+def _author_ref(handle: str) -> str:
+    return "author:" + xml_name(handle)
+
+
+def _text(v: Any) -> Any:
+    return xml_escape_text(v) if isinstance(v, str) else v
 
 
 def _entity_attrs(row: dict[str, Any], ref: Callable[[str], str],
                   value: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
     """The PROV attributes of one post, for both writers (the ``prov`` library's and the direct one)."""
-    a: dict[str, Any] = {"prov:type": "ra:RemixPost", "ra:id": row["id"]}
+    a: dict[str, Any] = {"prov:type": "ra:RemixPost", "ra:id": _text(row["id"])}
     for key in ("source", "title", "prompt", "content_hash", "depth", "edge_drift", "root_drift"):
         if row.get(key) is not None:
-            a["ra:" + key] = value(row[key])
+            a["ra:" + key] = value(_text(row[key]))
     if row.get("root") is not None:
         a["ra:root"] = ref(row["root"])
     if row.get("text"):
-        a["prov:label"] = row["text"]
+        a["prov:label"] = _text(row["text"])
     if row.get("placeholder"):
         a["ra:placeholder"] = True
     if row.get("redacted"):
@@ -455,10 +528,13 @@ def _entity_attrs(row: dict[str, Any], ref: Callable[[str], str],
 def to_prov(nodes: pl.DataFrame, edges: pl.DataFrame) -> Any:
     """A W3C PROV document (``prov.model.ProvDocument``) of the posts, their derivations and authors.
 
-    Each post is an entity ``post:<id, percent-encoded>`` with its source, text and content
+    Each post is an entity ``post:<id as an NCName>`` (valid in PROV-XML too; the id itself in
+    ``ra:id``) with its source, text and content
     hash, generated at its ``created_at``; each edge is ``wasDerivedFrom`` (child from
     parent) carrying relation, evidence and confidence; each author is an agent and
     ``wasAttributedTo`` links post and author. Placeholders are entities marked as such.
+    Text is escaped with :func:`archive.names.xml_escape_text`, so the document also converts
+    to PROV-XML (``prov`` refuses control characters there).
 
     Examples
     --------
@@ -466,7 +542,7 @@ def to_prov(nodes: pl.DataFrame, edges: pl.DataFrame) -> Any:
     >>> e = pl.DataFrame({"child": ["a:2"], "parent": ["a:1"], "relation": ["remix"]})
     >>> doc = to_prov(n, e)
     >>> sorted(str(r.identifier) for r in doc.get_records() if r.is_element())
-    ['author:%40x', 'post:a%3A1', 'post:a%3A2']
+    ['author:_40x', 'post:a_3A1', 'post:a_3A2']
     """
     from prov.model import ProvDocument
 
@@ -482,14 +558,14 @@ def to_prov(nodes: pl.DataFrame, edges: pl.DataFrame) -> Any:
         if row.get("created_at") is not None:
             doc.wasGeneratedBy(ent, None, row["created_at"])
         if row.get("author"):
-            ag = "author:" + quote(row["author"], safe="")
+            ag = _author_ref(row["author"])
             if row["author"] not in authors:
                 authors.add(row["author"])
-                doc.agent(ag, {"prov:type": "prov:Person", "ra:handle": row["author"]})
+                doc.agent(ag, {"prov:type": "prov:Person", "ra:handle": _text(row["author"])})
             doc.wasAttributedTo(ent, ag)
     ecols = [c for c in ("relation", "evidence", "confidence") if c in edges.columns]
     for row in edges.select("child", "parent", *ecols).iter_rows(named=True):
-        attrs = {"ra:" + k: row[k] for k in ecols if row[k] is not None}
+        attrs = {"ra:" + k: _text(row[k]) for k in ecols if row[k] is not None}
         doc.wasDerivedFrom(_post_ref(row["child"]), _post_ref(row["parent"]),
                            other_attributes=attrs or None)
     return doc
@@ -531,16 +607,16 @@ def _prov_direct(nodes: pl.DataFrame, edges: pl.DataFrame) -> dict[str, Any]:
             k += 1
             gen[f"_:id{k}"] = {"prov:entity": eid, "prov:time": row["created_at"].isoformat()}
         if row.get("author"):
-            ag = "author:" + quote(row["author"], safe="") if row["author"] not in seen else seen[row["author"]]
+            ag = _author_ref(row["author"]) if row["author"] not in seen else seen[row["author"]]
             seen[row["author"]] = ag
-            agents.setdefault(ag, {"prov:type": "prov:Person", "ra:handle": row["author"]})
+            agents.setdefault(ag, {"prov:type": "prov:Person", "ra:handle": _text(row["author"])})
             k += 1
             attr[f"_:id{k}"] = {"prov:entity": eid, "prov:agent": ag}
     ecols = [c for c in ("relation", "evidence", "confidence") if c in edges.columns]
     for row in edges.select("child", "parent", *ecols).iter_rows(named=True):
         k += 1
         d = {"prov:generatedEntity": post(row["child"]), "prov:usedEntity": post(row["parent"])}
-        d.update({"ra:" + c: _typed(row[c]) for c in ecols if row[c] is not None})
+        d.update({"ra:" + c: _typed(_text(row[c])) for c in ecols if row[c] is not None})
         der[f"_:id{k}"] = d
     for name, part in (("entity", ent), ("wasGeneratedBy", gen), ("agent", agents), ("wasAttributedTo", attr),
                        ("wasDerivedFrom", der)):
@@ -563,7 +639,7 @@ def to_prov_json(nodes: pl.DataFrame, edges: pl.DataFrame, *, engine: str = "pro
     >>> e = pl.DataFrame({"child": ["a:2"], "parent": ["a:1"], "relation": ["remix"]})
     >>> docs = [ProvDocument.deserialize(content=to_prov_json(n, e, engine=x), format="json") for x in ("prov", "direct")]
     >>> docs[0] == docs[1], sorted(str(r.identifier) for r in docs[0].get_records() if r.is_element())
-    (True, ['post:a%3A1', 'post:a%3A2'])
+    (True, ['post:a_3A1', 'post:a_3A2'])
     """
     import orjson
 
@@ -578,12 +654,13 @@ def to_prov_json(nodes: pl.DataFrame, edges: pl.DataFrame, *, engine: str = "pro
 
 # ---------------------------------------------------------------------- tables
 def neutralise(col: str) -> pl.Expr:
-    """An expression that prefixes ``'`` to text a spreadsheet would run (``= + - @``, tab, CR first).
+    """An expression that prefixes ``'`` to text a spreadsheet would run (``= + - @``, their full-width
+    forms ``＝ ＋ － ＠``, tab, CR or LF first).
 
     Examples
     --------
-    >>> pl.DataFrame({"s": ["=1+1", "ok", "@x", "-2", None]}).select(neutralise("s"))["s"].to_list()
-    ["'=1+1", 'ok', "'@x", "'-2", None]
+    >>> pl.DataFrame({"s": ["=1+1", "ok", "@x", "-2", "＝1+1", None]}).select(neutralise("s"))["s"].to_list()
+    ["'=1+1", 'ok', "'@x", "'-2", "'＝1+1", None]
     """
     c = pl.col(col)
     return pl.when(c.str.contains(_CSV_DANGER)).then(pl.lit("'") + c).otherwise(c).alias(col)

@@ -40,6 +40,9 @@ __all__ = [
     "is_portable",
     "xml_escape_text",
     "xml_unescape_text",
+    "escape_chars",
+    "ONE_LINE",
+    "NEWICK_NAME",
     "XML_ESCAPE",
     "xml_name",
     "xml_name_decode",
@@ -129,6 +132,29 @@ def xml_escape_text(s: str) -> str:
     if not _XML_BAD.search(s):
         return s
     return _XML_BAD.sub(lambda m: f"{XML_ESCAPE}{ord(m.group(0)):04X}", s)
+
+
+#: what a one-line text (a bag-info value) cannot hold: C0 (CR, LF, TAB too), DEL, C1 (NEL), U+2028/U+2029, ``␛``
+ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u241b]")
+#: what a Newick name is written without: the one-line set and ``'`` (some readers, ete among them, cannot
+#: read the standard's doubled quote)
+NEWICK_NAME = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u241b']")
+
+
+def escape_chars(s: str, chars: re.Pattern[str]) -> str:
+    """``s`` with every character matched by ``chars`` written as ``␛XXXX`` (undone by :func:`xml_unescape_text`).
+
+    The same escape as :func:`xml_escape_text`, for a different set of characters
+    (:data:`ONE_LINE` for tag files, :data:`NEWICK_NAME` for Newick names).
+
+    Examples
+    --------
+    >>> escape_chars("it's\r\n", NEWICK_NAME)
+    'it␛0027s␛000D␛000A'
+    >>> xml_unescape_text(escape_chars("it's\r\n", NEWICK_NAME))
+    "it's\r\n"
+    """
+    return chars.sub(lambda m: f"{XML_ESCAPE}{ord(m.group(0)):04X}", s) if chars.search(s) else s
 
 
 def xml_unescape_text(s: str) -> str:

@@ -51,7 +51,6 @@ import hashlib
 import ipaddress
 import json
 import os
-import re
 import shutil
 import socket
 import urllib.parse
@@ -68,7 +67,7 @@ import polars as pl
 from archive.bag import VerifyResult, check_bag_paths, restore, restore_refusals, verify
 from archive.errors import ArchiveError, NotFoundError, SnapshotError
 from archive.export import _drift, export_frames, to_csv, to_graphml, to_newick, to_prov_json
-from archive.names import portable_name, portable_suffix
+from archive.names import ONE_LINE, escape_chars, portable_name, portable_suffix
 from archive.record import content_hash
 from archive.store import Archive
 
@@ -139,9 +138,9 @@ def _legacy_name(post_id: str) -> str:
 
 
 def _tag_value(v: str) -> str:
-    """A bag-info value on one line: control characters (C0 with CR, LF, TAB; C1 with NEL; U+2028/9) and ``␛`` as ``␛XXXX``
-    (the escape of :func:`archive.names.xml_escape_text`, undone by :func:`archive.names.xml_unescape_text`)."""
-    return re.sub("[\x00-\x1f\x7f-\x9f\u2028\u2029\u241b]", lambda m: f"\u241b{ord(m.group(0)):04X}", v)
+    """A bag-info value on one line: controls, line breaks and ``␛`` as ``␛XXXX`` (:func:`archive.names.escape_chars`
+    with :data:`archive.names.ONE_LINE`; :func:`archive.names.xml_unescape_text` gives the original back)."""
+    return escape_chars(v, ONE_LINE)
 
 
 def _utc_stamp(now: datetime) -> str:
