@@ -171,7 +171,7 @@ def xml_unescape_text(s: str) -> str:
 
 
 # ---------------------------------------------------------------------- XML names
-_NC_KEEP = re.compile(r"[A-Za-z0-9.\-]")
+_NC_BAD = re.compile(r"[^A-Za-z0-9.\-]+")
 _NMTOKEN = re.compile(r"^[A-Za-z0-9._:\-\u00b7\u00c0-\u00d6\u00d8-\u00f6\u00f8-\u037d\u037f-\u1fff\u200c\u200d"
                       r"\u203f\u2040\u2070-\u218f\u2c00-\u2fef\u3001-\ud7ff\uf900-\ufdcf\ufdf0-\ufffd"
                       r"\U00010000-\U000effff\u0300-\u036f]+$")
@@ -185,13 +185,14 @@ def xml_name(s: str) -> str:
     >>> xml_name("t:tab\\tid"), xml_name("9x"), xml_name("a_b")
     ('t_3Atab_09id', '_39x', 'a_5Fb')
     """
-    out = []
-    for i, ch in enumerate(s):
-        if _NC_KEEP.match(ch) and (i or ch.isalpha()):
-            out.append(ch)
-        else:
-            out.append("".join(f"_{b:02X}" for b in ch.encode("utf-8", "surrogatepass")))
-    return "".join(out) or "_"
+    if not s:
+        return "_"
+    head = s[0] if s[0].isascii() and s[0].isalpha() else _hex_bytes(s[0])
+    return head + _NC_BAD.sub(lambda m: _hex_bytes(m.group(0)), s[1:])
+
+
+def _hex_bytes(s: str) -> str:
+    return "".join(f"_{b:02X}" for b in s.encode("utf-8", "surrogatepass"))
 
 
 def xml_name_decode(name: str) -> str:

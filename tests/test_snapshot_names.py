@@ -81,6 +81,10 @@ def test_id_with_cr_verifies_and_restores(empty_store: Archive, tmp_path: Path):
     assert "\r" not in safe_name("jsonl:a\rb") and "%" not in safe_name("jsonl:a\rb")
     meta = json.loads((bag / "data" / "snapshot.json").read_text("utf-8"))
     assert meta["names"][safe_name("jsonl:a\rb")] == "jsonl:a\rb"  # the original id is kept
+    info = (bag / "bag-info.txt").read_text("utf-8")
+    assert str(empty_store.path) not in info and str(empty_store.path.resolve()) not in info  # no local path
+    assert read_bag_info(bag)["Remix-Store-Version"] == str(empty_store.version())
+    assert read_bag_info(bag)["Remix-Sources"] == "jsonl"
     assert read_bag_info(bag)["Remix-Root"] == "jsonl:a\u241b000Db"  # one line in bag-info, reversibly escaped
     target = Archive.open(tmp_path / "restored", create=True)
     assert restore(bag, target).stored == 1 and target.posts().get_column("id").to_list() == ["jsonl:a\rb"]
@@ -141,7 +145,7 @@ def _hostile_trees(draw: st.DrawFn) -> tuple[list[dict], list[str]]:
     recs = []
     for i, rid in enumerate(ids):
         r: dict = {"id": rid, "source": rid.split(":", 1)[0], "created_at": f"2026-01-{1 + i:02d}T00:00:00Z",
-                   "prompt": draw(_native), "suffix": suffixes[i]}
+                   "prompt": draw(_native), "title": draw(_native), "author": draw(_native), "suffix": suffixes[i]}
         if i:
             r["parents"] = [ids[draw(st.integers(0, i - 1))]]
         elif placeholder is not None and placeholder not in ids:
