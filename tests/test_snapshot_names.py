@@ -107,6 +107,17 @@ def test_dotdot_parents_are_quarantined_and_no_bag_leaves_the_snapshots_folder(e
         assert is_portable(safe_name(name)) and safe_name(name) not in (".", "..", "")
 
 
+@pytest.mark.parametrize("parent", ["..", ".", "CON", "trail.", "no-colon", ":x", "x" * 2000 + ":y"])
+def test_parent_ids_follow_the_id_rule_on_every_ingest_path(empty_store: Archive, parent: str):
+    """Bare ids, objects with defaults, and objects already in normal form (the fast path) alike."""
+    recs = [{"id": f"p:{i}", "source": "p", "created_at": "2026-01-01T00:00:00Z", "parents": [p]} for i, p in enumerate(
+        [parent, {"id": parent}, {"id": parent, "relation": "remix", "evidence": "declared", "confidence": 1.0}])]
+    res = ingest_records(empty_store, recs)
+    assert (res.stored, res.quarantined) == (0, 3)
+    assert all("parents[0].id: must look like" in " ".join(r)
+               for r in empty_store.read_table("quarantine").get_column("reasons").to_list())
+
+
 def test_names_are_portable(empty_store: Archive, tmp_path: Path):
     """snapshot-names-not-portable: reserved names, trailing dots, case-only differences, hostile media suffixes."""
     media = tmp_path / "media"
