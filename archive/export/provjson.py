@@ -7,7 +7,8 @@ from typing import Any
 import polars as pl
 
 from archive.errors import ArchiveError
-from archive.names import xml_escape_text, xml_name
+from archive.export._common import _escape_frame
+from archive.names import xml_name
 
 __all__ = ["to_prov", "to_prov_json"]
 
@@ -30,21 +31,31 @@ def _author_ref(handle: str) -> str:
     return "author:" + xml_name(handle)
 
 
-def _text(v: Any) -> Any:
-    return xml_escape_text(v) if isinstance(v, str) else v
+def _prov_frames(nodes: pl.DataFrame, edges: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The columns both writers read, text escaped with :func:`archive.names.xml_escape_text` column-wise
+    (ids stay raw: their PROV names come from :func:`archive.names.xml_name`; ``_ra_id`` is the escaped id)."""
+    cols = [c for c in _PROV_COLS if c in nodes.columns]
+    n = nodes.select("id", *cols, _ra_id=pl.col("id"))
+    n = pl.concat([n.select("id", *[c for c in ("root",) if c in cols]),
+                   _escape_frame(n.drop("id", *[c for c in ("root",) if c in cols]))], how="horizontal")
+    ecols = [c for c in ("relation", "evidence", "confidence") if c in edges.columns]
+    e = edges.select("child", "parent", *ecols)
+    if ecols:
+        e = pl.concat([e.select("child", "parent"), _escape_frame(e.select(ecols))], how="horizontal")
+    return n, e
 
 
 def _entity_attrs(row: dict[str, Any], ref: Callable[[str], str],
                   value: Callable[[Any], Any] = lambda v: v) -> dict[str, Any]:
     """The PROV attributes of one post, for both writers (the ``prov`` library's and the direct one)."""
-    a: dict[str, Any] = {"prov:type": "ra:RemixPost", "ra:id": _text(row["id"])}
+    a: dict[str, Any] = {"prov:type": "ra:RemixPost", "ra:id": row["_ra_id"]}
     for key in ("source", "title", "prompt", "content_hash", "depth", "edge_drift", "root_drift"):
         if row.get(key) is not None:
-            a["ra:" + key] = value(_text(row[key]))
+            a["ra:" + key] = value(row[key])
     if row.get("root") is not None:
         a["ra:root"] = ref(row["root"])
     if row.get("text"):
-        a["prov:label"] = _text(row["text"])
+        a["prov:label"] = row["text"]
     if row.get("placeholder"):
         a["ra:placeholder"] = True
     if row.get("redacted"):
@@ -76,9 +87,9 @@ def to_prov(nodes: pl.DataFrame, edges: pl.DataFrame) -> Any:
     doc.add_namespace("post", _NS_POST)
     doc.add_namespace("author", _NS_AUTHOR)
     doc.add_namespace("ra", _NS_RA)
-    cols = [c for c in _PROV_COLS if c in nodes.columns]
+    nodes, edges = _prov_frames(nodes, edges)
     authors: set[str] = set()
-    for row in nodes.select("id", *cols).iter_rows(named=True):
+    for row in nodes.iter_rows(named=True):
         ent = _post_ref(row["id"])
         doc.entity(ent, _entity_attrs(row, _post_ref))
         if row.get("created_at") is not None:
@@ -87,11 +98,11 @@ def to_prov(nodes: pl.DataFrame, edges: pl.DataFrame) -> Any:
             ag = _author_ref(row["author"])
             if row["author"] not in authors:
                 authors.add(row["author"])
-                doc.agent(ag, {"prov:type": "prov:Person", "ra:handle": _text(row["author"])})
+                doc.agent(ag, {"prov:type": "prov:Person", "ra:handle": row["author"]})
             doc.wasAttributedTo(ent, ag)
     ecols = [c for c in ("relation", "evidence", "confidence") if c in edges.columns]
     for row in edges.select("child", "parent", *ecols).iter_rows(named=True):
-        attrs = {"ra:" + k: _text(row[k]) for k in ecols if row[k] is not None}
+        attrs = {"ra:" + k: row[k] for k in ecols if row[k] is not None}
         doc.wasDerivedFrom(_post_ref(row["child"]), _post_ref(row["parent"]),
                            other_attributes=attrs or None)
     return doc
@@ -110,7 +121,7 @@ def _typed(v: Any) -> Any:
 
 def _prov_direct(nodes: pl.DataFrame, edges: pl.DataFrame) -> dict[str, Any]:
     """The PROV-JSON of :func:`to_prov`, built as plain dicts (same records, same ids, ~30x faster)."""
-    cols = [c for c in _PROV_COLS if c in nodes.columns]
+    nodes, edges = _prov_frames(nodes, edges)
     doc: dict[str, Any] = {"prefix": {"post": _NS_POST, "author": _NS_AUTHOR, "ra": _NS_RA}}
     ids = nodes.get_column("id").to_list()
     qid = {i: _post_ref(i) for i in ids}
@@ -126,7 +137,7 @@ def _prov_direct(nodes: pl.DataFrame, edges: pl.DataFrame) -> dict[str, Any]:
     attr: dict[str, Any] = {}
     der: dict[str, Any] = {}
     k = 0
-    for row in nodes.select("id", *cols).iter_rows(named=True):
+    for row in nodes.iter_rows(named=True):
         eid = post(row["id"])
         ent[eid] = _entity_attrs(row, post, _typed)
         if row.get("created_at") is not None:
@@ -135,14 +146,14 @@ def _prov_direct(nodes: pl.DataFrame, edges: pl.DataFrame) -> dict[str, Any]:
         if row.get("author"):
             ag = _author_ref(row["author"]) if row["author"] not in seen else seen[row["author"]]
             seen[row["author"]] = ag
-            agents.setdefault(ag, {"prov:type": "prov:Person", "ra:handle": _text(row["author"])})
+            agents.setdefault(ag, {"prov:type": "prov:Person", "ra:handle": row["author"]})
             k += 1
             attr[f"_:id{k}"] = {"prov:entity": eid, "prov:agent": ag}
     ecols = [c for c in ("relation", "evidence", "confidence") if c in edges.columns]
     for row in edges.select("child", "parent", *ecols).iter_rows(named=True):
         k += 1
         d = {"prov:generatedEntity": post(row["child"]), "prov:usedEntity": post(row["parent"])}
-        d.update({"ra:" + c: _typed(_text(row[c])) for c in ecols if row[c] is not None})
+        d.update({"ra:" + c: _typed(row[c]) for c in ecols if row[c] is not None})
         der[f"_:id{k}"] = d
     for name, part in (("entity", ent), ("wasGeneratedBy", gen), ("agent", agents), ("wasAttributedTo", attr),
                        ("wasDerivedFrom", der)):
