@@ -45,7 +45,7 @@ case "${1:-}" in
     ;;
   test)
     shift
-    apt_install chromium chromium-driver poppler-utils
+    apt_install chromium chromium-driver poppler-utils libxml2-utils  # xmllint: exports checked against the official XSDs
     command -v java >/dev/null || apt_install openjdk-17-jre-headless  # Spark local mode
     setup test,spark
     exec "$VENV/bin/python" -m pytest "$@"
