@@ -46,7 +46,7 @@ case "${1:-}" in
     ;;
   test)
     shift
-    apt_install chromium chromium-driver poppler-utils fonts-noto-cjk
+    apt_install chromium chromium-driver poppler-utils fonts-noto-cjk libxml2-utils  # xmllint: exports checked against the official XSDs
     command -v java >/dev/null || apt_install openjdk-17-jre-headless  # Spark local mode
     setup test,spark
     exec "$VENV/bin/python" -m pytest "$@"

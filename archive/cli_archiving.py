@@ -113,8 +113,14 @@ def snapshots_cmd(root: str, folder: Path | None, archive_path: Path | None, as_
 @json_option
 @handle_errors
 def verify_cmd(bag: Path, as_json: bool) -> None:
-    """Check a snapshot bag's fixity: every missing, changed and extra file. Exit 1 if any."""
-    from archive.snapshot import verify
+    """Check a BagIt bag against RFC 8493 and its fixity; list every problem. Exit 1 if any.
+
+    Runs the bagit library's checks and the product's own: bagit.txt, data/, every
+    payload file in every manifest, every checksum (payload and tag manifests),
+    Payload-Oxum, fetch.txt, paths that leave the bag. The message names the
+    algorithms actually checked.
+    """
+    from archive.bag import one_line, verify
 
     res = verify(bag)
     if as_json:
@@ -123,10 +129,11 @@ def verify_cmd(bag: Path, as_json: bool) -> None:
             sys.exit(1)
         return
     if res.ok:
-        console.print(Text(f"{bag}: valid ({res.files} files checked against sha256 and sha512)"))
+        algs = " and ".join(res.algorithms)
+        console.print(Text(f"{bag}: valid ({res.files} files checked against {algs})"))
         return
     for p in res.problems:
-        err_console.print(Text(f"{p['kind']:8s} {p['path']}  {p['detail']}"))
+        err_console.print(Text(one_line(f"{p.kind:8s} {p.path}  {p.detail}")))
     raise click.ClickException(f"{bag} failed verification: {len(res.problems)} problem(s)")
 
 
@@ -138,18 +145,20 @@ def verify_cmd(bag: Path, as_json: bool) -> None:
 def restore_cmd(bag: Path, archive_path: Path | None, as_json: bool) -> None:
     """Load a snapshot bag into the archive (made if missing). Safe to repeat.
 
-    Bags with links, paths that leave the bag, a fetch.txt or a failed fixity check
-    are refused. Records go through ingest: known ones are skipped, bad ones quarantined.
+    Whatever `archivist verify` refuses is refused, and so are bags with links,
+    paths that leave the bag or a fetch.txt; the bag is checked before any archive
+    is made, so a refused bag leaves nothing behind. Records go through ingest:
+    known ones are skipped, bad ones quarantined.
     """
-    from archive.snapshot import restore
+    from archive.bag import one_line, restore, restore_refusals
 
+    reasons = restore_refusals(bag)
+    if reasons:
+        raise SnapshotError(f"refusing to restore {bag}: {one_line(reasons[0])}"
+                            + (f" (and {len(reasons) - 1} more; run `archivist verify {bag}` for the full list)"
+                               if len(reasons) > 1 else ""), reasons)
     arc = open_archive(archive_path, create=True)
-    try:
-        result = restore(bag, arc)
-    except SnapshotError as e:
-        for d in e.details[1:]:
-            err_console.print(Text(f"  {d}"))
-        raise
+    result = restore(bag, arc)
     if as_json:
         emit_json(result.as_dict())
         return

@@ -102,7 +102,8 @@ def _is_normal(rec: Any) -> bool:
             if type(p) is not dict or len(p) != 4:
                 return False
             pid, conf = p.get("id"), p.get("confidence")
-            if (type(pid) is not str or not pid or type(conf) is not float or not 0.0 <= conf <= 1.0
+            if (type(pid) is not str or len(pid) > 1024 or not _ID_RE.match(pid)  # a parent id is an id too
+                    or type(conf) is not float or not 0.0 <= conf <= 1.0
                     or p.get("relation") not in RELATIONS or p.get("evidence") not in EVIDENCE):
                 return False
     tags = rec.get("style_tags")

@@ -154,6 +154,11 @@ def _check_parents(v: Any, own_id: Any, reasons: list[str]) -> list[dict] | None
         if not isinstance(pid, str) or not pid:
             reasons.append(f"parents[{i}].id: must be a non-empty string, got {_tname(pid)}")
             ok = False
+        elif len(pid) > _MAX_ID or not _ID_RE.match(pid):
+            # the same rule as a post's own id: a parent becomes a node (a placeholder when missing)
+            reasons.append(f'parents[{i}].id: must look like "<source>:<native id>" (at most {_MAX_ID} characters), '
+                           f"got {pid[:60]!r}")
+            ok = False
         rel = p.get("relation", "remix")
         if rel not in RELATIONS:
             reasons.append(f"parents[{i}].relation: must be one of {', '.join(RELATIONS)}, got {rel!r}")

@@ -21,7 +21,8 @@ the counts. The payload carries no time of its own, so a snapshot restored into
 an empty store and snapshotted again has the same payload manifest.
 
 Snapshots of one tree sit side by side as versions in
-``<archive>/snapshots/<root id, percent-encoded>/<UTC time>-v<store version>/``;
+``<archive>/snapshots/<portable name of the root id>/<UTC time>-v<store version>/``
+(:func:`safe_name`; the id itself is in ``bag-info.txt`` and ``data/snapshot.json``);
 :func:`list_snapshots` compares consecutive ones.
 
 Examples
@@ -36,7 +37,7 @@ Examples
 ...      "parents": [{"id": "t:1"}]}])
 >>> bag = snapshot(a, "t:2")
 >>> bag.parent.name, sorted(p.name for p in (bag / "data").iterdir())[:4]
-('t%3A1', ['c2pa', 'media', 'posts.csv', 'prov.json'])
+('t_1-39f34643f186', ['c2pa', 'media', 'posts.csv', 'prov.json'])
 >>> verify(bag).ok
 True
 >>> b = Archive.open(tempfile.mkdtemp() + "/arc2", create=True)
@@ -49,11 +50,9 @@ import hashlib
 import json
 import os
 import shutil
-import stat
 import urllib.parse
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -61,9 +60,10 @@ from typing import Any
 import bagit
 import polars as pl
 
+from archive.bag import VerifyResult, check_bag_paths, restore, restore_refusals, verify
 from archive.errors import ArchiveError, NotFoundError, SnapshotError, SourceError
 from archive.export import _drift, export_frames, to_csv, to_graphml, to_newick, to_prov_json
-from archive.ingest import IngestResult, ingest
+from archive.names import ONE_LINE, escape_chars, portable_name, portable_suffix
 from archive.record import content_hash
 from archive.sources.http import AddressRefused, HttpClient, NetPolicy
 from archive.store import Archive
@@ -77,6 +77,7 @@ __all__ = [
     "VerifyResult",
     "verify",
     "check_bag_paths",
+    "restore_refusals",
     "restore",
     "read_bag_info",
     "list_snapshots",
@@ -109,19 +110,34 @@ def register_report_hook(hook: ReportHook) -> ReportHook:
 
 
 def safe_name(post_id: str) -> str:
-    """A post id made into one safe folder name (percent-encoded; long ids shortened with a hash).
+    """A post id made into one portable folder or file name (:func:`archive.names.portable_name`).
+
+    ASCII letters, digits, ``_ - .`` and a hash of the exact id: valid and distinct on every
+    common file system, never ``.``/``..`` or a Windows device name, never in need of
+    escaping in a BagIt manifest. The id itself is kept in the bag's metadata.
 
     Examples
     --------
     >>> safe_name("sora:video_68d7/x")
-    'sora%3Avideo_68d7%2Fx'
-    >>> len(safe_name("x:" + "y" * 500))
-    117
+    'sora_video_68d7_x-4ff711bb35c3'
+    >>> safe_name(".."), len(safe_name("x:" + "y" * 500))
+    ('_-5ec1f7e700f3', 93)
     """
+    return portable_name(post_id)
+
+
+def _legacy_name(post_id: str) -> str:
+    """The folder name snapshots had before portable names (to list old snapshots)."""
     s = urllib.parse.quote(post_id, safe="")
     if len(s) > 120:
         s = s[:100] + "-" + hashlib.sha256(post_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return s
+
+
+def _tag_value(v: str) -> str:
+    """A bag-info value on one line: controls, line breaks and ``␛`` as ``␛XXXX`` (:func:`archive.names.escape_chars`
+    with :data:`archive.names.ONE_LINE`; :func:`archive.names.xml_unescape_text` gives the original back)."""
+    return escape_chars(v, ONE_LINE)
 
 
 def _utc_stamp(now: datetime) -> str:
@@ -198,8 +214,8 @@ def _write_media(records: pl.DataFrame, data: Path, *, fetch: bool, allow_privat
             row: dict[str, Any] = {"id": rid, "url": url, "file": None, "sha256": m.get("sha256"),
                                    "status": "not fetched (snapshot without --media)"}
             if fetch:
-                ext = Path(urllib.parse.urlparse(url).path).suffix[:10]
-                rel = f"media/{safe_name(rid)}/{i}{ext}"
+                # a portable name of our own: the URL's suffix only as [a-z0-9]{1,8}, the URL itself in index.json
+                rel = f"media/{safe_name(rid)}/{i}{portable_suffix(urllib.parse.urlparse(url).path)}"
                 dest = data / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 row["status"] = _fetch(url, dest, client=client, media_dirs=media_dirs)
@@ -307,23 +323,26 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
                   "c2pa_manifests": n_c2pa + n_media_c2pa,
                   "redacted": int(posts.get_column("redacted").fill_null(False).sum())}
         meta = {"format": "remix-archivist snapshot 1", "root": tree_root, "counts": counts,
-                "posts": dict(zip(*real.select("id", "content_hash").get_columns()))}
+                "posts": dict(zip(*real.select("id", "content_hash").get_columns())),
+                # every file and folder name made from an id (c2pa/, media/, the snapshot folder) -> that id
+                "names": {safe_name(i): i for i in nodes.get_column("id").to_list()}}
         (tmp / "snapshot.json").write_text(json.dumps(meta, indent=1, sort_keys=True, ensure_ascii=False),
                                            "utf-8")
         sources = sorted(set(real.join(nodes.select("id", "source"), on="id").get_column("source").to_list()))
-        info = {
+        # no local path (the bag travels); values escaped so a CR in an id cannot break the tag file
+        info = {k: _tag_value(v) for k, v in {
             "Source-Organization": "Remix Archivist",
             "External-Identifier": tree_root,
             "External-Description": f"Remix tree of {tree_root}: {counts['posts']} posts, depth {counts['depth']}",
             "Remix-Root": tree_root,
+            "Remix-Folder": safe_name(tree_root),
             "Remix-Store-Version": str(version),
             "Remix-As-Of": "" if as_of is None else str(as_of),
-            "Remix-Archive": str(archive.path.resolve()),
             "Remix-Sources": ", ".join(s for s in sources if s),
             "Remix-Snapshot-Time": now.isoformat().replace("+00:00", "Z"),
             **{f"Remix-{k.replace('_', '-').title()}": str(v) for k, v in counts.items()},
             "Remix-Drift-Report": report_note,
-        }
+        }.items()}
         cwd = os.getcwd()
         try:
             bagit.make_bag(str(tmp), info, processes=1, checksums=CHECKSUMS)
@@ -373,203 +392,6 @@ def _write_reports(archive: Archive, root: str, as_of: Any, folder: Path) -> str
         "No drift measures were available when this snapshot was taken: run `archivist analyze`\n"
         "and snapshot again, or use `archivist snapshot` (which adds the full report).\n", "utf-8")
     return "none (no drift measures available)"
-
-
-# ---------------------------------------------------------------------- verify
-@dataclass
-class VerifyResult:
-    """The outcome of :func:`verify`: every problem found, not only the first."""
-
-    bag: Path
-    files: int = 0
-    problems: list[dict[str, str]] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"bag": str(self.bag), "ok": self.ok, "files": self.files, "problems": self.problems}
-
-
-def _hash_file(path: Path, algs: list[str]) -> dict[str, str]:
-    hs = {a: hashlib.new(a) for a in algs}
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            for h in hs.values():
-                h.update(chunk)
-    return {a: h.hexdigest() for a, h in hs.items()}
-
-
-def verify(bag: str | Path) -> VerifyResult:
-    """Check a bag's fixity: every missing, changed and extra file, and the Payload-Oxum.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> d = Path(tempfile.mkdtemp()) / "b"; d.mkdir(); _ = (d / "a.txt").write_text("hello")
-    >>> _ = bagit.make_bag(str(d), checksums=CHECKSUMS)
-    >>> _ = (d / "data" / "a.txt").write_text("jello"); _ = (d / "data" / "new.txt").write_text("x")
-    >>> sorted((p["kind"], p["path"]) for p in verify(d).problems)
-    [('changed', 'data/a.txt'), ('changed', 'data/a.txt'), ('extra', 'data/new.txt'), ('oxum', 'bag-info.txt')]
-    """
-    path = Path(bag)
-    result = VerifyResult(bag=path)
-    if not path.is_dir():
-        raise NotFoundError(f"no bag at {path}: give the folder that holds bagit.txt")
-    try:
-        b = bagit.Bag(str(path))
-    except bagit.BagError as e:
-        result.problems.append({"kind": "structure", "path": str(path), "detail": str(e)})
-        return result
-    algs = [a for a in b.algorithms if a in hashlib.algorithms_available]
-    for rel, expected in sorted(b.entries.items()):
-        f = path / rel
-        if not f.is_file():
-            result.problems.append({"kind": "missing", "path": rel, "detail": "listed in a manifest, not in the bag"})
-            continue
-        result.files += 1
-        got = _hash_file(f, [a for a in algs if a in expected])
-        for alg, value in got.items():
-            if value != expected[alg].lower():
-                result.problems.append({"kind": "changed", "path": rel,
-                                        "detail": f"{alg} expected {expected[alg][:16]}…, found {value[:16]}…"})
-    _, only_fs = b.compare_manifests_with_fs()
-    for rel in sorted(only_fs):
-        result.problems.append({"kind": "extra", "path": rel, "detail": "in the bag, not in any manifest"})
-    oxum = b.info.get("Payload-Oxum")
-    if isinstance(oxum, str) and "." in oxum:
-        want_bytes, want_files = oxum.split(".", 1)
-        files = list(b.payload_files())
-        have_bytes = sum((path / p).stat().st_size for p in files)
-        if (str(have_bytes), str(len(files))) != (want_bytes, want_files):
-            result.problems.append({"kind": "oxum", "path": "bag-info.txt",
-                                    "detail": f"Payload-Oxum says {want_files} files / {want_bytes} bytes, "
-                                              f"found {len(files)} / {have_bytes}"})
-    return result
-
-
-# ---------------------------------------------------------------------- restore
-def _dangerous(rel: str) -> bool:
-    p = rel.replace("\\", "/")
-    return (p.startswith("/") or p.startswith("~") or (len(p) > 1 and p[1] == ":")
-            or ".." in p.split("/"))
-
-
-def check_bag_paths(bag: str | Path) -> list[str]:
-    """Every reason a bag is unsafe to read: links, special files, manifest paths that leave the bag, fetch.txt.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> d = Path(tempfile.mkdtemp()); (d / "data").mkdir()
-    >>> _ = (d / "manifest-sha256.txt").write_text("00  ../../etc/passwd\\n")
-    >>> (d / "data" / "ln").symlink_to("/etc/passwd")
-    >>> for reason in check_bag_paths(d): print(reason)
-    data/ln is a symbolic link
-    manifest-sha256.txt names ../../etc/passwd, which leaves the bag
-    """
-    root = Path(bag)
-    reasons: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
-        for name in sorted(dirnames + filenames):
-            p = Path(dirpath) / name
-            rel = p.relative_to(root).as_posix()
-            st = os.lstat(p)
-            if stat.S_ISLNK(st.st_mode):
-                reasons.append(f"{rel} is a symbolic link")
-            elif stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
-                reasons.append(f"{rel} is a hard link ({st.st_nlink} names for one file)")
-            elif not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-                reasons.append(f"{rel} is not a regular file or folder")
-    for mf in sorted(root.glob("*manifest-*.txt")) + sorted(root.glob("fetch.txt")):
-        if mf.is_symlink():
-            continue
-        for line in mf.read_text("utf-8", "replace").splitlines():
-            parts = line.strip().split(None, 2 if mf.name == "fetch.txt" else 1)
-            if not parts or line.startswith("#"):
-                continue
-            target = parts[-1]
-            if mf.name == "fetch.txt":
-                reasons.append(f"fetch.txt asks to download {target}; bags that fetch are not restored")
-            elif _dangerous(target):
-                reasons.append(f"{mf.name} names {target}, which leaves the bag")
-    return reasons
-
-
-class _BagSource:
-    """The records of a bag as an ingest source."""
-
-    name = "snapshot"
-
-    def __init__(self, bag: Path) -> None:
-        self.bag = bag
-        self.target = str(bag.resolve())
-
-    def items(self, cursor: str | None) -> Iterator[tuple[str, bytes, None]]:
-        with open(self.bag / "data" / "records.jsonl", "rb") as f:
-            for i, line in enumerate(f, 1):
-                if line.strip():
-                    yield (f"{self.bag.name}/data/records.jsonl:{i}", line.rstrip(b"\r\n"), None)
-
-
-def restore(bag: str | Path, archive: Archive) -> IngestResult:
-    """Load a bag's records into ``archive`` (idempotent) after checking paths and fixity.
-
-    Refuses bags with links, paths that leave the bag or a ``fetch.txt``, and bags
-    that fail :func:`verify`; every reason is in the error's ``details``. Records go
-    through :func:`archive.ingest.ingest`, so restoring twice stores nothing new
-    and bad lines are quarantined.
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> restore(tempfile.mkdtemp(), Archive.open(tempfile.mkdtemp() + "/a", create=True))
-    Traceback (most recent call last):
-    ...
-    archive.errors.SnapshotError: ... is not a snapshot bag (no bagit.txt or data/records.jsonl)
-    """
-    path = Path(bag)
-    if path.is_symlink():
-        raise SnapshotError(f"{path} is a symbolic link; give the bag folder itself")
-    if not (path / "bagit.txt").is_file() or not (path / "data" / "records.jsonl").exists():
-        raise SnapshotError(f"{path} is not a snapshot bag (no bagit.txt or data/records.jsonl)")
-    unsafe = check_bag_paths(path)
-    if unsafe:
-        raise SnapshotError(f"refusing to restore {path}: {unsafe[0]}"
-                            + (f" (and {len(unsafe) - 1} more problems)" if len(unsafe) > 1 else ""), unsafe)
-    v = verify(path)
-    if not v.ok:
-        details = [f"{p['kind']}: {p['path']} ({p['detail']})" for p in v.problems]
-        raise SnapshotError(f"refusing to restore {path}: fixity check failed ({details[0]}"
-                            + (f", and {len(details) - 1} more" if len(details) > 1 else "")
-                            + "); run `archivist verify` for the full list", details)
-    result = ingest(archive, _BagSource(path))
-    _mark_redacted(archive, path / "data" / "records.jsonl")
-    return result
-
-
-def _mark_redacted(archive: Archive, records: Path) -> None:
-    """Posts that were redacted in the archive the bag came from stay marked as redacted here."""
-    ids: set[str] = set()
-    with open(records, "rb") as f:
-        for line in f:
-            if b'"redacted":true' in line:
-                try:
-                    rec = json.loads(line)
-                except ValueError:
-                    continue
-                if (rec.get("extra") or {}).get("redacted") is True and isinstance(rec.get("id"), str):
-                    ids.add(rec["id"])
-    if not ids:
-        return
-    current = archive.records(columns=["id", "redacted"]).filter(pl.col("id").is_in(list(ids)), ~pl.col("redacted"))
-    if current.height == 0:
-        return
-    from deltalake import DeltaTable
-
-    listed = ", ".join("'" + i.replace("'", "''") + "'" for i in sorted(ids))
-    DeltaTable(str(archive.table_path("records"))).update(updates={"redacted": "true"}, predicate=f"id IN ({listed})")
 
 
 # ---------------------------------------------------------------------- listing
@@ -643,9 +465,12 @@ def list_snapshots(archive: Archive, root: str | None = None, *, folder: str | P
             tree_root = archive.root_of(root)
         except NotFoundError:
             tree_root = root
-        folder = archive.path / "snapshots" / safe_name(tree_root)
-    base = Path(folder)
-    bags = sorted(p for p in base.iterdir() if p.is_dir() and (p / "bagit.txt").exists()) if base.is_dir() else []
+        folders = [archive.path / "snapshots" / safe_name(tree_root),
+                   archive.path / "snapshots" / _legacy_name(tree_root)]  # bags made before portable names
+    else:
+        folders = [Path(folder)]
+    bags = sorted((p for base in dict.fromkeys(folders) if base.is_dir() for p in base.iterdir()
+                   if p.is_dir() and (p / "bagit.txt").exists()), key=lambda p: (p.name, str(p)))
     rows: list[dict[str, Any]] = []
     prev: dict[str, str] | None = None
     for b in bags:

@@ -14,8 +14,9 @@ from click.testing import CliRunner
 from polars.testing import assert_frame_equal
 
 from archive.errors import ArchiveError
-from archive.export import export, export_frames, parse_newick, to_csv, to_gexf, to_graphml, to_newick
+from archive.export import export, export_frames, graph_id, parse_newick, to_csv, to_gexf, to_graphml, to_newick
 from archive.ingest import ingest_records
+from archive.names import xml_unescape_text
 from archive.store import Archive
 from dashboard.cli import cli
 
@@ -53,12 +54,16 @@ def test_graph_formats_read_back_by_networkx(sample: Archive, nasty: Archive, fm
     for arc, root in ((sample, None), (nasty, "x:3")):
         data = export(arc, fmt, root=root)
         g = read(io.BytesIO(data))
+        # GraphML node ids must be NMTOKENs: others are mapped, the original kept in original_id
+        g = nx.relabel_nodes(g, {n: d.get("original_id", n) for n, d in g.nodes(data=True)})
         nodes, edges = export_frames(arc, root)
         assert set(g.nodes) == set(nodes.get_column("id").to_list())
         assert set(g.edges) == _tree_edges(arc, root)
     g = nx.read_graphml(io.BytesIO(export(nasty, "graphml")))
-    node = g.nodes["x:it's (a) [b], c;d"]
-    assert node["prompt"] == "+1 <b>bold</b> & \"quotes\"\ufffdbell"  # XML cannot hold BEL
+    node = g.nodes[graph_id("x:it's (a) [b], c;d")]
+    assert node["original_id"] == "x:it's (a) [b], c;d"
+    assert node["prompt"] == "+1 <b>bold</b> & \"quotes\"\u241b0007bell"  # XML cannot hold BEL: the documented escape
+    assert xml_unescape_text(node["prompt"]) == NASTY[1]["prompt"]
     assert node["depth"] == 1 and node["style_tags"] == "noir; 35mm" and node["placeholder"] is False
     assert g.edges["x:root", "x:4"]["relation"] == "remix"
 

@@ -1,0 +1,119 @@
+"""What the export formats share: the frames (nodes, edges, drift) and the XML text rules."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from archive.errors import ArchiveError
+from archive.names import xml_escape_text
+from archive.store import Archive
+
+__all__ = ["DRIFT_TABLES", "export_frames", "flat_nodes"]
+
+#: analysis tables that may hold drift per node (``id``) or per edge (``child``), first found wins
+DRIFT_TABLES = ("analysis_nodes", "node_drift", "drift_nodes", "analysis_edges", "edge_drift")
+_DRIFT_COLS = ("edge_drift", "root_drift", "path_drift", "directness", "jaccard", "edit", "drift")
+
+# what archive.names.xml_escape_text escapes, as a polars (Rust) pattern
+_XML_BAD = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}\x{241B}]"
+
+
+def _escape_frame(df: pl.DataFrame) -> pl.DataFrame:
+    """Every text cell with :func:`archive.names.xml_escape_text` (only the rows that need it are touched)."""
+    out = []
+    for name, dt in df.schema.items():
+        if dt != pl.String:
+            continue
+        col = df.get_column(name)
+        mask = col.str.contains(_XML_BAD).fill_null(False)
+        if mask.any():
+            idx = mask.arg_true()
+            out.append(col.scatter(idx, [xml_escape_text(v) for v in col.gather(idx).to_list()]))
+    return df.with_columns(out) if out else df
+
+
+def _drift(archive: Archive) -> pl.DataFrame | None:
+    """Per-node drift columns from the first analysis table that has them (``id`` + numbers), or None."""
+    for name in DRIFT_TABLES:
+        if not archive.has_table(name):
+            continue
+        try:
+            df = archive.read_table(name)
+        except (ArchiveError, OSError, ValueError):
+            continue
+        key = "id" if "id" in df.columns else "child" if "child" in df.columns else None
+        cols = [c for c in _DRIFT_COLS if c in df.columns and df.schema[c].is_numeric()]
+        if key is None or not cols:
+            continue
+        if key == "child" and "primary" in df.columns:
+            df = df.filter(pl.col("primary"))
+        out = df.select(pl.col(key).alias("id"), *cols).unique("id", keep="first")
+        return out.rename({c: c if c != "drift" else "edge_drift" for c in cols})
+    return None
+
+
+def export_frames(archive: Archive, root: str | None = None, *, as_of: Any = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The nodes and edges an export writes: one tree (any node id of it) or the whole archive.
+
+    Nodes are posts joined with lineage (``id, parent, root, depth, in_cycle``, every
+    post column) plus drift columns when an analysis table holds them; edges are
+    ``child, parent, relation, evidence, confidence, rank, primary``. Both are sorted.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from archive.ingest import ingest_records
+    >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+    >>> _ = ingest_records(a, [{"id": "t:2", "source": "t", "created_at": "2026-01-02T00:00:00Z",
+    ...                         "parents": ["t:gone"]}])
+    >>> n, e = export_frames(a, "t:2")
+    >>> n.select("id", "placeholder").rows(), e.select("child", "parent", "primary").rows()
+    ([('t:gone', True), ('t:2', False)], [('t:2', 't:gone', True)])
+    """
+    if root is not None:
+        tree = archive.tree(root, as_of=as_of)
+        nodes, edges = tree.nodes, tree.edges
+    else:
+        nodes = archive.lineage(as_of).drop("placeholder", "created_at").join(archive.posts(as_of), on="id",
+                                                                              how="left")
+        edges = archive.edges(as_of)
+    drift = _drift(archive)
+    if drift is not None:
+        nodes = nodes.join(drift, on="id", how="left")
+    nodes = nodes.sort(["root", "depth", "created_at", "id"], nulls_last=True)
+    prim = nodes.select(pl.col("id").alias("child"), "parent", primary=pl.lit(True))
+    edges = (edges.join(prim, on=["child", "parent"], how="left")
+             .with_columns(pl.col("primary").fill_null(False)).sort(["child", "rank"]))
+    return nodes, edges
+
+
+def _scalar(v: Any) -> Any:
+    if isinstance(v, datetime):
+        return v.isoformat().replace("+00:00", "Z")
+    if isinstance(v, list):
+        return "; ".join(str(x) for x in v)
+    return v
+
+
+_GRAPH_ATTRS = ("source", "created_at", "author", "title", "prompt", "text", "style_tags", "root", "depth",
+                "placeholder", "redacted", "in_cycle", "views", "likes", "remixes", "comments", "license",
+                "content_hash") + _DRIFT_COLS
+
+
+def flat_nodes(nodes: pl.DataFrame) -> pl.DataFrame:
+    """Nodes with lists joined by ``"; "`` and times as RFC 3339 text: one cell per value.
+
+    Examples
+    --------
+    >>> flat_nodes(pl.DataFrame({"style_tags": [["noir", "35mm"]]}))["style_tags"].to_list()
+    ['noir; 35mm']
+    """
+    exprs = []
+    for name, dt in nodes.schema.items():
+        if isinstance(dt, pl.List):
+            exprs.append(pl.col(name).cast(pl.List(pl.String)).list.join("; ").alias(name))
+        elif isinstance(dt, pl.Datetime):
+            exprs.append(pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ").alias(name))
+    return nodes.with_columns(exprs) if exprs else nodes
