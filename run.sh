@@ -32,7 +32,10 @@ setup() {  # setup EXTRAS : a virtual environment with the package installed (sk
   if [ ! -f "$stamp" ]; then
     echo "installing Python packages ($extras) into $VENV ..." >&2
     "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; } >&2
-    "$VENV/bin/python" -m pip install -q -e ".[$extras]" 2>&1 | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" || true; } >&2
+    # setuptools' notice boxes about editable installs (between "!!" lines) are noise for a user
+    "$VENV/bin/python" -m pip install -q -e ".[$extras]" 2>&1 \
+      | awk '/^ *!!$/ {box = !box; next} !box' \
+      | { grep -v -e "^WARNING: Location" -e "BuildBackendWarning" -e "with strategy, WheelFile" || true; } >&2
     touch "$stamp"
   fi
 }
