@@ -40,11 +40,12 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from archive.errors import IngestError
+from archive.errors import ArchiveError, IngestError, StoreError
 from archive.record import EVIDENCE, KNOWN_FIELDS, RELATIONS, canonical_json, check, content_hash, reduced
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
 
-__all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH"]
+__all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH",
+           "reconcile_runs"]
 
 DEFAULT_BATCH = 50_000
 _TIME_FMT = "%Y-%m-%dT%H:%M:%S%.fZ"
@@ -389,6 +390,45 @@ def _resume_cursor(archive: Archive, source: str, target: str) -> str | None:
     return cur[-1] if cur.len() else None
 
 
+def reconcile_runs(archive: Archive) -> pl.DataFrame:
+    """Make the runs ledger account for every stored row; returns the rows it added.
+
+    A run commits a batch to ``records`` and then a checkpoint to ``runs``: two Delta
+    tables, two commits. A run killed between the two (or whose checkpoint a full disk
+    refused) has rows in the log its last ``runs`` row does not count. For each such
+    run a row is added with the counts raised by the difference (same status and
+    cursor, ``error`` saying so), so ``stored`` per run matches the log again.
+    Ingest calls this under the writer lock before it starts (when no other run can be
+    between its two commits).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from archive.store import Archive
+    >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+    >>> r = ingest_records(a, [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z"}])
+    >>> reconcile_runs(a).height     # every row accounted for
+    0
+    """
+    runs = archive.read_table("runs", schema=RUN_SCHEMA)
+    if runs.height == 0:
+        return runs
+    logged = archive.records(columns=["run_id"]).group_by("run_id").agg(pl.len().cast(pl.Int64).alias("_n"))
+    last = runs.sort(["run_id", "at"]).group_by("run_id", maintain_order=True).last()
+    short = last.join(logged, on="run_id", how="inner").filter(pl.col("_n") > pl.col("stored"))
+    if short.height == 0:
+        return short.drop("_n")
+    fix = short.with_columns(
+        (pl.col("read") + pl.col("_n") - pl.col("stored")).alias("read"),
+        pl.col("_n").alias("stored"),
+        pl.lit(_now()).cast(RUN_SCHEMA["at"]).alias("at"),
+        pl.format("reconciled: {} stored row(s) were committed after the last checkpoint of this run",
+                  pl.col("_n") - pl.col("stored")).alias("error"),
+    ).drop("_n").select(list(RUN_SCHEMA)).cast(RUN_SCHEMA)  # type: ignore[arg-type]
+    archive.append("runs", fix)
+    return fix
+
+
 def ingest(
     archive: Archive,
     source: Source,
@@ -411,9 +451,12 @@ def ingest(
     started = _now()
     cursor = _resume_cursor(archive, source.name, source.target) if resume else None
     result = IngestResult(run_id=run_id, source=source.name, target=source.target, resumed_from=cursor)
-    known = archive.content_hashes()
+    with archive.writing():  # one consistent look at the log, and the ledger made whole first
+        known, seen_files = archive.hashes_since(set())
+        reconcile_runs(archive)
     redacted = archive.redacted_ids()
     quarantined_before = set(archive.quarantine().get_column("raw_hash").to_list())
+    q_version = [archive.table_version("quarantine")]
 
     def run_row(status: str, cur: str | None, error: str | None = None) -> pl.DataFrame:
         return pl.DataFrame(
@@ -425,12 +468,31 @@ def ingest(
         )
 
     def flush(batch: _Batch) -> None:
+        with archive.writing():  # dedup, commit and checkpoint as one step: no other writer in between
+            commit_batch(batch)
+
+    def commit_batch(batch: _Batch) -> None:
+        nonlocal seen_files
         at = _now()
         df = batch.frame(run_id, at)
+        # Exactly once under concurrent writers: what others committed since we last looked is
+        # read now, under the writer lock, and this batch's rows already there are unchanged.
+        theirs, seen_files = archive.hashes_since(seen_files)
+        late = 0
+        if theirs:
+            known.update(theirs)
+            if df.height:
+                keep = ~df.get_column("content_hash").is_in(pl.Series(list(theirs), dtype=pl.String).implode())
+                late = df.height - int(keep.sum())
+                df = df.filter(keep) if late else df
+        batch.unchanged += late
+        if batch.bad and archive.table_version("quarantine") != q_version[0]:
+            quarantined_before.update(archive.quarantine().get_column("raw_hash").to_list())
         if df.height:
             result.store_version = archive.append("records", df)
             result.commits += 1
             known.update(batch.hashes)
+            seen_files = archive.hashes_since(seen_files, read=False)[1]  # our own: no one else committed since
         q = []
         for loc, raw, reasons in batch.bad:
             rh = _raw_hash(source.name, raw)
@@ -444,6 +506,7 @@ def ingest(
                       "raw_hash": rh, "reasons": reasons, "quarantined_at": at})
         if q:
             archive.append("quarantine", pl.DataFrame(q, schema=QUARANTINE_SCHEMA))
+        q_version[0] = archive.table_version("quarantine")
         result.read += batch.read
         result.stored += df.height
         result.unchanged += batch.unchanged
@@ -473,8 +536,11 @@ def ingest(
         result.error = f"{type(e).__name__}: {e}"
         try:
             archive.append("runs", run_row("failed", batch.cursor, result.error))
-        finally:
-            raise
+        except ArchiveError:
+            pass  # a full disk refuses the ledger row too: the next run reconciles it (reconcile_runs)
+        if isinstance(e, StoreError):
+            raise IngestError(f"{e} ({result.stored:,} record(s) of this run committed before it stopped)") from None
+        raise
     finally:
         if gc_was:
             gc.enable()

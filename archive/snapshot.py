@@ -45,6 +45,7 @@ True
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import ipaddress
@@ -55,7 +56,6 @@ import socket
 import stat
 import urllib.parse
 import urllib.request
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -65,7 +65,8 @@ from typing import Any
 import bagit
 import polars as pl
 
-from archive.errors import ArchiveError, NotFoundError, SnapshotError
+from archive import tempfiles
+from archive.errors import ArchiveError, NotFoundError, SnapshotError, resource_problem
 from archive.export import _drift, export_frames, to_csv, to_graphml, to_newick, to_prov_json
 from archive.ingest import IngestResult, ingest
 from archive.record import content_hash
@@ -281,9 +282,7 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
     nodes = nodes.drop("observed_at", strict=False)  # ingest time when fetched_at is missing: not the tree's
     tree_root = nodes.filter(pl.col("depth") == 0).get_column("id")[0]
     parent = Path(out) if out is not None else archive.path / "snapshots" / safe_name(tree_root)
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".partial-{uuid.uuid4().hex}"
-    tmp.mkdir()
+    tmp = _partial_bag(archive, parent)
     try:
         records = _tree_records(archive, nodes.select("id"), as_of)
         nodes = _bag_hashes(nodes, records)
@@ -343,11 +342,51 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
         while final.exists():
             k += 1
             final = parent / f"{name}-{k}"
-        os.rename(tmp, final)
+        _finish_bag(tmp, final)
         return final
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        problem = None if isinstance(e, (KeyboardInterrupt, SystemExit)) else resource_problem(e)
+        if problem:
+            raise SnapshotError(f"{problem[0]} writing the snapshot in {parent} (nothing was left behind); "
+                                f"{problem[1]}") from None
         raise
+
+
+PARTIAL = ".partial-"  # a bag being written: <parent>/.partial-<pid>-<start>-<random>/
+
+
+def _partial_bag(archive: Archive, parent: Path) -> Path:
+    """A new temporary folder for a bag, after removing the stale ones of killed snapshots.
+
+    The bag is written there and renamed into place only once it is whole
+    (:func:`_finish_bag`); any failure removes it (``snapshot``), and a ``kill -9``
+    leaves a folder stamped with a dead process, which the next write command of
+    any kind removes (:meth:`Archive.sweep_leftovers`, and here for ``-o`` folders).
+    """
+    if not archive.read_only:
+        with contextlib.suppress(ArchiveError):
+            archive.sweep_leftovers()
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tempfiles.sweep(parent, PARTIAL)
+        tmp = parent / tempfiles.temp_name(PARTIAL)
+        tmp.mkdir()
+    except OSError as e:
+        problem = resource_problem(e)
+        raise SnapshotError(f"cannot write a snapshot in {parent}: "
+                            + (f"{problem[0]}; {problem[1]}" if problem else str(e))) from None
+    return tmp
+
+
+def _finish_bag(tmp: Path, final: Path) -> None:
+    """Check the bag just made (file count and sizes against its Payload-Oxum, every tag file there)
+    and rename it into place: a bag is in its final folder only when whole."""
+    try:
+        bagit.Bag(str(tmp)).validate(fast=True)
+    except bagit.BagError as e:
+        raise SnapshotError(f"the snapshot written in {tmp} is incomplete ({e}); nothing was kept") from None
+    os.rename(tmp, final)
 
 
 def _write_reports(archive: Archive, root: str, as_of: Any, folder: Path) -> str:
@@ -578,7 +617,9 @@ def _mark_redacted(archive: Archive, records: Path) -> None:
     from deltalake import DeltaTable
 
     listed = ", ".join("'" + i.replace("'", "''") + "'" for i in sorted(ids))
-    DeltaTable(str(archive.table_path("records"))).update(updates={"redacted": "true"}, predicate=f"id IN ({listed})")
+    with archive.writing():
+        archive.commit("marking restored redactions", lambda: DeltaTable(str(archive.table_path("records"))).update(
+            updates={"redacted": "true"}, predicate=f"id IN ({listed})"))
 
 
 # ---------------------------------------------------------------------- listing
@@ -624,7 +665,8 @@ def snapshot_roots(archive: Archive) -> list[Path]:
     base = archive.path / "snapshots"
     if not base.is_dir():
         return []
-    return sorted(p for p in base.glob("*/*") if p.is_dir() and (p / "bagit.txt").exists())
+    return sorted(p for p in base.glob("*/*")
+                  if p.is_dir() and not p.name.startswith(".") and (p / "bagit.txt").exists())
 
 
 def list_snapshots(archive: Archive, root: str | None = None, *, folder: str | Path | None = None) -> pl.DataFrame:
@@ -654,7 +696,8 @@ def list_snapshots(archive: Archive, root: str | None = None, *, folder: str | P
             tree_root = root
         folder = archive.path / "snapshots" / safe_name(tree_root)
     base = Path(folder)
-    bags = sorted(p for p in base.iterdir() if p.is_dir() and (p / "bagit.txt").exists()) if base.is_dir() else []
+    bags = sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and (p / "bagit.txt").exists()) if base.is_dir() else []
     rows: list[dict[str, Any]] = []
     prev: dict[str, str] | None = None
     for b in bags:
