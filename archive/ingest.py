@@ -390,6 +390,19 @@ def _resume_cursor(archive: Archive, source: str, target: str) -> str | None:
     return cur[-1] if cur.len() else None
 
 
+def _reduce_redacted(df: pl.DataFrame, redacted: frozenset[str]) -> pl.DataFrame:
+    """Rows of posts redacted while this run was reading: their content goes, as :func:`_prepare` does."""
+    hit = df.get_column("id").is_in(pl.Series(list(redacted), dtype=pl.String).implode())
+    if not redacted or not hit.any():
+        return df
+    def reduce(row: dict) -> dict:
+        canon = canonical_json(reduced(orjson.loads(row["record"])))
+        return {**row, "author": None, "title": None, "prompt": None, "style_tags": [], "record": canon,
+                "content_hash": content_hash(canon), "redacted": True}
+    fixed = pl.DataFrame([reduce(r) for r in df.filter(hit).iter_rows(named=True)], schema=df.schema)
+    return pl.concat([df.filter(~hit), fixed])
+
+
 def reconcile_runs(archive: Archive) -> pl.DataFrame:
     """Make the runs ledger account for every stored row; returns the rows it added.
 
@@ -457,6 +470,7 @@ def ingest(
     redacted = archive.redacted_ids()
     quarantined_before = set(archive.quarantine().get_column("raw_hash").to_list())
     q_version = [archive.table_version("quarantine")]
+    r_version = [archive.table_version("redactions")]
 
     def run_row(status: str, cur: str | None, error: str | None = None) -> pl.DataFrame:
         return pl.DataFrame(
@@ -486,6 +500,9 @@ def ingest(
                 late = df.height - int(keep.sum())
                 df = df.filter(keep) if late else df
         batch.unchanged += late
+        if df.height and archive.table_version("redactions") != r_version[0]:  # a redaction ran meanwhile
+            r_version[0] = archive.table_version("redactions")
+            df = _reduce_redacted(df, archive.redacted_ids())
         if batch.bad and archive.table_version("quarantine") != q_version[0]:
             quarantined_before.update(archive.quarantine().get_column("raw_hash").to_list())
         if df.height:
