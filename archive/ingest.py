@@ -464,13 +464,13 @@ def ingest(
     started = _now()
     cursor = _resume_cursor(archive, source.name, source.target) if resume else None
     result = IngestResult(run_id=run_id, source=source.name, target=source.target, resumed_from=cursor)
-    with archive.writing():  # one consistent look at the log, and the ledger made whole first
+    with archive.writing():  # one consistent look at the store (no commit in between), the ledger made whole
         known, seen_files = archive.hashes_since(set())
         reconcile_runs(archive)
-    redacted = archive.redacted_ids()
-    quarantined_before = set(archive.quarantine().get_column("raw_hash").to_list())
-    q_version = [archive.table_version("quarantine")]
-    r_version = [archive.table_version("redactions")]
+        redacted = archive.redacted_ids()
+        quarantined_before = set(archive.quarantine().get_column("raw_hash").to_list())
+        q_version = [archive.table_version("quarantine")]
+        r_version = [archive.table_version("redactions")]
 
     def run_row(status: str, cur: str | None, error: str | None = None) -> pl.DataFrame:
         return pl.DataFrame(
@@ -503,7 +503,8 @@ def ingest(
         if df.height and archive.table_version("redactions") != r_version[0]:  # a redaction ran meanwhile
             r_version[0] = archive.table_version("redactions")
             df = _reduce_redacted(df, archive.redacted_ids())
-        if batch.bad and archive.table_version("quarantine") != q_version[0]:
+        if batch.bad and archive.table_version("quarantine") != q_version[0]:  # others quarantined meanwhile
+            q_version[0] = archive.table_version("quarantine")
             quarantined_before.update(archive.quarantine().get_column("raw_hash").to_list())
         if df.height:
             result.store_version = archive.append("records", df)
@@ -522,8 +523,7 @@ def ingest(
             q.append({"run_id": run_id, "source": source.name, "location": loc, "raw": raw,
                       "raw_hash": rh, "reasons": reasons, "quarantined_at": at})
         if q:
-            archive.append("quarantine", pl.DataFrame(q, schema=QUARANTINE_SCHEMA))
-        q_version[0] = archive.table_version("quarantine")
+            q_version[0] = archive.append("quarantine", pl.DataFrame(q, schema=QUARANTINE_SCHEMA))
         result.read += batch.read
         result.stored += df.height
         result.unchanged += batch.unchanged
