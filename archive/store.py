@@ -28,7 +28,7 @@ import contextlib
 import fcntl
 import os
 import random
-import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -56,7 +56,6 @@ __all__ = ["Archive", "Tree", "RECORD_SCHEMA", "RUN_SCHEMA", "QUARANTINE_SCHEMA"
 #: the one writer lock of an archive (``fcntl.flock`` on this file inside the archive folder)
 LOCK_FILE = ".write-lock"
 _LOCK_TIMEOUT = float(os.environ.get("REMIX_LOCK_TIMEOUT", "900"))  # seconds a writer waits for another
-_MIN_FREE = 8 * 2**20  # bytes a commit leaves free at least (Delta log entry, checkpoint, Parquet footer)
 T = TypeVar("T")
 
 
@@ -211,6 +210,40 @@ def _to_time(as_of: datetime | str) -> datetime:
     return as_of if as_of.tzinfo else as_of.replace(tzinfo=timezone.utc)
 
 
+@contextlib.contextmanager
+def _held_stderr() -> Iterator[dict]:
+    """Hold what is written to file descriptor 2 during the block; pass it on after unless told to drop it."""
+    box: dict = {}
+    try:
+        saved = os.dup(2)
+        held = tempfile.TemporaryFile()
+    except OSError:
+        yield box
+        return
+    try:
+        os.dup2(held.fileno(), 2)
+    except OSError:
+        os.close(saved)
+        held.close()
+        yield box
+        return
+    try:
+        yield box
+    finally:
+        with contextlib.suppress(Exception):
+            import sys
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        with contextlib.suppress(OSError):
+            if not box.get("drop"):
+                held.seek(0)
+                data = held.read()
+                if data:
+                    os.write(2, data)
+        held.close()
+
+
 class Archive:
     """A graph store on disk. Open it with :meth:`Archive.open`."""
 
@@ -314,8 +347,7 @@ class Archive:
         if frame.height == 0:
             return self.table_version(name)
         with self.writing():
-            self.commit(f"writing the {name} table", lambda: frame.write_delta(str(self.path / name), mode="append"),
-                        size=frame.estimated_size())
+            self.commit(f"writing the {name} table", lambda: frame.write_delta(str(self.path / name), mode="append"))
             return self.table_version(name)
 
     def write_table(self, name: str, frame: pl.DataFrame, *, mode: str = "overwrite") -> int:
@@ -324,30 +356,27 @@ class Archive:
         with self.writing():
             opts = {"schema_mode": "overwrite"} if mode == "overwrite" and self.has_table(name) else None
             self.commit(f"writing the {name} table", lambda: frame.write_delta(
-                str(self.path / name), mode=mode, delta_write_options=opts),  # type: ignore[arg-type]
-                size=frame.estimated_size())
+                str(self.path / name), mode=mode, delta_write_options=opts))  # type: ignore[arg-type]
             return self.table_version(name)
 
-    def commit(self, doing: str, write: Callable[[], T], *, size: int = 0) -> T:
+    def commit(self, doing: str, write: Callable[[], T]) -> T:
         """Run one Delta write: retried on conflicts, resource errors turned into one line.
 
-        ``size`` (bytes, an upper estimate) is checked against the free space first, so
-        a batch that cannot fit is refused before anything is written.
+        On a full disk the Rust writer prints a panic on stderr before the error reaches
+        Python; that text is held back while the write runs and dropped when the error
+        is reported as one line (any other output is passed on).
         """
-        try:
-            free = shutil.disk_usage(self.path).free
-        except OSError:
-            free = None
-        if free is not None and size and free < size // 2 + _MIN_FREE:
-            raise StoreError(f"no space left on device {doing} in {self.path} (about {size // 2**20 + 8} MB "
-                             f"needed, {free // 2**20} MB free); free some space and run the same command "
-                             "again: what was committed is kept and a rerun completes the rest")
-        try:
-            return commit_retrying(write)
-        except BaseException as e:  # pyo3 panics (a Rust writer on a full disk) are BaseExceptions
-            if isinstance(e, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise self.resource_error(e, doing) or e
+        with _held_stderr() as held:
+            try:
+                return commit_retrying(write)
+            except BaseException as e:  # pyo3 panics (a Rust writer on a full disk) are BaseExceptions
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    raise
+                err = self.resource_error(e, doing)
+                if err is None:
+                    raise
+                held["drop"] = True
+                raise err from None
 
     def resource_error(self, e: BaseException, doing: str) -> StoreError | None:
         """A one-line :class:`StoreError` for a resource problem behind ``e`` (``None``: not one)."""
