@@ -531,6 +531,13 @@ class Archive:
         latest = self.version()
         return latest if latest > served else None
 
+    def settle(self, timeout: float | None = None) -> int:
+        """Wait until views of the newest store version seen are ready (background follow); returns the version shown."""
+        t = self._building
+        if t is not None:
+            t.join(timeout)
+        return self.view_version()
+
     def _follow(self, latest: int) -> int:
         served = self._served
         if served is None or latest <= served or all((n, latest, None) in self._cache for n in _VIEW_NAMES):

@@ -12,7 +12,7 @@ from dash import Dash, dcc, html
 
 from dashboard.data import Memo, open_for_app
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "warm_up"]
 
 HERE = Path(__file__).parent
 
@@ -47,4 +47,15 @@ def create_app(archive_path: str | Path) -> Dash:
             html.Main(dash.page_container, className="content"),
         ]
     )
+    warm_up(app)
     return app
+
+
+def warm_up(app: Dash) -> None:
+    """Finish the app's setup before it serves anyone: one request through the test client runs Dash's
+    first-request setup (which fills the callback map; concurrent first requests could otherwise
+    find it half-filled, plotly/dash#3971), and reading the trees builds the current version's views."""
+    with app.server.test_client() as client:
+        client.get("/")
+    arc = app.server.config["ARCHIVE"]
+    arc.trees()
