@@ -166,6 +166,9 @@ def archive() -> Archive:
     arc = current_app.config.get("ARCHIVE")
     if arc is None:
         arc = open_for_app(current_app.config["ARCHIVE_PATH"])
+    m = current_app.extensions.get("remix_memo")
+    if m is not None:
+        m.seen_version(arc.view_version())  # a new version shown: the memo lets go of older ones
     return arc
 
 
