@@ -124,3 +124,28 @@ def test_kill_after_the_bag_is_whole_before_its_rename(big_tree, tmp_path: Path)
                        text=True)
     assert r.returncode == 0, r.stderr
     assert _partials(arc) == [] and len(snapshot_roots(Archive.open(arc))) == 1
+
+
+def test_redact_killed_at_random_points_then_rerun(big_tree, tmp_path: Path):
+    """Property: a redaction killed anywhere leaves a readable store, and its rerun finishes the job
+    (no file under the archive holds the prompt, the ledger has the entry)."""
+    rng = random.Random(1818)
+    src = _copy(big_tree[0], tmp_path / "src")
+    cmd = ["redact", "test:secret2", "--reason", "takedown", "--yes"]
+    t0 = time.time()
+    assert subprocess.run([ARCHIVIST, *cmd, "--archive", str(_copy(src, tmp_path / "timing"))],
+                          capture_output=True).returncode == 0
+    full = time.time() - t0
+    for trial in range(4):
+        arc = _copy(src, tmp_path / f"a{trial}")
+        p = subprocess.Popen([ARCHIVIST, *cmd, "--archive", str(arc)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, full))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        stats = subprocess.run([ARCHIVIST, "stats", "--archive", str(arc), "--json"], capture_output=True, text=True)
+        assert stats.returncode == 0, (trial, stats.stderr)
+        r = subprocess.run([ARCHIVIST, *cmd, "--archive", str(arc), "--json"], capture_output=True, text=True)
+        assert r.returncode == 0, (trial, r.stderr)
+        assert json.loads(r.stdout)["id"] == "test:secret2"
+        assert _holding(arc, SECRET) == [], trial
