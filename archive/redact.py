@@ -179,7 +179,7 @@ def _purge_rows(archive: Archive, post_id: str) -> list[str]:
             if hit.height == 0:
                 continue
             preds = " OR ".join(f"{c} = '{lit}'" for c in cols)
-        dt.delete(preds)
+        archive.commit(f"deleting rows of {post_id} from {d.name}", lambda: DeltaTable(str(d)).delete(preds))
         purge_history(d)
         purged.append(d.name)
     return purged
