@@ -345,6 +345,9 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
         _finish_bag(tmp, final)
         return final
     except BaseException as e:
+        if not tmp.exists() and isinstance(e, OSError):
+            raise SnapshotError(f"the snapshot being written in {parent} was removed meanwhile (a redaction of a "
+                                "post of this tree deletes half-written bags); run the snapshot again") from None
         shutil.rmtree(tmp, ignore_errors=True)
         problem = None if isinstance(e, (KeyboardInterrupt, SystemExit)) else resource_problem(e)
         if problem:
