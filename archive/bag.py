@@ -629,4 +629,6 @@ def _mark_redacted(archive: Archive, records: Path) -> None:
     from deltalake import DeltaTable
 
     listed = ", ".join("'" + i.replace("'", "''") + "'" for i in sorted(ids))
-    DeltaTable(str(archive.table_path("records"))).update(updates={"redacted": "true"}, predicate=f"id IN ({listed})")
+    with archive.writing():
+        archive.commit("marking restored redactions", lambda: DeltaTable(str(archive.table_path("records"))).update(
+            updates={"redacted": "true"}, predicate=f"id IN ({listed})"))

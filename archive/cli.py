@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree as RichTree
 
-from archive.errors import ArchiveError
+from archive.errors import ArchiveError, resource_problem
 from archive.ingest import DEFAULT_BATCH, IngestResult, Source, ingest
 from archive.paths import default_archive_path
 from archive.store import Archive
@@ -47,6 +47,13 @@ def handle_errors(f: F) -> F:
         except KeyboardInterrupt:
             err_console.print("interrupted: committed batches are kept; run the same command again to finish")
             sys.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except BaseException as e:  # a full disk, a read-only folder, a missing permission: one line too
+            problem = resource_problem(e)
+            if problem is None:
+                raise
+            raise click.ClickException(f"{problem[0]}: {problem[1]}") from None
 
     return wrapper  # type: ignore[return-value]
 

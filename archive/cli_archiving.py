@@ -213,23 +213,29 @@ def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path |
 @click.argument("post_id")
 @click.option("--reason", required=True, help="Why (kept in the redaction ledger), e.g. 'consent revoked'.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--purge-snapshots", "snaps", flag_value="purge",
+              help="Also delete the snapshot bags inside the archive that hold the post.")
+@click.option("--keep-snapshots", "snaps", flag_value="keep",
+              help="Keep those bags (listed in the ledger); without either flag, such bags stop the redaction.")
 @archive_option
 @json_option
 @handle_errors
-def redact_cmd(post_id: str, reason: str, yes: bool, archive_path: Path | None, as_json: bool) -> None:
+def redact_cmd(post_id: str, reason: str, yes: bool, archive_path: Path | None, as_json: bool,
+               snaps: str | None = None) -> None:
     """Remove a post's content from the archive and from every older version of it.
 
     The node stays (id, times, parents) so its remixes keep their lineage; the
     prompt, title, author, tags, media, provenance and extra are gone, older store
     versions can no longer be read, and the redaction ledger records it. Snapshot
-    bags taken before are listed: they still hold the content.
+    bags inside the archive that hold the post stop it (one line naming them) unless
+    --purge-snapshots or --keep-snapshots says what to do; half-written bags are deleted.
     """
     from archive.redact import redact
 
     arc = open_archive(archive_path)
     if not yes and not as_json:
         click.confirm(f"Remove the content of {shorten(post_id, 60)} from {arc.path} for good?", abort=True)
-    r = redact(arc, post_id, reason=reason)
+    r = redact(arc, post_id, reason=reason, snapshots=snaps or "refuse")
     if as_json:
         emit_json(r.as_dict())
         return

@@ -40,11 +40,12 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from archive.errors import IngestError
+from archive.errors import ArchiveError, IngestError, StoreError
 from archive.record import EVIDENCE, KNOWN_FIELDS, RELATIONS, canonical_json, check, content_hash, reduced
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
 
-__all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH"]
+__all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH",
+           "reconcile_runs"]
 
 DEFAULT_BATCH = 50_000
 _TIME_FMT = "%Y-%m-%dT%H:%M:%S%.fZ"
@@ -400,6 +401,58 @@ def _resume_cursor(archive: Archive, source: str, target: str) -> str | None:
     return cur[-1] if cur.len() else None
 
 
+def _reduce_redacted(df: pl.DataFrame, redacted: frozenset[str]) -> pl.DataFrame:
+    """Rows of posts redacted while this run was reading: their content goes, as :func:`_prepare` does."""
+    hit = df.get_column("id").is_in(pl.Series(list(redacted), dtype=pl.String).implode())
+    if not redacted or not hit.any():
+        return df
+    def reduce(row: dict) -> dict:
+        canon = canonical_json(reduced(orjson.loads(row["record"])))
+        return {**row, "author": None, "title": None, "prompt": None, "style_tags": [], "record": canon,
+                "content_hash": content_hash(canon), "redacted": True}
+    fixed = pl.DataFrame([reduce(r) for r in df.filter(hit).iter_rows(named=True)], schema=df.schema)
+    return pl.concat([df.filter(~hit), fixed])
+
+
+def reconcile_runs(archive: Archive) -> pl.DataFrame:
+    """Make the runs ledger account for every stored row; returns the rows it added.
+
+    A run commits a batch to ``records`` and then a checkpoint to ``runs``: two Delta
+    tables, two commits. A run killed between the two (or whose checkpoint a full disk
+    refused) has rows in the log its last ``runs`` row does not count. For each such
+    run a row is added with the counts raised by the difference (same status and
+    cursor, ``error`` saying so), so ``stored`` per run matches the log again.
+    Ingest calls this under the writer lock before it starts (when no other run can be
+    between its two commits).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from archive.store import Archive
+    >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+    >>> r = ingest_records(a, [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z"}])
+    >>> reconcile_runs(a).height     # every row accounted for
+    0
+    """
+    runs = archive.read_table("runs", schema=RUN_SCHEMA)
+    if runs.height == 0:
+        return runs
+    logged = archive.records(columns=["run_id"]).group_by("run_id").agg(pl.len().cast(pl.Int64).alias("_n"))
+    last = runs.sort(["run_id", "at"]).group_by("run_id", maintain_order=True).last()
+    short = last.join(logged, on="run_id", how="inner").filter(pl.col("_n") > pl.col("stored"))
+    if short.height == 0:
+        return short.drop("_n")
+    fix = short.with_columns(
+        (pl.col("read") + pl.col("_n") - pl.col("stored")).alias("read"),
+        pl.col("_n").alias("stored"),
+        pl.lit(_now()).cast(RUN_SCHEMA["at"]).alias("at"),
+        pl.format("reconciled: {} stored row(s) were committed after the last checkpoint of this run",
+                  pl.col("_n") - pl.col("stored")).alias("error"),
+    ).drop("_n").select(list(RUN_SCHEMA)).cast(RUN_SCHEMA)  # type: ignore[arg-type]
+    archive.append("runs", fix)
+    return fix
+
+
 def ingest(
     archive: Archive,
     source: Source,
@@ -425,9 +478,13 @@ def ingest(
     started = _now()
     cursor = _resume_cursor(archive, source.name, source.target) if resume else None
     result = IngestResult(run_id=run_id, source=source.name, target=source.target, resumed_from=cursor)
-    known = archive.content_hashes()
-    redacted = archive.redacted_ids()
-    quarantined_before = set(archive.quarantine().get_column("raw_hash").to_list())
+    with archive.writing():  # one consistent look at the store (no commit in between), the ledger made whole
+        known, seen_files = archive.hashes_since(set())
+        reconcile_runs(archive)
+        redacted = archive.redacted_ids()
+        quarantined_before = set(archive.quarantine().get_column("raw_hash").to_list())
+        q_version = [archive.table_version("quarantine")]
+        r_version = [archive.table_version("redactions")]
 
     def run_row(status: str, cur: str | None, error: str | None = None) -> pl.DataFrame:
         return pl.DataFrame(
@@ -441,13 +498,35 @@ def ingest(
     committed = cursor  # the cursor of the last committed batch (what a rerun resumes after)
 
     def flush(batch: _Batch) -> None:
-        nonlocal committed
+        with archive.writing():  # dedup, commit and checkpoint as one step: no other writer in between
+            commit_batch(batch)
+
+    def commit_batch(batch: _Batch) -> None:
+        nonlocal seen_files, committed
         at = _now()
         df = batch.frame(run_id, at)
+        # Exactly once under concurrent writers: what others committed since we last looked is
+        # read now, under the writer lock, and this batch's rows already there are unchanged.
+        theirs, seen_files = archive.hashes_since(seen_files)
+        late = 0
+        if theirs:
+            known.update(theirs)
+            if df.height:
+                keep = ~df.get_column("content_hash").is_in(pl.Series(list(theirs), dtype=pl.String).implode())
+                late = df.height - int(keep.sum())
+                df = df.filter(keep) if late else df
+        batch.unchanged += late
+        if df.height and archive.table_version("redactions") != r_version[0]:  # a redaction ran meanwhile
+            r_version[0] = archive.table_version("redactions")
+            df = _reduce_redacted(df, archive.redacted_ids())
+        if batch.bad and archive.table_version("quarantine") != q_version[0]:  # others quarantined meanwhile
+            q_version[0] = archive.table_version("quarantine")
+            quarantined_before.update(archive.quarantine().get_column("raw_hash").to_list())
         if df.height:
             result.store_version = archive.append("records", df)
             result.commits += 1
             known.update(batch.hashes)
+            seen_files = archive.hashes_since(seen_files, read=False)[1]  # our own: no one else committed since
         q = []
         for loc, raw, reasons in batch.bad:
             rh = _raw_hash(source.name, raw)
@@ -460,7 +539,7 @@ def ingest(
             q.append({"run_id": run_id, "source": source.name, "location": loc, "raw": raw,
                       "raw_hash": rh, "reasons": reasons, "quarantined_at": at})
         if q:
-            archive.append("quarantine", pl.DataFrame(q, schema=QUARANTINE_SCHEMA))
+            q_version[0] = archive.append("quarantine", pl.DataFrame(q, schema=QUARANTINE_SCHEMA))
         result.read += batch.read
         result.stored += df.height
         result.unchanged += batch.unchanged
@@ -495,8 +574,11 @@ def ingest(
             result.status, result.error = "failed", f"{type(e).__name__}: {e}"
         try:
             archive.append("runs", run_row(result.status, committed, result.error))
-        finally:
-            raise
+        except ArchiveError:
+            pass  # a full disk refuses the ledger row too: the next run reconciles it (reconcile_runs)
+        if isinstance(e, StoreError):
+            raise IngestError(f"{e} ({result.stored:,} record(s) of this run committed before it stopped)") from None
+        raise
     finally:
         if gc_was:
             gc.enable()

@@ -50,10 +50,11 @@ from typing import Any
 
 import polars as pl
 from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
 
 from archive.errors import NotFoundError, StoreError
 from archive.record import canonical_json, reduced
-from archive.snapshot import read_bag_info, snapshot_roots
+from archive.snapshot import PARTIAL, read_bag_info, safe_name, snapshot_roots
 from archive.store import UTC, Archive
 
 __all__ = ["CONTENT_FIELDS", "REDACTION_SCHEMA", "Redaction", "redact", "redactions", "purge_history",
@@ -178,18 +179,59 @@ def _purge_rows(archive: Archive, post_id: str) -> list[str]:
             if hit.height == 0:
                 continue
             preds = " OR ".join(f"{c} = '{lit}'" for c in cols)
-        dt.delete(preds)
+        archive.commit(f"deleting rows of {post_id} from {d.name}", lambda: DeltaTable(str(d)).delete(preds))
         purge_history(d)
         purged.append(d.name)
     return purged
 
 
-def redact(archive: Archive, post_id: str, *, reason: str, now: datetime | None = None) -> Redaction:
+def _bags_holding(archive: Archive, post_id: str, now: datetime) -> tuple[list[Path], list[Path]]:
+    """Bags inside the archive that may hold ``post_id``: ``(half-written, complete)``.
+
+    Half-written bags (``.partial-*``, of a killed or a running snapshot) of the post's
+    tree or that name it anywhere in their files; complete bags taken before ``now``
+    whose ``snapshot.json`` lists the post.
+    """
+    base = archive.path / "snapshots"
+    if not base.is_dir():
+        return [], []
+    try:
+        tree = safe_name(archive.root_of(post_id))
+    except NotFoundError:
+        tree = None
+    partial = [p for p in sorted(base.glob(f"*/{PARTIAL}*"))
+               if p.is_dir() and (tree is None or p.parent.name == tree or _mentions(p, post_id))]
+    return partial, [Path(b) for b in affected_snapshots(archive, post_id, before=now)]
+
+
+def _mentions(folder: Path, post_id: str) -> bool:
+    needle = post_id.encode("utf-8")
+    for f in folder.rglob("*"):
+        try:
+            if f.is_file() and needle in f.read_bytes():
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def redact(archive: Archive, post_id: str, *, reason: str, now: datetime | None = None,
+           snapshots: str = "refuse") -> Redaction:
     """Remove the content of ``post_id`` from the log and every older version; keep the node; log it.
 
     Raises :class:`~archive.errors.NotFoundError` when the id has no record, and
     :class:`~archive.errors.StoreError` without a reason. A post that is already
     redacted is left as it is and its earlier ledger entry returned.
+
+    Snapshot bags inside the archive hold copies of the content. Half-written ones
+    (of a killed or running snapshot of the post's tree) are always deleted. Complete
+    bags that hold the post: ``snapshots="refuse"`` (the default) raises a
+    :class:`~archive.errors.StoreError` naming them before anything is changed;
+    ``"purge"`` deletes them too; ``"keep"`` keeps them and lists them in the ledger
+    (``affected_snapshots``) for their keepers.
+
+    The whole redaction holds the archive's writer lock: an ingest running beside it
+    waits between two batches, then goes on (and never stores the content again).
 
     Examples
     --------
@@ -203,8 +245,21 @@ def redact(archive: Archive, post_id: str, *, reason: str, now: datetime | None 
     archive._writable()
     if not reason or not reason.strip():
         raise StoreError("a redaction needs a reason (--reason TEXT): it is kept in the ledger")
-    now = now or datetime.now(timezone.utc)
+    if snapshots not in ("refuse", "purge", "keep"):
+        raise StoreError(f"snapshots must be refuse, purge or keep, not {snapshots!r}")
+    with archive.writing():
+        try:
+            return _redact(archive, post_id, reason=reason, now=now or datetime.now(timezone.utc),
+                           snapshots=snapshots)
+        except (OSError, DeltaError) as e:
+            raise archive.resource_error(e, f"redacting {post_id}") or e
+
+
+def _redact(archive: Archive, post_id: str, *, reason: str, now: datetime, snapshots: str) -> Redaction:
     path = archive.table_path("records")
+    partial, complete = _bags_holding(archive, post_id, now)
+    for p in partial:  # half-written bags are never kept: they may hold the content and are no snapshot
+        shutil.rmtree(p, ignore_errors=True)
     rows = archive.records().filter(pl.col("id") == post_id)
     if rows.height == 0:
         raise NotFoundError(f"no record of {post_id!r} in the archive at {archive.path} (nothing to redact)")
@@ -213,6 +268,11 @@ def redact(archive: Archive, post_id: str, *, reason: str, now: datetime | None 
         if done.height:
             d = done.row(-1, named=True)
             return Redaction(**{k: d[k] for k in REDACTION_SCHEMA})
+    if complete and snapshots == "refuse":
+        raise StoreError(f"{len(complete)} snapshot bag(s) inside the archive hold {post_id} ({complete[0]}"
+                         + (f" and {len(complete) - 1} more" if len(complete) > 1 else "")
+                         + "): run again with --purge-snapshots to delete them with the content, or "
+                           "--keep-snapshots to keep them (listed in the ledger for their keepers)")
     before = archive.version()
     new = rows.with_columns(
         pl.lit(None, pl.String).alias("author"), pl.lit(None, pl.String).alias("title"),
@@ -221,19 +281,23 @@ def redact(archive: Archive, post_id: str, *, reason: str, now: datetime | None 
         pl.lit(True).alias("redacted"),
     )
     updates = {c: f"s.{c}" for c in ("author", "title", "prompt", "style_tags", "record", "redacted")}
-    (DeltaTable(str(path))
-     .merge(new.to_arrow(), predicate="t.id = s.id AND t.content_hash = s.content_hash",
-            source_alias="s", target_alias="t")
-     .when_matched_update(updates=updates)
-     .execute())
+    archive.commit(f"redacting {post_id}", lambda: (
+        DeltaTable(str(path))
+        .merge(new.to_arrow(), predicate="t.id = s.id AND t.content_hash = s.content_hash",
+               source_alias="s", target_alias="t")
+        .when_matched_update(updates=updates)
+        .execute()))
     after = purge_history(path)
     purged = ["records", *_purge_rows(archive, post_id)]
     shutil.rmtree(archive.path / "_views", ignore_errors=True)
     archive._cache.clear()
+    if snapshots == "purge":
+        for b in complete:
+            shutil.rmtree(b)
     result = Redaction(id=post_id, reason=reason.strip(), redacted_at=now,
                        fields_removed=list(CONTENT_FIELDS), rows=rows.height,
                        store_version_before=before, store_version_after=after, tables_purged=purged,
-                       affected_snapshots=affected_snapshots(archive, post_id, before=now))
+                       affected_snapshots=[] if snapshots == "purge" else [str(b) for b in complete])
     archive.append("redactions", pl.DataFrame([result.as_dict()], schema=REDACTION_SCHEMA))
     return result
 

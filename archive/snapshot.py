@@ -46,12 +46,12 @@ True
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
 import urllib.parse
-import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -61,7 +61,8 @@ import bagit
 import polars as pl
 
 from archive.bag import VerifyResult, check_bag_paths, restore, restore_refusals, verify
-from archive.errors import ArchiveError, NotFoundError, SnapshotError, SourceError
+from archive import tempfiles
+from archive.errors import ArchiveError, NotFoundError, SnapshotError, SourceError, resource_problem
 from archive.export import _drift, export_frames, to_csv, to_graphml, to_newick, to_prov_json
 from archive.names import ONE_LINE, escape_chars, portable_name, portable_suffix
 from archive.record import content_hash
@@ -288,9 +289,7 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
     nodes = nodes.drop("observed_at", strict=False)  # ingest time when fetched_at is missing: not the tree's
     tree_root = nodes.filter(pl.col("depth") == 0).get_column("id")[0]
     parent = Path(out) if out is not None else archive.path / "snapshots" / safe_name(tree_root)
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = parent / f".partial-{uuid.uuid4().hex}"
-    tmp.mkdir()
+    tmp = _partial_bag(archive, parent)
     try:
         records = _tree_records(archive, nodes.select("id"), as_of)
         nodes = _bag_hashes(nodes, records)
@@ -353,11 +352,54 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
         while final.exists():
             k += 1
             final = parent / f"{name}-{k}"
-        os.rename(tmp, final)
+        _finish_bag(tmp, final)
         return final
-    except BaseException:
+    except BaseException as e:
+        if not tmp.exists() and isinstance(e, OSError):
+            raise SnapshotError(f"the snapshot being written in {parent} was removed meanwhile (a redaction of a "
+                                "post of this tree deletes half-written bags); run the snapshot again") from None
         shutil.rmtree(tmp, ignore_errors=True)
+        problem = None if isinstance(e, (KeyboardInterrupt, SystemExit)) else resource_problem(e)
+        if problem:
+            raise SnapshotError(f"{problem[0]} writing the snapshot in {parent} (nothing was left behind); "
+                                f"{problem[1]}") from None
         raise
+
+
+PARTIAL = ".partial-"  # a bag being written: <parent>/.partial-<pid>-<start>-<random>/
+
+
+def _partial_bag(archive: Archive, parent: Path) -> Path:
+    """A new temporary folder for a bag, after removing the stale ones of killed snapshots.
+
+    The bag is written there and renamed into place only once it is whole
+    (:func:`_finish_bag`); any failure removes it (``snapshot``), and a ``kill -9``
+    leaves a folder stamped with a dead process, which the next write command of
+    any kind removes (:meth:`Archive.sweep_leftovers`, and here for ``-o`` folders).
+    """
+    if not archive.read_only:
+        with contextlib.suppress(ArchiveError):
+            archive.sweep_leftovers()
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tempfiles.sweep(parent, PARTIAL)
+        tmp = parent / tempfiles.temp_name(PARTIAL)
+        tmp.mkdir()
+    except OSError as e:
+        problem = resource_problem(e)
+        raise SnapshotError(f"cannot write a snapshot in {parent}: "
+                            + (f"{problem[0]}; {problem[1]}" if problem else str(e))) from None
+    return tmp
+
+
+def _finish_bag(tmp: Path, final: Path) -> None:
+    """Check the bag just made (file count and sizes against its Payload-Oxum, every tag file there)
+    and rename it into place: a bag is in its final folder only when whole."""
+    try:
+        bagit.Bag(str(tmp)).validate(fast=True)
+    except bagit.BagError as e:
+        raise SnapshotError(f"the snapshot written in {tmp} is incomplete ({e}); nothing was kept") from None
+    os.rename(tmp, final)
 
 
 def _write_reports(archive: Archive, root: str, as_of: Any, folder: Path) -> str:
@@ -437,7 +479,8 @@ def snapshot_roots(archive: Archive) -> list[Path]:
     base = archive.path / "snapshots"
     if not base.is_dir():
         return []
-    return sorted(p for p in base.glob("*/*") if p.is_dir() and (p / "bagit.txt").exists())
+    return sorted(p for p in base.glob("*/*")
+                  if p.is_dir() and not p.name.startswith(".") and (p / "bagit.txt").exists())
 
 
 def list_snapshots(archive: Archive, root: str | None = None, *, folder: str | Path | None = None) -> pl.DataFrame:
@@ -470,7 +513,8 @@ def list_snapshots(archive: Archive, root: str | None = None, *, folder: str | P
     else:
         folders = [Path(folder)]
     bags = sorted((p for base in dict.fromkeys(folders) if base.is_dir() for p in base.iterdir()
-                   if p.is_dir() and (p / "bagit.txt").exists()), key=lambda p: (p.name, str(p)))
+                   if p.is_dir() and not p.name.startswith(".") and (p / "bagit.txt").exists()),
+                  key=lambda p: (p.name, str(p)))
     rows: list[dict[str, Any]] = []
     prev: dict[str, str] | None = None
     for b in bags:

@@ -24,28 +24,70 @@ Examples
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import random
+import tempfile
 import threading
-import uuid
+import time
+from collections.abc import Callable, Iterator
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import networkx as nx
 import numpy as np
 import polars as pl
 from deltalake import DeltaTable
-from deltalake.exceptions import DeltaError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from archive.errors import NotFoundError, StoreError
+from archive import tempfiles
+from archive.errors import NotFoundError, StoreError, resource_problem
 from archive.graph import compute_lineage
 from archive.paths import default_archive_path
 from archive.record import parse_time
 
-__all__ = ["Archive", "Tree", "RECORD_SCHEMA", "RUN_SCHEMA", "QUARANTINE_SCHEMA", "AsOf", "nearest_ids"]
+__all__ = ["Archive", "Tree", "RECORD_SCHEMA", "RUN_SCHEMA", "QUARANTINE_SCHEMA", "AsOf", "LOCK_FILE",
+           "commit_retrying", "nearest_ids"]
+
+#: the one writer lock of an archive (``fcntl.flock`` on this file inside the archive folder)
+LOCK_FILE = ".write-lock"
+_LOCK_TIMEOUT = float(os.environ.get("REMIX_LOCK_TIMEOUT", "900"))  # seconds a writer waits for another
+T = TypeVar("T")
+
+
+def commit_retrying(commit: Callable[[], T], *, attempts: int = 8, base: float = 0.05) -> T:
+    """Run a Delta commit, retrying on a commit conflict with jittered exponential backoff.
+
+    deltalake resolves conflicts optimistically: a writer whose commit lost the race
+    gets ``CommitFailedError`` and is expected to retry against the new table version
+    (the deltalake documentation on concurrent writers). Every commit of this
+    package goes through here; the archive's writer lock (:meth:`Archive.writing`)
+    makes conflicts between its own writers rare, this covers outside writers.
+
+    Examples
+    --------
+    >>> calls = []
+    >>> def flaky():
+    ...     calls.append(1)
+    ...     if len(calls) < 3:
+    ...         raise CommitFailedError("a concurrent transaction added new data")
+    ...     return "done"
+    >>> commit_retrying(flaky, base=0.001), len(calls)
+    ('done', 3)
+    """
+    for i in range(attempts):
+        try:
+            return commit()
+        except CommitFailedError:
+            if i == attempts - 1:
+                raise
+            time.sleep(base * (2 ** i) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
 
 UTC = pl.Datetime("us", "UTC")
 PARENT_STRUCT = pl.Struct(
@@ -133,7 +175,8 @@ class Tree:
         return g
 
 
-_SORTED_BY = {"posts": "id", "lineage": "id", "edges": "child"}  # how _build_views sorts the views
+_SORTED_BY = {"posts": "id", "lineage": "id", "edges": "child"}
+_VIEW_NAMES = ("posts", "edges", "lineage", "problems", "trees", "observations")  # how _build_views sorts the views
 
 
 def _mark_sorted(name: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -185,6 +228,40 @@ def nearest_ids(ids: pl.Series, post_id: str, *, limit: int = 3) -> list[str]:
     return [h[0] for h in sorted(hits, key=lambda h: (h[1], h[0]))]
 
 
+@contextlib.contextmanager
+def _held_stderr() -> Iterator[dict]:
+    """Hold what is written to file descriptor 2 during the block; pass it on after unless told to drop it."""
+    box: dict = {}
+    try:
+        saved = os.dup(2)
+        held = tempfile.TemporaryFile()
+    except OSError:
+        yield box
+        return
+    try:
+        os.dup2(held.fileno(), 2)
+    except OSError:
+        os.close(saved)
+        held.close()
+        yield box
+        return
+    try:
+        yield box
+    finally:
+        with contextlib.suppress(Exception):
+            import sys
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        with contextlib.suppress(OSError):
+            if not box.get("drop"):
+                held.seek(0)
+                data = held.read()
+                if data:
+                    os.write(2, data)
+        held.close()
+
+
 class Archive:
     """A graph store on disk. Open it with :meth:`Archive.open`."""
 
@@ -195,6 +272,13 @@ class Archive:
         self.read_only = read_only
         self._cache: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
         self._lock = threading.Lock()
+        self._wlock = threading.RLock()  # the threads of this process; the file lock covers processes
+        self._wfd: int | None = None
+        self._wdepth = 0
+        self._swept = False
+        self.follow: str = "now"  # "now": reads see the newest version; "background": see ``follow_latest``
+        self._served: int | None = None  # background follow: the version plain reads are pinned to
+        self._building: threading.Thread | None = None
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -268,8 +352,16 @@ class Archive:
             return -1
 
     def version(self) -> int:
-        """The store version: the version of the ``records`` log."""
-        return self.table_version("records")
+        """The store version: the version of the ``records`` log.
+
+        Raises :class:`~archive.errors.StoreError` when the archive folder is gone
+        (deleted or unmounted under a running reader).
+        """
+        v = self.table_version("records")
+        if v < 0:
+            raise StoreError(f"the archive at {self.path} is gone (its records table is missing: deleted, moved "
+                             "or unmounted); put it back, or restart with --archive PATH")
+        return v
 
     def history(self) -> pl.DataFrame:
         """Every version of the log with its time and operation."""
@@ -295,28 +387,173 @@ class Archive:
         return pl.read_delta(str(self.path / name), columns=columns)
 
     def append(self, name: str, frame: pl.DataFrame) -> int:
-        """Append a frame to a table in one atomic Delta commit; returns the new version."""
+        """Append a frame to a table in one atomic Delta commit; returns the new version.
+
+        The commit holds the writer lock (:meth:`writing`) and is retried on a
+        conflict; a full disk, a read-only folder or a missing permission is a
+        one-line :class:`~archive.errors.StoreError`.
+        """
         self._writable()
         if frame.height == 0:
             return self.table_version(name)
-        frame.write_delta(str(self.path / name), mode="append")
-        return self.table_version(name)
+        with self.writing():
+            self.commit(f"writing the {name} table", lambda: frame.write_delta(str(self.path / name), mode="append"))
+            return self.table_version(name)
 
     def write_table(self, name: str, frame: pl.DataFrame, *, mode: str = "overwrite") -> int:
         """Write (``overwrite`` or ``append``) a derived or analysis table; returns its version."""
         self._writable()
-        opts = {"schema_mode": "overwrite"} if mode == "overwrite" and self.has_table(name) else None
-        frame.write_delta(str(self.path / name), mode=mode, delta_write_options=opts)  # type: ignore[arg-type]
-        return self.table_version(name)
+        with self.writing():
+            opts = {"schema_mode": "overwrite"} if mode == "overwrite" and self.has_table(name) else None
+            self.commit(f"writing the {name} table", lambda: frame.write_delta(
+                str(self.path / name), mode=mode, delta_write_options=opts))  # type: ignore[arg-type]
+            return self.table_version(name)
+
+    def commit(self, doing: str, write: Callable[[], T]) -> T:
+        """Run one Delta write: retried on conflicts, resource errors turned into one line.
+
+        On a full disk the Rust writer prints a panic on stderr before the error reaches
+        Python; that text is held back while the write runs and dropped when the error
+        is reported as one line (any other output is passed on).
+        """
+        with _held_stderr() as held:
+            try:
+                return commit_retrying(write)
+            except BaseException as e:  # pyo3 panics (a Rust writer on a full disk) are BaseExceptions
+                if isinstance(e, (KeyboardInterrupt, SystemExit)):
+                    raise
+                err = self.resource_error(e, doing)
+                if err is None:
+                    raise
+                held["drop"] = True
+                raise err from None
+
+    def resource_error(self, e: BaseException, doing: str) -> StoreError | None:
+        """A one-line :class:`StoreError` for a resource problem behind ``e`` (``None``: not one)."""
+        found = resource_problem(e)
+        if found is None:
+            return None
+        what, todo = found
+        try:
+            v = f" (store version {self.version()} is intact)"
+        except Exception:  # noqa: BLE001 - the message must not fail on a broken disk
+            v = ""
+        return StoreError(f"{what} {doing} in {self.path}{v}; {todo}")
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the archive's one writer lock (``<archive>/.write-lock``, ``fcntl.flock``) for a block.
+
+        Every commit of this package takes it, so two writers never commit at once:
+        an ingest deduplicates its batch against the table version it commits on, and
+        a redaction's merge and history purge run between two ingest batches instead
+        of under them. Re-entrant within one :class:`Archive`; another process waits
+        (at most ``$REMIX_LOCK_TIMEOUT`` seconds, default 900). The first time a
+        writer takes it, stale temporary files of killed writers are removed.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+        >>> with a.writing():
+        ...     with a.writing():   # re-entrant
+        ...         (a.path / LOCK_FILE).exists()
+        True
+        """
+        self._writable()
+        with self._wlock:
+            if self._wdepth == 0:
+                try:
+                    fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o664)
+                except OSError as e:
+                    raise self.resource_error(e, "taking the writer lock") or StoreError(
+                        f"cannot take the writer lock of {self.path}: {e}") from None
+                deadline = time.monotonic() + _LOCK_TIMEOUT
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() > deadline:
+                            os.close(fd)
+                            raise StoreError(f"another writer has held the archive lock of {self.path} for "
+                                             f"{_LOCK_TIMEOUT:.0f} s; wait for it to finish (or stop it) and run "
+                                             "the command again") from None
+                        time.sleep(0.02)
+                self._wfd = fd
+                if not self._swept:
+                    self._swept = True
+                    self.sweep_leftovers()
+            self._wdepth += 1
+            try:
+                yield
+            finally:
+                self._wdepth -= 1
+                if self._wdepth == 0 and self._wfd is not None:
+                    os.close(self._wfd)  # closing the descriptor releases the flock
+                    self._wfd = None
+
+    def sweep_leftovers(self) -> list[Path]:
+        """Remove temporary files and folders that killed writers left in the archive; returns them.
+
+        View caches being written (``_views/v<N>/.<view>.<stamp>.tmp``) and half-written
+        snapshot bags (``snapshots/<root>/.partial-<stamp>``) of processes that are gone.
+        Every write command does this first (:meth:`writing`); a snapshot does it too.
+        """
+        gone: list[Path] = []
+        views = self.path / "_views"
+        if views.is_dir():
+            for d in views.iterdir():
+                gone += tempfiles.sweep(d, ".view-", ".tmp")
+                for p in d.glob(".*.tmp"):  # unstamped names (older versions): stale by age
+                    if not p.name.startswith(".view-") and tempfiles.is_stale(p, "."):
+                        with contextlib.suppress(OSError):
+                            p.unlink()
+                            gone.append(p)
+        snaps = self.path / "snapshots"
+        if snaps.is_dir():
+            for d in snaps.iterdir():
+                gone += tempfiles.sweep(d, ".partial-")
+        return gone
 
     def _writable(self) -> None:
         if self.read_only:
             raise StoreError(f"the archive at {self.path} is open read-only")
 
+    # ------------------------------------------------------------------ exactly once
+    def hashes_since(self, seen_files: set[str], *, read: bool = True) -> tuple[set[str], set[str]]:
+        """Content hashes in the data files of ``records`` not in ``seen_files``; and every current file.
+
+        What ingest deduplicates a batch against just before it commits (under the
+        writer lock): the rows other writers committed since it last looked. Starting
+        from an empty set gives every content hash of the log.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from archive.ingest import ingest_records
+        >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+        >>> hashes, files = a.hashes_since(set())
+        >>> _ = ingest_records(a, [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z"}])
+        >>> new, files = a.hashes_since(files)
+        >>> len(new), a.hashes_since(files)[0]
+        (1, set())
+        """
+        try:
+            current = set(DeltaTable(str(self.path / "records")).file_uris())
+        except (DeltaError, OSError) as e:
+            raise StoreError(f"the records table of {self.path} cannot be read: {e}") from e
+        new = sorted(current - seen_files)
+        if not new or not read:
+            return set(), current
+        col = pl.read_parquet(new, columns=["content_hash"]).get_column("content_hash")
+        return set(col.to_list()), current
+
     # ------------------------------------------------------------------ log
     def _pin(self, as_of: AsOf) -> tuple[int, datetime | None]:
         if as_of is None:
-            return self.version(), None
+            latest = self.version()
+            return (self._follow(latest) if self.follow == "background" else latest), None
         if isinstance(as_of, bool):
             raise StoreError("as_of must be a version number or a time")
         if isinstance(as_of, int):
@@ -327,6 +564,50 @@ class Archive:
         if isinstance(as_of, str) and as_of.strip().isdigit():
             return self._pin(int(as_of))
         return self.version(), _to_time(as_of)
+
+    def view_version(self) -> int:
+        """The store version plain reads (no ``as_of``) show: :meth:`version`, or with
+        ``follow = "background"`` the newest version whose views are ready (see :meth:`newer_version`)."""
+        return self._pin(None)[0]
+
+    def newer_version(self) -> int | None:
+        """A store version newer than the one shown, whose views are being built (``None``: up to date).
+
+        With ``follow = "background"`` (the dashboard) a new store version does not stop
+        the readers: they keep the views they have while one thread builds the new ones,
+        then every reader moves on at once.
+        """
+        served = self.view_version()
+        latest = self.version()
+        return latest if latest > served else None
+
+    def settle(self, timeout: float | None = None) -> int:
+        """Wait until views of the newest store version seen are ready (background follow); returns the version shown."""
+        t = self._building
+        if t is not None:
+            t.join(timeout)
+        return self.view_version()
+
+    def _follow(self, latest: int) -> int:
+        served = self._served
+        if served is None or latest <= served or all((n, latest, None) in self._cache for n in _VIEW_NAMES):
+            self._served = latest  # the first read (a warm-up) builds in the caller, once
+            return latest
+        with self._lock:
+            if self._building is None or not self._building.is_alive():
+                self._building = threading.Thread(target=self._build_latest, args=(latest,),
+                                                  name="remix-views", daemon=True)
+                self._building.start()
+        return served
+
+    def _build_latest(self, version: int) -> None:
+        try:
+            self._view("posts", None, (version, None))
+        except Exception:  # noqa: BLE001 - the readers keep the version they have; the next read tries again
+            return
+        if self._served is None or version > self._served:
+            self._served = version
+            self._evict()
 
     def records(self, as_of: AsOf = None, *, columns: list[str] | None = None) -> pl.DataFrame:
         """The raw observation log (every stored row), pinned by ``as_of``.
@@ -371,16 +652,16 @@ class Archive:
                 self._cache.move_to_end(key)
                 return self._cache[key]
         disk = self.path / "_views" / f"v{version}" / f"{name}.parquet"
+        df = None
         if t is None and disk.exists():
-            df = _mark_sorted(name, pl.read_parquet(disk))
-        else:
+            try:
+                df = _mark_sorted(name, pl.read_parquet(disk))
+            except (OSError, pl.exceptions.ComputeError):
+                df = None  # unreadable cache (a damaged disk): build from the log instead
+        if df is None:
             views = self._build_views(version, t)
             if t is None and not self.read_only:
-                disk.parent.mkdir(parents=True, exist_ok=True)
-                for vname, vdf in views.items():
-                    tmp = disk.parent / f".{vname}.{uuid.uuid4().hex}.tmp"
-                    vdf.write_parquet(tmp)
-                    os.replace(tmp, disk.parent / f"{vname}.parquet")
+                self._save_views(disk.parent, views)
             views = {vname: _mark_sorted(vname, vdf) for vname, vdf in views.items()}
             with self._lock:
                 for vname, vdf in views.items():
@@ -388,9 +669,43 @@ class Archive:
             df = views[name]
         with self._lock:
             self._cache[key] = df
-            while len(self._cache) > 24:
-                self._cache.popitem(last=False)
+        self._evict()
         return df
+
+    def _save_views(self, folder: Path, views: dict[str, pl.DataFrame]) -> None:
+        """Keep the views as Parquet for the next reader; a cache, so a full or read-only disk only skips it.
+
+        Each file is written under a temporary name and renamed into place; the temporary
+        is removed whatever happens (a killed writer's is swept by the next writer).
+        """
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return
+        for vname, vdf in views.items():
+            tmp = folder / tempfiles.temp_name(".view-", f".{vname}.tmp")
+            try:
+                vdf.write_parquet(tmp)
+                os.replace(tmp, folder / f"{vname}.parquet")
+            except (OSError, pl.exceptions.ComputeError):
+                return
+            finally:
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
+
+    def _evict(self) -> None:
+        """Drop cached views of store versions no reader needs: memory holds the views of the newest
+        version, the version being shown (see :meth:`newer_version`) and one other pin at most."""
+        with self._lock:
+            pins = list(dict.fromkeys((v, t) for _, v, t in reversed(self._cache)))  # most recent first
+            plain = [v for v, t in pins if t is None]
+            keep = {(max(plain), None)} if plain else set()
+            if self._served is not None:
+                keep.add((self._served, None))
+            others = [p for p in pins if p not in keep]
+            keep.update(others[:1])
+            for k in [k for k in self._cache if (k[1], k[2]) not in keep]:
+                del self._cache[k]
 
     def _build_views(self, version: int, t: datetime | None) -> dict[str, pl.DataFrame]:
         recs = self._read_log(version, _POST_COLS + ["parents", "ingested_at"])

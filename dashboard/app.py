@@ -13,7 +13,7 @@ from dash import Dash, dcc, html
 from dashboard.data import Memo, open_for_app
 from dashboard.security import allowed_hosts, secure_app
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "warm_up"]
 
 HERE = Path(__file__).parent
 
@@ -55,4 +55,15 @@ def create_app(archive_path: str | Path, *, hosts: frozenset[str] | None = None)
         ]
     )
     secure_app(app, hosts=hosts if hosts is not None else allowed_hosts("127.0.0.1"))
+    warm_up(app)
     return app
+
+
+def warm_up(app: Dash) -> None:
+    """Finish the app's setup before it serves anyone: one request through the test client runs Dash's
+    first-request setup (which fills the callback map; concurrent first requests could otherwise
+    find it half-filled, plotly/dash#3971), and reading the trees builds the current version's views."""
+    with app.server.test_client() as client:
+        client.get("/")
+    arc = app.server.config["ARCHIVE"]
+    arc.trees()

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 import polars as pl
-from flask import current_app
+from flask import current_app, has_app_context
 
 from archive.errors import ArchiveError, NotFoundError
 from archive.store import Archive, Tree
@@ -37,6 +37,7 @@ class Memo:
 
     def __init__(self, size: int = 32) -> None:
         self.size = size
+        self.latest = -1
         self._d: OrderedDict[Hashable, Any] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -56,10 +57,22 @@ class Memo:
         with self._lock:
             self._d.clear()
 
+    def seen_version(self, version: int) -> None:
+        """A page saw store ``version``: when it is new, entries of older versions go (no reader asks
+        for them again), so memory holds one version's frames however many versions the app has seen.
+        Keys carry their version second: ``(kind, version, ...)``."""
+        with self._lock:
+            if version <= self.latest:
+                return
+            self.latest = version
+            for k in [k for k in self._d if isinstance(k, tuple) and len(k) > 1 and type(k[1]) is int
+                      and k[1] < version]:
+                del self._d[k]
+
 
 def memo(key: Hashable, compute: Callable[[], T]) -> T:
     """``compute()`` once per ``key`` for the current app (see :class:`Memo`)."""
-    m = current_app.extensions.get("remix_memo")
+    m = current_app.extensions.get("remix_memo") if has_app_context() else None
     return compute() if m is None else m.get(key, compute)
 
 
@@ -86,13 +99,17 @@ def views(arc: Archive, as_of: str | None = None) -> Views:
     ``lineage`` and ``posts`` are sorted by id, so :func:`tree_of` finds a tree's rows by
     binary search instead of joining against every post.
     """
-    v = arc.version()
+    v = arc.view_version()  # with the app's background follow: the newest version whose views are ready
+    m = current_app.extensions.get("remix_memo") if has_app_context() else None
+    if m is not None:
+        m.seen_version(v)
+    pin = v if as_of is None else as_of
 
     def load() -> Views:
-        lin = _by_id(arc.lineage(as_of))
-        edges = arc.edges(as_of)
+        lin = _by_id(arc.lineage(pin))
+        edges = arc.edges(pin)
         edges = edges if edges.get_column("child").is_sorted() else edges.sort("child", "rank")
-        return Views(v, lin, _by_id(arc.posts(as_of)), edges, arc.trees(as_of), lin.sort("root", "id"))
+        return Views(v, lin, _by_id(arc.posts(pin)), edges, arc.trees(pin), lin.sort("root", "id"))
 
     return memo(("views", v, as_of), load)
 
@@ -136,8 +153,12 @@ def tree_of(vw: Views, post_id: str) -> Tree:
 
 
 def open_for_app(path: str) -> Archive:
-    """The archive an app serves: opened read-only (the dashboard never writes)."""
-    return Archive.open(path, read_only=True)
+    """The archive an app serves: opened read-only (the dashboard never writes), following new store
+    versions in the background: requests keep the views they have while one thread builds the next
+    version's, so no request waits for an archive-wide rebuild (see :meth:`Archive.newer_version`)."""
+    arc = Archive.open(path, read_only=True)
+    arc.follow = "background"
+    return arc
 
 
 def archive() -> Archive:
@@ -145,6 +166,9 @@ def archive() -> Archive:
     arc = current_app.config.get("ARCHIVE")
     if arc is None:
         arc = open_for_app(current_app.config["ARCHIVE_PATH"])
+    m = current_app.extensions.get("remix_memo")
+    if m is not None:
+        m.seen_version(arc.view_version())  # a new version shown: the memo lets go of older ones
     return arc
 
 

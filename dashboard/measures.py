@@ -1,11 +1,13 @@
 """The dashboard's door to ``lineage``: each measure from the analysis tables, or computed now.
 
-``archivist analyze`` writes the measures as tables (``lineage.analyze``). When
-those tables describe the store version being shown they are read; otherwise
-(an ingest ran since, an as-of date is set, or the archive was never analysed)
-the measure is computed on the spot for one tree, or for the whole archive when
-it is small. When neither is possible the function returns ``None`` and the
-page says so plainly: no made-up numbers.
+``archivist analyze`` writes the measures as tables (``lineage.analyze``). Archive-wide
+measures always come from the latest analysis when there is one, even when an ingest
+ran since: the page then says which store version they describe and that a newer one
+exists (:func:`stale_notes`), instead of recomputing the whole archive inside a request.
+Without any analysis (or with an as-of date) a measure is computed on the spot for one
+tree, or for the whole archive when it has at most :data:`ON_THE_FLY_LIMIT` posts (a
+budget of about two seconds on two cores). When neither is possible the function
+returns ``None`` and the page says so plainly: no made-up numbers.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from archive.store import Archive, Tree
+from dashboard.data import memo
 from lineage.analyze import load_results
 from lineage.blame import blame_path
 from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
@@ -23,14 +26,14 @@ from lineage.drift import drift_rate_expr, node_drift, token_diff
 from lineage.errors import LineageError
 from lineage.styles import styles_frame
 
-__all__ = ["MISSING", "ON_THE_FLY_LIMIT", "analysed_version", "fresh_table", "tree_drift", "archive_drift",
+__all__ = ["MISSING", "stale_notes", "ON_THE_FLY_LIMIT", "analysed_version", "fresh_table", "tree_drift", "archive_drift",
            "drift_rates", "diff_words", "blame_words", "archive_styles", "archive_style_labels", "style_labels",
            "archive_flow", "archive_homogenisation", "archive_bleed_rates", "analysed_drift", "DRIFT_COLS", "Decay",
            "archive_decay"]
 
 MISSING = ("not computed for this archive yet: run `archivist analyze --archive PATH` and reload "
            "(the archive is too big to compute it while the page loads)")
-ON_THE_FLY_LIMIT = 300_000  # posts: above this, whole-archive measures come from `archivist analyze` only
+ON_THE_FLY_LIMIT = 50_000  # posts: above this, whole-archive measures come from `archivist analyze` only
 
 
 def analysed_version(arc: Archive) -> int | None:
@@ -45,13 +48,40 @@ def analysed_version(arc: Archive) -> int | None:
 
 
 def fresh_table(arc: Archive, table: str, *, as_of: str | None = None) -> pl.DataFrame | None:
-    """An analysis table, only when it describes what is shown (the current store version, no as-of)."""
-    if as_of is not None or analysed_version(arc) != arc.version():
+    """An analysis table of the latest analysis (read once per analysed version), ``None`` with an as-of
+    date or without analysis. It may describe an older store version than the one shown: see :func:`stale_notes`."""
+    if as_of is not None:
         return None
-    try:
-        return load_results(arc, table)
-    except LineageError:
+    av = analysed_version(arc)
+    if av is None:
         return None
+
+    def load() -> pl.DataFrame | None:
+        try:
+            return load_results(arc, table)
+        except LineageError:
+            return None
+
+    return memo(("analysis", av, table), load)
+
+
+def stale_notes(arc: Archive, *, analysis: bool = True) -> list[str]:
+    """What a page of archive-wide measures must say about their age (empty when they are current).
+
+    The analysis tables may describe an older store version than the one shown, and a
+    newer store version may be loading in the background (:meth:`Archive.newer_version`).
+    """
+    out: list[str] = []
+    shown = arc.view_version()
+    av = analysed_version(arc) if analysis else None
+    if analysis and av is not None and av != shown:
+        out.append(f"These measures are from the analysis of store version {av}; the store is at version {shown} "
+                   "now. Run `archivist analyze` to bring them up to date.")
+    newer = arc.newer_version()
+    if newer is not None:
+        out.append(f"Store version {newer} has arrived and is being loaded; this page shows version {shown} "
+                   "until it is ready (reload in a moment).")
+    return out
 
 
 def _small(arc: Archive, as_of: str | None) -> bool:
@@ -89,9 +119,10 @@ def archive_drift(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | N
         return stored
     if not _small(arc, as_of):
         return None
-    posts = arc.posts(as_of)
-    return node_drift(posts.select("id", "text", "placeholder"),
-                      arc.lineage(as_of).select("id", "parent", "root", "depth"))
+    v = arc.view_version()
+    pin = v if as_of is None else as_of
+    return memo(("drift", v, as_of), lambda: node_drift(
+        arc.posts(pin).select("id", "text", "placeholder"), arc.lineage(pin).select("id", "parent", "root", "depth")))
 
 
 def drift_rates(nd: pl.DataFrame) -> pl.DataFrame:
@@ -122,7 +153,9 @@ def archive_styles(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | 
         return stored
     if not _small(arc, as_of):
         return None
-    return styles_frame(arc.posts(as_of).select("id", "text", "style_tags"))
+    v = arc.view_version()
+    pin = v if as_of is None else as_of
+    return memo(("styles", v, as_of), lambda: styles_frame(arc.posts(pin).select("id", "text", "style_tags")))
 
 
 def archive_style_labels(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | None:
@@ -133,8 +166,10 @@ def archive_style_labels(arc: Archive, *, as_of: str | None = None) -> pl.DataFr
     styles = archive_styles(arc, as_of=as_of)
     if styles is None:
         return None
-    return label_new_styles(styles.select("id", "term"),
-                            arc.lineage(as_of).select("id", "parent", "root", "depth", "created_at"))
+    v = arc.view_version()
+    pin = v if as_of is None else as_of
+    return memo(("style_labels_all", v, as_of), lambda: label_new_styles(
+        styles.select("id", "term"), arc.lineage(pin).select("id", "parent", "root", "depth", "created_at")))
 
 
 def style_labels(labels: pl.DataFrame | None, post_id: str) -> list[dict] | None:

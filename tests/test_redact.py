@@ -117,7 +117,10 @@ def test_quarantine_and_analysis_tables_purged(empty_store: Archive):
 def test_snapshots_taken_before_are_listed(arc: Archive):
     before = snapshot(arc, TARGET, now=datetime(2026, 1, 1, tzinfo=timezone.utc))
     other = snapshot(arc, "messy:orphan", now=datetime(2026, 1, 1, tzinfo=timezone.utc))
-    r = redact(arc, TARGET, reason="consent revoked", now=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    with pytest.raises(StoreError, match=r"^1 snapshot bag\(s\) inside the archive hold .*--purge-snapshots"):
+        redact(arc, TARGET, reason="consent revoked", now=datetime(2026, 2, 1, tzinfo=timezone.utc))
+    assert arc.posts().filter(pl.col("id") == TARGET).get_column("redacted").to_list() == [False]  # refused: nothing done
+    r = redact(arc, TARGET, reason="consent revoked", now=datetime(2026, 2, 1, tzinfo=timezone.utc), snapshots="keep")
     assert r.affected_snapshots == [str(before)] and str(other) not in r.affected_snapshots
     after = snapshot(arc, TARGET, now=datetime(2026, 3, 1, tzinfo=timezone.utc))
     assert PROBE not in (after / "data" / "records.jsonl").read_text("utf-8")
@@ -204,3 +207,11 @@ def test_a_later_crawl_cannot_bring_redacted_content_back(tmp_path):
     assert post["views"] == 50 and post["prompt"] is None and post["redacted"]  # engagement still tracked
     assert _json.loads(rows.sort("fetched_at").get_column("record")[-1])["extra"] == {"redacted": True}
     assert a.lineage().filter(pl.col("id") == "t:child").get_column("parent")[0] == "t:cameo"
+
+
+def test_purge_snapshots_deletes_the_bags_holding_the_post(arc: Archive):
+    before = snapshot(arc, TARGET, now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    other = snapshot(arc, "messy:orphan", now=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    r = redact(arc, TARGET, reason="takedown", now=datetime(2026, 2, 1, tzinfo=timezone.utc), snapshots="purge")
+    assert not before.exists() and other.exists() and r.affected_snapshots == []
+    assert [f for f in arc.path.rglob("*") if f.is_file() and PROBE.encode() in f.read_bytes()] == []

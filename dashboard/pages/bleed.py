@@ -35,6 +35,7 @@ def layout(**query: str) -> html.Div:
     arc = archive()
     labels = measures.archive_style_labels(arc)
     head = [html.H1("Style bleed"), html.P(LEAD, className="lead")]
+    head += [note(t) for t in measures.stale_notes(arc)]
     if labels is None:
         return html.Div(head + [note("Style bleed " + measures.MISSING + ".")])
     flow, names = measures.archive_flow(arc, labels), tree_labels(arc.trees())

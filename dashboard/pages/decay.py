@@ -29,6 +29,7 @@ def _num(v, fmt: str = "{:.2f}") -> str:
 def layout(**_: str) -> html.Div:
     arc = archive()
     head = [html.H1("Remix decay"), html.P(LEAD, className="lead")]
+    head += [note(t) for t in measures.stale_notes(arc)]
     dec = measures.archive_decay(arc)
     if dec is None:
         return html.Div(head + [note("Decay " + measures.MISSING + ".")])

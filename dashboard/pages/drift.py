@@ -21,6 +21,7 @@ def layout(**_: str) -> html.Div:
             html.P("Drift compares the words of two prompts: 0 means the same words, 1 means no word in common. "
                    "Each remix step moves a prompt a little; over generations it wanders away from the root.",
                    className="lead")]
+    head += [note(t) for t in measures.stale_notes(arc)]
     if nd is None:
         return html.Div(head + [note("Drift " + measures.MISSING + ".")])
     trees = arc.trees().select("root", "size", "root_text")

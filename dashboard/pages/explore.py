@@ -337,7 +337,7 @@ def show_node(state):
     anc = path_to_root(nodes, node["id"])
     path = anc.select("id", "depth", "text", "placeholder").to_dicts()
     row = drift_frame.filter(pl.col("id") == node["id"])
-    labels = memo(("style_labels", arc.version(), as_of), lambda: measures.archive_style_labels(arc, as_of=as_of))
+    labels = memo(("style_labels", arc.view_version(), as_of), lambda: measures.archive_style_labels(arc, as_of=as_of))
     panel = node_panel(
         node, root=tree.root, parent=parent,
         diff=measures.diff_words(parent["text"], node["text"]) if parent else None,

@@ -9,7 +9,8 @@ from dash import Input, Output, callback, dcc, html, no_update
 
 from dashboard.data import archive
 from dashboard.figures import growth_figure, tree_sizes_figure
-from dashboard.panels import explore_href
+from dashboard.measures import stale_notes
+from dashboard.panels import explore_href, note
 from dashboard.tables import frame_table, tree_link
 
 dash.register_page(__name__, path="/", name="Overview", order=0, title="Overview · Remix Archivist")
@@ -47,6 +48,7 @@ def layout(**_: str) -> html.Div:
         html.H1("Overview"),
         html.P(f"What the archive holds right now (store version {s['version']}; reload the page to see new "
                "ingests). Click a tree to explore it.", className="lead"),
+        *[note(t) for t in stale_notes(arc, analysis=False)],
         html.Div([
             card(f"{s['posts']:,}", "posts"),
             card(f"{s['trees']:,}", "remix trees", "/explore"),
