@@ -40,7 +40,7 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError, TableNotFoundError
 
 from archive.errors import NotFoundError, StoreError
-from archive.graph import compute_lineage
+from archive.graph import compute_lineage, merge_equal_time_parents
 from archive.paths import default_archive_path
 from archive.record import parse_time
 
@@ -366,6 +366,7 @@ class Archive:
                 .group_by("id", maintain_order=True)
                 .agg(pl.all().last(), n_obs=pl.len())
             )
+        latest = merge_equal_time_parents(recs, latest)  # one line per edge: the union of the parents
         # declaration order of each parent: explode keeps list order
         edges = (
             latest.select(pl.col("id").alias("child"), "parents")
