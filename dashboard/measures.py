@@ -18,7 +18,8 @@ from archive.store import Archive, Tree
 from lineage.analyze import load_results
 from lineage.blame import blame_path
 from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
-from lineage.decay import activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity, tree_shape
+from lineage.decay import (TREE_SHAPE_SCHEMA, activity, branching_decay, engagement_decay, fidelity_by_depth,
+                           fit_fidelity, tree_shape)
 from lineage.drift import drift_rate_expr, node_drift, token_diff
 from lineage.errors import LineageError
 from lineage.styles import styles_frame
@@ -174,7 +175,7 @@ class Decay:
     activity: dict[str, Any]  # half_life_days, median_lifetime_days
     survival: pl.DataFrame  # time, at_risk, events, censored, survival
     engagement: dict[str, Any]  # slope
-    shapes: pl.DataFrame  # root, size, depth, breadth, leaves, structural_virality, sackin, colless
+    shapes: pl.DataFrame  # lineage.decay.TREE_SHAPE_SCHEMA
 
 
 def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
@@ -198,8 +199,7 @@ def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
                       "median_lifetime_days": get("median_tree_lifetime_days")},
             survival=load_results(arc, "survival"),
             engagement={"slope": get("engagement_slope")},
-            shapes=trees.select("root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin",
-                                "colless"))
+            shapes=trees.select(list(TREE_SHAPE_SCHEMA)))
     nd = archive_drift(arc)
     if nd is None:
         return None

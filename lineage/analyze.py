@@ -61,22 +61,23 @@ __all__ = ["ANALYSIS_VERSION", "TABLES", "analyze", "analyze_trees", "analyze_tr
            "tree_hashes", "Progress"]
 
 #: Bump when a measure changes: every tree is recomputed on the next analysis.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 TABLES = ("nodes", "edges", "blame", "styles", "style_labels", "trees", "flow", "homogenisation", "fidelity",
           "branching", "survival", "dilemma", "decay", "runs")
 _ALIASES = {"node_drift": "nodes", "edge_drift": "edges", "labels": "style_labels", "bleed": "style_labels"}
 _PER_TREE = ("nodes", "edges", "blame", "styles", "trees")
 _NODE_COLS = ["id", "parent", "root", "depth", "created_at", "placeholder", "tokens", "edge_drift", "root_drift",
               "path_drift", "directness", "root_tokens", "retention", "children"]
-_TREE_COLS = ["root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin", "colless",
+_TREE_COLS = ["root", "size", "depth", "breadth", "leaves", "structural_virality", "structural_virality_norm", "sackin",
+              "sackin_per_leaf", "colless_like", "colless_like_norm",
               "drift_rate", "mean_edge_drift", "mean_root_drift", "mean_retention", "first_at", "last_at",
-              "placeholder_root", "content_hash"]
+              "placeholder_root", "cycle_cut", "activity_half_life_days", "content_hash"]
 
 Progress = Callable[[str, int, int], None]
 
 
 def _nodes_frame(archive: Archive) -> pl.DataFrame:
-    lin = archive.lineage().select("id", "parent", "root", "depth", "placeholder", "created_at")
+    lin = archive.lineage().select("id", "parent", "root", "depth", "placeholder", "created_at", "in_cycle")
     posts = archive.posts().select("id", "text", "style_tags", "views", "fetched_at")
     return lin.join(posts, on="id", how="left")
 
@@ -119,9 +120,12 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
     n = nodes
     if "placeholder" not in n.columns:
         n = n.with_columns(placeholder=pl.lit(False))
+    if "in_cycle" not in n.columns:
+        n = n.with_columns(in_cycle=pl.lit(False))
     if "text" not in n.columns:
         n = n.with_columns(text=pl.lit("", dtype=pl.String))
-    n = n.with_columns(pl.col("placeholder").fill_null(False)).sort(["root", "depth", "id"])
+    n = n.with_columns(pl.col("placeholder").fill_null(False), pl.col("in_cycle").fill_null(False)
+                       ).sort(["root", "depth", "id"])
     # one tokenisation serves both: style matching keeps the clause breaks, drift and blame drop them
     n = n.with_columns(tokens_series(n.get_column("text"), boundaries=True).alias("style_tokens"))
     n = n.with_columns(tokens=pl.col("style_tokens").list.eval(pl.element().filter(pl.element() != BOUNDARY)))
@@ -139,6 +143,13 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
     ed = edge_drift(tok, pairs.select("child", "parent"), max_tokens=max_tokens)
     ed = ed.with_columns(relation=pairs.get_column("relation"), primary=pairs.get_column("relation") == "primary")
     ed = ed.join(n.select(child="id", root="root"), on="child", how="left")
+    # undefined is not zero: drift between two prompts needs both texts (a source without prompts gives none)
+    has = n.select("id", _h=pl.col("tokens").list.len() > 0)
+    ed = (ed.join(has.rename({"id": "child"}), on="child", how="left")
+          .join(has.rename({"id": "parent", "_h": "_hp"}), on="parent", how="left")
+          .with_columns(pl.when(pl.col("_h").fill_null(False) & pl.col("_hp").fill_null(False))
+                        .then(pl.col(c)).otherwise(None).alias(c) for c in ("jaccard", "edit", "drift"))
+          .drop("_h", "_hp"))
     if embedder is not None:
         sem = semantic_drift(n.select("id", "text"), ed.select("child", "parent"), model=embedder)
         ed = ed.with_columns(semantic=sem.get_column("semantic"))
@@ -152,6 +163,12 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
                 .join(ret.select("id", "root_tokens", "retention"), on="id", how="left")
                 .join(kids, on="id", how="left")
                 .with_columns(pl.col("children").fill_null(0))
+                .with_columns(_ok=(pl.col("tokens") > 0) & (pl.col("root_tokens").fill_null(0) > 0))
+                .with_columns(pl.when(pl.col("_ok")).then(pl.col(c)).otherwise(None).alias(c)
+                              for c in ("root_drift", "path_drift", "directness"))
+                .join(ed.filter(pl.col("primary")).select(id="child", _ed="drift"), on="id", how="left")
+                .with_columns(edge_drift=pl.when(pl.col("parent").is_null()).then(pl.col("edge_drift"))
+                              .otherwise(pl.col("_ed")))
                 .select(_NODE_COLS).sort(["root", "depth", "id"]))
     st = styles_frame(n.select("id", "style_tokens", *(["style_tags"] if "style_tags" in n.columns else [])),
                       lexicon=lexicon)
@@ -165,11 +182,19 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
         first_at=pl.col("created_at").min(),
         last_at=pl.col("created_at").max(),
         placeholder_root=pl.col("placeholder").filter(pl.col("depth") == 0).any(),
-    ))
+    )).join(n.group_by("root").agg(cycle_cut=pl.col("in_cycle").any(), activity_half_life_days=_tree_half_life()),
+            on="root", how="left")
     trees = (shape.join(per_tree, on="root", how="left").join(tree_hashes(n), on="root", how="left")
              .select(_TREE_COLS).sort("root"))
     return {"nodes": node_out, "edges": ed.sort(["root", "child", "parent"]), "blame": shares, "styles": st,
             "trees": trees}
+
+
+def _tree_half_life() -> pl.Expr:
+    """Per tree: median days from the root to its remixes (a placeholder root is timed by its earliest post)."""
+    t = pl.col("created_at")
+    t0 = pl.coalesce(t.filter(pl.col("depth") == 0).first(), t.min())
+    return ((t.filter(pl.col("depth") > 0) - t0).dt.total_microseconds() / 86_400e6).median()
 
 
 def analyze_tree(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, **opts: Any) -> dict[str, pl.DataFrame]:
@@ -229,17 +254,27 @@ def _previous(archive: Archive, force: bool, lex_hash: str) -> tuple[dict[str, p
     return {t: archive.read_table(_table(t)) for t in _PER_TREE}, runs
 
 
-def _decay_rows(**figs: tuple[Any, Any, Any, Any]) -> pl.DataFrame:
-    rows = [(k, *(None if v is None else float(v) for v in vals[:3]), vals[3]) for k, vals in figs.items()]
-    return pl.DataFrame(rows, schema={"measure": pl.String, "value": pl.Float64, "low": pl.Float64,
-                                      "high": pl.Float64, "n": pl.Int64}, orient="row")
+DECAY_SCHEMA = {"measure": pl.String, "value": pl.Float64, "low": pl.Float64, "high": pl.Float64, "n": pl.Int64,
+                "reason": pl.String, "flagged_trees": pl.Int64}
 
 
-def _headline(decay: pl.DataFrame) -> dict[str, float | None]:
-    """The figures `archivist analyze` prints, from the decay table."""
-    value = dict(zip(decay.get_column("measure").to_list(), decay.get_column("value").to_list()))
-    return {"generational_half_life": value["generational_half_life"], "branching_gamma": value["branching_gamma"],
-            "activity_half_life_days": value["activity_half_life_days"], "bleed_rate": value["bleed_rate"]}
+def _decay_rows(flagged: int, **figs: tuple[Any, ...]) -> pl.DataFrame:
+    rows = [(k, *(None if v is None else float(v) for v in vals[:3]), vals[3],
+             vals[4] if len(vals) > 4 else None, flagged) for k, vals in figs.items()]
+    return pl.DataFrame(rows, schema=DECAY_SCHEMA, orient="row")
+
+
+def _headline(decay: pl.DataFrame) -> dict[str, Any]:
+    """The figures `archivist analyze` prints, from the decay table: a figure with a reason is not headlined."""
+    rows = {r["measure"]: r for r in decay.iter_rows(named=True)}
+    out: dict[str, Any] = {}
+    for m in ("generational_half_life", "branching_gamma", "activity_half_life_days", "bleed_rate"):
+        r = rows.get(m, {})
+        out[m] = None if r.get("reason") else r.get("value")
+        if r.get("reason"):
+            out[m + "_reason"] = r["reason"]
+    out["flagged_trees"] = int(decay.get_column("flagged_trees").max() or 0) if decay.height else 0
+    return out
 
 
 def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, labels: pl.DataFrame, *,
@@ -247,8 +282,15 @@ def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, l
     """The whole-archive decay tables (``fidelity``, ``branching``, ``survival``, ``dilemma``, ``decay``).
 
     ``nd`` is the node drift table, ``lin`` the lineage, ``node_info`` has ``id, root,
-    depth, created_at, fetched_at, placeholder, views``, ``labels`` the style labels.
-    Shared by the local and the Spark engine, so both write the same summary.
+    depth, created_at, fetched_at, placeholder, views`` (and optionally ``in_cycle``),
+    ``labels`` the style labels. Shared by the local and the Spark engine, so both
+    write the same summary. The ``decay`` table has one row per figure: ``measure,
+    value, low, high, n, reason, flagged_trees``. Undefined is not zero: a figure
+    with no meaning on the data is null and ``reason`` says why; a fit that does not
+    fit keeps its value and ``reason`` says so (it is not headlined). Goodness of fit
+    has its own rows (``fidelity_r2``, ``branching_dispersion``, ``branching_lr_flat``).
+    ``flagged_trees`` counts the trees the figures read that hang from a placeholder
+    (a root never archived) or had a cycle cut.
     """
     fid = fit_fidelity(nd, n_boot=n_boot, seed=seed)
     branch_table, branch = branching_decay(lin)
@@ -257,20 +299,46 @@ def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, l
     dil, dil_table = remixing_dilemma(nd.select("id", "parent", "edge_drift"))
     remix_labels = labels.filter(pl.col("depth") > 0, pl.col("label") != "inherited")
     bleed_all = (remix_labels.get_column("label") == "bled").mean() if remix_labels.height else None
+    flag = pl.col("placeholder").fill_null(False) & (pl.col("depth") == 0)
+    if "in_cycle" in node_info.columns:
+        flag = flag | pl.col("in_cycle").fill_null(False)
+    flagged = node_info.filter(flag).get_column("root").n_unique() if node_info.height else 0
+    no_drift = nd.filter(pl.col("root_drift").is_not_null(), pl.col("depth") > 0).height == 0
+    drift_reason = "no prompt text to measure" if no_drift else None
+    fid_reason = fid["reason"]
+    if fid_reason and nd.filter(pl.col("root_drift").is_not_null()).height and no_drift:
+        fid_reason = "no prompt text to measure: no remix has a drift from its root"
+    nremix = node_info.filter(pl.col("depth") > 0).height
     decay = _decay_rows(
-        fidelity_F_inf=(fid["F_inf"], None, None, fid["nodes"]),
-        fidelity_lambda=(fid["lambda"], None, None, fid["nodes"]),
-        generational_half_life=(fid["half_life"], fid["half_life_low"], fid["half_life_high"], fid["nodes"]),
-        branching_m0=(branch["m0"], None, None, node_info.height),
-        branching_gamma=(branch["gamma"], None, None, node_info.height),
-        activity_half_life_days=(act["half_life_days"], None, None, act["remixes"]),
-        median_tree_lifetime_days=(act["median_lifetime_days"], None, None, act["trees"]),
-        engagement_slope=(eng["slope"], None, None, eng["n"]),
-        engagement_intercept=(eng["intercept"], None, None, eng["n"]),
-        dilemma_pearson=(dil["pearson"], None, None, dil["n"]),
-        dilemma_spearman=(dil["spearman"], None, None, dil["n"]),
-        drift_rate=(nd.select(drift_rate_expr()).item(), None, None, nd.height),
-        bleed_rate=(bleed_all, None, None, remix_labels.height),
+        flagged,
+        fidelity_F_inf=(fid["F_inf"], None, None, fid["nodes"], fid_reason),
+        fidelity_lambda=(fid["lambda"], None, None, fid["nodes"], fid_reason),
+        fidelity_r2=(fid["r2"], None, None, fid["depths"], fid_reason if fid["r2"] is None else None),
+        generational_half_life=(fid["half_life"], fid["half_life_low"], fid["half_life_high"], fid["nodes"],
+                                fid_reason),
+        branching_m0=(branch["m0"], None, None, node_info.height, branch["reason"]),
+        branching_gamma=(branch["gamma"], None, None, node_info.height, branch["reason"]),
+        branching_dispersion=(branch["dispersion"], None, None, branch["generations"],
+                              branch["reason"] if branch["dispersion"] is None else None),
+        branching_lr_flat=(branch["lr_flat"], None, None, branch["generations"],
+                           branch["reason"] if branch["lr_flat"] is None else None),
+        activity_half_life_days=(act["half_life_days"], None, None, act["remixes"],
+                                 None if act["half_life_days"] is not None else "no remixes with a time"),
+        median_tree_lifetime_days=(act["median_lifetime_days"], None, None, act["trees"],
+                                   None if act["median_lifetime_days"] is not None
+                                   else "survival never falls to one half (too few trees ended)"),
+        engagement_slope=(eng["slope"], None, None, eng["n"],
+                          None if eng["slope"] is not None else "views at fewer than two depths"),
+        engagement_intercept=(eng["intercept"], None, None, eng["n"],
+                              None if eng["intercept"] is not None else "views at fewer than two depths"),
+        dilemma_pearson=(dil["pearson"], None, None, dil["n"],
+                         None if dil["pearson"] is not None else (drift_reason or "too few remixes with a drift")),
+        dilemma_spearman=(dil["spearman"], None, None, dil["n"],
+                          None if dil["spearman"] is not None else (drift_reason or "too few remixes with a drift")),
+        drift_rate=(None if no_drift else nd.select(drift_rate_expr()).item(), None, None, nd.height,
+                    drift_reason or (None if nremix else "no remixes")),
+        bleed_rate=(bleed_all, None, None, remix_labels.height,
+                    None if bleed_all is not None else "no remix adopted a style term"),
     )
     return {"fidelity": fidelity_by_depth(nd), "branching": branch_table, "survival": surv,
             "dilemma": dil_table, "decay": decay}
@@ -340,6 +408,10 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
         done += roots.height
         report("trees", done, total)
     live = hashes.select("root")
+    if not any(parts[t] for t in _PER_TREE) and not prev:  # no trees at all: empty tables with their columns
+        res = analyze_trees(nodes.head(0), edges.head(0), lexicon=lexicon)
+        for t in _PER_TREE:
+            parts[t].append(res[t])
     tables: dict[str, pl.DataFrame] = {}
     for t in _PER_TREE:
         keep = []

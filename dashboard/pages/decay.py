@@ -49,7 +49,7 @@ def layout(**_: str) -> html.Div:
     ]
     top = (shapes.sort(["structural_virality", "root"], descending=[True, False]).head(10)
            .join(arc.trees().select("root", "root_text"), on="root", how="left")
-           .select("root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin", "colless",
+           .select("root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin", "colless_like",
                    "root_text"))
     return html.Div(head + [
         html.Div(cards, className="cards"),
