@@ -398,7 +398,7 @@ class Archive:
                 depth=pl.col("depth").max(),
                 first_at=pl.col("created_at").min(),
                 last_at=pl.col("created_at").max(),
-                views=pl.col("views").sum(),
+                views=pl.when(pl.col("views").is_not_null().any()).then(pl.col("views").sum()),  # none given: null
                 breadth=pl.col("depth").value_counts().struct.field("count").max(),
             )
             .join(posts.select(pl.col("id").alias("root"), pl.col("text").alias("root_text"),

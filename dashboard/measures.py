@@ -184,6 +184,8 @@ def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
     if head is not None:
         v = {m: (val, lo, hi) for m, val, lo, hi in head.select("measure", "value", "low", "high").iter_rows()}
 
+        why = (dict(head.select("measure", "reason").iter_rows()) if "reason" in head.columns else {})
+
         def get(m: str, k: int = 0) -> Any:
             return v.get(m, (None, None, None))[k]
 
@@ -191,15 +193,17 @@ def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
         return Decay(
             fidelity=load_results(arc, "fidelity"),
             fit={"F_inf": get("fidelity_F_inf"), "lambda": get("fidelity_lambda"),
+                 "reason": why.get("generational_half_life"), "r2": get("fidelity_r2"),
                  "half_life": get("generational_half_life"), "half_life_low": get("generational_half_life", 1),
                  "half_life_high": get("generational_half_life", 2)},
             branching=load_results(arc, "branching"),
-            branching_fit={"m0": get("branching_m0"), "gamma": get("branching_gamma")},
+            branching_fit={"m0": get("branching_m0"), "gamma": get("branching_gamma"),
+                           "reason": why.get("branching_gamma"), "dispersion": get("branching_dispersion")},
             activity={"half_life_days": get("activity_half_life_days"),
                       "median_lifetime_days": get("median_tree_lifetime_days")},
             survival=load_results(arc, "survival"),
             engagement={"slope": get("engagement_slope")},
-            shapes=trees.select(list(TREE_SHAPE_SCHEMA)))
+            shapes=trees.select([c for c in TREE_SHAPE_SCHEMA if c in trees.columns]))  # older analyses lack some
     nd = archive_drift(arc)
     if nd is None:
         return None

@@ -179,9 +179,8 @@ def spark_views(records: "DataFrame") -> dict[str, "DataFrame"]:
                      F.col("rank").cast("long").alias("rank"))
              .persist())
     decl = F.when(F.col("relation").isin("remix", "parentOf"), 0).otherwise(1)
-    order = Window.partitionBy("child").orderBy(decl, F.col("_pt").asc_nulls_last(), F.col("rank"), F.col("parent"))
+    order = Window.partitionBy("child").orderBy(decl, F.col("rank"), F.col("parent"))  # archive.graph's rule
     primary = (edges.filter(F.col("child") != F.col("parent"))
-               .join(posts.select(F.col("id").alias("parent"), F.col("created_at").alias("_pt")), "parent", "left")
                .withColumn("_k", F.row_number().over(order)).filter(F.col("_k") == 1)
                .select(F.col("child").alias("id"), "parent"))
     ids = posts.select("id").union(edges.select(F.col("parent").alias("id"))).distinct()
@@ -422,7 +421,7 @@ def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, mast
                     .agg(F.count(F.lit(1)).alias("adoptions")))
     tables["flow"] = flow.sort(["adoptions", "from_root", "to_root"], descending=[True, False, False])
     tables["homogenisation"] = _collect(_homogenisation(styles, lineage, window_s)).sort("window")
-    trees_info = _collect(nodes.groupBy("root").agg(F.coalesce(F.sum("views"), F.lit(0)).cast("long").alias("views"))
+    trees_info = _collect(nodes.groupBy("root").agg(F.sum("views").cast("long").alias("views"))
                           .join(posts.select(F.col("id").alias("root"), F.col("text").alias("root_text")),
                                 "root", "left")
                           .withColumn("root_text", F.coalesce("root_text", F.lit(""))))
