@@ -178,3 +178,84 @@ def test_a_root_that_names_its_later_reshare_stays_the_root():
             {"id": "c:01", "source": "c", "created_at": "2026-01-01T01:00:00+00:00", "parents": ["c:00"]}]
     lin, _ = _lineage_of(recs)
     assert lin["c:00"]["root"] == "c:00" and lin["c:01"]["in_cycle"]
+
+
+# ---------------------------------------------------------------- undefined is not zero; fits that say how well they fit
+
+def _decay(a):
+    from lineage.analyze import load_results
+    return {r["measure"]: r for r in load_results(a, "decay").iter_rows(named=True)}
+
+
+def test_no_prompts_gives_no_half_life_and_no_drift_rate_but_the_other_figures(tmp_path):
+    from lineage.analyze import analyze, load_results
+    a, _ = arc(tmp_path, [{"id": "t:r", "source": "t", "created_at": T(0)},
+                          {"id": "t:a", "source": "t", "created_at": T(1), "parents": ["t:r"]},
+                          {"id": "t:b", "source": "t", "created_at": T(2), "parents": ["t:a"]}])
+    out = analyze(a, n_boot=20)
+    d = _decay(a)
+    for m in ("generational_half_life", "fidelity_F_inf", "drift_rate"):
+        assert d[m]["value"] is None and "no prompt text" in d[m]["reason"], m
+    assert out["generational_half_life"] is None and "no prompt text" in out["generational_half_life_reason"]
+    assert d["activity_half_life_days"]["value"] == 1.5 / 24 and d["activity_half_life_days"]["reason"] is None
+    assert load_results(a, "nodes").get_column("root_drift").null_count() == 3
+    tree = load_results(a, "trees").row(0, named=True)
+    assert tree["drift_rate"] is None and tree["activity_half_life_days"] == 1.5 / 24
+
+
+def test_a_one_post_tree_has_no_structural_virality(tmp_path):
+    from lineage.analyze import analyze, load_results
+    a, _ = arc(tmp_path, [{"id": "t:r", "source": "t", "created_at": T(0), "prompt": "a fox"}])
+    analyze(a, n_boot=0)
+    assert load_results(a, "trees")["structural_virality"].to_list() == [None]
+
+
+def test_a_cut_cycle_is_timed_from_the_source(tmp_path):
+    from lineage.analyze import analyze
+    a, _ = arc(tmp_path, [{"id": "t:s", "source": "t", "created_at": T(0), "parents": ["t:a"]},
+                          {"id": "t:a", "source": "t", "created_at": T(1), "parents": ["t:s"]},
+                          {"id": "t:c", "source": "t", "created_at": T(2), "parents": ["t:s"]}])
+    analyze(a, n_boot=0)
+    d = _decay(a)
+    assert d["activity_half_life_days"]["value"] == 1.5 / 24
+    assert d["activity_half_life_days"]["flagged_trees"] == 1  # the tree had a cycle cut
+
+
+def test_figures_on_a_placeholder_rooted_tree_are_flagged(tmp_path):
+    from lineage.analyze import analyze, load_results
+    a, _ = arc(tmp_path, [{"id": "t:a", "source": "t", "created_at": T(1), "parents": ["t:s", "t:b"]},
+                          {"id": "t:b", "source": "t", "created_at": T(2), "parents": ["t:a"]},
+                          {"id": "t:c", "source": "t", "created_at": T(3), "parents": ["t:s"]}])
+    out = analyze(a, n_boot=0)
+    d = _decay(a)
+    assert out["flagged_trees"] == 1 and d["activity_half_life_days"]["flagged_trees"] == 1
+    # one tree, timed from its earliest archived post t:a (1 h): delays 0, 1 h, 2 h
+    assert d["activity_half_life_days"]["value"] == 1 / 24 and d["activity_half_life_days"]["n"] == 3
+    assert load_results(a, "trees").select("root", "placeholder_root").rows() == [("t:s", True)]
+
+
+def test_a_branching_fit_that_does_not_fit_is_not_headlined():
+    from lineage.decay import branching_decay
+    # a reshare cascade: 299 reshares of the source, then a third of a reshare per post
+    depth = [0] + [1] * 299 + [2] * 100 + [3] * 33 + [4] * 11
+    table, fit = branching_decay(pl.DataFrame({"depth": depth}))
+    assert fit["dispersion"] > 3 and "does not fit" in fit["reason"]
+    assert fit["lr_flat"] > 0
+
+
+def test_a_branching_fit_on_its_own_model_fits():
+    import numpy as np
+    from lineage.decay import branching_decay
+    rng = np.random.default_rng(3)
+    n, depth = 400, [0] * 400
+    for g in range(8):
+        n = int(rng.poisson(n * 2.0 * 0.7 ** g))
+        depth += [g + 1] * n
+    _, fit = branching_decay(pl.DataFrame({"depth": depth}))
+    assert fit["reason"] is None and fit["dispersion"] < 3
+    assert abs(fit["m0"] - 2.0) < 0.2 and abs(fit["gamma"] - 0.7) < 0.05
+
+
+def test_trees_json_views_is_null_when_no_source_gave_them(tmp_path):
+    a, _ = arc(tmp_path, [{"id": "t:r", "source": "t", "created_at": T(0)}])
+    assert a.trees()["views"].to_list() == [None]
