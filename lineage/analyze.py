@@ -203,8 +203,8 @@ def analyze_tree(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, **opts:
     >>> from datetime import datetime
     >>> n = pl.DataFrame({"id": ["r"], "parent": [None], "root": ["r"], "depth": [0],
     ...                   "created_at": [datetime(2026, 1, 1)], "text": [""]}, schema_overrides={"parent": pl.String})
-    >>> analyze_tree(n)["trees"].select("size", "structural_virality").row(0)
-    (1, 0.0)
+    >>> analyze_tree(n)["trees"].select("size", "structural_virality").row(0)  # no pair of posts: undefined
+    (1, None)
     """
     roots = nodes.get_column("root").unique()
     if roots.len() > 1:
@@ -367,7 +367,7 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     >>> out["trees_recomputed"] == out["trees"] == a.trees().height
     True
     >>> sorted(load_results(a, "decay")["measure"])[:3]
-    ['activity_half_life_days', 'bleed_rate', 'branching_gamma']
+    ['activity_half_life_days', 'bleed_rate', 'branching_dispersion']
     """
     t_start = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
