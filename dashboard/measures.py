@@ -18,8 +18,8 @@ from archive.store import Archive, Tree
 from lineage.analyze import load_results
 from lineage.blame import blame_path
 from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
-from lineage.decay import (TREE_SHAPE_SCHEMA, activity, branching_decay, engagement_decay, fidelity_by_depth,
-                           fit_fidelity, tree_shape)
+from lineage.decay import (TREE_SHAPE_SCHEMA, activity, activity_by_tree, branching_decay, engagement_decay,
+                           fidelity_by_depth, fit_fidelity, tree_shape)
 from lineage.drift import drift_rate_expr, node_drift, token_diff
 from lineage.errors import LineageError
 from lineage.styles import styles_frame
@@ -200,7 +200,9 @@ def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
             branching_fit={"m0": get("branching_m0"), "gamma": get("branching_gamma"),
                            "reason": why.get("branching_gamma"), "dispersion": get("branching_dispersion")},
             activity={"half_life_days": get("activity_half_life_days"),
-                      "median_lifetime_days": get("median_tree_lifetime_days")},
+                      "median_lifetime_days": get("median_tree_lifetime_days"),
+                      "per_tree_median_days": (trees.get_column("activity_half_life_days").median()
+                                               if "activity_half_life_days" in trees.columns else None)},
             survival=load_results(arc, "survival"),
             engagement={"slope": get("engagement_slope")},
             shapes=trees.select([c for c in TREE_SHAPE_SCHEMA if c in trees.columns]))  # older analyses lack some
@@ -211,6 +213,8 @@ def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
     nodes = lin.join(arc.posts().select("id", "fetched_at", "views"), on="id", how="left")
     btab, bfit = branching_decay(lin)
     act, km = activity(nodes)
+    act["per_tree_median_days"] = activity_by_tree(lin.select("root", "depth", "created_at")).get_column(
+        "activity_half_life_days").median()
     return Decay(fidelity=fidelity_by_depth(nd), fit=fit_fidelity(nd, n_boot=200, seed=seed), branching=btab,
                  branching_fit=bfit, activity=act, survival=km, engagement=engagement_decay(nodes),
                  shapes=tree_shape(lin.select("id", "parent", "root", "depth")))

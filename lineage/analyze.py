@@ -50,8 +50,8 @@ from archive.errors import NotFoundError
 from archive.store import Archive
 from lineage.blame import blame_summary
 from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
-from lineage.decay import (activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity,
-                           remixing_dilemma, tree_shape)
+from lineage.decay import (activity, activity_by_tree, branching_decay, engagement_decay, fidelity_by_depth,
+                           fit_fidelity, remixing_dilemma, tree_shape)
 from lineage.drift import drift_rate_expr, edge_drift, node_drift, node_tokens, semantic_drift
 from lineage.errors import LineageError
 from lineage.styles import lexicon_path, load_lexicon, styles_frame
@@ -182,19 +182,12 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
         first_at=pl.col("created_at").min(),
         last_at=pl.col("created_at").max(),
         placeholder_root=pl.col("placeholder").filter(pl.col("depth") == 0).any(),
-    )).join(n.group_by("root").agg(cycle_cut=pl.col("in_cycle").any(), activity_half_life_days=_tree_half_life()),
-            on="root", how="left")
+    )).join(n.group_by("root").agg(cycle_cut=pl.col("in_cycle").any()), on="root", how="left"
+            ).join(activity_by_tree(n.select("root", "depth", "created_at")), on="root", how="left")
     trees = (shape.join(per_tree, on="root", how="left").join(tree_hashes(n), on="root", how="left")
              .select(_TREE_COLS).sort("root"))
     return {"nodes": node_out, "edges": ed.sort(["root", "child", "parent"]), "blame": shares, "styles": st,
             "trees": trees}
-
-
-def _tree_half_life() -> pl.Expr:
-    """Per tree: median days from the root to its remixes (a placeholder root is timed by its earliest post)."""
-    t = pl.col("created_at")
-    t0 = pl.coalesce(t.filter(pl.col("depth") == 0).first(), t.min())
-    return ((t.filter(pl.col("depth") > 0) - t0).dt.total_microseconds() / 86_400e6).median()
 
 
 def analyze_tree(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, **opts: Any) -> dict[str, pl.DataFrame]:

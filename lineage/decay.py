@@ -40,7 +40,7 @@ import polars as pl
 from lineage.paths import parent_index, subtree_sums
 
 __all__ = [
-    "fidelity_by_depth", "fit_fidelity", "branching_decay", "activity", "kaplan_meier", "engagement_decay",
+    "fidelity_by_depth", "fit_fidelity", "branching_decay", "activity", "activity_by_tree", "kaplan_meier", "engagement_decay",
     "tree_shape", "remixing_dilemma", "TREE_SHAPE_SCHEMA", "MIN_R2", "MAX_DISPERSION",
 ]
 
@@ -292,6 +292,26 @@ def activity(nodes: pl.DataFrame, *, fetched_at: datetime | None = None, quiet: 
         "fetched_at": fetched_at,
     }
     return summary, surv
+
+
+def activity_by_tree(nodes: pl.DataFrame) -> pl.DataFrame:
+    """``root, activity_half_life_days``: per tree, the median days from its root to its remixes.
+
+    ``nodes`` has ``root, depth, created_at``. A placeholder root (no time) is timed by
+    its tree's earliest post, as in :func:`activity`; a tree without remixes gets null.
+
+    >>> from datetime import datetime, timezone
+    >>> t = [datetime(2026, 1, d, tzinfo=timezone.utc) for d in (1, 2, 4, 10)]
+    >>> n = pl.DataFrame({"root": ["a", "a", "a", "d"], "depth": [0, 1, 1, 0], "created_at": t})
+    >>> activity_by_tree(n).rows()
+    [('a', 2.0), ('d', None)]
+    """
+    t = pl.col("created_at")
+    t0 = pl.coalesce(t.filter(pl.col("depth") == 0).first(), t.min())
+    return (nodes.group_by("root")
+            .agg(activity_half_life_days=((t.filter(pl.col("depth") > 0) - t0).dt.total_microseconds()
+                                          / 86_400e6).median())
+            .sort("root"))
 
 
 def engagement_decay(nodes: pl.DataFrame, *, metric: str = "views") -> dict[str, Any]:

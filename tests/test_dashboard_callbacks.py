@@ -293,3 +293,13 @@ def test_overview_and_explorer_say_where_a_cycle_was_cut_and_which_trees_hang_fr
     root = sorted(placeholder_roots)[0]
     _, caption = pages["explore"].draw_tree({"root": root, "node": root, "depth": 3, "size": "remixes"})
     assert f"This tree hangs from {root}, a post that is not in the archive" in text_of(caption)
+
+
+def test_decay_cards_show_the_per_tree_activity_half_life_beside_the_pooled_one(pages, ctx, sample_store):
+    from lineage.decay import activity, activity_by_tree
+
+    lin = Archive.open(sample_store, read_only=True).lineage()
+    pooled = activity(lin.select("id", "root", "depth", "created_at"))[0]["half_life_days"]
+    per_tree = activity_by_tree(lin.select("root", "depth", "created_at"))["activity_half_life_days"].median()
+    text = text_of(pages["decay"].layout())
+    assert f"{pooled:.1f} days · {per_tree:.1f} days" in text and "median of the trees' own" in text

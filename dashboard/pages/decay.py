@@ -47,7 +47,9 @@ def layout(**_: str) -> html.Div:
         _card("–" if bfit.get("reason") else _num(bfit.get("m0")) + " · " + _num(bfit.get("gamma")),
               "remixes of a root (m0) · decay per generation (γ)"
               + (f" ({bfit['reason']})" if bfit.get("reason") else "")),
-        _card(_num(act.get("half_life_days"), "{:.1f} days"), "activity half-life"),
+        _card(_num(act.get("half_life_days"), "{:.1f} days") + " · "
+              + _num(act.get("per_tree_median_days"), "{:.1f} days"),
+              "activity half-life: all remixes pooled · median of the trees' own"),
         _card(_num(act.get("median_lifetime_days"), "{:.1f} days"), "median time to a tree's last remix"),
         _card(_num(eng.get("slope"), "{:+.2f}"), "engagement: change of log(1+views) per generation"),
     ]
