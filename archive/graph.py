@@ -73,8 +73,11 @@ def merge_equal_time_parents(recs: pl.DataFrame, latest: pl.DataFrame) -> pl.Dat
     [['p', 'q'], ['p']]
     """
     key = ["id", "observed_at"]
+    if recs.height == latest.height:  # one observation per id (the usual case): nothing to merge
+        return latest
     rows = recs.select(*key, "parents").with_row_index("_row")
-    many = rows.join(latest.select(key), on=key, how="semi").filter(pl.len().over(key) > 1)
+    several = latest.filter(pl.col("n_obs") > 1) if "n_obs" in latest.columns else latest
+    many = rows.join(several.select(key), on=key, how="semi").filter(pl.len().over(key) > 1)
     if many.height == 0:
         return latest
     merged = (many.sort("_row").explode("parents").drop_nulls("parents")

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 
 from archive.store import Archive, Tree
-from lineage.analyze import load_results
+from lineage.analyze import drift_where_defined, load_results
 from lineage.blame import blame_path
 from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
 from lineage.decay import (TREE_SHAPE_SCHEMA, activity, activity_by_tree, branching_decay, engagement_decay,
@@ -79,8 +79,8 @@ def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame
         got = analysed.filter(pl.col("root") == tree.root).select(cols)
         if got.height == tree.nodes.height:
             return got
-    n = tree.nodes
-    return node_drift(n.select("id", "text", "placeholder"), n.select("id", "parent", "root", "depth")).select(cols)
+    n = tree.nodes.select("id", "text", "placeholder")
+    return drift_where_defined(node_drift(n, tree.nodes.select("id", "parent", "root", "depth")), n).select(cols)
 
 
 def archive_drift(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | None:
@@ -90,9 +90,8 @@ def archive_drift(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | N
         return stored
     if not _small(arc, as_of):
         return None
-    posts = arc.posts(as_of)
-    return node_drift(posts.select("id", "text", "placeholder"),
-                      arc.lineage(as_of).select("id", "parent", "root", "depth"))
+    posts = arc.posts(as_of).select("id", "text", "placeholder")
+    return drift_where_defined(node_drift(posts, arc.lineage(as_of).select("id", "parent", "root", "depth")), posts)
 
 
 def drift_rates(nd: pl.DataFrame) -> pl.DataFrame:

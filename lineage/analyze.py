@@ -44,6 +44,7 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from archive.errors import NotFoundError
@@ -58,7 +59,7 @@ from lineage.styles import lexicon_path, load_lexicon, styles_frame
 from lineage.text import BOUNDARY, MAX_ALIGN_TOKENS, tokens_series
 
 __all__ = ["ANALYSIS_VERSION", "TABLES", "analyze", "analyze_trees", "analyze_tree", "load_results",
-           "tree_hashes", "Progress"]
+           "tree_hashes", "drift_where_defined", "Progress"]
 
 #: Bump when a measure changes: every tree is recomputed on the next analysis.
 ANALYSIS_VERSION = 2
@@ -80,6 +81,57 @@ def _nodes_frame(archive: Archive) -> pl.DataFrame:
     lin = archive.lineage().select("id", "parent", "root", "depth", "placeholder", "created_at", "in_cycle")
     posts = archive.posts().select("id", "text", "style_tags", "views", "fetched_at")
     return lin.join(posts, on="id", how="left")
+
+
+def drift_where_defined(nd: pl.DataFrame, nodes: pl.DataFrame) -> pl.DataFrame:
+    """``nd`` (:func:`lineage.drift.node_drift`) with drift set to null where it has no meaning.
+
+    Undefined is not zero: a drift between two prompts needs both texts. ``edge_drift``
+    is null unless the post and its parent have prompt words; ``root_drift``,
+    ``path_drift`` and ``directness`` are null unless the post and its anchor (the
+    root, or the root's child on its path when the root is a placeholder, as in
+    ``node_drift``) have them; ``path_drift`` and ``directness`` also need every edge
+    between them to have a drift. ``nodes`` has ``id``, ``text`` or ``tokens`` (a list),
+    and optionally ``placeholder``. Rows keep ``nd``'s order.
+
+    >>> from lineage.drift import node_drift
+    >>> n = pl.DataFrame({"id": ["r", "a"], "text": ["", "a cat"]})
+    >>> lin = pl.DataFrame({"id": ["r", "a"], "parent": [None, "r"], "root": ["r", "r"], "depth": [0, 1]})
+    >>> node_drift(n, lin).select("edge_drift", "root_drift").rows()  # an empty prompt counts as all change
+    [(None, 0.0), (1.0, 1.0)]
+    >>> drift_where_defined(node_drift(n, lin), n).select("edge_drift", "root_drift").rows()
+    [(None, None), (None, None)]
+    """
+    from lineage.paths import ancestor_at_depth, parent_index, path_sums
+
+    toks = nodes.get_column("tokens") if "tokens" in nodes.columns else tokens_series(
+        nodes.get_column("text").fill_null(""))
+    info = nodes.select("id", _h=toks.list.len() > 0,
+                        _ph=pl.col("placeholder").fill_null(False) if "placeholder" in nodes.columns
+                        else pl.lit(False))
+    lin = (nd.with_row_index("_k").join(info, on="id", how="left")
+           .with_columns(pl.col("_h").fill_null(False), pl.col("_ph").fill_null(True))
+           .sort(["root", "depth", "id"]))
+    par = parent_index(lin)
+    dep = lin.get_column("depth").to_numpy()
+    root_idx = ancestor_at_depth(par, dep, np.arange(lin.height), np.zeros(lin.height, dtype=np.int64))
+    is_ph_root = (lin.get_column("_ph") & (lin.get_column("depth") == 0)).to_numpy()
+    anchor = root_idx.copy()
+    deep = np.flatnonzero(is_ph_root[root_idx] & (dep >= 1))
+    if deep.size:
+        anchor[deep] = ancestor_at_depth(par, dep, deep, np.ones(deep.size, dtype=np.int64))
+    h = lin.get_column("_h").to_numpy()
+    hp = np.where(par >= 0, h[np.maximum(par, 0)], False)
+    edge_ok = h & hp
+    # a path drift sums the edges below the anchor: one edge without texts leaves it undefined
+    gap = np.where((par >= 0) & ~edge_ok & (dep > np.where(anchor != root_idx, 1, 0)), 1.0, 0.0)
+    path_ok = path_sums(par, gap) < 0.5
+    ok_root = h & h[anchor]
+    return (lin.with_columns(
+        edge_drift=pl.when(pl.Series(edge_ok)).then(pl.col("edge_drift")).otherwise(None),
+        **{c: pl.when(pl.Series(ok_root & (path_ok if c != "root_drift" else True))).then(pl.col(c))
+           .otherwise(None) for c in ("root_drift", "path_drift", "directness") if c in nd.columns})
+        .sort("_k").select(nd.columns))
 
 
 def tree_hashes(nodes: pl.DataFrame) -> pl.DataFrame:
@@ -155,6 +207,7 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
         ed = ed.with_columns(semantic=sem.get_column("semantic"))
     nd = node_drift(tok, n.select("id", "parent", "root", "depth"),
                     edges=ed.filter(pl.col("primary")).select("child", "drift"))
+    nd = drift_where_defined(nd, n.select("id", "tokens", "placeholder"))
     shares, ret = blame_summary(tok, n.select("id", "parent", "depth"), max_tokens=max_tokens)
     shares = shares.join(n.select("id", "root"), on="id", how="left")
     kids = prim.group_by("parent").agg(children=pl.len().cast(pl.Int64)).rename({"parent": "id"})
@@ -163,12 +216,6 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
                 .join(ret.select("id", "root_tokens", "retention"), on="id", how="left")
                 .join(kids, on="id", how="left")
                 .with_columns(pl.col("children").fill_null(0))
-                .with_columns(_ok=(pl.col("tokens") > 0) & (pl.col("root_tokens").fill_null(0) > 0))
-                .with_columns(pl.when(pl.col("_ok")).then(pl.col(c)).otherwise(None).alias(c)
-                              for c in ("root_drift", "path_drift", "directness"))
-                .join(ed.filter(pl.col("primary")).select(id="child", _ed="drift"), on="id", how="left")
-                .with_columns(edge_drift=pl.when(pl.col("parent").is_null()).then(pl.col("edge_drift"))
-                              .otherwise(pl.col("_ed")))
                 .select(_NODE_COLS).sort(["root", "depth", "id"]))
     st = styles_frame(n.select("id", "style_tokens", *(["style_tags"] if "style_tags" in n.columns else [])),
                       lexicon=lexicon)

@@ -104,7 +104,7 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
 
 def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Node drift of the tree of ``post_id`` (from the analysis, else computed now) and the edges on its path."""
-    from lineage.analyze import load_results
+    from lineage.analyze import drift_where_defined, load_results
     from lineage.drift import edge_drift, node_drift
 
     path = arc.ancestors(post_id)
@@ -117,8 +117,9 @@ def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
             raise LineageError("analysis is older than the archive")
     except LineageError:
         tree = arc.tree(post_id)
-        nd = node_drift(tree.nodes.select("id", "text", "placeholder"),
-                        tree.nodes.select("id", "parent", "root", "depth"))
+        nd = drift_where_defined(node_drift(tree.nodes.select("id", "text", "placeholder"),
+                                            tree.nodes.select("id", "parent", "root", "depth")),
+                                 tree.nodes.select("id", "text", "placeholder"))
         nd = nd.join(ids, on="id", how="semi")
         pairs = path.filter(pl.col("parent").is_not_null()).select(child="id", parent="parent")
         ed = edge_drift(path.select("id", "text", "placeholder"), pairs)

@@ -259,3 +259,19 @@ def test_a_branching_fit_on_its_own_model_fits():
 def test_trees_json_views_is_null_when_no_source_gave_them(tmp_path):
     a, _ = arc(tmp_path, [{"id": "t:r", "source": "t", "created_at": T(0)}])
     assert a.trees()["views"].to_list() == [None]
+
+
+def test_drift_json_without_prompts_is_null_before_and_after_analyze(tmp_path):
+    import json
+    from click.testing import CliRunner
+    from dashboard.cli import cli
+    from lineage.analyze import analyze
+
+    a, _ = arc(tmp_path, [{"id": "t:r", "source": "t", "created_at": T(0)},
+                          {"id": "t:a", "source": "t", "created_at": T(1), "parents": ["t:r"]}])
+    for _ in range(2):  # measured on the spot, then read from the analysis
+        out = CliRunner().invoke(cli, ["drift", "t:a", "--json", "--archive", str(a.path)])
+        assert out.exit_code == 0, out.output
+        last = json.loads(out.output)["path"][-1]
+        assert (last["edge_drift"], last["root_drift"], last["path_drift"]) == (None, None, None)
+        analyze(a, n_boot=0)
