@@ -275,3 +275,22 @@ def test_drift_json_without_prompts_is_null_before_and_after_analyze(tmp_path):
         last = json.loads(out.output)["path"][-1]
         assert (last["edge_drift"], last["root_drift"], last["path_drift"]) == (None, None, None)
         analyze(a, n_boot=0)
+
+
+def test_show_says_where_a_cycle_was_cut_and_when_a_tree_hangs_from_a_placeholder(tmp_path):
+    import json
+    from click.testing import CliRunner
+    from dashboard.cli import cli
+
+    a, _ = arc(tmp_path, [{"id": "t:s", "source": "t", "created_at": T(0), "parents": ["t:a"]},
+                          {"id": "t:a", "source": "t", "created_at": T(1), "parents": ["t:s"]},
+                          {"id": "t:o", "source": "t", "created_at": T(2), "parents": ["t:gone"]}])
+    run = lambda *args: CliRunner().invoke(cli, [*args, "--archive", str(a.path)])  # noqa: E731
+    shown = json.loads(run("show", "t:a", "--json").output)
+    assert shown["root"] == "t:s" and not shown["root_placeholder"]
+    assert [(c["id"], c["parent"]) for c in shown["cycles_cut"]] == [("t:s", "t:a")]
+    text = run("show", "t:a").output
+    assert "cycle cut:" in text and "t:a was created 1.0 h after it" in " ".join(text.split())
+    shown = json.loads(run("show", "t:o", "--json").output)
+    assert shown["root"] == "t:gone" and shown["root_placeholder"] and shown["cycles_cut"] == []
+    assert "this tree hangs from t:gone" in " ".join(run("show", "t:o").output.split())
