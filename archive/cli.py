@@ -295,7 +295,7 @@ def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | Non
         table.add_column(c, overflow="fold", justify="right" if c in ("size", "depth", "breadth", "views") else "left")
     for r in t.iter_rows(named=True):
         table.add_row(Text(r["root"]), str(r["size"]), str(r["depth"]), str(r["breadth"]),
-                      str(r["last_at"])[:16] if r["last_at"] else "", "" if r["views"] is None else f"{r['views']:,}",
+                      str(r["last_at"])[:16] if r["last_at"] else "", "–" if r["views"] is None else f"{r['views']:,}",
                       Text(shorten(r["root_text"], 10_000 if wide else 60) if not r["root_placeholder"]
                            else "(not in the archive)"))
     print_table(table, ids=("root",), drop=("breadth", "views", "last activity", "depth"), wide=wide)
@@ -316,8 +316,17 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
     at = _as_of(as_of)
     anc = arc.ancestors(post_id, as_of=at)
     desc = arc.descendants(post_id, depth=max_depth, as_of=at)
+    root = arc.root_of(post_id, at)
+    members = arc.lineage(at).filter(pl.col("root") == root).select("id", "placeholder")
+    root_placeholder = bool(members.filter(pl.col("id") == root).get_column("placeholder").any())
+    cuts = (arc.problems(at).filter(pl.col("kind") == "cycle").join(members.select("id"), on="id", how="semi")
+            .select("id", "parent", "detail"))
+    notes = ([f"this tree hangs from {root}, a post that is not in the archive (never archived or deleted): "
+              "its children are kept together under it"] if root_placeholder else [])
+    notes += [f"cycle cut: {d}" for d in cuts.get_column("detail").to_list()]
     if as_json:
-        emit_json({"id": post_id, "root": arc.root_of(post_id, at),
+        emit_json({"id": post_id, "root": root, "root_placeholder": root_placeholder,
+                   "cycles_cut": cuts.to_dicts(),
                    "ancestors": anc.select("id", "depth", "text", "created_at").to_dicts(),
                    "descendants": desc.select("id", "parent", "depth", "text", "created_at").to_dicts()})
         return
@@ -352,6 +361,8 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
     console.print(top)
     console.print(Text(f"{len(path) - 1} ancestor(s), {desc.height} remix(es) within {max_depth} generation(s)",
                        style="dim"))
+    for note in notes:
+        console.print(Text("note: " + note, style="yellow"))
 
 
 @cli.command("stats")

@@ -1,12 +1,27 @@
 """Lineage structure: primary parent, root and depth for every node, without recursion.
 
 A node may have several parents (C2PA components, ``inspired`` links). The
-*primary* parent defines the tree: the first declared ``remix``/``parentOf``
-parent, else the earliest-created parent (ties by declaration order). Roots and
-depths come from pointer doubling over numpy arrays: ``O(n log n)`` work, no
-recursion and no Python loop per node, so a 100,000-deep chain is as easy as a
-bushy tree. Self-loops are dropped; cycles are reported and broken
-deterministically by cutting the primary edge out of the smallest id on the cycle.
+*primary* parent defines the tree. **The rule** (the same in the README and
+DESIGN.md): the first declared parent whose relation is ``remix`` or
+``parentOf``; when there is none, the first declared parent of any relation.
+"Declared" is the order of the record's ``parents`` list; the parent's id only
+breaks a tie of equal rank. The rule reads no times, so removing records never
+changes which parent a remaining record hangs from.
+
+Time is the direction. A parent that is not in the archive (a placeholder) has
+no time of its own and ranks as earlier than its earliest child, so its
+children stay one tree under it. When the primary links close a cycle (a
+source that lists a later reshare as its parent), the cycle is cut at the link
+that runs most against time (the parent created longest after its child); the
+child's id breaks ties (smallest first), as when no times are known. The child
+of the cut link then takes its next parent by the rule among those not created
+after it, if it has one, else it starts a tree. Every cut is reported in the
+problems frame (kind ``cycle``, the child, the parent whose link was cut).
+Self-loops are dropped and reported.
+
+Roots and depths come from pointer doubling over numpy arrays: ``O(n log n)``
+work, no recursion and no Python loop per node, so a 100,000-deep chain is as
+easy as a bushy tree.
 
 Examples
 --------
@@ -25,9 +40,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["primary_parents", "compute_lineage", "PROBLEM_SCHEMA", "LINEAGE_SCHEMA"]
+__all__ = ["primary_parents", "compute_lineage", "merge_equal_time_parents", "PROBLEM_SCHEMA", "LINEAGE_SCHEMA"]
 
-PROBLEM_SCHEMA = {"kind": pl.String, "id": pl.String, "detail": pl.String}
+PROBLEM_SCHEMA = {"kind": pl.String, "id": pl.String, "parent": pl.String, "detail": pl.String}
 LINEAGE_SCHEMA = {
     "id": pl.String,
     "parent": pl.String,
@@ -37,39 +52,72 @@ LINEAGE_SCHEMA = {
 }
 
 
-def primary_parents(edges: pl.DataFrame, created: pl.DataFrame | None = None) -> pl.DataFrame:
-    """One row per child: its primary parent.
+def merge_equal_time_parents(recs: pl.DataFrame, latest: pl.DataFrame) -> pl.DataFrame:
+    """``latest`` with the parents of every observation made at the same time as its own merged in.
 
-    ``edges`` has ``child``, ``parent`` and optionally ``relation`` and ``rank``
-    (declaration order); ``created`` maps ``id`` to ``created_at`` for the
-    "earliest parent" rule.
+    A source that writes one line per edge (the same id repeated with different
+    parents and no ``fetched_at``) gives several observations of one id at one
+    time; none of them replaces another, so a post's parents are the union of
+    theirs, in the order the lines were stored (first mention first). ``recs``
+    is the observation log (``id, observed_at, parents``, in stored order) and
+    ``latest`` one row per id (``id, observed_at, parents``); other columns of
+    ``latest`` are kept as they are.
 
-    >>> e = pl.DataFrame({"child": ["x", "x"], "parent": ["p", "q"],
-    ...                   "relation": ["componentOf", "parentOf"], "rank": [0, 1]})
-    >>> primary_parents(e).rows()
-    [('x', 'q')]
+    >>> from datetime import datetime
+    >>> t = datetime(2026, 1, 1)
+    >>> P = lambda *ids: [{"id": i, "relation": "remix"} for i in ids]
+    >>> recs = pl.DataFrame({"id": ["x", "x", "y"], "observed_at": [t, t, t],
+    ...                      "parents": [P("p"), P("q", "p"), P("p")]})
+    >>> out = merge_equal_time_parents(recs, recs.unique("id", keep="last").sort("id"))
+    >>> [[p["id"] for p in ps] for ps in out["parents"]]
+    [['p', 'q'], ['p']]
     """
+    key = ["id", "observed_at"]
+    if recs.height == latest.height:  # one observation per id (the usual case): nothing to merge
+        return latest
+    rows = recs.select(*key, "parents").with_row_index("_row")
+    several = latest.filter(pl.col("n_obs") > 1) if "n_obs" in latest.columns else latest
+    many = rows.join(several.select(key), on=key, how="semi").filter(pl.len().over(key) > 1)
+    if many.height == 0:
+        return latest
+    merged = (many.sort("_row").explode("parents").drop_nulls("parents")
+              .with_columns(_pid=pl.col("parents").struct.field("id"))
+              .unique(["id", "_pid"], keep="first", maintain_order=True)
+              .group_by("id", maintain_order=True).agg(_merged=pl.col("parents")))
+    return (latest.join(merged, on="id", how="left")
+            .with_columns(parents=pl.coalesce("_merged", "parents")).drop("_merged")
+            .select(latest.columns))
+
+
+def _rule_order(edges: pl.DataFrame) -> pl.DataFrame:
+    """``edges`` without self-loops, with ``relation`` and ``rank``, sorted by child then the primary rule."""
     e = edges.filter(pl.col("child") != pl.col("parent"))
     if "relation" not in e.columns:
         e = e.with_columns(relation=pl.lit("remix"))
     if "rank" not in e.columns:
         e = e.with_row_index("rank").with_columns(pl.col("rank").cast(pl.Int64))
-    if created is not None and "created_at" in created.columns:
-        e = e.join(
-            created.select(pl.col("id").alias("parent"), pl.col("created_at").alias("_pt")),
-            on="parent",
-            how="left",
-        )
-    else:
-        e = e.with_columns(_pt=pl.lit(None, dtype=pl.Datetime("us", "UTC")))
     declared = pl.col("relation").is_in(["remix", "parentOf"])
-    return (
-        e.with_columns(_decl=(~declared).cast(pl.Int8))
-        .sort(["child", "_decl", "_pt", "rank", "parent"], nulls_last=True)
-        .group_by("child", maintain_order=True)
-        .agg(pl.col("parent").first())
-        .sort("child")
-    )
+    return (e.with_columns(_decl=(~declared).cast(pl.Int8))
+            .sort(["child", "_decl", "rank", "parent"], nulls_last=True))
+
+
+def primary_parents(edges: pl.DataFrame) -> pl.DataFrame:
+    """One row per child: its primary parent, by the rule of this module.
+
+    ``edges`` has ``child``, ``parent`` and optionally ``relation`` (default
+    ``remix``) and ``rank`` (declaration order; default the row order). The
+    primary parent is the first declared ``remix``/``parentOf`` parent, else the
+    first declared parent of any relation; self-loops never count.
+
+    >>> e = pl.DataFrame({"child": ["x", "x", "y", "y"], "parent": ["p", "q", "q", "p"],
+    ...                   "relation": ["componentOf", "parentOf", "remix", "remix"], "rank": [0, 1, 0, 1]})
+    >>> primary_parents(e).rows()
+    [('x', 'q'), ('y', 'q')]
+    """
+    return (_rule_order(edges)
+            .group_by("child", maintain_order=True)
+            .agg(pl.col("parent").first())
+            .sort("child"))
 
 
 def _double(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -217,8 +265,7 @@ def _ids_and_codes(nodes: pl.DataFrame, edges: pl.DataFrame) -> tuple[pl.Series,
     return ids, c, p
 
 
-def _primary_codes(edges: pl.DataFrame, created: pl.DataFrame | None, ids: pl.Series,
-                   c: np.ndarray, pcode: np.ndarray) -> np.ndarray | None:
+def _primary_codes(edges: pl.DataFrame, ids: pl.Series, c: np.ndarray, pcode: np.ndarray) -> np.ndarray | None:
     """Parent index per node (``-1`` for none) from the primary edges; ``None`` to take the exact path.
 
     Most children have one parent: they need no ordering at all. Only the children
@@ -235,7 +282,7 @@ def _primary_codes(edges: pl.DataFrame, created: pl.DataFrame | None, ids: pl.Se
     if multi.any():
         if "rank" not in edges.columns:
             edges = edges.with_row_index("rank").with_columns(pl.col("rank").cast(pl.Int64))
-        prim = primary_parents(edges.filter(pl.Series(multi)), created)
+        prim = primary_parents(edges.filter(pl.Series(multi)))
         index = _Index(ids)
         mc = index.codes(prim.get_column("child"))
         mp = index.codes(prim.get_column("parent"))
@@ -245,10 +292,10 @@ def _primary_codes(edges: pl.DataFrame, created: pl.DataFrame | None, ids: pl.Se
     return p
 
 
-def _primary_exact(edges: pl.DataFrame, created: pl.DataFrame | None, ids: pl.Series) -> np.ndarray:
+def _primary_exact(edges: pl.DataFrame, ids: pl.Series) -> np.ndarray:
     """The same as :func:`_primary_codes` by joins on the strings (the path for hash collisions)."""
     n = ids.len()
-    prim = primary_parents(edges, created)
+    prim = primary_parents(edges)
     index = pl.DataFrame({"id": ids, "_i": pl.int_range(n, dtype=pl.Int64, eager=True)})
     pp = (
         prim.join(index.rename({"id": "child", "_i": "_c"}), on="child")
@@ -268,7 +315,9 @@ def compute_lineage(
     node is added as a node (a placeholder, the caller decides how to show it).
     Returns ``(lineage, problems)``: ``lineage`` has ``id, parent, root, depth,
     in_cycle`` sorted by id; ``problems`` has ``kind`` (``self_loop`` or
-    ``cycle``), ``id`` and ``detail``.
+    ``cycle``), ``id`` (the child whose link was dropped), ``parent`` (the parent
+    it named) and ``detail`` (in words). ``created`` (``id, created_at``) gives
+    the times that decide where a cycle is cut.
 
     >>> nodes = pl.DataFrame({"id": ["a", "b", "c"]})
     >>> edges = pl.DataFrame({"child": ["a", "b", "c", "c"], "parent": ["c", "a", "b", "c"]})
@@ -279,27 +328,27 @@ def compute_lineage(
     ['cycle', 'self_loop']
     """
     fast = _ids_and_codes(nodes, edges)
-    p = _primary_codes(edges, created, *fast) if fast is not None else None
+    p = _primary_codes(edges, *fast) if fast is not None else None
     if fast is not None and p is not None:
         ids = fast[0]
     else:  # ids not sorted or repeated, or a hash collision: sort and join on the strings
         ids = pl.concat([nodes.get_column("id").cast(pl.String).rename("id"),
                          edges.get_column("parent").cast(pl.String).rename("id")]).unique().sort()
-        p = _primary_exact(edges, created, ids)
+        p = _primary_exact(edges, ids)
     n = ids.len()
     problems: list[tuple[str, str, str]] = [
-        ("self_loop", c, "a post lists itself as its parent; the link is ignored")
+        ("self_loop", c, c, "a post lists itself as its parent; the link is ignored")
         for c in edges.filter(pl.col("child") == pl.col("parent")).get_column("child").unique().sort().to_list()
     ]
     in_cycle = np.zeros(n, dtype=bool)
-    ids_list: list[str] | None = None
+    cutter: _Cutter | None = None
     while True:
         anc, dist = _double(p)
         bad = p[anc] >= 0  # the walk ended somewhere that still has a parent: a cycle
         if not bad.any():
             break
-        if ids_list is None:
-            ids_list = ids.to_list()
+        if cutter is None:
+            cutter = _Cutter(ids, edges, created)
         seen: set[int] = set()
         for start in np.unique(anc[bad]).tolist():
             if start in seen:
@@ -313,15 +362,9 @@ def compute_lineage(
                 j = int(p[j])
             if j != start:  # joined a cycle already handled
                 continue
-            members = sorted(ids_list[k] for k in cyc)
-            cut = min(cyc, key=lambda k: ids_list[k])
             in_cycle[cyc] = True
-            problems.append(
-                ("cycle", ids_list[cut],
-                 f"cycle of {len(cyc)}: {' -> '.join(members[:10])}{' ...' if len(cyc) > 10 else ''};"
-                 f" broken by cutting the link from {ids_list[cut]} to its parent {ids_list[int(p[cut])]}")
-            )
-            p[cut] = -1
+            problems.append(cutter.cut(cyc, p))
+    parent = pl.Series("_pi", pa.array(p, mask=p < 0))  # a null index gathers a null
     parent = pl.Series("_pi", pa.array(p, mask=p < 0))  # a null index gathers a null
     lin = pl.DataFrame(
         {
@@ -334,3 +377,69 @@ def compute_lineage(
         schema=LINEAGE_SCHEMA,
     )
     return lin, pl.DataFrame(problems, schema=PROBLEM_SCHEMA, orient="row")
+
+
+class _Cutter:
+    """Cuts cycles of primary links against time (see the module docstring); made only when there is a cycle."""
+
+    def __init__(self, ids: pl.Series, edges: pl.DataFrame, created: pl.DataFrame | None) -> None:
+        self.ids = ids
+        self.names = ids.to_list()
+        self.edges = _rule_order(edges)
+        self.tried: dict[int, set[int]] = {}
+        n = ids.len()
+        self.t = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)  # unknown time: never "later"
+        self.known = np.zeros(n, dtype=bool)
+        if created is not None and "created_at" in created.columns and created.height:
+            c = created.select(pl.col("id").cast(pl.String),
+                               pl.col("created_at").cast(pl.Datetime("us", "UTC")).dt.epoch("us")).drop_nulls()
+            pos = ids.search_sorted(c.get_column("id")).to_numpy().astype(np.int64)
+            ok = pos < n
+            ok[ok] = ids.gather(pos[ok]).to_numpy() == c.get_column("id").filter(pl.Series(ok)).to_numpy()
+            self.t[pos[ok]] = c.get_column("created_at").to_numpy()[ok]
+            self.known[pos[ok]] = True
+
+    def _lag(self, child: int, parent: int) -> int:
+        """How long after the child its parent was created (µs; 0 when either time is unknown)."""
+        if not (self.known[child] and self.known[parent]):
+            return 0
+        return int(self.t[parent] - self.t[child])
+
+    def cut(self, cyc: list[int], p: np.ndarray) -> tuple[str, str, str, str]:
+        names = self.names
+        # the link running most against time goes first; the child's id breaks ties
+        cut = min(cyc, key=lambda k: (-self._lag(k, int(p[k])), names[k]))
+        old = int(p[cut])
+        lag = self._lag(cut, old)
+        tried = self.tried.setdefault(cut, set())
+        tried.add(old)
+        new = -1
+        for cand in self.edges.filter(pl.col("child") == names[cut]).get_column("parent").to_list():
+            k = int(self.ids.search_sorted(cand))
+            if k >= len(names) or names[k] != cand or k in tried or k == cut:
+                continue
+            if self.known[k] and self.known[cut] and self.t[k] > self.t[cut]:
+                continue  # a parent created after its child is never a fallback
+            new = k
+            tried.add(k)
+            break
+        p[cut] = new
+        members = sorted(names[k] for k in cyc)
+        why = (f"{names[old]} was created {_span(lag)} after it" if lag > 0
+               else "no link of the cycle runs against time; the smallest id was cut")
+        then = f"; it now hangs from {names[new]}" if new >= 0 else "; it now starts a tree"
+        return ("cycle", names[cut], names[old],
+                f"cycle of {len(cyc)}: {' -> '.join(members[:10])}{' ...' if len(cyc) > 10 else ''};"
+                f" broken by cutting the link from {names[cut]} to its parent {names[old]} ({why}){then}")
+
+
+def _span(us: int) -> str:
+    """A duration in words: ``3.0 h``, ``2.5 days``."""
+    s = us / 1e6
+    if s < 120:
+        return f"{s:g} s"
+    if s < 3600:
+        return f"{s / 60:.1f} min"
+    if s < 172800:
+        return f"{s / 3600:.1f} h"
+    return f"{s / 86400:.1f} days"

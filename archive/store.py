@@ -47,7 +47,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from archive import tempfiles
 from archive.errors import NotFoundError, StoreError, resource_problem
-from archive.graph import compute_lineage
+from archive.graph import compute_lineage, merge_equal_time_parents
 from archive.paths import default_archive_path
 from archive.record import parse_time
 
@@ -731,6 +731,7 @@ class Archive:
                 .group_by("id", maintain_order=True)
                 .agg(pl.all().last(), n_obs=pl.len())
             )
+        latest = merge_equal_time_parents(recs, latest)  # one line per edge: the union of the parents
         # declaration order of each parent: explode keeps list order
         edges = (
             latest.select(pl.col("id").alias("child"), "parents")
@@ -762,7 +763,7 @@ class Archive:
                 depth=pl.col("depth").max(),
                 first_at=pl.col("created_at").min(),
                 last_at=pl.col("created_at").max(),
-                views=pl.col("views").sum(),
+                views=pl.when(pl.col("views").is_not_null().any()).then(pl.col("views").sum()),  # none given: null
                 breadth=pl.col("depth").value_counts().struct.field("count").max(),
             )
             .join(posts.select(pl.col("id").alias("root"), pl.col("text").alias("root_text"),

@@ -548,8 +548,8 @@ def tree_shapes_figure(shapes: pl.DataFrame, names: dict[str, str] | None = None
         marker=dict(size=10, color=s.get_column("depth"), colorscale="Blues", showscale=True,
                     colorbar=dict(title=dict(text="depth"), thickness=12), line=dict(width=0.5, color="#333")),
         customdata=s.get_column("root"),
-        hovertext=[f"{names.get(r, safe_text(r, 30))}<br>depth {d}, breadth {b}, Sackin {sk}, Colless {c}"
-                   for r, d, b, sk, c in s.select("root", "depth", "breadth", "sackin", "colless").iter_rows()],
+        hovertext=[f"{names.get(r, safe_text(r, 30))}<br>depth {d}, breadth {b}, Sackin {sk}, Colless-like {c:.2f}"
+                   for r, d, b, sk, c in s.select("root", "depth", "breadth", "sackin", "colless_like").iter_rows()],
         hovertemplate="%{hovertext}<br>size %{x}, structural virality %{y:.2f}<extra></extra>"))
     fig.update_xaxes(title="posts in the tree", type="log", **log_ticks(s.get_column("size").to_list()))
     fig.update_yaxes(title="structural virality")

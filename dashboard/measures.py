@@ -18,10 +18,11 @@ import polars as pl
 
 from archive.store import Archive, Tree
 from dashboard.data import memo
-from lineage.analyze import load_results
+from lineage.analyze import drift_where_defined, load_results
 from lineage.blame import blame_path
 from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
-from lineage.decay import activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity, tree_shape
+from lineage.decay import (TREE_SHAPE_SCHEMA, activity, activity_by_tree, branching_decay, engagement_decay,
+                           fidelity_by_depth, fit_fidelity, tree_shape)
 from lineage.drift import drift_rate_expr, node_drift, token_diff
 from lineage.errors import LineageError
 from lineage.styles import styles_frame
@@ -108,8 +109,8 @@ def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame
         got = analysed.filter(pl.col("root") == tree.root).select(cols)
         if got.height == tree.nodes.height:
             return got
-    n = tree.nodes
-    return node_drift(n.select("id", "text", "placeholder"), n.select("id", "parent", "root", "depth")).select(cols)
+    n = tree.nodes.select("id", "text", "placeholder")
+    return drift_where_defined(node_drift(n, tree.nodes.select("id", "parent", "root", "depth")), n).select(cols)
 
 
 def archive_drift(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | None:
@@ -121,8 +122,12 @@ def archive_drift(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | N
         return None
     v = arc.view_version()
     pin = v if as_of is None else as_of
-    return memo(("drift", v, as_of), lambda: node_drift(
-        arc.posts(pin).select("id", "text", "placeholder"), arc.lineage(pin).select("id", "parent", "root", "depth")))
+
+    def measure() -> pl.DataFrame:
+        posts = arc.posts(pin).select("id", "text", "placeholder")
+        return drift_where_defined(node_drift(posts, arc.lineage(pin).select("id", "parent", "root", "depth")), posts)
+
+    return memo(("drift", v, as_of), measure)
 
 
 def drift_rates(nd: pl.DataFrame) -> pl.DataFrame:
@@ -209,7 +214,7 @@ class Decay:
     activity: dict[str, Any]  # half_life_days, median_lifetime_days
     survival: pl.DataFrame  # time, at_risk, events, censored, survival
     engagement: dict[str, Any]  # slope
-    shapes: pl.DataFrame  # root, size, depth, breadth, leaves, structural_virality, sackin, colless
+    shapes: pl.DataFrame  # lineage.decay.TREE_SHAPE_SCHEMA
 
 
 def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
@@ -218,6 +223,8 @@ def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
     if head is not None:
         v = {m: (val, lo, hi) for m, val, lo, hi in head.select("measure", "value", "low", "high").iter_rows()}
 
+        why = (dict(head.select("measure", "reason").iter_rows()) if "reason" in head.columns else {})
+
         def get(m: str, k: int = 0) -> Any:
             return v.get(m, (None, None, None))[k]
 
@@ -225,16 +232,19 @@ def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
         return Decay(
             fidelity=load_results(arc, "fidelity"),
             fit={"F_inf": get("fidelity_F_inf"), "lambda": get("fidelity_lambda"),
+                 "reason": why.get("generational_half_life"), "r2": get("fidelity_r2"),
                  "half_life": get("generational_half_life"), "half_life_low": get("generational_half_life", 1),
                  "half_life_high": get("generational_half_life", 2)},
             branching=load_results(arc, "branching"),
-            branching_fit={"m0": get("branching_m0"), "gamma": get("branching_gamma")},
+            branching_fit={"m0": get("branching_m0"), "gamma": get("branching_gamma"),
+                           "reason": why.get("branching_gamma"), "dispersion": get("branching_dispersion")},
             activity={"half_life_days": get("activity_half_life_days"),
-                      "median_lifetime_days": get("median_tree_lifetime_days")},
+                      "median_lifetime_days": get("median_tree_lifetime_days"),
+                      "per_tree_median_days": (trees.get_column("activity_half_life_days").median()
+                                               if "activity_half_life_days" in trees.columns else None)},
             survival=load_results(arc, "survival"),
             engagement={"slope": get("engagement_slope")},
-            shapes=trees.select("root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin",
-                                "colless"))
+            shapes=trees.select([c for c in TREE_SHAPE_SCHEMA if c in trees.columns]))  # older analyses lack some
     nd = archive_drift(arc)
     if nd is None:
         return None
@@ -242,6 +252,8 @@ def archive_decay(arc: Archive, *, seed: int = 0) -> Decay | None:
     nodes = lin.join(arc.posts().select("id", "fetched_at", "views"), on="id", how="left")
     btab, bfit = branching_decay(lin)
     act, km = activity(nodes)
+    act["per_tree_median_days"] = activity_by_tree(lin.select("root", "depth", "created_at")).get_column(
+        "activity_half_life_days").median()
     return Decay(fidelity=fidelity_by_depth(nd), fit=fit_fidelity(nd, n_boot=200, seed=seed), branching=btab,
                  branching_fit=bfit, activity=act, survival=km, engagement=engagement_decay(nodes),
                  shapes=tree_shape(lin.select("id", "parent", "root", "depth")))

@@ -44,33 +44,35 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from archive.errors import NotFoundError
 from archive.store import Archive
 from lineage.blame import blame_summary
 from lineage.bleed import bleed_rates, flow_matrix, homogenisation, label_new_styles
-from lineage.decay import (activity, branching_decay, engagement_decay, fidelity_by_depth, fit_fidelity,
-                           remixing_dilemma, tree_shape)
+from lineage.decay import (activity, activity_by_tree, branching_decay, engagement_decay, fidelity_by_depth,
+                           fit_fidelity, remixing_dilemma, tree_shape)
 from lineage.drift import drift_rate_expr, edge_drift, node_drift, node_tokens, semantic_drift
 from lineage.errors import LineageError
 from lineage.styles import lexicon_path, load_lexicon, styles_frame
 from lineage.text import BOUNDARY, MAX_ALIGN_TOKENS, tokens_series
 
 __all__ = ["ANALYSIS_VERSION", "TABLES", "analyze", "analyze_trees", "analyze_tree", "load_results",
-           "tree_hashes", "Progress"]
+           "tree_hashes", "drift_where_defined", "Progress"]
 
 #: Bump when a measure changes: every tree is recomputed on the next analysis.
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2
 TABLES = ("nodes", "edges", "blame", "styles", "style_labels", "trees", "flow", "homogenisation", "fidelity",
           "branching", "survival", "dilemma", "decay", "runs")
 _ALIASES = {"node_drift": "nodes", "edge_drift": "edges", "labels": "style_labels", "bleed": "style_labels"}
 _PER_TREE = ("nodes", "edges", "blame", "styles", "trees")
 _NODE_COLS = ["id", "parent", "root", "depth", "created_at", "placeholder", "tokens", "edge_drift", "root_drift",
               "path_drift", "directness", "root_tokens", "retention", "children"]
-_TREE_COLS = ["root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin", "colless",
+_TREE_COLS = ["root", "size", "depth", "breadth", "leaves", "structural_virality", "structural_virality_norm", "sackin",
+              "sackin_per_leaf", "colless_like", "colless_like_norm",
               "drift_rate", "mean_edge_drift", "mean_root_drift", "mean_retention", "first_at", "last_at",
-              "placeholder_root", "content_hash"]
+              "placeholder_root", "cycle_cut", "activity_half_life_days", "content_hash"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -86,11 +88,62 @@ def root_source_excluded(excluded: list[str]) -> pl.Expr:
 
 
 def _nodes_frame(archive: Archive) -> pl.DataFrame:
-    lin = archive.lineage().select("id", "parent", "root", "depth", "placeholder", "created_at")
+    lin = archive.lineage().select("id", "parent", "root", "depth", "placeholder", "created_at", "in_cycle")
     if excluded := archive.excluded_sources():
         lin = lin.filter(~root_source_excluded(excluded))
     posts = archive.posts().select("id", "text", "style_tags", "views", "fetched_at")
     return lin.join(posts, on="id", how="left")
+
+
+def drift_where_defined(nd: pl.DataFrame, nodes: pl.DataFrame) -> pl.DataFrame:
+    """``nd`` (:func:`lineage.drift.node_drift`) with drift set to null where it has no meaning.
+
+    Undefined is not zero: a drift between two prompts needs both texts. ``edge_drift``
+    is null unless the post and its parent have prompt words; ``root_drift``,
+    ``path_drift`` and ``directness`` are null unless the post and its anchor (the
+    root, or the root's child on its path when the root is a placeholder, as in
+    ``node_drift``) have them; ``path_drift`` and ``directness`` also need every edge
+    between them to have a drift. ``nodes`` has ``id``, ``text`` or ``tokens`` (a list),
+    and optionally ``placeholder``. Rows keep ``nd``'s order.
+
+    >>> from lineage.drift import node_drift
+    >>> n = pl.DataFrame({"id": ["r", "a"], "text": ["", "a cat"]})
+    >>> lin = pl.DataFrame({"id": ["r", "a"], "parent": [None, "r"], "root": ["r", "r"], "depth": [0, 1]})
+    >>> node_drift(n, lin).select("edge_drift", "root_drift").rows()  # an empty prompt counts as all change
+    [(None, 0.0), (1.0, 1.0)]
+    >>> drift_where_defined(node_drift(n, lin), n).select("edge_drift", "root_drift").rows()
+    [(None, None), (None, None)]
+    """
+    from lineage.paths import ancestor_at_depth, parent_index, path_sums
+
+    toks = nodes.get_column("tokens") if "tokens" in nodes.columns else tokens_series(
+        nodes.get_column("text").fill_null(""))
+    info = nodes.select("id", _h=toks.list.len() > 0,
+                        _ph=pl.col("placeholder").fill_null(False) if "placeholder" in nodes.columns
+                        else pl.lit(False))
+    lin = (nd.with_row_index("_k").join(info, on="id", how="left")
+           .with_columns(pl.col("_h").fill_null(False), pl.col("_ph").fill_null(True))
+           .sort(["root", "depth", "id"]))
+    par = parent_index(lin)
+    dep = lin.get_column("depth").to_numpy()
+    root_idx = ancestor_at_depth(par, dep, np.arange(lin.height), np.zeros(lin.height, dtype=np.int64))
+    is_ph_root = (lin.get_column("_ph") & (lin.get_column("depth") == 0)).to_numpy()
+    anchor = root_idx.copy()
+    deep = np.flatnonzero(is_ph_root[root_idx] & (dep >= 1))
+    if deep.size:
+        anchor[deep] = ancestor_at_depth(par, dep, deep, np.ones(deep.size, dtype=np.int64))
+    h = lin.get_column("_h").to_numpy()
+    hp = np.where(par >= 0, h[np.maximum(par, 0)], False)
+    edge_ok = h & hp
+    # a path drift sums the edges below the anchor: one edge without texts leaves it undefined
+    gap = np.where((par >= 0) & ~edge_ok & (dep > np.where(anchor != root_idx, 1, 0)), 1.0, 0.0)
+    path_ok = path_sums(par, gap) < 0.5
+    ok_root = h & h[anchor]
+    return (lin.with_columns(
+        edge_drift=pl.when(pl.Series(edge_ok)).then(pl.col("edge_drift")).otherwise(None),
+        **{c: pl.when(pl.Series(ok_root & (path_ok if c != "root_drift" else True))).then(pl.col(c))
+           .otherwise(None) for c in ("root_drift", "path_drift", "directness") if c in nd.columns})
+        .sort("_k").select(nd.columns))
 
 
 def tree_hashes(nodes: pl.DataFrame) -> pl.DataFrame:
@@ -131,9 +184,12 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
     n = nodes
     if "placeholder" not in n.columns:
         n = n.with_columns(placeholder=pl.lit(False))
+    if "in_cycle" not in n.columns:
+        n = n.with_columns(in_cycle=pl.lit(False))
     if "text" not in n.columns:
         n = n.with_columns(text=pl.lit("", dtype=pl.String))
-    n = n.with_columns(pl.col("placeholder").fill_null(False)).sort(["root", "depth", "id"])
+    n = n.with_columns(pl.col("placeholder").fill_null(False), pl.col("in_cycle").fill_null(False)
+                       ).sort(["root", "depth", "id"])
     # one tokenisation serves both: style matching keeps the clause breaks, drift and blame drop them
     n = n.with_columns(tokens_series(n.get_column("text"), boundaries=True).alias("style_tokens"))
     n = n.with_columns(tokens=pl.col("style_tokens").list.eval(pl.element().filter(pl.element() != BOUNDARY)))
@@ -151,11 +207,19 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
     ed = edge_drift(tok, pairs.select("child", "parent"), max_tokens=max_tokens)
     ed = ed.with_columns(relation=pairs.get_column("relation"), primary=pairs.get_column("relation") == "primary")
     ed = ed.join(n.select(child="id", root="root"), on="child", how="left")
+    # undefined is not zero: drift between two prompts needs both texts (a source without prompts gives none)
+    has = n.select("id", _h=pl.col("tokens").list.len() > 0)
+    ed = (ed.join(has.rename({"id": "child"}), on="child", how="left")
+          .join(has.rename({"id": "parent", "_h": "_hp"}), on="parent", how="left")
+          .with_columns(pl.when(pl.col("_h").fill_null(False) & pl.col("_hp").fill_null(False))
+                        .then(pl.col(c)).otherwise(None).alias(c) for c in ("jaccard", "edit", "drift"))
+          .drop("_h", "_hp"))
     if embedder is not None:
         sem = semantic_drift(n.select("id", "text"), ed.select("child", "parent"), model=embedder)
         ed = ed.with_columns(semantic=sem.get_column("semantic"))
     nd = node_drift(tok, n.select("id", "parent", "root", "depth"),
                     edges=ed.filter(pl.col("primary")).select("child", "drift"))
+    nd = drift_where_defined(nd, n.select("id", "tokens", "placeholder"))
     shares, ret = blame_summary(tok, n.select("id", "parent", "depth"), max_tokens=max_tokens)
     shares = shares.join(n.select("id", "root"), on="id", how="left")
     kids = prim.group_by("parent").agg(children=pl.len().cast(pl.Int64)).rename({"parent": "id"})
@@ -177,7 +241,8 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
         first_at=pl.col("created_at").min(),
         last_at=pl.col("created_at").max(),
         placeholder_root=pl.col("placeholder").filter(pl.col("depth") == 0).any(),
-    ))
+    )).join(n.group_by("root").agg(cycle_cut=pl.col("in_cycle").any()), on="root", how="left"
+            ).join(activity_by_tree(n.select("root", "depth", "created_at")), on="root", how="left")
     trees = (shape.join(per_tree, on="root", how="left").join(tree_hashes(n), on="root", how="left")
              .select(_TREE_COLS).sort("root"))
     return {"nodes": node_out, "edges": ed.sort(["root", "child", "parent"]), "blame": shares, "styles": st,
@@ -190,8 +255,8 @@ def analyze_tree(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, **opts:
     >>> from datetime import datetime
     >>> n = pl.DataFrame({"id": ["r"], "parent": [None], "root": ["r"], "depth": [0],
     ...                   "created_at": [datetime(2026, 1, 1)], "text": [""]}, schema_overrides={"parent": pl.String})
-    >>> analyze_tree(n)["trees"].select("size", "structural_virality").row(0)
-    (1, 0.0)
+    >>> analyze_tree(n)["trees"].select("size", "structural_virality").row(0)  # no pair of posts: undefined
+    (1, None)
     """
     roots = nodes.get_column("root").unique()
     if roots.len() > 1:
@@ -241,17 +306,27 @@ def _previous(archive: Archive, force: bool, lex_hash: str) -> tuple[dict[str, p
     return {t: archive.read_table(_table(t)) for t in _PER_TREE}, runs
 
 
-def _decay_rows(**figs: tuple[Any, Any, Any, Any]) -> pl.DataFrame:
-    rows = [(k, *(None if v is None else float(v) for v in vals[:3]), vals[3]) for k, vals in figs.items()]
-    return pl.DataFrame(rows, schema={"measure": pl.String, "value": pl.Float64, "low": pl.Float64,
-                                      "high": pl.Float64, "n": pl.Int64}, orient="row")
+DECAY_SCHEMA = {"measure": pl.String, "value": pl.Float64, "low": pl.Float64, "high": pl.Float64, "n": pl.Int64,
+                "reason": pl.String, "flagged_trees": pl.Int64}
 
 
-def _headline(decay: pl.DataFrame) -> dict[str, float | None]:
-    """The figures `archivist analyze` prints, from the decay table."""
-    value = dict(zip(decay.get_column("measure").to_list(), decay.get_column("value").to_list()))
-    return {"generational_half_life": value["generational_half_life"], "branching_gamma": value["branching_gamma"],
-            "activity_half_life_days": value["activity_half_life_days"], "bleed_rate": value["bleed_rate"]}
+def _decay_rows(flagged: int, **figs: tuple[Any, ...]) -> pl.DataFrame:
+    rows = [(k, *(None if v is None else float(v) for v in vals[:3]), vals[3],
+             vals[4] if len(vals) > 4 else None, flagged) for k, vals in figs.items()]
+    return pl.DataFrame(rows, schema=DECAY_SCHEMA, orient="row")
+
+
+def _headline(decay: pl.DataFrame) -> dict[str, Any]:
+    """The figures `archivist analyze` prints, from the decay table: a figure with a reason is not headlined."""
+    rows = {r["measure"]: r for r in decay.iter_rows(named=True)}
+    out: dict[str, Any] = {}
+    for m in ("generational_half_life", "branching_gamma", "activity_half_life_days", "bleed_rate"):
+        r = rows.get(m, {})
+        out[m] = None if r.get("reason") else r.get("value")
+        if r.get("reason"):
+            out[m + "_reason"] = r["reason"]
+    out["flagged_trees"] = int(decay.get_column("flagged_trees").max() or 0) if decay.height else 0
+    return out
 
 
 def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, labels: pl.DataFrame, *,
@@ -259,8 +334,15 @@ def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, l
     """The whole-archive decay tables (``fidelity``, ``branching``, ``survival``, ``dilemma``, ``decay``).
 
     ``nd`` is the node drift table, ``lin`` the lineage, ``node_info`` has ``id, root,
-    depth, created_at, fetched_at, placeholder, views``, ``labels`` the style labels.
-    Shared by the local and the Spark engine, so both write the same summary.
+    depth, created_at, fetched_at, placeholder, views`` (and optionally ``in_cycle``),
+    ``labels`` the style labels. Shared by the local and the Spark engine, so both
+    write the same summary. The ``decay`` table has one row per figure: ``measure,
+    value, low, high, n, reason, flagged_trees``. Undefined is not zero: a figure
+    with no meaning on the data is null and ``reason`` says why; a fit that does not
+    fit keeps its value and ``reason`` says so (it is not headlined). Goodness of fit
+    has its own rows (``fidelity_r2``, ``branching_dispersion``, ``branching_lr_flat``).
+    ``flagged_trees`` counts the trees the figures read that hang from a placeholder
+    (a root never archived) or had a cycle cut.
     """
     fid = fit_fidelity(nd, n_boot=n_boot, seed=seed)
     branch_table, branch = branching_decay(lin)
@@ -269,20 +351,46 @@ def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, l
     dil, dil_table = remixing_dilemma(nd.select("id", "parent", "edge_drift"))
     remix_labels = labels.filter(pl.col("depth") > 0, pl.col("label") != "inherited")
     bleed_all = (remix_labels.get_column("label") == "bled").mean() if remix_labels.height else None
+    flag = pl.col("placeholder").fill_null(False) & (pl.col("depth") == 0)
+    if "in_cycle" in node_info.columns:
+        flag = flag | pl.col("in_cycle").fill_null(False)
+    flagged = node_info.filter(flag).get_column("root").n_unique() if node_info.height else 0
+    no_drift = nd.filter(pl.col("root_drift").is_not_null(), pl.col("depth") > 0).height == 0
+    drift_reason = "no prompt text to measure" if no_drift else None
+    fid_reason = fid["reason"]
+    if fid_reason and nd.filter(pl.col("root_drift").is_not_null()).height and no_drift:
+        fid_reason = "no prompt text to measure: no remix has a drift from its root"
+    nremix = node_info.filter(pl.col("depth") > 0).height
     decay = _decay_rows(
-        fidelity_F_inf=(fid["F_inf"], None, None, fid["nodes"]),
-        fidelity_lambda=(fid["lambda"], None, None, fid["nodes"]),
-        generational_half_life=(fid["half_life"], fid["half_life_low"], fid["half_life_high"], fid["nodes"]),
-        branching_m0=(branch["m0"], None, None, node_info.height),
-        branching_gamma=(branch["gamma"], None, None, node_info.height),
-        activity_half_life_days=(act["half_life_days"], None, None, act["remixes"]),
-        median_tree_lifetime_days=(act["median_lifetime_days"], None, None, act["trees"]),
-        engagement_slope=(eng["slope"], None, None, eng["n"]),
-        engagement_intercept=(eng["intercept"], None, None, eng["n"]),
-        dilemma_pearson=(dil["pearson"], None, None, dil["n"]),
-        dilemma_spearman=(dil["spearman"], None, None, dil["n"]),
-        drift_rate=(nd.select(drift_rate_expr()).item(), None, None, nd.height),
-        bleed_rate=(bleed_all, None, None, remix_labels.height),
+        flagged,
+        fidelity_F_inf=(fid["F_inf"], None, None, fid["nodes"], fid_reason),
+        fidelity_lambda=(fid["lambda"], None, None, fid["nodes"], fid_reason),
+        fidelity_r2=(fid["r2"], None, None, fid["depths"], fid_reason if fid["r2"] is None else None),
+        generational_half_life=(fid["half_life"], fid["half_life_low"], fid["half_life_high"], fid["nodes"],
+                                fid_reason),
+        branching_m0=(branch["m0"], None, None, node_info.height, branch["reason"]),
+        branching_gamma=(branch["gamma"], None, None, node_info.height, branch["reason"]),
+        branching_dispersion=(branch["dispersion"], None, None, branch["generations"],
+                              branch["reason"] if branch["dispersion"] is None else None),
+        branching_lr_flat=(branch["lr_flat"], None, None, branch["generations"],
+                           branch["reason"] if branch["lr_flat"] is None else None),
+        activity_half_life_days=(act["half_life_days"], None, None, act["remixes"],
+                                 None if act["half_life_days"] is not None else "no remixes with a time"),
+        median_tree_lifetime_days=(act["median_lifetime_days"], None, None, act["trees"],
+                                   None if act["median_lifetime_days"] is not None
+                                   else "survival never falls to one half (too few trees ended)"),
+        engagement_slope=(eng["slope"], None, None, eng["n"],
+                          None if eng["slope"] is not None else "views at fewer than two depths"),
+        engagement_intercept=(eng["intercept"], None, None, eng["n"],
+                              None if eng["intercept"] is not None else "views at fewer than two depths"),
+        dilemma_pearson=(dil["pearson"], None, None, dil["n"],
+                         None if dil["pearson"] is not None else (drift_reason or "too few remixes with a drift")),
+        dilemma_spearman=(dil["spearman"], None, None, dil["n"],
+                          None if dil["spearman"] is not None else (drift_reason or "too few remixes with a drift")),
+        drift_rate=(None if no_drift else nd.select(drift_rate_expr()).item(), None, None, nd.height,
+                    drift_reason or (None if nremix else "no remixes")),
+        bleed_rate=(bleed_all, None, None, remix_labels.height,
+                    None if bleed_all is not None else "no remix adopted a style term"),
     )
     return {"fidelity": fidelity_by_depth(nd), "branching": branch_table, "survival": surv,
             "dilemma": dil_table, "decay": decay}
@@ -311,7 +419,7 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     >>> out["trees_recomputed"] == out["trees"] == a.trees().height
     True
     >>> sorted(load_results(a, "decay")["measure"])[:3]
-    ['activity_half_life_days', 'bleed_rate', 'branching_gamma']
+    ['activity_half_life_days', 'bleed_rate', 'branching_dispersion']
     """
     t_start = time.perf_counter()
     report = progress or (lambda stage, done, total: None)
@@ -352,6 +460,10 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
         done += roots.height
         report("trees", done, total)
     live = hashes.select("root")
+    if not any(parts[t] for t in _PER_TREE) and not prev:  # no trees at all: empty tables with their columns
+        res = analyze_trees(nodes.head(0), edges.head(0), lexicon=lexicon)
+        for t in _PER_TREE:
+            parts[t].append(res[t])
     tables: dict[str, pl.DataFrame] = {}
     for t in _PER_TREE:
         keep = []

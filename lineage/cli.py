@@ -88,10 +88,15 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
     t.add_row("trees", f"{result['trees']:,} ({result['trees_recomputed']:,} recomputed)")
     t.add_row("posts", f"{result['nodes']:,}")
     t.add_row("edges", f"{result['edges']:,}")
-    t.add_row("generational half-life", _fmt(result["generational_half_life"], 2) + " generations")
-    t.add_row("branching decay γ", _fmt(result["branching_gamma"]))
-    t.add_row("activity half-life", _fmt(result["activity_half_life_days"], 2) + " days")
-    t.add_row("bleed rate", _fmt(result["bleed_rate"]))
+    for key, label, unit, digits in (("generational_half_life", "generational half-life", " generations", 2),
+                                     ("branching_gamma", "branching decay γ", "", 3),
+                                     ("activity_half_life_days", "activity half-life", " days", 2),
+                                     ("bleed_rate", "bleed rate", "", 3)):
+        why = result.get(key + "_reason")
+        t.add_row(label, Text("– (" + why + ")", style="yellow") if why
+                  else Text(_fmt(result[key], digits) + unit))
+    if result.get("flagged_trees"):
+        t.add_row("flagged trees", f"{result['flagged_trees']:,} hang from a placeholder root or had a cycle cut")
     t.add_row("seconds", _fmt(result["seconds"], 1))
     console.print(t)
     console.print(Text("see `archivist drift ID`, `archivist bleed`, `archivist decay`", style="dim"))
@@ -99,7 +104,7 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
 
 def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Node drift of the tree of ``post_id`` (from the analysis, else computed now) and the edges on its path."""
-    from lineage.analyze import load_results
+    from lineage.analyze import drift_where_defined, load_results
     from lineage.drift import edge_drift, node_drift
 
     path = arc.ancestors(post_id)
@@ -112,8 +117,9 @@ def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
             raise LineageError("analysis is older than the archive")
     except LineageError:
         tree = arc.tree(post_id)
-        nd = node_drift(tree.nodes.select("id", "text", "placeholder"),
-                        tree.nodes.select("id", "parent", "root", "depth"))
+        nd = drift_where_defined(node_drift(tree.nodes.select("id", "text", "placeholder"),
+                                            tree.nodes.select("id", "parent", "root", "depth")),
+                                 tree.nodes.select("id", "text", "placeholder"))
         nd = nd.join(ids, on="id", how="semi")
         pairs = path.filter(pl.col("parent").is_not_null()).select(child="id", parent="parent")
         ed = edge_drift(path.select("id", "text", "placeholder"), pairs)
@@ -235,36 +241,69 @@ def decay_cmd(archive_path: Path | None, as_json: bool) -> None:
     fid = load_results(arc, "fidelity")
     branch = load_results(arc, "branching")
     dil = load_results(arc, "dilemma")
+    trees = load_results(arc, "trees")
+    per_tree = (trees.select("root", "size", "activity_half_life_days").sort("root")
+                if "activity_half_life_days" in trees.columns else None)
     if as_json:
         emit_json({"measures": decay.to_dicts(), "fidelity": fid.to_dicts(), "branching": branch.to_dicts(),
-                   "dilemma": dil.to_dicts()})
+                   "dilemma": dil.to_dicts(),
+                   "activity_per_tree": per_tree.to_dicts() if per_tree is not None else None})
         return
     m = {r["measure"]: r for r in decay.iter_rows(named=True)}
-    hl = m["generational_half_life"]
+    get = lambda k: m.get(k, {})  # noqa: E731  (an older analysis may lack a row)
+    hl = get("generational_half_life")
     lines = [
-        ("fidelity", f"F(d) = {_fmt(m['fidelity_F_inf']['value'], 2)} + (1 - {_fmt(m['fidelity_F_inf']['value'], 2)})"
-                     f" e^(-{_fmt(m['fidelity_lambda']['value'], 3)} d)"),
-        ("generational half-life", f"{_fmt(hl['value'], 2)} generations "
-                                   f"(95% bootstrap interval {_fmt(hl['low'], 2)} to {_fmt(hl['high'], 2)})"),
-        ("branching", f"m_g = {_fmt(m['branching_m0']['value'], 2)} × {_fmt(m['branching_gamma']['value'], 3)}^g"),
-        ("activity half-life", f"{_fmt(m['activity_half_life_days']['value'], 2)} days after the root"),
-        ("median tree lifetime", f"{_fmt(m['median_tree_lifetime_days']['value'], 1)} days (Kaplan-Meier)"),
-        ("engagement", f"log(1 + views) changes by {_fmt(m['engagement_slope']['value'])} per generation"),
-        ("remixing dilemma", f"corr(children, originality) = {_fmt(m['dilemma_pearson']['value'])} "
-                             f"(Spearman {_fmt(m['dilemma_spearman']['value'])})"),
-        ("drift rate", f"{_fmt(m['drift_rate']['value'])} root drift per generation"),
+        ("fidelity", f"F(d) = {_fmt(get('fidelity_F_inf').get('value'), 2)} + "
+                     f"(1 - {_fmt(get('fidelity_F_inf').get('value'), 2)})"
+                     f" e^(-{_fmt(get('fidelity_lambda').get('value'), 3)} d), "
+                     f"R² {_fmt(get('fidelity_r2').get('value'), 2)}", "fidelity_F_inf"),
+        ("generational half-life", f"{_fmt(hl.get('value'), 2)} generations "
+                                   f"(95% bootstrap interval {_fmt(hl.get('low'), 2)} to {_fmt(hl.get('high'), 2)})",
+         "generational_half_life"),
+        ("branching", f"m_g = {_fmt(get('branching_m0').get('value'), 2)} × "
+                      f"{_fmt(get('branching_gamma').get('value'), 3)}^g, dispersion "
+                      f"{_fmt(get('branching_dispersion').get('value'), 2)} (about 1 when it fits), "
+                      f"likelihood ratio against flat {_fmt(get('branching_lr_flat').get('value'), 1)}",
+         "branching_gamma"),
+        ("activity half-life", f"{_fmt(get('activity_half_life_days').get('value'), 2)} days after the root, "
+                               "all remixes pooled" + _per_tree_text(per_tree), "activity_half_life_days"),
+        ("median tree lifetime", f"{_fmt(get('median_tree_lifetime_days').get('value'), 1)} days (Kaplan-Meier)",
+         "median_tree_lifetime_days"),
+        ("engagement", f"log(1 + views) changes by {_fmt(get('engagement_slope').get('value'))} per generation",
+         "engagement_slope"),
+        ("remixing dilemma", f"corr(children, originality) = {_fmt(get('dilemma_pearson').get('value'))} "
+                             f"(Spearman {_fmt(get('dilemma_spearman').get('value'))})", "dilemma_pearson"),
+        ("drift rate", f"{_fmt(get('drift_rate').get('value'))} root drift per generation", "drift_rate"),
     ]
     t = Table(title="remix decay", show_header=False, title_justify="left")
-    for k, v in lines:
-        t.add_row(k, v)
+    for k, v, key in lines:
+        why = get(key).get("reason")
+        t.add_row(k, Text(v) + (Text(f"\n{why}", style="yellow") if why else Text("")))
     console.print(t)
+    flagged = int(decay.get_column("flagged_trees").max() or 0) if "flagged_trees" in decay.columns else 0
+    if flagged:
+        console.print(Text(f"note: {flagged:,} tree(s) hang from a post never archived (a placeholder root) or had "
+                           "a cycle cut; these figures include them (`archivist trees`, `archivist show ROOT`)",
+                           style="yellow"))
     g = Table(title="by generation", title_justify="left")
     for c in ("gen", "posts", "fidelity", "remixes each"):
         g.add_column(c, justify="right")
-    by = fid.join(branch.select(depth="generation", m="m"), on="depth", how="left")
+    by = (branch.select(depth="generation", nodes="nodes", m="m")
+          .join(fid.select("depth", "fidelity"), on="depth", how="left").sort("depth"))
     for r in by.iter_rows(named=True):
         g.add_row(str(r["depth"]), str(r["nodes"]), _fmt(r["fidelity"], 2), _fmt(r["m"], 2))
     console.print(g)
+
+
+def _per_tree_text(per_tree: pl.DataFrame | None) -> str:
+    """``; per tree: median … (… to …) over N trees`` from the per-tree activity half-lives."""
+    if per_tree is None:
+        return ""
+    v = per_tree.get_column("activity_half_life_days").drop_nulls()
+    if v.len() == 0:
+        return "; per tree: – (no tree has a remix with a time)"
+    return (f"; per tree: median {_fmt(v.median(), 2)} ({_fmt(v.min(), 2)} to {_fmt(v.max(), 2)}) "
+            f"over {v.len():,} trees with remixes")
 
 
 # the report command (lineage/report.py, written separately) registers itself on import

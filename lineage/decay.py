@@ -10,8 +10,14 @@
   with a remix in the ``quiet`` period before fetch time censored (still active);
 - engagement decay: least-squares slope of ``log(1 + views)`` on depth;
 - tree shape: size, depth, breadth, structural virality (mean distance between
-  two nodes), Sackin (sum of leaf depths) and Colless (sum over internal nodes of
-  the absolute leaf-count differences between every pair of children);
+  two nodes; Goel, Anderson, Hofman, Watts 2016, "The structural virality of
+  online diffusion", Management Science), Sackin (sum of leaf depths; Sackin
+  1972, Shao and Sokal 1990) and the Colless-like index for multifurcating trees
+  (Mir, Rosselló, Rotger 2018, "Sound Colless-like balance indices for
+  multifurcating trees", PLoS ONE 13(9): e0203401) with ``f(k) = ln(k + e)`` and
+  the mean deviation from the median (MDM); normalised forms beside each (see
+  :func:`tree_shape`). The classic Colless index is defined on binary trees only
+  and is not given;
 - remixing dilemma: correlation of generativity (children per post) with
   originality (the post's drift from its parent).
 
@@ -19,8 +25,8 @@ Examples
 --------
 >>> lin = pl.DataFrame({"id": ["r", "a", "b", "c"], "parent": [None, "r", "r", "a"],
 ...                     "root": ["r"] * 4, "depth": [0, 1, 1, 2]})
->>> tree_shape(lin).select("size", "depth", "breadth", "leaves", "sackin", "colless").row(0)
-(4, 2, 2, 2, 3, 0)
+>>> tree_shape(lin).select("size", "depth", "breadth", "leaves", "sackin").row(0)
+(4, 2, 2, 2, 3)
 """
 from __future__ import annotations
 
@@ -34,13 +40,19 @@ import polars as pl
 from lineage.paths import parent_index, subtree_sums
 
 __all__ = [
-    "fidelity_by_depth", "fit_fidelity", "branching_decay", "activity", "kaplan_meier", "engagement_decay",
-    "tree_shape", "remixing_dilemma", "TREE_SHAPE_SCHEMA",
+    "fidelity_by_depth", "fit_fidelity", "branching_decay", "activity", "activity_by_tree", "kaplan_meier", "engagement_decay",
+    "tree_shape", "remixing_dilemma", "TREE_SHAPE_SCHEMA", "MIN_R2", "MAX_DISPERSION",
 ]
 
+#: A fidelity fit whose R² falls below this is reported but not headlined.
+MIN_R2 = 0.5
+#: A branching fit whose Pearson dispersion (X² / degrees of freedom) exceeds this does not fit.
+MAX_DISPERSION = 3.0
+
 TREE_SHAPE_SCHEMA = {"root": pl.String, "size": pl.Int64, "depth": pl.Int64, "breadth": pl.Int64,
-                     "leaves": pl.Int64, "structural_virality": pl.Float64, "sackin": pl.Int64,
-                     "colless": pl.Int64}
+                     "leaves": pl.Int64, "structural_virality": pl.Float64, "structural_virality_norm": pl.Float64,
+                     "sackin": pl.Int64, "sackin_per_leaf": pl.Float64, "colless_like": pl.Float64,
+                     "colless_like_norm": pl.Float64}
 
 
 def fidelity_by_depth(node_drift: pl.DataFrame) -> pl.DataFrame:
@@ -92,8 +104,10 @@ def fit_fidelity(node_drift: pl.DataFrame, *, n_boot: int = 200, seed: int = 0, 
     nd = node_drift.filter(pl.col("root_drift").is_not_null())
     agg = nd.group_by("root", "depth").agg(s=(1 - pl.col("root_drift")).sum(), n=pl.len()).sort("root", "depth")
     out: dict[str, Any] = {"F_inf": None, "lambda": None, "half_life": None, "half_life_low": None,
-                           "half_life_high": None, "nodes": nd.height, "depths": 0, "n_boot": n_boot}
+                           "half_life_high": None, "nodes": nd.height, "depths": 0, "n_boot": n_boot, "r2": None,
+                           "reason": None}
     if agg.height == 0:
+        out["reason"] = "no prompt text to measure: no post has a drift from its root"
         return out
     roots = agg.get_column("root").unique().sort()
     ridx = agg.join(pl.DataFrame({"root": roots, "_r": np.arange(roots.len())}), on="root").sort("root", "depth")
@@ -104,6 +118,7 @@ def fit_fidelity(node_drift: pl.DataFrame, *, n_boot: int = 200, seed: int = 0, 
     max_d = int(dep.max())
     out["depths"] = int(np.unique(dep).size)
     if out["depths"] < 2:
+        out["reason"] = "fewer than two generations with a measured drift: nothing to fit"
         return out
 
     def fit(weights: np.ndarray) -> tuple[float, float]:
@@ -114,7 +129,20 @@ def fit_fidelity(node_drift: pl.DataFrame, *, n_boot: int = 200, seed: int = 0, 
         return _fit_exp(d, ws[ok] / wn[ok], wn[ok])
 
     finf, lam = fit(np.ones(roots.len()))
+    ws = np.bincount(dep, weights=s, minlength=max_d + 1)
+    wn = np.bincount(dep, weights=n, minlength=max_d + 1)
+    ok = wn > 0
+    dd, ff, ww = np.flatnonzero(ok).astype(np.float64), ws[ok] / wn[ok], wn[ok]
+    ss_tot = float((ww * (ff - np.average(ff, weights=ww)) ** 2).sum())
+    if ss_tot <= 1e-12:
+        out["reason"] = ("fidelity does not change with depth (every generation keeps the same share of its root): "
+                         "no decay to fit")
+        return out
+    pred = finf + (1 - finf) * np.exp(-lam * dd)
+    out["r2"] = 1 - float((ww * (ff - pred) ** 2).sum()) / ss_tot
     out.update({"F_inf": finf, "lambda": lam, "half_life": math.log(2) / lam})
+    if out["r2"] < MIN_R2:
+        out["reason"] = f"the exponential does not fit the fidelity by depth (R² = {out['r2']:.2f} < {MIN_R2})"
     if n_boot > 0 and roots.len() > 1:
         rng = np.random.default_rng(seed)
         hl = []
@@ -131,14 +159,20 @@ def branching_decay(lineage: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]
     """Offspring per generation and the fit ``m_g = m0 γ^g``.
 
     Returns ``(table, fit)``: ``table`` has ``generation, nodes, children, m``;
-    ``fit`` has ``m0, gamma`` (Poisson maximum likelihood over every generation) and ``generations``.
+    ``fit`` has ``m0, gamma`` (Poisson maximum likelihood over every generation), ``generations``
+    and how well it fits: ``deviance`` (against the saturated model), ``dispersion`` (Pearson
+    X² over ``generations - 2`` degrees of freedom: about 1 when the children per generation
+    are Poisson around the fit), ``lr_flat`` (likelihood-ratio statistic against a flat
+    ``m_g = m`` for every g, chi-squared with 1 degree of freedom) and ``reason``: ``None``
+    when the fit may be headlined, else why not (fewer than three generations: the two
+    parameters meet every point, nothing is tested; dispersion above :data:`MAX_DISPERSION`).
 
     >>> lin = pl.DataFrame({"depth": [0, 0, 1, 1, 1, 1, 2, 2, 3]})
     >>> table, fit = branching_decay(lin)
     >>> table.rows()
     [(0, 2, 4, 2.0), (1, 4, 2, 0.5), (2, 2, 1, 0.5), (3, 1, 0, 0.0)]
-    >>> round(fit["m0"], 2), round(fit["gamma"], 2)
-    (1.84, 0.37)
+    >>> round(fit["m0"], 2), round(fit["gamma"], 2), round(fit["dispersion"], 2), fit["reason"]
+    (1.84, 0.37, 0.4, None)
     """
     counts = lineage.group_by("depth").agg(nodes=pl.len().cast(pl.Int64)).sort("depth")
     table = (counts.rename({"depth": "generation"})
@@ -148,8 +182,13 @@ def branching_decay(lineage: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]
     g = table.get_column("generation").to_numpy().astype(np.float64)
     N = table.get_column("nodes").to_numpy().astype(np.float64)
     C = table.get_column("children").to_numpy().astype(np.float64)
-    fit: dict[str, Any] = {"m0": None, "gamma": None, "generations": int(table.height)}
-    if table.height < 2 or C.sum() == 0:
+    fit: dict[str, Any] = {"m0": None, "gamma": None, "generations": int(table.height), "deviance": None,
+                           "dispersion": None, "lr_flat": None, "reason": None}
+    if C.sum() == 0:
+        fit["reason"] = "no remixes: nothing branches"
+        return table, fit
+    if table.height < 3:
+        fit["reason"] = "fewer than three generations: two parameters meet every point, the fit tells nothing"
         return table, fit
     from scipy.optimize import minimize
 
@@ -162,6 +201,19 @@ def branching_decay(lineage: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]
     res = minimize(nll, np.array([math.log(max(C[0] / N[0], 1e-3)), 0.0]), jac=True, method="L-BFGS-B",
                    bounds=[(-20, 20), (-20, 5)])
     fit["m0"], fit["gamma"] = float(math.exp(res.x[0])), float(math.exp(res.x[1]))
+
+    def deviance(mu: np.ndarray) -> float:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(C > 0, C * np.log(C / mu), 0.0)
+        return float(2 * (t - (C - mu)).sum())
+
+    mu = N * np.exp(res.x[0] + res.x[1] * g)
+    fit["deviance"] = deviance(mu)
+    fit["lr_flat"] = max(0.0, deviance(N * C.sum() / N.sum()) - fit["deviance"])
+    fit["dispersion"] = float(((C - mu) ** 2 / mu).sum() / (table.height - 2))
+    if fit["dispersion"] > MAX_DISPERSION:
+        fit["reason"] = (f"m0 γ^g does not fit the offspring per generation (dispersion {fit['dispersion']:.1f} "
+                         f"> {MAX_DISPERSION:g})")
     return table, fit
 
 
@@ -194,7 +246,8 @@ def activity(nodes: pl.DataFrame, *, fetched_at: datetime | None = None, quiet: 
     ``nodes`` has ``id, root, depth, created_at`` and optionally ``fetched_at``
     (fetch time = ``fetched_at`` given, else the latest ``fetched_at``, else the latest
     ``created_at``). Returns ``(summary, survival)``: summary has ``half_life_days``
-    (median delay of a remix after its root), ``remixes``, ``trees``, ``censored``,
+    (median delay of a remix after its root; a placeholder root is timed by its tree's
+    earliest post), ``remixes``, ``trees``, ``censored``,
     ``median_lifetime_days`` (where survival crosses 0.5); survival is :func:`kaplan_meier`
     of each tree's days from root to last remix, with trees whose last remix is
     within ``quiet`` of fetch time censored at fetch time.
@@ -210,7 +263,9 @@ def activity(nodes: pl.DataFrame, *, fetched_at: datetime | None = None, quiet: 
 
     dt = nodes.schema["created_at"]
     n = nodes.with_columns(_t=_utc(pl.col("created_at"), dt))
-    roots = n.filter(pl.col("depth") == 0).select("root", _t0="_t")
+    # a placeholder root (never archived) has no time: its tree is timed from its earliest post
+    roots = n.group_by("root").agg(_t0=pl.coalesce(pl.col("_t").filter(pl.col("depth") == 0).first(),
+                                                   pl.col("_t").min()))
     n = n.join(roots, on="root", how="left").with_columns(
         _off=(pl.col("_t") - pl.col("_t0")).dt.total_microseconds() / 86_400e6)
     if fetched_at is None:
@@ -239,6 +294,26 @@ def activity(nodes: pl.DataFrame, *, fetched_at: datetime | None = None, quiet: 
     return summary, surv
 
 
+def activity_by_tree(nodes: pl.DataFrame) -> pl.DataFrame:
+    """``root, activity_half_life_days``: per tree, the median days from its root to its remixes.
+
+    ``nodes`` has ``root, depth, created_at``. A placeholder root (no time) is timed by
+    its tree's earliest post, as in :func:`activity`; a tree without remixes gets null.
+
+    >>> from datetime import datetime, timezone
+    >>> t = [datetime(2026, 1, d, tzinfo=timezone.utc) for d in (1, 2, 4, 10)]
+    >>> n = pl.DataFrame({"root": ["a", "a", "a", "d"], "depth": [0, 1, 1, 0], "created_at": t})
+    >>> activity_by_tree(n).rows()
+    [('a', 2.0), ('d', None)]
+    """
+    t = pl.col("created_at")
+    t0 = pl.coalesce(t.filter(pl.col("depth") == 0).first(), t.min())
+    return (nodes.group_by("root")
+            .agg(activity_half_life_days=((t.filter(pl.col("depth") > 0) - t0).dt.total_microseconds()
+                                          / 86_400e6).median())
+            .sort("root"))
+
+
 def engagement_decay(nodes: pl.DataFrame, *, metric: str = "views") -> dict[str, Any]:
     """Slope (and intercept) of ``log(1 + metric)`` on depth by least squares.
 
@@ -258,14 +333,36 @@ def engagement_decay(nodes: pl.DataFrame, *, metric: str = "views") -> dict[str,
 
 
 def tree_shape(lineage: pl.DataFrame) -> pl.DataFrame:
-    """Shape of every tree: ``root, size, depth, breadth, leaves, structural_virality, sackin, colless``.
+    """Shape of every tree, one row per root (columns of :data:`TREE_SHAPE_SCHEMA`).
 
-    ``lineage`` has ``id, parent, root, depth``. Structural virality is the mean
-    shortest-path distance over all pairs of nodes (0 for a one-node tree).
+    ``lineage`` has ``id, parent, root, depth``. Undefined is null, never 0.
 
-    >>> chain = pl.DataFrame({"id": ["a", "b", "c"], "parent": [None, "a", "b"], "root": ["a"] * 3, "depth": [0, 1, 2]})
-    >>> tree_shape(chain).select("structural_virality", "sackin", "colless").row(0)
-    (1.3333333333333333, 2, 0)
+    - ``structural_virality``: mean shortest-path distance over all pairs of nodes
+      (Goel et al. 2016); null for a one-post tree (no pair). ``structural_virality_norm``
+      places it between the star (``2(n-1)/n``, the least for n nodes) and the chain
+      (``(n+1)/3``, the most): 0 for a star, 1 for a chain, null below 4 nodes (where the two agree).
+    - ``sackin``: sum of leaf depths (Sackin 1972); ``sackin_per_leaf`` = Sackin / leaves,
+      the mean leaf depth (Shao and Sokal 1990's N-bar), which compares trees of different sizes.
+    - ``colless_like``: the Colless-like index of Mir, Rosselló and Rotger (2018), sound for
+      multifurcating trees: the sum over internal nodes of the mean deviation from the median
+      of the children's f-sizes, where the f-size of a subtree is the sum of ``ln(k + e)`` over
+      its nodes (k = a node's number of children). 0 exactly for trees whose every node's
+      children carry equal subtrees (a star, a chain). ``colless_like_norm`` divides by the
+      paper's maximum over trees with the same number of leaves n and no single-child nodes,
+      ``(ln e + ln(2 + e)) (n - 1)(n - 2) / 4`` (null below 3 leaves); chains of single
+      remixes are outside that family, so the normalised value can exceed 1 on them.
+
+    >>> chain = pl.DataFrame({"id": list("abcd"), "parent": [None, "a", "b", "c"], "root": ["a"] * 4,
+    ...                       "depth": [0, 1, 2, 3]})
+    >>> tree_shape(chain).select("structural_virality", "structural_virality_norm", "sackin", "colless_like").row(0)
+    (1.6666666666666667, 1.0, 3, 0.0)
+    >>> cat = pl.DataFrame({"id": list("rabcd"), "parent": [None, "r", "r", "b", "b"], "root": ["r"] * 5,
+    ...                     "depth": [0, 1, 1, 2, 2]})
+    >>> round(tree_shape(cat)["colless_like"][0], 4)  # root: f-sizes 1 and ln(2+e) + 2, MDM = (ln(2+e) + 1) / 2
+    1.2757
+    >>> one = pl.DataFrame({"id": ["a"], "parent": [None], "root": ["a"], "depth": [0]})
+    >>> tree_shape(one).select("structural_virality", "sackin_per_leaf").row(0)
+    (None, 0.0)
     """
     lin = lineage.select(pl.col("id").cast(pl.String), pl.col("parent").cast(pl.String),
                          pl.col("root").cast(pl.String), pl.col("depth").cast(pl.Int64)).sort(["root", "depth", "id"])
@@ -276,15 +373,17 @@ def tree_shape(lineage: pl.DataFrame) -> pl.DataFrame:
     nkids = np.bincount(par[par >= 0], minlength=lin.height)
     leaf = (nkids == 0).astype(np.int64)
     size = subtree_sums(par, np.ones(lin.height, dtype=np.int64), dep)
-    leaves = subtree_sums(par, leaf, dep)
-    f = lin.with_columns(_size=size, _leaf=leaf, _leaves=leaves)
+    fsize = subtree_sums(par, np.log(nkids + math.e), dep)
+    f = lin.with_columns(_size=size, _leaf=leaf, _fsize=fsize)
     tsize = f.group_by("root").agg(n=pl.len())
     f = f.join(tsize, on="root")
-    # Colless: for each parent, sum over pairs of children |L_i - L_j| = sum_k (2k - m - 1) L_(k), sorted ascending
-    kids = f.filter(pl.col("parent").is_not_null()).select("root", "parent", "_leaves")
-    coll = (kids.with_columns(k=pl.col("_leaves").rank("ordinal").over("parent"), m=pl.len().over("parent"))
-            .group_by("root").agg(colless=((2 * pl.col("k").cast(pl.Int64) - pl.col("m").cast(pl.Int64) - 1)
-                                           * pl.col("_leaves")).sum()))
+    # Colless-like (MDM, ln(k + e)): per internal node, mean |f-size of a child - median of them|
+    kids = f.filter(pl.col("parent").is_not_null()).select("root", "parent", "_fsize")
+    coll = (kids.group_by("root", "parent").agg(bal=(pl.col("_fsize") - pl.col("_fsize").median()).abs().mean())
+            .group_by("root").agg(colless_like=pl.col("bal").sum()))
+    n = pl.col("size").cast(pl.Float64)
+    sv_star, sv_chain = 2 * (n - 1) / n, (n + 1) / 3
+    lv = pl.col("leaves").cast(pl.Float64)
     out = (f.group_by("root").agg(
         size=pl.len().cast(pl.Int64),
         depth=pl.col("depth").max(),
@@ -294,9 +393,15 @@ def tree_shape(lineage: pl.DataFrame) -> pl.DataFrame:
         .otherwise(0).sum(),
         sackin=(pl.col("depth") * pl.col("_leaf")).sum(),
     ).join(coll, on="root", how="left")
-        .with_columns(pl.col("colless").fill_null(0),
+        .with_columns(pl.col("colless_like").fill_null(0.0),
                       structural_virality=pl.when(pl.col("size") > 1)
-                      .then(pl.col("wiener") / (pl.col("size") * (pl.col("size") - 1) / 2)).otherwise(0.0)))
+                      .then(pl.col("wiener") / (n * (n - 1) / 2)).otherwise(None))
+        .with_columns(
+            structural_virality_norm=pl.when(pl.col("size") > 3)
+            .then((pl.col("structural_virality") - sv_star) / (sv_chain - sv_star)).otherwise(None),
+            sackin_per_leaf=pl.col("sackin") / lv,
+            colless_like_norm=pl.when(pl.col("leaves") > 2).then(
+                pl.col("colless_like") / ((1 + math.log(2 + math.e)) * (lv - 1) * (lv - 2) / 4)).otherwise(None)))
     return out.select(list(TREE_SHAPE_SCHEMA)).cast(TREE_SHAPE_SCHEMA).sort("root")  # type: ignore[arg-type]
 
 

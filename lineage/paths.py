@@ -131,6 +131,8 @@ def euler_tour(parent: np.ndarray, depth: np.ndarray | None = None) -> tuple[np.
     >>> tin, tout = euler_tour(np.array([-1, 0, 0, 1]))
     >>> tin.tolist(), tout.tolist()
     ([0, 1, 3, 2], [4, 3, 4, 3])
+    >>> [t.tolist() for t in euler_tour(np.array([-1, -1]))]  # roots only
+    [[0, 1], [1, 2]]
     """
     n = parent.shape[0]
     if n == 0:
@@ -142,10 +144,11 @@ def euler_tour(parent: np.ndarray, depth: np.ndarray | None = None) -> tuple[np.
     order = kids[np.lexsort((kids, parent[kids]))]
     ps = parent[order]
     cs = np.cumsum(size[order])
-    start = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
-    group_base = np.repeat(cs[start] - size[order][start], np.diff(np.r_[start, order.shape[0]]))
     off = np.zeros(n, dtype=np.int64)
-    off[order] = cs - size[order] - group_base
+    if order.size:  # no edges (roots only): every offset is 0
+        start = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
+        group_base = np.repeat(cs[start] - size[order][start], np.diff(np.r_[start, order.shape[0]]))
+        off[order] = cs - size[order] - group_base
     roots = np.flatnonzero(parent < 0)
     w = np.where(parent >= 0, 1 + off, 0).astype(np.float64)
     w[roots] = np.r_[0, np.cumsum(size[roots])[:-1]]

@@ -217,12 +217,25 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
     styles = _style_changes(archive, out["styles"], nodes, tree.root, missing)
     fidelity = fidelity_by_depth(out["nodes"])
     decay: dict[str, Any] = {}
-    if out["nodes"].get_column("root_drift").drop_nulls().len() >= 3 and fidelity.height >= 3:
+    if out["nodes"].filter(pl.col("depth") > 0).get_column("root_drift").drop_nulls().len() == 0 \
+            and nodes.height > 1:
+        missing.append("prompt drift and the fidelity curve: no prompt text to measure (null, not 0)")
+    elif out["nodes"].get_column("root_drift").drop_nulls().len() >= 3 and fidelity.height >= 3:
         decay["fidelity"] = fit_fidelity(out["nodes"], n_boot=100, seed=seed)
+        if decay["fidelity"].get("reason"):
+            missing.append(f"the generational half-life: {decay['fidelity']['reason']}")
     else:
         missing.append("the fidelity curve: fewer than three generations with measured drift")
     lin = nodes.select("id", "parent", "root", "depth")
     decay["branching"] = branching_decay(lin)[1]
+    if decay["branching"].get("reason") and nodes.height > 1:
+        missing.append(f"the branching fit m0·γ^g: {decay['branching']['reason']}")
+    if out["trees"].row(0, named=True).get("placeholder_root"):
+        missing.append(f"the source post {tree.root} is not in the archive (never archived or deleted): its children "
+                       "are kept as one tree under it, and the figures are computed without it")
+    cuts = archive.problems(as_of).filter(pl.col("kind") == "cycle").join(nodes.select("id"), on="id", how="semi")
+    for detail in cuts.get_column("detail").to_list():
+        missing.append(f"a cycle in the declared links was cut: {detail}")
     decay["activity"] = activity(nodes.select("id", "root", "depth", "created_at", "fetched_at"))[0]
     t = out["trees"].row(0, named=True)
     real = nodes.filter(~pl.col("placeholder"))
@@ -260,14 +273,14 @@ def _tree_sentences(d: ReportData) -> list[str]:
         s.append(f"The largest single mutation is {m['child']} (generation {m['depth']}), which changed "
                  f"{_pct(m['drift'])} of its parent's words: {change or 'a rewrite'}.")
     fit = d.decay.get("fidelity")
-    if fit and fit.get("half_life") is not None and math.isfinite(fit["half_life"]):
+    if fit and fit.get("half_life") is not None and math.isfinite(fit["half_life"]) and not fit.get("reason"):
         ci = ""
         if fit.get("half_life_low") is not None and fit.get("half_life_high") is not None:
             ci = f" (95% interval {_num(fit['half_life_low'], 1)} to {_num(fit['half_life_high'], 1)})"
         s.append(f"Fidelity to the root halves every {_num(fit['half_life'], 1)} generations{ci}, "
                  f"levelling off at {_pct(fit.get('F_inf'))} of the root's words.")
     br = d.decay.get("branching") or {}
-    if br.get("gamma") is not None and br.get("m0") is not None:
+    if br.get("gamma") is not None and br.get("m0") is not None and not br.get("reason"):
         s.append(f"Each post in the first generation drew {_num(br['m0'], 1)} remixes on average, and every "
                  f"generation after drew {_pct(br['gamma'])} as many as the one before.")
     act = d.decay.get("activity") or {}
@@ -333,7 +346,17 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int) -> ReportData:
     figs = decay.get("figures", {})
 
     def fig(name: str) -> float | None:
-        return figs.get(name, {}).get("value")
+        """A headline figure: none when it is undefined or its fit does not fit (the reason goes to ``missing``)."""
+        r = figs.get(name, {})
+        return None if r.get("reason") else r.get("value")
+
+    for name in ("generational_half_life", "drift_rate", "bleed_rate", "branching_gamma"):
+        if figs.get(name, {}).get("reason"):
+            missing.append(f"{name.replace('_', ' ')}: {figs[name]['reason']}")
+    flagged = max((r.get("flagged_trees") or 0 for r in figs.values()), default=0)
+    if flagged:
+        missing.append(f"{flagged} tree(s) hang from a source post that is not in the archive or had a cycle in "
+                       "their declared links cut; the figures include them")
 
     if fig("generational_half_life") is not None:
         s.append(f"Across trees, fidelity to the root halves every {_num(fig('generational_half_life'), 1)} generations.")
@@ -562,6 +585,14 @@ _METHOD = [
     "F(d) = F∞ + (1 − F∞)·e^(−λd).",
     "A style term is bled when, before the post, it was used in another tree but never on the post's own path; "
     "novel when never used before anywhere.",
+    "A figure with no meaning on the data (drift without prompt text, the virality of a one-post tree, a fit with "
+    "too few points) is left blank with the reason, never given as 0. A fit is quoted only when it fits: the "
+    "fidelity curve needs R² ≥ 0.5 over the generations, the branching fit m₀·γ^g a dispersion (Pearson X² per "
+    "degree of freedom) of at most 3.",
+    "Tree shape: structural virality is the mean distance between two posts of a tree (Goel et al. 2016); Sackin "
+    "the sum of leaf depths (given per leaf to compare sizes); balance is the Colless-like index for trees with "
+    "any number of children per post (Mir, Rosselló and Rotger 2018, f-size ln(k + e), mean deviation from the "
+    "median), not the binary-tree Colless index.",
 ]
 
 
@@ -582,7 +613,8 @@ def _decay_rows(d: ReportData) -> list[tuple[str, str]]:
         rows.append(("activity half-life", f"{_num(act.get('half_life_days'), 1)} days"))
     for name, r in (d.decay.get("figures") or {}).items():
         rows.append((name.replace("_", " "), _num(r.get("value"), 3)
-                     + (f" ({_num(r.get('low'), 3)}–{_num(r.get('high'), 3)})" if r.get("low") is not None else "")))
+                     + (f" ({_num(r.get('low'), 3)}–{_num(r.get('high'), 3)})" if r.get("low") is not None else "")
+                     + (f" — {r['reason']}" if r.get("reason") else "")))
     return rows
 
 

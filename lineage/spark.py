@@ -163,7 +163,9 @@ def spark_views(records: "DataFrame") -> dict[str, "DataFrame"]:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    recs = records.withColumn("observed_at", F.coalesce("fetched_at", "ingested_at"))
+    # _row: the stored order (read before any shuffle), for merging the parents of equal-time observations
+    recs = (records.withColumn("_row", F.monotonically_increasing_id())
+            .withColumn("observed_at", F.coalesce("fetched_at", "ingested_at")))
     newest = Window.partitionBy("id").orderBy(F.col("observed_at").desc(), F.col("ingested_at").desc(),
                                               F.col("content_hash").desc())
     latest = (recs.withColumn("_k", F.row_number().over(newest))
@@ -173,15 +175,22 @@ def spark_views(records: "DataFrame") -> dict[str, "DataFrame"]:
             .otherwise(F.coalesce(F.col("title"), F.lit(""))))
     posts = latest.select("id", "created_at", "fetched_at", "title", "prompt", "style_tags", "views",
                           text.alias("text")).persist()
-    edges = (latest.select(F.col("id").alias("child"), F.posexplode("parents").alias("rank", "p"))
-             .select("child", F.col("p.id").alias("parent"), F.col("p.relation").alias("relation"),
-                     F.col("p.evidence").alias("evidence"), F.col("p.confidence").alias("confidence"),
-                     F.col("rank").cast("long").alias("rank"))
+    # the parents of every observation made at the latest time of an id, merged in stored order
+    # (archive.graph.merge_equal_time_parents): one line per edge gives the union of the lines' parents
+    same_time = recs.join(latest.select("id", F.col("observed_at").alias("_at")), "id").filter(
+        F.col("observed_at") == F.col("_at"))
+    first = Window.partitionBy("child", "parent").orderBy("_row", "_pos")
+    edges = (same_time.select(F.col("id").alias("child"), "_row", F.posexplode("parents").alias("_pos", "p"))
+             .select("child", "_row", "_pos", F.col("p.id").alias("parent"), F.col("p.relation").alias("relation"),
+                     F.col("p.evidence").alias("evidence"), F.col("p.confidence").alias("confidence"))
+             .withColumn("_k", F.row_number().over(first)).filter(F.col("_k") == 1)
+             .withColumn("rank", (F.row_number().over(Window.partitionBy("child").orderBy("_row", "_pos")) - 1)
+                         .cast("long"))
+             .drop("_row", "_pos", "_k")
              .persist())
     decl = F.when(F.col("relation").isin("remix", "parentOf"), 0).otherwise(1)
-    order = Window.partitionBy("child").orderBy(decl, F.col("_pt").asc_nulls_last(), F.col("rank"), F.col("parent"))
+    order = Window.partitionBy("child").orderBy(decl, F.col("rank"), F.col("parent"))  # archive.graph's rule
     primary = (edges.filter(F.col("child") != F.col("parent"))
-               .join(posts.select(F.col("id").alias("parent"), F.col("created_at").alias("_pt")), "parent", "left")
                .withColumn("_k", F.row_number().over(order)).filter(F.col("_k") == 1)
                .select(F.col("child").alias("id"), "parent"))
     ids = posts.select("id").union(edges.select(F.col("parent").alias("id"))).distinct()
@@ -206,7 +215,7 @@ def spark_views(records: "DataFrame") -> dict[str, "DataFrame"]:
         lineage = _lineage_on_driver(records.sparkSession, posts, edges)
     else:
         lineage = nodes.join(state, "id").select("id", "parent", F.col("nxt").alias("root"),
-                                                 F.col("dist").alias("depth"))
+                                                 F.col("dist").alias("depth"), F.lit(False).alias("in_cycle"))
     lineage = (lineage.join(posts.select("id", "created_at"), "id", "left")
                .withColumn("placeholder", F.col("created_at").isNull()).persist())
     return {"posts": posts, "edges": edges, "lineage": lineage}
@@ -218,7 +227,7 @@ def _lineage_on_driver(spark: "SparkSession", posts: "DataFrame", edges: "DataFr
     real = pl.from_arrow(posts.select("id", "created_at").toArrow())
     e = pl.from_arrow(edges.select("child", "parent", "relation", "rank").toArrow())
     lin, _ = compute_lineage(real.select("id").sort("id"), e, created=real)  # type: ignore[union-attr]
-    return spark.createDataFrame(lin.select("id", "parent", "root", "depth").to_arrow())
+    return spark.createDataFrame(lin.select("id", "parent", "root", "depth", "in_cycle").to_arrow())
 
 
 def _ipc(frame: pl.DataFrame) -> bytes:
@@ -239,7 +248,7 @@ def _run_buckets(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     df = pl.from_arrow(pa.Table.from_batches(got))
     assert isinstance(df, pl.DataFrame)
     nodes = df.filter(pl.col("kind") == "n").select("id", "parent", "root", "depth", "placeholder", "created_at",
-                                                    "text", "style_tags", "views", "fetched_at")
+                                                    "in_cycle", "text", "style_tags", "views", "fetched_at")
     edges = df.filter(pl.col("kind") == "e").select(child="id", parent="parent", relation="relation")
     res = analyze_trees(nodes, edges, lexicon=load_lexicon())
     # on-path and inherited are facts of one tree: label each tree alone (terms made per-tree, one time for
@@ -424,12 +433,13 @@ def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, mast
                     .agg(F.count(F.lit(1)).alias("adoptions")))
     tables["flow"] = flow.sort(["adoptions", "from_root", "to_root"], descending=[True, False, False])
     tables["homogenisation"] = _collect(_homogenisation(styles, lineage, window_s)).sort("window")
-    trees_info = _collect(nodes.groupBy("root").agg(F.coalesce(F.sum("views"), F.lit(0)).cast("long").alias("views"))
+    trees_info = _collect(nodes.groupBy("root").agg(F.sum("views").cast("long").alias("views"))
                           .join(posts.select(F.col("id").alias("root"), F.col("text").alias("root_text")),
                                 "root", "left")
                           .withColumn("root_text", F.coalesce("root_text", F.lit(""))))
     lin = _collect(lineage.select("id", "parent", "root", "depth", "created_at"))
-    node_info = _collect(nodes.select("id", "root", "depth", "created_at", "fetched_at", "placeholder", "views"))
+    node_info = _collect(nodes.select("id", "root", "depth", "created_at", "fetched_at", "placeholder", "views",
+                                      "in_cycle"))
     results.unpersist()
 
     labels = labels.join(tables["styles"].select("id", "term", "facet"), on=["id", "term"], how="left")

@@ -62,14 +62,11 @@ def test_a_100000_deep_chain():
     assert lin.get_column("root").unique().to_list() == ["c:000000"]
 
 
-def test_primary_parent_is_first_declared_remix_else_earliest():
-    from datetime import datetime, timezone
+def test_primary_parent_is_first_declared_remix_else_first_declared():
     edges = pl.DataFrame({
         "child": ["x", "x", "x", "y", "y"],
         "parent": ["c1", "r1", "r2", "late", "early"],
         "relation": ["componentOf", "remix", "parentOf", "componentOf", "inspired"],
         "rank": [0, 1, 2, 0, 1],
     })
-    created = pl.DataFrame({"id": ["late", "early"], "created_at": [
-        datetime(2026, 5, 1, tzinfo=timezone.utc), datetime(2026, 1, 1, tzinfo=timezone.utc)]})
-    assert primary_parents(edges, created).rows() == [("x", "r1"), ("y", "early")]
+    assert primary_parents(edges).rows() == [("x", "r1"), ("y", "late")]

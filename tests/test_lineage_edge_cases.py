@@ -114,8 +114,8 @@ def test_one_node_tree():
     assert out["nodes"].select("root_drift", "path_drift", "directness", "retention").row(0) == (0.0, 0.0, 1.0, 1.0)
     assert out["edges"].height == 0
     tr = out["trees"].row(0, named=True)
-    assert (tr["size"], tr["depth"], tr["breadth"], tr["leaves"], tr["sackin"], tr["colless"]) == (1, 0, 1, 1, 0, 0)
-    assert tr["structural_virality"] == 0.0 and tr["drift_rate"] is None
+    assert (tr["size"], tr["depth"], tr["breadth"], tr["leaves"], tr["sackin"], tr["colless_like"]) == (1, 0, 1, 1, 0, 0)
+    assert tr["structural_virality"] is None and tr["drift_rate"] is None  # no pair of posts: undefined, not 0
     assert out["styles"].get_column("term").to_list() == ["vhs"]
 
 

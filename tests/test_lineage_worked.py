@@ -159,14 +159,16 @@ def test_bleed_labels_rates_and_flow(frames):
 def test_decay_numbers(frames):
     nodes, lin = frames
     shape = {r["root"]: r for r in tree_shape(lin).iter_rows(named=True)}
-    # tree A: leaves a1 (depth 1) and a211 (depth 3): Sackin 4; r's two children have 1 leaf each: Colless 0;
+    # tree A: leaves a1 (depth 1) and a211 (depth 3): Sackin 4; Colless-like (Mir et al. 2018, f = ln(k + e), MDM):
+    # r's children have f-sizes ln(e) = 1 and 2 ln(1 + e) + 1, mean deviation from their median ln(1 + e);
     # pair distances r-a1 1, r-a2 1, r-a21 2, r-a211 3, a1-a2 2, a1-a21 3, a1-a211 4, a2-a21 1, a2-a211 2,
     # a21-a211 1: 20 over 10 pairs
     a = shape["r"]
-    assert (a["size"], a["depth"], a["breadth"], a["leaves"], a["sackin"], a["colless"]) == (5, 3, 2, 2, 4, 0)
+    assert (a["size"], a["depth"], a["breadth"], a["leaves"], a["sackin"]) == (5, 3, 2, 2, 4)
+    assert a["colless_like"] == approx(math.log(1 + math.e)) and a["sackin_per_leaf"] == 2.0
     assert a["structural_virality"] == approx(2.0)
     b = shape["s"]
-    assert (b["size"], b["sackin"], b["colless"]) == (3, 2, 0) and b["structural_virality"] == approx(Fr(4, 3))
+    assert (b["size"], b["sackin"], b["colless_like"]) == (3, 2, 0) and b["structural_virality"] == approx(Fr(4, 3))
     # fidelity by depth: depth 1 holds a1 (4/7), a2 (3/5), b1 (2/3), b2 (3/5)
     fid = {r["depth"]: r["fidelity"] for r in fidelity_by_depth(node_drift(nodes, lin)).iter_rows(named=True)}
     assert fid[0] == 1.0 and fid[1] == approx((Fr(4, 7) + Fr(3, 5) + Fr(2, 3) + Fr(3, 5)) / 4)

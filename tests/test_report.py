@@ -103,7 +103,9 @@ def test_too_small_for_a_curve_says_so(empty_store: Archive):
         {"id": "e:1", "source": "e", "created_at": "2026-01-01T00:00:00Z", "prompt": "a b"},
         {"id": "e:2", "source": "e", "created_at": "2026-01-02T00:00:00Z", "prompt": "a c", "parents": ["e:1"]}])
     d = report_data(empty_store, "e:2")
-    assert d.missing == ["the fidelity curve: fewer than three generations with measured drift"]
+    assert d.missing == ["the fidelity curve: fewer than three generations with measured drift",
+                         "the branching fit m0·γ^g: fewer than three generations: two parameters meet every point, "
+                         "the fit tells nothing"]
     assert "fidelity" not in d.decay and not any("halves" in s for s in d.sentences)
     assert "fewer than three generations" in to_markdown(d)
 
@@ -132,7 +134,11 @@ def test_archive_report(analysed: Archive, plain: Archive):
     assert d.scope == "archive" and "never analysed" in d.missing[0]
     assert d.mutations.height == 0 and d.trees.height == plain.trees().height
     d = report_data(analysed)
-    assert d.missing == [] and d.mutations.height == 10
+    lin = analysed.lineage()
+    flagged = lin.filter((pl.col("placeholder") & (pl.col("depth") == 0)) | pl.col("in_cycle"))["root"].n_unique()
+    assert flagged == 2  # the sample's messy records: a parent never archived, a cycle
+    assert d.missing == [f"{flagged} tree(s) hang from a source post that is not in the archive or had a cycle in "
+                         "their declared links cut; the figures include them"] and d.mutations.height == 10
     assert any("halves every" in s for s in d.sentences) and any("borrowed" in s for s in d.sentences)
     md = to_markdown(d)
     assert "## The trees" in md and "generational half life" in md

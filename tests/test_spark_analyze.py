@@ -35,6 +35,14 @@ def _messy() -> list[dict]:
          "parents": [{"id": "t:gone"}]},
         {"id": "t:a", "source": "t", "created_at": t, "prompt": "a cat, film noir", "parents": [{"id": "t:b"}]},
         {"id": "t:b", "source": "t", "created_at": t, "prompt": "a dog, film noir, anime", "parents": [{"id": "t:a"}]},
+        # a source that names its own later reshare (cut against time), and one line per edge (merged)
+        {"id": "t:s", "source": "t", "created_at": t, "prompt": "a heron", "parents": [{"id": "t:s2"}]},
+        {"id": "t:s2", "source": "t", "created_at": "2026-03-06T00:00:00Z", "prompt": "a heron, vhs",
+         "parents": [{"id": "t:s"}]},
+        {"id": "t:x", "source": "t", "created_at": "2026-03-07T00:00:00Z", "prompt": "a heron, oil painting",
+         "parents": [{"id": "t:s2"}]},
+        {"id": "t:x", "source": "t", "created_at": "2026-03-07T00:00:00Z", "prompt": "a heron, oil painting",
+         "parents": [{"id": "t:orphan"}]},
     ]
 
 
@@ -68,7 +76,9 @@ def test_spark_engine_equals_local_engine(stores, spark):
     from lineage.spark import analyze_spark
 
     local, remote = Archive.open(stores[0]), Archive.open(stores[1])
-    assert local.problems().filter(pl.col("kind") == "cycle").height == 1  # the driver fallback is exercised
+    cycles = local.problems().filter(pl.col("kind") == "cycle")
+    assert cycles.select("id", "parent").sort("id").rows() == [("t:a", "t:b"), ("t:s", "t:s2")]  # driver fallback
+    assert local.edges().filter(pl.col("child") == "t:x")["parent"].to_list() == ["t:s2", "t:orphan"]
     res_local = analyze(local, force=True)
     res_spark = analyze_spark(remote, spark=spark, buckets=3)
     assert res_spark["engine"] == "spark"
@@ -82,6 +92,8 @@ def test_spark_engine_equals_local_engine(stores, spark):
                            abs_tol=1e-12, check_dtypes=True), table
     assert load_results(remote, "style_labels").filter(pl.col("label") == "bled").height > 0
     assert load_results(remote, "nodes").filter(pl.col("placeholder")).height == 1
+    trees = load_results(remote, "trees")
+    assert trees.filter(pl.col("root") == "t:s").select("size", "cycle_cut").row(0) == (3, True)
 
 
 def test_records_are_read_from_the_current_delta_version(stores, spark):

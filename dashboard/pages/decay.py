@@ -39,21 +39,28 @@ def layout(**_: str) -> html.Div:
     hl = fit.get("half_life")
     interval = (f" (95% interval {_num(fit.get('half_life_low'), '{:.1f}')}–"
                 f"{_num(fit.get('half_life_high'), '{:.1f}')})" if fit.get("half_life_low") is not None else "")
+    # a figure with a reason (undefined, or a fit that does not fit) is not headlined: the card says why
     cards = [
-        _card(_num(hl, "{:.1f}"), "generational half-life: generations until half the root's words are gone"
-              + interval),
+        _card("–" if fit.get("reason") else _num(hl, "{:.1f}"),
+              "generational half-life: generations until half the root's words are gone"
+              + (f" ({fit['reason']})" if fit.get("reason") else interval)),
         _card(_num(fit.get("F_inf")), "fidelity it levels off at (F∞)"),
-        _card(_num(bfit.get("m0")), "remixes a root gets on average (m0 of the branching fit)"),
-        _card("×" + _num(bfit.get("gamma")), "each generation is remixed this many times as much as the one "
-              "before (γ)"),
-        _card(_num(act.get("half_life_days"), "{:.1f} days"), "activity half-life"),
+        _card("–" if bfit.get("reason") else _num(bfit.get("m0")),
+              "remixes a root gets on average (m0 of the branching fit)"
+              + (f"; not shown: {bfit['reason']}" if bfit.get("reason") else "")),
+        _card("–" if bfit.get("reason") else "×" + _num(bfit.get("gamma")),
+              "each generation is remixed this many times as much as the one before (γ)"),
+        _card(_num(act.get("half_life_days"), "{:.1f} days"),
+              "activity half-life: half of all remixes came within this time of their root"),
+        _card(_num(act.get("per_tree_median_days"), "{:.1f} days"),
+              "the same measured tree by tree: the median of the trees' own half-lives"),
         _card(_num(act.get("median_lifetime_days"), "{:.1f} days"), "median time to a tree's last remix"),
         _card(_num(eng.get("slope"), "{:+.2f}"), "engagement: change of log(1+views) per generation"),
     ]
     top = (shapes.sort(["structural_virality", "root"], descending=[True, False]).head(10)
            .join(arc.trees().select("root", "root_text"), on="root", how="left")
-           .select("root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin", "colless",
-                   "root_text"))
+           .select(c for c in ("root", "size", "depth", "breadth", "leaves", "structural_virality", "sackin",
+                               "colless_like", "root_text") if c in shapes.columns or c == "root_text"))
     return html.Div(head + [
         html.Div(cards, className="cards"),
         html.Div([dcc.Graph(figure=fidelity_figure(fid, fit), config={"displaylogo": False}),

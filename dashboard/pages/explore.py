@@ -296,7 +296,22 @@ def draw_tree(state):
                + (f", {meta.get('hidden'):,} folded under ◇ posts (click one to open it, or raise the "
                   "generations slider)" if meta.get("hidden") else "")
                + (f"; as of {state['as_of']}" if state.get("as_of") else "") + "."]
+    caption += [html.Div(n, className="note") for n in lineage_notes(archive(), tree, state.get("as_of"))]
     return fig, caption, meta.get("folded") or []
+
+
+def lineage_notes(arc, tree, as_of: str | None = None) -> list[str]:
+    """What a reader of this tree's measures must know: a placeholder root, cycles cut in its declared links."""
+    out = []
+    root = tree.nodes.filter(pl.col("id") == tree.root)
+    if root.height and bool(root.get_column("placeholder").fill_null(False).any()):
+        out.append(f"This tree hangs from {tree.root}, a post that is not in the archive (never archived or "
+                   "deleted): its children are kept together under it, and its measures are flagged.")
+    if "in_cycle" in tree.nodes.columns and bool(tree.nodes.get_column("in_cycle").any()):
+        cuts = arc.problems(as_of).filter(pl.col("kind") == "cycle").join(tree.nodes.select("id"), on="id",
+                                                                          how="semi")
+        out += [f"Cycle cut: {d}" for d in cuts.get_column("detail").to_list()]
+    return out
 
 
 def path_to_root(nodes: pl.DataFrame, post_id: str) -> pl.DataFrame:

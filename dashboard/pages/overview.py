@@ -28,6 +28,19 @@ def most_active(trees: pl.DataFrame, lineage: pl.DataFrame, *, days: int = 14, l
             .sort(["recent", "size", "root"], descending=[True, True, False]).head(limit))
 
 
+def lineage_notes(trees: pl.DataFrame, lineage: pl.DataFrame, problems: pl.DataFrame, *, limit: int = 10
+                  ) -> pl.DataFrame:
+    """``root, size, note``: trees that hang from a placeholder (a root never archived) and cycles cut, largest first."""
+    ph = (trees.filter(pl.col("root_placeholder").fill_null(False))
+          .select("root", "size", note=pl.lit("hangs from a post that is not in the archive (never archived or "
+                                              "deleted): its children are kept as one tree")))
+    cuts = (problems.filter(pl.col("kind") == "cycle").join(lineage.select("id", "root"), on="id", how="left")
+            .join(trees.select("root", "size"), on="root", how="left")
+            .select("root", "size", note=pl.format("cycle cut: {}", "detail")))
+    return (pl.concat([ph, cuts], how="vertical_relaxed").sort(["size", "root"], descending=[True, False])
+            .head(limit))
+
+
 def card(value: str, label: str, href: str | None = None) -> html.Div:
     body = [html.Div(value, className="figure"), html.Div(label, className="label")]
     return html.Div(dcc.Link(body, href=href) if href else body, className="card")
@@ -42,6 +55,7 @@ def layout(**_: str) -> html.Div:
     heads = {"root": "tree (root post)", "last_at": "last remix", "root_text": "root prompt", "recent": "new posts"}
     link = {"root": lambda r: tree_link(r["root"])}
     active = most_active(trees, lin)
+    notes = lineage_notes(trees, lin, arc.problems())
     runs = arc.runs().head(5).select("started_at", "source", "target", "status", "read", "stored", "unchanged",
                                      "quarantined")
     return html.Div([
@@ -71,6 +85,9 @@ def layout(**_: str) -> html.Div:
                       frame_table(active.select(["root", "recent", "size", "last_at", "root_text"]), headers=heads,
                                   cells=link, width=70)], className="card-block"),
         ], className="two"),
+        *([html.Div([html.H2("Lineage notes (measures on these trees are flagged)"),
+                     frame_table(notes, headers={"root": "tree (root post)"}, cells=link, width=140)],
+                    className="card-block")] if notes.height else []),
         html.Div([html.H2("Latest ingest runs"), frame_table(runs, headers={"started_at": "started"}, width=60),
                   dcc.Link("all runs and the quarantine →", href="/archive")], className="card-block"),
     ])
