@@ -303,10 +303,10 @@ def test_overview_and_explorer_say_where_a_cycle_was_cut_and_which_trees_hang_fr
     assert set(notes["root"]) == placeholder_roots | cut_roots
     assert notes.filter(pl.col("note").str.starts_with("cycle cut"))["root"].to_list() == sorted(cut_roots)
     root = sorted(cut_roots)[0]
-    _, caption = pages["explore"].draw_tree({"root": root, "node": root, "depth": 3, "size": "remixes"})
+    _, caption, _ = pages["explore"].draw_tree({"root": root, "node": root, "depth": 3, "size": "remixes"})
     assert "Cycle cut: cycle of" in text_of(caption) and "broken by cutting the link" in text_of(caption)
     root = sorted(placeholder_roots)[0]
-    _, caption = pages["explore"].draw_tree({"root": root, "node": root, "depth": 3, "size": "remixes"})
+    _, caption, _ = pages["explore"].draw_tree({"root": root, "node": root, "depth": 3, "size": "remixes"})
     assert f"This tree hangs from {root}, a post that is not in the archive" in text_of(caption)
 
 
