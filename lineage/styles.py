@@ -188,15 +188,17 @@ def load_lexicon(path: str | Path | None = None) -> pl.DataFrame:
 
 
 @functools.lru_cache(maxsize=1)
-def _artist_rule() -> tuple[str | None, frozenset[str]]:
-    """The regex (polars/Rust syntax) that takes the names after an artist marker, and the words that are no names."""
+def _artist_rule() -> tuple[str | None, frozenset[str], tuple[str, ...]]:
+    """The regex (polars/Rust syntax) that takes the names after an artist marker, the words that are no names,
+    and the last words of the markers."""
     raw = _raw(str(lexicon_path()))
     markers = sorted({" ".join(t) for t in _tok([str(m) for m in raw.get("artist_markers") or ()]) if t},
                      key=lambda m: (-len(m), m))
     if not markers:
-        return None, frozenset()
+        return None, frozenset(), ()
     not_names = frozenset(" ".join(t) for t in _tok([str(x) for x in raw.get("not_names") or ()]) if t)
-    return r"^(?:" + "|".join(re.escape(m) for m in markers) + r") (.+)$", not_names
+    last_words = tuple(sorted({m.split(" ")[-1] for m in markers}))
+    return r"^(?:" + "|".join(re.escape(m) for m in markers) + r") (.+)$", not_names, last_words
 
 
 def _padded(tokens: pl.Expr) -> pl.Expr:
@@ -231,11 +233,14 @@ def _lexicon_terms(base: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
 
 def _artist_terms(base: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
     """``id, term, facet`` of names after an artist marker at the start of a clause, not already lexicon terms."""
-    rx, not_names = _artist_rule()
+    rx, not_names, last_words = _artist_rule()
     empty = pl.DataFrame(schema={"id": pl.String, "term": pl.String, "facet": pl.String})
     if rx is None or base.height == 0:
         return empty
-    clauses = (base.select("id", clause=pl.col("tokens").list.join(" ").str.split(BOUNDARY)).explode("clause")
+    # only prompts holding a marker's last word ("by", "of") are split into clauses
+    has = [pl.col("tokens").list.contains(k) for k in last_words]
+    cand = base.filter(functools.reduce(lambda a, b: a | b, has))
+    clauses = (cand.select("id", clause=pl.col("tokens").list.join(" ").str.split(BOUNDARY)).explode("clause")
                .with_columns(pl.col("clause").str.strip_chars(" ")).filter(pl.col("clause").str.contains(r"^\S")))
     names = (clauses.select("id", names=pl.col("clause").str.extract(rx, 1)).drop_nulls("names")
              .select("id", term=pl.col("names").str.split(" and ")).explode("term")
