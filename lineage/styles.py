@@ -41,8 +41,8 @@ import polars as pl
 
 from archive.paths import data_dir
 from lineage.errors import LineageError
-from lineage.syntax import prompt_resources
-from lineage.text import BOUNDARY, tokens_series
+from lineage.syntax import RESOURCE_KINDS, prompt_resources
+from lineage.text import BOUNDARY, normalize, tokens_series
 
 __all__ = ["FACETS", "STYLES_SCHEMA", "load_lexicon", "match_styles", "styles_frame", "lexicon_path",
            "phrase_variants"]
@@ -259,27 +259,37 @@ def _artist_terms(base: pl.DataFrame, table: pl.DataFrame) -> pl.DataFrame:
             .select("id", "term", facet=pl.lit("artist_reference")))
 
 
-def _resource_terms(nodes: pl.DataFrame, text: str) -> pl.DataFrame:
-    """``id, term, facet`` of the resource tags in the prompts (``lora:name``…)."""
-    empty = pl.DataFrame(schema={"id": pl.String, "term": pl.String, "facet": pl.String})
-    if text not in nodes.columns:
-        return empty
-    cand = nodes.select(pl.col("id").cast(pl.String), t=pl.col(text).cast(pl.String)).filter(
-        pl.col("t").str.contains(r"(?i)<[ \t]*[a-z_]+[ \t]*:|embedding:").fill_null(False))
-    rows = [(i, f"{r['kind']}:{r['name']}") for i, t in cand.iter_rows() for r in prompt_resources(t)]
-    if not rows:
-        return empty
+def _resource_terms(nodes: pl.DataFrame, text: str, resources: str) -> pl.DataFrame:
+    """``id, term, facet`` of the resource tags in the prompts (``lora:name``…) and of a ``resources`` column
+    (a list of ``{type or kind, name}`` structs, as Civitai's ``meta.resources`` give them)."""
+    rows: list[tuple[str, str]] = []
+    if text in nodes.columns:
+        cand = nodes.select(pl.col("id").cast(pl.String), t=pl.col(text).cast(pl.String)).filter(
+            pl.col("t").str.contains(r"(?i)<[ \t]*[a-z_]+[ \t]*:|embedding:").fill_null(False))
+        rows += [(i, f"{r['kind']}:{r['name']}") for i, t in cand.iter_rows() for r in prompt_resources(t)]
+    dtype = nodes.schema.get(resources)
+    if isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+        fields = {f.name for f in dtype.inner.fields}
+        kind_f = "kind" if "kind" in fields else "type" if "type" in fields else None
+        if "name" in fields and kind_f:
+            res = (nodes.select(pl.col("id").cast(pl.String), r=pl.col(resources)).explode("r").drop_nulls("r")
+                   .select("id", k=pl.col("r").struct.field(kind_f).cast(pl.String).str.to_lowercase(),
+                           n=pl.col("r").struct.field("name").cast(pl.String))
+                   .drop_nulls())
+            kinds = {k: RESOURCE_KINDS.get(k, k) for k in res.get_column("k").unique().to_list()}
+            rows += [(i, f"{kinds[k]}:{normalize(n)}") for i, k, n in res.iter_rows() if normalize(n)]
     return pl.DataFrame(rows, schema={"id": pl.String, "term": pl.String}, orient="row").with_columns(
         facet=pl.lit("resource"))
 
 
 def styles_frame(nodes: pl.DataFrame, *, lexicon: pl.DataFrame | None = None, text: str = "text",
-                 tags: str = "style_tags", artists: bool = True) -> pl.DataFrame:
+                 tags: str = "style_tags", resources: str = "resources", artists: bool = True) -> pl.DataFrame:
     """Style terms of every node: ``id, term, facet, source`` (``lexicon``, ``artist``, ``resource`` or ``tag``).
 
     ``nodes`` has ``id`` and ``text`` (or ``style_tokens`` from ``tokens_series(text, boundaries=True)``,
     or, without clause breaks, ``tokens``), optionally ``style_tags``. Resource tags are read from
-    ``text`` when it is there. ``artists=False`` leaves out the unlisted names after "by".
+    ``text`` when it is there, and from a ``resources`` column (list of ``{type, name}`` structs, e.g. a
+    record's ``provenance.resources``) when given. ``artists=False`` leaves out the unlisted names after "by".
     One row per ``(id, term)``, sorted by ``id, term``.
 
     >>> styles_frame(pl.DataFrame({"id": ["x"], "text": ["anamorphic, lens flare"]}))["term"].to_list()
@@ -309,7 +319,7 @@ def styles_frame(nodes: pl.DataFrame, *, lexicon: pl.DataFrame | None = None, te
         parts.append(_lexicon_terms(base, table).with_columns(source=pl.lit("lexicon")))
         if artists:
             parts.append(_artist_terms(base, table).with_columns(source=pl.lit("artist")))
-    parts.append(_resource_terms(nodes, text).with_columns(source=pl.lit("resource")))
+    parts.append(_resource_terms(nodes, text, resources).with_columns(source=pl.lit("resource")))
     if tags in nodes.columns:
         t = (nodes.select(pl.col("id").cast(pl.String), tag=pl.col(tags)).explode("tag").drop_nulls("tag"))
         if t.height:

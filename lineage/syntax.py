@@ -55,9 +55,11 @@ _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)"
 _NEG_LINE = r"(?is)(?:^|[\r\n])[ \t]*negative[ _]prompt[ \t]*:.*$"
 _STEPS_LINE = r"(?s)(?:^|[\r\n])[ \t]*Steps:[ \t]*\d+(?:,|[ \t]*$|[ \t]*[\r\n]).*$"
 _MJ_PARAMS = r"(?is)(?:^|\s)--[a-z].*$"  # Midjourney parameters always come last
-_TAG = r"(?i)<[ \t]*[a-z_]+[ \t]*:[^<>\n]*>"
+_TAG_BODY = r"<[ \t]*[a-z_]+[ \t]*:[^<>\n]*>"
+_TAG = r"(?i)" + _TAG_BODY
 _COMFY_EMB = r"(?i)\bembedding:[\w.\-]+"
-_URL = r"(?i)\bhttps?://\S+"
+_URL_BODY = r"\bhttps?://\S+"
+_URL = r"(?i)" + _URL_BODY
 _MJ_WEIGHT = r"::[ \t]*(?:" + _NUM + r")?"
 _WEIGHT = r":[ \t]*" + _NUM + r"[ \t]*([)\]])"
 
@@ -230,9 +232,9 @@ def weighted_segments(text: str | None) -> list[tuple[str, float]]:
     [('smile \\\\(happy\\\\)', 1.0)]
     """
     s = split_prompt(text).positive
-    s = re.sub(_TAG[4:], " ", s, flags=re.IGNORECASE)
+    s = re.sub(_TAG_BODY, " ", s, flags=re.IGNORECASE)
     s = _COMFY_RE.sub(" ", s)
-    s = re.sub(_URL[4:], " ", s, flags=re.IGNORECASE)
+    s = re.sub(_URL_BODY, " ", s, flags=re.IGNORECASE)
     s = re.sub(_MJ_WEIGHT, ", ", s)
     s = re.sub(r"\bBREAK\b", ",", s)
     pairs = _pairs(s)

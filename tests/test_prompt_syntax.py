@@ -152,6 +152,15 @@ def test_resources_are_not_words_but_style_signals():
         ("lora:ghibli_background", "resource", "resource"), ("lyco:watercolor_v2", "resource", "resource")]
 
 
+def test_resources_given_by_the_source_are_style_signals_too():
+    # Civitai gives resources beside the prompt (meta.resources): {type, name, weight}
+    n = pl.DataFrame({"id": ["c"], "text": ["a lighthouse"],
+                      "resources": [[{"type": "lora", "name": "Ukiyo-e Style", "weight": 0.8},
+                                     {"type": "LoCon", "name": "grain", "weight": 0.4}]]})
+    assert styles_frame(n).select("term", "source").rows() == [("lora:ukiyo-e style", "resource"),
+                                                                ("lyco:grain", "resource")]
+
+
 def test_negative_prompts_are_kept_apart(tmp_path):
     assert split_prompt("a fox\r\nNegative prompt: (worst quality:1.4), cat\r\nSteps: 30, Seed: 1") == (
         "a fox", "(worst quality:1.4), cat", "Steps: 30, Seed: 1")
