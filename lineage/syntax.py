@@ -65,6 +65,7 @@ _WEIGHT = r":[ \t]*" + _NUM + r"[ \t]*([)\]])"
 
 _TAG_RE = re.compile(r"<\s*([A-Za-z_]+)\s*:\s*([^:<>\n]+?)\s*(?::\s*(" + _NUM + r"))?(?::[^<>\n]*)?>")
 _COMFY_RE = re.compile(r"\bembedding:([\w.\-]+)", re.IGNORECASE)
+_BRACKET = re.compile(r"\\.|[()\[\]{}]", re.DOTALL)
 _NUM_END = re.compile(r":\s*(" + _NUM + r")\s*$")
 
 
@@ -147,15 +148,16 @@ def split_prompt(text: str | None) -> PromptParts:
     s = text or ""
     negative: str | None = None
     params: list[str] = []
-    m = re.search(r"(?:^|[\r\n])[ \t]*Steps:[ \t]*\d+(?:,|[ \t]*$|[ \t]*[\r\n])", s)
+    m = None if "Steps:" not in s else re.search(r"(?:^|[\r\n])[ \t]*Steps:[ \t]*\d+(?:,|[ \t]*$|[ \t]*[\r\n])", s)
     if m:
         params.append(s[m.start():].strip())
         s = s[:m.start()]
-    m = re.search(r"(?:^|[\r\n])[ \t]*negative[ _]prompt[ \t]*:", s, re.IGNORECASE)
+    m = None if "prompt" not in s.lower() else re.search(r"(?:^|[\r\n])[ \t]*negative[ _]prompt[ \t]*:", s,
+                                                         re.IGNORECASE)
     if m:
         negative = s[m.end():].strip() or None
         s = s[:m.start()]
-    m = re.search(r"(?:^|\s)--[A-Za-z]", s)
+    m = None if "--" not in s else re.search(r"(?:^|\s)--[A-Za-z]", s)
     if m:
         neg, rest = _split_mj(s[m.start():])
         negative = ", ".join(x for x in (negative, neg) if x) or None
@@ -199,22 +201,19 @@ def _pairs(s: str) -> list[tuple[int, int, str]]:
     close_of = {")": "(", "]": "[", "}": "{"}
     stack: list[tuple[int, str]] = []
     out: list[tuple[int, int, str]] = []
-    i = 0
-    while i < len(s):
-        ch = s[i]
-        if ch == "\\":
-            i += 2
+    for m in _BRACKET.finditer(s):
+        ch, i = m.group(), m.start()
+        if len(ch) == 2:  # an escaped character
             continue
         if ch in "([{":
             stack.append((i, ch))
-        elif ch in close_of:
-            # an unmatched closer is text; a mismatched one closes nothing
-            for k in range(len(stack) - 1, -1, -1):
-                if stack[k][1] == close_of[ch]:
-                    out.append((stack[k][0], i, stack[k][1]))
-                    del stack[k:]
-                    break
-        i += 1
+            continue
+        # an unmatched closer is text; a mismatched one closes nothing
+        for k in range(len(stack) - 1, -1, -1):
+            if stack[k][1] == close_of[ch]:
+                out.append((stack[k][0], i, stack[k][1]))
+                del stack[k:]
+                break
     return out
 
 
@@ -232,60 +231,44 @@ def weighted_segments(text: str | None) -> list[tuple[str, float]]:
     [('smile \\\\(happy\\\\)', 1.0)]
     """
     s = split_prompt(text).positive
-    s = re.sub(_TAG_BODY, " ", s, flags=re.IGNORECASE)
-    s = _COMFY_RE.sub(" ", s)
-    s = re.sub(_URL_BODY, " ", s, flags=re.IGNORECASE)
-    s = re.sub(_MJ_WEIGHT, ", ", s)
-    s = re.sub(r"\bBREAK\b", ",", s)
+    if "<" in s:
+        s = re.sub(_TAG_BODY, " ", s, flags=re.IGNORECASE)
+    if ":" in s:
+        s = _COMFY_RE.sub(" ", s)
+        s = re.sub(_URL_BODY, " ", s, flags=re.IGNORECASE)
+        s = re.sub(_MJ_WEIGHT, ", ", s)
+    if "BREAK" in s:
+        s = re.sub(r"\bBREAK\b", ",", s)
     pairs = _pairs(s)
-    drop = [False] * len(s)
+    cuts: list[tuple[int, int]] = []  # spans left out: the brackets and the weight numbers
     events: list[tuple[int, int, float]] = []
     for o, c, ch in pairs:
         inner = s[o + 1:c]
-        depth0 = _depth0(inner)
-        w: float
         m = _NUM_END.search(inner)
+        numbered = m is not None and _at_depth0(inner, m.start())
         if ch == "(":
-            if m and _at_depth0(inner, m.start()):
-                w = float(m.group(1))
-                for k in range(o + 1 + m.start(), c):
-                    drop[k] = True
-            else:
-                w = 1.1
+            w = float(m.group(1)) if numbered and m is not None else 1.1
         elif ch == "[":
-            if ":" in depth0 or "|" in depth0:
-                w = 1.0
-                if m and _at_depth0(inner, m.start()):
-                    for k in range(o + 1 + m.start(), c):
-                        drop[k] = True
-            else:
-                w = 1 / 1.1
+            depth0 = _depth0(inner)
+            w = 1.0 if (":" in depth0 or "|" in depth0) else 1 / 1.1
+            numbered = numbered and w == 1.0
         else:
-            w = 1.05
-        drop[o] = drop[c] = True
+            w, numbered = 1.05, False
+        cuts += [(o, o + 1), (c, c + 1)]
+        if numbered and m is not None:
+            cuts.append((o + 1 + m.start(), c))
         events.append((o, c, w))
-    weight = [1.0] * len(s)
-    for o, c, w in events:
-        for k in range(o + 1, c):
-            weight[k] *= w
+    cuts.sort()
     out: list[tuple[str, float]] = []
-    buf: list[str] = []
-    cur: float | None = None
-    for k, ch in enumerate(s):
-        if drop[k]:
-            if buf:
-                out.append(("".join(buf), round(cur or 1.0, 4)))
-                buf = []
-            cur = None
-            continue
-        w = round(weight[k], 4)
-        if cur is not None and w != cur and buf:
-            out.append(("".join(buf), cur))
-            buf = []
-        cur = w
-        buf.append(ch)
-    if buf:
-        out.append(("".join(buf), round(cur or 1.0, 4)))
+    pos = 0
+    for a, b in cuts + [(len(s), len(s))]:
+        if a > pos:  # a run of text between two cuts: one weight all along
+            w = 1.0
+            for o, c, pw in events:
+                if o < pos and c >= a:
+                    w *= pw
+            out.append((s[pos:a], round(w, 4)))
+        pos = max(pos, b)
     # brackets are gone: runs of the same weight are one run
     merged: list[tuple[str, float]] = []
     for seg, w in out:

@@ -288,34 +288,49 @@ def weighted_tokens(text: str | None) -> list[tuple[str, float]]:
     >>> weighted_tokens("a ((cat)), (oil painting:1.2), [fog]")
     [('a', 1.0), ('cat', 1.21), ('oil', 1.2), ('painting', 1.2), ('fog', 0.9091)]
     """
-    plain = tokenize(text)
-    if not text or not any(c in text for c in "([{"):
-        return [(t, 1.0) for t in plain]
-    segs = weighted_segments(text)
-    toks = tokens_series(pl.Series([s for s, _ in segs], dtype=pl.String)).to_list()
-    out = [(t, w) for (_, w), ts in zip(segs, toks) for t in ts]
-    if [t for t, _ in out] != plain:  # a bracket inside a word or an odd layout: weights unknown, words exact
-        return [(t, 1.0) for t in plain]
+    toks, weights = _weighted_batch([text or ""])[0]
+    return list(zip(toks, weights))
+
+
+def _weighted_batch(texts: list[str]) -> list[tuple[list[str], list[float]]]:
+    """``(tokens, weights)`` of many texts with two tokeniser calls in all (segments, whole texts)."""
+    segs = [weighted_segments(t) if any(c in t for c in "([{") else [(t, 1.0)] for t in texts]
+    flat = [seg for ss in segs for seg, _ in ss]
+    seg_tok = tokens_series(pl.Series(flat, dtype=pl.String)).to_list() if flat else []
+    whole = tokens_series(pl.Series(texts, dtype=pl.String)).to_list() if texts else []
+    out: list[tuple[list[str], list[float]]] = []
+    k = 0
+    for ss, plain in zip(segs, whole):
+        toks: list[str] = []
+        weights: list[float] = []
+        for _, w in ss:
+            toks += seg_tok[k]
+            weights += [w] * len(seg_tok[k])
+            k += 1
+        # a bracket inside a word or an odd layout: weights unknown (1), words exactly tokenize's
+        out.append((toks, weights) if toks == plain else (plain, [1.0] * len(plain)))
     return out
 
 
 def weights_series(texts: pl.Series) -> pl.Series:
     """Emphasis weight of every token of every text (``list[f64]``), null where all weights are 1.
 
-    Aligned with :func:`tokens_series` of the same texts. Only texts holding brackets are parsed.
+    Aligned with :func:`tokens_series` of the same texts. Only distinct texts holding brackets are parsed.
 
     >>> weights_series(pl.Series(["(cat:1.3) dog", "plain", None])).to_list()
     [[1.3, 1.0], None, None]
     """
     texts = texts.cast(pl.String)
-    has = texts.str.contains(r"[(\[{]").fill_null(False).to_numpy()
-    out: list[list[float] | None] = [None] * texts.len()
-    vals = texts.to_list()
-    memo: dict[str, list[float] | None] = {}
-    for i in np.flatnonzero(has).tolist():
-        t = vals[i]
-        if t not in memo:
-            w = [x for _, x in weighted_tokens(t)]
-            memo[t] = w if any(x != 1.0 for x in w) else None
-        out[i] = memo[t]
-    return pl.Series(texts.name, out, dtype=pl.List(pl.Float64))
+    todo = texts.filter(texts.str.contains(r"[(\[{]").fill_null(False)).unique(maintain_order=True)
+    row: list[int] = []
+    flat: list[float] = []
+    for i, (_, w) in enumerate(_weighted_batch(todo.to_list())):
+        if any(x != 1.0 for x in w):
+            row += [i] * len(w)
+            flat += w
+    per_text = (pl.DataFrame({"_i": row, "w": flat}, schema={"_i": pl.Int64, "w": pl.Float64})
+                .group_by("_i", maintain_order=True).agg("w")
+                .join(pl.DataFrame({"t": todo}).with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64)),
+                      on="_i").select("t", "w"))
+    out = pl.DataFrame({"t": texts}).join(per_text, on="t", how="left", maintain_order="left", nulls_equal=False)
+    return out.get_column("w").rename(texts.name)
