@@ -284,7 +284,7 @@ def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", 
         uniq, of_node = text_index(tok.get_column("text"))
         tokens = tokens_series(uniq, distinct=True)
         codes = token_codes(tokens)
-        weights = weights_series(uniq)
+        weights = weights_series(uniq) if ops else None  # weight edits are part of the phrase lists
     ci, pi = np.split(_rows(tok, pl.concat([edges.get_column("child").cast(pl.String),
                                             edges.get_column("parent").cast(pl.String)])), 2)
     ph = tok.get_column("placeholder").to_numpy()
