@@ -135,9 +135,10 @@ def drift_rates(nd: pl.DataFrame) -> pl.DataFrame:
     return nd.group_by("root").agg(drift_rate=drift_rate_expr()).sort("root")
 
 
-def diff_words(a: str | None, b: str | None) -> list[tuple[str, str]]:
-    """Word diff from ``a`` to ``b``: ``[(op, word)]``, op ``equal``, ``added`` or ``removed``."""
-    return [(op, w) for op, w in token_diff(a or "", b or "")]
+def diff_words(a: str | None, b: str | None) -> list[tuple]:
+    """Word diff from ``a`` to ``b``: ``[(op, word, old_weight, new_weight)]``, op ``equal``, ``added``,
+    ``removed`` or ``reweighted`` (emphasis weight changed)."""
+    return token_diff(a or "", b or "", weights=True)
 
 
 def blame_words(path: pl.DataFrame) -> list[dict]:
@@ -146,7 +147,7 @@ def blame_words(path: pl.DataFrame) -> list[dict]:
     ids = path.get_column("id").to_list()
     b = blame_path(list(zip(ids, path.get_column("text").to_list())))
     depth = dict(zip(ids, path.get_column("depth").to_list()))
-    return [{"word": r["token"], "node": r["introduced_by"],
+    return [{"word": r["token"], "node": r["introduced_by"], "weight": r["weight"],
              "generation": depth.get(r["introduced_by"], r["generation"]), "reintroduced": bool(r["reintroduced"])}
             for r in b.sort("position").iter_rows(named=True)]
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dash import html
 
+from lineage.syntax import format_weight
+
 __all__ = ["GEN_COLOURS", "prompt_text", "diff_view", "blame_view", "generation_colour", "blame_legend"]
 
 # one colour per generation that introduced a word (cycled past the end); light enough to read text on
@@ -26,40 +28,62 @@ def prompt_text(text: str | None, *, placeholder: bool = False) -> html.Div:
     return html.Div(text or "(no prompt or title)", className="prompt")
 
 
-def diff_view(ops: list[tuple[str, str]]) -> html.Div:
-    """A word diff: ``ops`` is ``[(op, word)]`` with op ``equal``, ``added`` or ``removed``.
+def _weight_tag(text: str, tip: str) -> html.Sup:
+    return html.Sup(text, className="w-weight", title=tip)
 
-    Added words are green and underlined, removed words red and struck through.
+
+def diff_view(ops: list[tuple]) -> html.Div:
+    """A word diff: ``ops`` is ``[(op, word)]`` with op ``equal``, ``added`` or ``removed``, or
+    ``[(op, word, old_weight, new_weight)]`` (``lineage.drift.token_diff(..., weights=True)``) where
+    op may also be ``reweighted``.
+
+    Added words are green and underlined, removed words red and struck through; a word whose
+    emphasis weight changed carries ``old→new``, any other weight other than 1 is shown after its word.
     """
     if not ops:
         return html.Div("(both prompts are empty)", className="diff muted")
-    spans = []
-    for op, word in ops:
-        cls = {"added": "w-add", "removed": "w-del"}.get(op, "w-eq")
-        title = {"added": "added in this remix", "removed": "removed in this remix"}.get(op)
+    spans: list = []
+    for item in ops:
+        op, word = item[0], item[1]
+        old_w, new_w = (item[2], item[3]) if len(item) >= 4 else (None, None)
+        cls = {"added": "w-add", "removed": "w-del", "reweighted": "w-rew"}.get(op, "w-eq")
+        title = {"added": "added in this remix", "removed": "removed in this remix",
+                 "reweighted": f"emphasis weight {format_weight(old_w)} → {format_weight(new_w)} in this remix"}.get(op)
         spans.append(html.Span(word, className=cls, title=title) if title else html.Span(word, className=cls))
+        if op == "reweighted":
+            spans.append(_weight_tag(f"{format_weight(old_w)}→{format_weight(new_w)}", title or ""))
+        else:
+            w = old_w if op == "removed" else new_w
+            if w is not None and w != 1.0:
+                spans.append(_weight_tag(format_weight(w), f"emphasis weight {format_weight(w)}"))
         spans.append(" ")
-    n_add = sum(1 for op, _ in ops if op == "added")
-    n_del = sum(1 for op, _ in ops if op == "removed")
-    return html.Div([html.Div(spans, className="diff"),
-                     html.Div(f"{n_add} word(s) added, {n_del} removed", className="small muted")])
+    n_add = sum(1 for it in ops if it[0] == "added")
+    n_del = sum(1 for it in ops if it[0] == "removed")
+    n_rew = sum(1 for it in ops if it[0] == "reweighted")
+    summary = f"{n_add} word(s) added, {n_del} removed" + (f", {n_rew} reweighted" if n_rew else "")
+    return html.Div([html.Div(spans, className="diff"), html.Div(summary, className="small muted")])
 
 
 def blame_view(words: list[dict]) -> html.Div:
     """Each word coloured by the generation that introduced it.
 
     ``words`` items have ``word``, ``generation`` (depth of the introducing node),
-    ``node`` (its id) and optionally ``reintroduced`` (bool).
+    ``node`` (its id) and optionally ``reintroduced`` (bool) and ``weight`` (emphasis weight,
+    shown after the word when it is not 1).
     """
     if not words:
         return html.Div("(no words)", className="blame muted")
-    spans = []
+    spans: list = []
     for w in words:
         gen = int(w.get("generation") or 0)
+        weight = w.get("weight")
         tip = f"introduced at generation {gen} by {w.get('node')}" + (
-            " (reintroduced: it had been removed higher up)" if w.get("reintroduced") else "")
+            " (reintroduced: it had been removed higher up)" if w.get("reintroduced") else "") + (
+            f"; emphasis weight {format_weight(weight)}" if weight is not None and weight != 1.0 else "")
         spans.append(html.Span(w["word"], className="w-blame" + (" w-reintro" if w.get("reintroduced") else ""),
                                title=tip, style={"backgroundColor": generation_colour(gen)}))
+        if weight is not None and weight != 1.0:
+            spans.append(_weight_tag(format_weight(weight), tip))
         spans.append(" ")
     return html.Div(spans, className="blame")
 

@@ -2,7 +2,8 @@
 
 Every measure is a function of polars frames (see DESIGN.md "Measures"):
 
-- :mod:`lineage.text` normalisation and tokens;
+- :mod:`lineage.text` normalisation and tokens (emoji included, emphasis weights per token);
+- :mod:`lineage.syntax` prompt syntax: emphasis weights, resource tags, negative prompts, parameters;
 - :mod:`lineage.drift` edge, root and path drift, edit operations, token diff;
 - :mod:`lineage.blame` which node introduced each token, blame shares, root retention;
 - :mod:`lineage.styles` the style lexicon and matching;
@@ -23,10 +24,12 @@ from lineage.decay import (activity, branching_decay, engagement_decay, fidelity
 from lineage.drift import drift_rate, drift_rate_expr, edge_drift, edit_ops, node_drift, semantic_drift, token_diff
 from lineage.errors import LineageError
 from lineage.styles import load_lexicon, match_styles, styles_frame
-from lineage.text import MAX_ALIGN_TOKENS, normalize, tokenize, tokens_expr, tokens_series
+from lineage.syntax import negative_prompt, prompt_resources, split_prompt
+from lineage.text import MAX_ALIGN_TOKENS, normalize, tokenize, tokens_expr, tokens_series, weighted_tokens
 
 __all__ = [
-    "LineageError", "MAX_ALIGN_TOKENS", "normalize", "tokenize", "tokens_expr", "tokens_series",
+    "LineageError", "MAX_ALIGN_TOKENS", "normalize", "tokenize", "tokens_expr", "tokens_series", "weighted_tokens",
+    "split_prompt", "negative_prompt", "prompt_resources",
     "edge_drift", "node_drift", "drift_rate", "drift_rate_expr", "edit_ops", "token_diff", "semantic_drift",
     "blame_path", "blame_tree", "blame_shares", "blame_summary", "root_retention",
     "load_lexicon", "match_styles", "styles_frame",

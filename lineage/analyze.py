@@ -202,7 +202,7 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
                  .join(prim, on=["child", "parent"], how="anti")
                  .join(n.select(child="id"), on="child", how="semi"))
         pairs = pl.concat([pairs, extra])
-    tok = node_tokens(n.select("id", "tokens", "placeholder"))  # token codes computed once, shared below
+    tok = node_tokens(n.select("id", "tokens", "placeholder", "text"))  # token codes computed once, shared below
     # parents of secondary edges may live in other trees: drift needs their text, a blank means "unknown"
     ed = edge_drift(tok, pairs.select("child", "parent"), max_tokens=max_tokens)
     ed = ed.with_columns(relation=pairs.get_column("relation"), primary=pairs.get_column("relation") == "primary")
@@ -229,7 +229,7 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
                 .join(kids, on="id", how="left")
                 .with_columns(pl.col("children").fill_null(0))
                 .select(_NODE_COLS).sort(["root", "depth", "id"]))
-    st = styles_frame(n.select("id", "style_tokens", *(["style_tags"] if "style_tags" in n.columns else [])),
+    st = styles_frame(n.select("id", "style_tokens", "text", *(["style_tags"] if "style_tags" in n.columns else [])),
                       lexicon=lexicon)
     st = st.join(n.select("id", "root"), on="id", how="left")
     shape = tree_shape(n.select("id", "parent", "root", "depth"))

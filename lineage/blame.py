@@ -28,7 +28,7 @@ import polars as pl
 from rapidfuzz.distance import Levenshtein
 
 from lineage.paths import ancestor_at_depth, parent_index
-from lineage.text import MAX_ALIGN_TOKENS, code_strings, token_codes, tokenize, tokens_series
+from lineage.text import MAX_ALIGN_TOKENS, code_strings, token_codes, tokenize, tokens_series, weighted_tokens
 
 __all__ = ["BLAME_SCHEMA", "SHARES_SCHEMA", "RETENTION_SCHEMA", "blame_path", "blame_tree", "blame_shares",
            "root_retention", "blame_summary"]
@@ -202,15 +202,19 @@ def blame_tree(nodes: pl.DataFrame, lineage: pl.DataFrame, *, text: str = "text"
 def blame_path(prompts: Sequence[tuple[str, str | None]], *, max_tokens: int = MAX_ALIGN_TOKENS) -> pl.DataFrame:
     """Blame of the last prompt of a root-first path ``[(id, text), ...]``.
 
-    Columns as :func:`blame_tree` (``generation`` = position on the path, root 0).
+    Columns as :func:`blame_tree` (``generation`` = position on the path, root 0) plus
+    ``weight``: the token's emphasis weight in that prompt (``(word:1.3)`` syntax, else 1).
+    A weight change alone does not change who introduced a word.
 
     >>> blame_path([("r", "a red fox"), ("c", "a blue fox")]).select("token", "introduced_by").rows()
     [('a', 'r'), ('blue', 'c'), ('fox', 'r')]
+    >>> blame_path([("r", "a (fox:1.2)"), ("c", "a (fox:1.5)")]).select("token", "introduced_by", "weight").rows()
+    [('a', 'r', 1.0), ('fox', 'r', 1.5)]
     >>> blame_path([("r", "")]).height
     0
     """
     if not prompts:
-        return pl.DataFrame(schema=BLAME_SCHEMA)
+        return pl.DataFrame(schema={**BLAME_SCHEMA, "weight": pl.Float64})
     ids = [str(i) for i, _ in prompts]
     nodes = pl.DataFrame({"id": [f"{k}" for k in range(len(ids))],
                           "tokens": [tokenize(t) for _, t in prompts]}, schema={"id": pl.String,
@@ -221,8 +225,11 @@ def blame_path(prompts: Sequence[tuple[str, str | None]], *, max_tokens: int = M
     last = str(len(ids) - 1)
     name = dict(zip(nodes["id"].to_list(), ids))
     out = blame_tree(nodes, lin, max_tokens=max_tokens).filter(pl.col("id") == last)
-    return out.with_columns(pl.col(c).replace_strict(name, return_dtype=pl.String)
-                            for c in ("id", "introduced_by", "first_by"))
+    w = [x for _, x in weighted_tokens(prompts[-1][1])][:max_tokens]
+    weight = pl.Series("weight", w, dtype=pl.Float64).gather(out.get_column("position")) if out.height else (
+        pl.Series("weight", [], dtype=pl.Float64))
+    return out.with_columns([pl.col(c).replace_strict(name, return_dtype=pl.String)
+                             for c in ("id", "introduced_by", "first_by")] + [weight])
 
 
 def blame_shares(blame: pl.DataFrame) -> pl.DataFrame:

@@ -143,7 +143,9 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
     nd, ed = _tree_drift(arc, post_id)
     rows = (path.select("id", "depth", "text", "placeholder")
             .join(nd.select("id", "edge_drift", "root_drift", "path_drift", "directness"), on="id", how="left")
-            .join(ed.select(id="child", added="added", removed="removed", replaced="replaced"), on="id", how="left")
+            .join(ed.select(id="child", added="added", removed="removed", replaced="replaced",
+                            reweighted=pl.col("reweighted") if "reweighted" in ed.columns
+                            else pl.lit([], dtype=pl.List(pl.String))), on="id", how="left")
             .sort("depth"))
     blame = blame_path(list(zip(path.get_column("id").to_list(),
                                 path.get_column("text").fill_null("").to_list())))
@@ -154,7 +156,7 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
     if as_json:
         emit_json({"id": post_id, "root": path.get_column("id")[0], "retention": retention,
                    "path": rows.to_dicts(), "blame": blame.select("position", "token", "introduced_by",
-                                                                   "generation", "reintroduced").to_dicts(),
+                                                                   "generation", "reintroduced", "weight").to_dicts(),
                    "shares": shares.select("ancestor", "generation", "tokens", "share").to_dicts()})
         return
     t = Table(title=f"drift of {post_id} ({path.height - 1} generation(s) from its root)", title_justify="left")
@@ -162,7 +164,8 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
         t.add_column(c, overflow="fold", justify="right" if c in ("gen", "edge", "root", "path") else "left")
     for r in rows.iter_rows(named=True):
         change = Text()
-        for label, key, style in (("+", "added", "green"), ("-", "removed", "red"), ("~", "replaced", "yellow")):
+        for label, key, style in (("+", "added", "green"), ("-", "removed", "red"), ("~", "replaced", "yellow"),
+                                  ("*", "reweighted", "cyan")):
             for phrase in r[key] or []:
                 change.append(f"{label} {shorten(phrase, 40)}\n", style=style)
         prompt = "(not in the archive)" if r["placeholder"] else shorten(r["text"], 70)

@@ -7,7 +7,10 @@ Per edge (parent u -> child v, tokens from :mod:`lineage.text`):
   :data:`~lineage.text.MAX_ALIGN_TOKENS` tokens of each prompt (so a 1 MB prompt stays fast);
 - ``drift`` = ``jaccard``: the headline figure used everywhere else;
 - ``added``, ``removed``, ``replaced``: the phrases (runs of words) the edit script
-  inserted, deleted or swapped (``"old words → new words"``).
+  inserted, deleted or swapped (``"old words → new words"``);
+- ``reweighted``: words kept whose emphasis weight changed (``"oil painting: 1.2 → 1.5"``,
+  Stable Diffusion ``(word:1.2)`` syntax, :mod:`lineage.syntax`). A weight edit is not word
+  drift: it changes neither ``jaccard`` nor ``edit``.
 
 Per node: ``root_drift`` = Jaccard drift from the tree's root (from the root's
 first real descendant on the path when the root is a placeholder), ``path_drift``
@@ -25,8 +28,13 @@ Examples
 [(0.5714285714285714, 0.5)]
 >>> e.select("added", "removed", "replaced").row(0)
 (['film noir'], [], ['corgi → cat'])
+>>> sd = pl.DataFrame({"id": ["r", "a"], "text": ["🐶 in space, (oil painting:1.2)", "🐶 in space, (oil painting:1.5)"]})
+>>> edge_drift(sd, pl.DataFrame({"child": ["a"], "parent": ["r"]})).select("drift", "reweighted").row(0)
+(0.0, ['oil painting: 1.2 → 1.5'])
 """
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -34,7 +42,9 @@ from rapidfuzz import process
 from rapidfuzz.distance import Indel, Levenshtein
 
 from lineage.paths import ancestor_at_depth, parent_index, path_sums
-from lineage.text import MAX_ALIGN_TOKENS, code_strings, set_strings, text_index, token_codes, tokenize, tokens_series
+from lineage.syntax import format_weight
+from lineage.text import (MAX_ALIGN_TOKENS, code_strings, set_strings, text_index, token_codes, tokenize, tokens_series,
+                          weighted_tokens, weights_series)
 
 __all__ = [
     "EDGE_DRIFT_SCHEMA",
@@ -53,6 +63,7 @@ __all__ = [
 EDGE_DRIFT_SCHEMA = {
     "child": pl.String, "parent": pl.String, "jaccard": pl.Float64, "edit": pl.Float64, "drift": pl.Float64,
     "added": pl.List(pl.String), "removed": pl.List(pl.String), "replaced": pl.List(pl.String),
+    "reweighted": pl.List(pl.String),
 }
 NODE_DRIFT_SCHEMA = {
     "id": pl.String, "parent": pl.String, "root": pl.String, "depth": pl.Int64, "edge_drift": pl.Float64,
@@ -62,21 +73,25 @@ _ARROW = " → "
 
 
 def node_tokens(nodes: pl.DataFrame, *, text: str = "text") -> pl.DataFrame:
-    """``id, tokens, codes, placeholder`` for every node (reuses a ``tokens`` column if present).
+    """``id, tokens, codes, placeholder, weights`` for every node (reuses ``tokens``/``weights`` if present).
 
     ``codes`` are the tokens as small integers (:func:`lineage.text.token_codes`): set and
-    edit operations run on them.
+    edit operations run on them. ``weights`` are the tokens' emphasis weights
+    (:func:`lineage.text.weights_series`, null when all are 1 or when no text is given).
 
-    >>> node_tokens(pl.DataFrame({"id": ["x"], "text": ["Film noir"]}))["tokens"].to_list()
-    [['film', 'noir']]
+    >>> node_tokens(pl.DataFrame({"id": ["x"], "text": ["Film (noir:1.3)"]})).select("tokens", "weights").row(0)
+    (['film', 'noir'], [1.0, 1.3])
     """
     cols = nodes.columns
     tok = nodes.get_column("tokens") if "tokens" in cols else tokens_series(
         nodes.get_column(text) if text in cols else pl.Series([None] * nodes.height, dtype=pl.String))
     ph = (nodes.get_column("placeholder").fill_null(False) if "placeholder" in cols
           else pl.Series([False] * nodes.height))
+    w = (nodes.get_column("weights") if "weights" in cols else weights_series(nodes.get_column(text)) if text in cols
+         else pl.Series([None] * nodes.height, dtype=pl.List(pl.Float64)))
     return pl.DataFrame({"id": nodes.get_column("id").cast(pl.String), "tokens": tok.fill_null([]),
-                         "codes": token_codes(tok.fill_null([])), "placeholder": ph})
+                         "codes": token_codes(tok.fill_null([])), "placeholder": ph,
+                         "weights": w.cast(pl.List(pl.Float64))})
 
 
 def jaccard_expr(a: str | pl.Expr, b: str | pl.Expr) -> pl.Expr:
@@ -171,6 +186,60 @@ def _ops_frame(p_tok: pl.Series, c_tok: pl.Series, p_str: np.ndarray, c_str: np.
     return base.sort("_e").select(pl.col(k).fill_null(empty) for k in ("added", "removed", "replaced"))
 
 
+def _reweighted(tokens: pl.Series, weights: pl.Series | None, strings: np.ndarray, p: np.ndarray, c: np.ndarray,
+                live: np.ndarray) -> pl.Series:
+    """Per edge, the kept words whose emphasis weight changed: ``["oil painting: 1.2 → 1.5"]``.
+
+    Words are aligned as for the edit script; consecutive kept words with the same change form one phrase.
+    """
+    n = p.shape[0]
+    out: list[list[str]] = [[] for _ in range(n)]
+    if weights is None or weights.null_count() == weights.len():
+        return pl.Series("reweighted", out, dtype=pl.List(pl.String))
+    has_w = weights.is_not_null().to_numpy()
+    rows = np.flatnonzero(live & (has_w[p] | has_w[c]))
+    memo: dict[tuple[int, int], list[str]] = {}
+    wl = weights.to_list()
+    for k in rows.tolist():
+        key = (int(p[k]), int(c[k]))
+        if key not in memo:
+            pw, cw = wl[key[0]], wl[key[1]]
+            pt = tokens[key[0]].to_list()
+            memo[key] = _weight_changes(strings[key[0]], strings[key[1]], pt, pw, cw)
+        out[k] = memo[key]
+    return pl.Series("reweighted", out, dtype=pl.List(pl.String))
+
+
+def _weight_changes(a: str, b: str, a_tok: list[str], a_w: list[float] | None, b_w: list[float] | None) -> list[str]:
+    """Phrases of kept words (equal in the alignment of ``a`` to ``b``) whose weight differs."""
+    phrases: list[str] = []
+    run: list[str] = []
+    run_key: tuple[float, float] | None = None
+    last = -2
+
+    def flush() -> None:
+        if run and run_key is not None:
+            phrases.append(f"{' '.join(run)}: {format_weight(run_key[0])}{_ARROW}{format_weight(run_key[1])}")
+
+    for tag, s0, s1, d0, _ in Levenshtein.opcodes(a, b).as_list():
+        if tag != "equal":
+            continue
+        for j in range(s1 - s0):
+            i, k = s0 + j, d0 + j
+            old = a_w[i] if a_w is not None and i < len(a_w) else 1.0
+            new = b_w[k] if b_w is not None and k < len(b_w) else 1.0
+            if old == new:
+                continue
+            if run_key == (old, new) and last == i - 1:
+                run.append(a_tok[i])
+            else:
+                flush()
+                run, run_key = [a_tok[i]], (old, new)
+            last = i
+    flush()
+    return phrases
+
+
 def _node_frame(nodes: pl.DataFrame, text: str) -> pl.DataFrame:
     """``id, text, placeholder`` of ``nodes`` (no text: ``""``; no placeholder column: none are)."""
     cols = nodes.columns
@@ -204,15 +273,18 @@ def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", 
     >>> edge_drift(n, pl.DataFrame({"child": ["c", "d"], "parent": ["p", "p"]})).select("jaccard", "edit").rows()
     [(0.0, 0.0), (1.0, 1.0)]
     """
+    weights: pl.Series | None
     if "codes" in nodes.columns or "tokens" in nodes.columns:
         tok = nodes if "codes" in nodes.columns else node_tokens(nodes, text=text)
         tokens, codes = tok.get_column("tokens"), tok.get_column("codes")
+        weights = tok.get_column("weights") if "weights" in tok.columns else None
         of_node = None
     else:  # raw text: tokenise each distinct text once; a node's measures come from its text
         tok = _node_frame(nodes, text)
         uniq, of_node = text_index(tok.get_column("text"))
         tokens = tokens_series(uniq, distinct=True)
         codes = token_codes(tokens)
+        weights = weights_series(uniq) if ops else None  # weight edits are part of the phrase lists
     ci, pi = np.split(_rows(tok, pl.concat([edges.get_column("child").cast(pl.String),
                                             edges.get_column("parent").cast(pl.String)])), 2)
     ph = tok.get_column("placeholder").to_numpy()
@@ -256,9 +328,10 @@ def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", 
         c_str, p_str = strings[safe_c], strings[safe_p]
         phrases = _ops_frame(tokens.gather(safe_p), tokens.gather(safe_c), p_str, c_str, changed, ci.shape[0])
         out = pl.concat([out, phrases], how="horizontal")
+        out = out.with_columns(reweighted=_reweighted(tokens, weights, strings, safe_p, safe_c, live))
     else:
         empty = pl.lit([], dtype=pl.List(pl.String))
-        out = out.with_columns(added=empty, removed=empty, replaced=empty)
+        out = out.with_columns(added=empty, removed=empty, replaced=empty, reweighted=empty)
     return out.select(list(EDGE_DRIFT_SCHEMA)).cast(EDGE_DRIFT_SCHEMA)  # type: ignore[arg-type]
 
 
@@ -340,24 +413,41 @@ def drift_rate(node_drift_frame: pl.DataFrame) -> float | None:
     return None if v is None else float(v)
 
 
-def token_diff(a: str, b: str, *, max_tokens: int = MAX_ALIGN_TOKENS) -> list[tuple[str, str]]:
+def token_diff(a: str, b: str, *, max_tokens: int = MAX_ALIGN_TOKENS,
+               weights: bool = False) -> list[tuple[Any, ...]]:
     """Word diff from ``a`` (parent) to ``b`` (child): ``(op, word)`` with op ``equal``, ``removed``, ``added``.
 
     Words are normalised tokens, in order; a replacement shows the removed words first.
+    With ``weights=True`` each item is ``(op, word, old_weight, new_weight)`` (emphasis weights,
+    ``None`` on the side that lacks the word) and a kept word whose weight changed is ``reweighted``.
 
     >>> token_diff("a red fox", "a blue fox")
     [('equal', 'a'), ('removed', 'red'), ('added', 'blue'), ('equal', 'fox')]
     >>> token_diff("", "")
     []
+    >>> token_diff("a (fox:1.2)", "a (fox:1.5), 🌙", weights=True)
+    [('equal', 'a', 1.0, 1.0), ('reweighted', 'fox', 1.2, 1.5), ('added', '🌙', None, 1.0)]
     """
-    ta, tb = tokenize(a)[:max_tokens], tokenize(b)[:max_tokens]
-    out: list[tuple[str, str]] = []
+    if weights:
+        wa, wb = weighted_tokens(a)[:max_tokens], weighted_tokens(b)[:max_tokens]
+        ta, tb = [t for t, _ in wa], [t for t, _ in wb]
+    else:
+        ta, tb = tokenize(a)[:max_tokens], tokenize(b)[:max_tokens]
+    out: list[tuple[Any, ...]] = []
     for op in Levenshtein.opcodes(ta, tb):
         if op.tag == "equal":
-            out.extend(("equal", t) for t in ta[op.src_start:op.src_end])
+            if weights:
+                for i, k in zip(range(op.src_start, op.src_end), range(op.dest_start, op.dest_end)):
+                    out.append(("equal" if wa[i][1] == wb[k][1] else "reweighted", ta[i], wa[i][1], wb[k][1]))
+            else:
+                out.extend(("equal", t) for t in ta[op.src_start:op.src_end])
             continue
-        out.extend(("removed", t) for t in ta[op.src_start:op.src_end])
-        out.extend(("added", t) for t in tb[op.dest_start:op.dest_end])
+        if weights:
+            out.extend(("removed", wa[i][0], wa[i][1], None) for i in range(op.src_start, op.src_end))
+            out.extend(("added", wb[k][0], None, wb[k][1]) for k in range(op.dest_start, op.dest_end))
+        else:
+            out.extend(("removed", t) for t in ta[op.src_start:op.src_end])
+            out.extend(("added", t) for t in tb[op.dest_start:op.dest_end])
     return out
 
 

@@ -6,7 +6,12 @@ split into word tokens in reading order. Scripts written without spaces
 (Chinese, Japanese kana and kanji) give one token per character, so drift on a
 Japanese prompt still means "how many characters changed", not "the whole
 prompt is one word". Words keep inner apostrophes (``don't``); hyphens and other
-punctuation separate words (``stop-motion`` -> ``stop``, ``motion``).
+punctuation separate words (``stop-motion`` -> ``stop``, ``motion``). An emoji is a
+token of its own (a ZWJ sequence, flag, keycap or skin-tone form is one emoji), so
+``🐱 -> 🐶`` is a change. Prompt syntax is not words (:mod:`lineage.syntax`): emphasis
+weights (``(oil painting:1.2)``), resource tags (``<lora:name:0.8>``), a negative prompt,
+Midjourney parameters are left out before splitting; :func:`weighted_tokens` gives each
+token its emphasis weight.
 
 Everything runs as polars expressions; :func:`tokenize` and :func:`normalize`
 run the same expressions on one string, so Python callers and the vectorised
@@ -20,11 +25,15 @@ Examples
 ['柴', '犬', 'が', '海', 'で']
 >>> normalize("Ｆｉｌｍ\u200b Noir")
 'film noir'
+>>> tokenize("🐱 astronaut, (oil painting:1.2) <lora:add_detail:0.8>")
+['🐱', 'astronaut', 'oil', 'painting']
 """
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
+
+from lineage.syntax import strip_syntax_expr, weighted_segments
 
 __all__ = [
     "MAX_ALIGN_TOKENS",
@@ -39,6 +48,8 @@ __all__ = [
     "code_strings",
     "text_index",
     "set_strings",
+    "weighted_tokens",
+    "weights_series",
 ]
 
 #: Tokens of a prompt used for edit distance and blame alignment (the first ones).
@@ -49,7 +60,13 @@ MAX_ALIGN_TOKENS = 2000
 _CJK = (r"\x{3005}-\x{3007}\x{3040}-\x{30FF}\x{31F0}-\x{31FF}\x{3400}-\x{4DBF}"
         r"\x{4E00}-\x{9FFF}\x{F900}-\x{FAFF}\x{20000}-\x{2FFFF}")
 _WORDCH = r"[[^\W_]--[" + _CJK + r"]]"
-_TOKEN = r"[" + _CJK + r"]|" + _WORDCH + r"+(?:['’]" + _WORDCH + r"+)*"
+# an emoji: a flag (two regional indicators), a keycap, or a pictograph with its variation selector,
+# skin tone and zero-width-joined followers (©, ® and ™ are not emoji here)
+_PICTO = r"[\p{Extended_Pictographic}--[\x{A9}\x{AE}\x{2122}]][\x{FE0E}\x{FE0F}]?[\x{1F3FB}-\x{1F3FF}]?"
+_EMOJI = r"[\x{1F1E6}-\x{1F1FF}]{2}|[#*0-9]\x{FE0F}?\x{20E3}|" + _PICTO + r"(?:\x{200D}" + _PICTO + r")*"
+_ZWJ_KEEP = "\ue01f"  # a private-use stand-in for a zero-width joiner inside an emoji sequence
+_ZWJ_PAIR = "(" + _PICTO + ")\u200d([\\p{Extended_Pictographic}--[\\x{A9}\\x{AE}\\x{2122}]])"
+_TOKEN = _EMOJI + r"|[" + _CJK + r"]|" + _WORDCH + r"+(?:['’]" + _WORDCH + r"+)*"
 _ASCII_TOKEN = r"[a-z0-9]+(?:'[a-z0-9]+)*"
 _NOT_PRINTABLE_ASCII = r"[^\x20-\x7E]"
 _BREAKS = r"[,;|!?、。]+"
@@ -81,7 +98,11 @@ def normalize_expr(col: str | pl.Expr) -> pl.Expr:
         .str.replace_all("ß", "ss", literal=True)
         .str.replace_all("ς", "σ", literal=True)
         .str.replace_all(r"[\t\n\r\x0B\x0C\x{85}\x{2028}\x{2029}]", " ")
+        # a joiner between two emoji is part of one emoji (👨‍👩‍👧): kept; two passes reach every link
+        .str.replace_all(_ZWJ_PAIR, "${1}" + _ZWJ_KEEP + "${2}")
+        .str.replace_all(_ZWJ_PAIR, "${1}" + _ZWJ_KEEP + "${2}")
         .str.replace_all(r"[\p{Cc}\p{Cf}]", "")
+        .str.replace_all(_ZWJ_KEEP, "\u200d", literal=True)
         .str.replace_all(r"\s+", " ")
         .str.strip_chars()
     )
@@ -93,7 +114,7 @@ def tokens_expr(col: str | pl.Expr) -> pl.Expr:
     >>> pl.select(tokens_expr(pl.lit("Don't STOP-motion 35mm"))).item().to_list()
     ["don't", 'stop', 'motion', '35mm']
     """
-    return normalize_expr(col).str.extract_all(_TOKEN)
+    return normalize_expr(strip_syntax_expr(_col(col))).str.extract_all(_TOKEN)
 
 
 def tokens_series(texts: pl.Series, *, boundaries: bool = False, distinct: bool = False) -> pl.Series:
@@ -119,7 +140,7 @@ def tokens_series(texts: pl.Series, *, boundaries: bool = False, distinct: bool 
 
 
 def _tokens(texts: pl.Series, boundaries: bool) -> pl.Series:
-    df = pl.DataFrame({"t": texts}).with_row_index("_r")
+    df = pl.DataFrame({"t": texts}).with_row_index("_r").with_columns(strip_syntax_expr("t"))
     kind = (pl.when(~pl.col("t").str.contains(_NOT_PRINTABLE_ASCII)).then(0)
             .when(~pl.col("t").str.contains(_NOT_NFKC_STABLE)).then(1).otherwise(2))
     df = df.with_columns(_k=kind)
@@ -257,3 +278,59 @@ def _join_codes(flat: np.ndarray, starts: np.ndarray, n: int) -> np.ndarray:
     out = np.empty(n, dtype=object)
     out[:] = [text[i:j] for i, j in zip(st[:-1], st[1:])]
     return out
+
+
+def weighted_tokens(text: str | None) -> list[tuple[str, float]]:
+    """The tokens of a prompt with their emphasis weight (A1111 rules, see :mod:`lineage.syntax`).
+
+    The tokens are exactly :func:`tokenize`'s; a prompt with no emphasis gives weight 1 everywhere.
+
+    >>> weighted_tokens("a ((cat)), (oil painting:1.2), [fog]")
+    [('a', 1.0), ('cat', 1.21), ('oil', 1.2), ('painting', 1.2), ('fog', 0.9091)]
+    """
+    toks, weights = _weighted_batch([text or ""])[0]
+    return list(zip(toks, weights))
+
+
+def _weighted_batch(texts: list[str]) -> list[tuple[list[str], list[float]]]:
+    """``(tokens, weights)`` of many texts with two tokeniser calls in all (segments, whole texts)."""
+    segs = [weighted_segments(t) if any(c in t for c in "([{") else [(t, 1.0)] for t in texts]
+    flat = [seg for ss in segs for seg, _ in ss]
+    seg_tok = tokens_series(pl.Series(flat, dtype=pl.String)).to_list() if flat else []
+    whole = tokens_series(pl.Series(texts, dtype=pl.String)).to_list() if texts else []
+    out: list[tuple[list[str], list[float]]] = []
+    k = 0
+    for ss, plain in zip(segs, whole):
+        toks: list[str] = []
+        weights: list[float] = []
+        for _, w in ss:
+            toks += seg_tok[k]
+            weights += [w] * len(seg_tok[k])
+            k += 1
+        # a bracket inside a word or an odd layout: weights unknown (1), words exactly tokenize's
+        out.append((toks, weights) if toks == plain else (plain, [1.0] * len(plain)))
+    return out
+
+
+def weights_series(texts: pl.Series) -> pl.Series:
+    """Emphasis weight of every token of every text (``list[f64]``), null where all weights are 1.
+
+    Aligned with :func:`tokens_series` of the same texts. Only distinct texts holding brackets are parsed.
+
+    >>> weights_series(pl.Series(["(cat:1.3) dog", "plain", None])).to_list()
+    [[1.3, 1.0], None, None]
+    """
+    texts = texts.cast(pl.String)
+    todo = texts.filter(texts.str.contains(r"[(\[{]").fill_null(False)).unique(maintain_order=True)
+    row: list[int] = []
+    flat: list[float] = []
+    for i, (_, w) in enumerate(_weighted_batch(todo.to_list())):
+        if any(x != 1.0 for x in w):
+            row += [i] * len(w)
+            flat += w
+    per_text = (pl.DataFrame({"_i": row, "w": flat}, schema={"_i": pl.Int64, "w": pl.Float64})
+                .group_by("_i", maintain_order=True).agg("w")
+                .join(pl.DataFrame({"t": todo}).with_row_index("_i").with_columns(pl.col("_i").cast(pl.Int64)),
+                      on="_i").select("t", "w"))
+    out = pl.DataFrame({"t": texts}).join(per_text, on="t", how="left", maintain_order="left", nulls_equal=False)
+    return out.get_column("w").rename(texts.name)
