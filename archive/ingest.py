@@ -42,6 +42,7 @@ import pyarrow as pa
 
 from archive.errors import IngestError
 from archive.record import EVIDENCE, KNOWN_FIELDS, RELATIONS, canonical_json, check, content_hash, reduced
+from archive.sources.jsonl import parse_record
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
 
 __all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH"]
@@ -235,15 +236,9 @@ def _prepare(payload: Payload, redacted: frozenset[str] = frozenset()) -> tuple[
     if isinstance(payload, dict):
         obj: Any = payload
     else:
-        try:
-            obj = orjson.loads(payload)
-        except orjson.JSONDecodeError as e:
-            msg = str(e)
-            if "utf-8" in msg.lower() or "surrogate" in msg.lower():
-                reason = "line is not valid UTF-8 text (save the file as UTF-8)"
-            else:
-                reason = f"not JSON: {msg}"
-            return _raw_text(payload), [reason]
+        obj, bad = parse_record(payload)  # orjson, plus duplicate keys, lone surrogates, big integers
+        if bad:
+            return _raw_text(payload), bad
     if _is_normal(obj):
         norm = obj
     else:

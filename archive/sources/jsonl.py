@@ -4,32 +4,172 @@ Lines are handed to the ingestor unparsed (it validates and quarantines), with
 their location ``path:line``. Blank lines are skipped. A folder is read
 recursively (``*.jsonl``, ``*.ndjson``, ``*.json`` and their ``.gz``), in name order.
 
+What real tools write is read as they mean it:
+
+- a UTF-8 byte-order mark at the start of a file (PowerShell, Notepad, Excel) is skipped;
+  CRLF line ends are fine;
+- a file holding one JSON array (``json.dump(records, f, indent=2)``), or one or more
+  pretty-printed objects (``jq .``), is read as records: each element or object is one
+  item, located at the line it starts on (such a file is read into memory whole);
+- a truncated ``.gz`` (a download cut short) gives every complete line before the break;
+  the cut last line goes to quarantine with the reason, and :attr:`JsonlSource.incomplete`
+  says which file ended early and after how many lines (the CLI then exits non-zero);
+- a CSV, TSV or Parquet file is refused before anything is read, with an error naming the
+  ``table`` source (``archivist ingest table FILE --map ...``).
+
+:func:`parse_record` is the strict parse the ingestor applies to every line:
+duplicate keys in one object, lone surrogate escapes and integers beyond 64 bits
+(kept exact) are found there, at the cost of one extra ``orjson.dumps`` per line.
+
 Examples
 --------
 >>> import tempfile, pathlib
 >>> d = pathlib.Path(tempfile.mkdtemp())
->>> _ = (d / "a.jsonl").write_text('{"id": "x:1"}\\n\\n{"id": "x:2"}\\n')
+>>> _ = (d / "a.jsonl").write_bytes(b'\\xef\\xbb\\xbf{"id": "x:1"}\\r\\n\\r\\n{"id": "x:2"}\\r\\n')
 >>> [(loc.rsplit("/", 1)[-1], raw) for loc, raw, _ in JsonlSource([str(d)]).items(None)]
 [('a.jsonl:1', b'{"id": "x:1"}'), ('a.jsonl:3', b'{"id": "x:2"}')]
+>>> _ = (d / "b.json").write_text('[\\n  {"id": "x:3"},\\n  {"id": "x:4"}\\n]\\n')
+>>> [(loc.rsplit("/", 1)[-1], raw) for loc, raw, _ in JsonlSource([str(d / "b.json")]).items(None)]
+[('b.json:2', b'{"id": "x:3"}'), ('b.json:3', b'{"id": "x:4"}')]
 """
 from __future__ import annotations
 
 import gzip
 import io
+import json
+import re
 import sys
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+
+import orjson
 
 from archive.errors import SourceError
 
-__all__ = ["JsonlSource", "expand_paths", "SUFFIXES"]
+__all__ = ["JsonlSource", "expand_paths", "parse_record", "SUFFIXES", "TABLE_SUFFIXES"]
 
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".csv.gz", ".tsv.gz")
+BOM = b"\xef\xbb\xbf"
+_CHUNK = 1 << 20
+_WS = b" \t\r\n"
 
 # Opening a URL is the HTTP client's job (archive.sources.http); it is looked up
 # lazily so that reading local files never needs it.
 UrlOpener = Callable[[str], BinaryIO]
+
+
+# -- the strict parse of one record ----------------------------------------------------------------
+
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_RUN19 = b"0" * 19  # 19 digits in a row: maybe an integer beyond 64 bits (orjson makes those floats)
+_LONE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+                   r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_I64 = (-(1 << 63), (1 << 63) - 1)
+
+
+class _Dups(list):  # duplicate keys found while parsing, as paths
+    pass
+
+
+def _strict(raw: bytes | str) -> tuple[Any, list[str]]:
+    """The slow, exact parse: every duplicate key, integers kept exact (stdlib json)."""
+    dups: list[str] = []
+
+    def pairs(kv: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in kv:
+            if k in out and k not in dups:
+                dups.append(k)
+            out[k] = v
+        return out
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    obj = json.loads(raw, object_pairs_hook=pairs, parse_constant=no_constant)
+    reasons = [f"{k}: the key appears more than once in one object (which value is meant is ambiguous; "
+               "the writer must give each key once)" for k in dups]
+    if isinstance(obj, dict):
+        reasons.extend(f"{path}: integer {str(v)[:30]} is beyond 64 bits (kept exact only inside `extra`)"
+                       for path, v in _big_ints(obj, "") if not path.startswith("extra."))
+    return obj, reasons
+
+
+def _big_ints(obj: Any, path: str) -> Iterator[tuple[str, int]]:
+    stack = [(path, obj)]
+    while stack:
+        p, o = stack.pop()
+        if isinstance(o, dict):
+            stack.extend((f"{p}.{k}" if p else str(k), v) for k, v in o.items())
+        elif isinstance(o, list):
+            stack.extend((f"{p}[{i}]", v) for i, v in enumerate(o))
+        elif type(o) is int and not _I64[0] <= o <= _I64[1]:
+            yield p, o
+
+
+def _may_be_odd(raw: bytes, obj: Any) -> bool:
+    """Cheap test for what orjson hides: a duplicate key (the text has more ``:`` outside and inside
+    strings than the re-written value, whose keys and string contents are the same but one key
+    fewer) or an integer beyond 64 bits (a run of 19 digits)."""
+    return ((isinstance(obj, (dict, list)) and raw.count(b":") > orjson.dumps(obj).count(b":"))
+            or _RUN19 in raw.translate(_DIGITS))
+
+
+def parse_error_reason(raw: bytes | str, error: Exception) -> str:
+    """The quarantine reason for a line orjson refused, in words that say what to fix.
+
+    >>> parse_error_reason(b'{"p": "\\\\ud83d!"}', orjson.JSONDecodeError("no low surrogate", "", 0))
+    'not text: a lone surrogate escape \\\\ud83d (half of a UTF-16 pair, e.g. a cut emoji) at character 7; the writer broke the text'
+    >>> parse_error_reason(b'{"p": "\\xff"}', orjson.JSONDecodeError("str is not valid UTF-8", "", 0))
+    'line is not valid UTF-8 text (save the file as UTF-8)'
+    """
+    msg = str(error)
+    text = raw.decode("utf-8", "backslashreplace") if isinstance(raw, bytes) else raw
+    lone = _LONE.search(text)
+    if lone is not None and "surrogate" in msg.lower():
+        return (f"not text: a lone surrogate escape {lone.group(0)} (half of a UTF-16 pair, e.g. a cut emoji) "
+                f"at character {lone.start()}; the writer broke the text")
+    if "utf-8" in msg.lower() or "surrogate" in msg.lower():
+        return "line is not valid UTF-8 text (save the file as UTF-8)"
+    return f"not JSON: {msg}"
+
+
+def parse_record(raw: bytes | str) -> tuple[Any, list[str]]:
+    """Parse one JSON text strictly: ``(value, [])``, or ``(None, reasons)`` for what is refused.
+
+    Fast path ``orjson.loads``; the exact (slower) parse runs only when the line may
+    hold an integer beyond 64 bits (19 or more digits in a row) or may have lost a
+    duplicate key (more ``:`` in the text than in the parsed value written again).
+    A BOM at the start is skipped.
+
+    >>> parse_record(b'{"id": "t:1", "extra": {"n": 123456789012345678901234567890}}')[0]["extra"]["n"]
+    123456789012345678901234567890
+    >>> parse_record(b'{"id": "t:1", "id": "t:2"}')[1]
+    ['id: the key appears more than once in one object (which value is meant is ambiguous; the writer must give each key once)']
+    >>> parse_record(BOM + b'{"a": 1}')
+    ({'a': 1}, [])
+    """
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        if raw[:3] == BOM or raw[:1] == "\ufeff":
+            return parse_record(raw[3:] if isinstance(raw, bytes) else raw[1:])
+        return None, [parse_error_reason(raw, e)]
+    b = raw if type(raw) is bytes else str(raw).encode("utf-8", "surrogatepass")
+    if (b.count(b":") > orjson.dumps(obj).count(b":") and type(obj) in (dict, list)) or _RUN19 in b.translate(_DIGITS):
+        try:
+            obj, reasons = _strict(raw)
+        except (ValueError, RecursionError) as e:
+            return None, [f"not JSON: {e}"]
+        if reasons:
+            return None, reasons
+    return obj, []
+
+
+# -- reading files ---------------------------------------------------------------------------------
 
 
 def expand_paths(paths: list[str]) -> list[str]:
@@ -66,16 +206,79 @@ def _open(p: str, url_opener: UrlOpener | None) -> BinaryIO:
         stream = url_opener(p)
     else:
         stream = open(p, "rb")
-    head = stream.peek(2)[:2] if hasattr(stream, "peek") else b""
+    if not hasattr(stream, "peek"):
+        stream = io.BufferedReader(stream)  # type: ignore[arg-type]
+    head = stream.peek(2)[:2]
     if p.endswith(".gz") or head == b"\x1f\x8b":
-        if not hasattr(stream, "peek"):
-            stream = io.BufferedReader(stream)  # type: ignore[arg-type]
         return gzip.GzipFile(fileobj=stream)  # type: ignore[return-value]
     return stream
 
 
+def _table_hint(p: str) -> str:
+    return (f"{p} is a table (CSV, TSV or Parquet), not JSON Lines: ingest it with "
+            f"`archivist ingest table {p} --map id=COLUMN,prompt=COLUMN,created_at=COLUMN` "
+            "(add --dry-run to see the first mapped records)")
+
+
+def looks_like_table(head: bytes, name: str = "") -> bool:
+    """True when the start of a file is a Parquet file or delimited text rather than JSON.
+
+    >>> looks_like_table(b"id,prompt,created_at\\n1,a cat,2024-01-01\\n")
+    True
+    >>> looks_like_table(b'{"id": "x:1"}\\n'), looks_like_table(b"PAR1\\x15\\x04")
+    (False, True)
+    """
+    if head.startswith(b"PAR1") or name.lower().endswith(TABLE_SUFFIXES):
+        return True
+    text = head[3:] if head.startswith(BOM) else head
+    lines = [ln.strip(_WS) for ln in text.split(b"\n")[:3]]
+    lines = [ln for ln in lines if ln]
+    if not lines or any(ln[:1] in b"{[" for ln in lines):
+        return False
+    for sep in (b",", b"\t", b";"):
+        n = lines[0].count(sep)
+        if n >= 1 and all(ln.count(sep) >= 1 for ln in lines[1:-1] or lines):
+            return True
+    return False
+
+
+class _Cut(Exception):
+    def __init__(self, lines: int, fragment: bytes, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.lines, self.fragment, self.error = lines, fragment, error
+
+
+def _lines(stream: BinaryIO) -> Iterator[bytes]:
+    """The lines of ``stream`` (without their ends); a read error raises :class:`_Cut` holding what was read
+    of the unfinished line and how many whole lines came before."""
+    read = getattr(stream, "read1", stream.read)
+    pending: list[bytes] = []
+    n = 0
+    while True:
+        try:
+            chunk = read(_CHUNK)
+        except (OSError, EOFError, zlib.error, gzip.BadGzipFile) as e:
+            raise _Cut(n, b"".join(pending), e) from e
+        if not chunk:
+            break
+        parts = chunk.split(b"\n")
+        if len(parts) == 1:
+            pending.append(chunk)
+            continue
+        if pending:
+            parts[0] = b"".join(pending) + parts[0]
+            pending = []
+        last = parts.pop()
+        if last:
+            pending.append(last)
+        n += len(parts)
+        yield from parts
+    if pending:
+        yield b"".join(pending)
+
+
 class JsonlSource:
-    """Read JSON Lines from ``paths`` (files, folders, ``-``, http(s) URLs)."""
+    """Read JSON Lines from ``paths`` (files, folders, ``-``, http(s) URLs); see the module docstring."""
 
     name = "jsonl"
 
@@ -85,21 +288,119 @@ class JsonlSource:
         self.paths = expand_paths(paths)
         self.target = " ".join(paths)
         self._url_opener = url_opener
+        self.incomplete: list[str] = []  # files that ended early, in words
+        self.warnings: list[str] = []
+        for p in self.paths:  # refuse a table before anything is read
+            if p == "-" or "://" in p:
+                continue
+            with open(p, "rb") as fh:
+                head = fh.read(4096)
+            if head[:2] == b"\x1f\x8b":
+                try:
+                    head = gzip.GzipFile(fileobj=io.BytesIO(head)).read1(4096)
+                except (OSError, EOFError):
+                    pass
+            if looks_like_table(head, p):
+                raise SourceError(_table_hint(p))
         self.bytes_total = sum(Path(p).stat().st_size for p in self.paths
                                if p != "-" and "://" not in p and not p.endswith(".gz"))
 
-    def items(self, cursor: str | None) -> Iterator[tuple[str, bytes, None]]:
-        # Files are re-read whole on resume: the ingestor skips what is already stored.
+    def items(self, cursor: str | None) -> Iterator[tuple[str, Any, None]]:
+        """Yield ``(path:line, raw bytes, None)`` for every record; a cut line as a ``Bad``.
+
+        Files are re-read whole on resume: the ingestor skips what is already stored.
+        """
         for p in self.paths:
             stream = _open(p, self._url_opener)
             try:
-                try:
-                    for n, line in enumerate(stream, 1):
-                        line = line.strip()
-                        if line:
-                            yield (f"{p}:{n}", line, None)
-                except (OSError, EOFError, gzip.BadGzipFile) as e:
-                    raise SourceError(f"{p}: cannot be read to the end ({e}); what came before was ingested") from e
+                yield from self._read(p, stream)
             finally:
                 if stream is not sys.stdin.buffer:
                     stream.close()
+
+    def _read(self, p: str, stream: BinaryIO) -> Iterator[tuple[str, Any, None]]:
+        from archive.ingest import Bad
+
+        n = 0
+        lines = _lines(stream)
+        sniff = p == "-" or "://" in p  # local files were looked at before anything was read
+        held: list[tuple[int, bytes]] = []
+        try:
+            for n, line in enumerate(lines, 1):
+                if n == 1 and line.startswith(BOM):
+                    line = line[3:]
+                line = line.strip(_WS)
+                if not line:
+                    continue
+                if not held and (line[:1] == b"[" or line == b"{"):  # a JSON document, not JSON Lines
+                    yield from self._document(p, n, line, lines)
+                    return
+                if sniff:  # a stream: decide on its first two lines whether it is a table
+                    held.append((n, line))
+                    if len(held) < 2:
+                        continue
+                    sniff = False
+                    if looks_like_table(b"\n".join(x for _, x in held) + b"\n"):
+                        raise SourceError(_table_hint(p))
+                    for m, x in held:
+                        yield (f"{p}:{m}", x, None)
+                    continue
+                yield (f"{p}:{n}", line, None)
+            for m, x in held if sniff else ():
+                yield (f"{p}:{m}", x, None)
+        except _Cut as cut:
+            for m, x in held if sniff else ():
+                yield (f"{p}:{m}", x, None)
+            done = cut.lines
+            say = (f"{p}: ends early after line {done} ({cut.error}); the {done} complete line(s) before the "
+                   "break were ingested")
+            frag = cut.fragment.strip(_WS)
+            if frag:
+                say += ", the cut line after them went to quarantine"
+                yield (f"{p}:{done + 1}", Bad(frag.decode("utf-8", "backslashreplace"),
+                                              [f"file: the file ends early inside this line ({cut.error}); "
+                                               "get a whole copy of the file and ingest it again"]), None)
+            self.incomplete.append(say + "; get a whole copy and ingest it again")
+
+    def _document(self, p: str, first_line: int, head: bytes, rest: Iterator[bytes]) -> Iterator[tuple[str, Any, None]]:
+        from archive.ingest import Bad
+
+        body = head + b"\n" + b"\n".join(rest)
+        text = body.decode("utf-8", "surrogateescape")
+        dec = json.JSONDecoder()
+        pos, end = 0, len(text)
+        line_at = first_line
+        counted = 0
+
+        def line_of(i: int) -> int:
+            nonlocal counted, line_at
+            line_at += text.count("\n", counted, i)
+            counted = i
+            return line_at
+
+        def skip(i: int, extra: str = "") -> int:
+            while i < end and (text[i] in " \t\r\n" or text[i] in extra):
+                i += 1
+            return i
+
+        pos = skip(pos)
+        in_array = text.startswith("[")
+        if in_array:
+            pos = skip(pos + 1)
+        while pos < end:
+            if in_array and text[pos] == "]":
+                pos = skip(pos + 1)
+                in_array = text.startswith("[", pos)
+                if in_array:
+                    pos = skip(pos + 1)
+                continue
+            try:
+                _, stop = dec.raw_decode(text, pos)
+            except json.JSONDecodeError as e:
+                where = line_of(pos)
+                yield (f"{p}:{where}", Bad(text[pos:].encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"),
+                                          [f"not JSON: {e.msg} (the rest of this JSON document from line {where} "
+                                           "could not be read)"]), None)
+                return
+            yield (f"{p}:{line_of(pos)}", text[pos:stop].encode("utf-8", "surrogateescape"), None)
+            pos = skip(stop, "," if in_array else "")

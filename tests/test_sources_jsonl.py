@@ -1,0 +1,161 @@
+"""JSON Lines as real tools write it: BOM, arrays, pretty objects, truncated gzip, odd JSON."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archive.errors import SourceError
+from archive.ingest import ingest, ingest_lines
+from archive.sources.jsonl import JsonlSource
+from archive.store import Archive
+from dashboard.cli import cli
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def rec(i: int | str, **kw) -> dict:
+    return {"id": f"t:{i}", "source": "t", "created_at": "2024-05-01T10:00:00Z", **kw}
+
+
+@pytest.fixture
+def arc(tmp_path: Path) -> Archive:
+    return Archive.open(tmp_path / "arc", create=True)
+
+
+def test_case_utf8_bom_is_skipped(arc):
+    # case jsonl-utf8-bom: BOM + 2 records, CRLF
+    r = ingest(arc, JsonlSource([str(DATA / "jsonl-utf8-bom" / "bom.jsonl")]))
+    assert (r.read, r.stored, r.quarantined) == (2, 2, 0)
+    assert arc.edges().select("child", "parent").rows() == [("t:2", "t:1")]
+    assert arc.lineage().filter(placeholder=True).height == 0
+
+
+def test_case_json_array_file_is_read_as_records(arc):
+    # case jsonl-json-array-file: json.dump(records, f, indent=2)
+    r = ingest(arc, JsonlSource([str(DATA / "jsonl-json-array-file" / "records.json")]))
+    assert (r.read, r.stored, r.quarantined) == (2, 2, 0)
+    assert arc.edges().select("child", "parent").rows() == [("t:41", "t:40")]
+
+
+def test_case_truncated_gzip_keeps_every_complete_record_and_says_how_far(tmp_path):
+    # case jsonl-gz-truncated-loses-readable-records: 37 whole lines before the cut
+    cut = DATA / "jsonl-gz-truncated-loses-readable-records" / "cut.jsonl.gz"
+    for batch in ("1000", "10"):
+        a = tmp_path / f"a{batch}"
+        res = CliRunner().invoke(cli, ["ingest", "jsonl", str(cut), "--archive", str(a), "--batch-size", batch,
+                                       "--json"])
+        assert res.exit_code == 1
+        assert "ends early after line 37" in res.stderr and "the 37 complete line(s)" in res.stderr
+        assert len(res.stderr.strip().splitlines()[-1]) > 0 and "Traceback" not in res.output
+        out = json.loads(res.stdout)
+        assert (out["read"], out["stored"], out["quarantined"]) == (38, 37, 1)
+        store = Archive.open(a)
+        assert store.posts().height == 37
+        runs = store.runs().sort("at").tail(1)
+        assert (runs["read"][0], runs["stored"][0]) == (38, 37)
+        q = store.quarantine()
+        assert q["location"][0].endswith(":38") and "ends early" in q["reasons"][0][0]
+
+
+def test_a_gzip_cut_exactly_at_a_line_end_quarantines_nothing(arc, tmp_path):
+    whole = gzip.compress(b"".join(json.dumps(rec(i)).encode() + b"\n" for i in range(50)), mtime=0)
+    f = tmp_path / "cut.jsonl.gz"
+    f.write_bytes(whole[:-8])  # the data is all there; the gzip trailer (CRC, size) is not
+    src = JsonlSource([str(f)])
+    r = ingest(arc, src)
+    assert (r.stored, r.quarantined) == (50, 0)
+    assert src.incomplete and "after line 50" in src.incomplete[0]
+
+
+def test_pretty_printed_objects_one_or_many_are_records(arc, tmp_path):
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps(rec(1, prompt="a fox"), indent=2))
+    many = tmp_path / "jq.json"  # what `jq . records.jsonl` writes: objects one after another
+    many.write_text("\n".join(json.dumps(rec(i, parents=["t:1"]), indent=2) for i in (2, 3)) + "\n")
+    src = JsonlSource([str(one), str(many)])
+    locs = [loc.rsplit("/", 1)[-1] for loc, _, _ in src.items(None)]
+    assert locs == ["one.json:1", "jq.json:1", "jq.json:9"]
+    r = ingest(arc, JsonlSource([str(one), str(many)]))
+    assert (r.stored, r.quarantined) == (3, 0)
+
+
+def test_a_broken_array_quarantines_the_rest_once_not_every_line(arc, tmp_path):
+    f = tmp_path / "broken.json"
+    f.write_text('[\n  {"id": "t:1", "source": "t", "created_at": "2024-05-01T10:00:00Z"},\n  {"id": "t:2", oops}\n]\n')
+    r = ingest(arc, JsonlSource([str(f)]))
+    assert (r.read, r.stored, r.quarantined) == (2, 1, 1)
+    q = arc.quarantine()
+    assert q["location"][0].endswith(":3") and q["reasons"][0][0].startswith("not JSON")
+
+
+def test_lone_surrogate_is_quarantined_with_the_right_reason(arc):
+    good = json.dumps(rec(1, prompt="a cat \U0001F408")).encode()  # json.dumps writes the emoji as a pair
+    lone = good.replace(b"\\udc08", b"")  # a writer that cut the emoji in half
+    invalid = json.dumps(rec(2, prompt="caf\u00e9"), ensure_ascii=False).encode().replace(b"\xc3\xa9", b"\xe9")
+    r = ingest_lines(arc, [good, lone, invalid])
+    assert (r.stored, r.quarantined) == (1, 2)
+    reasons = {loc: rs[0] for loc, rs in arc.quarantine().select("location", "reasons").rows()}
+    assert reasons["<lines>:2"].startswith("not text: a lone surrogate escape \\ud83d")
+    assert "UTF-8" not in reasons["<lines>:2"]
+    assert reasons["<lines>:3"] == "line is not valid UTF-8 text (save the file as UTF-8)"
+    assert arc.posts()["prompt"].to_list() == ["a cat \U0001F408"]
+
+
+def test_duplicate_keys_are_quarantined_at_any_depth(arc):
+    lines = [b'{"id": "t:1", "source": "t", "created_at": "2024-05-01T10:00:00Z", "id": "t:9"}',
+             b'{"id": "t:2", "source": "t", "created_at": "2024-05-01T10:00:00Z", "extra": {"k": 1, "k": 2}}',
+             b'{"id" : "t:3", "source":"t", "created_at" : "2024-05-01T10:00:00Z", "id" :"t:4"}',
+             b'{"id": "t:5", "source": "t", "created_at": "2024-05-01T10:00:00Z", "title": "a: b \\": c"}']
+    r = ingest_lines(arc, lines)
+    assert (r.stored, r.quarantined) == (1, 3)
+    reasons = sorted(rs[0].split(":", 1)[0] for rs in arc.quarantine()["reasons"].to_list())
+    assert reasons == ["id", "id", "k"]
+    assert arc.posts()["id"].to_list() == ["t:5"]
+
+
+def test_integers_beyond_64_bits_in_extra_survive_exactly(arc):
+    big, neg = 2 ** 70 + 1, -(2 ** 64) - 3
+    line = json.dumps(rec(1, extra={"snowflake": big, "neg": neg, "ok": 2 ** 63 - 1, "f": 0.5})).encode()
+    r = ingest_lines(arc, [line, json.dumps(rec(2, metrics={"views": big})).encode()])
+    assert (r.stored, r.quarantined) == (1, 1)
+    stored = json.loads(arc.records()["record"][0])
+    assert stored["extra"] == {"snowflake": big, "neg": neg, "ok": 2 ** 63 - 1, "f": 0.5}
+    assert "beyond 64 bits" in arc.quarantine()["reasons"][0][0]
+    # and again: the same record is unchanged, not stored twice
+    assert ingest_lines(arc, [line]).unchanged == 1
+
+
+@pytest.mark.parametrize("name, body", [
+    ("prompts.csv", b"id,prompt,created_at\n1,a cat,2024-01-01\n2,a dog,2024-01-02\n"),
+    ("prompts.tsv", b"id\tprompt\n1\ta cat\n"),
+    ("prompts.jsonl", b"\xef\xbb\xbfid,prompt,created_at\r\n1,a cat,2024-01-01\r\n"),  # a CSV misnamed
+    ("data.parquet", b"PAR1\x15\x04\x15\x10"),
+])
+def test_a_table_given_to_jsonl_is_refused_naming_the_table_source(tmp_path, name, body):
+    f = tmp_path / name
+    f.write_bytes(body)
+    a = tmp_path / "arc"
+    res = CliRunner().invoke(cli, ["ingest", "jsonl", str(f), "--archive", str(a)])
+    assert res.exit_code == 1
+    line = res.stderr.strip().splitlines()
+    assert len(line) == 1 and "archivist ingest table" in line[0] and "--map" in line[0]
+    assert not (a / "quarantine").exists() or Archive.open(a).quarantine().height == 0
+
+
+def test_a_jsonl_file_with_one_bad_first_line_is_not_taken_for_a_table(arc, tmp_path):
+    f = tmp_path / "x.jsonl"
+    f.write_text("garbage, with a comma\n" + json.dumps(rec(1)) + "\n" + json.dumps(rec(2)) + "\n")
+    r = ingest(arc, JsonlSource([str(f)]))
+    assert (r.stored, r.quarantined) == (2, 1)
+
+
+def test_a_table_on_stdin_is_refused_too(monkeypatch):
+    import io
+    import sys
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(b"id,prompt\n1,a cat\n"))))
+    with pytest.raises(SourceError, match="ingest table"):
+        list(JsonlSource(["-"]).items(None))
