@@ -1,4 +1,4 @@
-"""CLI commands for the network and media sources: `ingest scratch|c2pa|openai-videos|civitai`.
+"""CLI commands for the network, media and table sources: `ingest scratch|c2pa|openai-videos|civitai|table`.
 
 Importing this module registers the commands on :data:`archive.cli.ingest_group`.
 """
@@ -13,7 +13,7 @@ import click
 from archive.cli import archive_option, err_console, handle_errors, ingest_group, json_option, open_archive, run_ingest
 from archive.ingest import Source
 
-__all__ = ["ingest_scratch", "ingest_c2pa", "ingest_openai_videos", "ingest_civitai"]
+__all__ = ["ingest_scratch", "ingest_c2pa", "ingest_openai_videos", "ingest_civitai", "ingest_table"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _BATCH = 200  # network records per commit: small enough that a killed crawl loses little
@@ -152,4 +152,49 @@ def ingest_civitai(max_items: int | None, sort: str, period: str, username: str 
                "nsfw": nsfw}
     src = CivitaiSource(filters=filters, max_items=max_items, base_url=base_url, allow_private=allow_private,
                         rate=rate, timeout=timeout, page_size=page_size)
+    _run(archive_path, src, as_json, batch_size)
+
+
+@ingest_group.command("table")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--map", "mapping", required=True, metavar="FIELD=COLUMN,...",
+              help="Which column gives which field: id and created_at required; prompt, title, author, parent, "
+                   "url, license optional. Other columns are kept in extra.")
+@click.option("--source", "source_name", default=None,
+              help="The records' source name and id prefix (default: the file's name, e.g. diffusiondb).")
+@click.option("--separator", default=None, help="Column separator of a text table (default: comma; tab for .tsv).")
+@click.option("--dry-run", is_flag=True, help="Show the columns and the first mapped records; write nothing.")
+@click.option("--rows", default=5, show_default=True, help="How many records --dry-run shows.")
+@click.option("--batch-size", default=5000, show_default=True, help="Records per atomic commit.")
+@archive_option
+@json_option
+@handle_errors
+def ingest_table(path: Path, mapping: str, source_name: str | None, separator: str | None, dry_run: bool, rows: int,
+                 batch_size: int, archive_path: Path | None, as_json: bool) -> None:
+    """Ingest a prompt dataset from CSV, TSV or Parquet through a column map.
+
+    Each row becomes a record <source>:<id>; a mapped parent column gives a
+    declared remix edge to the row it names. Try --dry-run first.
+
+    \b
+    Example:
+      archivist ingest table metadata.parquet --map id=image_name,prompt=prompt,created_at=timestamp,author=user_name --dry-run
+    """
+    import orjson
+
+    from archive.cli import console, emit_json
+    from archive.sources.table import TableSource, parse_map
+
+    src = TableSource(path, parse_map(mapping), source=source_name, separator=separator)
+    if dry_run:
+        recs = src.preview(rows)
+        if as_json:
+            emit_json({"columns": src.columns, "source": src.source, "records": recs})
+            return
+        console.print(f"{path}: {len(src.columns)} columns: {', '.join(src.columns)}", markup=False, highlight=False)
+        console.print(f"first {len(recs)} record(s) as they would be ingested (--dry-run: nothing written):",
+                      markup=False, highlight=False)
+        for r in recs:
+            console.print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode(), markup=False, highlight=False)
+        return
     _run(archive_path, src, as_json, batch_size)

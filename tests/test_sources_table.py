@@ -1,0 +1,110 @@
+"""The table source: CSV, TSV and Parquet prompt datasets through a column map."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from archive.errors import SourceError
+from archive.ingest import ingest
+from archive.sources.table import TableSource, parse_map
+from archive.store import Archive
+from dashboard.cli import cli
+
+# DiffusionDB-like metadata: image_name, prompt, seed, cfg, sampler, user_name, timestamp (UTC)
+ROWS = [
+    {"image_name": "0a1.png", "prompt": "a lighthouse in a storm, oil painting", "seed": 1, "cfg": 7.0,
+     "user_name": "u_ada", "timestamp": datetime(2022, 8, 1, 10, 0, tzinfo=timezone.utc), "remix_of": None},
+    {"image_name": "0a2.png", "prompt": "a lighthouse in a storm, ukiyo-e", "seed": 2, "cfg": 7.5,
+     "user_name": "u_bo", "timestamp": datetime(2022, 8, 1, 11, 30, tzinfo=timezone.utc), "remix_of": "0a1.png"},
+    {"image_name": "0a3.png", "prompt": "a lighthouse at night, film noir 🌙", "seed": 3, "cfg": 9.0,
+     "user_name": "u_cy", "timestamp": datetime(2022, 8, 2, 9, 15, 30, tzinfo=timezone.utc), "remix_of": "0a2.png"},
+]
+MAP = "id=image_name,prompt=prompt,created_at=timestamp,author=user_name,parent=remix_of"
+
+
+def write(tmp_path: Path, kind: str) -> Path:
+    df = pl.DataFrame(ROWS)
+    if kind == "parquet":
+        f = tmp_path / "diffusiondb.parquet"
+        df.write_parquet(f)
+    else:
+        f = tmp_path / f"diffusiondb.{kind}"
+        df.with_columns(pl.col("timestamp").dt.to_string("%Y-%m-%dT%H:%M:%SZ")).write_csv(
+            f, separator="\t" if kind == "tsv" else ",")
+    return f
+
+
+@pytest.mark.parametrize("kind", ["csv", "tsv", "parquet"])
+def test_csv_tsv_and_parquet_give_the_same_records_and_edges(tmp_path, kind):
+    f = write(tmp_path, kind)
+    arc = Archive.open(tmp_path / "arc", create=True)
+    r = ingest(arc, TableSource(f, parse_map(MAP)))
+    assert (r.read, r.stored, r.quarantined) == (3, 3, 0)
+    assert sorted(arc.edges().select("child", "parent", "relation", "evidence").rows()) == [
+        ("diffusiondb:0a2.png", "diffusiondb:0a1.png", "remix", "declared"),
+        ("diffusiondb:0a3.png", "diffusiondb:0a2.png", "remix", "declared")]
+    posts = arc.posts().sort("id")
+    assert posts["prompt"].to_list() == [x["prompt"] for x in ROWS]
+    assert posts["author"].to_list() == ["u_ada", "u_bo", "u_cy"]
+    assert [str(t)[:19] for t in posts["created_at"].to_list()] == [
+        "2022-08-01 10:00:00", "2022-08-01 11:30:00", "2022-08-02 09:15:30"]
+    rec = json.loads(arc.records().filter(id="diffusiondb:0a3.png")["record"][0])
+    seed = rec["extra"]["seed"]
+    assert (seed if kind == "parquet" else int(seed)) == 3 and "prompt" not in rec["extra"]
+    assert arc.lineage().filter(id="diffusiondb:0a3.png")["depth"][0] == 2
+    # reading the same file again changes nothing
+    assert ingest(arc, TableSource(f, parse_map(MAP))).unchanged == 3
+
+
+def test_dry_run_shows_the_first_mapped_records_and_writes_nothing(tmp_path):
+    f = write(tmp_path, "parquet")
+    a = tmp_path / "arc"
+    res = CliRunner().invoke(cli, ["ingest", "table", str(f), "--map", MAP, "--dry-run", "--rows", "2",
+                                   "--archive", str(a), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert out["columns"] == list(ROWS[0])
+    assert [r["id"] for r in out["records"]] == ["diffusiondb:0a1.png", "diffusiondb:0a2.png"]
+    assert out["records"][1]["parents"][0]["id"] == "diffusiondb:0a1.png"
+    assert out["records"][0]["created_at"] in ("2022-08-01T10:00:00Z", "2022-08-01T10:00:00.000000Z")
+    assert not a.exists()
+    res = CliRunner().invoke(cli, ["ingest", "table", str(f), "--map", MAP, "--dry-run", "--rows", "1"])
+    assert res.exit_code == 0 and "diffusiondb:0a1.png" in res.stdout and "0a2.png" not in res.stdout
+
+
+def test_bad_rows_are_quarantined_with_their_reasons(tmp_path):
+    f = tmp_path / "krea.csv"
+    f.write_text("id,prompt,t\n1,a cat,2024-01-01T00:00:00Z\n,no id,2024-01-01T00:00:00Z\n3,bad time,yesterday\n"
+                 "4,\"multi\nline, quoted\",1714557600\n")
+    arc = Archive.open(tmp_path / "arc", create=True)
+    r = ingest(arc, TableSource(f, parse_map("id=id,prompt=prompt,created_at=t"), source="krea"))
+    assert (r.read, r.stored, r.quarantined) == (4, 2, 2)
+    reasons = sorted(x.split(":")[0] for rs in arc.quarantine()["reasons"].to_list() for x in rs)
+    assert reasons == ["created_at", "id"]
+    assert dict(arc.posts().select("id", "prompt").rows()) == {"krea:1": "a cat", "krea:4": "multi\nline, quoted"}
+
+
+def test_integer_unix_times_in_seconds_and_milliseconds(tmp_path):
+    f = tmp_path / "t.parquet"
+    pl.DataFrame({"id": [1, 2], "t": [1714557600, 1714557600123]}).write_parquet(f)
+    recs = TableSource(f, parse_map("id=id,created_at=t")).preview()
+    assert [r["created_at"] for r in recs] == ["2024-05-01T10:00:00.000Z", "2024-05-01T10:00:00.123Z"]
+
+
+@pytest.mark.parametrize("mapping, message", [
+    ("id=image_name,prompt=prompt", "must name a column for created_at"),
+    ("id=image_name,created_at=timestamp,prompt=text", "no column 'text'"),
+    ("id=image_name,created_at=timestamp,mood=x", "unknown field 'mood'"),
+    ("id=image_name,created_at", "not FIELD=COLUMN"),
+])
+def test_a_wrong_map_is_a_one_line_error(tmp_path, mapping, message):
+    f = write(tmp_path, "csv")
+    with pytest.raises(SourceError, match=message):
+        TableSource(f, parse_map(mapping))
+    res = CliRunner().invoke(cli, ["ingest", "table", str(f), "--map", mapping, "--archive", str(tmp_path / "a")])
+    assert res.exit_code != 0 and message in res.output and "Traceback" not in res.output
