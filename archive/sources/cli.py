@@ -93,32 +93,49 @@ def ingest_c2pa(paths: tuple[Path, ...], batch_size: int, archive_path: Path | N
 
 
 @ingest_group.command("openai-videos")
+@click.option("--from-file", "from_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read saved GET /videos pages or video objects (JSON or JSON Lines) instead of the API, "
+                   "which closed in September 2026. Repeat for several files.")
 @click.option("--download", is_flag=True,
-              help="Save each video's content into the archive's media folder (named by sha256) before it expires.")
+              help="Save each video's content into the archive's media folder (named by sha256) before it expires; "
+                   "content the archive already holds is not fetched again.")
 @click.option("--page-size", default=100, show_default=True, help="Videos per page (the API allows up to 100).")
 @_network_options("https://api.openai.com/v1", 5.0)
 @archive_option
 @json_option
 @handle_errors
-def ingest_openai_videos(download: bool, page_size: int, base_url: str, allow_private: bool, rate: float,
-                         timeout: float, batch_size: int, archive_path: Path | None, as_json: bool) -> None:
-    """List your OpenAI (Sora) videos with their remix links; the key comes from OPENAI_API_KEY.
+def ingest_openai_videos(from_files: tuple[Path, ...], download: bool, page_size: int, base_url: str,
+                         allow_private: bool, rate: float, timeout: float, batch_size: int, archive_path: Path | None,
+                         as_json: bool) -> None:
+    """Load your OpenAI (Sora) videos with their remix links, from saved responses or the API.
 
-    Pages through GET /videos with the `after` cursor; a remix points to the
-    video it was remixed from. The key is never logged or stored.
+    The OpenAI Videos API closed in September 2026: --from-file reads the
+    GET /videos pages or video objects you saved (JSON or JSON Lines). A live
+    endpoint (a mirror) is paged with the `after` cursor; the key comes from
+    OPENAI_API_KEY and is never logged or stored. A remix points to the video
+    it was remixed from.
 
     \b
-    Example:
-      OPENAI_API_KEY=sk-... archivist ingest openai-videos --download
+    Examples:
+      archivist ingest openai-videos --from-file my-videos-page1.json --from-file my-videos-page2.json
+      OPENAI_API_KEY=sk-... archivist ingest openai-videos --base-url https://mirror.example/v1 --download
     """
-    from archive.sources.openai_videos import OpenAIVideosSource
+    from archive.sources.openai_videos import OpenAIVideosSource, stored_media
 
     from archive.paths import default_archive_path
 
     media = (archive_path if archive_path is not None else default_archive_path()) / "media"
     src = OpenAIVideosSource(base_url=base_url, allow_private=allow_private, rate=rate, timeout=timeout,
-                             page_size=page_size, media_dir=media if download else None)
-    _run(archive_path, src, as_json, batch_size)
+                             page_size=page_size, media_dir=media if download else None, from_files=list(from_files))
+    arc = open_archive(archive_path, create=True)
+    if download:
+        src.stored = stored_media(arc, media)
+    run_ingest(arc, src, as_json=as_json, batch_size=batch_size)
+    if src.already_stored and not as_json:
+        err_console.print(f"{src.already_stored} video(s) already stored in {media}: not fetched again",
+                          markup=False, highlight=False)
+    for w in src.warnings[:20]:
+        err_console.print(f"warning: {w}", markup=False, highlight=False)
 
 
 @ingest_group.command("civitai")
