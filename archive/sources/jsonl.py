@@ -70,10 +70,6 @@ _LONE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{
 _I64 = (-(1 << 63), (1 << 63) - 1)
 
 
-class _Dups(list):  # duplicate keys found while parsing, as paths
-    pass
-
-
 def _strict(raw: bytes | str) -> tuple[Any, list[str]]:
     """The slow, exact parse: every duplicate key, integers kept exact (stdlib json)."""
     dups: list[str] = []
