@@ -150,7 +150,11 @@ Item = tuple[str, Payload, Union[str, None]]
 
 
 class Source(Protocol):
-    """What a connector gives the ingestor."""
+    """What a connector gives the ingestor.
+
+    A source may also say what it could not read (``incomplete``: a list of sentences, e.g. a
+    ``.gz`` cut short): the run is then recorded with status ``incomplete`` and those words as its error.
+    """
 
     name: str
     target: str
@@ -473,9 +477,10 @@ def ingest(
     finally:
         if gc_was:
             gc.enable()
-    result.status = "completed"
+    incomplete = getattr(source, "incomplete", None)  # a source that could not read all there was says so
+    result.status, result.error = ("incomplete", "; ".join(incomplete)) if incomplete else ("completed", None)
     result.store_version = archive.version()
-    archive.append("runs", run_row("completed", None))
+    archive.append("runs", run_row(result.status, None, result.error))
     assert result.reconciles, result
     return result
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,9 @@ def test_case_truncated_gzip_keeps_every_complete_record_and_says_how_far(tmp_pa
         assert store.posts().height == 37
         runs = store.runs().sort("at").tail(1)
         assert (runs["read"][0], runs["stored"][0]) == (38, 37)
+        # the run says it did not read the whole file (not "completed"), and why
+        assert out["status"] == runs["status"][0] == "incomplete"
+        assert "ends early after line 37" in runs["error"][0]
         q = store.quarantine()
         assert q["location"][0].endswith(":38") and "ends early" in q["reasons"][0][0]
 
@@ -159,3 +163,62 @@ def test_a_table_on_stdin_is_refused_too(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(b"id,prompt\n1,a cat\n"))))
     with pytest.raises(SourceError, match="ingest table"):
         list(JsonlSource(["-"]).items(None))
+
+
+def _gz_lines(n: int, *, final_newline: bool = True) -> tuple[list[bytes], bytes]:
+    lines = [json.dumps(rec(i, prompt=f"a corgi number {i}")).encode() for i in range(n)]
+    return lines, gzip.compress(b"\n".join(lines) + (b"\n" if final_newline else b""), mtime=0)
+
+
+@pytest.mark.parametrize("final_newline", [True, False])
+def test_a_gzip_cut_at_every_byte_of_its_end_keeps_a_prefix_and_says_so(tmp_path, final_newline):
+    # property: whatever byte the file is cut at (all of the deflate end and the 8-byte trailer),
+    # nothing raises, every item is a whole record of the file in order or one quarantined cut line,
+    # read = stored + quarantined, and a cut file is always said to be incomplete
+    lines, whole = _gz_lines(30, final_newline=final_newline)
+    for cut in range(len(whole) - 20, len(whole) + 1):
+        readable = zlib.decompressobj(31).decompress(whole[:cut])  # what any reader can get back
+        f = tmp_path / f"c{cut}.jsonl.gz"
+        f.write_bytes(whole[:cut])
+        arc = Archive.open(tmp_path / f"a{cut}", create=True)
+        src = JsonlSource([str(f)])
+        r = ingest(arc, src)
+        assert r.reconciles and r.read == r.stored + r.quarantined
+        stored = sorted(arc.posts().get_column("id").to_list(), key=lambda x: int(x[2:]))
+        assert stored == [f"t:{i}" for i in range(len(stored))]  # a prefix, nothing skipped
+        assert r.stored + r.quarantined <= 30
+        if cut == len(whole):
+            assert (r.stored, r.quarantined, r.status, src.incomplete) == (30, 0, "completed", [])
+        else:
+            assert r.status == "incomplete" and src.incomplete, cut
+            whole_lines = readable.count(b"\n")
+            assert r.stored == whole_lines  # every line that came out whole is stored
+            assert r.quarantined == (1 if readable.rsplit(b"\n", 1)[-1] else 0)  # the cut line, if any
+            if r.quarantined:
+                q = arc.quarantine()
+                assert "ends early" in q["reasons"][0][0] and q["location"][0].endswith(f":{r.stored + 1}")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_with_a_bom_are_read_as_text(arc, tmp_path, encoding):
+    # PowerShell 5 `>` / Out-File write UTF-16 LE with a BOM
+    text = "\r\n".join(json.dumps(rec(i, prompt="café 🙂"), ensure_ascii=False) for i in (1, 2)) + "\r\n"
+    f = tmp_path / "ps.jsonl"
+    f.write_bytes(("\ufeff" + text).encode(encoding) if encoding == "utf-16-be" else text.encode(encoding))
+    r = ingest(arc, JsonlSource([str(f)]))
+    assert (r.stored, r.quarantined) == (2, 0)
+    assert arc.posts().sort("id").get_column("prompt").to_list() == ["café 🙂", "café 🙂"]
+
+
+def test_a_gz_name_on_plain_text_is_read_as_text_and_a_broken_gzip_header_is_one_line(tmp_path):
+    plain = tmp_path / "already-decompressed.jsonl.gz"  # curl --compressed -o x.jsonl.gz
+    plain.write_text(json.dumps(rec(1)) + "\n")
+    broken = tmp_path / "broken.jsonl.gz"
+    broken.write_bytes(b"\x1f\x8b" + b"not a gzip header")
+    res = CliRunner().invoke(cli, ["ingest", "jsonl", str(broken), str(plain), "--archive", str(tmp_path / "a"),
+                                   "--json"])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    assert res.stderr.strip().splitlines()[-1].startswith(f"Error: {broken}: nothing could be read from it")
+    out = json.loads(res.stdout)
+    assert (out["read"], out["stored"], out["status"]) == (1, 1, "incomplete")
+    assert Archive.open(tmp_path / "a").posts().get_column("id").to_list() == ["t:1"]

@@ -34,6 +34,7 @@ Examples
 """
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import json
@@ -53,6 +54,7 @@ __all__ = ["JsonlSource", "expand_paths", "parse_record", "SUFFIXES", "TABLE_SUF
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".csv.gz", ".tsv.gz")
 BOM = b"\xef\xbb\xbf"
+GZIP = b"\x1f\x8b"
 _CHUNK = 1 << 20
 _WS = b" \t\r\n"
 
@@ -204,10 +206,43 @@ def _open(p: str, url_opener: UrlOpener | None) -> BinaryIO:
         stream = open(p, "rb")
     if not hasattr(stream, "peek"):
         stream = io.BufferedReader(stream)  # type: ignore[arg-type]
-    head = stream.peek(2)[:2]
-    if p.endswith(".gz") or head == b"\x1f\x8b":
-        return gzip.GzipFile(fileobj=stream)  # type: ignore[return-value]
+    if stream.peek(2)[:2] == GZIP:  # known by its content: a ``.gz`` name on plain text is read as text
+        stream = gzip.GzipFile(fileobj=stream)  # type: ignore[assignment]
+    utf = _utf_bom(stream.peek(4)[:4])
+    if utf:  # UTF-16/32 with a BOM (PowerShell 5 `>` and `Out-File` write UTF-16): recoded to UTF-8
+        return _Recoded(stream, utf)  # type: ignore[return-value]
     return stream
+
+
+class _Recoded(codecs.StreamRecoder):
+    """A byte stream in UTF-16/32 read as UTF-8 (``read1`` must recode too, not reach the raw stream)."""
+
+    def __init__(self, stream: BinaryIO, encoding: str) -> None:
+        info = codecs.lookup(encoding)
+        utf8 = codecs.lookup("utf-8")
+        super().__init__(stream, utf8.encode, utf8.decode, info.streamreader, info.streamwriter)
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+
+def _utf_bom(head: bytes) -> str | None:
+    """``"utf-16"`` or ``"utf-32"`` when ``head`` starts with that byte-order mark, else None.
+
+    >>> _utf_bom(b"\\xff\\xfe{\\x00"), _utf_bom(b"\\xff\\xfe\\x00\\x00"), _utf_bom(b'{"id')
+    ('utf-16', 'utf-32', None)
+    """
+    if head[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return "utf-32"
+    if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    return None
+
+
+def _head_text(head: bytes) -> bytes:
+    """The first bytes of a file as UTF-8 (a UTF-16/32 head recoded, its cut last character dropped)."""
+    utf = _utf_bom(head[:4])
+    return head.decode(utf, "ignore").encode("utf-8") if utf else head
 
 
 def _table_hint(p: str) -> str:
@@ -291,12 +326,12 @@ class JsonlSource:
                 continue
             with open(p, "rb") as fh:
                 head = fh.read(4096)
-            if head[:2] == b"\x1f\x8b":
+            if head[:2] == GZIP:
                 try:
                     head = gzip.GzipFile(fileobj=io.BytesIO(head)).read1(4096)
-                except (OSError, EOFError):
+                except (OSError, EOFError, zlib.error):
                     pass
-            if looks_like_table(head, p):
+            if looks_like_table(_head_text(head), p):
                 raise SourceError(_table_hint(p))
         self.bytes_total = sum(Path(p).stat().st_size for p in self.paths
                                if p != "-" and "://" not in p and not p.endswith(".gz"))
@@ -307,7 +342,12 @@ class JsonlSource:
         Files are re-read whole on resume: the ingestor skips what is already stored.
         """
         for p in self.paths:
-            stream = _open(p, self._url_opener)
+            try:
+                stream = _open(p, self._url_opener)
+            except (EOFError, zlib.error, gzip.BadGzipFile) as e:  # a gzip header that is not whole
+                self.incomplete.append(f"{p}: nothing could be read from it ({e}); "
+                                       "check that it is a whole gzip or JSON Lines file")
+                continue
             try:
                 yield from self._read(p, stream)
             finally:
@@ -348,9 +388,13 @@ class JsonlSource:
             for m, x in held if sniff else ():
                 yield (f"{p}:{m}", x, None)
             done = cut.lines
+            frag = cut.fragment.strip(_WS)
+            if not done and not frag:
+                self.incomplete.append(f"{p}: nothing could be read from it ({cut.error}); "
+                                       "check that it is a whole gzip or JSON Lines file")
+                return
             say = (f"{p}: ends early after line {done} ({cut.error}); the {done} complete line(s) before the "
                    "break were ingested")
-            frag = cut.fragment.strip(_WS)
             if frag:
                 say += ", the cut line after them went to quarantine"
                 yield (f"{p}:{done + 1}", Bad(frag.decode("utf-8", "backslashreplace"),
