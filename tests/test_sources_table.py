@@ -108,3 +108,109 @@ def test_a_wrong_map_is_a_one_line_error(tmp_path, mapping, message):
         TableSource(f, parse_map(mapping))
     res = CliRunner().invoke(cli, ["ingest", "table", str(f), "--map", mapping, "--archive", str(tmp_path / "a")])
     assert res.exit_code != 0 and message in res.output and "Traceback" not in res.output
+
+
+def _cli(*args: str) -> object:
+    res = CliRunner().invoke(cli, ["ingest", "table", *map(str, args)])
+    assert "Traceback" not in res.output and res.exception is None or isinstance(res.exception, SystemExit)
+    return res
+
+
+@pytest.mark.parametrize("body, sep, message", [
+    (b"", None, "the file is empty (a table needs a header row"),
+    ("id,ts\n".encode("utf-16"), None, "the text is UTF-16 or UTF-32"),
+    (b"id,prompt,ts\n1,caf\xe9 au lait,2022-01-01T00:00:00Z\n", None,
+     "line 2 is not UTF-8 text (byte 0xe9); save the file as UTF-8"),
+    (b"id,prompt,ts\n1,ok,2022-01-01T00:00:00Z\n2,a cat, red,2022-01-01T00:00:00Z\n", None,
+     "row 2 has 4 fields, the header 3: quote a field that holds ','"),
+    (b"id,prompt,ts\n1,ok,2022-01-01T00:00:00Z\n", ";;", "--separator: ';;' must be one character"),
+])
+def test_a_file_polars_would_misread_is_a_one_line_error_that_says_where(tmp_path, body, sep, message):
+    # what used to be a traceback (empty file, a bad --separator) or silently changed data (bytes
+    # replaced by U+FFFD, the fields after the header's count dropped): one line naming the place
+    f = tmp_path / "t.csv"
+    f.write_bytes(body)
+    res = _cli(f, "--map", "id=id,prompt=prompt,created_at=ts", "--archive", tmp_path / "a",
+               *(["--separator", sep] if sep else []))
+    assert res.exit_code == 1
+    last = res.stderr.strip().splitlines()
+    assert len(last) == 1 and message in last[0], res.stderr
+    assert not (tmp_path / "a").exists() or Archive.open(tmp_path / "a").posts().height == 0
+
+
+@pytest.mark.parametrize("body, sep", [
+    ("id\tprompt\tts\n1\ta cat, red\t2022-01-01T00:00:00Z\n", None),  # a TSV named .csv: the header says so
+    ("id;prompt;ts\n1;a cat, red;2022-01-01T00:00:00Z\n", None),  # a European Excel CSV
+    ("id\tprompt\tts\n1\ta cat, red\t2022-01-01T00:00:00Z\n", "\\t"),  # --separator '\t' as typed in a shell
+    ("\ufeffid,prompt,ts\r\n1,\"a cat, red\",2022-01-01T00:00:00Z\r\n", None),  # Excel "CSV UTF-8": BOM + CRLF
+])
+def test_separators_bom_and_crlf_as_real_tools_write_them(tmp_path, body, sep):
+    f = tmp_path / "t.csv"
+    f.write_bytes(body.encode("utf-8"))
+    src = TableSource(f, parse_map("id=id,prompt=prompt,created_at=ts"), separator=sep)
+    assert src.columns == ["id", "prompt", "ts"]
+    assert src.preview(5) == [{"id": "t:1", "source": "t", "created_at": "2022-01-01T00:00:00Z",
+                               "prompt": "a cat, red"}]
+
+
+def test_quoted_newlines_and_quotes_are_kept_exactly(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_bytes(b'id,prompt,ts\r\n1,"line one\r\nline ""two""",2022-01-01T00:00:00Z\r\n2,b,2022-01-02T00:00:00Z\r\n')
+    arc = Archive.open(tmp_path / "a", create=True)
+    r = ingest(arc, TableSource(f, parse_map("id=id,prompt=prompt,created_at=ts")))
+    assert (r.stored, r.quarantined) == (2, 0)
+    assert arc.posts().sort("id").get_column("prompt").to_list() == ['line one\r\nline "two"', "b"]
+
+
+def test_duplicate_ids_keep_the_first_row_and_quarantine_a_different_one(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text("id,prompt,ts\na,first,2022-01-01T00:00:00Z\nb,other,2022-01-01T00:00:00Z\n"
+                 "a,second,2022-01-02T00:00:00Z\na,first,2022-01-01T00:00:00Z\n")
+    arc = Archive.open(tmp_path / "a", create=True)
+    for _ in range(2):  # and again: nothing new, the same one row quarantined
+        r = ingest(arc, TableSource(f, parse_map("id=id,prompt=prompt,created_at=ts")))
+        assert r.reconciles and r.read == 4 and r.quarantined == 1
+    assert dict(arc.posts().select("id", "prompt").rows()) == {"t:a": "first", "t:b": "other"}
+    assert arc.records().height == 2  # an identical repeat of row 1 is the same record, not a second observation
+    q = arc.quarantine()
+    assert q.height == 1 and q["location"][0].endswith(":row 3")
+    assert q["reasons"][0][0].startswith("id: 'a' is also the id of row 1, with other values")
+    assert json.loads(q["raw"][0])["prompt"] == "second"  # nothing lost
+
+
+def test_parquet_with_nested_columns_and_huge_ids(tmp_path):
+    f = tmp_path / "n.parquet"
+    pl.DataFrame({"id": [2**63 - 1, 7], "ts": [1_660_000_000, 1_660_000_001],
+                  "meta": [{"seed": 1, "cfg": 7.5}, {"seed": 2, "cfg": None}], "tags": [["a", "b"], []]}
+                 ).write_parquet(f)
+    arc = Archive.open(tmp_path / "a", create=True)
+    r = ingest(arc, TableSource(f, parse_map("id=id,created_at=ts")))
+    assert (r.stored, r.quarantined) == (2, 0)
+    rec = json.loads(arc.records().filter(pl.col("id") == f"n:{2**63 - 1}")["record"][0])
+    assert rec["extra"] == {"meta": {"seed": 1, "cfg": 7.5}, "tags": ["a", "b"]}
+    g = tmp_path / "h.csv"  # an id longer than the record format allows: quarantined with the reason
+    g.write_text(f"id,ts\n{'9' * 5000},2022-01-01T00:00:00Z\n1,2022-01-01T00:00:00Z\n")
+    r = ingest(arc, TableSource(g, parse_map("id=id,created_at=ts")))
+    assert (r.stored, r.quarantined) == (1, 1) and "at most 1024 characters" in arc.quarantine()["reasons"][0][0]
+
+
+def test_a_parent_that_names_no_row_is_a_placeholder_and_said(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text("id,prompt,ts,from\n1,a,2022-01-01T00:00:00Z,\n2,b,2022-01-02T00:00:00Z,1\n"
+                 "3,c,2022-01-03T00:00:00Z,https://example.org/img/1.png\n")
+    res = _cli(f, "--map", "id=id,prompt=prompt,created_at=ts,parent=from", "--archive", tmp_path / "a")
+    assert res.exit_code == 0
+    assert "note: 1 parent value(s) name no row of t.csv (e.g. 'https://example.org/img/1.png')" in res.stderr
+    lin = Archive.open(tmp_path / "a").lineage()
+    assert lin.filter(placeholder=True).get_column("id").to_list() == ["t:https://example.org/img/1.png"]
+
+
+@pytest.mark.parametrize("mapping, message", [
+    ("id=image_name;prompt=prompt;created_at=timestamp", "holds more than one '='; separate FIELD=COLUMN pairs"),
+    ("id=image_name,prompt", "'prompt' is not FIELD=COLUMN"),
+    ("id=image_name,created_at=timestamp,prompt=nope", "no column 'nope'"),
+])
+def test_map_slips_are_one_line_errors(tmp_path, mapping, message):
+    f = write(tmp_path, "csv")
+    res = _cli(f, "--map", mapping, "--archive", tmp_path / "a")
+    assert res.exit_code == 1 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1

@@ -133,7 +133,7 @@ def ingest_openai_videos(from_files: tuple[Path, ...], download: bool, page_size
     run_ingest(arc, src, as_json=as_json, batch_size=batch_size)
     if src.already_stored and not as_json:
         err_console.print(f"{src.already_stored} video(s) already stored in {media}: not fetched again",
-                          markup=False, highlight=False)
+                          markup=False, highlight=False, soft_wrap=True)
     for w in src.warnings[:20]:
         err_console.print(f"warning: {w}", markup=False, highlight=False)
 
@@ -215,3 +215,8 @@ def ingest_table(path: Path, mapping: str, source_name: str | None, separator: s
             console.print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode(), markup=False, highlight=False)
         return
     _run(archive_path, src, as_json, batch_size)
+    n, some = src.parents_not_in_table()
+    if n:
+        err_console.print(f"note: {n} parent value(s) name no row of {path.name} (e.g. {', '.join(map(repr, some))}): "
+                          "they are placeholders; check that the parent column holds this table's ids",
+                          markup=False, highlight=False, soft_wrap=True)

@@ -18,13 +18,18 @@ same way. Times: a text column is taken as written (RFC 3339 or ISO 8601, checke
 the ingestor), a datetime column is written in UTC (a datetime without a zone is
 taken as UTC), an integer (or a text of digits) is Unix time (seconds, or milliseconds
 when the values are that large). A row whose id or time is missing or wrong is quarantined
-by the ingestor with the reason, like any bad record.
+by the ingestor with the reason, like any bad record. A row whose id an earlier row gave
+with other values is quarantined (which row is the record is ambiguous; the first is kept),
+an identical repeat is the same record.
 
 Files are read with polars (``scan_csv`` with every column as text, so ids such as
 ``00123`` keep their zeros; ``scan_parquet`` with its own types), in batches of
 ``batch_rows`` rows, so a dataset larger than memory streams through. ``.csv``,
 ``.tsv``/``.tab`` (tab-separated) and ``.parquet``/``.pq`` are known by their suffix;
-``separator`` overrides it. Records carry no ``fetched_at``: reading the same file
+``separator`` overrides it, and when the header holds no such separator but another one
+(a TSV named ``.csv``, a ``;`` CSV from Excel) that one is used. Text must be UTF-8 (a BOM and
+CRLF are fine): a byte that is not, or a row with more fields than the header, is an error
+naming the line or row (never a replaced character or a dropped field). Records carry no ``fetched_at``: reading the same file
 again changes nothing.
 
 Examples
@@ -42,14 +47,17 @@ Examples
 """
 from __future__ import annotations
 
+import csv
 import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import polars as pl
 
 from archive.errors import SourceError
+from archive.ingest import Bad
 
 __all__ = ["TableSource", "parse_map", "FIELDS", "REQUIRED"]
 
@@ -66,6 +74,10 @@ def parse_map(text: str) -> dict[str, str]:
 
     >>> parse_map("id=image_name, prompt=prompt ,created_at=timestamp")
     {'id': 'image_name', 'prompt': 'prompt', 'created_at': 'timestamp'}
+    >>> parse_map("id=a;prompt=b")
+    Traceback (most recent call last):
+    ...
+    archive.errors.SourceError: --map: 'id=a;prompt=b' holds more than one '='; separate FIELD=COLUMN pairs with commas (e.g. id=image_name,prompt=prompt)
     >>> parse_map("id=a,colour=b")
     Traceback (most recent call last):
     ...
@@ -79,12 +91,27 @@ def parse_map(text: str) -> dict[str, str]:
         key, col = key.strip(), col.strip()
         if not eq or not col:
             raise SourceError(f"--map: {part.strip()!r} is not FIELD=COLUMN (e.g. id=image_name)")
+        if "=" in col:
+            raise SourceError(f"--map: {part.strip()!r} holds more than one '='; separate FIELD=COLUMN pairs "
+                              "with commas (e.g. id=image_name,prompt=prompt)")
         if key not in FIELDS:
             raise SourceError(f"--map: unknown field {key!r} (fields: {', '.join(FIELDS)})")
         if key in out:
             raise SourceError(f"--map: {key} is mapped twice")
         out[key] = col
     return out
+
+
+def _separator(text: str) -> str:
+    """``--separator`` as one byte: ``\\t`` and ``tab`` mean a tab.
+
+    >>> _separator("\\\\t"), _separator("tab"), _separator(";")
+    ('\\t', '\\t', ';')
+    """
+    sep = {"\\t": "\t", "tab": "\t", "TAB": "\t"}.get(text, text)
+    if len(sep.encode("utf-8")) != 1:
+        raise SourceError(f"--separator: {text!r} must be one character such as , ; | or \\t (a tab)")
+    return sep
 
 
 def _default_name(path: Path) -> str:
@@ -116,23 +143,80 @@ class TableSource:
         self.kind = "parquet" if low.endswith(_PARQUET) else "csv"
         if self.kind == "csv" and not low.endswith(_TSV + _CSV) and self.path.read_bytes()[:4] == b"PAR1":
             self.kind = "parquet"
-        self.separator = separator or ("\t" if low.endswith(_TSV) else ",")
+        if self.kind == "csv":
+            self._check_text()
+        self.separator = (_separator(separator) if separator is not None
+                          else self._sniff("\t" if low.endswith(_TSV) else ","))
         self.batch_rows = batch_rows
         self.target = f"{self.path} map={','.join(f'{k}={v}' for k, v in self.mapping.items())}"
-        self.columns = self._frame().collect_schema().names()
+        try:
+            self.columns = self._frame().collect_schema().names()
+        except pl.exceptions.NoDataError:
+            raise SourceError(f"{self.path}: the file is empty (a table needs a header row naming its columns)") from None
+        except (pl.exceptions.PolarsError, OSError) as e:
+            raise SourceError(f"{self.path}: cannot be read as {self.kind} ({str(e).splitlines()[0]})") from None
         absent = [c for c in self.mapping.values() if c not in self.columns]
         if absent:
             raise SourceError(f"{self.path}: no column {', '.join(map(repr, absent))} "
                               f"(its columns: {', '.join(self.columns[:30])}{' ...' if len(self.columns) > 30 else ''})")
 
+    def _check_text(self) -> None:
+        """Refuse, in words, what polars would misread: UTF-16/32 text (Excel "Unicode text", PowerShell)."""
+        with open(self.path, "rb") as fh:
+            head = fh.read(4)
+        if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:4] == b"\x00\x00\xfe\xff":
+            raise SourceError(f"{self.path}: the text is UTF-16 or UTF-32 (it starts with a byte-order mark); "
+                              f"save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 {self.path.name} > utf8.csv)")
+
+    def _sniff(self, default: str) -> str:
+        """The separator of the header line: ``default`` when it holds one, else the one it holds
+        (a tab-separated file named ``.csv``, a semicolon CSV from a European Excel)."""
+        if self.kind != "csv":
+            return default
+        with open(self.path, "rb") as fh:
+            header = fh.readline(1 << 16)
+        if default.encode() in header:
+            return default
+        counts = {sep: header.count(sep.encode()) for sep in ("\t", ",", ";", "|")}
+        best = max(counts, key=lambda k: counts[k])
+        return best if counts[best] else default
+
     def _frame(self) -> pl.LazyFrame:
-        try:
-            if self.kind == "parquet":
-                return pl.scan_parquet(self.path)
-            return pl.scan_csv(self.path, separator=self.separator, infer_schema=False, encoding="utf8-lossy",
-                               truncate_ragged_lines=True)
-        except (pl.exceptions.PolarsError, OSError) as e:
-            raise SourceError(f"{self.path}: cannot be read as {self.kind} ({e})") from None
+        if self.kind == "parquet":
+            return pl.scan_parquet(self.path)
+        # strict: a byte that is not UTF-8 or a row with more fields than the header is an error with
+        # its place (see _read_error), never a silent replacement or a dropped field
+        return pl.scan_csv(self.path, separator=self.separator, infer_schema=False, encoding="utf8")
+
+    def _read_error(self, e: Exception, *, stored: bool = True) -> SourceError:
+        """A polars read error in words that say where the file is wrong and what to do
+        (``stored``: whether rows read before it may have been stored)."""
+        msg = str(e).splitlines()[0]
+        where = ""
+        if self.kind == "csv" and ("utf-8" in msg.lower() or "more fields" in msg):
+            where = self._find_bad_row()
+        kept = ("rows before it that were read are stored: fix the file and ingest it again (what is stored is "
+                "skipped)" if stored else "nothing was stored: fix the file and ingest it again")
+        return SourceError(f"{self.path}: cannot be read as {self.kind} ({where or msg}); {kept}")
+
+    def _find_bad_row(self) -> str:
+        """The first line that is not UTF-8 or row with more fields than the header (a slow scan, run
+        only after polars refused the file)."""
+        with open(self.path, "rb") as fh:
+            for n, line in enumerate(fh, 1):
+                try:
+                    line.decode("utf-8")
+                except UnicodeDecodeError as u:
+                    return (f"line {n} is not UTF-8 text (byte 0x{line[u.start]:02x}); save the file as UTF-8, "
+                            f"e.g. iconv -f WINDOWS-1252 -t UTF-8")
+        with open(self.path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh, delimiter=self.separator)
+            width = len(next(reader, []))
+            for n, row in enumerate(reader, 1):
+                if len(row) > width:
+                    return (f"row {n} has {len(row)} fields, the header {width}: quote a field that holds "
+                            f"{self.separator!r}, or give the right --separator")
+        return ""
 
     def _time(self, col: str, dtype: pl.DataType) -> pl.Expr:
         c = pl.col(col)
@@ -176,11 +260,41 @@ class TableSource:
         try:
             yield from lf.select(exprs).collect_batches(chunk_size=self.batch_rows, maintain_order=True)
         except pl.exceptions.PolarsError as e:
-            raise SourceError(f"{self.path}: cannot be read as {self.kind} ({str(e).splitlines()[0]})") from None
+            raise self._read_error(e) from None
 
-    def _records(self, limit: int | None = None) -> Iterator[tuple[int, dict[str, Any]]]:
+    def duplicated_ids(self) -> set[str]:
+        """The id values (as text) that more than one row gives (one polars pass over the id column)."""
+        col = self.mapping["id"]
+        try:
+            d = (self._frame().group_by(col).agg(pl.len().alias("_n")).filter(pl.col("_n") > 1)
+                 .select(pl.col(col).cast(pl.String)).collect())
+        except pl.exceptions.PolarsError as e:
+            raise self._read_error(e, stored=False) from None
+        return {v for v in d.to_series().to_list() if v not in (None, "")}
+
+    def parents_not_in_table(self, show: int = 3) -> tuple[int, list[str]]:
+        """How many distinct values of the ``parent`` column name no row's id, and the first few of them.
+
+        They become placeholder parents (possibly rows of another table); many of them usually mean the
+        parent column holds something else than this table's ids (a URL, a file name with a path).
+        """
+        if "parent" not in self.mapping:
+            return 0, []
+        pid, cid = self.mapping["parent"], self.mapping["id"]
+        lf = self._frame()
+        try:
+            ids = lf.select(pl.col(cid).cast(pl.String).alias("v"))
+            missing = (lf.select(pl.col(pid).cast(pl.String).alias("v")).filter(pl.col("v").is_not_null(), pl.col("v") != "")
+                       .unique().join(ids, on="v", how="anti").sort("v").collect().to_series().to_list())
+        except pl.exceptions.PolarsError as e:
+            raise self._read_error(e) from None
+        return len(missing), missing[:show]
+
+    def _records(self, limit: int | None = None, *, dups: set[str] = frozenset()  # type: ignore[assignment]
+                 ) -> Iterator[tuple[int, dict[str, Any] | Bad]]:
         m = self.mapping
         extra_cols = [c for c in self.columns if c not in m.values()]
+        first: dict[str, tuple[int, bytes]] = {}  # duplicated id -> (its first row, that row's record)
         row = 0
         for df in self._batches(limit):
             for r in df.iter_rows(named=True):
@@ -201,14 +315,22 @@ class TableSource:
                 extra = {c: r[c] for c in extra_cols if r[c] is not None}
                 if extra:
                     rec["extra"] = extra
+                if native in dups:  # a second row with the same id: the same record, or an ambiguous one
+                    text = orjson.dumps(rec, option=orjson.OPT_SORT_KEYS)
+                    seen = first.setdefault(native, (row, text))
+                    if seen[1] != text:
+                        yield row, Bad(text.decode(), [
+                            f"id: {native!r} is also the id of row {seen[0]}, with other values; which row is the "
+                            "record is ambiguous (the first is kept: make the ids unique, or drop one row)"])
+                        continue
                 yield row, rec
 
     def preview(self, n: int = 5) -> list[dict[str, Any]]:
         """The first ``n`` records as they would be ingested (nothing is written)."""
-        return [rec for _, rec in self._records(limit=n)]
+        return [rec for _, rec in self._records(limit=n) if isinstance(rec, dict)]
 
     def items(self, cursor: str | None) -> Iterator[tuple[str, dict[str, Any], None]]:
         """Yield ``(path:row N, record, None)`` for every row (re-read whole on resume: the ingestor
         skips what is stored)."""
-        for row, rec in self._records():
+        for row, rec in self._records(dups=self.duplicated_ids()):
             yield (f"{self.path}:row {row}", rec, None)
