@@ -178,3 +178,24 @@ def test_download_skips_a_video_whose_content_is_already_stored(tmp_path, monkey
     shas = {r["id"]: r["media"][0].get("sha256") for r in rec}
     assert all(shas[f"openai-videos:{v['id']}"] == hashlib.sha256(content_of(v["id"])).hexdigest()
                for v in videos if v["status"] == "completed")
+
+
+@pytest.mark.parametrize("doc, reason", [
+    (load("openai/error_401.json"), "file: a saved API error (invalid_api_key: Incorrect API key provided"),
+    ({"object": "list", "data": {"id": "video_x", "object": "video"}, "has_more": False},
+     "data: the /videos page holds a dict, not a list of videos"),
+    ({"object": "list", "data": [{"object": "video", "prompt": "a corgi", "created_at": 1759003800}]},
+     "id: a video object without a string id"),
+    ("video_x", "record: a str, not a video object or a /videos page"),
+])
+def test_a_saved_file_that_is_not_a_page_is_quarantined_saying_what_it_is(tmp_path, monkeypatch, doc, reason):
+    # an error body saved instead of a page, a page whose data is not a list, a video without id
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    good = recorded_videos()[0]
+    f = tmp_path / "saved.jsonl"
+    f.write_text(json.dumps(doc) + "\n" + json.dumps(good) + "\n")
+    arc = Archive.open(tmp_path / "a", create=True)
+    r = ingest(arc, OpenAIVideosSource(from_files=[f]))
+    assert r.reconciles and (r.read, r.stored, r.quarantined) == (2, 1, 1)
+    q = arc.quarantine()
+    assert q["reasons"][0][0].startswith(reason) and q["location"][0] == f"{f}:1"

@@ -53,7 +53,7 @@ from archive.record import format_time
 from archive.sources.prefetch import run_ahead
 from archive.sources.http import HttpClient, HttpError, env_secret
 
-__all__ = ["OpenAIVideosSource", "video_record", "videos_in", "stored_media", "OPENAI_API", "KEY_ENV"]
+__all__ = ["OpenAIVideosSource", "video_record", "videos_in", "not_a_video", "stored_media", "OPENAI_API", "KEY_ENV"]
 
 OPENAI_API = "https://api.openai.com/v1"
 KEY_ENV = "OPENAI_API_KEY"
@@ -118,6 +118,34 @@ def videos_in(doc: Any) -> Iterator[Any]:
         yield from doc["data"]
     else:
         yield doc
+
+
+def not_a_video(v: Any) -> str | None:
+    """Why ``v`` (an item of a saved response) is not a video object, in words; None when it is one.
+
+    >>> not_a_video({"error": {"code": "invalid_api_key", "message": "Incorrect API key provided"}})
+    'file: a saved API error (invalid_api_key: Incorrect API key provided), not a /videos page or video object'
+    >>> not_a_video({"object": "list", "data": {"id": "video_a"}})
+    'data: the /videos page holds a dict, not a list of videos'
+    >>> not_a_video({"object": "video", "prompt": "a corgi"}), not_a_video("video_a")
+    ('id: a video object without a string id', 'record: a str, not a video object or a /videos page')
+    >>> not_a_video({"id": "video_a", "object": "video"}) is None
+    True
+    """
+    if not isinstance(v, dict):
+        return f"record: a {type(v).__name__}, not a video object or a /videos page"
+    if isinstance(v.get("id"), str) and v["id"]:
+        return None
+    err = v.get("error")
+    if err and "id" not in v:
+        if isinstance(err, dict):
+            what = ": ".join(str(err[k]) for k in ("code", "message") if err.get(k))[:200] or "no message"
+        else:
+            what = str(err)[:200]
+        return f"file: a saved API error ({what}), not a /videos page or video object"
+    if v.get("object") == "list" or ("data" in v and "id" not in v):
+        return f"data: the /videos page holds a {type(v.get('data')).__name__}, not a list of videos"
+    return "id: a video object without a string id"
 
 
 def stored_media(archive: Any, media_dir: Path) -> dict[str, dict[str, Any]]:
@@ -219,8 +247,9 @@ class OpenAIVideosSource:
                                None)
             for loc, doc in docs:
                 for v in videos_in(doc):
-                    if not isinstance(v, dict) or not isinstance(v.get("id"), str):
-                        yield (loc, Bad(orjson.dumps(v).decode(), ["id: not a video object with a string id"]), None)
+                    why = not_a_video(v)
+                    if why:
+                        yield (loc, Bad(orjson.dumps(v).decode(), [why]), None)
                         continue
                     if v.get("deleted") is True or v.get("object") == "video.deleted":
                         self.warnings.append(f"{loc}: video {v['id']} is marked deleted; skipped")
@@ -254,8 +283,9 @@ class OpenAIVideosSource:
                                   f"with `data` (after={after})")
             for v in data:
                 loc = f"{self.base_url}/videos?after={after or ''}"
-                if not isinstance(v, dict) or not isinstance(v.get("id"), str):
-                    yield (loc, Bad(orjson.dumps(v).decode(), ["id: a video object without a string id"]), None)
+                why = not_a_video(v)
+                if why:
+                    yield (loc, Bad(orjson.dumps(v).decode(), [why]), None)
                     continue
                 url = f"{self.base_url}/videos/{v['id']}/content"
                 rec = video_record(v, fetched_at=t, content_url=url, download=self._download(v, url))
