@@ -144,3 +144,31 @@ def test_resources_are_structured_provenance_not_prompt_words():
         {"type": "checkpoint", "name": "sdxl_base", "hash": "31e35c80fc"},
         {"type": "embedding", "name": "easynegative", "hash": "c74b"}]
     assert r["prompt"] == "a fox, <lora:inkwash:0.7>"  # the text as given; prompt syntax is lineage's job
+
+
+def test_meta_null_text_list_and_odd_ids_over_the_wire(tmp_path):
+    # pages as a mirror or an older API may give them: meta null, JSON text, a list, other text, wrapped
+    # text; images whose id is missing, empty or not a scalar. Nothing raises, every image is stored
+    # or quarantined with the reason, and meta is kept verbatim in extra whatever its shape.
+    base = synthetic_images(1)[0]
+    metas = [None, json.dumps({"prompt": "a fox, ink", "Model": "sdxl_base", "extra": {"remixOfId": 1}}),
+             ["a fox", 1], "not json {", {"id": 6, "meta": json.dumps({"prompt": "a fox, wrapped text"})},
+             {"prompt": 7, "Model": ["x"], "resources": "no list", "civitaiResources": [None, 3], "extra": "x"}]
+    images = [{**base, "id": 1 + i, "meta": m} for i, m in enumerate(metas)]
+    images += [{**base, "id": None}, {**base, "id": ""}, {**base, "id": {"a": 1}}, {**base, "id": True}, "junk"]
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        serve_images(srv, images)
+        r = ingest(arc, source(srv))
+    assert r.reconciles and (r.read, r.stored, r.quarantined) == (11, 6, 5)
+    posts = dict(arc.posts().select("id", "prompt").rows())
+    assert posts == {"civitai:1": None, "civitai:2": "a fox, ink", "civitai:3": None, "civitai:4": None,
+                     "civitai:5": "a fox, wrapped text", "civitai:6": None}
+    assert arc.edges().select("child", "parent").rows() == [("civitai:2", "civitai:1")]
+    recs = {i: json.loads(x) for i, x in arc.records().select("id", "record").rows()}
+    assert recs["civitai:2"]["provenance"]["generator"] == "sdxl_base"
+    assert recs["civitai:6"]["provenance"]["generator"] == base["baseModel"]  # a list is not a model name
+    assert [recs[f"civitai:{i + 1}"]["extra"]["meta"] for i in range(6)] == metas
+    reasons = sorted(q[0] for q in arc.quarantine().get_column("reasons").to_list())
+    assert reasons == ["id: '' is not an image id", "id: True is not an image id", "id: an image without an id",
+                       "id: an image without an id", "id: {'a': 1} is not an image id"]

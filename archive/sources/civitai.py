@@ -76,14 +76,25 @@ _MIME = {"image": "image/jpeg", "video": "video/mp4"}
 def unwrap_meta(meta: Any) -> dict[str, Any]:
     """The generation meta of an image, unwrapped from the legacy ``{"id", "meta"}`` shape.
 
+    Meta written as JSON text (``"{\\"prompt\\": ...}"``, as some mirrors and exports store it) is read as
+    that object; anything else that is not an object (null, a list, other text) gives no meta
+    (the image's ``meta`` is still kept verbatim in ``extra``).
+
     >>> unwrap_meta({"id": 5, "meta": {"prompt": "p"}}), unwrap_meta({"prompt": "p", "seed": 1}), unwrap_meta(None)
     ({'prompt': 'p'}, {'prompt': 'p', 'seed': 1}, {})
+    >>> unwrap_meta('{"prompt": "p"}'), unwrap_meta({"id": 5, "meta": '{"prompt": "p"}'}), unwrap_meta(["p"])
+    ({'prompt': 'p'}, {'prompt': 'p'}, {})
     """
+    if isinstance(meta, str):
+        try:
+            meta = orjson.loads(meta)
+        except orjson.JSONDecodeError:
+            return {}
     if not isinstance(meta, dict):
         return {}
     inner = meta.get("meta")
-    if set(meta) <= {"id", "meta"} and "meta" in meta and (inner is None or isinstance(inner, dict)):
-        return inner or {}
+    if set(meta) <= {"id", "meta"} and "meta" in meta and (inner is None or isinstance(inner, (dict, str))):
+        return unwrap_meta(inner) if inner is not None else {}
     return meta
 
 
@@ -192,7 +203,8 @@ def image_record(img: dict[str, Any], *, fetched_at: str) -> dict[str, Any]:
         if isinstance(img.get(k), int):
             media[k] = img[k]
     parent = _remix_of(img, meta)
-    prov: dict[str, Any] = {"ai_generated": True, "generator": meta.get("Model") or img.get("baseModel")}
+    gen = next((g for g in (meta.get("Model"), img.get("baseModel")) if isinstance(g, str) and g), None)
+    prov: dict[str, Any] = {"ai_generated": True, "generator": gen}
     used = resources(meta)
     if used:
         prov["resources"] = used
@@ -267,8 +279,10 @@ class CivitaiSource:
                 n += 1
                 state = orjson.dumps({"t": t, "cursor": page_cursor, "i": i + 1, "n": n}).decode()
                 loc = f"{url}?cursor={page_cursor or ''}#{i}"
-                if not isinstance(img, dict) or img.get("id") is None:
-                    yield (loc, Bad(orjson.dumps(img).decode(), ["id: an image without an id"]), state)
+                iid = img.get("id") if isinstance(img, dict) else None
+                if isinstance(iid, bool) or not isinstance(iid, (int, str)) or not str(iid).strip():
+                    why = "id: an image without an id" if iid is None else f"id: {iid!r} is not an image id"
+                    yield (loc, Bad(orjson.dumps(img).decode(), [why]), state)
                     continue
                 yield (loc, image_record(img, fetched_at=t), state)
             skip = 0
