@@ -205,3 +205,40 @@ def test_the_start_project_and_its_ancestors_are_stored_whatever_max_depth(tmp_p
     root = min(projects)
     assert ids == set(chain) | {f"scratch:{c}" for c in children[root]}
     assert arc.lineage().filter(id=f"scratch:{leaf}")["depth"][0] == 5
+
+
+@pytest.mark.parametrize("case", ["parent-404", "parent-is-itself", "listing-names-itself"])
+def test_a_parent_that_is_gone_or_is_the_project_itself(tmp_path, case):
+    # remix.parent pointing at a 404 (and not listed anywhere), at the project itself, and a remixes
+    # listing naming the project itself: no traceback, the start project stored, a warning that says which
+    projects, children = generations(2, fanout=2, seed=3)
+    ids = sorted(projects)
+    start, deleted = ids[-1], set()
+    gone = projects[start]["remix"]["parent"]
+    if case == "parent-404":
+        deleted = {gone}
+        children[ids[0]].remove(gone)  # not in any listing either
+    elif case == "parent-is-itself":
+        projects[start]["remix"] = {"parent": start, "root": start}
+    else:
+        children[start].append(start)
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        serve_tree(srv, projects, children, deleted=deleted, listing=as_listed)
+        src = source(srv, start)
+        r = ingest(arc, src)
+    assert r.reconciles and r.quarantined == 0
+    stored = set(arc.posts().filter(~pl.col("placeholder")).get_column("id").to_list())
+    assert f"scratch:{start}" in stored
+    lin = arc.lineage()
+    if case == "parent-404":
+        assert f"scratch:{gone}" in lin.filter(placeholder=True).get_column("id").to_list()
+        assert src.warnings[0] == (f"project {gone}, the parent of project {start}, was not found (404: deleted or "
+                                   "unshared); it stays a placeholder")
+        assert r.stored == len(ids) - 2  # all but the gone parent and its other child (not reachable)
+    elif case == "parent-is-itself":
+        assert r.stored == 1 and arc.stats()["self_loops"] == 1
+        assert src.warnings == [f"project {start} names itself as its parent (remix.parent); the link is kept as "
+                                "declared and the archive reports it as a self-loop"]
+    else:
+        assert r.stored == len(ids) and src.skipped_repeats == 1 and arc.stats()["self_loops"] == 0

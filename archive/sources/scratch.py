@@ -165,6 +165,8 @@ class ScratchSource:
             seen.add(parent)
             up = self._project(parent)
             if up is None:
+                self.warnings.append(f"project {parent}, the parent of project {chain[-1].get('id')}, was not found "
+                                     "(404: deleted or unshared); it stays a placeholder")
                 break
             chain.append(up)
         root_id = (start.get("remix") or {}).get("root")
@@ -174,7 +176,11 @@ class ScratchSource:
             if root is not None:
                 chain.append(root)
                 return chain
-        if (top.get("remix") or {}).get("parent") is not None:
+        top_parent = (top.get("remix") or {}).get("parent")
+        if top_parent is not None and top_parent == top.get("id"):
+            self.warnings.append(f"project {top_parent} names itself as its parent (remix.parent); the link is kept "
+                                 "as declared and the archive reports it as a self-loop")
+        elif top_parent is not None:
             self.warnings.append(f"the parent of project {top.get('id')} is gone (and so is root project {root_id}); "
                                  f"crawled from project {top.get('id')}")
         return chain
