@@ -214,3 +214,21 @@ def test_map_slips_are_one_line_errors(tmp_path, mapping, message):
     f = write(tmp_path, "csv")
     res = _cli(f, "--map", mapping, "--archive", tmp_path / "a")
     assert res.exit_code == 1 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_pandas_style_float_ids_and_times_and_nested_columns_mapped_by_mistake(tmp_path):
+    # pandas writes an integer column with gaps as float64: ids 1.0 are ids 1, times 1660000000.0 are Unix
+    # seconds (and 1660000000500.0 milliseconds); a nested column mapped to a text field is refused by name
+    f = tmp_path / "p.parquet"
+    pl.DataFrame({"id": [1.0, 2.0, None], "from": [None, 1.0, 1.5], "ts": [1_660_000_000.0, 1_660_000_000_500.0, 7.0],
+                  "meta": [{"a": 1}, {"a": 2}, None]}).write_parquet(f)
+    recs = TableSource(f, parse_map("id=id,created_at=ts,parent=from")).preview(3)
+    assert [r["id"] for r in recs] == ["p:1", "p:2", None]
+    assert [r["created_at"] for r in recs] == ["2022-08-08T23:06:40.000Z", "2022-08-08T23:06:40.500Z",
+                                               "1970-01-01T00:00:07.000Z"]
+    assert [[p["id"] for p in r.get("parents", [])] for r in recs] == [[], ["p:1"], ["p:1.5"]]
+    g = tmp_path / "t.csv"
+    g.write_text("id,ts\n1,1660000000.5\n")
+    assert TableSource(g, parse_map("id=id,created_at=ts")).preview(1)[0]["created_at"] == "2022-08-08T23:06:40.500Z"
+    with pytest.raises(SourceError, match=r"--map: prompt=meta is a Struct column: map a column of text"):
+        TableSource(f, parse_map("id=id,created_at=ts,prompt=meta"))

@@ -16,8 +16,10 @@ The record id is ``<source>:<value of the id column>`` (``source`` defaults to t
 file's name, lower case, e.g. ``diffusiondb``); a parent value becomes an id the
 same way. Times: a text column is taken as written (RFC 3339 or ISO 8601, checked by
 the ingestor), a datetime column is written in UTC (a datetime without a zone is
-taken as UTC), an integer (or a text of digits) is Unix time (seconds, or milliseconds
-when the values are that large). A row whose id or time is missing or wrong is quarantined
+taken as UTC), a number (or a text of digits) is Unix time (seconds, or milliseconds
+when the values are that large; floats too, as pandas writes an integer column with gaps,
+whose whole-number ids ``123.0`` are also read as ``123``). A nested column (struct, list)
+cannot be mapped; left unmapped it is kept whole in ``extra``. A row whose id or time is missing or wrong is quarantined
 by the ingestor with the reason, like any bad record. A row whose id an earlier row gave
 with other values is quarantined (which row is the record is ambiguous; the first is kept),
 an identical repeat is the same record.
@@ -159,6 +161,11 @@ class TableSource:
         if absent:
             raise SourceError(f"{self.path}: no column {', '.join(map(repr, absent))} "
                               f"(its columns: {', '.join(self.columns[:30])}{' ...' if len(self.columns) > 30 else ''})")
+        schema = self._frame().collect_schema()
+        nested = [f"{k}={v} is a {schema[v].base_type()} column" for k, v in self.mapping.items() if schema[v].is_nested()]
+        if nested:  # a nested value is no text, time or id; left unmapped it is kept whole in extra
+            raise SourceError(f"--map: {'; '.join(nested)}: map a column of text, numbers or times "
+                              "(a nested column left unmapped is kept whole in extra)")
 
     def _check_text(self) -> None:
         """Refuse, in words, what polars would misread: UTF-16/32 text (Excel "Unicode text", PowerShell)."""
@@ -226,16 +233,26 @@ class TableSource:
             return c.dt.convert_time_zone("UTC").dt.to_string("%Y-%m-%dT%H:%M:%S%.fZ")
         if isinstance(dtype, pl.Date):
             return c.dt.to_string("%Y-%m-%dT00:00:00Z")
-        if dtype.is_integer():
+        if dtype.is_integer() or dtype.is_float():  # floats: an integer column with gaps, as pandas writes it
             return self._epoch(c)
         text = c.cast(pl.String).str.strip_chars()
-        digits = text.str.contains(r"^-?[0-9]{1,15}$")  # Unix time written as text
-        return pl.when(digits).then(self._epoch(text.cast(pl.Int64, strict=False))).otherwise(text)
+        digits = text.str.contains(r"^-?[0-9]{1,15}(\.[0-9]*)?$")  # Unix time written as text
+        return pl.when(digits).then(self._epoch(text.cast(pl.Float64, strict=False))).otherwise(text)
 
     @staticmethod
     def _epoch(c: pl.Expr) -> pl.Expr:
-        ms = pl.when(c.abs() >= _MS).then(c).otherwise(c * 1000)
+        ms = pl.when(c.abs() >= _MS).then(c).otherwise(c * 1000).round(0).cast(pl.Int64, strict=False)
         return pl.from_epoch(ms, "ms").dt.to_string("%Y-%m-%dT%H:%M:%S%.3fZ")
+
+    @staticmethod
+    def _key(c: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+        """An id or parent value as text; a whole float (``123.0``: an integer column with gaps, as pandas
+        writes it) as the integer it stands for."""
+        if not dtype.is_float():
+            return c.cast(pl.String)
+        whole = c.cast(pl.Int64, strict=False)
+        return pl.when(whole.is_not_null() & (whole.cast(pl.Float64) == c)).then(whole.cast(pl.String)).otherwise(
+            c.cast(pl.String))
 
     def _batches(self, limit: int | None = None) -> Iterator[pl.DataFrame]:
         lf = self._frame()
@@ -247,6 +264,8 @@ class TableSource:
         for name, dtype in schema.items():
             if mapped.get(name) == "created_at":
                 exprs.append(self._time(name, dtype).alias(name))
+            elif mapped.get(name) in ("id", "parent"):
+                exprs.append(self._key(pl.col(name), dtype).alias(name))
             elif name in mapped:
                 exprs.append(pl.col(name).cast(pl.String).alias(name))
             elif dtype.is_temporal():
@@ -266,8 +285,9 @@ class TableSource:
         """The id values (as text) that more than one row gives (one polars pass over the id column)."""
         col = self.mapping["id"]
         try:
-            d = (self._frame().group_by(col).agg(pl.len().alias("_n")).filter(pl.col("_n") > 1)
-                 .select(pl.col(col).cast(pl.String)).collect())
+            lf = self._frame()
+            d = (lf.group_by(col).agg(pl.len().alias("_n")).filter(pl.col("_n") > 1)
+                 .select(self._key(pl.col(col), lf.collect_schema()[col])).collect())
         except pl.exceptions.PolarsError as e:
             raise self._read_error(e, stored=False) from None
         return {v for v in d.to_series().to_list() if v not in (None, "")}
@@ -283,8 +303,9 @@ class TableSource:
         pid, cid = self.mapping["parent"], self.mapping["id"]
         lf = self._frame()
         try:
-            ids = lf.select(pl.col(cid).cast(pl.String).alias("v"))
-            missing = (lf.select(pl.col(pid).cast(pl.String).alias("v")).filter(pl.col("v").is_not_null(), pl.col("v") != "")
+            schema = lf.collect_schema()
+            ids = lf.select(self._key(pl.col(cid), schema[cid]).alias("v"))
+            missing = (lf.select(self._key(pl.col(pid), schema[pid]).alias("v")).filter(pl.col("v").is_not_null(), pl.col("v") != "")
                        .unique().join(ids, on="v", how="anti").sort("v").collect().to_series().to_list())
         except pl.exceptions.PolarsError as e:
             raise self._read_error(e) from None
