@@ -222,3 +222,15 @@ def test_a_gz_name_on_plain_text_is_read_as_text_and_a_broken_gzip_header_is_one
     out = json.loads(res.stdout)
     assert (out["read"], out["stored"], out["status"]) == (1, 1, "incomplete")
     assert Archive.open(tmp_path / "a").posts().get_column("id").to_list() == ["t:1"]
+
+
+@pytest.mark.parametrize("stray", ["[1, 2]", "{", "[", '[{"id": "t:9", "source": "t", "created_at": "2024-05-01T10:00:00Z"}]'])
+def test_a_stray_array_or_brace_line_inside_json_lines_is_one_bad_line(arc, tmp_path, stray):
+    # only the first line makes a file a JSON document: a bad line further down must not swallow the
+    # valid records after it into one quarantined blob
+    f = tmp_path / "mid.jsonl"
+    f.write_text("\n".join([json.dumps(rec(1)), stray, json.dumps(rec(3)), "{bad", json.dumps(rec(5))]) + "\n")
+    r = ingest(arc, JsonlSource([str(f)]))
+    assert r.reconciles and (r.read, r.stored, r.quarantined) == (5, 3, 2)
+    assert sorted(arc.posts().get_column("id").to_list()) == ["t:1", "t:3", "t:5"]
+    assert sorted(arc.quarantine().get_column("location").to_list()) == [f"{f}:2", f"{f}:4"]

@@ -361,6 +361,7 @@ class JsonlSource:
         lines = _lines(stream)
         sniff = p == "-" or "://" in p  # local files were looked at before anything was read
         held: list[tuple[int, bytes]] = []
+        first = True
         try:
             for n, line in enumerate(lines, 1):
                 if n == 1 and line.startswith(BOM):
@@ -368,9 +369,12 @@ class JsonlSource:
                 line = line.strip(_WS)
                 if not line:
                     continue
-                if not held and (line[:1] == b"[" or line == b"{"):  # a JSON document, not JSON Lines
+                # a JSON document, not JSON Lines, is known by its first line only: a stray "[" or "{"
+                # line further down is one bad line, not the start of a document swallowing the rest
+                if first and (line[:1] == b"[" or line == b"{"):
                     yield from self._document(p, n, line, lines)
                     return
+                first = False
                 if sniff:  # a stream: decide on its first two lines whether it is a table
                     held.append((n, line))
                     if len(held) < 2:
