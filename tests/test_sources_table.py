@@ -232,3 +232,16 @@ def test_pandas_style_float_ids_and_times_and_nested_columns_mapped_by_mistake(t
     assert TableSource(g, parse_map("id=id,created_at=ts")).preview(1)[0]["created_at"] == "2022-08-08T23:06:40.500Z"
     with pytest.raises(SourceError, match=r"--map: prompt=meta is a Struct column: map a column of text"):
         TableSource(f, parse_map("id=id,created_at=ts,prompt=meta"))
+
+
+@pytest.mark.parametrize("name, body, message", [
+    ("book.xlsx", b"PK\x03\x04rest of a zip", "a spreadsheet workbook or zip file, not a text table: save it as CSV"),
+    ("r.jsonl", b'\xef\xbb\xbf{"id": "t:1"}\n', "JSON, not a table: ingest it with `archivist ingest jsonl"),
+    ("r.csv.gz", __import__("gzip").compress(b"id,prompt,ts\n1,a, b,2022-01-01T00:00:00Z\n"),
+     "row 1 has 4 fields, the header 3"),
+])
+def test_a_workbook_json_or_gzip_csv_with_a_bad_row_is_named_as_such(tmp_path, name, body, message):
+    f = tmp_path / name
+    f.write_bytes(body)
+    res = _cli(f, "--map", "id=id,created_at=ts", "--archive", tmp_path / "a")
+    assert res.exit_code == 1 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr

@@ -181,7 +181,7 @@ def ingest_civitai(max_items: int | None, sort: str, period: str, username: str 
               help="The records' source name and id prefix (default: the file's name, e.g. diffusiondb).")
 @click.option("--separator", default=None, help="Column separator of a text table (default: comma; tab for .tsv).")
 @click.option("--dry-run", is_flag=True, help="Show the columns and the first mapped records; write nothing.")
-@click.option("--rows", default=5, show_default=True, help="How many records --dry-run shows.")
+@click.option("--rows", default=5, show_default=True, type=click.IntRange(min=0), help="How many records --dry-run shows.")
 @click.option("--batch-size", default=5000, show_default=True, help="Records per atomic commit.")
 @archive_option
 @json_option

@@ -50,10 +50,12 @@ Examples
 from __future__ import annotations
 
 import csv
+import gzip
+import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import polars as pl
@@ -168,9 +170,15 @@ class TableSource:
                               "(a nested column left unmapped is kept whole in extra)")
 
     def _check_text(self) -> None:
-        """Refuse, in words, what polars would misread: UTF-16/32 text (Excel "Unicode text", PowerShell)."""
+        """Refuse, in words, what polars would misread: UTF-16/32 text (Excel "Unicode text", PowerShell),
+        a workbook (``.xlsx``/``.ods`` are zip files), JSON."""
         with open(self.path, "rb") as fh:
-            head = fh.read(4)
+            head = fh.read(4096)
+        if head[:4] == b"PK\x03\x04":
+            raise SourceError(f"{self.path}: a spreadsheet workbook or zip file, not a text table: save it as CSV "
+                              "(e.g. Excel: Save As > CSV UTF-8) and ingest that")
+        if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] in (b"{", b"["):
+            raise SourceError(f"{self.path}: JSON, not a table: ingest it with `archivist ingest jsonl {self.path}`")
         if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head[:4] == b"\x00\x00\xfe\xff":
             raise SourceError(f"{self.path}: the text is UTF-16 or UTF-32 (it starts with a byte-order mark); "
                               f"save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8 {self.path.name} > utf8.csv)")
@@ -206,17 +214,22 @@ class TableSource:
                 "skipped)" if stored else "nothing was stored: fix the file and ingest it again")
         return SourceError(f"{self.path}: cannot be read as {self.kind} ({where or msg}); {kept}")
 
+    def _open_bytes(self) -> BinaryIO:
+        with open(self.path, "rb") as fh:
+            gz = fh.read(2) == b"\x1f\x8b"
+        return gzip.open(self.path, "rb") if gz else open(self.path, "rb")  # type: ignore[return-value]
+
     def _find_bad_row(self) -> str:
         """The first line that is not UTF-8 or row with more fields than the header (a slow scan, run
         only after polars refused the file)."""
-        with open(self.path, "rb") as fh:
+        with self._open_bytes() as fh:
             for n, line in enumerate(fh, 1):
                 try:
                     line.decode("utf-8")
                 except UnicodeDecodeError as u:
                     return (f"line {n} is not UTF-8 text (byte 0x{line[u.start]:02x}); save the file as UTF-8, "
                             f"e.g. iconv -f WINDOWS-1252 -t UTF-8")
-        with open(self.path, newline="", encoding="utf-8-sig") as fh:
+        with self._open_bytes() as raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as fh:
             reader = csv.reader(fh, delimiter=self.separator)
             width = len(next(reader, []))
             for n, row in enumerate(reader, 1):
