@@ -199,3 +199,27 @@ def test_a_saved_file_that_is_not_a_page_is_quarantined_saying_what_it_is(tmp_pa
     assert r.reconciles and (r.read, r.stored, r.quarantined) == (2, 1, 1)
     q = arc.quarantine()
     assert q["reasons"][0][0].startswith(reason) and q["location"][0] == f"{f}:1"
+
+
+def test_saved_files_as_people_keep_them_utf16_gzip_cut_short_and_a_bad_first_line(tmp_path, monkeypatch):
+    # PowerShell 5 `Invoke-RestMethod ... > page.json` writes UTF-16; a page kept gzipped; a page cut
+    # short (one quarantined item for the file, not one per line); JSON Lines whose first line is broken
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    page = (Path(__file__).parent / "replay" / "openai" / "videos_page1.json").read_text("utf-8")
+    n = len(json.loads(page)["data"])
+    import gzip
+    files = {"ps.json": page.encode("utf-16"), "page.json.gz": gzip.compress(page.encode()),
+             "cut.json": page.encode()[:300]}
+    lines = [json.dumps(v) for v in recorded_videos()[:3]]
+    files["bad-first.jsonl"] = ("{not json\n" + "\n".join(lines) + "\n").encode()
+    got = {}
+    for name, body in files.items():
+        f = tmp_path / name
+        f.write_bytes(body)
+        arc = Archive.open(tmp_path / f"a-{name}", create=True)
+        r = ingest(arc, OpenAIVideosSource(from_files=[f]))
+        assert r.reconciles
+        got[name] = (r.stored, r.quarantined)
+        if name == "cut.json":
+            assert arc.quarantine()["reasons"][0][0].startswith("not JSON: unexpected end of data")
+    assert got == {"ps.json": (n, 0), "page.json.gz": (n, 0), "cut.json": (0, 1), "bad-first.jsonl": (3, 1)}

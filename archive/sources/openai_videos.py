@@ -38,7 +38,9 @@ Examples
 """
 from __future__ import annotations
 
+import gzip
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,7 +55,7 @@ from archive.record import format_time
 from archive.sources.prefetch import run_ahead
 from archive.sources.http import HttpClient, HttpError, env_secret
 
-__all__ = ["OpenAIVideosSource", "video_record", "videos_in", "not_a_video", "stored_media", "OPENAI_API", "KEY_ENV"]
+__all__ = ["OpenAIVideosSource", "video_record", "videos_in", "not_a_video", "saved_documents", "stored_media", "OPENAI_API", "KEY_ENV"]
 
 OPENAI_API = "https://api.openai.com/v1"
 KEY_ENV = "OPENAI_API_KEY"
@@ -148,6 +150,76 @@ def not_a_video(v: Any) -> str | None:
     return "id: a video object without a string id"
 
 
+def saved_documents(path: Path) -> Iterator[tuple[str, Any]]:
+    """The JSON documents of a saved file as ``(location, value)``, or ``(location, Bad)`` for what is not JSON.
+
+    One JSON document (pretty-printed or not), or JSON Lines when the first line is a whole JSON value
+    and more follow. gzip is read by its magic bytes, a UTF-8 BOM is skipped and UTF-16/32 with a BOM
+    (PowerShell 5 ``> page.json``) are decoded. A document cut short is one quarantined item for the
+    file, not one per line.
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "page.json"
+    >>> _ = f.write_text('{"object": "list",\\n "data": [{"id": "video_a"}]}', encoding="utf-16")
+    >>> [(loc.rsplit("/", 1)[-1], doc["data"][0]["id"]) for loc, doc in saved_documents(f)]
+    [('page.json', 'video_a')]
+    >>> _ = f.write_text('{"object": "list",\\n "data": [{"id": "vid')
+    >>> [(loc.rsplit("/", 1)[-1], doc.reasons[0][:40]) for loc, doc in saved_documents(f)]
+    [('page.json', 'not JSON: unexpected end of data: line 2')]
+    """
+    from archive.sources.jsonl import BOM, GZIP, _utf_bom
+
+    data = path.read_bytes()
+    if data[:2] == GZIP:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as e:
+            yield (f"{path}", Bad(f"<{len(data)} bytes of gzip>", [f"file: the gzip file cannot be read whole ({e}); "
+                                                                    "get a whole copy of the saved response"]))
+            return
+    utf = _utf_bom(data[:4])
+    if utf:
+        data = data.decode(utf, "surrogatepass").encode("utf-8", "surrogatepass")
+    data = data.removeprefix(BOM)
+    lines = data.splitlines()
+    first = next((ln for ln in lines if ln.strip()), b"")
+    try:
+        orjson.loads(first)
+        jsonl = sum(1 for ln in lines if ln.strip()) > 1
+    except orjson.JSONDecodeError:
+        jsonl = False
+    if not jsonl:
+        if not data.strip():
+            return
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError as e:
+            if not any(_an_object(ln) for ln in lines[1:]):  # not JSON Lines with a bad first line either
+                yield (f"{path}", Bad(data.decode("utf-8", "backslashreplace"),
+                                      [f"not JSON: {e} (a saved /videos page or video object was expected; "
+                                       "a file cut short is read from a whole copy)"]))
+                return
+        else:
+            yield (f"{path}", doc)
+            return
+    for n, line in enumerate(lines, 1):  # JSON Lines: a page or a video per line
+        if not line.strip():
+            continue
+        try:
+            yield (f"{path}:{n}", orjson.loads(line))
+        except orjson.JSONDecodeError as e:
+            yield (f"{path}:{n}", Bad(line.decode("utf-8", "backslashreplace"),
+                                      [f"not JSON: {e} (a saved /videos page or video object was expected)"]))
+
+
+def _an_object(line: bytes) -> bool:
+    try:
+        v = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(v, dict) and bool(v)
+
+
 def stored_media(archive: Any, media_dir: Path) -> dict[str, dict[str, Any]]:
     """``{video id: {sha256, bytes, mime}}`` of the videos whose content ``archive`` already holds in ``media_dir``.
 
@@ -230,21 +302,12 @@ class OpenAIVideosSource:
     def _saved(self) -> Iterator[Item]:
         seen: set[str] = set()
         for f in self.from_files:
-            data = f.read_bytes()
-            data = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
-            try:
-                docs: list[tuple[str, Any]] = [(f"{f}", orjson.loads(data))]
-            except orjson.JSONDecodeError:  # JSON Lines: a page or a video per line
-                docs = []
-                for n, line in enumerate(data.splitlines(), 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        docs.append((f"{f}:{n}", orjson.loads(line)))
-                    except orjson.JSONDecodeError as e:
-                        yield (f"{f}:{n}", Bad(line.decode("utf-8", "backslashreplace"),
-                                               [f"not JSON: {e} (a saved /videos page or video object was expected)"]),
-                               None)
+            docs: list[tuple[str, Any]] = []
+            for loc, doc in saved_documents(f):
+                if isinstance(doc, Bad):
+                    yield (loc, doc, None)
+                else:
+                    docs.append((loc, doc))
             for loc, doc in docs:
                 for v in videos_in(doc):
                     why = not_a_video(v)
