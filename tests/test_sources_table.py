@@ -245,3 +245,16 @@ def test_a_workbook_json_or_gzip_csv_with_a_bad_row_is_named_as_such(tmp_path, n
     f.write_bytes(body)
     res = _cli(f, "--map", "id=id,created_at=ts", "--archive", tmp_path / "a")
     assert res.exit_code == 1 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+def test_dates_alone_repeated_header_names_and_parent_equal_to_id(tmp_path):
+    f = tmp_path / "t.csv"
+    f.write_text("id,ts\n1,2022-01-01\n2,01/02/2022\n")
+    recs = TableSource(f, parse_map("id=id,created_at=ts")).preview()
+    assert [r["created_at"] for r in recs] == ["2022-01-01T00:00:00Z", "01/02/2022"]  # the second: quarantined later
+    g = tmp_path / "g.csv"
+    g.write_text("id,id,ts\n1,2,2022-01-01T00:00:00Z\n")
+    with pytest.raises(SourceError, match=r"the header names 'id' more than once, so --map is ambiguous"):
+        TableSource(g, parse_map("id=id,created_at=ts"))
+    with pytest.raises(SourceError, match=r"--map: parent and id name the same column 'id'"):
+        TableSource(f, parse_map("id=id,created_at=ts,parent=id"))

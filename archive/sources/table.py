@@ -18,7 +18,8 @@ same way. Times: a text column is taken as written (RFC 3339 or ISO 8601, checke
 the ingestor), a datetime column is written in UTC (a datetime without a zone is
 taken as UTC), a number (or a text of digits) is Unix time (seconds, or milliseconds
 when the values are that large; floats too, as pandas writes an integer column with gaps,
-whose whole-number ids ``123.0`` are also read as ``123``). A nested column (struct, list)
+whose whole-number ids ``123.0`` are also read as ``123``); a date alone (``2022-08-01``, text
+or a Date column) is its start in UTC. A nested column (struct, list)
 cannot be mapped; left unmapped it is kept whole in ``extra``. A row whose id or time is missing or wrong is quarantined
 by the ingestor with the reason, like any bad record. A row whose id an earlier row gave
 with other values is quarantined (which row is the record is ambiguous; the first is kept),
@@ -163,6 +164,13 @@ class TableSource:
         if absent:
             raise SourceError(f"{self.path}: no column {', '.join(map(repr, absent))} "
                               f"(its columns: {', '.join(self.columns[:30])}{' ...' if len(self.columns) > 30 else ''})")
+        twice = [c for c in dict.fromkeys(self.mapping.values()) if f"{c}_duplicated_0" in self.columns]
+        if twice:  # polars renames a repeated header name; which column the map means is ambiguous
+            raise SourceError(f"{self.path}: the header names {', '.join(map(repr, twice))} more than once, so "
+                              "--map is ambiguous: rename the repeated column(s) in the header")
+        if self.mapping.get("parent") is not None and self.mapping.get("parent") == self.mapping["id"]:
+            raise SourceError(f"--map: parent and id name the same column {self.mapping['id']!r} "
+                              "(every row would be its own parent): map parent to the column of the row it came from")
         schema = self._frame().collect_schema()
         nested = [f"{k}={v} is a {schema[v].base_type()} column" for k, v in self.mapping.items() if schema[v].is_nested()]
         if nested:  # a nested value is no text, time or id; left unmapped it is kept whole in extra
@@ -250,7 +258,9 @@ class TableSource:
             return self._epoch(c)
         text = c.cast(pl.String).str.strip_chars()
         digits = text.str.contains(r"^-?[0-9]{1,15}(\.[0-9]*)?$")  # Unix time written as text
-        return pl.when(digits).then(self._epoch(text.cast(pl.Float64, strict=False))).otherwise(text)
+        day = text.str.contains(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")  # an ISO 8601 date: its start, as a Date column
+        return (pl.when(digits).then(self._epoch(text.cast(pl.Float64, strict=False)))
+                .when(day).then(text + "T00:00:00Z").otherwise(text))
 
     @staticmethod
     def _epoch(c: pl.Expr) -> pl.Expr:
