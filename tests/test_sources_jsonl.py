@@ -161,8 +161,10 @@ def test_a_table_on_stdin_is_refused_too(monkeypatch):
     import io
     import sys
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(b"id,prompt\n1,a cat\n"))))
-    with pytest.raises(SourceError, match="ingest table"):
+    with pytest.raises(SourceError, match="ingest table") as e:
         list(JsonlSource(["-"]).items(None))
+    # `ingest table` reads files, not streams: the hint says to save it first and does not name "-"
+    assert "save it to a file and ingest that with `archivist ingest table FILE --map" in str(e.value)
 
 
 def _gz_lines(n: int, *, final_newline: bool = True) -> tuple[list[bytes], bytes]:

@@ -246,8 +246,10 @@ def _head_text(head: bytes) -> bytes:
 
 
 def _table_hint(p: str) -> str:
-    return (f"{p} is a table (CSV, TSV or Parquet), not JSON Lines: ingest it with "
-            f"`archivist ingest table {p} --map id=COLUMN,prompt=COLUMN,created_at=COLUMN` "
+    remote = "://" in p or p == "-"  # `ingest table` reads local files: save the stream first
+    how = "save it to a file and ingest that" if remote else "ingest it"
+    return (f"{p} is a table (CSV, TSV or Parquet), not JSON Lines: {how} with "
+            f"`archivist ingest table {'FILE' if remote else p} --map id=COLUMN,prompt=COLUMN,created_at=COLUMN` "
             "(add --dry-run to see the first mapped records)")
 
 
