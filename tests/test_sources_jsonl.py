@@ -236,3 +236,21 @@ def test_a_stray_array_or_brace_line_inside_json_lines_is_one_bad_line(arc, tmp_
     assert r.reconciles and (r.read, r.stored, r.quarantined) == (5, 3, 2)
     assert sorted(arc.posts().get_column("id").to_list()) == ["t:1", "t:3", "t:5"]
     assert sorted(arc.quarantine().get_column("location").to_list()) == [f"{f}:2", f"{f}:4"]
+
+
+@pytest.mark.parametrize("name", ["C.jpg", "video1.mp4"])
+def test_media_or_binary_given_to_jsonl_is_refused_not_shredded_into_junk(tmp_path, monkeypatch, name):
+    # a JPEG gave 5,591 junk quarantine rows, an MP4 was taken for a table: one line, nothing read
+    media = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "c2pa" / name
+    kind = "a JPEG image" if name.endswith(".jpg") else "an MP4/MOV video"
+    with pytest.raises(SourceError, match=f"is {kind}, not JSON Lines text: nothing was read; media with Content"):
+        JsonlSource([str(media)])
+    import io
+    import sys
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(media.read_bytes()))))
+    with pytest.raises(SourceError, match=f"- is {kind}"):
+        list(JsonlSource(["-"]).items(None))
+    nul = tmp_path / "x.jsonl"
+    nul.write_bytes(json.dumps(rec(1)).encode("utf-16-le"))  # UTF-16 without a BOM
+    with pytest.raises(SourceError, match="NUL bytes"):
+        JsonlSource([str(nul)])

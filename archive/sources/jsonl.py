@@ -49,7 +49,7 @@ import orjson
 
 from archive.errors import SourceError
 
-__all__ = ["JsonlSource", "expand_paths", "parse_record", "SUFFIXES", "TABLE_SUFFIXES"]
+__all__ = ["JsonlSource", "expand_paths", "parse_record", "binary_kind", "SUFFIXES", "TABLE_SUFFIXES"]
 
 SUFFIXES = (".jsonl", ".ndjson", ".json", ".jsonl.gz", ".ndjson.gz", ".json.gz")
 TABLE_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".csv.gz", ".tsv.gz")
@@ -253,6 +253,36 @@ def _table_hint(p: str) -> str:
             "(add --dry-run to see the first mapped records)")
 
 
+_MAGIC = ((b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"),
+          (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a zip file (or an .xlsx/.docx document)"),
+          (b"RIFF", "RIFF media (WebP, WAV or AVI)"), (b"\x1a\x45\xdf\xa3", "a WebM/Matroska video"))
+
+
+def binary_kind(head: bytes) -> str | None:
+    """What binary data ``head`` (the start of a file, decompressed) is, or None for text.
+
+    >>> binary_kind(b"\\xff\\xd8\\xff\\xe0\\x00\\x10JFIF"), binary_kind(b"\\x00\\x00\\x00\\x20ftypisom")
+    ('a JPEG image', 'an MP4/MOV video')
+    >>> binary_kind(b'{"id": "x:1"}\\n'), binary_kind(b"id\\x00,\\x00")
+    (None, 'binary data (NUL bytes), or UTF-16 text without a byte-order mark')
+    """
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    if head[4:8] == b"ftyp":
+        return "an MP4/MOV video"
+    if b"\x00" in head[:4096]:
+        return "binary data (NUL bytes), or UTF-16 text without a byte-order mark"
+    return None
+
+
+def _binary_hint(p: str, kind: str) -> str:
+    media = "image" in kind or "video" in kind or "PDF" in kind or "RIFF" in kind
+    then = ("; media with Content Credentials are read by `archivist ingest c2pa`" if media
+            else "; save it as UTF-8 JSON Lines")
+    return f"{p} is {kind}, not JSON Lines text: nothing was read{then}"
+
+
 def looks_like_table(head: bytes, name: str = "") -> bool:
     """True when the start of a file is a Parquet file or delimited text rather than JSON.
 
@@ -333,7 +363,11 @@ class JsonlSource:
                     head = gzip.GzipFile(fileobj=io.BytesIO(head)).read1(4096)
                 except (OSError, EOFError, zlib.error):
                     pass
-            if looks_like_table(_head_text(head), p):
+            text = _head_text(head)
+            kind = None if text.startswith(b"PAR1") else binary_kind(text)
+            if kind:
+                raise SourceError(_binary_hint(p, kind))
+            if looks_like_table(text, p):
                 raise SourceError(_table_hint(p))
         self.bytes_total = sum(Path(p).stat().st_size for p in self.paths
                                if p != "-" and "://" not in p and not p.endswith(".gz"))
@@ -376,6 +410,8 @@ class JsonlSource:
                 if first and (line[:1] == b"[" or line == b"{"):
                     yield from self._document(p, n, line, lines)
                     return
+                if first and sniff and not line.startswith(b"PAR1") and binary_kind(line):
+                    raise SourceError(_binary_hint(p, binary_kind(line) or ""))  # a stream, known by its start
                 first = False
                 if sniff:  # a stream: decide on its first two lines whether it is a table
                     held.append((n, line))
