@@ -223,6 +223,10 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
                                                                                   allow_link_local))
     source = JsonlSource(list(paths), url_opener=opener)
     run_ingest(open_archive(archive_path, create=True), source, as_json=as_json, batch_size=batch_size)
+    if source.incomplete:  # what was read is stored; the exit code says the file was not whole
+        from archive.errors import SourceError
+
+        raise SourceError("; ".join(source.incomplete))
 
 
 @ingest_group.command("simulate")

@@ -42,6 +42,7 @@ import pyarrow as pa
 
 from archive.errors import ArchiveError, IngestError, StoreError
 from archive.record import EVIDENCE, KNOWN_FIELDS, RELATIONS, canonical_json, check, content_hash, reduced
+from archive.sources.jsonl import parse_record
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
 
 __all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH",
@@ -151,7 +152,11 @@ Item = tuple[str, Payload, Union[str, None]]
 
 
 class Source(Protocol):
-    """What a connector gives the ingestor."""
+    """What a connector gives the ingestor.
+
+    A source may also say what it could not read (``incomplete``: a list of sentences, e.g. a
+    ``.gz`` cut short): the run is then recorded with status ``incomplete`` and those words as its error.
+    """
 
     name: str
     target: str
@@ -237,15 +242,9 @@ def _prepare(payload: Payload, redacted: frozenset[str] = frozenset()) -> tuple[
     if isinstance(payload, dict):
         obj: Any = payload
     else:
-        try:
-            obj = orjson.loads(payload)
-        except orjson.JSONDecodeError as e:
-            msg = str(e)
-            if "utf-8" in msg.lower() or "surrogate" in msg.lower():
-                reason = "line is not valid UTF-8 text (save the file as UTF-8)"
-            else:
-                reason = f"not JSON: {msg}"
-            return _raw_text(payload), [reason]
+        obj, bad = parse_record(payload)  # orjson, plus duplicate keys, lone surrogates, big integers
+        if bad:
+            return _raw_text(payload), bad
     if _is_normal(obj):
         norm = obj
     else:
@@ -582,9 +581,10 @@ def ingest(
     finally:
         if gc_was:
             gc.enable()
-    result.status = "completed"
+    incomplete = getattr(source, "incomplete", None)  # a source that could not read all there was says so
+    result.status, result.error = ("incomplete", "; ".join(incomplete)) if incomplete else ("completed", None)
     result.store_version = archive.version()
-    archive.append("runs", run_row("completed", None))
+    archive.append("runs", run_row(result.status, None, result.error))
     assert result.reconciles, result
     return result
 

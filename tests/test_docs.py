@@ -49,6 +49,8 @@ def _resolve(args: list[str]) -> tuple[click.Command, list[str]]:
 def test_every_archivist_command_in_the_readme_runs(args, sample_copy: Path, tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "my-records.jsonl.gz").write_bytes((REPO / "data" / "sample" / "remixes.jsonl.gz").read_bytes())
+    (tmp_path / "prompts.csv").write_text("image_name,prompt,timestamp,user_name\n"
+                                          "a.png,a lighthouse in a storm,2022-08-01T10:00:00Z,u1\n")
     args = [a.replace("/tmp/sim", str(tmp_path / "sim")).replace("/mnt/archive", str(sample_copy))
             .replace("./remix-archive", str(sample_copy)) for a in args]
     if _parse_only(args):

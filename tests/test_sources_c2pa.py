@@ -205,3 +205,77 @@ def test_cli_ingest_c2pa(tmp_path):
     assert json.loads(res.stdout)["stored"] == 1
     res = CliRunner().invoke(cli, ["ingest", "c2pa", str(tmp_path / "missing.jpg"), "--archive", str(tmp_path / "a")])
     assert res.exit_code != 0 and "does not exist" in res.output
+
+
+CASE_CHILD = Path(__file__).resolve().parent / "data" / "c2pa-ingredient-created-at-is-file-mtime" / "child.png"
+
+
+def test_case_an_ingredient_without_a_time_is_never_dated_after_its_child(tmp_path):
+    # case c2pa-ingredient-created-at-is-file-mtime: parent.png's manifest (no signing time, no action time)
+    # is found only inside child.png, whose edit is dated 2024-05-01
+    f = tmp_path / "child.png"
+    f.write_bytes(CASE_CHILD.read_bytes())  # a fresh copy: its mtime is now
+    arc = Archive.open(tmp_path / "a", create=True)
+    r = ingest(arc, C2paSource([str(f)]))
+    assert (r.stored, r.quarantined) == (2, 0)
+    recs = {json.loads(x)["title"]: json.loads(x) for x in arc.records()["record"]}
+    child, parent = recs["child.png"], recs["parent.png"]
+    assert child["created_at"] == "2024-05-01T00:00:00Z" and child["provenance"]["c2pa"]["created_at_from"] == "action"
+    assert parent["created_at"] == "2024-05-01T00:00:00Z"  # at most its child's time, not today's mtime
+    c = parent["provenance"]["c2pa"]
+    assert c["created_at_known"] is False and c["created_at_from"].startswith("unknown; at most the time of ")
+    assert child["id"] in c["created_at_from"]
+    # as of 2025 the parent is in the archive, not a placeholder
+    old = arc.lineage(as_of="2025-01-01")
+    assert old.filter(id=parent["id"])["placeholder"][0] is False
+    # touching the file and reading it again changes nothing
+    import os
+    os.utime(f, (1_900_000_000, 1_900_000_000))
+    again = ingest(arc, C2paSource([str(f)]))
+    assert (again.stored, again.unchanged) == (0, 2)
+
+
+def test_an_ingredient_no_status_names_is_not_validated_and_weaker():
+    from archive.sources.c2pa import manifest_nodes, read_store
+
+    store = read_store(CASE_CHILD)
+    (child_label,) = [k for k in store["manifests"] if k == store["active_manifest"]]
+    for ing in store["manifests"][child_label]["ingredients"]:
+        ing.pop("validation_results", None)  # as a reader that skips ingredients leaves it
+    store["validation_results"].pop("ingredientDeltas", None)
+    store["validation_results"]["activeManifest"] = {
+        k: [s for s in v if child_label in s.get("url", "")] for k, v in store["validation_results"]["activeManifest"].items()}
+    recs = {r["title"]: r for r in manifest_nodes(store, CASE_CHILD, sha256="0" * 64, size=1)}
+    assert recs["parent.png"]["provenance"]["c2pa"]["validation_state"] == "not validated"
+    assert recs["child.png"]["provenance"]["c2pa"]["validation_state"] == "Valid"
+    assert recs["child.png"]["parents"][0]["confidence"] == 1.0  # a validated manifest declared the edge
+
+
+@pytest.mark.parametrize("code, state", [
+    ("signingCredential.untrusted", "Valid"), ("signingCredential.ocsp.skipped", "Valid"),
+    ("signingCredential.ocsp.inaccessible", "Valid"), ("timeStamp.untrusted", "Valid"),
+    ("timeStamp.mismatch", "Valid"), ("timeStamp.outsideValidity", "Valid"),
+    ("signingCredential.ocsp.revoked", "Invalid"), ("signingCredential.revoked", "Invalid"),
+    ("signingCredential.expired", "Invalid"), ("claimSignature.mismatch", "Invalid"),
+    ("assertion.dataHash.mismatch", "Invalid"), ("ingredient.hashedURI.mismatch", "Invalid"),
+])
+def test_failure_codes_are_read_as_the_current_specification_defines_them(code, state):
+    from archive.sources.c2pa import manifest_nodes
+
+    def st(c, label):
+        return {"code": c, "url": f"self#jumbf=/c2pa/{label}/c2pa.signature", "explanation": ""}
+
+    store = {"active_manifest": "urn:c2pa:b", "validation_state": "Valid",
+             "validation_results": {"activeManifest": {"success": [st("claimSignature.validated", "urn:c2pa:b")],
+                                                       "failure": [], "informational": []},
+                                    "ingredientDeltas": [{"ingredientAssertionURI": "self#jumbf=/c2pa/urn:c2pa:b/x",
+                                                          "validationDeltas": {"success": [], "informational": [],
+                                                                               "failure": [st(code, "urn:c2pa:a")]}}]},
+             "manifests": {"urn:c2pa:b": {"title": "b.jpg", "signature_info": {"time": "2026-01-02T00:00:00Z"},
+                                          "ingredients": [{"title": "a.jpg", "relationship": "parentOf",
+                                                           "active_manifest": "urn:c2pa:a"}]},
+                           "urn:c2pa:a": {"title": "a.jpg", "signature_info": {"time": "2026-01-01T00:00:00Z"}}}}
+    recs = {r["title"]: r for r in manifest_nodes(store, CASE_CHILD, sha256="0" * 64, size=1)}
+    a = recs["a.jpg"]["provenance"]["c2pa"]
+    assert (a["validation_state"], a["failure_codes"]) == (state, [code])
+    assert recs["b.jpg"]["parents"][0]["confidence"] == 1.0  # the edge is b's claim, and b is valid

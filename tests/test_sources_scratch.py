@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -15,7 +16,8 @@ from archive.sources.http import HttpClient
 from archive.sources.scratch import ScratchSource
 from archive.store import Archive
 from dashboard.cli import cli
-from tests.replay.scratch_api import SMALL_TREE_IDS, serve_recorded_tree, serve_tree, synthetic_tree
+from tests.replay.scratch_api import (SMALL_TREE_IDS, as_listed, generations, serve_recorded_tree, serve_tree,
+                                       synthetic_tree)
 from tests.replay.server import Reply, ReplayServer, load
 
 
@@ -43,7 +45,7 @@ def test_recorded_tree_with_a_deleted_project_and_a_cycle(tmp_path):
     # the cycle (1005 lists the root again) is not followed, the deleted project is reported
     assert src.skipped_repeats == 1
     assert any("1003 was deleted" in w for w in src.warnings)
-    assert "/projects/1004/remixes" not in asked  # stats say 0 remixes: not asked
+    assert "/projects/1004/remixes" in asked  # stats say 0 remixes: asked anyway (listings say 0 wrongly)
     root = posts.row(by_predicate=pl.col("id") == "scratch:1001", named=True)
     assert root["title"] == "Pixel Garden (platformer)"
     assert root["prompt"].startswith("Arrow keys to move") and "Remix it and add your own levels!" in root["prompt"]
@@ -141,3 +143,102 @@ def test_odd_shapes_go_to_quarantine_not_to_a_traceback(tmp_path):
     reasons = [x for rs in arc.quarantine()["reasons"].to_list() for x in rs]
     assert "created_at: required field is missing" in reasons
     assert reasons.count("id: a Scratch remix without a numeric id") == 2
+
+
+CASE = Path(__file__).resolve().parent / "data" / "scratch-listing-remix-count-zero" / "api"
+
+
+def serve_case(srv: ReplayServer) -> None:
+    """The case's replay: /projects/<id> and /projects/<id>/remixes from the saved JSON files."""
+    for f in CASE.rglob("*.json"):
+        srv.add("/" + str(f.relative_to(CASE).with_suffix("")), json.loads(f.read_text()))
+
+
+def test_case_a_listed_remix_count_of_zero_is_never_trusted(tmp_path):
+    # case scratch-listing-remix-count-zero: 1001 -> 2001 -> 3001, listing objects all say remixes: 0
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        serve_case(srv)
+        r = ingest(arc, source(srv, 3001))
+        asked = [q.path for q in srv.requests]
+    assert (r.read, r.stored, r.quarantined) == (3, 3, 0)
+    assert sorted(arc.edges().select("child", "parent").rows()) == [("scratch:2001", "scratch:1001"),
+                                                                    ("scratch:3001", "scratch:2001")]
+    assert "/projects/2001/remixes" in asked and "/projects/3001/remixes" in asked
+    assert arc.lineage().filter(id="scratch:3001")["depth"][0] == 2
+
+
+def test_five_generations_of_real_shaped_listings_are_stored_whole(tmp_path):
+    projects, children = generations(5, fanout=2, seed=7)  # 63 projects, 5 generations below the root
+    arc = Archive.open(tmp_path / "a", create=True)
+    leaf = max(projects)
+    with ReplayServer() as srv:
+        serve_tree(srv, projects, children, listing=as_listed)
+        r = ingest(arc, source(srv, leaf), batch_size=10)
+    assert (r.read, r.stored, r.quarantined) == (63, 63, 0)
+    lin = arc.lineage()
+    assert lin["depth"].max() == 5 and lin.filter(placeholder=True).height == 0
+    assert arc.edges().height == 62
+    # the listing has no usernames: every author comes from the project's detail object
+    posts = arc.posts()
+    assert posts["author"].null_count() == 0
+    want = {f"scratch:{pid}": p["author"]["username"] for pid, p in projects.items()}
+    assert dict(posts.select("id", "author").rows()) == want
+    # the stored counts are the true ones (from the detail objects), not the listing's zeros
+    got = dict(posts.select("id", "remixes").rows())
+    assert got[f"scratch:{min(projects)}"] == 2 and got[f"scratch:{leaf}"] == 0
+
+
+def test_the_start_project_and_its_ancestors_are_stored_whatever_max_depth(tmp_path):
+    projects, children = generations(5, fanout=2, seed=8)
+    leaf = max(projects)
+    chain, p = [], leaf
+    while p is not None:
+        chain.append(f"scratch:{p}")
+        p = projects[p]["remix"]["parent"]
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        serve_tree(srv, projects, children, listing=as_listed)
+        ingest(arc, source(srv, leaf, max_depth=1))
+    ids = set(arc.posts()["id"].to_list())
+    assert set(chain) <= ids  # the leaf at depth 5 and its four ancestors and root
+    root = min(projects)
+    assert ids == set(chain) | {f"scratch:{c}" for c in children[root]}
+    assert arc.lineage().filter(id=f"scratch:{leaf}")["depth"][0] == 5
+
+
+@pytest.mark.parametrize("case", ["parent-404", "parent-is-itself", "listing-names-itself"])
+def test_a_parent_that_is_gone_or_is_the_project_itself(tmp_path, case):
+    # remix.parent pointing at a 404 (and not listed anywhere), at the project itself, and a remixes
+    # listing naming the project itself: no traceback, the start project stored, a warning that says which
+    projects, children = generations(2, fanout=2, seed=3)
+    ids = sorted(projects)
+    start, deleted = ids[-1], set()
+    gone = projects[start]["remix"]["parent"]
+    if case == "parent-404":
+        deleted = {gone}
+        children[ids[0]].remove(gone)  # not in any listing either
+    elif case == "parent-is-itself":
+        projects[start]["remix"] = {"parent": start, "root": start}
+    else:
+        children[start].append(start)
+    arc = Archive.open(tmp_path / "a", create=True)
+    with ReplayServer() as srv:
+        serve_tree(srv, projects, children, deleted=deleted, listing=as_listed)
+        src = source(srv, start)
+        r = ingest(arc, src)
+    assert r.reconciles and r.quarantined == 0
+    stored = set(arc.posts().filter(~pl.col("placeholder")).get_column("id").to_list())
+    assert f"scratch:{start}" in stored
+    lin = arc.lineage()
+    if case == "parent-404":
+        assert f"scratch:{gone}" in lin.filter(placeholder=True).get_column("id").to_list()
+        assert src.warnings[0] == (f"project {gone}, the parent of project {start}, was not found (404: deleted or "
+                                   "unshared); it stays a placeholder")
+        assert r.stored == len(ids) - 2  # all but the gone parent and its other child (not reachable)
+    elif case == "parent-is-itself":
+        assert r.stored == 1 and arc.stats()["self_loops"] == 1
+        assert src.warnings == [f"project {start} names itself as its parent (remix.parent); the link is kept as "
+                                "declared and the archive reports it as a self-loop"]
+    else:
+        assert r.stored == len(ids) and src.skipped_repeats == 1 and arc.stats()["self_loops"] == 0

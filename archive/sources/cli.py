@@ -1,4 +1,4 @@
-"""CLI commands for the network and media sources: `ingest scratch|c2pa|openai-videos|civitai`.
+"""CLI commands for the network, media and table sources: `ingest scratch|c2pa|openai-videos|civitai|table`.
 
 Importing this module registers the commands on :data:`archive.cli.ingest_group`.
 """
@@ -15,7 +15,7 @@ from archive.cli import archive_option, err_console, handle_errors, ingest_group
 from archive.ingest import Source
 from archive.sources.http import NetPolicy
 
-__all__ = ["ingest_scratch", "ingest_c2pa", "ingest_openai_videos", "ingest_civitai"]
+__all__ = ["ingest_scratch", "ingest_c2pa", "ingest_openai_videos", "ingest_civitai", "ingest_table"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 _BATCH = 200  # network records per commit: small enough that a killed crawl loses little
@@ -111,32 +111,49 @@ def ingest_c2pa(paths: tuple[Path, ...], batch_size: int, archive_path: Path | N
 
 
 @ingest_group.command("openai-videos")
+@click.option("--from-file", "from_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Read saved GET /videos pages or video objects (JSON or JSON Lines) instead of the API, "
+                   "which closed in September 2026. Repeat for several files.")
 @click.option("--download", is_flag=True,
-              help="Save each video's content into the archive's media folder (named by sha256) before it expires.")
+              help="Save each video's content into the archive's media folder (named by sha256) before it expires; "
+                   "content the archive already holds is not fetched again.")
 @click.option("--page-size", default=100, show_default=True, help="Videos per page (the API allows up to 100).")
 @_network_options("https://api.openai.com/v1", 5.0)
 @archive_option
 @json_option
 @handle_errors
-def ingest_openai_videos(download: bool, page_size: int, base_url: str, allow_private: bool, rate: float,
-                         timeout: float, batch_size: int, archive_path: Path | None, as_json: bool) -> None:
-    """List your OpenAI (Sora) videos with their remix links; the key comes from OPENAI_API_KEY.
+def ingest_openai_videos(from_files: tuple[Path, ...], download: bool, page_size: int, base_url: str,
+                         allow_private: bool, rate: float, timeout: float, batch_size: int, archive_path: Path | None,
+                         as_json: bool) -> None:
+    """Load your OpenAI (Sora) videos with their remix links, from saved responses or the API.
 
-    Pages through GET /videos with the `after` cursor; a remix points to the
-    video it was remixed from. The key is never logged or stored.
+    The OpenAI Videos API closed in September 2026: --from-file reads the
+    GET /videos pages or video objects you saved (JSON or JSON Lines). A live
+    endpoint (a mirror) is paged with the `after` cursor; the key comes from
+    OPENAI_API_KEY and is never logged or stored. A remix points to the video
+    it was remixed from.
 
     \b
-    Example:
-      OPENAI_API_KEY=sk-... archivist ingest openai-videos --download
+    Examples:
+      archivist ingest openai-videos --from-file my-videos-page1.json --from-file my-videos-page2.json
+      OPENAI_API_KEY=sk-... archivist ingest openai-videos --base-url https://mirror.example/v1 --download
     """
-    from archive.sources.openai_videos import OpenAIVideosSource
+    from archive.sources.openai_videos import OpenAIVideosSource, stored_media
 
     from archive.paths import default_archive_path
 
     media = (archive_path if archive_path is not None else default_archive_path()) / "media"
     src = OpenAIVideosSource(base_url=base_url, allow_private=allow_private, rate=rate, timeout=timeout,
-                             page_size=page_size, media_dir=media if download else None)
-    _run(archive_path, src, as_json, batch_size)
+                             page_size=page_size, media_dir=media if download else None, from_files=list(from_files))
+    arc = open_archive(archive_path, create=True)
+    if download:
+        src.stored = stored_media(arc, media)
+    run_ingest(arc, src, as_json=as_json, batch_size=batch_size)
+    if src.already_stored and not as_json:
+        err_console.print(f"{src.already_stored} video(s) already stored in {media}: not fetched again",
+                          markup=False, highlight=False, soft_wrap=True)
+    for w in src.warnings[:20]:
+        err_console.print(f"warning: {w}", markup=False, highlight=False)
 
 
 @ingest_group.command("civitai")
@@ -171,3 +188,53 @@ def ingest_civitai(max_items: int | None, sort: str, period: str, username: str 
     src = CivitaiSource(filters=filters, max_items=max_items, base_url=base_url, allow_private=allow_private,
                         rate=rate, timeout=timeout, page_size=page_size)
     _run(archive_path, src, as_json, batch_size)
+
+
+@ingest_group.command("table")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--map", "mapping", required=True, metavar="FIELD=COLUMN,...",
+              help="Which column gives which field: id and created_at required; prompt, title, author, parent, "
+                   "url, license optional. Other columns are kept in extra.")
+@click.option("--source", "source_name", default=None,
+              help="The records' source name and id prefix (default: the file's name, e.g. diffusiondb).")
+@click.option("--separator", default=None, help="Column separator of a text table (default: comma; tab for .tsv).")
+@click.option("--dry-run", is_flag=True, help="Show the columns and the first mapped records; write nothing.")
+@click.option("--rows", default=5, show_default=True, type=click.IntRange(min=0), help="How many records --dry-run shows.")
+@click.option("--batch-size", default=5000, show_default=True, help="Records per atomic commit.")
+@archive_option
+@json_option
+@handle_errors
+def ingest_table(path: Path, mapping: str, source_name: str | None, separator: str | None, dry_run: bool, rows: int,
+                 batch_size: int, archive_path: Path | None, as_json: bool) -> None:
+    """Ingest a prompt dataset from CSV, TSV or Parquet through a column map.
+
+    Each row becomes a record <source>:<id>; a mapped parent column gives a
+    declared remix edge to the row it names. Try --dry-run first.
+
+    \b
+    Example:
+      archivist ingest table metadata.parquet --map id=image_name,prompt=prompt,created_at=timestamp,author=user_name --dry-run
+    """
+    import orjson
+
+    from archive.cli import console, emit_json
+    from archive.sources.table import TableSource, parse_map
+
+    src = TableSource(path, parse_map(mapping), source=source_name, separator=separator)
+    if dry_run:
+        recs = src.preview(rows)
+        if as_json:
+            emit_json({"columns": src.columns, "source": src.source, "records": recs})
+            return
+        console.print(f"{path}: {len(src.columns)} columns: {', '.join(src.columns)}", markup=False, highlight=False)
+        console.print(f"first {len(recs)} record(s) as they would be ingested (--dry-run: nothing written):",
+                      markup=False, highlight=False)
+        for r in recs:
+            console.print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode(), markup=False, highlight=False)
+        return
+    _run(archive_path, src, as_json, batch_size)
+    n, some = src.parents_not_in_table()
+    if n:
+        err_console.print(f"note: {n} parent value(s) name no row of {path.name} (e.g. {', '.join(map(repr, some))}): "
+                          "they are placeholders; check that the parent column holds this table's ids",
+                          markup=False, highlight=False, soft_wrap=True)

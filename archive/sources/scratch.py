@@ -5,11 +5,16 @@ The Scratch REST API (public, no key) gives each project as JSON with its
 project's remixes page by page (``/projects/{id}/remixes?limit=40&offset=``),
 each remix a full project object. The crawl:
 
-1. fetches the project asked for and, through ``remix.root``, the root of its tree
-   (if the root is gone, it climbs ``remix.parent`` as far as it can);
-2. walks the tree depth first, one page of remixes at a time, down to ``max_depth``
-   generations; a project whose ``stats.remixes`` is 0 is not asked for remixes;
-3. never visits a project twice, so a cycle in the data ends the walk instead of
+1. fetches the project asked for and climbs ``remix.parent`` to the root of its tree
+   (``remix.root`` when a parent is gone); the start project and every ancestor found
+   are stored first, whatever ``max_depth`` says;
+2. walks the tree from the root depth first, one page of remixes at a time, down to
+   ``max_depth`` generations. Every project is asked for its remixes page: a listed
+   ``stats.remixes`` of 0 is never trusted (Scratch's listing objects report 0 even for
+   remixed projects, scratch-www#2441 and #4204), so a leaf costs one request;
+3. a listed project without ``author.username`` (the listing lacks it) is fetched
+   whole from ``/projects/{id}`` and its record made from that detail object;
+4. never visits a project twice, so a cycle in the data ends the walk instead of
    looping; a project deleted mid-crawl (404) is reported and skipped.
 
 Each project becomes one record: ``scratch:<id>``, parent ``scratch:<remix.parent>``
@@ -134,37 +139,51 @@ class ScratchSource:
                               "did not return a list of projects")
         return page
 
-    def _expand(self, p: dict[str, Any], depth: int) -> bool:
-        if self.max_depth is not None and depth >= self.max_depth:
-            return False
-        stats = p.get("stats")
-        return not (isinstance(stats, dict) and stats.get("remixes") == 0)
+    def _expand(self, depth: int) -> bool:
+        # stats.remixes is never consulted: listing objects say 0 for remixed projects
+        return self.max_depth is None or depth < self.max_depth
 
-    def _top(self) -> dict[str, Any]:
+    def _detailed(self, child: dict[str, Any]) -> dict[str, Any]:
+        """The listing object, or the project's detail object when the listing lacks the author."""
+        author = child.get("author")
+        if isinstance(author, dict) and author.get("username"):
+            return child
+        detail = self._project(int(child["id"]))
+        return detail if detail is not None else child
+
+    def _ancestry(self) -> list[dict[str, Any]]:
+        """The start project and its ancestors, start first, root (or the highest one still there) last."""
         start = self._project(self.project_id)
         if start is None:
             raise SourceError(f"scratch: project {self.project_id} not found at {self.base_url} "
                               "(deleted, unshared or never existed)")
-        remix = start.get("remix") or {}
-        root_id = remix.get("root")
-        if root_id is None or root_id == start.get("id"):
-            return start
-        root = self._project(int(root_id))
-        if root is not None:
-            return root
-        # the root is gone: climb remix.parent as far as the projects still exist
-        top, seen = start, {start.get("id")}
+        chain, seen = [start], {start.get("id")}
         while True:
-            parent = (top.get("remix") or {}).get("parent")
-            if parent is None or parent in seen:
+            parent = (chain[-1].get("remix") or {}).get("parent")
+            if not isinstance(parent, int) or isinstance(parent, bool) or parent in seen:
                 break
             seen.add(parent)
-            up = self._project(int(parent))
+            up = self._project(parent)
             if up is None:
+                self.warnings.append(f"project {parent}, the parent of project {chain[-1].get('id')}, was not found "
+                                     "(404: deleted or unshared); it stays a placeholder")
                 break
-            top = up
-        self.warnings.append(f"root project {root_id} is gone; crawled from project {top.get('id')}")
-        return top
+            chain.append(up)
+        root_id = (start.get("remix") or {}).get("root")
+        top = chain[-1]
+        if (isinstance(root_id, int) and root_id not in seen and (top.get("remix") or {}).get("parent") is not None):
+            root = self._project(root_id)  # a parent is gone: the root may still be there
+            if root is not None:
+                chain.append(root)
+                return chain
+        top_parent = (top.get("remix") or {}).get("parent")
+        if top_parent is not None and top_parent == top.get("id"):
+            self.warnings.append(f"project {top_parent} names itself as its parent (remix.parent); the link is kept "
+                                 "as declared and the archive reports it as a self-loop")
+        elif top_parent is not None:
+            self.warnings.append(f"the parent of project {top.get('id')} is gone (and so is root project {root_id}); "
+                                 f"crawled from project {top.get('id')}")
+        return chain
 
     # -- the crawl ------------------------------------------------------------------------------------
     def items(self, cursor: str | None) -> Iterator[Item]:
@@ -178,17 +197,21 @@ class ScratchSource:
             try:
                 state = orjson.loads(cursor)
                 t, frames = state["t"], [list(map(int, f)) for f in state["stack"]]
+                self._ancestors = sorted(int(a) for a in state.get("a", []))
+                seen = {f[0] for f in frames} | set(self._ancestors)
             except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
                 raise SourceError(f"scratch: cannot resume from the stored cursor ({e}); "
                                   "run with a different --archive or start over") from None
-            seen = {f[0] for f in frames}
         else:
             t = _now()
-            top = self._top()
-            tid = int(top["id"])
-            seen = {tid}
-            frames = [[tid, 0, 0, 0]] if self._expand(top, 0) else []
-            yield (f"{self.base_url}/projects/{tid}", project_record(top, fetched_at=t), self._cursor(t, frames))
+            chain = self._ancestry()
+            seen = {int(p["id"]) for p in chain}
+            tid = int(chain[-1]["id"])
+            frames = [[tid, 0, 0, 0]] if self._expand(0) else []
+            for p in chain:  # start project and ancestors first: stored whatever the walk finds
+                yield (f"{self.base_url}/projects/{p['id']}", project_record(p, fetched_at=t),
+                       self._cursor(t, frames, seen))
+        expanded = {f[0] for f in frames}
         pages: dict[tuple[int, int], list[Any]] = {}
         while frames:
             fid, depth, off, idx = frames[-1]
@@ -216,14 +239,18 @@ class ScratchSource:
                 yield (loc, Bad(orjson.dumps(child).decode(), ["id: a Scratch remix without a numeric id"]),
                        self._cursor(t, frames))
                 continue
-            if cid in seen:  # a cycle or a repeat: each project once
+            if cid in expanded:  # a cycle or a repeat: each project once
                 self.skipped_repeats += 1
                 continue
-            seen.add(cid)
-            if self._expand(child, depth + 1):
+            expanded.add(cid)
+            if self._expand(depth + 1):
                 frames.append([cid, depth + 1, 0, 0])
-            yield (loc, project_record(child, fetched_at=t), self._cursor(t, frames))
+            if cid in seen:  # an ancestor of the start project: stored already, walked now
+                continue
+            seen.add(cid)
+            yield (loc, project_record(self._detailed(child), fetched_at=t), self._cursor(t, frames))
 
-    @staticmethod
-    def _cursor(t: str, frames: list[list[int]]) -> str:
-        return orjson.dumps({"t": t, "stack": frames}).decode()
+    def _cursor(self, t: str, frames: list[list[int]], ancestors: set[int] | None = None) -> str:
+        if ancestors is not None:
+            self._ancestors = sorted(ancestors)
+        return orjson.dumps({"t": t, "stack": frames, "a": getattr(self, "_ancestors", [])}).decode()

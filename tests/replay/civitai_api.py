@@ -50,3 +50,23 @@ def serve_images(srv: ReplayServer, images: list[dict]) -> None:
         return {"items": items, "metadata": {"nextCursor": str(nxt)} if nxt < len(images) else {}}
 
     srv.route("/api/v1/images", handler)
+
+
+def serve_legacy_path(srv: ReplayServer, images: list[dict]) -> None:
+    """``/api/v1/images`` as Civitai answers a ``modelId`` query without ``modelVersionId`` (its "legacy"
+    path): ``meta`` wrapped as ``{"id": <image id>, "meta": {...}}`` unless ``flatMeta=true`` is sent
+    (civitai/civitai ``src/pages/api/v1/images/index.ts``: ``useFlat = flatMeta ?? !useLegacyMethod``)."""
+
+    def handler(path: str, query: dict[str, str], headers: dict[str, str]) -> Any:
+        flat = query.get("flatMeta") == "true"
+        items = []
+        for im in images:
+            im = copy.deepcopy(im)
+            inner = im.get("meta")
+            if isinstance(inner, dict) and set(inner) <= {"id", "meta"}:
+                inner = inner.get("meta")
+            im["meta"] = inner if flat else {"id": im["id"], "meta": inner}
+            items.append(im)
+        return {"items": items, "metadata": {}}
+
+    srv.route("/api/v1/images", handler)

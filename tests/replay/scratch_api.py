@@ -24,6 +24,7 @@ def serve_recorded_tree(srv: ReplayServer) -> None:
     srv.add("/projects/1001/remixes?limit=40&offset=0", load("scratch/remixes_1001_0.json"))
     srv.add("/projects/1002/remixes?limit=40&offset=0", load("scratch/remixes_1002_0.json"))
     srv.add("/projects/1005/remixes?limit=40&offset=0", load("scratch/remixes_1005_0.json"))
+    srv.add("/projects/1004/remixes?limit=40&offset=0", [])  # a leaf: its listed count of 0 is not trusted
     srv.add("/projects/1003/remixes?limit=40&offset=0", Reply(404, {"code": "NotFound", "message": ""}))
 
 
@@ -61,9 +62,37 @@ def synthetic_tree(n: int, *, seed: int = 0, root_id: int = 700_000_000) -> tupl
     return projects, children
 
 
+def as_listed(p: dict) -> dict:
+    """A project as Scratch's remixes listing gives it: ``stats.remixes`` 0 whatever the true count
+    (scratch-www#2441, #4204; every object of a real saved listing says 0), and an author with no username."""
+    q = copy.deepcopy(p)
+    q.pop("project_token", None)
+    q["stats"] = {**q.get("stats", {}), "remixes": 0}
+    if isinstance(q.get("author"), dict):
+        q["author"].pop("username", None)
+    return q
+
+
+def generations(depth: int, *, fanout: int = 2, seed: int = 0) -> tuple[dict[int, dict], dict[int, list[int]]]:
+    """A seeded tree ``depth`` generations deep below its root, ``fanout`` remixes per project."""
+    n = sum(fanout ** g for g in range(depth + 1))
+    projects, _ = synthetic_tree(n, seed=seed)
+    ids = sorted(projects)
+    children: dict[int, list[int]] = {pid: [] for pid in ids}
+    for i, pid in enumerate(ids[1:], 1):
+        parent = ids[(i - 1) // fanout]
+        children[parent].append(pid)
+        projects[pid]["remix"] = {"parent": parent, "root": ids[0]}
+    for pid in ids:
+        projects[pid]["stats"]["remixes"] = len(children[pid])
+    return projects, children
+
+
 def serve_tree(srv: ReplayServer, projects: dict[int, dict], children: dict[int, list[int]], *,
-               deleted: set[int] = frozenset()) -> None:  # type: ignore[assignment]
-    """Answer ``/projects/{id}`` and ``/projects/{id}/remixes?limit=&offset=`` from the tree."""
+               deleted: set[int] = frozenset(), listing=None) -> None:  # type: ignore[assignment]
+    """Answer ``/projects/{id}`` and ``/projects/{id}/remixes?limit=&offset=`` from the tree
+    (``listing``: how a project looks inside a remixes page, e.g. :func:`as_listed`)."""
+    shape = listing or (lambda p: p)
 
     def handler(path: str, query: dict[str, str], headers: dict[str, str]) -> Any:
         parts = path.strip("/").split("/")
@@ -77,7 +106,7 @@ def serve_tree(srv: ReplayServer, projects: dict[int, dict], children: dict[int,
             return {**projects[pid], "project_token": f"{pid}_token"}
         if len(parts) == 3 and parts[2] == "remixes":
             limit, offset = int(query.get("limit", 20)), int(query.get("offset", 0))
-            return [projects[c] for c in children[pid][offset: offset + min(limit, 40)]]
+            return [shape(projects[c]) for c in children[pid][offset: offset + min(limit, 40)]]
         return Reply(404, {"code": "NotFound", "message": ""})
 
     srv.route("/projects/", handler)
