@@ -422,7 +422,8 @@ class JsonlSource:
         try:
             for n, line in enumerate(lines, 1):
                 if isinstance(line, _TooLong):  # kept in quarantine by its start (and place), never whole
-                    yield (f"{p}:{n}", Bad(f"{bytes(line).decode('utf-8', 'backslashreplace')}…",
+                    # its place is part of the raw text: two long lines that start alike are two records
+                    yield (f"{p}:{n}", Bad(f"{p}:{n}: {bytes(line).decode('utf-8', 'backslashreplace')}…",
                                            [f"line longer than {self.max_line} bytes (the JSON Lines line "
                                             "limit); skipped"]), None)
                     first = False
