@@ -1,6 +1,6 @@
 """CLI commands for archiving and export: snapshot, snapshots, verify, restore, export, redact.
 
-Importing this module registers the commands on :data:`archive.cli.cli`.
+:data:`COMMANDS` lists them; ``dashboard.cli.build_cli`` adds them to :data:`archive.cli.cli`.
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from archive.extensions import current
 from archive.cli import (
     _as_of,
     archive_option,
     as_of_option,
-    cli,
     print_table,
     console,
     emit_json,
@@ -30,7 +30,7 @@ from archive.errors import SnapshotError
 __all__ = ["snapshot_cmd", "snapshots_cmd", "verify_cmd", "restore_cmd", "export_cmd", "redact_cmd"]
 
 
-@cli.command("snapshot")
+@click.command("snapshot")
 @click.argument("root")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
               help="Folder to put the bag in (default <archive>/snapshots/<root>/).")
@@ -67,8 +67,9 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
     arc = open_archive(archive_path, read_only=False)
     policy = (NetPolicy.from_options(allow_private, allow_host, allow_link_local, max_body_mb=None)
               if allow_host or allow_link_local else allow_private)
+    ext = current()
     bag = snapshot(arc, root, out=out, media=media, as_of=_as_of(as_of), allow_private=policy,
-                   media_dirs=media_dirs)
+                   media_dirs=media_dirs, report=ext.report, drift=ext.drift(arc) if ext.drift else None)
     info = read_bag_info(bag)
     if as_json:
         emit_json({"bag": str(bag), **{k: v for k, v in info.items()}})
@@ -79,7 +80,7 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
                   f"drift report: {info.get('Remix-Drift-Report')}")
 
 
-@cli.command("snapshots")
+@click.command("snapshots")
 @click.argument("root")
 @click.option("--dir", "folder", type=click.Path(path_type=Path), default=None,
               help="A folder of bags to list instead of <archive>/snapshots/<root>/.")
@@ -108,7 +109,7 @@ def snapshots_cmd(root: str, folder: Path | None, archive_path: Path | None, as_
     print_table(t, ids=("bag",), drop=("removed", "changed", "media", "added", "store version"))
 
 
-@cli.command("verify")
+@click.command("verify")
 @click.argument("bag", type=click.Path(path_type=Path))
 @json_option
 @handle_errors
@@ -137,7 +138,7 @@ def verify_cmd(bag: Path, as_json: bool) -> None:
     raise click.ClickException(f"{bag} failed verification: {len(res.problems)} problem(s)")
 
 
-@cli.command("restore")
+@click.command("restore")
 @click.argument("bag", type=click.Path(path_type=Path))
 @archive_option
 @json_option
@@ -167,7 +168,7 @@ def restore_cmd(bag: Path, archive_path: Path | None, as_json: bool) -> None:
                        f"(store version {result.store_version})"))
 
 
-@cli.command("export")
+@click.command("export")
 @click.option("--format", "fmt", type=click.Choice(["graphml", "gexf", "newick", "prov-json", "parquet", "csv"]),
               required=True, help="Output format.")
 @click.option("--root", default=None, help="Export only the tree of this post (default: the whole archive).")
@@ -193,15 +194,17 @@ def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path |
     from archive.snapshot import safe_name
 
     arc = open_archive(archive_path, read_only=True)
+    ext = current()
+    drift = ext.drift(arc) if ext.drift else None
     if out == "-":
         if fmt == "parquet":
             raise click.BadParameter("parquet is binary: give a file name", param_hint="-o")
-        data = export(arc, fmt, None, root=root, as_of=_as_of(as_of))
+        data = export(arc, fmt, None, root=root, as_of=_as_of(as_of), drift=drift)
         assert isinstance(data, bytes)
         click.echo(data.decode("utf-8"), nl=False)
         return
     target = Path(out) if out else Path(f"export-{safe_name(root) if root else 'archive'}.{FORMATS[fmt]}")
-    path = export(arc, fmt, target, root=root, as_of=_as_of(as_of))
+    path = export(arc, fmt, target, root=root, as_of=_as_of(as_of), drift=drift)
     assert isinstance(path, Path)
     if as_json:
         emit_json({"format": fmt, "root": root, "out": str(path), "bytes": path.stat().st_size})
@@ -209,7 +212,7 @@ def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path |
         console.print(Text(f"wrote {fmt} ({path.stat().st_size:,} bytes) to {path}"))
 
 
-@cli.command("redact")
+@click.command("redact")
 @click.argument("post_id")
 @click.option("--reason", required=True, help="Why (kept in the redaction ledger), e.g. 'consent revoked'.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -246,3 +249,7 @@ def redact_cmd(post_id: str, reason: str, yes: bool, archive_path: Path | None, 
         err_console.print(Text(f"{len(r.affected_snapshots)} snapshot(s) taken before still hold the content:"))
         for b in r.affected_snapshots:
             err_console.print(Text(f"  {b}"))
+
+
+#: the commands of this module, added to the group by ``dashboard.cli.build_cli``
+COMMANDS = (snapshot_cmd, snapshots_cmd, verify_cmd, restore_cmd, export_cmd, redact_cmd,)

@@ -52,7 +52,7 @@ import json
 import os
 import shutil
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -62,8 +62,9 @@ import polars as pl
 
 from archive.bag import VerifyResult, check_bag_paths, restore, restore_refusals, verify
 from archive import tempfiles
+from archive.extensions import ReportWriter
 from archive.errors import ArchiveError, NotFoundError, SnapshotError, SourceError, resource_problem
-from archive.export import _drift, export_frames, to_csv, to_graphml, to_newick, to_prov_json
+from archive.export import export_frames, to_csv, to_graphml, to_newick, to_prov_json
 from archive.names import ONE_LINE, escape_chars, portable_name, portable_suffix
 from archive.record import content_hash
 from archive.sources.http import AddressRefused, HttpClient, NetPolicy
@@ -71,8 +72,6 @@ from archive.store import Archive
 
 __all__ = [
     "CHECKSUMS",
-    "ReportHook",
-    "register_report_hook",
     "safe_name",
     "snapshot",
     "VerifyResult",
@@ -86,28 +85,7 @@ __all__ = [
 ]
 
 CHECKSUMS = ["sha256", "sha512"]
-#: a function that writes the drift report of a tree: (archive, root, as_of) -> {relative path: bytes}
-ReportHook = Callable[[Archive, str, Any], dict[str, bytes]]
-_REPORT_HOOKS: list[ReportHook] = []
 _MEDIA_LIMIT = 2 * 1024 ** 3
-
-
-def register_report_hook(hook: ReportHook) -> ReportHook:
-    """Register a function that adds the drift report to every snapshot (``lineage.report`` does).
-
-    The archive package does not import ``lineage``; lineage registers itself here
-    when it is imported, so ``archivist snapshot`` carries the full report.
-
-    Examples
-    --------
-    >>> h = register_report_hook(lambda archive, root, as_of: {"hello.txt": b"hi"})
-    >>> h in _REPORT_HOOKS
-    True
-    >>> _REPORT_HOOKS.remove(h)
-    """
-    if hook not in _REPORT_HOOKS:
-        _REPORT_HOOKS.append(hook)
-    return hook
 
 
 def safe_name(post_id: str) -> str:
@@ -262,8 +240,8 @@ def _bag_hashes(nodes: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
 
 def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, media: bool = False,
              as_of: Any = None, allow_private: bool | NetPolicy = False, media_dirs: Sequence[str | Path] = (),
-             timeout: float = 30.0,
-             now: datetime | None = None) -> Path:
+             timeout: float = 30.0, now: datetime | None = None, report: ReportWriter | None = None,
+             drift: pl.DataFrame | None = None) -> Path:
     """Pack the tree of ``root`` (any node of it) into a new BagIt bag; returns the bag folder.
 
     ``out`` is the parent folder of the bag (default ``<archive>/snapshots/<root>``).
@@ -272,6 +250,13 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
     is ``--allow-private`` or a :class:`~archive.sources.http.NetPolicy`); local paths and
     ``file://`` URLs are copied only from inside ``media_dirs``; what could not be
     reached is listed in ``data/media/index.json``, never silently skipped.
+
+    ``report`` writes the drift report into ``data/report/`` and ``drift`` (``id`` and
+    drift columns) adds measured drift to the tables; ``archive`` measures neither, so
+    the caller passes them (``archivist snapshot`` passes
+    ``lineage.report.snapshot_report`` and ``lineage.stale.stored_drift``). Without them
+    the bag says so in ``data/report/README.txt``. The same call writes the same bag,
+    whatever modules the process imported.
 
     Examples
     --------
@@ -285,7 +270,7 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
     """
     now = now or datetime.now(timezone.utc)
     version = archive._pin(as_of)[0]
-    nodes, edges = export_frames(archive, root, as_of=as_of)
+    nodes, edges = export_frames(archive, root, as_of=as_of, drift=drift)
     nodes = nodes.drop("observed_at", strict=False)  # ingest time when fetched_at is missing: not the tree's
     tree_root = nodes.filter(pl.col("depth") == 0).get_column("id")[0]
     parent = Path(out) if out is not None else archive.path / "snapshots" / safe_name(tree_root)
@@ -299,7 +284,7 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
         (tmp / "tree.graphml").write_bytes(to_graphml(nodes, edges))
         (tmp / "tree.nwk").write_text(to_newick(nodes), "utf-8")
         (tmp / "prov.json").write_bytes(to_prov_json(nodes, edges, engine="direct"))
-        report_note = _write_reports(archive, tree_root, as_of, tmp / "report")
+        report_note = _write_reports(archive, tree_root, as_of, tmp / "report", report, drift)
         (tmp / "c2pa").mkdir()
         (tmp / "media").mkdir()
         n_c2pa = 0
@@ -402,15 +387,16 @@ def _finish_bag(tmp: Path, final: Path) -> None:
     os.rename(tmp, final)
 
 
-def _write_reports(archive: Archive, root: str, as_of: Any, folder: Path) -> str:
+def _write_reports(archive: Archive, root: str, as_of: Any, folder: Path, report: ReportWriter | None,
+                   drift: pl.DataFrame | None) -> str:
     folder.mkdir()
     files: dict[str, bytes] = {}
     failed: list[str] = []
-    for hook in _REPORT_HOOKS:
+    if report is not None:
         try:
-            files.update(hook(archive, root, as_of))
+            files.update(report(archive, root, as_of))
         except ArchiveError as e:  # the bag is still worth making; say what went wrong inside it
-            failed.append(f"{getattr(hook, '__name__', 'report')}: {e}")
+            failed.append(f"{getattr(report, '__name__', 'report')}: {e}")
     if failed:
         (folder / "REPORT-FAILED.txt").write_text("The drift report could not be made:\n" + "\n".join(failed) + "\n",
                                                   "utf-8")
@@ -424,15 +410,14 @@ def _write_reports(archive: Archive, root: str, as_of: Any, folder: Path) -> str
         return "full report (" + ", ".join(sorted(files)) + ")" + (" with failures" if failed else "")
     if failed:
         return "failed (see data/report/REPORT-FAILED.txt)"
-    drift = _drift(archive)
     if drift is not None:
         ids = archive.tree(root, as_of=as_of).nodes.select("id")
         rows = drift.join(ids, on="id", how="semi").sort("id")
         (folder / "drift.json").write_text(json.dumps(rows.to_dicts(), indent=1), "utf-8")
-        return "stored drift per node (drift.json); import lineage for the full report"
+        return "stored drift per node (drift.json); pass report= for the full report"
     (folder / "README.txt").write_text(
         "No drift measures were available when this snapshot was taken: run `archivist analyze`\n"
-        "and snapshot again, or use `archivist snapshot` (which adds the full report).\n", "utf-8")
+        "and snapshot again with `archivist snapshot` (which adds the full report).\n", "utf-8")
     return "none (no drift measures available)"
 
 

@@ -1,19 +1,24 @@
-"""The console script: every command group assembled, plus `dashboard` and `demo`."""
+"""The console script: every command assembled in one place (:func:`build_cli`), plus `dashboard` and `demo`.
+
+No command registers itself on import: each CLI module lists its commands in
+``COMMANDS`` and :func:`build_cli` adds them, with the :class:`archive.extensions.Extensions`
+(the drift report and stored drift that ``archive`` commands carry) given to the group.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import click
 
-# Importing these modules registers their commands on the group.
-import archive.cli_archiving  # noqa: F401  snapshot, snapshots, verify, restore, export, redact
-import archive.sources.cli  # noqa: F401  ingest scratch, c2pa, openai-videos, civitai
-import lineage.cli  # noqa: F401  analyze, drift, bleed, decay, report
-import lineage.cli_report  # noqa: F401  report (and the drift report inside snapshots)
-from archive.cli import archive_option, cli, console, handle_errors, open_archive, run_ingest
+import archive.cli_archiving
+import archive.sources.cli
+import lineage.cli
+import lineage.cli_report
+from archive.cli import archive_option, cli, console, handle_errors, ingest_group, open_archive, run_ingest
+from archive.extensions import Extensions
 from archive.paths import data_dir
 
-__all__ = ["main", "cli"]
+__all__ = ["main", "cli", "build_cli"]
 
 
 def serve(archive_path: Path, host: str, port: int, debug: bool = False,
@@ -39,7 +44,7 @@ def serve(archive_path: Path, host: str, port: int, debug: bool = False,
     app.run(host=host, port=port, debug=debug, request_handler=Handler)
 
 
-@cli.command("dashboard")
+@click.command("dashboard")
 @archive_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8050, show_default=True, help="Port to listen on.")
@@ -83,7 +88,7 @@ def build_sample(archive_path: Path, *, as_json: bool = False) -> Path:
     return arc.path
 
 
-@cli.command("demo")
+@click.command("demo")
 @archive_option
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True)
@@ -96,6 +101,29 @@ def demo_cmd(archive_path: Path | None, host: str, port: int, no_serve: bool) ->
         console.print(f"sample archive ready at {path}; serve it with `archivist dashboard --archive {path}`")
         return
     serve(path, host, port)
+
+
+#: the commands of this module
+COMMANDS = (dashboard_cmd, demo_cmd)
+
+
+def build_cli() -> click.Group:
+    """The ``archivist`` group with every command, and the report and drift that snapshots and exports carry.
+
+    The one place commands are registered (idempotent: adding a command again replaces it).
+    """
+    from lineage.cli_report import snapshot_report
+    from lineage.stale import stored_drift
+
+    for cmd in archive.sources.cli.COMMANDS:
+        ingest_group.add_command(cmd)
+    for cmd in (*archive.cli_archiving.COMMANDS, *lineage.cli.COMMANDS, *lineage.cli_report.COMMANDS, *COMMANDS):
+        cli.add_command(cmd)
+    cli.context_settings["obj"] = Extensions(report=snapshot_report, drift=stored_drift)
+    return cli
+
+
+cli = build_cli()  # the one call that assembles the group
 
 
 def main() -> None:

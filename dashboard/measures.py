@@ -25,6 +25,7 @@ from lineage.decay import (TREE_SHAPE_SCHEMA, activity, activity_by_tree, branch
                            fidelity_by_depth, fit_fidelity, tree_shape)
 from lineage.drift import drift_rate_expr, node_drift, token_diff
 from lineage.errors import LineageError
+from lineage.stale import analysis_state
 from lineage.styles import styles_frame
 
 __all__ = ["MISSING", "stale_notes", "ON_THE_FLY_LIMIT", "analysed_version", "fresh_table", "tree_drift", "archive_drift",
@@ -39,13 +40,7 @@ ON_THE_FLY_LIMIT = 50_000  # posts: above this, whole-archive measures come from
 
 def analysed_version(arc: Archive) -> int | None:
     """The store version the latest ``archivist analyze`` described (``None``: never analysed)."""
-    try:
-        runs = load_results(arc, "runs")
-    except LineageError:
-        return None
-    if runs.height == 0:
-        return None
-    return int(runs.sort("at").get_column("store_version")[-1])
+    return analysis_state(arc, version=arc.view_version()).analysed_version
 
 
 def fresh_table(arc: Archive, table: str, *, as_of: str | None = None) -> pl.DataFrame | None:
@@ -74,10 +69,9 @@ def stale_notes(arc: Archive, *, analysis: bool = True) -> list[str]:
     """
     out: list[str] = []
     shown = arc.view_version()
-    av = analysed_version(arc) if analysis else None
-    if analysis and av is not None and av != shown:
-        out.append(f"These measures are from the analysis of store version {av}; the store is at version {shown} "
-                   "now. Run `archivist analyze` to bring them up to date.")
+    state = analysis_state(arc, version=shown) if analysis else None
+    if state is not None and state.analysed_version not in (None, shown):
+        out.append(state.note() or "")
     newer = arc.newer_version()
     if newer is not None:
         out.append(f"Store version {newer} has arrived and is being loaded; this page shows version {shown} "

@@ -1,12 +1,10 @@
 """CLI commands for the measures: ``analyze``, ``drift ID``, ``bleed``, ``decay``.
 
-Importing this module registers the commands on the ``archivist`` group
-(:data:`archive.cli.cli`). The ``report`` command lives with the report code
-(:mod:`lineage.report`) and is registered when that module is present.
+:data:`COMMANDS` lists them; ``dashboard.cli.build_cli`` adds them to the ``archivist``
+group. The ``report`` command is in :mod:`lineage.cli_report`.
 """
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from archive.cli import (archive_option, cli, console, emit_json, err_console, handle_errors, json_option,
+from archive.cli import (archive_option, console, emit_json, err_console, handle_errors, json_option,
                          open_archive, print_table, shorten)
 from lineage.errors import LineageError
 
@@ -31,7 +29,7 @@ def _fmt(v: Any, digits: int = 3) -> str:
     return str(v)
 
 
-@cli.command("analyze")
+@click.command("analyze")
 @click.option("--force", is_flag=True, help="Recompute every tree, not only the ones that changed.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap interval.")
 @click.option("--window", default="30d", show_default=True, help="Bleed source window and homogenisation window.")
@@ -106,15 +104,16 @@ def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Node drift of the tree of ``post_id`` (from the analysis, else computed now) and the edges on its path."""
     from lineage.analyze import drift_where_defined, load_results
     from lineage.drift import edge_drift, node_drift
+    from lineage.stale import analysis_state
 
     path = arc.ancestors(post_id)
     ids = path.select("id")
     try:
+        if not analysis_state(arc, root=post_id).tree_current:
+            raise LineageError("the stored analysis is older than this tree")
         nd = load_results(arc, "nodes").join(ids, on="id", how="semi")
         ed = load_results(arc, "edges").filter(pl.col("primary")).join(ids.rename({"id": "child"}), on="child",
                                                                         how="semi")
-        if nd.height != path.height:
-            raise LineageError("analysis is older than the archive")
     except LineageError:
         tree = arc.tree(post_id)
         nd = drift_where_defined(node_drift(tree.nodes.select("id", "text", "placeholder"),
@@ -126,7 +125,7 @@ def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     return nd, ed
 
 
-@cli.command("drift")
+@click.command("drift")
 @click.argument("post_id")
 @archive_option
 @json_option
@@ -184,7 +183,16 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
         print_table(s, ids=("post",))
 
 
-@cli.command("bleed")
+def _say_if_stale(arc: Any) -> None:
+    """On stderr, when the stored analysis is of an older store version (the figures are still shown)."""
+    from lineage.stale import analysis_state
+
+    note = analysis_state(arc).note()
+    if note:
+        err_console.print(Text(note, style="yellow"))
+
+
+@click.command("bleed")
 @click.option("--limit", default=10, show_default=True, help="Rows per table.")
 @click.option("--min-terms", default=5, show_default=True, help="Trees with fewer new style terms are not ranked.")
 @archive_option
@@ -196,6 +204,7 @@ def bleed_cmd(limit: int, min_terms: int, archive_path: Path | None, as_json: bo
 
     arc = open_archive(archive_path, read_only=True)
     trees = load_results(arc, "trees")
+    _say_if_stale(arc)
     flow = load_results(arc, "flow")
     homog = load_results(arc, "homogenisation")
     decay = load_results(arc, "decay")
@@ -231,7 +240,7 @@ def bleed_cmd(limit: int, min_terms: int, archive_path: Path | None, as_json: bo
     console.print(h)
 
 
-@cli.command("decay")
+@click.command("decay")
 @archive_option
 @json_option
 @handle_errors
@@ -245,6 +254,7 @@ def decay_cmd(archive_path: Path | None, as_json: bool) -> None:
     branch = load_results(arc, "branching")
     dil = load_results(arc, "dilemma")
     trees = load_results(arc, "trees")
+    _say_if_stale(arc)
     per_tree = (trees.select("root", "size", "activity_half_life_days").sort("root")
                 if "activity_half_life_days" in trees.columns else None)
     if as_json:
@@ -309,6 +319,5 @@ def _per_tree_text(per_tree: pl.DataFrame | None) -> str:
             f"over {v.len():,} trees with remixes")
 
 
-# the report command (lineage/report.py, written separately) registers itself on import
-if importlib.util.find_spec("lineage.report") is not None:
-    importlib.import_module("lineage.report")
+#: the commands of this module, added to the group by ``dashboard.cli.build_cli``
+COMMANDS = (analyze_cmd, drift_cmd, bleed_cmd, decay_cmd,)

@@ -1,22 +1,30 @@
 """CLI command ``report``: the critic's drift report of a tree or of the whole archive.
 
-Importing this module registers the command on :data:`archive.cli.cli`.
+:data:`COMMANDS` lists it; ``dashboard.cli.build_cli`` adds it to :data:`archive.cli.cli`.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.text import Text
 
-from archive.cli import _as_of, archive_option, as_of_option, cli, console, emit_json, handle_errors, json_option, \
+from archive.cli import _as_of, archive_option, as_of_option, console, emit_json, handle_errors, json_option, \
     open_archive
 
-__all__ = ["report_cmd"]
+__all__ = ["report_cmd", "snapshot_report"]
 
 
-@cli.command("report")
+def snapshot_report(archive: Any, root: str, as_of: Any) -> dict[str, bytes]:
+    """:func:`lineage.report.snapshot_report`, imported when a snapshot is written (not at CLI start)."""
+    from lineage.report import snapshot_report as write
+
+    return write(archive, root, as_of)
+
+
+@click.command("report")
 @click.argument("root", required=False)
 @click.option("--format", "fmt", type=click.Choice(["html", "pdf", "md", "csv"]), default="html", show_default=True,
               help="html: one self-contained file (works offline); pdf: printed by Chromium; md: Markdown; "
@@ -64,3 +72,7 @@ def report_cmd(root: str | None, fmt: str, out: str | None, seed: int, archive_p
     console.print(Text(f"wrote the {fmt} drift report ({target.stat().st_size:,} bytes) to {target}"))
     for m in data.missing:
         console.print(Text(f"not measured: {m}", style="yellow"))
+
+
+#: the commands of this module, added to the group by ``dashboard.cli.build_cli``
+COMMANDS = (report_cmd,)

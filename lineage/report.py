@@ -32,6 +32,7 @@ True
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import math
 import os
@@ -48,7 +49,6 @@ import numpy as np
 import polars as pl
 
 from archive.export import to_csv as _csv_bytes
-from archive.snapshot import register_report_hook
 from archive.store import Archive
 from lineage.bidi import bdi_html, show_bidi
 from lineage.errors import LineageError
@@ -155,8 +155,10 @@ def _style_changes(archive: Archive, styles: pl.DataFrame, nodes: pl.DataFrame, 
     parent_terms = terms.select(pl.col("id").alias("parent"), "term")
     new = withp.join(parent_terms, on=["parent", "term"], how="anti").filter(pl.col("parent").is_not_null())
     labels = None
-    if archive.has_table("analysis_style_labels"):
-        lab = archive.read_table("analysis_style_labels")
+    from lineage.analyze import load_results
+
+    with contextlib.suppress(LineageError):
+        lab = load_results(archive, "style_labels")
         labels = lab.filter(pl.col("root") == root).select("id", "term", "label", "source_root").unique(["id", "term"])
     if labels is None:
         missing.append("bleed labels (bled / novel / reused): they need the whole archive's time order; "
@@ -167,28 +169,24 @@ def _style_changes(archive: Archive, styles: pl.DataFrame, nodes: pl.DataFrame, 
     return new.select(list(schema)).sort(["depth", "id", "term"])
 
 
-_MEASURE_COLS = ["id", "parent", "root", "depth", "created_at", "text", "style_tags", "placeholder"]
-
-
 def _stored_measures(archive: Archive, root: str, nodes: pl.DataFrame) -> dict[str, pl.DataFrame] | None:
     """The tree's measures from ``archivist analyze`` when they are of the tree as it is now, else None."""
-    from lineage.analyze import tree_hashes
+    from lineage.analyze import load_results
+    from lineage.stale import analysis_state
 
-    names = ("nodes", "edges", "blame", "styles", "trees")
-    if not all(archive.has_table(f"analysis_{n}") for n in names):
+    names = ("nodes", "edges", "blame", "styles")
+    if not analysis_state(archive, root=root).tree_current:
         return None
-    stored = archive.read_table("analysis_trees").filter(pl.col("root") == root)
-    if stored.height != 1 or "content_hash" not in stored.columns:
+    try:
+        out = {n: load_results(archive, n).filter(pl.col("root") == root) for n in names + ("trees",)}
+    except LineageError:
         return None
-    if tree_hashes(nodes.select(_MEASURE_COLS)).get_column("content_hash")[0] != stored.get_column("content_hash")[0]:
-        return None
-    out = {n: archive.read_table(f"analysis_{n}").filter(pl.col("root") == root) for n in names[:-1]}
-    out["trees"] = stored
     return out
 
 
 def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: int) -> ReportData:
     from lineage.analyze import analyze_tree
+    from lineage.stale import MEASURE_COLS as _MEASURE_COLS
     from lineage.decay import activity, branching_decay, fidelity_by_depth, fit_fidelity
 
     tree = archive.tree(post_id, as_of=as_of)
@@ -314,6 +312,12 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int) -> ReportData:
     if not tables:
         missing.append("every drift, bleed and decay figure: the archive was never analysed; "
                        "run `archivist analyze`, or name a tree (`archivist report ROOT`)")
+    else:
+        from lineage.stale import analysis_state
+
+        state = analysis_state(archive)
+        if not state.current:  # the figures are shown, and said to be of an older store version
+            missing.append("up-to-date drift, bleed and decay figures: " + (state.note() or ""))
     posts = archive.posts(as_of).select("id", "text")
     mutations = pl.DataFrame()
     if "edges" in tables:
@@ -872,7 +876,8 @@ def write_report(archive: Archive, root: str | None, fmt: str, out: str | Path, 
 def snapshot_report(archive: Archive, root: str, as_of: Any) -> dict[str, bytes]:
     """The files a snapshot carries: the report as Markdown, HTML and CSV (no time in them, so restores match).
 
-    Registered with :func:`archive.snapshot.register_report_hook` when this module is imported.
+    ``archivist snapshot`` passes it to :func:`archive.snapshot.snapshot` as ``report=``
+    (``dashboard.cli.build_cli`` gives it to the commands).
 
     Examples
     --------
@@ -887,5 +892,3 @@ def snapshot_report(archive: Archive, root: str, as_of: Any) -> dict[str, bytes]
     return {"drift-report.md": to_markdown(d).encode("utf-8"), "drift-report.html": to_html(d).encode("utf-8"),
             "drift-report.csv": to_csv(d)}
 
-
-register_report_hook(snapshot_report)

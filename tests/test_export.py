@@ -149,11 +149,25 @@ def test_parquet_keeps_types(sample: Archive, tmp_path: Path):
 
 def test_drift_joined_when_stored(empty_store: Archive):
     ingest_records(empty_store, NASTY[:2])
-    empty_store.write_table("node_drift", pl.DataFrame({"id": ["x:it's (a) [b], c;d"], "edge_drift": [0.5],
-                                                        "root_drift": [0.5]}))
-    nodes, _ = export_frames(empty_store)
+    drift = pl.DataFrame({"id": ["x:it's (a) [b], c;d"], "edge_drift": [0.5], "root_drift": [0.5]})
+    nodes, _ = export_frames(empty_store, drift=drift)
     assert nodes.filter(pl.col("depth") == 1).select("edge_drift", "root_drift").row(0) == (0.5, 0.5)
     assert ":0.5[&&NHX:depth=1:edge_drift=0.5:root_drift=0.5]" in to_newick(nodes)
+
+
+def test_export_carries_the_drift_lineage_stored(empty_store: Archive):
+    """The drift comes from the analysis tables lineage writes (no guessed table names in archive)."""
+    from lineage.analyze import analyze, load_results
+    from lineage.stale import stored_drift
+
+    ingest_records(empty_store, NASTY[:2])
+    assert export_frames(empty_store, drift=stored_drift(empty_store))[0].columns == export_frames(empty_store)[0].columns
+    analyze(empty_store, n_boot=5)
+    nodes, _ = export_frames(empty_store, drift=stored_drift(empty_store))
+    want = load_results(empty_store, "nodes").select("id", "edge_drift").sort("id")
+    assert nodes.select("id", "edge_drift").sort("id").equals(want) and want["edge_drift"].drop_nulls().len() == 1
+    res = CliRunner().invoke(cli, ["export", "--format", "newick", "-o", "-", "--archive", str(empty_store.path)])
+    assert res.exit_code == 0 and "edge_drift=" in res.output  # given to the command by build_cli
 
 
 def test_cli_export(sample_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):

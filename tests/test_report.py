@@ -154,8 +154,10 @@ def test_redacted_post_in_report(evil: Archive):
 
 
 def test_snapshot_carries_the_report(plain: Archive, tmp_path: Path):
+    from lineage.report import snapshot_report
+
     root = _root(plain)
-    bag = snapshot(plain, root, out=tmp_path)
+    bag = snapshot(plain, root, out=tmp_path, report=snapshot_report)
     names = sorted(p.name for p in (bag / "data" / "report").iterdir())
     assert names == ["drift-report.csv", "drift-report.html", "drift-report.md"]
     md = (bag / "data" / "report" / "drift-report.md").read_text("utf-8")

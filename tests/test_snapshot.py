@@ -243,19 +243,15 @@ def test_media_never_copies_files_outside_the_allowed_folders(empty_store: Archi
 
 def test_a_failing_report_does_not_lose_the_bag(empty_store: Archive, tmp_path: Path):
     from archive.errors import ArchiveError
-    from archive.snapshot import _REPORT_HOOKS, register_report_hook
 
     def broken(archive: Archive, root: str, as_of: object) -> dict[str, bytes]:
         raise ArchiveError("the measures could not run")
 
     ingest_records(empty_store, [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z"}])
-    register_report_hook(broken)
-    try:
-        bag = snapshot(empty_store, "t:1", out=tmp_path)
-    finally:
-        _REPORT_HOOKS.remove(broken)
+    bag = snapshot(empty_store, "t:1", out=tmp_path, report=broken)
     assert "the measures could not run" in (bag / "data" / "report" / "REPORT-FAILED.txt").read_text()
-    assert "with failures" in (bag / "bag-info.txt").read_text() and verify(bag).ok
+    assert "Remix-Drift-Report: failed (see data/report/REPORT-FAILED.txt)" in (bag / "bag-info.txt").read_text()
+    assert verify(bag).ok
 
 
 def test_cli_snapshot_and_errors(sample_copy: Path, tmp_path: Path):
@@ -303,3 +299,38 @@ def test_property_snapshot_restore_snapshot_same_payload(recs: list[dict], tmp_p
     restore(bag, dst)
     bag2 = snapshot(dst, "h:0", out=base / "again")
     assert _manifest(bag2) == _manifest(bag)
+
+
+_SNAP = """
+import hashlib, sys
+from datetime import datetime, timezone
+from pathlib import Path
+for name in sys.argv[3:]:
+    __import__(name)
+from archive.snapshot import snapshot
+from archive.store import Archive
+bag = snapshot(Archive.open(sys.argv[1]), "t:2", out=sys.argv[2], now=datetime(2026, 5, 1, tzinfo=timezone.utc))
+for p in sorted(bag.rglob("*")):
+    if p.is_file():
+        print(p.relative_to(bag), hashlib.sha256(p.read_bytes()).hexdigest())
+"""
+
+
+def test_snapshot_writes_the_same_bag_whatever_was_imported(empty_store: Archive, tmp_path: Path):
+    """No import side effect changes a bag: a fresh process with and without lineage imported writes the same."""
+    import subprocess
+    import sys
+
+    from lineage.analyze import analyze
+
+    ingest_records(empty_store, [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z", "prompt": "a cat"},
+                                 {"id": "t:2", "source": "t", "created_at": "2026-01-02T00:00:00Z", "prompt": "a dog",
+                                  "parents": ["t:1"]}])
+    analyze(empty_store, n_boot=5)
+    runs = []
+    for i, mods in enumerate([(), ("lineage.report", "lineage.cli_report", "dashboard.cli")]):
+        out = subprocess.run([sys.executable, "-c", _SNAP, str(empty_store.path), str(tmp_path / f"b{i}"), *mods],
+                             capture_output=True, text=True, check=True).stdout
+        runs.append(out)
+    assert runs[0] == runs[1]
+    assert "data/report/README.txt" in runs[0]  # no report unless the caller passes one

@@ -42,7 +42,7 @@ from typing import Any
 import polars as pl
 
 from archive.errors import ArchiveError, NotFoundError
-from archive.export._common import DRIFT_TABLES, _drift, export_frames, flat_nodes  # noqa: F401  (_drift: snapshots)
+from archive.export._common import export_frames, flat_nodes
 from archive.export.gexf import to_gexf, to_graph
 from archive.export.graphml import graph_id, to_graphml
 from archive.export.newick import parse_newick, to_newick
@@ -52,7 +52,6 @@ from archive.store import Archive
 
 __all__ = [
     "FORMATS",
-    "DRIFT_TABLES",
     "export_frames",
     "to_graph",
     "graph_id",
@@ -80,8 +79,11 @@ FORMATS: dict[str, str] = {
 
 
 def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: str | None = None,
-           as_of: Any = None) -> bytes | Path:
+           as_of: Any = None, drift: pl.DataFrame | None = None) -> bytes | Path:
     """Export the archive (or the tree of ``root``) in ``fmt``; write to ``out`` or return the bytes.
+
+    ``drift`` (``id`` and drift columns, e.g. :func:`lineage.stale.stored_drift`) is joined
+    to the nodes: GraphML/GEXF attributes, Newick branch lengths, PROV-JSON attributes.
 
     Examples
     --------
@@ -96,7 +98,7 @@ def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: s
         raise ArchiveError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if root is not None and archive.lineage(as_of).filter(pl.col("id") == root).height == 0:
         raise NotFoundError(f"no post {root!r} in the archive at {archive.path}")
-    nodes, edges = export_frames(archive, root, as_of=as_of)
+    nodes, edges = export_frames(archive, root, as_of=as_of, drift=drift)
     if fmt == "parquet":
         buf = io.BytesIO()
         nodes.write_parquet(buf)

@@ -6,15 +6,13 @@ from typing import Any
 
 import polars as pl
 
-from archive.errors import ArchiveError
 from archive.names import xml_escape_text
 from archive.store import Archive
 
-__all__ = ["DRIFT_TABLES", "export_frames", "flat_nodes"]
+__all__ = ["export_frames", "flat_nodes"]
 
-#: analysis tables that may hold drift per node (``id``) or per edge (``child``), first found wins
-DRIFT_TABLES = ("analysis_nodes", "node_drift", "drift_nodes", "analysis_edges", "edge_drift")
-_DRIFT_COLS = ("edge_drift", "root_drift", "path_drift", "directness", "jaccard", "edit", "drift")
+#: drift columns the graph formats carry as attributes when the caller passed them
+_DRIFT_COLS = ("edge_drift", "root_drift", "path_drift", "directness")
 
 # what archive.names.xml_escape_text escapes, as a polars (Rust) pattern
 _XML_BAD = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}\x{241B}]"
@@ -34,32 +32,14 @@ def _escape_frame(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(out) if out else df
 
 
-def _drift(archive: Archive) -> pl.DataFrame | None:
-    """Per-node drift columns from the first analysis table that has them (``id`` + numbers), or None."""
-    for name in DRIFT_TABLES:
-        if not archive.has_table(name):
-            continue
-        try:
-            df = archive.read_table(name)
-        except (ArchiveError, OSError, ValueError):
-            continue
-        key = "id" if "id" in df.columns else "child" if "child" in df.columns else None
-        cols = [c for c in _DRIFT_COLS if c in df.columns and df.schema[c].is_numeric()]
-        if key is None or not cols:
-            continue
-        if key == "child" and "primary" in df.columns:
-            df = df.filter(pl.col("primary"))
-        out = df.select(pl.col(key).alias("id"), *cols).unique("id", keep="first")
-        return out.rename({c: c if c != "drift" else "edge_drift" for c in cols})
-    return None
-
-
-def export_frames(archive: Archive, root: str | None = None, *, as_of: Any = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def export_frames(archive: Archive, root: str | None = None, *, as_of: Any = None,
+                  drift: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The nodes and edges an export writes: one tree (any node id of it) or the whole archive.
 
     Nodes are posts joined with lineage (``id, parent, root, depth, in_cycle``, every
-    post column) plus drift columns when an analysis table holds them; edges are
-    ``child, parent, relation, evidence, confidence, rank, primary``. Both are sorted.
+    post column) plus the columns of ``drift`` joined on ``id`` (``archive`` does not
+    measure drift: the caller passes it, e.g. :func:`lineage.stale.stored_drift`); edges
+    are ``child, parent, relation, evidence, confidence, rank, primary``. Both are sorted.
 
     Examples
     --------
@@ -79,9 +59,9 @@ def export_frames(archive: Archive, root: str | None = None, *, as_of: Any = Non
         nodes = archive.lineage(as_of).drop("placeholder", "created_at").join(archive.posts(as_of), on="id",
                                                                               how="left")
         edges = archive.edges(as_of)
-    drift = _drift(archive)
     if drift is not None:
-        nodes = nodes.join(drift, on="id", how="left")
+        nodes = nodes.join(drift.drop([c for c in drift.columns if c != "id" and c in nodes.columns]), on="id",
+                           how="left")
     nodes = nodes.sort(["root", "depth", "created_at", "id"], nulls_last=True)
     prim = nodes.select(pl.col("id").alias("child"), "parent", primary=pl.lit(True))
     edges = (edges.join(prim, on=["child", "parent"], how="left")

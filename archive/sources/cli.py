@@ -1,6 +1,6 @@
 """CLI commands for the network, media and table sources: `ingest scratch|c2pa|openai-videos|civitai|table`.
 
-Importing this module registers the commands on :data:`archive.cli.ingest_group`.
+:data:`COMMANDS` lists them; ``dashboard.cli.build_cli`` adds them to :data:`archive.cli.ingest_group`.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
-from archive.cli import archive_option, err_console, handle_errors, ingest_group, json_option, open_archive, run_ingest
+from archive.cli import archive_option, err_console, handle_errors, json_option, open_archive, run_ingest
 from archive.ingest import Source
 from archive.sources.http import NetPolicy
 
@@ -63,7 +63,7 @@ def _run(archive_path: Path | None, source: Source, as_json: bool, batch_size: i
         err_console.print(f"warning: {w}", markup=False, highlight=False)
 
 
-@ingest_group.command("scratch")
+@click.command("scratch")
 @click.argument("project_id", type=int)
 @click.option("--max-depth", type=int, default=None, help="Generations below the root to crawl (default: all).")
 @_network_options("https://api.scratch.mit.edu", 10.0)
@@ -88,7 +88,7 @@ def ingest_scratch(project_id: int, max_depth: int | None, base_url: str, allow_
     _run(archive_path, src, as_json, batch_size)
 
 
-@ingest_group.command("c2pa")
+@click.command("c2pa")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--batch-size", default=_BATCH, show_default=True, help="Records per atomic commit.")
 @archive_option
@@ -110,7 +110,7 @@ def ingest_c2pa(paths: tuple[Path, ...], batch_size: int, archive_path: Path | N
     _run(archive_path, C2paSource(list(paths)), as_json, batch_size)
 
 
-@ingest_group.command("openai-videos")
+@click.command("openai-videos")
 @click.option("--from-file", "from_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Read saved GET /videos pages or video objects (JSON or JSON Lines) instead of the API, "
                    "which closed in September 2026. Repeat for several files.")
@@ -156,7 +156,7 @@ def ingest_openai_videos(from_files: tuple[Path, ...], download: bool, page_size
         err_console.print(f"warning: {w}", markup=False, highlight=False)
 
 
-@ingest_group.command("civitai")
+@click.command("civitai")
 @click.option("--limit", "max_items", type=int, default=None, help="Stop after this many images (default: all).")
 @click.option("--sort", default="Newest", show_default=True, help="Most Reactions, Most Comments, Newest or Oldest.")
 @click.option("--period", default="AllTime", show_default=True, help="AllTime, Year, Month, Week or Day.")
@@ -190,7 +190,7 @@ def ingest_civitai(max_items: int | None, sort: str, period: str, username: str 
     _run(archive_path, src, as_json, batch_size)
 
 
-@ingest_group.command("table")
+@click.command("table")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--map", "mapping", required=True, metavar="FIELD=COLUMN,...",
               help="Which column gives which field: id and created_at required; prompt, title, author, parent, "
@@ -238,3 +238,7 @@ def ingest_table(path: Path, mapping: str, source_name: str | None, separator: s
         err_console.print(f"note: {n} parent value(s) name no row of {path.name} (e.g. {', '.join(map(repr, some))}): "
                           "they are placeholders; check that the parent column holds this table's ids",
                           markup=False, highlight=False, soft_wrap=True)
+
+
+#: the commands of this module, added to the group by ``dashboard.cli.build_cli``
+COMMANDS = (ingest_scratch, ingest_c2pa, ingest_openai_videos, ingest_civitai, ingest_table,)
