@@ -27,7 +27,7 @@ from archive.ingest import DEFAULT_BATCH, IngestResult, Source, ingest
 from archive.paths import default_archive_path
 from archive.store import Archive
 
-__all__ = ["cli", "ingest_group", "archive_option", "json_option", "as_of_option", "handle_errors",
+__all__ = ["cli", "ingest_group", "progress_bar", "archive_option", "json_option", "as_of_option", "handle_errors",
            "emit_json", "console", "err_console", "run_ingest", "open_archive", "shorten", "print_table", "wide_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -134,8 +134,9 @@ def shorten(text: str | None, width: int = 80) -> str:
     """One line of at most ``width`` characters, control and bidi characters made visible."""
     if not text:
         return ""
-    s = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text.replace("\n", " "))
-    return s if len(s) <= width else s[: width - 1] + "…"
+    from archive.shorten import cut
+
+    return cut("".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text.replace("\n", " ")), width)
 
 
 def _as_of(v: str | None) -> int | str | None:
@@ -165,13 +166,22 @@ def ingest_group() -> None:
     """
 
 
+def progress_bar(*, show: bool, unit: str | None = None) -> Progress:
+    """The progress bar every long command shows on stderr (a terminal only; gone when done).
+
+    ``show`` is False with --json or when stderr is not a terminal; ``unit`` names what is counted.
+    """
+    cols = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn()]
+    if unit:
+        cols.append(TextColumn(unit))
+    return Progress(*cols, TimeElapsedColumn(), console=err_console, disable=not (show and err_console.is_terminal),
+                    transient=True)
+
+
 def run_ingest(archive: Archive, source: Source, *, as_json: bool, batch_size: int = DEFAULT_BATCH,
                total: int | None = None) -> IngestResult:
     """Run an ingest with a progress bar on stderr and print its summary."""
-    show = not as_json and err_console.is_terminal
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("records"), TimeElapsedColumn(), console=err_console, disable=not show,
-                  transient=True) as bar:
+    with progress_bar(show=not as_json, unit="records") as bar:
         task = bar.add_task(f"ingest {source.name}", total=total)
         result = ingest(archive, source, batch_size=batch_size, progress=lambda n: bar.update(task, completed=n))
     if as_json:

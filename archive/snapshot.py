@@ -60,7 +60,7 @@ from typing import Any
 import bagit
 import polars as pl
 
-from archive.bag import VerifyResult, check_bag_paths, restore, restore_refusals, verify
+from archive.bag import VerifyResult, _bag_info, check_bag_paths, restore, restore_refusals, verify
 from archive import tempfiles
 from archive.extensions import ReportWriter
 from archive.errors import ArchiveError, NotFoundError, SnapshotError, SourceError, resource_problem
@@ -432,19 +432,7 @@ def read_bag_info(bag: str | Path) -> dict[str, str]:
     >>> read_bag_info(d)
     {'Remix-Root': 't:1'}
     """
-    out: dict[str, str] = {}
-    f = Path(bag) / "bag-info.txt"
-    if not f.exists():
-        return out
-    key = None
-    for line in f.read_text("utf-8").splitlines():
-        if line[:1] in (" ", "\t") and key:
-            out[key] += " " + line.strip()
-        elif ":" in line:
-            key, val = line.split(":", 1)
-            key = key.strip()
-            out.setdefault(key, val.strip())
-    return out
+    return _bag_info(Path(bag), "utf-8")  # one reader of bag-info.txt (archive.bag), continuation lines too
 
 
 _LIST_SCHEMA = {"bag": pl.String, "root": pl.String, "taken_at": pl.String, "store_version": pl.Int64,

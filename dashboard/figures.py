@@ -13,8 +13,10 @@ import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 
-from dashboard.layout import tidy_layout, visible_nodes
+from archive.shorten import cut, cut_expr, one_line
 from lineage.bidi import BIDI_CONTROLS, show_bidi
+from lineage.decay import fidelity_curve
+from lineage.layout import tidy_layout, visible_nodes
 
 __all__ = [
     "TEMPLATE", "DRIFT_SCALE", "GL_THRESHOLD", "empty_figure", "tree_figure", "growth_figure",
@@ -38,9 +40,7 @@ def safe_text(s: str | None, width: int = 90) -> str:
     """
     if not s:
         return ""
-    one = " ".join(s.split())
-    if len(one) > width:
-        one = one[: width - 1] + "…"
+    one = cut(one_line(s), width)
     return html.escape(show_bidi(one), quote=False)  # SVG labels have no bidi isolate
 
 
@@ -79,7 +79,7 @@ def empty_figure(message: str, *, height: int = 300) -> go.Figure:
 def _safe_expr(col: str, width: int) -> pl.Expr:
     """:func:`safe_text` as a polars expression (one line, cut to ``width``, ``& < >`` escaped)."""
     e = pl.col(col).fill_null("").str.replace_all(r"\s+", " ").str.strip_chars()
-    e = pl.when(e.str.len_chars() > width).then(e.str.slice(0, width - 1) + "…").otherwise(e)
+    e = cut_expr(e, width)
     e = e.str.replace_many(list(map(chr, BIDI_CONTROLS)), list(BIDI_CONTROLS.values()))
     return (e.str.replace_all("&", "&amp;", literal=True).str.replace_all("<", "&lt;", literal=True)
             .str.replace_all(">", "&gt;", literal=True))
@@ -481,7 +481,7 @@ def fidelity_figure(fid: pl.DataFrame, fit: dict | None) -> go.Figure:
     if fit and fit.get("lambda") is not None:
         d = np.linspace(0, float(fid.get_column("depth").max()), 120)
         f_inf, lam = float(fit["F_inf"]), float(fit["lambda"])
-        fig.add_trace(go.Scatter(x=d, y=f_inf + (1 - f_inf) * np.exp(-lam * d), mode="lines",
+        fig.add_trace(go.Scatter(x=d, y=fidelity_curve(fit, d), mode="lines",
                                  name=f"fit F∞ + (1−F∞)e^(−λd), F∞={f_inf:.2f}, λ={lam:.2f}",
                                  line=dict(color="#e6550d", width=2.5)))
         hl = fit.get("half_life")

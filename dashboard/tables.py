@@ -8,6 +8,7 @@ from typing import Any
 import polars as pl
 from dash import dcc, html
 
+from archive.shorten import cut, one_line
 from dashboard.panels import explore_href
 
 __all__ = ["frame_table", "cell_text", "tree_link"]
@@ -31,8 +32,7 @@ def cell_text(v: Any, width: int = 90) -> str:
         return f"{v:.3g}"
     if isinstance(v, (list, tuple)):
         return "; ".join(cell_text(x, width) for x in v)
-    s = " ".join(str(v).split())
-    return s if len(s) <= width else s[: width - 1] + "…"
+    return cut(one_line(str(v)), width)
 
 
 def tree_link(root: str, node: str | None = None) -> dcc.Link:

@@ -10,11 +10,10 @@ from typing import Any
 
 import click
 import polars as pl
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from archive.cli import (archive_option, console, emit_json, err_console, handle_errors, json_option,
+from archive.cli import (archive_option, console, progress_bar, emit_json, err_console, handle_errors, json_option,
                          open_archive, print_table, shorten)
 from lineage.errors import LineageError
 
@@ -58,9 +57,7 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
     from lineage.analyze import analyze
 
     arc = open_archive(archive_path)
-    show = not as_json and err_console.is_terminal
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err_console, disable=not show, transient=True) as bar:
+    with progress_bar(show=not as_json) as bar:
         task = bar.add_task("analyze", total=None)
 
         def progress(stage: str, done: int, total: int) -> None:

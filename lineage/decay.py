@@ -40,7 +40,7 @@ import polars as pl
 from lineage.paths import parent_index, subtree_sums
 
 __all__ = [
-    "fidelity_by_depth", "fit_fidelity", "branching_decay", "activity", "activity_by_tree", "kaplan_meier", "engagement_decay",
+    "fidelity_by_depth", "fit_fidelity", "fidelity_curve", "branching_decay", "activity", "activity_by_tree", "kaplan_meier", "engagement_decay",
     "tree_shape", "remixing_dilemma", "TREE_SHAPE_SCHEMA", "MIN_R2", "MAX_DISPERSION",
 ]
 
@@ -66,6 +66,30 @@ def fidelity_by_depth(node_drift: pl.DataFrame) -> pl.DataFrame:
             .group_by("depth").agg(nodes=pl.len().cast(pl.Int64), fidelity=(1 - pl.col("root_drift")).mean(),
                                    sd=(1 - pl.col("root_drift")).std())
             .sort("depth"))
+
+
+def fidelity_curve(fit: dict[str, Any], depths: np.ndarray) -> np.ndarray:
+    """The fitted fidelity ``F∞ + (1-F∞) e^(-λ d)`` at ``depths`` (``fit`` as :func:`fit_fidelity` returns it).
+
+    Parameters
+    ----------
+    fit : dict
+        ``F_inf`` and ``lambda`` (floats, not ``None``).
+    depths : numpy.ndarray
+        Generations (floats), e.g. ``np.linspace(0, max_depth, 60)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Fidelity (1 = the root's words) at each depth.
+
+    Examples
+    --------
+    >>> fidelity_curve({"F_inf": 0.3, "lambda": math.log(2)}, np.array([0.0, 1.0])).round(6).tolist()
+    [1.0, 0.65]
+    """
+    f_inf, lam = float(fit["F_inf"]), float(fit["lambda"])
+    return f_inf + (1 - f_inf) * np.exp(-lam * np.asarray(depths, dtype=np.float64))
 
 
 def _fit_exp(d: np.ndarray, f: np.ndarray, w: np.ndarray) -> tuple[float, float]:
@@ -138,7 +162,7 @@ def fit_fidelity(node_drift: pl.DataFrame, *, n_boot: int = 200, seed: int = 0, 
         out["reason"] = ("fidelity does not change with depth (every generation keeps the same share of its root): "
                          "no decay to fit")
         return out
-    pred = finf + (1 - finf) * np.exp(-lam * dd)
+    pred = fidelity_curve({"F_inf": finf, "lambda": lam}, dd)
     out["r2"] = 1 - float((ww * (ff - pred) ** 2).sum()) / ss_tot
     out.update({"F_inf": finf, "lambda": lam, "half_life": math.log(2) / lam})
     if out["r2"] < MIN_R2:

@@ -14,14 +14,13 @@ from hypothesis import strategies as st
 
 import dashboard.data
 import dashboard.figures
-import dashboard.layout
 import dashboard.panels
 import dashboard.tables
 from dashboard import figures, textviews
-from dashboard.layout import tidy_layout, visible_nodes
+from lineage.layout import tidy_layout, visible_nodes
 
 
-@pytest.mark.parametrize("module", [dashboard.layout, dashboard.figures, dashboard.data, dashboard.panels,
+@pytest.mark.parametrize("module", [dashboard.figures, dashboard.data, dashboard.panels,
                                     dashboard.tables])
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

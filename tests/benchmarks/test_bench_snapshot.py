@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-import lineage.report  # noqa: F401  registers the drift report in snapshots, as the CLI does
+from lineage.report import snapshot_report  # the drift report in snapshots, as the CLI passes it
 from archive.ingest import ingest_records
 from archive.snapshot import snapshot, verify
 from archive.store import Archive
@@ -76,12 +76,12 @@ def test_bench_snapshot_10k(tmp_path: Path, record_figure) -> None:
     base = baseline(recs, tmp_path / "baseline.jsonl")
 
     t = time.perf_counter()
-    bag = snapshot(arc, "bench:0", out=tmp_path / "cold")
+    bag = snapshot(arc, "bench:0", out=tmp_path / "cold", report=snapshot_report)
     cold = time.perf_counter() - t
     analyze(arc)
     arc.tree("bench:0")
     t = time.perf_counter()
-    warm_bag = snapshot(arc, "bench:0", out=tmp_path / "warm")
+    warm_bag = snapshot(arc, "bench:0", out=tmp_path / "warm", report=snapshot_report)
     warm = time.perf_counter() - t
 
     assert verify(bag).ok and verify(warm_bag).ok

@@ -1,20 +1,23 @@
-"""Tree geometry for the explorer: which nodes are drawn, and where.
+"""Tree geometry: which nodes are drawn, and where (the explorer and the drift report share it).
 
 Pure functions over plain lists and numpy arrays, no recursion (a 100,000-deep
 chain lays out like any other tree):
 
+- :func:`children_index` gives each node's parent position and children, in input order;
 - :func:`visible_nodes` applies the depth limit and the collapsed set;
 - :func:`tidy_layout` places a tree top-down: leaves side by side in
   depth-first order, each parent centred over its first and last child, one
-  row per generation (a layered "tidy tree").
+  row per generation (a layered "tidy tree");
+- :func:`tree_layout` is the same as a frame (``id, x, y, order``) for a tree's nodes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
-__all__ = ["TreeLayout", "tidy_layout", "visible_nodes", "children_index"]
+__all__ = ["TreeLayout", "tidy_layout", "tree_layout", "visible_nodes", "children_index"]
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class TreeLayout:
     x: np.ndarray
     y: np.ndarray
     parent_index: np.ndarray  # -1 for the root (and any node whose parent is not drawn)
+    order: np.ndarray | None = None  # depth-first (pre-order) position of each node, for outlines
 
     def edge_xy(self, *, elbow: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Coordinates for one line trace of every edge, segments separated by NaN (a gap).
@@ -53,7 +57,12 @@ class TreeLayout:
 
 
 def children_index(ids: list[str], parents: list[str | None]) -> tuple[np.ndarray, list[list[int]]]:
-    """Parent position per node (``-1`` when the parent is absent) and children lists, in input order."""
+    """Parent position per node (``-1`` when the parent is absent) and children lists, in input order.
+
+    >>> pidx, kids = children_index(["r", "a", "b"], [None, "r", "gone"])
+    >>> pidx.tolist(), kids
+    ([-1, 0, -1], [[1], [], []])
+    """
     pos = {v: i for i, v in enumerate(ids)}
     pidx = np.fromiter((pos.get(p, -1) if p is not None else -1 for p in parents), dtype=np.int64, count=len(ids))
     kids: list[list[int]] = [[] for _ in ids]
@@ -129,6 +138,8 @@ def tidy_layout(ids: list[str], parents: list[str | None]) -> TreeLayout:
     depth = np.zeros(n)
     roots = [i for i in range(n) if pidx[i] < 0 or pidx[i] == i]
     seen = np.zeros(n, dtype=bool)
+    pre = np.zeros(n, dtype=np.int64)
+    n_pre = 0
     post: list[int] = []
     next_leaf = 0.0
     for r in roots:
@@ -141,6 +152,8 @@ def tidy_layout(ids: list[str], parents: list[str | None]) -> TreeLayout:
             if seen[v]:
                 continue
             seen[v] = True
+            pre[v] = n_pre
+            n_pre += 1
             if not kids[v]:
                 x[v] = next_leaf
                 next_leaf += 1.0
@@ -154,4 +167,33 @@ def tidy_layout(ids: list[str], parents: list[str | None]) -> TreeLayout:
         if kids[v]:
             x[v] = (x[kids[v][0]] + x[kids[v][-1]]) / 2
     pidx = np.where(seen[np.clip(pidx, 0, None)] & (pidx >= 0), pidx, -1) if n else pidx
-    return TreeLayout(ids=list(ids), x=x, y=0.0 - depth, parent_index=pidx)
+    return TreeLayout(ids=list(ids), x=x, y=0.0 - depth, parent_index=pidx, order=pre)
+
+
+def tree_layout(nodes: pl.DataFrame) -> pl.DataFrame:
+    """:func:`tidy_layout` of a tree's nodes as a frame, ``y`` from their stored depth.
+
+    Parameters
+    ----------
+    nodes : polars.DataFrame
+        ``id`` (String), ``parent`` (String, null for a root), ``depth`` (Int64), children
+        in the order they should be drawn.
+
+    Returns
+    -------
+    polars.DataFrame
+        ``id`` (String), ``x`` (Float64), ``y`` (Int64, minus the depth), ``order``
+        (Int64, depth-first pre-order position, for outlines), one row per node in input order.
+
+    Examples
+    --------
+    >>> n = pl.DataFrame({"id": ["r", "a", "b"], "parent": [None, "r", "r"], "depth": [0, 1, 1]})
+    >>> tree_layout(n).rows()
+    [('r', 0.5, 0, 0), ('a', 0.0, -1, 1), ('b', 1.0, -1, 2)]
+    """
+    ids = nodes.get_column("id").to_list()
+    lay = tidy_layout(ids, nodes.get_column("parent").to_list())
+    assert lay.order is not None
+    return pl.DataFrame({"id": ids, "x": lay.x, "y": (-nodes.get_column("depth").fill_null(0)).to_list(),
+                         "order": lay.order},
+                        schema={"id": pl.String, "x": pl.Float64, "y": pl.Int64, "order": pl.Int64})

@@ -1,0 +1,295 @@
+"""Gathering a drift report: everything it shows for one tree or the whole archive (:class:`ReportData`)."""
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+
+from archive.store import Archive
+from lineage.errors import LineageError
+from lineage.layout import tree_layout
+from lineage.report._text import _num, _pct, _phrases, _short
+
+__all__ = ["ReportData", "report_data"]
+
+_TOP = 10
+_LEAVES = 5
+
+
+@dataclass
+class ReportData:
+    """Everything a drift report shows (frames are ready to print; ``missing`` says what is not there)."""
+
+    scope: str
+    root: str | None
+    title: str
+    facts: dict[str, Any]
+    sentences: list[str]
+    nodes: pl.DataFrame
+    mutations: pl.DataFrame
+    blame: pl.DataFrame
+    styles: pl.DataFrame
+    fidelity: pl.DataFrame
+    decay: dict[str, Any]
+    trees: pl.DataFrame
+    missing: list[str] = field(default_factory=list)
+    generated_at: datetime | None = None
+
+
+
+def _style_changes(archive: Archive, styles: pl.DataFrame, nodes: pl.DataFrame, root: str,
+                   missing: list[str]) -> pl.DataFrame:
+    """Terms new at a node (not on its parent), with their bleed label when the archive was analysed."""
+    schema = {"id": pl.String, "depth": pl.Int64, "term": pl.String, "facet": pl.String, "label": pl.String,
+              "source_root": pl.String}
+    if styles.height == 0:
+        return pl.DataFrame(schema=schema)
+    terms = styles.select("id", "term", "facet").unique()
+    par = nodes.select("id", "parent", "depth")
+    withp = terms.join(par, on="id", how="left")
+    parent_terms = terms.select(pl.col("id").alias("parent"), "term")
+    new = withp.join(parent_terms, on=["parent", "term"], how="anti").filter(pl.col("parent").is_not_null())
+    labels = None
+    from lineage.analyze import load_results
+
+    with contextlib.suppress(LineageError):
+        lab = load_results(archive, "style_labels")
+        labels = lab.filter(pl.col("root") == root).select("id", "term", "label", "source_root").unique(["id", "term"])
+    if labels is None:
+        missing.append("bleed labels (bled / novel / reused): they need the whole archive's time order; "
+                       "run `archivist analyze` first")
+        new = new.with_columns(label=pl.lit(None, pl.String), source_root=pl.lit(None, pl.String))
+    else:
+        new = new.join(labels, on=["id", "term"], how="left")
+    return new.select(list(schema)).sort(["depth", "id", "term"])
+
+
+def _stored_measures(archive: Archive, root: str, nodes: pl.DataFrame) -> dict[str, pl.DataFrame] | None:
+    """The tree's measures from ``archivist analyze`` when they are of the tree as it is now, else None."""
+    from lineage.analyze import load_results
+    from lineage.stale import analysis_state
+
+    names = ("nodes", "edges", "blame", "styles")
+    if not analysis_state(archive, root=root).tree_current:
+        return None
+    try:
+        out = {n: load_results(archive, n).filter(pl.col("root") == root) for n in names + ("trees",)}
+    except LineageError:
+        return None
+    return out
+
+
+def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: int) -> ReportData:
+    from lineage.analyze import analyze_tree
+    from lineage.stale import MEASURE_COLS as _MEASURE_COLS
+    from lineage.decay import activity, branching_decay, fidelity_by_depth, fit_fidelity
+
+    tree = archive.tree(post_id, as_of=as_of)
+    nodes = tree.nodes
+    missing: list[str] = []
+    out = _stored_measures(archive, tree.root, nodes) if as_of is None else None
+    if out is None:  # not analysed, analysed before the tree changed, or an as-of view: measure it now
+        out = analyze_tree(nodes.select(_MEASURE_COLS), tree.edges)
+    nd = (out["nodes"].join(nodes.select("id", "text", "author", "views", "redacted"), on="id", how="left")
+          .join(tree_layout(nodes), on="id", how="left").sort(["depth", "created_at", "id"], nulls_last=True))
+    text_of = nodes.select("id", "text", "depth")
+    mutations = (out["edges"].filter(pl.col("primary")).drop_nulls("drift")
+                 .join(text_of.rename({"id": "parent", "text": "parent_text", "depth": "_pd"}), on="parent", how="left")
+                 .join(text_of.rename({"id": "child", "text": "child_text"}), on="child", how="left")
+                 .sort(["drift", "depth", "child"], descending=[True, False, False]).head(top)
+                 .select("child", "parent", "depth", "drift", "edit", "added", "removed", "replaced",
+                         "parent_text", "child_text"))
+    leaves = (nd.filter(pl.col("children") == 0, pl.col("depth") > 0, ~pl.col("placeholder"))
+              .sort(["depth", "views", "id"], descending=[True, True, False], nulls_last=True).head(_LEAVES))
+    blame = (out["blame"].join(leaves.select("id"), on="id", how="semi")
+             .join(text_of.rename({"id": "ancestor", "text": "ancestor_text", "depth": "ancestor_depth"}),
+                   on="ancestor", how="left")
+             .join(leaves.select("id", pl.col("text").alias("leaf_text"), pl.col("depth").alias("leaf_depth"),
+                                 "retention"), on="id", how="left")
+             .sort(["leaf_depth", "id", "generation"], descending=[True, False, False]))
+    styles = _style_changes(archive, out["styles"], nodes, tree.root, missing)
+    fidelity = fidelity_by_depth(out["nodes"])
+    decay: dict[str, Any] = {}
+    if out["nodes"].filter(pl.col("depth") > 0).get_column("root_drift").drop_nulls().len() == 0 \
+            and nodes.height > 1:
+        missing.append("prompt drift and the fidelity curve: no prompt text to measure (null, not 0)")
+    elif out["nodes"].get_column("root_drift").drop_nulls().len() >= 3 and fidelity.height >= 3:
+        decay["fidelity"] = fit_fidelity(out["nodes"], n_boot=100, seed=seed)
+        if decay["fidelity"].get("reason"):
+            missing.append(f"the generational half-life: {decay['fidelity']['reason']}")
+    else:
+        missing.append("the fidelity curve: fewer than three generations with measured drift")
+    lin = nodes.select("id", "parent", "root", "depth")
+    decay["branching"] = branching_decay(lin)[1]
+    if decay["branching"].get("reason") and nodes.height > 1:
+        missing.append(f"the branching fit m0·γ^g: {decay['branching']['reason']}")
+    if out["trees"].row(0, named=True).get("placeholder_root"):
+        missing.append(f"the source post {tree.root} is not in the archive (never archived or deleted): its children "
+                       "are kept as one tree under it, and the figures are computed without it")
+    cuts = archive.problems(as_of).filter(pl.col("kind") == "cycle").join(nodes.select("id"), on="id", how="semi")
+    for detail in cuts.get_column("detail").to_list():
+        missing.append(f"a cycle in the declared links was cut: {detail}")
+    decay["activity"] = activity(nodes.select("id", "root", "depth", "created_at", "fetched_at"))[0]
+    t = out["trees"].row(0, named=True)
+    real = nodes.filter(~pl.col("placeholder"))
+    root_row = nodes.filter(pl.col("id") == tree.root).row(0, named=True)
+    facts = {"root": tree.root, "root_text": root_row["text"], "posts": real.height,
+             "placeholders": nodes.height - real.height, "generations": int(t["depth"]), "breadth": t["breadth"],
+             "leaves": t["leaves"], "first_at": t["first_at"], "last_at": t["last_at"],
+             "drift_rate": t["drift_rate"], "mean_edge_drift": t["mean_edge_drift"],
+             "mean_root_drift": t["mean_root_drift"], "mean_retention": t["mean_retention"],
+             "structural_virality": t["structural_virality"], "redacted": int(nodes.get_column("redacted")
+                                                                             .fill_null(False).sum())}
+    title = f"How “{_short(root_row['text'], 70) or tree.root}” mutated"
+    data = ReportData(scope="tree", root=tree.root, title=title, facts=facts, sentences=[], nodes=nd,
+                      mutations=mutations, blame=blame, styles=styles, fidelity=fidelity, decay=decay,
+                      trees=out["trees"], missing=missing)
+    data.sentences = _tree_sentences(data)
+    return data
+
+
+def _tree_sentences(d: ReportData) -> list[str]:
+    f = d.facts
+    s = [f"The tree of {f['root']} holds {f['posts']} posts over {f['generations']} generations of remixes, "
+         f"from {str(f['first_at'])[:10]} to {str(f['last_at'])[:10]}; its widest generation has {f['breadth']} posts."]
+    if f["mean_root_drift"] is not None:
+        s.append(f"On average a remix shares only {_pct(1 - f['mean_root_drift'])} of its words with the root prompt "
+                 f"(mean root drift {_num(f['mean_root_drift'])}), and each remix step changes "
+                 f"{_pct(f['mean_edge_drift'])} of the words (mean edge drift).")
+    if f["drift_rate"] is not None:
+        s.append(f"Drift grows by {_num(f['drift_rate'], 3)} per generation (least-squares slope of root drift on depth).")
+    if f["mean_retention"] is not None:
+        s.append(f"A typical post keeps {_pct(f['mean_retention'])} of the root's words (root retention).")
+    if d.mutations.height:
+        m = d.mutations.row(0, named=True)
+        change = "; ".join(_phrases(m))
+        s.append(f"The largest single mutation is {m['child']} (generation {m['depth']}), which changed "
+                 f"{_pct(m['drift'])} of its parent's words: {change or 'a rewrite'}.")
+    fit = d.decay.get("fidelity")
+    if fit and fit.get("half_life") is not None and math.isfinite(fit["half_life"]) and not fit.get("reason"):
+        ci = ""
+        if fit.get("half_life_low") is not None and fit.get("half_life_high") is not None:
+            ci = f" (95% interval {_num(fit['half_life_low'], 1)} to {_num(fit['half_life_high'], 1)})"
+        s.append(f"Fidelity to the root halves every {_num(fit['half_life'], 1)} generations{ci}, "
+                 f"levelling off at {_pct(fit.get('F_inf'))} of the root's words.")
+    br = d.decay.get("branching") or {}
+    if br.get("gamma") is not None and br.get("m0") is not None and not br.get("reason"):
+        s.append(f"Each post in the first generation drew {_num(br['m0'], 1)} remixes on average, and every "
+                 f"generation after drew {_pct(br['gamma'])} as many as the one before.")
+    act = d.decay.get("activity") or {}
+    if act.get("half_life_days") is not None:
+        s.append(f"Half of the remixes came within {_num(act['half_life_days'], 1)} days of the root.")
+    if d.styles.height:
+        labelled = d.styles.drop_nulls("label")
+        if labelled.height:
+            bled = labelled.filter(pl.col("label") == "bled").height
+            s.append(f"{d.styles.height} style terms entered the tree after the root; {bled} of them "
+                     f"({_pct(bled / labelled.height)}) were borrowed from other trees (style bleed).")
+        else:
+            s.append(f"{d.styles.height} style terms entered the tree after the root.")
+    if f["redacted"]:
+        s.append(f"{f['redacted']} post(s) were redacted: their place in the tree is kept, their words are not.")
+    return s
+
+
+def _archive_data(archive: Archive, *, as_of: Any, top: int) -> ReportData:
+    from lineage.analyze import load_results
+
+    missing: list[str] = []
+    trees = archive.trees(as_of)
+    stats = archive.stats(as_of)
+    tables: dict[str, pl.DataFrame] = {}
+    for name in ("trees", "edges", "fidelity", "decay"):
+        try:
+            tables[name] = load_results(archive, name)
+        except LineageError:
+            pass
+    if not tables:
+        missing.append("every drift, bleed and decay figure: the archive was never analysed; "
+                       "run `archivist analyze`, or name a tree (`archivist report ROOT`)")
+    else:
+        from lineage.stale import analysis_state
+
+        state = analysis_state(archive)
+        if not state.current:  # the figures are shown, and said to be of an older store version
+            missing.append("up-to-date drift, bleed and decay figures: " + (state.note() or ""))
+    posts = archive.posts(as_of).select("id", "text")
+    mutations = pl.DataFrame()
+    if "edges" in tables:
+        lin = archive.lineage(as_of).select("id", "depth")
+        mutations = (tables["edges"].filter(pl.col("primary")).drop_nulls("drift")
+                     .join(lin.rename({"id": "child"}), on="child", how="left")
+                     .join(posts.rename({"id": "parent", "text": "parent_text"}), on="parent", how="left")
+                     .join(posts.rename({"id": "child", "text": "child_text"}), on="child", how="left")
+                     .sort(["drift", "child"], descending=[True, False]).head(top)
+                     .select("child", "parent", "depth", "drift", "edit", "added", "removed", "replaced",
+                             "parent_text", "child_text"))
+    tr = tables.get("trees")
+    if tr is not None:
+        keep = [c for c in ("root", "size", "depth", "drift_rate", "mean_root_drift", "mean_retention",
+                            "bleed_rate", "root_text") if c in tr.columns]
+        tr = tr.select(keep).sort(["size", "root"], descending=[True, False])
+    else:
+        tr = trees.select("root", "size", "depth", "root_text")
+    decay: dict[str, Any] = {}
+    if "decay" in tables:
+        decay["figures"] = {r["measure"]: r for r in tables["decay"].iter_rows(named=True)}
+    facts = {"posts": stats["posts"], "trees": stats["trees"], "placeholders": stats["placeholders"],
+             "generations": stats["max_depth"], "largest_tree": stats["largest_tree"]}
+    d = ReportData(scope="archive", root=None, title="How ideas mutated across the archive", facts=facts,
+                   sentences=[], nodes=pl.DataFrame(), mutations=mutations, blame=pl.DataFrame(),
+                   styles=pl.DataFrame(), fidelity=tables.get("fidelity", pl.DataFrame()), decay=decay, trees=tr,
+                   missing=missing)
+    s = [f"The archive holds {facts['posts']} posts in {facts['trees']} remix trees; the largest has "
+         f"{facts['largest_tree']} posts and the deepest chain runs {facts['generations']} generations."]
+    figs = decay.get("figures", {})
+
+    def fig(name: str) -> float | None:
+        """A headline figure: none when it is undefined or its fit does not fit (the reason goes to ``missing``)."""
+        r = figs.get(name, {})
+        return None if r.get("reason") else r.get("value")
+
+    for name in ("generational_half_life", "drift_rate", "bleed_rate", "branching_gamma"):
+        if figs.get(name, {}).get("reason"):
+            missing.append(f"{name.replace('_', ' ')}: {figs[name]['reason']}")
+    flagged = max((r.get("flagged_trees") or 0 for r in figs.values()), default=0)
+    if flagged:
+        missing.append(f"{flagged} tree(s) hang from a source post that is not in the archive or had a cycle in "
+                       "their declared links cut; the figures include them")
+
+    if fig("generational_half_life") is not None:
+        s.append(f"Across trees, fidelity to the root halves every {_num(fig('generational_half_life'), 1)} generations.")
+    if fig("drift_rate") is not None:
+        s.append(f"Prompts drift from their roots by {_num(fig('drift_rate'), 3)} per generation on average.")
+    if fig("bleed_rate") is not None:
+        s.append(f"{_pct(fig('bleed_rate'))} of the style terms that entered a tree were borrowed from another tree.")
+    if fig("branching_gamma") is not None:
+        s.append(f"Each generation draws {_pct(fig('branching_gamma'))} as many remixes as the one before.")
+    d.sentences = s
+    return d
+
+
+def report_data(archive: Archive, root: str | None = None, *, as_of: Any = None, top: int = _TOP,
+                seed: int = 0) -> ReportData:
+    """Gather a drift report: for the tree of ``root`` (any node of it), or the whole archive when None.
+
+    A tree's measures are computed on the spot from its posts (no analysis needed,
+    except bleed labels, which need the whole archive's ``archivist analyze``); the
+    archive report reads the stored analysis tables.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from archive.ingest import ingest_records
+    >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+    >>> _ = ingest_records(a, [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z", "prompt": "x"}])
+    >>> report_data(a).missing[0][:40]
+    'every drift, bleed and decay figure: the'
+    """
+    if root is None:
+        return _archive_data(archive, as_of=as_of, top=top)
+    return _tree_data(archive, root, as_of=as_of, top=top, seed=seed)
