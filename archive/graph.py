@@ -40,7 +40,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["primary_parents", "compute_lineage", "merge_equal_time_parents", "PROBLEM_SCHEMA", "LINEAGE_SCHEMA"]
+__all__ = ["children_index", "primary_parents", "compute_lineage", "merge_equal_time_parents", "PROBLEM_SCHEMA", "LINEAGE_SCHEMA"]
 
 PROBLEM_SCHEMA = {"kind": pl.String, "id": pl.String, "parent": pl.String, "detail": pl.String}
 LINEAGE_SCHEMA = {
@@ -431,6 +431,24 @@ class _Cutter:
         return ("cycle", names[cut], names[old],
                 f"cycle of {len(cyc)}: {' -> '.join(members[:10])}{' ...' if len(cyc) > 10 else ''};"
                 f" broken by cutting the link from {names[cut]} to its parent {names[old]} ({why}){then}")
+
+
+def children_index(ids: list[str], parents: list[str | None]) -> tuple[np.ndarray, list[list[int]]]:
+    """Parent position per node (``-1`` when the parent is absent) and children lists, in input order.
+
+    The one children index: the explorer and the report layouts, Newick and ``archivist show`` use it.
+
+    >>> pidx, kids = children_index(["r", "a", "b"], [None, "r", "gone"])
+    >>> pidx.tolist(), kids
+    ([-1, 0, -1], [[1], [], []])
+    """
+    pos = {v: i for i, v in enumerate(ids)}
+    pidx = np.fromiter((pos.get(p, -1) if p is not None else -1 for p in parents), dtype=np.int64, count=len(ids))
+    kids: list[list[int]] = [[] for _ in ids]
+    for i, p in enumerate(pidx.tolist()):
+        if p >= 0 and p != i:
+            kids[p].append(i)
+    return pidx, kids
 
 
 def _span(us: int) -> str:

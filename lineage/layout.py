@@ -3,7 +3,8 @@
 Pure functions over plain lists and numpy arrays, no recursion (a 100,000-deep
 chain lays out like any other tree):
 
-- :func:`children_index` gives each node's parent position and children, in input order;
+- :func:`~archive.graph.children_index` (from ``archive``) gives each node's parent position
+  and children, in input order;
 - :func:`visible_nodes` applies the depth limit and the collapsed set;
 - :func:`tidy_layout` places a tree top-down: leaves side by side in
   depth-first order, each parent centred over its first and last child, one
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+
+from archive.graph import children_index
 
 __all__ = ["TreeLayout", "tidy_layout", "tree_layout", "visible_nodes", "children_index"]
 
@@ -54,22 +57,6 @@ class TreeLayout:
         xs[2::5], ys[2::5] = self.x[child], mid
         xs[3::5], ys[3::5] = self.x[child], self.y[child]
         return xs, ys
-
-
-def children_index(ids: list[str], parents: list[str | None]) -> tuple[np.ndarray, list[list[int]]]:
-    """Parent position per node (``-1`` when the parent is absent) and children lists, in input order.
-
-    >>> pidx, kids = children_index(["r", "a", "b"], [None, "r", "gone"])
-    >>> pidx.tolist(), kids
-    ([-1, 0, -1], [[1], [], []])
-    """
-    pos = {v: i for i, v in enumerate(ids)}
-    pidx = np.fromiter((pos.get(p, -1) if p is not None else -1 for p in parents), dtype=np.int64, count=len(ids))
-    kids: list[list[int]] = [[] for _ in ids]
-    for i, p in enumerate(pidx.tolist()):
-        if p >= 0 and p != i:
-            kids[p].append(i)
-    return pidx, kids
 
 
 def visible_nodes(ids: list[str], parents: list[str | None], depths: list[int], *, root: str,

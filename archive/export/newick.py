@@ -7,6 +7,7 @@ from typing import Any
 import polars as pl
 
 from archive.errors import ArchiveError
+from archive.graph import children_index
 from archive.names import NEWICK_NAME, escape_chars, xml_unescape_text
 
 __all__ = ["to_newick", "parse_newick"]
@@ -50,14 +51,10 @@ def to_newick(nodes: pl.DataFrame) -> str:
     sort = [c for c in ("created_at", "id") if c in cols]
     df = nodes.select(cols).sort(sort, nulls_last=True)
     rows = {r["id"]: r for r in df.iter_rows(named=True)}
-    children: dict[str, list[str]] = {}
-    roots: list[str] = []
-    for nid, r in rows.items():
-        p = r.get("parent")
-        if p is None or p not in rows:
-            roots.append(nid)
-        else:
-            children.setdefault(p, []).append(nid)
+    ids = list(rows)
+    pidx, kid_idx = children_index(ids, [rows[i].get("parent") for i in ids])
+    children = {ids[v]: [ids[k] for k in ks] for v, ks in enumerate(kid_idx) if ks}
+    roots = [ids[i] for i in range(len(ids)) if pidx[i] < 0 or pidx[i] == i]
     out: list[str] = []
     for root in sorted(roots):
         parts: list[str] = []
