@@ -328,8 +328,8 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
     """Draw the tree of a post in the terminal: its path from the root, then its remixes."""
     arc = open_archive(archive_path, read_only=True)
     at = _as_of(as_of)
-    anc = arc.ancestors(post_id, as_of=at)
-    desc = arc.descendants(post_id, depth=max_depth, as_of=at)
+    anc = arc.lineage_path(post_id, as_of=at)  # root first, the post last
+    desc = arc.descendants(post_id, depth=max_depth, as_of=at)  # over every parent, not only the primary one
     root = arc.root_of(post_id, at)
     members = arc.lineage(at).filter(pl.col("root") == root).select("id", "placeholder")
     root_placeholder = bool(members.filter(pl.col("id") == root).get_column("placeholder").any())
@@ -341,7 +341,8 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
     if as_json:
         emit_json({"id": post_id, "root": root, "root_placeholder": root_placeholder,
                    "cycles_cut": cuts.to_dicts(),
-                   "ancestors": anc.select("id", "depth", "text", "created_at").to_dicts(),
+                   "path": anc.select("id", "depth", "text", "created_at").to_dicts(),
+                   "ancestors": arc.ancestors(post_id, as_of=at).select("id", "depth", "text", "created_at").to_dicts(),
                    "descendants": desc.select("id", "parent", "depth", "text", "created_at").to_dicts()})
         return
 
@@ -362,8 +363,9 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
     for pid in path[1:]:
         node = node.add(label(rows[pid]))
     children: dict[str, list[dict]] = {}
-    for r in desc.iter_rows(named=True):
-        children.setdefault(r["parent"], []).append(r)
+    drawn = {post_id, *desc.get_column("id").to_list()}
+    for r in desc.iter_rows(named=True):  # a remix whose primary parent is outside is drawn under the post
+        children.setdefault(r["parent"] if r["parent"] in drawn else post_id, []).append(r)
     stack = [(node, post_id)]
     while stack:
         parent_node, pid = stack.pop()

@@ -827,8 +827,167 @@ class Archive:
             ["depth", "created_at", "id"], nulls_last=True)
         return Tree(root=root, nodes=nodes, edges=edges)
 
-    def ancestors(self, post_id: str, as_of: AsOf = None) -> pl.DataFrame:
-        """The primary path from the root down to ``post_id`` (root first, the post last)."""
+    def _reachable(self, post_id: str, as_of: AsOf, *, up: bool, depth: int | None = None) -> pl.DataFrame:
+        """Posts reachable from ``post_id`` over every edge (all parents), upwards or downwards, the post excluded."""
+        from scipy.sparse import coo_matrix
+        from scipy.sparse.csgraph import shortest_path
+
+        self._node(post_id, as_of)
+        lin = self.lineage(as_of)
+        idx = lin.select("id").with_row_index("i")
+        e = (self.edges(as_of).select("child", "parent")
+             .join(idx.rename({"id": "child", "i": "ci"}), on="child", how="inner")
+             .join(idx.rename({"id": "parent", "i": "pi"}), on="parent", how="inner"))
+        src, dst = (e.get_column("ci"), e.get_column("pi")) if up else (e.get_column("pi"), e.get_column("ci"))
+        n = idx.height
+        graph = coo_matrix((np.ones(e.height), (src.to_numpy(), dst.to_numpy())), shape=(n, n)).tocsr()
+        start = int(idx.filter(pl.col("id") == post_id).get_column("i")[0])
+        dist = shortest_path(graph, directed=True, unweighted=True, indices=start)
+        keep = np.isfinite(dist) & (dist > 0)
+        if depth is not None:
+            keep &= dist <= depth
+        sel = idx.filter(pl.Series(keep)).select("id")
+        return sel.join(self.posts(as_of), on="id", how="left").join(
+            lin.select("id", "parent", "depth"), on="id").sort(["depth", "id"])
+
+    def ancestors(self, post_id: str, *, as_of: AsOf = None) -> pl.DataFrame:
+        """Every post ``post_id`` derives from, over all its parents (a DAG), the post itself excluded.
+
+        A post may have several parents (C2PA components, several declared parents,
+        ``inspired`` links): every one of them and every one of theirs is an ancestor,
+        as in :func:`networkx.ancestors`. Placeholders (parents named but not in the
+        archive) are included.
+
+        Parameters
+        ----------
+        post_id : str
+            A post id (``"<source>:<native id>"``).
+        as_of : int, datetime or str, optional
+            A store version or a time (see :meth:`posts`).
+
+        Returns
+        -------
+        polars.DataFrame
+            One row per ancestor, sorted by ``depth`` then ``id`` (roots first): the
+            columns of :meth:`posts` plus ``parent`` (String, the primary parent) and
+            ``depth`` (Int64, generations below the tree's root). Empty for a root.
+
+        Raises
+        ------
+        archive.errors.NotFoundError
+            ``post_id`` is not in the archive (at ``as_of``).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from archive.ingest import ingest_records
+        >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+        >>> t = "2026-01-01T00:00:00Z"
+        >>> _ = ingest_records(a, [{"id": "t:r", "source": "t", "created_at": t},
+        ...                        {"id": "t:x", "source": "t", "created_at": t},
+        ...                        {"id": "t:a", "source": "t", "created_at": t, "parents": ["t:r"]},
+        ...                        {"id": "t:b", "source": "t", "created_at": t, "parents": ["t:a", "t:x"]}])
+        >>> a.ancestors("t:b")["id"].to_list()
+        ['t:r', 't:x', 't:a']
+        >>> a.lineage_path("t:b")["id"].to_list()
+        ['t:r', 't:a', 't:b']
+
+        See Also
+        --------
+        lineage_path : the primary path from the root to the post (the tree's one line of descent).
+        descendants : every post derived from this one.
+        """
+        return self._reachable(post_id, as_of, up=True)
+
+    def descendants(self, post_id: str, *, depth: int | None = None, as_of: AsOf = None) -> pl.DataFrame:
+        """Every post derived from ``post_id`` over all parents (a DAG), the post itself excluded.
+
+        As :func:`networkx.descendants`: a remix that names ``post_id`` as any of its
+        parents (not only the primary one) is a descendant, and so are its own.
+
+        Parameters
+        ----------
+        post_id : str
+            A post id.
+        depth : int, optional
+            At most this many links down (the shortest way over any parents); all when ``None``.
+        as_of : int, datetime or str, optional
+            A store version or a time (see :meth:`posts`).
+
+        Returns
+        -------
+        polars.DataFrame
+            One row per descendant, sorted by ``depth`` then ``id``: the columns of
+            :meth:`posts` plus ``parent`` (String, the primary parent) and ``depth``
+            (Int64, generations below the tree's root). Empty for a leaf.
+
+        Raises
+        ------
+        archive.errors.NotFoundError
+            ``post_id`` is not in the archive (at ``as_of``).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from archive.ingest import ingest_records
+        >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+        >>> t = "2026-01-01T00:00:00Z"
+        >>> _ = ingest_records(a, [{"id": "t:r", "source": "t", "created_at": t},
+        ...                        {"id": "t:x", "source": "t", "created_at": t},
+        ...                        {"id": "t:a", "source": "t", "created_at": t, "parents": ["t:r"]},
+        ...                        {"id": "t:b", "source": "t", "created_at": t, "parents": ["t:a", "t:x"]}])
+        >>> a.descendants("t:x")["id"].to_list()
+        ['t:b']
+        >>> a.descendants("t:r", depth=1)["id"].to_list()
+        ['t:a']
+
+        See Also
+        --------
+        ancestors : every post this one derives from.
+        tree : the whole primary tree of a post.
+        """
+        return self._reachable(post_id, as_of, up=False, depth=depth)
+
+    def lineage_path(self, post_id: str, *, as_of: AsOf = None) -> pl.DataFrame:
+        """The primary path from the root of the tree down to ``post_id``, root first, the post last.
+
+        Each post's primary parent (the rule in :mod:`archive.graph`) is followed up to
+        the root: one line of descent, what drift and blame are measured along. (Named
+        ``lineage_path``, not ``path``, because :attr:`path` is the archive's folder.)
+
+        Parameters
+        ----------
+        post_id : str
+            A post id.
+        as_of : int, datetime or str, optional
+            A store version or a time (see :meth:`posts`).
+
+        Returns
+        -------
+        polars.DataFrame
+            One row per post on the path, root first: the columns of :meth:`posts`
+            plus ``parent`` (String) and ``depth`` (Int64, 0 for the root).
+
+        Raises
+        ------
+        archive.errors.NotFoundError
+            ``post_id`` is not in the archive (at ``as_of``).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> from archive.ingest import ingest_records
+        >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+        >>> t = "2026-01-01T00:00:00Z"
+        >>> _ = ingest_records(a, [{"id": "t:r", "source": "t", "created_at": t},
+        ...                        {"id": "t:a", "source": "t", "created_at": t, "parents": ["t:r"]}])
+        >>> a.lineage_path("t:a").select("id", "depth").rows()
+        [('t:r', 0), ('t:a', 1)]
+
+        See Also
+        --------
+        ancestors : every ancestor over all parents, not only the primary ones.
+        """
         self._node(post_id, as_of)
         lin = self.lineage(as_of)
         parent_of = dict(zip(*lin.filter(pl.col("root") == self.root_of(post_id, as_of))
@@ -839,23 +998,6 @@ class Archive:
         order = pl.DataFrame({"id": path[::-1], "_k": list(range(len(path)))})
         return order.join(self.posts(as_of), on="id", how="left").join(
             lin.select("id", "parent", "depth"), on="id").sort("_k").drop("_k")
-
-    def descendants(self, post_id: str, depth: int | None = None, as_of: AsOf = None) -> pl.DataFrame:
-        """Every post below ``post_id`` on primary edges, at most ``depth`` generations down."""
-        node = self._node(post_id, as_of)
-        lin = self.lineage(as_of).filter(pl.col("root") == node["root"], pl.col("depth") > node["depth"])
-        children: dict[str, list[str]] = {}
-        for c, p in lin.select("id", "parent").iter_rows():
-            children.setdefault(p, []).append(c)
-        out: list[str] = []
-        frontier, gen = [post_id], 0
-        while frontier and (depth is None or gen < depth):
-            frontier = [c for f in frontier for c in children.get(f, ())]
-            out.extend(frontier)
-            gen += 1
-        sel = pl.DataFrame({"id": out}, schema={"id": pl.String})
-        return sel.join(self.posts(as_of), on="id", how="left").join(
-            lin.select("id", "parent", "depth"), on="id").sort(["depth", "id"])
 
     # ------------------------------------------------------------------ bookkeeping
     def runs(self) -> pl.DataFrame:

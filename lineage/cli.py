@@ -103,7 +103,7 @@ def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     from lineage.drift import edge_drift, node_drift
     from lineage.stale import analysis_state
 
-    path = arc.ancestors(post_id)
+    path = arc.lineage_path(post_id)
     ids = path.select("id")
     try:
         if not analysis_state(arc, root=post_id).tree_current:
@@ -135,7 +135,7 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
     from lineage.blame import blame_path, blame_shares, blame_summary
 
     arc = open_archive(archive_path, read_only=True)
-    path = arc.ancestors(post_id)
+    path = arc.lineage_path(post_id)
     nd, ed = _tree_drift(arc, post_id)
     rows = (path.select("id", "depth", "text", "placeholder")
             .join(nd.select("id", "edge_drift", "root_drift", "path_drift", "directness"), on="id", how="left")

@@ -48,7 +48,7 @@ def test_stats_trees_show_json(sample_store: Path):
     assert len(trees) == 3 and trees[0]["size"] >= trees[1]["size"] >= trees[2]["size"]
     root = trees[0]["root"]
     shown = json.loads(r.invoke(cli, ["show", root, "--archive", str(sample_store), "--json", "--depth", "2"]).output)
-    assert shown["root"] == root and shown["ancestors"][0]["id"] == root
+    assert shown["root"] == root and shown["path"][0]["id"] == root and shown["ancestors"] == []
     assert shown["descendants"] and max(d["depth"] for d in shown["descendants"]) == 2
     active = json.loads(r.invoke(cli, ["trees", "--archive", str(sample_store), "--json", "--sort", "active"]).output)
     last = [t["last_at"] for t in active]

@@ -65,7 +65,7 @@ def test_figures_agree_with_the_measures(plain: Archive):
     # blame: each leaf's shares add up to one, and its ancestors are on its path
     for (leaf,), grp in d.blame.group_by(["id"]):
         assert grp.get_column("share").sum() == pytest.approx(1.0)
-        path = set(plain.ancestors(leaf).get_column("id").to_list())
+        path = set(plain.lineage_path(leaf).get_column("id").to_list())
         assert set(grp.get_column("ancestor").to_list()) <= path
     assert f"{d.facts['posts']} posts over {d.facts['generations']} generations" in d.sentences[0]
     assert any("halves every" in s for s in d.sentences)

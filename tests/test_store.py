@@ -41,10 +41,37 @@ def test_tree_ancestors_descendants(grown: Archive):
     t = grown.tree("t:b")
     assert t.root == "t:r"
     assert sorted(t.graph.edges()) == [("t:a", "t:b"), ("t:r", "t:a"), ("t:r", "t:c")]
-    assert grown.ancestors("t:b").get_column("id").to_list() == ["t:r", "t:a", "t:b"]
+    assert grown.lineage_path("t:b").get_column("id").to_list() == ["t:r", "t:a", "t:b"]
+    assert grown.ancestors("t:b").get_column("id").to_list() == ["t:r", "t:a"]  # the post itself excluded
+    assert grown.ancestors("t:r").height == 0
     assert grown.descendants("t:r").get_column("id").to_list() == ["t:a", "t:c", "t:b"]
     assert grown.descendants("t:r", depth=1).get_column("id").to_list() == ["t:a", "t:c"]
     assert grown.descendants("t:b").height == 0
+
+
+@pytest.mark.parametrize("parents", [
+    ["t:a", "t:x"],  # several declared parents
+    [{"id": "t:a", "relation": "remix"}, {"id": "t:x", "relation": "componentOf", "evidence": "c2pa"}],  # C2PA
+])
+def test_ancestors_and_descendants_follow_every_parent_as_networkx_does(empty_store: Archive, parents: list):
+    import networkx as nx
+
+    t = "2026-01-01T00:00:00Z"
+    ingest_records(empty_store, [{"id": "t:r", "source": "t", "created_at": t},
+                                 {"id": "t:x", "source": "t", "created_at": t},
+                                 {"id": "t:a", "source": "t", "created_at": t, "parents": ["t:r"]},
+                                 {"id": "t:b", "source": "t", "created_at": t, "parents": parents},
+                                 {"id": "t:c", "source": "t", "created_at": t, "parents": ["t:b"]}])
+    g = nx.DiGraph(empty_store.edges().select("parent", "child").rows())
+    for post in ("t:r", "t:x", "t:a", "t:b", "t:c"):
+        assert set(empty_store.ancestors(post)["id"]) == nx.ancestors(g, post)
+        assert set(empty_store.descendants(post)["id"]) == nx.descendants(g, post)
+    assert empty_store.ancestors("t:c")["id"].to_list() == ["t:r", "t:x", "t:a", "t:b"]
+    assert empty_store.descendants("t:x")["id"].to_list() == ["t:b", "t:c"]  # x is not b's primary parent
+    assert empty_store.descendants("t:x", depth=1)["id"].to_list() == ["t:b"]
+    assert empty_store.lineage_path("t:c")["id"].to_list() == ["t:r", "t:a", "t:b", "t:c"]  # primary only
+    with pytest.raises(NotFoundError):
+        empty_store.ancestors("t:nope")
 
 
 def test_unknown_post_is_not_found(grown: Archive):
