@@ -58,6 +58,7 @@ from typing import Any, ClassVar
 import bagit
 import polars as pl
 
+from archive.digest import file_digests
 from archive.errors import NotFoundError, SnapshotError
 from archive.ingest import IngestResult, ingest
 from archive.store import Archive
@@ -354,12 +355,7 @@ def _check_fetch(root: Path, encoding: str, manifests: dict[str, dict[str, tuple
 
 
 def _hash_file(path: Path, algs: list[str]) -> dict[str, str]:
-    hs = {a: hashlib.new(a) for a in algs}
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            for h in hs.values():
-                h.update(chunk)
-    return {a: h.hexdigest() for a, h in hs.items()}
+    return file_digests(path, algs)
 
 
 def _oxum(root: Path, info: dict[str, str], files: dict[str, str], out: list[BagProblem]) -> None:

@@ -62,6 +62,7 @@ import polars as pl
 
 from archive.bag import VerifyResult, _bag_info, check_bag_paths, restore, restore_refusals, verify
 from archive import tempfiles
+from archive.digest import file_sha256
 from archive.extensions import ReportWriter
 from archive.errors import ArchiveError, NotFoundError, SnapshotError, SourceError, resource_problem
 from archive.export import export_frames, to_csv, to_graphml, to_newick, to_prov_json
@@ -164,8 +165,7 @@ def _fetch(url: str, dest: Path, *, client: HttpClient, media_dirs: tuple[Path, 
 
 
 def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    return file_sha256(path)
 
 
 def _c2pa_store(path: Path) -> dict | None:

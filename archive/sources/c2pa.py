@@ -53,7 +53,6 @@ Examples
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -62,6 +61,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from archive.digest import file_sha256
 from archive.errors import SourceError
 from archive.ingest import Bad, Item
 from archive.record import format_time, parse_time
@@ -375,7 +375,7 @@ def _merge(into: dict[str, Any], new: dict[str, Any]) -> None:
 def _digest(path: Path) -> tuple[str | None, int | None]:
     try:
         with open(path, "rb") as fh:
-            return hashlib.file_digest(fh, "sha256").hexdigest(), os.fstat(fh.fileno()).st_size
+            return file_sha256(fh), os.fstat(fh.fileno()).st_size
     except OSError:
         return None, None
 
