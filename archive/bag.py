@@ -119,50 +119,74 @@ def one_line(s: str) -> str:
 
 
 class StructureProblem(BagProblem):
+    """The bag's layout is wrong: no ``data/`` payload folder, or a tag file where a folder should be (RFC 8493 §2)."""
+
     kind = "structure"
 
 
 class BagitTxtProblem(BagProblem):
+    """``bagit.txt`` is missing, unreadable or does not declare the version and tag encoding (RFC 8493 §2.1.1)."""
+
     kind = "bagit.txt"
 
 
 class ManifestProblem(BagProblem):
+    """A manifest is missing, unreadable or has a malformed line (RFC 8493 §2.1.3)."""
+
     kind = "manifest"
 
 
 class UnsafePath(BagProblem):
+    """A manifest names a path outside the bag (absolute, ``..``) or one no file system can hold."""
+
     kind = "unsafe-path"
 
 
 class NotInManifest(BagProblem):
+    """A payload file is not listed in every payload manifest (RFC 8493 §3: a complete bag)."""
+
     kind = "incomplete"
 
 
 class FileMissing(BagProblem):
+    """A file a manifest lists is not in the bag."""
+
     kind = "missing"
 
 
 class UnexpectedFile(BagProblem):
+    """A payload file no manifest lists."""
+
     kind = "extra"
 
 
 class ChecksumMismatch(BagProblem):
+    """A file's checksum differs from its manifest's: it changed since the bag was made."""
+
     kind = "changed"
 
 
 class OxumMismatch(BagProblem):
+    """``Payload-Oxum`` in ``bag-info.txt`` disagrees with the payload's byte and file counts, or is malformed."""
+
     kind = "oxum"
 
 
 class FetchProblem(BagProblem):
+    """A ``fetch.txt`` line is malformed or names a file no manifest lists (RFC 8493 §2.2.3)."""
+
     kind = "fetch"
 
 
 class NormalizationConflict(BagProblem):
+    """Two paths that differ only in Unicode normalization (NFC/NFD): one file on some systems."""
+
     kind = "normalization"
 
 
 class BagitFinding(BagProblem):
+    """A problem bagit-python's own validator found that the checks here did not."""
+
     kind = "bagit"
 
 

@@ -168,6 +168,43 @@ class Source(Protocol):
 
 @dataclass
 class IngestResult:
+    """What one ingest run did: the counts reconcile, ``read = stored + unchanged + quarantined``.
+
+    Attributes
+    ----------
+    run_id : str
+        The run's id (a row of ``archivist runs``).
+    source, target : str
+        The connector's name and what it read (a path, a URL, a user name).
+    read : int
+        Records the source gave.
+    stored : int
+        Records new or changed, appended to the store.
+    unchanged : int
+        Records identical to what the store already holds (re-ingesting changes nothing).
+    quarantined : int
+        Records that broke the schema, kept in quarantine with every reason.
+    commits : int
+        Atomic batches written.
+    store_version : int
+        The store version after the run (``-1`` before the first commit).
+    resumed_from : str or None
+        The checkpoint an interrupted run was resumed from.
+    status : str
+        ``completed``, ``incomplete`` (the input was cut short), ``failed`` or ``interrupted``
+        (``running`` while the run is in flight).
+    error : str or None
+        The one-line error a failed run stopped on.
+    reasons : dict of str to int
+        Quarantine reasons and how many records had each.
+
+    Examples
+    --------
+    >>> r = IngestResult("run1", "jsonl", "a.jsonl", read=3, stored=2, quarantined=1)
+    >>> r.reconciles, r.as_dict()["stored"]
+    (True, 2)
+    """
+
     run_id: str
     source: str
     target: str
@@ -183,10 +220,12 @@ class IngestResult:
     reasons: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
+        """The result as plain JSON-ready values (what ``--json`` prints)."""
         return asdict(self)
 
     @property
     def reconciles(self) -> bool:
+        """``read == stored + unchanged + quarantined``: nothing was lost."""
         return self.read == self.stored + self.unchanged + self.quarantined
 
 
