@@ -776,7 +776,19 @@ class Archive:
                 "trees": trees, "observations": observations}
 
     def posts(self, as_of: AsOf = None) -> pl.DataFrame:
-        """Latest content per post id, placeholders (parents not in the archive) included."""
+        """Latest content per post id, placeholders (parents not in the archive) included.
+
+        Returns
+        -------
+        polars.DataFrame
+            One row per post: ``id`` (String), ``source`` (String), ``created_at``,
+            ``fetched_at``, ``observed_at`` (Datetime[us, UTC]; ``observed_at`` is when
+            the store took the latest observation), ``author``, ``title``, ``prompt``,
+            ``text`` (String; ``text`` is ``prompt`` else ``title``), ``style_tags``
+            (List[String]), ``views``, ``likes``, ``remixes``, ``comments``, ``n_obs``
+            (Int64; engagement as last observed, ``n_obs`` observations), ``license``,
+            ``content_hash`` (String), ``redacted``, ``placeholder`` (Boolean).
+        """
         return self._view("posts", as_of)
 
     def edges(self, as_of: AsOf = None) -> pl.DataFrame:
@@ -788,15 +800,38 @@ class Archive:
         return self._view("lineage", as_of)
 
     def problems(self, as_of: AsOf = None) -> pl.DataFrame:
-        """Self-loops and cycles found in the lineage, and how they were broken."""
+        """Self-loops and cycles found in the lineage, and how they were broken.
+
+        Returns
+        -------
+        polars.DataFrame
+            ``kind`` (String: ``self_loop`` or ``cycle``), ``id`` (String, the child),
+            ``parent`` (String, the link dropped or cut), ``detail`` (String, in words).
+        """
         return self._view("problems", as_of)
 
     def trees(self, as_of: AsOf = None) -> pl.DataFrame:
-        """One row per tree: ``root, size, depth, breadth, first_at, last_at, views, root_text``, largest first."""
+        """One row per tree, largest first (then by root id).
+
+        Returns
+        -------
+        polars.DataFrame
+            ``root`` (String), ``size`` (UInt32, posts), ``depth`` (Int64, generations),
+            ``breadth`` (UInt32, posts in the widest generation), ``first_at``, ``last_at``
+            (Datetime[us, UTC]), ``views`` (Int64, summed), ``root_text`` (String),
+            ``root_placeholder`` (Boolean: the root is not in the archive).
+        """
         return self._view("trees", as_of)
 
     def observations(self, as_of: AsOf = None) -> pl.DataFrame:
-        """Engagement time series: ``id, observed_at, views, likes, remixes, comments``."""
+        """Engagement time series, one row per post per distinct observation.
+
+        Returns
+        -------
+        polars.DataFrame
+            ``id`` (String), ``observed_at`` (Datetime[us, UTC]), ``views``, ``likes``,
+            ``remixes``, ``comments`` (Int64, null where the source did not say).
+        """
         return self._view("observations", as_of)
 
     # ------------------------------------------------------------------ navigation
