@@ -26,7 +26,7 @@ problem type             rule
 
 File names in manifests and ``fetch.txt`` are decoded as RFC 8493 §2.1.3 says (``%0A``,
 ``%0D`` and ``%25`` are LF, CR and ``%``) and matched to the files on disk after Unicode
-NFC normalisation, as ``bagit`` does, so a bag copied through macOS (NFD names) still verifies.
+NFC normalization, as ``bagit`` does, so a bag copied through macOS (NFD names) still verifies.
 
 Examples
 --------

@@ -73,7 +73,7 @@ def _is_normal(rec: Any) -> bool:
     """True when :func:`archive.record.check` accepts ``rec`` and returns it unchanged.
 
     The fast path of ingest: such a record (every field known, none null, times
-    and parents already in normal form) is its own normalised form, so the dict
+    and parents already in normal form) is its own normalized form, so the dict
     built by ``check`` is not needed. Anything else (and every record with a
     problem) goes through ``check``, which gives the reasons. A property test
     holds the two to the same answers.
@@ -266,7 +266,7 @@ def _prepare(payload: Payload, redacted: frozenset[str] = frozenset()) -> tuple[
     """Parse, check, canonicalise and hash one item: everything of ingest that needs no store state.
 
     Returns ``(raw, reasons)`` for a bad item, else ``(hash, row)``: ``hash`` is the content
-    hash of the normalised record (what deduplication looks up first) and ``row`` the columns
+    hash of the normalized record (what deduplication looks up first) and ``row`` the columns
     to store, ending with the canonical JSON, its hash and whether a redaction reduced it (a
     redacted post's content is never stored again: the row is then the reduced record's).
 

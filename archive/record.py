@@ -179,9 +179,9 @@ def _check_parents(v: Any, own_id: Any, reasons: list[str]) -> list[dict] | None
 
 
 def check(rec: Any) -> tuple[dict | None, list[str]]:
-    """Validate one parsed record; return ``(normalised record, reasons)``.
+    """Validate one parsed record; return ``(normalized record, reasons)``.
 
-    ``reasons`` lists every problem found; when it is empty the normalised record
+    ``reasons`` lists every problem found; when it is empty the normalized record
     has times in UTC ``Z`` form, parents as objects with their defaults filled in,
     and unknown top-level fields moved into ``extra`` (kept, never dropped).
     """

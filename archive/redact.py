@@ -16,7 +16,7 @@ history is purged, so time travel cannot bring the content back:
 4. the ``_views/`` caches (which hold copies of the prompts) are deleted.
 
 The content hash of each row is kept: re-ingesting the very same record is then
-recognised as already stored and does not bring the text back (a hash does not
+recognized as already stored and does not bring the text back (a hash does not
 reveal the text). A ledger row goes to the ``redactions`` table: what was removed,
 when, why, the store versions before and after, and the snapshot bags taken
 before (which still hold the content and must be dealt with by their keepers).

@@ -63,7 +63,7 @@ def dashboard_cmd(archive_path: Path | None, host: str, port: int, debug: bool, 
 
 
 def build_sample(archive_path: Path, *, as_json: bool = False) -> Path:
-    """Ingest the bundled sample (idempotent) and analyse it; returns the archive path."""
+    """Ingest the bundled sample (idempotent) and analyze it; returns the archive path."""
     from archive.sources.jsonl import JsonlSource
 
     sample = data_dir() / "sample"

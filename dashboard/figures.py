@@ -111,7 +111,7 @@ def _marker_sizes(values: np.ndarray, *, lo: float = 7, hi: float = 26) -> np.nd
 
 
 LABEL_PX_PER_CHAR = 7.0  # a 10 px label character, with room to spare
-NARROWEST_PLOT_PX = 300.0  # the tree's plot area in an 800 px window (measured: 308 px beside the colour bar)
+NARROWEST_PLOT_PX = 300.0  # the tree's plot area in an 800 px window (measured: 308 px beside the color bar)
 
 
 def _fold_labels(x: np.ndarray, y: np.ndarray, folded: np.ndarray, n_hidden: np.ndarray) -> list[str]:
@@ -142,7 +142,7 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
     """The remix tree under ``root`` drawn as a tidy tree.
 
     ``nodes`` has ``id, parent, depth, text, views, remixes, placeholder`` (children are drawn in
-    row order); ``drift`` (optional) has ``id, root_drift`` and colours the nodes; marker area
+    row order); ``drift`` (optional) has ``id, root_drift`` and colors the nodes; marker area
     follows ``size_by`` (``views``, ``likes`` or ``remixes``, log-scaled). ``max_depth`` and
     ``collapsed`` limit what is drawn; a node with hidden remixes gets a ``+N`` label and a
     diamond marker. Each node's ``customdata`` is its id (what a click reports). The path from
@@ -538,7 +538,7 @@ def survival_figure(km: pl.DataFrame, summary: dict | None = None) -> go.Figure:
 
 
 def tree_shapes_figure(shapes: pl.DataFrame, names: dict[str, str] | None = None) -> go.Figure:
-    """Tree shapes: size against structural virality (broadcast ≈ low, viral chains ≈ high), colour = depth."""
+    """Tree shapes: size against structural virality (broadcast ≈ low, viral chains ≈ high), color = depth."""
     s = shapes.filter(pl.col("size") > 1)
     if s.height == 0:
         return empty_figure("no tree has remixes")

@@ -39,12 +39,12 @@ ON_THE_FLY_LIMIT = 50_000  # posts: above this, whole-archive measures come from
 
 
 def analysed_version(arc: Archive) -> int | None:
-    """The store version the latest ``archivist analyze`` described (``None``: never analysed)."""
+    """The store version the latest ``archivist analyze`` described (``None``: never analyzed)."""
     return analysis_state(arc, version=arc.view_version()).analysed_version
 
 
 def fresh_table(arc: Archive, table: str, *, as_of: str | None = None) -> pl.DataFrame | None:
-    """An analysis table of the latest analysis (read once per analysed version), ``None`` with an as-of
+    """An analysis table of the latest analysis (read once per analyzed version), ``None`` with an as-of
     date or without analysis. It may describe an older store version than the one shown: see :func:`stale_notes`."""
     if as_of is not None:
         return None

@@ -11,13 +11,13 @@ from lineage.syntax import format_weight
 
 __all__ = ["GEN_COLOURS", "prompt_text", "diff_view", "blame_view", "generation_colour", "blame_legend"]
 
-# one colour per generation that introduced a word (cycled past the end); light enough to read text on
+# one color per generation that introduced a word (cycled past the end); light enough to read text on
 GEN_COLOURS = ["#c6dbef", "#fdd0a2", "#c7e9c0", "#dadaeb", "#fcbba1", "#ccebc5", "#fee391", "#a1d99b",
                "#bcbddc", "#fdae6b", "#9ecae1", "#f4cae4"]
 
 
 def generation_colour(generation: int) -> str:
-    """Background colour for words introduced at ``generation`` (0 = the root)."""
+    """Background color for words introduced at ``generation`` (0 = the root)."""
     return GEN_COLOURS[generation % len(GEN_COLOURS)]
 
 
@@ -65,7 +65,7 @@ def diff_view(ops: list[tuple]) -> html.Div:
 
 
 def blame_view(words: list[dict]) -> html.Div:
-    """Each word coloured by the generation that introduced it.
+    """Each word colored by the generation that introduced it.
 
     ``words`` items have ``word``, ``generation`` (depth of the introducing node),
     ``node`` (its id) and optionally ``reintroduced`` (bool) and ``weight`` (emphasis weight,
@@ -89,7 +89,7 @@ def blame_view(words: list[dict]) -> html.Div:
 
 
 def blame_legend(generations: list[int]) -> html.Div:
-    """Legend chips: which colour is which generation."""
+    """Legend chips: which color is which generation."""
     return html.Div([html.Span(f"gen {g}" if g else "root", className="chip",
                                style={"backgroundColor": generation_colour(g)}) for g in sorted(set(generations))],
                     className="legend")

@@ -2,12 +2,12 @@
 
 Every measure is a function of polars frames (see DESIGN.md "Measures"):
 
-- :mod:`lineage.text` normalisation and tokens (emoji included, emphasis weights per token);
+- :mod:`lineage.text` normalization and tokens (emoji included, emphasis weights per token);
 - :mod:`lineage.syntax` prompt syntax: emphasis weights, resource tags, negative prompts, parameters;
 - :mod:`lineage.drift` edge, root and path drift, edit operations, token diff;
 - :mod:`lineage.blame` which node introduced each token, blame shares, root retention;
 - :mod:`lineage.styles` the style lexicon and matching;
-- :mod:`lineage.bleed` inherited / reused / bled / novel style terms, bleed rates, flow matrix, homogenisation;
+- :mod:`lineage.bleed` inherited / reused / bled / novel style terms, bleed rates, flow matrix, homogenization;
 - :mod:`lineage.decay` fidelity by depth, branching decay, activity, engagement, tree shape;
 - :mod:`lineage.analyze` all of it over an archive, stored as versioned tables.
 

@@ -9,13 +9,13 @@ Two layers:
 - :func:`analyze` runs it over the archive, recomputing only trees whose content
   changed since the last analysis (a content hash per root), then the
   whole-archive steps that need every tree and the global time order (style
-  bleed labels, the flow matrix, homogenisation, the decay fits), and writes
+  bleed labels, the flow matrix, homogenization, the decay fits), and writes
   Delta tables ``analysis_<name>`` (each write is a new table version):
 
   ``nodes``, ``edges``, ``blame``, ``styles``, ``style_labels``, ``trees``,
   ``flow``, ``homogenisation``, ``fidelity``, ``branching``, ``survival``,
   ``dilemma``, ``decay`` (one row per headline figure) and ``runs`` (one row per
-  analysis: store version analysed, trees recomputed, seconds).
+  analysis: store version analyzed, trees recomputed, seconds).
 
 Read them with :func:`load_results`.
 
@@ -190,7 +190,7 @@ def analyze_trees(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, *, lex
         n = n.with_columns(text=pl.lit("", dtype=pl.String))
     n = n.with_columns(pl.col("placeholder").fill_null(False), pl.col("in_cycle").fill_null(False)
                        ).sort(["root", "depth", "id"])
-    # one tokenisation serves both: style matching keeps the clause breaks, drift and blame drop them
+    # one tokenization serves both: style matching keeps the clause breaks, drift and blame drop them
     n = n.with_columns(tokens_series(n.get_column("text"), boundaries=True).alias("style_tokens"))
     n = n.with_columns(tokens=pl.col("style_tokens").list.eval(pl.element().filter(pl.element() != BOUNDARY)))
     prim = n.filter(pl.col("parent").is_not_null()).select(child="id", parent="parent")
@@ -275,7 +275,7 @@ def _table(name: str) -> str:
 def load_results(archive: Archive, table: str, *, version: int | None = None) -> pl.DataFrame:
     """An analysis table (``nodes``, ``trees``, ``style_labels``… or ``analysis_nodes``), optionally at a version.
 
-    Raises :class:`~lineage.errors.LineageError` when the archive was never analysed.
+    Raises :class:`~lineage.errors.LineageError` when the archive was never analyzed.
 
     >>> import tempfile
     >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
@@ -399,14 +399,14 @@ def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, l
 def analyze(archive: Archive, *, force: bool = False, progress: Progress | None = None, buckets: int = 8,
             seed: int = 0, n_boot: int = 200, window: str = "30d",
             embedder: str | object | None = None) -> dict[str, Any]:
-    """Analyse the archive and write the ``analysis_*`` tables; returns a summary dict.
+    """Analyze the archive and write the ``analysis_*`` tables; returns a summary dict.
 
     Only trees whose content hash changed since the last analysis are recomputed
     (``force=True`` recomputes all); when the store version has not moved since the
     last analysis nothing is written and ``up_to_date`` is True. ``progress(stage,
     done, total)`` is called as work proceeds. ``seed`` and ``n_boot`` drive the
     bootstrap interval of the generational half-life; ``window`` the bleed source
-    window and the homogenisation windows. ``embedder`` (a local sentence-transformers
+    window and the homogenization windows. ``embedder`` (a local sentence-transformers
     model name or an object with ``encode``) adds semantic drift to the edges; every
     tree is then recomputed.
 

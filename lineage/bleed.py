@@ -16,7 +16,7 @@ other tree that ever used it. The node bleed share is bled / new terms of the no
 a tree's bleed rate is bled / new terms of its remixes. Roots' terms are
 labelled too, but rates count remixes only (a root's styles are its starting
 point, not an adoption). The flow matrix counts bled adoptions from tree to tree;
-homogenisation measures style diversity per time window.
+homogenization measures style diversity per time window.
 
 Examples
 --------
@@ -263,7 +263,7 @@ def homogenisation(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str =
     ``entropy`` is the Shannon entropy (bits) of style-term use in the window;
     ``mean_pairwise_similarity`` the mean cosine similarity of the style profiles
     (term counts) of every pair of trees active in the window (null with fewer than two).
-    Falling entropy and rising similarity mean the archive's styles are homogenising.
+    Falling entropy and rising similarity mean the archive's styles are homogenizing.
 
     >>> from datetime import datetime
     >>> lin = pl.DataFrame({"id": ["a", "b"], "parent": [None, None], "root": ["a", "b"], "depth": [0, 0],

@@ -50,7 +50,7 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
     """Compute every measure (drift, blame, styles, bleed, decay) and store them as versioned tables.
 
     Only trees whose content changed since the last analysis are recomputed; the
-    whole-archive figures (bleed, flow, homogenisation, decay fits) are refreshed.
+    whole-archive figures (bleed, flow, homogenization, decay fits) are refreshed.
     Read the results with `archivist drift ID`, `archivist bleed`, `archivist decay`
     or the dashboard.
     """
@@ -196,7 +196,7 @@ def _say_if_stale(arc: Any) -> None:
 @json_option
 @handle_errors
 def bleed_cmd(limit: int, min_terms: int, archive_path: Path | None, as_json: bool) -> None:
-    """Style bleed: which trees borrow styles from other trees, the biggest flows, and homogenisation."""
+    """Style bleed: which trees borrow styles from other trees, the biggest flows, and homogenization."""
     from lineage.analyze import load_results
 
     arc = open_archive(archive_path, read_only=True)

@@ -40,7 +40,7 @@ def report_cmd(root: str | None, fmt: str, out: str | None, seed: int, archive_p
                as_of: str | None, as_json: bool) -> None:
     """Write a critic's drift report for the tree of ROOT (any post of it), or for the whole archive.
 
-    The report draws the tree coloured by drift, lists the largest mutations with
+    The report draws the tree colored by drift, lists the largest mutations with
     their word-level diffs, the blame of the deepest leaves, style changes and bleed,
     and the decay figures, with plain sentences that can be quoted. What could not
     be measured is said plainly.

@@ -15,7 +15,7 @@
   1972, Shao and Sokal 1990) and the Colless-like index for multifurcating trees
   (Mir, Rosselló, Rotger 2018, "Sound Colless-like balance indices for
   multifurcating trees", PLoS ONE 13(9): e0203401) with ``f(k) = ln(k + e)`` and
-  the mean deviation from the median (MDM); normalised forms beside each (see
+  the mean deviation from the median (MDM); normalized forms beside each (see
   :func:`tree_shape`). The classic Colless index is defined on binary trees only
   and is not given;
 - remixing dilemma: correlation of generativity (children per post) with
@@ -374,7 +374,7 @@ def tree_shape(lineage: pl.DataFrame) -> pl.DataFrame:
       children carry equal subtrees (a star, a chain). ``colless_like_norm`` divides by the
       paper's maximum over trees with the same number of leaves n and no single-child nodes,
       ``(ln e + ln(2 + e)) (n - 1)(n - 2) / 4`` (null below 3 leaves); chains of single
-      remixes are outside that family, so the normalised value can exceed 1 on them.
+      remixes are outside that family, so the normalized value can exceed 1 on them.
 
     >>> chain = pl.DataFrame({"id": list("abcd"), "parent": [None, "a", "b", "c"], "root": ["a"] * 4,
     ...                       "depth": [0, 1, 2, 3]})

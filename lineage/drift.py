@@ -417,7 +417,7 @@ def token_diff(a: str, b: str, *, max_tokens: int = MAX_ALIGN_TOKENS,
                weights: bool = False) -> list[tuple[Any, ...]]:
     """Word diff from ``a`` (parent) to ``b`` (child): ``(op, word)`` with op ``equal``, ``removed``, ``added``.
 
-    Words are normalised tokens, in order; a replacement shows the removed words first.
+    Words are normalized tokens, in order; a replacement shows the removed words first.
     With ``weights=True`` each item is ``(op, word, old_weight, new_weight)`` (emphasis weights,
     ``None`` on the side that lacks the word) and a kept word whose weight changed is ``reweighted``.
 

@@ -7,7 +7,7 @@ chain lays out like any other tree):
   and children, in input order;
 - :func:`visible_nodes` applies the depth limit and the collapsed set;
 - :func:`tidy_layout` places a tree top-down: leaves side by side in
-  depth-first order, each parent centred over its first and last child, one
+  depth-first order, each parent centered over its first and last child, one
   row per generation (a layered "tidy tree");
 - :func:`tree_layout` is the same as a frame (``id, x, y, order``) for a tree's nodes.
 """

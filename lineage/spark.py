@@ -11,7 +11,7 @@ The steps, all on Spark DataFrames read from the store's ``records`` table:
    on it inside ``mapInArrow``;
 3. the whole-archive steps as Spark aggregations: style-bleed labels (first use
    per term and tree, the most active other tree in the window before each
-   adoption), the flow matrix and homogenisation (entropy and mean pairwise
+   adoption), the flow matrix and homogenization (entropy and mean pairwise
    similarity per window);
 4. the decay fits and the writing of the ``analysis_*`` tables on the driver,
    with the same code and schemas as the local engine, so ``load_results`` and
@@ -379,7 +379,7 @@ def analyze_spark(archive: Archive, *, spark: "SparkSession | None" = None, mast
                   delta_jars: bool = False, buckets: int | None = None, seed: int = 0, n_boot: int = 200,
                   window: str = "30d", records_uri: str | None = None,
                   storage_options: dict[str, str] | None = None) -> dict[str, Any]:
-    """Analyse ``archive`` with Spark and write the same ``analysis_*`` tables as :func:`lineage.analyze.analyze`.
+    """Analyze ``archive`` with Spark and write the same ``analysis_*`` tables as :func:`lineage.analyze.analyze`.
 
     Every tree is recomputed (the Spark engine is for whole archives). ``records_uri``
     reads the log from elsewhere (e.g. ``s3a://bucket/archive``, the same store on

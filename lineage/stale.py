@@ -56,7 +56,7 @@ class AnalysisState:
     store_version : int
         The store version asked about.
     analysed_version : int or None
-        The store version the latest ``archivist analyze`` read (``None``: never analysed).
+        The store version the latest ``archivist analyze`` read (``None``: never analyzed).
     current : bool
         The stored archive-wide tables describe ``store_version`` (read with the
         current measure code, :data:`~lineage.analyze.ANALYSIS_VERSION`).
@@ -162,7 +162,7 @@ def analysis_state(archive: Archive, *, version: int | None = None, root: str | 
 
 
 def stored_drift(archive: Archive) -> pl.DataFrame | None:
-    """Per-node drift from the latest analysis, for exports and snapshots (``None``: never analysed).
+    """Per-node drift from the latest analysis, for exports and snapshots (``None``: never analyzed).
 
     Returns
     -------

@@ -3,7 +3,7 @@
 The lexicon (``data/style_lexicon.json``) lists phrases by facet (medium, genre, era,
 lighting, camera, palette, animation, film stock, artist reference, and from real
 text-to-image prompts: quality boosters, render engines, platforms). A phrase is matched
-on normalised word tokens, whole words only, longest phrase first and without overlaps
+on normalized word tokens, whole words only, longest phrase first and without overlaps
 (``film noir`` wins over ``noir``), never across a clause break (a comma). Matching is
 tolerant of how people really type: every phrase also matches its spacing, hyphen and
 gluing variants (``8k`` / ``8 k``, ``hyper-realistic`` / ``hyperrealistic``,
@@ -174,7 +174,7 @@ def _load(path: str) -> pl.DataFrame:
 
 
 def load_lexicon(path: str | Path | None = None) -> pl.DataFrame:
-    """The style lexicon as ``phrase, facet, n_tokens, variants`` (phrases normalised, duplicates dropped).
+    """The style lexicon as ``phrase, facet, n_tokens, variants`` (phrases normalized, duplicates dropped).
 
     ``variants`` are the padded token patterns that count as the phrase (its own first).
 

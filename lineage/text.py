@@ -1,6 +1,6 @@
-"""Text normalisation and tokenisation: the words that every measure counts.
+"""Text normalization and tokenization: the words that every measure counts.
 
-A prompt is normalised (Unicode NFKC, case folded, zero-width, bidi and other
+A prompt is normalized (Unicode NFKC, case folded, zero-width, bidi and other
 format or control characters removed, other whitespace controls made spaces) and
 split into word tokens in reading order. Scripts written without spaces
 (Chinese, Japanese kana and kanji) give one token per character, so drift on a
@@ -82,7 +82,7 @@ def _col(col: str | pl.Expr) -> pl.Expr:
 
 
 def normalize_expr(col: str | pl.Expr) -> pl.Expr:
-    """The normalised text of a string column (null becomes ``""``).
+    """The normalized text of a string column (null becomes ``""``).
 
     NFKC, case folding (Unicode lower case plus ``ß`` -> ``ss`` and final sigma),
     whitespace controls -> space, format/control characters (zero-width, bidi) removed,
@@ -109,7 +109,7 @@ def normalize_expr(col: str | pl.Expr) -> pl.Expr:
 
 
 def tokens_expr(col: str | pl.Expr) -> pl.Expr:
-    """Word tokens (``list[str]``) of a string column: normalise, then split.
+    """Word tokens (``list[str]``) of a string column: normalize, then split.
 
     >>> pl.select(tokens_expr(pl.lit("Don't STOP-motion 35mm"))).item().to_list()
     ["don't", 'stop', 'motion', '35mm']
@@ -186,7 +186,7 @@ def with_tokens(frame: pl.DataFrame, text: str = "text", out: str = "tokens") ->
 
 
 def normalize(text: str | None) -> str:
-    """The normalised form of one string (see :func:`normalize_expr`).
+    """The normalized form of one string (see :func:`normalize_expr`).
 
     >>> normalize("  ＳＯＲＡ\\n remix ")
     'sora remix'

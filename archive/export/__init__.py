@@ -8,7 +8,7 @@ with node names quoted and NHX comments (phylogenetics tools read it);
 PROV-JSON is made with the ``prov`` library (W3C PROV: one entity per post,
 ``wasDerivedFrom`` per edge, one agent per author with ``wasAttributedTo``,
 generation times); CSV cells that a spreadsheet would run as a formula are
-neutralised with a leading ``'``.
+neutralized with a leading ``'``.
 
 One module per format, each importable from here: :mod:`archive.export.graphml`,
 :mod:`archive.export.gexf`, :mod:`archive.export.newick`, :mod:`archive.export.provjson`,

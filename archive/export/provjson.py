@@ -165,7 +165,7 @@ def _prov_direct(nodes: pl.DataFrame, edges: pl.DataFrame) -> dict[str, Any]:
 def to_prov_json(nodes: pl.DataFrame, edges: pl.DataFrame, *, engine: str = "prov") -> bytes:
     """PROV-JSON (UTF-8 bytes) of :func:`to_prov`, readable by ``prov.read(..., format="json")``.
 
-    ``engine="prov"`` serialises the ``prov`` library's document; ``engine="direct"``
+    ``engine="prov"`` serializes the ``prov`` library's document; ``engine="direct"``
     writes the same records as plain dicts (for snapshots of big trees: a 10,000-node
     tree in well under a second); the tests check that ``prov`` reads both as equal documents.
 

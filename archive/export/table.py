@@ -25,7 +25,7 @@ def neutralise(col: str) -> pl.Expr:
 
 
 def to_csv(nodes: pl.DataFrame) -> bytes:
-    """CSV (UTF-8 bytes) of the nodes, every text cell neutralised.
+    """CSV (UTF-8 bytes) of the nodes, every text cell neutralized.
 
     Examples
     --------

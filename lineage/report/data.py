@@ -43,7 +43,7 @@ class ReportData:
 
 def _style_changes(archive: Archive, styles: pl.DataFrame, nodes: pl.DataFrame, root: str,
                    missing: list[str]) -> pl.DataFrame:
-    """Terms new at a node (not on its parent), with their bleed label when the archive was analysed."""
+    """Terms new at a node (not on its parent), with their bleed label when the archive was analyzed."""
     schema = {"id": pl.String, "depth": pl.Int64, "term": pl.String, "facet": pl.String, "label": pl.String,
               "source_root": pl.String}
     if styles.height == 0:
@@ -92,7 +92,7 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
     nodes = tree.nodes
     missing: list[str] = []
     out = _stored_measures(archive, tree.root, nodes) if as_of is None else None
-    if out is None:  # not analysed, analysed before the tree changed, or an as-of view: measure it now
+    if out is None:  # not analyzed, analyzed before the tree changed, or an as-of view: measure it now
         out = analyze_tree(nodes.select(_MEASURE_COLS), tree.edges)
     nd = (out["nodes"].join(nodes.select("id", "text", "author", "views", "redacted"), on="id", how="left")
           .join(tree_layout(nodes), on="id", how="left").sort(["depth", "created_at", "id"], nulls_last=True))

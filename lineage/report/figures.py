@@ -1,4 +1,4 @@
-"""The report's figures as plotly JSON dicts (the tree coloured by drift, fidelity by generation)."""
+"""The report's figures as plotly JSON dicts (the tree colored by drift, fidelity by generation)."""
 from __future__ import annotations
 
 import html

@@ -9,7 +9,7 @@ __all__ = ["to_csv"]
 
 
 def to_csv(d: ReportData) -> bytes:
-    """One row per node (tree) or per tree (archive), text cells neutralised for spreadsheets.
+    """One row per node (tree) or per tree (archive), text cells neutralized for spreadsheets.
 
     Examples
     --------
