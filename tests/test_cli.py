@@ -116,3 +116,17 @@ def test_demo_builds_the_sample_archive_and_analyses_it(tmp_path: Path):
     assert trees.height == a.trees().height
     again = CliRunner().invoke(cli, ["demo", "--no-serve", "--archive", str(arc)])
     assert again.exit_code == 0 and Archive.open(arc).stats()["observations"] == 3011  # idempotent
+
+
+def test_commands_are_registered_by_build_cli_not_by_imports():
+    """Importing a CLI module registers nothing; build_cli() (the console script) adds every command, once."""
+    import subprocess
+    import sys
+
+    code = ("import archive.cli, archive.cli_archiving, lineage.cli, lineage.cli_report\n"
+            "before = sorted(archive.cli.cli.commands)\n"
+            "from dashboard.cli import build_cli\n"
+            "after = sorted(build_cli().commands); again = sorted(build_cli().commands)\n"
+            "print(before, after == again, 'analyze' in after, 'snapshot' in after, 'report' in after)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "['ingest', 'quarantine', 'runs', 'show', 'stats', 'trees'] True True True True"
