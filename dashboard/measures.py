@@ -25,7 +25,7 @@ from lineage.decay import (TREE_SHAPE_SCHEMA, activity, activity_by_tree, branch
                            fidelity_by_depth, fit_fidelity, tree_shape)
 from lineage.drift import drift_rate_expr, node_drift, token_diff
 from lineage.errors import LineageError
-from lineage.stale import analysis_state
+from lineage.stale import analysis_state, tree_content_hash
 from lineage.styles import styles_frame
 
 __all__ = ["MISSING", "stale_notes", "ON_THE_FLY_LIMIT", "analysed_version", "fresh_table", "tree_drift", "archive_drift",
@@ -87,22 +87,27 @@ DRIFT_COLS = ["id", "root", "edge_drift", "root_drift", "path_drift", "directnes
 
 
 def analysed_drift(arc: Archive) -> pl.DataFrame | None:
-    """The drift columns of the ``nodes`` analysis table when it describes the current store version."""
+    """The drift columns of the ``nodes`` analysis table, with each tree's stored ``content_hash``."""
     nodes = fresh_table(arc, "nodes")
-    return None if nodes is None else nodes.select(DRIFT_COLS)
+    trees = fresh_table(arc, "trees")
+    if nodes is None or trees is None:
+        return None
+    return nodes.select(DRIFT_COLS).join(trees.select("root", "content_hash"), on="root", how="left")
 
 
 def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame:
     """Per node of one tree: ``id, edge_drift, root_drift, path_drift, directness``.
 
-    ``analysed`` is :func:`analysed_drift` (fresh analysis tables): this tree's rows are
-    taken from it; else the tree is measured now (one tree is always small enough).
+    ``analysed`` is :func:`analysed_drift`: this tree's rows are taken from it when the
+    tree's content hash is the stored one (:func:`lineage.stale.tree_content_hash`, the
+    rule ``archivist drift`` and the report use); else the tree is measured now (one tree
+    is always small enough).
     """
     cols = DRIFT_COLS[:1] + DRIFT_COLS[2:]
     if analysed is not None:
-        got = analysed.filter(pl.col("root") == tree.root).select(cols)
-        if got.height == tree.nodes.height:
-            return got
+        got = analysed.filter(pl.col("root") == tree.root)
+        if got.height and got.get_column("content_hash")[0] == tree_content_hash(tree.nodes):
+            return got.select(cols)
     n = tree.nodes.select("id", "text", "placeholder")
     return drift_where_defined(node_drift(n, tree.nodes.select("id", "parent", "root", "depth")), n).select(cols)
 

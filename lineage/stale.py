@@ -39,7 +39,7 @@ from archive.store import Archive
 from lineage.analyze import ANALYSIS_VERSION, load_results, tree_hashes
 from lineage.errors import LineageError
 
-__all__ = ["AnalysisState", "analysis_state", "stored_drift", "MEASURE_COLS", "DRIFT_COLUMNS"]
+__all__ = ["AnalysisState", "analysis_state", "tree_content_hash", "stored_drift", "MEASURE_COLS", "DRIFT_COLUMNS"]
 
 #: the node columns the per-tree measures read (and the content hash covers)
 MEASURE_COLS = ["id", "parent", "root", "depth", "created_at", "text", "style_tags", "placeholder"]
@@ -91,6 +91,31 @@ class AnalysisState:
             return "The archive was never analysed: run `archivist analyze`."
         return (f"These measures are from the analysis of store version {self.analysed_version}; the store is at "
                 f"version {self.store_version} now. Run `archivist analyze` to bring them up to date.")
+
+
+def tree_content_hash(nodes: pl.DataFrame) -> str:
+    """The content hash of one tree's nodes (what ``analysis_trees.content_hash`` stores when it was measured).
+
+    Parameters
+    ----------
+    nodes : polars.DataFrame
+        The nodes of one tree (:attr:`archive.store.Tree.nodes`): the columns of
+        :data:`MEASURE_COLS` that are present are hashed.
+
+    Returns
+    -------
+    str
+        Equal to the stored hash exactly when the tree's measures need no recomputing.
+
+    Examples
+    --------
+    >>> n = pl.DataFrame({"id": ["a"], "parent": [None], "root": ["a"], "depth": [0], "text": ["x"]},
+    ...                  schema_overrides={"parent": pl.String})
+    >>> tree_content_hash(n) == tree_content_hash(n), tree_content_hash(n) == tree_content_hash(
+    ...     n.with_columns(text=pl.lit("y")))
+    (True, False)
+    """
+    return tree_hashes(nodes.select([c for c in MEASURE_COLS if c in nodes.columns])).get_column("content_hash")[0]
 
 
 def _latest_run(archive: Archive) -> dict | None:
@@ -155,8 +180,7 @@ def analysis_state(archive: Archive, *, version: int | None = None, root: str | 
         except (LineageError, NotFoundError):
             stored = pl.DataFrame()
         if stored.height == 1 and "content_hash" in stored.columns:
-            now = tree_hashes(tree.nodes.select(MEASURE_COLS)).get_column("content_hash")[0]
-            tree_ok = now == stored.get_column("content_hash")[0]
+            tree_ok = tree_content_hash(tree.nodes) == stored.get_column("content_hash")[0]
     recompute = "nothing" if current and tree_ok else "tree" if current else "archive"
     return AnalysisState(v, av, current, root=tree.root, tree_current=tree_ok, recompute=recompute)
 

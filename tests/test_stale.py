@@ -53,3 +53,19 @@ def test_every_reader_says_the_same_about_stale_analysis(arc: Archive):
     # the drift command keeps the stored drift of a tree that did not change (a content hash, not row counts)
     res = CliRunner().invoke(cli, ["drift", "t:2", "--archive", str(arc.path), "--json"])
     assert res.exit_code == 0 and '"t:2"' in res.output
+
+
+def test_the_dashboard_takes_a_trees_stored_drift_by_the_same_content_hash(arc: Archive):
+    import polars as pl
+
+    from dashboard import measures
+    from lineage.stale import tree_content_hash
+
+    stored = measures.analysed_drift(arc)
+    tree = arc.tree("t:2")
+    assert stored.filter(pl.col("root") == "t:1")["content_hash"][0] == tree_content_hash(tree.nodes)
+    ingest_records(arc, [{"id": "t:3", "source": "t", "created_at": T.format(3), "prompt": "a dog in snow",
+                          "parents": ["t:2"]}])
+    grown = arc.tree("t:3")  # the stored rows are of the tree before t:3: measured now instead
+    assert tree_content_hash(grown.nodes) != stored.filter(pl.col("root") == "t:1")["content_hash"][0]
+    assert measures.tree_drift(grown, stored).height == grown.nodes.height == 3
