@@ -40,22 +40,25 @@ setup() {  # setup EXTRAS : a virtual environment with the package installed (sk
 case "${1:-}" in
   demo)
     shift
+    apt_install build-essential  # pdqhash builds from source
     setup base
     exec "$VENV/bin/archivist" demo "$@"
     ;;
   test)
     shift
-    apt_install chromium chromium-driver poppler-utils
+    apt_install chromium chromium-driver poppler-utils build-essential  # build-essential: pdqhash builds from source
     command -v java >/dev/null || apt_install openjdk-17-jre-headless  # Spark local mode
     setup test,spark
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)
     shift
+    apt_install build-essential
     setup test,spark
     exec "$VENV/bin/python" -m pytest tests/benchmarks -m benchmark -s "$@"
     ;;
   setup)
+    apt_install build-essential
     setup test,spark
     ;;
   *)
