@@ -88,14 +88,14 @@ def similar(archive: Any, query: str | Path, *, limit: int = 10, max_distance: i
     posts = archive.posts().select("id", "created_at", "title", "source")
     rows = pl.DataFrame(hits, schema={"id": pl.String, "distance": pl.Int64}, orient="row")
     rows = rows.join(posts, on="id", how="left").with_columns(
-        similarity=(1 - pl.col("distance") / 128).clip(0, 1).round(3), self=pl.col("id") == qid)
+        similarity=(1 - pl.col("distance") / 128).clip(0, 1).round(3), is_query=pl.col("id") == qid)
     rows = rows.sort(["distance", "id"]).head(limit + 1)
-    if rows.filter(~pl.col("self")).height > limit:
-        rows = rows.filter(~pl.col("self")).head(limit).vstack(rows.filter(pl.col("self")))
+    if rows.filter(~pl.col("is_query")).height > limit:
+        rows = rows.filter(~pl.col("is_query")).head(limit).vstack(rows.filter(pl.col("is_query")))
     rows = rows.sort(["created_at", "distance", "id"], nulls_last=True)
     earliest = rows.get_column("id")[0] if rows.height else None
     matches = [{**r, "first": r["id"] == earliest} for r in rows.to_dicts()]
-    return {"query": str(query), "query_id": qid, "in_archive": bool(rows.filter(pl.col("self")).height),
+    return {"query": str(query), "query_id": qid, "in_archive": bool(rows.filter(pl.col("is_query")).height),
             "matches": matches}
 
 
@@ -129,6 +129,6 @@ def similar_cmd(query: str, limit: int, max_distance: int, archive_path: Path | 
         return
     console.print(f"{len(out['matches'])} match(es) for {query}, oldest first:", markup=False, highlight=False)
     for m in out["matches"]:
-        mark = "first" if m["first"] else ("this" if m["self"] else "")
+        mark = "first" if m["first"] else ("this" if m["is_query"] else "")
         console.print(f"  {str(m['created_at'] or '?')[:19]:19}  {m['distance']:3d} bits  {m['similarity']:.2f}  "
                       f"{mark:5}  {m['id']}  {m.get('title') or ''}", markup=False, highlight=False)
