@@ -27,6 +27,7 @@ Examples
 from __future__ import annotations
 
 import html
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -38,6 +39,7 @@ from archive.media.store import fingerprints, thumbnail_data_uri, thumbnails
 from archive.store import Archive
 
 __all__ = ["MATCH_BITS", "similarity", "edge_visual", "node_visual_drift", "assign_parents", "visual_decay",
+           "crop_match", "small_gray",
            "analyze_visual", "VISUAL_EDGE_SCHEMA", "tree_pictures", "pictures_html"]
 
 MATCH_BITS = 31  # PDQ's own "same picture" threshold
@@ -118,7 +120,99 @@ def visual_decay(lineage: pl.DataFrame, fps: pl.DataFrame, *, n_boot: int = 200,
     return fit_fidelity(nd, n_boot=n_boot, seed=seed)
 
 
-def assign_parents(nodes: pl.DataFrame, fps: pl.DataFrame, *, max_distance: int = 80, k: int = 50) -> pl.DataFrame:
+def small_gray(picture: Any, width: int) -> np.ndarray:
+    """A picture (Pillow image or encoded bytes, e.g. a stored WebP thumbnail) as grey float32, ``width`` wide.
+
+    >>> from PIL import Image
+    >>> small_gray(Image.new("RGB", (200, 100)), 24).shape
+    (12, 24)
+    """
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(picture)) if isinstance(picture, (bytes, bytearray)) else picture
+    w, h = img.size
+    return np.asarray(img.convert("L").resize((width, max(2, round(h * width / w))), Image.Resampling.BOX),
+                      dtype=np.float32)
+
+
+def _ncc_map(parent: np.ndarray, tmpl: np.ndarray, box_at: tuple[int, int, int, int] | None = None
+             ) -> tuple[float, int, int]:
+    """Best normalised cross-correlation of ``tmpl`` inside ``parent`` (grey arrays) and where (row, column).
+
+    ``box_at`` = (row0, row1, col0, col1) limits the template's top-left corner to that box.
+    """
+    th, tw = tmpl.shape
+    H, W = parent.shape
+    if th > H or tw > W:
+        return -1.0, 0, 0
+    r0, r1, c0, c1 = box_at or (0, H - th, 0, W - tw)
+    r0, c0 = max(0, r0), max(0, c0)
+    r1, c1 = min(H - th, r1), min(W - tw, c1)
+    if r1 < r0 or c1 < c0:
+        return -1.0, 0, 0
+    sub = parent[r0:r1 + th, c0:c1 + tw]
+    t0 = tmpl - tmpl.mean()
+    tn = float(np.sqrt((t0 * t0).sum()))
+    if tn < 1e-6:
+        return -1.0, 0, 0
+    win = np.lib.stride_tricks.sliding_window_view(sub, (th, tw))
+    corr = np.einsum("ijkl,kl->ij", win, t0 / tn, optimize=False)
+    n = th * tw
+    ii = np.pad(sub, ((1, 0), (1, 0))).cumsum(0).cumsum(1, dtype=np.float64)
+    jj = np.pad(sub.astype(np.float64) ** 2, ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+
+    def box(a: np.ndarray) -> np.ndarray:
+        return a[th:, tw:] - a[:-th, tw:] - a[th:, :-tw] + a[:-th, :-tw]
+
+    var = box(jj) - box(ii) ** 2 / n
+    m = corr / np.sqrt(np.maximum(var, 1e-6))
+    k = int(np.argmax(m))
+    y, x = divmod(k, m.shape[1])
+    return float(m[y, x]), r0 + y, c0 + x
+
+
+def _ncc(parent: np.ndarray, tmpl: np.ndarray) -> float:
+    return _ncc_map(parent, tmpl)[0]
+
+
+_SCALES = tuple(float(x) for x in np.linspace(0.6, 1.0, 9))
+
+
+def _templates(picture: Any, width: int, scales: Sequence[float]) -> list[np.ndarray]:
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(picture)) if isinstance(picture, (bytes, bytearray)) else picture
+    return [small_gray(img, max(4, round(width * s))) for s in scales]
+
+
+def _match(P: np.ndarray, templates: list[np.ndarray], mirror: bool) -> float:
+    best = -1.0
+    for t in templates:
+        best = max(best, _ncc(P, t))
+        if mirror:
+            best = max(best, _ncc(P, t[:, ::-1].copy()))
+    return best
+
+
+def crop_match(child: Any, parent: Any, *, width: int = 48, scales: Sequence[float] = _SCALES,
+               mirror: bool = False) -> float:
+    """How well ``child`` matches a region of ``parent`` (a crop of it, resized, re-encoded, overlaid):
+    the best normalised cross-correlation (-1..1) of the child, scaled to each fraction of the parent's width in
+    ``scales``, at any position inside the parent (grey, ``width`` pixels wide). PDQ does not survive crops
+    that move the frame; this does, so :func:`assign_parents` uses it to rank candidates when pictures are given.
+
+    >>> from PIL import Image
+    >>> p = Image.radial_gradient("L").convert("RGB").resize((128, 96))
+    >>> round(crop_match(p.crop((10, 8, 118, 90)), p), 2) > 0.95, round(crop_match(p.rotate(90), p), 2) < 0.9
+    (True, True)
+    """
+    P = parent if isinstance(parent, np.ndarray) else small_gray(parent, width)
+    return _match(P, _templates(child, P.shape[1], scales), mirror)
+
+
+def assign_parents(nodes: pl.DataFrame, fps: pl.DataFrame, *, max_distance: int = 80, k: int = 50,
+                   pictures: dict[str, Any] | None = None, min_match: float = 0.8, tolerance: float = 0.0,
+                   exhaustive_below: int = 3000, mirror: bool = False) -> pl.DataFrame:
     """Visual-only parents: the most similar strictly earlier post within ``max_distance`` (ties: the latest).
 
     ``nodes`` has ``id, created_at``; ``fps`` has ``id, pdq``. Candidates come from
@@ -126,11 +220,21 @@ def assign_parents(nodes: pl.DataFrame, fps: pl.DataFrame, *, max_distance: int 
     cost per post stays small in a large archive. Returns ``id, parent, distance``
     (parent null: no earlier picture close enough, the post starts a tree).
 
+    With ``pictures`` (id -> Pillow image or thumbnail bytes) candidates are ranked
+    by :func:`crop_match` instead, which survives crops: every earlier post is a
+    candidate while the archive has fewer than ``exhaustive_below`` posts, else the
+    PDQ neighbours; the best match at or above ``min_match`` wins, and among matches
+    within ``tolerance`` of the best, the latest. ``distance`` is then the PDQ distance
+    to the chosen parent.
+
     >>> nodes = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [1, 2, 3]})
     >>> fps = pl.DataFrame({"id": ["a", "b", "c"], "pdq": ["00" * 32, "00" * 31 + "03", "00" * 31 + "07"]})
     >>> assign_parents(nodes, fps).rows()
     [('a', None, None), ('b', 'a', 2), ('c', 'b', 1)]
     """
+    if pictures:
+        return _assign_by_pictures(nodes, fps, pictures, max_distance=max_distance, k=k, min_match=min_match,
+                                   tolerance=tolerance, exhaustive_below=exhaustive_below, mirror=mirror)
     fps = fps.drop_nulls("pdq").join(nodes.select("id"), on="id", how="semi")
     index = build_index(fps.get_column("id").to_list(), fps.get_column("pdq").to_list())
     when = dict(nodes.select("id", "created_at").iter_rows())
@@ -147,6 +251,85 @@ def assign_parents(nodes: pl.DataFrame, fps: pl.DataFrame, *, max_distance: int 
                 dmin = min(d for d, _ in cands)
                 best = (dmin, max((when[c], c) for d, c in cands if d == dmin)[1])
         out.append((pid, best[1] if best else None, best[0] if best else None))
+    return pl.DataFrame(out, schema={"id": pl.String, "parent": pl.String, "distance": pl.Int64}, orient="row")
+
+
+def _refine(child: Any, parent: Any, parent96: np.ndarray, templates96: list[np.ndarray], mirror: bool) -> float:
+    """The match of ``child`` in ``parent`` at 256 px, searched around the best 96 px match (scale and place)."""
+    best = (-2.0, 0, 0, 0)
+    for k, t in enumerate(templates96):
+        for flip in ((False, True) if mirror else (False,)):
+            sc, y, x = _ncc_map(parent96, t[:, ::-1].copy() if flip else t)
+            if sc > best[0]:
+                best = (sc, k, y, x)
+    _, k, y, x = best
+    P = small_gray(parent, 256)
+    f = P.shape[1] / parent96.shape[1]
+    s0 = _SCALES[k]
+    out = -1.0
+    for s in (s0 - 0.02, s0 - 0.01, s0, s0 + 0.01, s0 + 0.02):
+        t = small_gray(Image_of(child), max(4, round(256 * s)))
+        cy, cx = round(y * f), round(x * f)
+        out = max(out, _ncc_map(P, t, (cy - 5, cy + 5, cx - 5, cx + 5))[0])
+    return out
+
+
+def Image_of(picture: Any) -> Any:
+    from PIL import Image
+
+    return Image.open(io.BytesIO(picture)) if isinstance(picture, (bytes, bytearray)) else picture
+
+
+def _assign_by_pictures(nodes: pl.DataFrame, fps: pl.DataFrame, pictures: dict[str, Any], *, max_distance: int,
+                        k: int, min_match: float, tolerance: float, exhaustive_below: int, mirror: bool
+                        ) -> pl.DataFrame:
+    order = nodes.select("id", "created_at").sort(["created_at", "id"]).rows()
+    when = dict(order)
+    fps = fps.drop_nulls("pdq").join(nodes.select("id"), on="id", how="semi")
+    index = build_index(fps.get_column("id").to_list(), fps.get_column("pdq").to_list())
+    hashes: dict[str, list[str]] = {}
+    for pid, h in fps.select("id", "pdq").iter_rows():
+        hashes.setdefault(pid, []).append(h)
+    coarse = {pid: small_gray(pic, 24) for pid, pic in pictures.items()}
+    fine: dict[str, np.ndarray] = {}
+    exhaustive = len(order) < exhaustive_below
+    out = []
+    for i, (pid, t) in enumerate(order):
+        if pid not in pictures or t is None:
+            out.append((pid, None, None))
+            continue
+        if exhaustive:
+            cands = [c for c, tc in order[:i] if tc is not None and tc < t and c in pictures]
+        else:
+            cands = [c for c, _ in nearest(index, hashes.get(pid, []), k=k, max_distance=max_distance)
+                     if c in pictures and when.get(c) is not None and when[c] < t]
+        # a coarse pass (24 px) on every candidate, then the best few at 96 px, where even the noise a
+        # re-encode adds tells a parent from its near-copies
+        small = _templates(pictures[pid], 24, _SCALES)
+        rough = sorted(((_match(coarse[c], small, mirror), c) for c in cands), reverse=True)[:4]
+        big = _templates(pictures[pid], 96, _SCALES) if rough else []
+        scored = []
+        for s0, c in rough:
+            if s0 < min_match - 0.15:
+                continue
+            if c not in fine:
+                fine[c] = small_gray(pictures[c], 96)
+            s1 = _match(fine[c], big, mirror)
+            if s1 >= min_match:
+                scored.append((s1, c))
+        if not scored:
+            out.append((pid, None, None))
+            continue
+        if len(scored) > 1:  # the last word at 256 px, near where the 96 px pass found the match
+            scored = [(_refine(pictures[pid], pictures[c], fine[c], big, mirror), c)
+                      for _, c in sorted(scored, reverse=True)[:3]]
+        top = max(s1 for s1, _ in scored)
+        parent = max((when[c], c) for s1, c in scored if s1 >= top - tolerance)[1]
+        d = None
+        if pid in hashes and parent in hashes:
+            d = min(int(np.bitwise_count(a ^ b).sum()) for a in hex_to_words(hashes[pid])
+                    for b in hex_to_words(hashes[parent]))
+        out.append((pid, parent, d))
     return pl.DataFrame(out, schema={"id": pl.String, "parent": pl.String, "distance": pl.Int64}, orient="row")
 
 

@@ -9,7 +9,8 @@ videos with PyAV (MP4, MOV, WebM; no ffmpeg binary is ever called). Each gives:
   much) and a 64-bit ``pHash`` (``imagehash``) as the fallback;
 - for a video, one PDQ per sampled frame: every keyframe (encoders put one at
   each scene cut) when keyframes come at least every 2 s, else one frame per
-  second and every keyframe (at most :data:`MAX_FRAMES`, spread evenly);
+  second and every keyframe (at most :data:`MAX_FRAMES`, spread evenly); frames
+  no other frame refers to are never decoded (``skip_frame``);
 - mime, bytes, width, height, duration; the embedded creation time (EXIF
   DateTimeOriginal, the container's ``creation_time``);
 - a small WebP thumbnail (:func:`archive.media.thumbnail.webp_thumbnail`).
@@ -249,8 +250,9 @@ def _video(path: Path, name: str) -> tuple[str, int, int, float | None, list[Fra
         with av.open(str(path)) as c:
             vs = c.streams.video[0]
             vs.thread_type = "AUTO"
-            if dense:
-                vs.codec_context.skip_frame = "NONKEY"
+            # keyframes at least every 2 s: decode only them; else skip the frames no other frame refers
+            # to (B-frames, mostly): what is left is still several frames a second, at half the decoding
+            vs.codec_context.skip_frame = "NONKEY" if dense else "NONREF"
             due = 0.0
             for f in c.decode(vs):
                 t = float(f.time) if f.time is not None else due

@@ -54,7 +54,10 @@ def sample_photographs() -> list[Path]:
     keep = ("astronaut", "coffee", "chelsea", "rocket", "motorcycle_left", "hubble_deep_field", "retina", "camera",
             "moon", "page", "coins", "ihc", "clock_motion", "horse", "cell", "microaneurysms", "text", "logo")
     # (left out: the texture swatches brick, grass, gravel and the synthetic colour wheel: not photographs)
-    return sorted(p for p in d.iterdir() if p.suffix in (".png", ".jpg") and p.stem in keep)
+    from PIL import Image
+
+    return sorted(p for p in d.iterdir() if p.suffix in (".png", ".jpg") and p.stem in keep
+                  and min(Image.open(p).size) >= 256)  # not the tiny ones: a re-post is seldom a thumbnail
 
 
 def _font(size: int) -> Any:
