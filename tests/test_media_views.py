@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from selenium.webdriver.common.by import By
 
 from archive.ingest import ingest
 from archive.snapshot import snapshot, verify
@@ -106,3 +107,31 @@ def test_snapshot_report_draws_the_chain_offline(chain, tmp_path: Path):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.browser
+def test_explorer_shows_the_picture_beside_its_parents(chain):
+    import urllib.parse
+
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser.dashboard_harness import Server, make_browser
+
+    a, ids = chain
+    server = Server(a.path)
+    driver, profile = make_browser(1400, 1000)
+    try:
+        q = urllib.parse.urlencode({"root": ids[0], "node": ids[2]})
+        driver.get(f"{server.url}/explore?{q}")
+        WebDriverWait(driver, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".picture-block img.thumb")))
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+            "const i = [...document.querySelectorAll('.picture-block img.thumb')];"
+            "return i.length == 2 && i.every(x => x.complete && x.naturalWidth > 0)"))
+        srcs = [e.get_attribute("src") for e in driver.find_elements(By.CSS_SELECTOR, ".picture-block img.thumb")]
+        assert all("/media/thumb/" in s for s in srcs)
+        assert "visual drift from its parent" in driver.find_element(By.CSS_SELECTOR, ".visual-drift").text
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        server.stop()
