@@ -270,3 +270,17 @@ def test_media_nodes_table_schema(tmp_path: Path):
     n = media_nodes(a)
     assert n.height == 1 and n.get_column("file").to_list() == [None]  # referenced, not copied
     assert not any(p.suffix == ".png" for p in (a.path / "media").iterdir())
+
+
+@pytest.mark.parametrize("ext,mime", [("png", "image/png"), ("webp", "image/webp"), ("gif", "image/gif"),
+                                      ("tiff", "image/tiff"), ("heic", "image/heif"), ("avif", "image/avif")])
+def test_every_image_format(tmp_path: Path, ext: str, mime: str):
+    from archive.media.fingerprint import heif_support
+
+    heif_support()  # registers the HEIF opener (pillow-heif) for saving too
+    img = _photo(0, 256)
+    img.save(tmp_path / f"x.{ext}")
+    fp = fingerprint_file(tmp_path / f"x.{ext}")
+    assert (fp.kind, fp.mime, fp.width) == ("image", mime, img.width)
+    ref = fingerprint_bytes(_jpeg(img, 95)).frames[0].pdq
+    assert hamming(fp.frames[0].pdq, ref) <= 31  # the same picture whatever the container
