@@ -284,3 +284,14 @@ def test_every_image_format(tmp_path: Path, ext: str, mime: str):
     assert (fp.kind, fp.mime, fp.width) == ("image", mime, img.width)
     ref = fingerprint_bytes(_jpeg(img, 95)).frames[0].pdq
     assert hamming(fp.frames[0].pdq, ref) <= 31  # the same picture whatever the container
+
+
+def test_ingredient_manifest_without_time_is_not_dated_by_another_files_mtime():
+    # the case "c2pa-ingredient-created-at-is-file-mtime": the child is dated 2024-05-01 by its action; its
+    # ingredient manifest has no time of its own and was dated by the container file's mtime (years later)
+    child = {"id": "media:ab", "created_at": "2024-05-01T00:00:00Z", "parents": [{"id": "c2pa:parent"}]}
+    parent = {"id": "c2pa:parent", "created_at": "2026-11-30T10:00:00Z", "parents": [],
+              "provenance": {"c2pa": {"created_at_from": "file mtime"}}}
+    MediaSource._date_ingredients({"c2pa:parent": parent}, [child, parent])
+    assert parent["created_at"] == "2024-05-01T00:00:00Z" <= child["created_at"]
+    assert "upper bound" in parent["provenance"]["c2pa"]["created_at_from"]
