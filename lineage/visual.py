@@ -211,8 +211,9 @@ def crop_match(child: Any, parent: Any, *, width: int = 48, scales: Sequence[flo
 
 
 def assign_parents(nodes: pl.DataFrame, fps: pl.DataFrame, *, max_distance: int = 80, k: int = 50,
-                   pictures: dict[str, Any] | None = None, min_match: float = 0.8, tolerance: float = 0.0,
-                   exhaustive_below: int = 3000, mirror: bool = False) -> pl.DataFrame:
+                   pictures: dict[str, Any] | None = None, min_match: float = 0.7, tolerance: float = 0.0,
+                   exhaustive_below: int = 3000, mirror: bool = False, shortlist: tuple[int, int] = (32, 16)
+                   ) -> pl.DataFrame:
     """Visual-only parents: the most similar strictly earlier post within ``max_distance`` (ties: the latest).
 
     ``nodes`` has ``id, created_at``; ``fps`` has ``id, pdq``. Candidates come from
@@ -223,9 +224,12 @@ def assign_parents(nodes: pl.DataFrame, fps: pl.DataFrame, *, max_distance: int 
     With ``pictures`` (id -> Pillow image or thumbnail bytes) candidates are ranked
     by :func:`crop_match` instead, which survives crops: every earlier post is a
     candidate while the archive has fewer than ``exhaustive_below`` posts, else the
-    PDQ neighbours; the best match at or above ``min_match`` wins, and among matches
-    within ``tolerance`` of the best, the latest. ``distance`` is then the PDQ distance
-    to the chosen parent.
+    PDQ neighbours. Every candidate is matched at 24 px, the best ``shortlist[0]``
+    again at 96 px, and the best ``shortlist[1]`` of those at full size (up to 640 px),
+    where a copy's own re-encodes show; the best match at or above ``min_match`` wins,
+    and among matches within ``tolerance`` of the best, the latest. ``distance`` is then
+    the PDQ distance to the chosen parent. Measured on the media simulator's forests
+    (tests/benchmarks/test_media_bench.py): crops defeat PDQ alone, not this.
 
     >>> nodes = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [1, 2, 3]})
     >>> fps = pl.DataFrame({"id": ["a", "b", "c"], "pdq": ["00" * 32, "00" * 31 + "03", "00" * 31 + "07"]})
@@ -234,7 +238,8 @@ def assign_parents(nodes: pl.DataFrame, fps: pl.DataFrame, *, max_distance: int 
     """
     if pictures:
         return _assign_by_pictures(nodes, fps, pictures, max_distance=max_distance, k=k, min_match=min_match,
-                                   tolerance=tolerance, exhaustive_below=exhaustive_below, mirror=mirror)
+                                   tolerance=tolerance, exhaustive_below=exhaustive_below, mirror=mirror,
+                                   shortlist=shortlist)
     fps = fps.drop_nulls("pdq").join(nodes.select("id"), on="id", how="semi")
     index = build_index(fps.get_column("id").to_list(), fps.get_column("pdq").to_list())
     when = dict(nodes.select("id", "created_at").iter_rows())
@@ -255,7 +260,12 @@ def assign_parents(nodes: pl.DataFrame, fps: pl.DataFrame, *, max_distance: int 
 
 
 def _refine(child: Any, parent: Any, parent96: np.ndarray, templates96: list[np.ndarray], mirror: bool) -> float:
-    """The match of ``child`` in ``parent`` at 256 px, searched around the best 96 px match (scale and place)."""
+    """The match of ``child`` in ``parent`` at full size (up to 640 px wide), near the best 96 px match.
+
+    At full size a copy's own re-encodes show, so the parent a post was cut from
+    beats its near-copies and cousins holding the same region. The child's own
+    width is tried as a scale (a crop without resizing lines up pixel for pixel).
+    """
     best = (-2.0, 0, 0, 0)
     for k, t in enumerate(templates96):
         for flip in ((False, True) if mirror else (False,)):
@@ -263,15 +273,18 @@ def _refine(child: Any, parent: Any, parent96: np.ndarray, templates96: list[np.
             if sc > best[0]:
                 best = (sc, k, y, x)
     _, k, y, x = best
-    P = small_gray(parent, 256)
+    pimg, cimg = Image_of(parent), Image_of(child)
+    width = min(640, pimg.size[0])
+    P = small_gray(pimg, width)
     f = P.shape[1] / parent96.shape[1]
     s0 = _SCALES[k]
-    out = -1.0
-    for s in (s0 - 0.02, s0 - 0.01, s0, s0 + 0.01, s0 + 0.02):
-        t = small_gray(Image_of(child), max(4, round(256 * s)))
-        cy, cx = round(y * f), round(x * f)
-        out = max(out, _ncc_map(P, t, (cy - 5, cy + 5, cx - 5, cx + 5))[0])
-    return out
+    widths = {max(4, round(width * s)) for s in (s0 - 0.02, s0 - 0.01, s0, s0 + 0.01, s0 + 0.02)}
+    own = round(cimg.size[0] * width / pimg.size[0])
+    if abs(own - width * s0) <= 0.04 * width:
+        widths.add(own)
+    cy, cx = round(y * f), round(x * f)
+    r = max(3, round(f * 1.5))
+    return max(_ncc_map(P, small_gray(cimg, w), (cy - r, cy + r, cx - r, cx + r))[0] for w in sorted(widths))
 
 
 def Image_of(picture: Any) -> Any:
@@ -281,8 +294,8 @@ def Image_of(picture: Any) -> Any:
 
 
 def _assign_by_pictures(nodes: pl.DataFrame, fps: pl.DataFrame, pictures: dict[str, Any], *, max_distance: int,
-                        k: int, min_match: float, tolerance: float, exhaustive_below: int, mirror: bool
-                        ) -> pl.DataFrame:
+                        k: int, min_match: float, tolerance: float, exhaustive_below: int, mirror: bool,
+                        shortlist: tuple[int, int]) -> pl.DataFrame:
     order = nodes.select("id", "created_at").sort(["created_at", "id"]).rows()
     when = dict(order)
     fps = fps.drop_nulls("pdq").join(nodes.select("id"), on="id", how="semi")
@@ -303,10 +316,9 @@ def _assign_by_pictures(nodes: pl.DataFrame, fps: pl.DataFrame, pictures: dict[s
         else:
             cands = [c for c, _ in nearest(index, hashes.get(pid, []), k=k, max_distance=max_distance)
                      if c in pictures and when.get(c) is not None and when[c] < t]
-        # a coarse pass (24 px) on every candidate, then the best few at 96 px, where even the noise a
-        # re-encode adds tells a parent from its near-copies
+        # a coarse pass (24 px) on every candidate, the best few at 96 px, the best three at full size
         small = _templates(pictures[pid], 24, _SCALES)
-        rough = sorted(((_match(coarse[c], small, mirror), c) for c in cands), reverse=True)[:4]
+        rough = sorted(((_match(coarse[c], small, mirror), c) for c in cands), reverse=True)[:shortlist[0]]
         big = _templates(pictures[pid], 96, _SCALES) if rough else []
         scored = []
         for s0, c in rough:
@@ -320,9 +332,9 @@ def _assign_by_pictures(nodes: pl.DataFrame, fps: pl.DataFrame, pictures: dict[s
         if not scored:
             out.append((pid, None, None))
             continue
-        if len(scored) > 1:  # the last word at 256 px, near where the 96 px pass found the match
+        if len(scored) > 1:  # the last word at full size, near where the 96 px pass found the match
             scored = [(_refine(pictures[pid], pictures[c], fine[c], big, mirror), c)
-                      for _, c in sorted(scored, reverse=True)[:3]]
+                      for _, c in sorted(scored, reverse=True)[:shortlist[1]]]
         top = max(s1 for s1, _ in scored)
         parent = max((when[c], c) for s1, c in scored if s1 >= top - tolerance)[1]
         d = None
