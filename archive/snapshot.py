@@ -310,6 +310,9 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
                 n_c2pa += 1
                 (tmp / "c2pa" / f"{safe_name(rid)}.record.json").write_text(
                     json.dumps(c2, indent=1, sort_keys=True, ensure_ascii=False), "utf-8")
+        from archive.media.store import snapshot_media  # every node's thumbnail and C2PA manifest store
+
+        snapshot_media(archive, nodes.get_column("id").to_list(), tmp)
         index, n_media_c2pa = _write_media(latest, tmp, fetch=media, allow_private=allow_private,
                                            timeout=timeout,
                                            media_dirs=tuple(Path(d).resolve() for d in media_dirs))

@@ -8,6 +8,7 @@ import click
 # Importing these modules registers their commands on the group.
 import archive.cli_archiving  # noqa: F401  snapshot, snapshots, verify, restore, export, redact
 import archive.sources.cli  # noqa: F401  ingest scratch, c2pa, openai-videos, civitai
+import archive.media.cli  # noqa: F401  ingest media, similar
 import lineage.cli  # noqa: F401  analyze, drift, bleed, decay, report
 import lineage.cli_report  # noqa: F401  report (and the drift report inside snapshots)
 from archive.cli import archive_option, cli, console, handle_errors, open_archive, run_ingest

@@ -18,6 +18,7 @@ from dashboard.data import (NotFoundError, archive, first_value, memo, node_reco
                             tree_of, views)
 from dashboard.figures import empty_figure, tree_figure
 from dashboard.panels import compare_panel, explore_href, node_panel, note, search_results
+from dashboard.thumbs import hover_picture, picture_facts, thumbnails
 
 dash.register_page(__name__, path="/explore", name="Explorer", order=1, title="Explorer · Remix Archivist")
 
@@ -164,6 +165,7 @@ def layout(**query: Any) -> html.Div:
             ], className="controls"),
             html.Div([
                 html.Div(id="explore-caption", className="caption"),
+                dcc.Tooltip(id="explore-tooltip", direction="right"),
                 dcc.Loading(dcc.Graph(id="explore-graph", figure=empty_figure("drawing the tree…"),
                                       config={"displaylogo": False, "scrollZoom": True,
                                               "modeBarButtonsToRemove": ["select2d", "lasso2d"]},
@@ -324,6 +326,24 @@ def path_to_root(nodes: pl.DataFrame, post_id: str) -> pl.DataFrame:
     return order.join(nodes, on="id", how="left").sort("_k").drop("_k")
 
 
+def _thumbs(arc) -> dict[str, str]:
+    return memo(("thumbnails", arc.version(), arc.table_version("media_nodes")), lambda: thumbnails(arc))
+
+
+@callback(Output("explore-tooltip", "show"), Output("explore-tooltip", "bbox"), Output("explore-tooltip", "children"),
+          Input("explore-graph", "hoverData"))
+def hover_thumbnail(hover):
+    """On hover over a post with a picture: its thumbnail beside the pointer."""
+    points = (hover or {}).get("points") or []
+    pid = points[0].get("customdata") if points else None
+    if isinstance(pid, list):
+        pid = pid[0] if pid else None
+    shown = hover_picture(pid, _thumbs(archive())) if isinstance(pid, str) else None
+    if shown is None:
+        return False, no_update, no_update
+    return True, points[0].get("bbox"), shown
+
+
 def _node_dict(nodes: pl.DataFrame, pid: str | None) -> dict | None:
     if not pid:
         return None
@@ -361,7 +381,8 @@ def show_node(state):
         edges=(tree.edges.filter(pl.col("child") == node["id"]).sort("rank")
                .with_columns(primary=pl.col("parent") == node.get("parent")).to_dicts()),
         record=None if node.get("placeholder") else node_record(arc, node["id"], as_of),
-        path=path, styles=measures.style_labels(labels, node["id"]), as_of=as_of)
+        path=path, styles=measures.style_labels(labels, node["id"]), as_of=as_of,
+        picture=picture_facts(arc, node["id"], node.get("parent"), _thumbs(arc)))
     other = _node_dict(nodes, state.get("compare"))
     comp = None
     if other is not None:
