@@ -185,13 +185,20 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 @click.option("--bleed", default=0.2, show_default=True, help="Probability a new style term is borrowed from another tree.")
 @click.option("--mutation-rate", default=1.2, show_default=True, help="Mean prompt edits per remix.")
 @click.option("--half-life", "half_life", default=3.0, show_default=True, help="Activity half-life in days.")
+@click.option("--attachment", default=0.0, show_default=True,
+              help="Popularity spread: popular posts draw most remixes (0: every post alike).")
+@click.option("--repost", default=0.0, show_default=True, help="Probability a remix keeps its parent's prompt verbatim.")
+@click.option("--self-remix", default=0.0, show_default=True, help="Probability a remix is by its parent's author.")
+@click.option("--cross-copy", default=0.0, show_default=True,
+              help="Probability a new tree starts from an undeclared copy of another tree's post.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Write JSON Lines (and <name>.truth.json beside it) instead of ingesting.")
 @archive_option
 @json_option
 @handle_errors
 def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float, mutation_rate: float,
-                    half_life: float, out: Path | None, archive_path: Path | None, as_json: bool) -> None:
+                    half_life: float, attachment: float, repost: float, self_remix: float, cross_copy: float,
+                    out: Path | None, archive_path: Path | None, as_json: bool) -> None:
     """Generate a realistic remix network with known parameters (the seeded simulator).
 
     The ground truth (parameters and realised figures) is written beside the output:
@@ -202,7 +209,8 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
     if posts < 1:
         raise click.BadParameter("must be at least 1", param_hint="--posts")
     params = SimParams(seed=seed, posts=posts, m0=m0, gamma=gamma, bleed=bleed, mutation_rate=mutation_rate,
-                       activity_half_life_days=half_life)
+                       activity_half_life_days=half_life, attachment=attachment, repost=repost,
+                       self_remix=self_remix, cross_copy=cross_copy)
     if out is not None:
         records, truth = simulate(params)
         write_jsonl(records, out, truth)
