@@ -1,0 +1,822 @@
+"""Lineage inference: the most likely earlier parent of every post that declares none.
+
+Platforms stop declaring remix links (closed apps, removed pages, dumps with
+authors and times but no parents). :func:`infer_frame` reconstructs them from the
+content, and says how sure it is:
+
+1. **Candidates** (bounded per post): MinHash LSH over each prompt's distinct word
+   tokens (:mod:`lineage.text` tokens; ``datasketch``'s MinHash permutations, the
+   banding vectorised over every post at once), the few most recent earlier
+   posts of the same author, and near-duplicate media fingerprints when the
+   archive has a ``media_fingerprints`` table (:func:`visual_pairs`). In each LSH
+   bucket a post sees only the :data:`PER_BUCKET` most recent earlier posts, so
+   ten thousand identical prompts still give a handful of candidates each.
+   Time is the direction: a candidate is created *strictly* earlier; two posts
+   with the same timestamp never link each other.
+2. **Score**: a conditional logit (one softmax per post over its candidates and
+   "no parent") on the features in :data:`FEATURES`: token Jaccard and its gap to
+   the best candidate, ties at the best, band hits, the delay (log hours), its
+   recency rank, same author, the parent's views and published remix count
+   (when the platform publishes one), visual similarity, the prompt's length.
+   Weights are fitted on the simulator's ground truth (:func:`fit`) and shipped in
+   ``data/inference_weights.json`` with the fit report.
+3. **Assign**: each post takes its highest-probability option; because every
+   candidate is earlier, the result is acyclic (time makes the per-post choice the
+   optimum arborescence).
+4. **Confidence**: the option's softmax probability, recalibrated (Platt) on
+   simulated archives held apart from the fit: the probability that the chosen
+   parent is the true one. A post whose "no parent" option wins starts a tree.
+
+Ties: candidates are ordered by (score, later ``created_at``, smaller id), so
+the same input always gives the same parents.
+
+Examples
+--------
+>>> import polars as pl
+>>> from datetime import datetime, timezone
+>>> t = lambda h: datetime(2026, 1, 1, h, tzinfo=timezone.utc)
+>>> posts = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [t(1), t(2), t(3)],
+...     "author": ["x", "y", "z"],
+...     "text": ["a corgi surfing a glassy wave in Tokyo at night, claymation",
+...              "a corgi surfing a glassy wave in Tokyo at night, claymation, film noir",
+...              "two robots in love on a frozen lake"]})
+>>> res = infer_frame(posts)
+>>> res.edges.select("child", "parent").rows()
+[('b', 'a')]
+>>> 0 < res.edges["confidence"][0] <= 1
+True
+"""
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import polars as pl
+
+from archive.paths import data_dir
+from lineage.errors import LineageError
+from lineage.text import set_strings, token_codes, tokens_series
+
+__all__ = [
+    "METHOD_VERSION", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
+    "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
+    "load_fingerprints", "visual_pairs", "why",
+]
+
+METHOD_VERSION = "text-time-author-visual/1"
+NUM_PERM = 48
+BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
+PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
+PER_AUTHOR = 3  # most recent earlier posts of the same author
+MAX_CANDIDATES = 12  # kept per post after ranking by exact token Jaccard, then recency
+FEATURES = [
+    "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
+    "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
+    "log_tokens", "short_prompt",
+]
+FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
+                            "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
+                            "margin": pl.Float64})
+UTC = pl.Datetime("us", "UTC")
+INFERRED_SCHEMA: dict[str, Any] = {
+    "child": pl.String, "parent": pl.String, "confidence": pl.Float64, "method": pl.String,
+    "features": FEATURE_STRUCT, "run_id": pl.String, "store_version": pl.Int64, "inferred_at": UTC,
+}
+WEIGHTS_FILE = "inference_weights.json"
+_MERSENNE = np.uint64((1 << 61) - 1)
+_MAX32 = np.uint64(0xFFFFFFFF)
+
+
+# ---------------------------------------------------------------------------------------------- weights
+@dataclass(frozen=True)
+class Weights:
+    """Fitted weights: ``coef`` per feature of :data:`FEATURES`, and the Platt calibration ``(a, b)``."""
+
+    coef: dict[str, float]
+    calibration: tuple[float, float] = (1.0, 0.0)
+    version: str = METHOD_VERSION
+    report: dict = field(default_factory=dict)
+
+    def vector(self) -> np.ndarray:
+        return np.array([self.coef.get(f, 0.0) for f in FEATURES], dtype=np.float64)
+
+
+def load_weights(path: str | Path | None = None) -> Weights:
+    """The shipped weights (``data/inference_weights.json``) or those in ``path``.
+
+    Raises :class:`~lineage.errors.LineageError` when the file is missing or made for another method.
+
+    >>> load_weights().version == METHOD_VERSION
+    True
+    """
+    p = Path(path) if path is not None else data_dir() / WEIGHTS_FILE
+    try:
+        d = json.loads(p.read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise LineageError(f"inference weights {p} cannot be read ({e}); run `archivist infer --fit`") from None
+    if d.get("method") != METHOD_VERSION:
+        raise LineageError(f"inference weights {p} are for method {d.get('method')!r}, not {METHOD_VERSION!r}; "
+                           "run `archivist infer --fit`")
+    return Weights(coef={k: float(v) for k, v in d["coef"].items()},
+                   calibration=(float(d["calibration"][0]), float(d["calibration"][1])),
+                   version=d["method"], report=d.get("report", {}))
+
+
+# ---------------------------------------------------------------------------------------------- media
+def load_fingerprints(archive_path: str | Path) -> pl.DataFrame | None:
+    """The ``media_fingerprints`` table of an archive (``id, pdq`` per image or frame), or None.
+
+    The media part of the archive writes it (columns ``id, sha256, kind, frame_s, pdq, quality``);
+    inference needs only ``id`` and ``pdq`` (64 hex characters, 256 bits).
+
+    >>> import tempfile
+    >>> load_fingerprints(tempfile.mkdtemp()) is None
+    True
+    """
+    p = Path(archive_path) / "media_fingerprints"
+    if not (p / "_delta_log").exists():
+        return None
+    fp = pl.read_delta(str(p), columns=["id", "pdq"]).drop_nulls()
+    return fp.filter(pl.col("pdq").str.len_chars() == 64)
+
+
+def _pdq_words(pdq: pl.Series) -> np.ndarray:
+    """Each 64-hex PDQ hash as four uint64 words."""
+    hexes = pdq.to_list()
+    out = np.zeros((len(hexes), 4), dtype=np.uint64)
+    for k in range(4):
+        out[:, k] = np.array([int(h[16 * k:16 * (k + 1)], 16) for h in hexes], dtype=np.uint64)
+    return out
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(x).astype(np.int64)
+
+
+def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_distance: int = 31,
+                 child: np.ndarray | None = None, parent: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Visual similarity ``1 - hamming / 256`` of the best frame pair, for candidate pairs or new ones.
+
+    ``ids`` are the posts in index order. With ``child``/``parent`` index arrays it
+    scores those pairs (NaN where either post has no fingerprint); without them it
+    finds candidate pairs whose best frames are within ``max_distance`` bits, by
+    multi-index hashing (eight 32-bit blocks: pairs within 7 bits always share a
+    block; the rest are found when they happen to). The one place that knows the
+    fingerprint format, so a faster index can replace it.
+    Returns ``(child, parent, similarity)``; pairs found are not yet ordered in time.
+
+    >>> fp = pl.DataFrame({"id": ["a", "b"], "pdq": ["0" * 64, "0" * 63 + "f"]})
+    >>> c, p, s = visual_pairs(fp, pl.Series(["a", "b", "c"]), child=np.array([1, 2]), parent=np.array([0, 0]))
+    >>> float(s[0]), bool(np.isnan(s[1]))
+    (0.984375, True)
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if fingerprints is None or fingerprints.height == 0:
+        if child is None:
+            return empty, empty, np.zeros(0)
+        return child, parent, np.full(child.shape[0], np.nan)  # type: ignore[return-value]
+    index = pl.DataFrame({"id": ids}).with_row_index("_i")
+    fp = fingerprints.join(index, on="id", how="inner").sort("_i", "pdq")
+    pos = fp.get_column("_i").cast(pl.Int64).to_numpy()
+    words = _pdq_words(fp.get_column("pdq"))
+    if child is not None:
+        assert parent is not None
+        sim = np.full(child.shape[0], np.nan)
+        # frames per post: a row range in fp
+        starts = np.searchsorted(pos, np.arange(ids.len() + 1))
+        for k in range(child.shape[0]):
+            a0, a1 = starts[child[k]], starts[child[k] + 1]
+            b0, b1 = starts[parent[k]], starts[parent[k] + 1]
+            if a0 == a1 or b0 == b1:
+                continue
+            d = _popcount(words[a0:a1, None, :] ^ words[None, b0:b1, :]).sum(axis=2)
+            sim[k] = 1.0 - d.min() / 256.0
+        return child, parent, sim
+    cs, ps = [], []
+    for blk in range(8):
+        key = (words[:, blk // 2] >> np.uint64(32 * (blk % 2))) & _MAX32
+        order = np.lexsort((pos, key))
+        for d in range(1, PER_BUCKET + 1):
+            a, b = order[d:], order[:-d]
+            same = (key[a] == key[b]) & (pos[a] != pos[b])
+            cs.append(a[same])
+            ps.append(b[same])
+    if not cs:
+        return empty, empty, np.zeros(0)
+    a = np.concatenate(cs)
+    b = np.concatenate(ps)
+    dist = _popcount(words[a] ^ words[b]).sum(axis=1)
+    ok = dist <= max_distance
+    return pos[a[ok]], pos[b[ok]], 1.0 - dist[ok] / 256.0
+
+
+# ---------------------------------------------------------------------------------------------- candidates
+def _minhash(codes: pl.Series, hashes: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """MinHash signatures (rows, :data:`NUM_PERM`) of each row's token hashes, datasketch's legacy scheme.
+
+    Equal to ``datasketch.MinHash(num_perm=NUM_PERM, seed=1, scheme="legacy")`` updated
+    with each token hash (a test checks it), computed for every row at once.
+    """
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=NUM_PERM, seed=1, scheme="legacy", hashfunc=lambda x: x).permutations.astype(np.uint64)
+    n = lens.shape[0]
+    sig = np.full((n, NUM_PERM), np.uint64(0xFFFFFFFF), dtype=np.uint64)
+    has = lens > 0
+    if hashes.size == 0:
+        return sig
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])[has]
+    for k in range(NUM_PERM):
+        phv = ((hashes * a[k] + b[k]) % _MERSENNE) & _MAX32
+        sig[has, k] = np.minimum.reduceat(phv, starts)
+    return sig
+
+
+def _prev_in_groups(key: np.ndarray, order_key: np.ndarray, t: np.ndarray, depth: int
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (row, one of the ``depth`` rows before it in its ``key`` group in time order, strictly earlier)."""
+    order = np.lexsort((order_key, key))
+    cs, ps = [], []
+    for d in range(1, depth + 1):
+        if order.shape[0] <= d:
+            break
+        a, b = order[d:], order[:-d]
+        same = (key[a] == key[b]) & (t[b] < t[a])
+        cs.append(a[same])
+        ps.append(b[same])
+    if not cs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(cs), np.concatenate(ps)
+
+
+@dataclass
+class _Prepared:
+    ids: pl.Series
+    t: np.ndarray  # epoch µs, index order = (created_at, id)
+    author: np.ndarray  # int codes, -1 unknown
+    views: np.ndarray
+    remixes: np.ndarray  # NaN unknown
+    ntok: np.ndarray
+    sets: np.ndarray  # object array of set strings
+    sig: np.ndarray
+    usable: np.ndarray  # may take part (text or media, not from the future)
+    reason: list[str | None]
+
+
+def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepared:
+    df = posts.sort(["created_at", "id"])
+    n = df.height
+    ids = df.get_column("id")
+    t = df.get_column("created_at").dt.epoch("us").fill_null(0).to_numpy().astype(np.int64)
+    toks = tokens_series(df.get_column("text").fill_null("")).list.unique().list.sort()
+    codes = token_codes(toks)
+    lens = toks.list.len().fill_null(0).to_numpy().astype(np.int64)
+    hashes = toks.explode().drop_nulls().hash(seed=20261).to_numpy().astype(np.uint64) & _MAX32
+    sig = _minhash(codes, hashes, lens)
+    sets = set_strings(codes)
+    author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
+              if "author" in df.columns else np.full(n, -1))
+    views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
+        else np.zeros(n)
+    remixes = df.get_column("remixes").cast(pl.Float64).fill_null(np.nan).to_numpy() if "remixes" in df.columns \
+        else np.full(n, np.nan)
+    has_media = np.zeros(n, dtype=bool)
+    if fingerprints is not None and fingerprints.height:
+        has_media = ids.is_in(fingerprints.get_column("id").implode()).to_numpy()
+    observed = None
+    for col in ("fetched_at", "observed_at"):
+        if col in df.columns:
+            observed = df.get_column(col).dt.epoch("us").to_numpy()
+            break
+    future = np.zeros(n, dtype=bool)
+    if observed is not None:
+        obs = np.asarray(observed, dtype=np.float64)
+        future = np.where(np.isnan(obs), False, t > obs)
+    reason: list[str | None] = [None] * n
+    no_content = (lens == 0) & ~has_media
+    for i in np.nonzero(no_content)[0].tolist():
+        reason[i] = "no prompt or media"
+    for i in np.nonzero(future)[0].tolist():
+        reason[i] = "created after it was observed (a date from the future)"
+    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, sig=sig,
+                     usable=~no_content & ~future, reason=reason)
+
+
+def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs ``(child, parent, band hits)``: parent strictly earlier, at most MAX_CANDIDATES per child."""
+    n = P.t.shape[0]
+    idx = np.arange(n, dtype=np.int64)
+    text_ok = P.usable & (P.ntok > 0)
+    cs, ps = [], []
+    rows = np.nonzero(text_ok)[0]
+    for band in range(BANDS):
+        s = P.sig[rows, band * ROWS:(band + 1) * ROWS]
+        key = s[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ (s[:, 1] + np.uint64(0x632BE59BD9B4E019)) \
+            * np.uint64(0xBF58476D1CE4E5B9) ^ s[:, 2]
+        c, p = _prev_in_groups(key, rows, P.t[rows], PER_BUCKET)
+        cs.append(rows[c])
+        ps.append(rows[p])
+    hits_from_lsh = sum(x.shape[0] for x in cs)
+    arows = np.nonzero(P.usable & (P.author >= 0))[0]
+    if arows.size:
+        c, p = _prev_in_groups(P.author[arows], arows, P.t[arows], PER_AUTHOR)
+        cs.append(arows[c])
+        ps.append(arows[p])
+    if fingerprints is not None:
+        vc, vp, _ = visual_pairs(fingerprints, P.ids)
+        later = P.t[vc] > P.t[vp]
+        c2 = np.where(later, vc, vp)
+        p2 = np.where(later, vp, vc)
+        keep = (P.t[c2] != P.t[p2]) & P.usable[c2] & P.usable[p2]
+        cs.append(c2[keep])
+        ps.append(p2[keep])
+    if not cs:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z
+    c = np.concatenate(cs)
+    p = np.concatenate(ps)
+    is_lsh = np.zeros(c.shape[0], dtype=np.int64)
+    is_lsh[:hits_from_lsh] = 1
+    keep = targets[c] & P.usable[p]
+    c, p, is_lsh = c[keep], p[keep], is_lsh[keep]
+    code = c * n + p
+    uniq, inv = np.unique(code, return_inverse=True)
+    hits = np.bincount(inv, weights=is_lsh).astype(np.int64)
+    c, p = uniq // n, uniq % n
+    # at most MAX_CANDIDATES per child: highest token Jaccard, then most recent
+    jac = _jaccard(P, c, p)
+    order = np.lexsort((-P.t[p], -jac, c))
+    c, p, hits = c[order], p[order], hits[order]
+    first = np.searchsorted(c, c, side="left")
+    keep = (np.arange(c.shape[0], dtype=np.int64) - first) < MAX_CANDIDATES
+    return c[keep], p[keep], hits[keep]
+
+
+def _jaccard(P: _Prepared, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Exact Jaccard of the distinct token sets of each pair (rapidfuzz Indel on sorted-set strings)."""
+    from rapidfuzz.distance import Indel
+    from rapidfuzz.process import cpdist
+
+    if c.size == 0:
+        return np.zeros(0)
+    la = P.ntok[c].astype(np.float64)
+    lb = P.ntok[p].astype(np.float64)
+    d = cpdist(P.sets[c].tolist(), P.sets[p].tolist(), scorer=Indel.distance, workers=-1).astype(np.float64)
+    inter = (la + lb - d) / 2.0
+    union = la + lb - inter
+    return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
+
+
+def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray,
+              fingerprints: pl.DataFrame | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The feature matrix (pairs x FEATURES) of candidate pairs sorted by child, and raw values for the store."""
+    m = c.shape[0]
+    la = P.ntok[c].astype(np.float64)
+    jac = _jaccard(P, c, p)
+    starts = np.searchsorted(c, c, side="left")
+    bounds = np.unique(starts)
+    best = np.maximum.reduceat(jac, bounds) if m else np.zeros(0)
+    seg = np.searchsorted(bounds, starts)
+    gap = jac - best[seg] if m else np.zeros(0)
+    is_best = gap > -1e-9
+    ties = np.bincount(seg, weights=is_best.astype(np.float64))[seg] if m else np.zeros(0)
+    ncand = np.bincount(seg)[seg] if m else np.zeros(0)
+    delay_h = (P.t[c] - P.t[p]) / 3.6e9
+    # recency rank among the child's candidates (0 = most recent)
+    order = np.lexsort((-P.t[p], c))
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(m) - np.searchsorted(c[order], c[order], side="left")
+    same_author = (P.author[c] >= 0) & (P.author[c] == P.author[p])
+    rem = P.remixes[p]
+    has_count = ~np.isnan(rem)
+    _, _, vis = visual_pairs(fingerprints, P.ids, child=c, parent=p)
+    has_vis = ~np.isnan(vis)
+    X = np.column_stack([
+        np.ones(m), jac, gap, is_best.astype(np.float64), np.log1p(np.maximum(ties - 1, 0)), hits / BANDS,
+        np.log1p(np.maximum(delay_h, 0.0)), np.log1p(rank), same_author.astype(np.float64),
+        np.log1p(P.views[p]) / 10.0, has_count.astype(np.float64), np.where(has_count, np.log1p(np.nan_to_num(rem)),
+                                                                          0.0),
+        (has_count & (np.nan_to_num(rem) == 0)).astype(np.float64), np.nan_to_num(vis), has_vis.astype(np.float64),
+        np.log1p(la), (la <= 2).astype(np.float64),
+    ])
+    raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
+           "candidates": ncand.astype(np.int64), "ties": ties.astype(np.int64)}
+    return X, raw
+
+
+def _softmax_choice(X: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair: probability under the per-child softmax with a "no parent" option of utility 0."""
+    u = X @ w
+    starts = np.searchsorted(c, c, side="left")
+    bounds = np.unique(starts)
+    seg = np.searchsorted(bounds, starts)
+    mx = np.maximum(np.maximum.reduceat(u, bounds), 0.0) if u.size else np.zeros(0)
+    e = np.exp(u - mx[seg])
+    z = np.bincount(seg, weights=e) + np.exp(-mx)
+    return e / z[seg], seg, bounds
+
+
+def _calibrate(prob: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
+    q = np.clip(prob, 1e-9, 1 - 1e-9)
+    logit = np.log(q / (1 - q))
+    return 1.0 / (1.0 + np.exp(-(ab[0] * logit + ab[1])))
+
+
+@dataclass
+class InferResult:
+    """What :func:`infer_frame` found.
+
+    ``edges``: ``child, parent, confidence, features`` (one row per post given a parent);
+    ``reasons``: ``id, reason`` of posts that could take no part; ``considered``: posts looked at.
+    """
+
+    edges: pl.DataFrame
+    reasons: pl.DataFrame
+    considered: int
+    pairs: dict[str, np.ndarray] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """``considered, parents_found, share_at_0_9, no_part`` (counts by reason)."""
+        n = self.edges.height
+        hi = int((self.edges.get_column("confidence") >= 0.9).sum()) if n else 0
+        return {"considered": self.considered, "parents_found": n, "share_at_0_9": (hi / n) if n else None,
+                "no_part": dict(sorted(self.reasons.group_by("reason").len().rows()))
+                if self.reasons.height else {}}
+
+
+def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weights: Weights | None = None,
+                fingerprints: pl.DataFrame | None = None, keep_pairs: bool = False) -> InferResult:
+    """Infer the parent of each target post among every earlier post of ``posts``.
+
+    ``posts`` has ``id, created_at, text`` and optionally ``author, views, remixes,
+    fetched_at`` (a ``fetched_at`` earlier than ``created_at`` marks a date from the
+    future: such a post neither gets nor gives a parent). ``targets`` (ids) are the
+    posts that may get a parent (default: all). Returns an :class:`InferResult`;
+    ``edges`` has ``child, parent`` (String), ``confidence`` (Float64 in (0, 1]) and
+    ``features`` (:data:`FEATURE_STRUCT`), sorted by child.
+
+    >>> from datetime import datetime, timezone
+    >>> t = lambda h: datetime(2026, 1, 1, h, tzinfo=timezone.utc)
+    >>> posts = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [t(1), t(1), t(2)], "text": ["x y z"] * 2 + [""]})
+    >>> r = infer_frame(posts)
+    >>> r.edges.height, r.reasons.rows()
+    (0, [('c', 'no prompt or media')])
+    """
+    w = weights or load_weights()
+    if "text" not in posts.columns:
+        posts = posts.with_columns(text=pl.coalesce(pl.col("prompt") if "prompt" in posts.columns else None,
+                                                    pl.col("title") if "title" in posts.columns else None,
+                                                    pl.lit("")))
+    P = _prepare(posts, fingerprints)
+    n = P.ids.len()
+    tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
+    tmask &= P.usable
+    c, p, hits = _candidates(P, tmask, fingerprints)
+    X, raw = _features(P, c, p, hits, fingerprints)
+    prob, seg, bounds = _softmax_choice(X, c, w.vector())
+    # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id (index)
+    order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
+    first = order[np.searchsorted(c[order], np.unique(c))] if c.size else order
+    null_p = 1.0 - np.bincount(seg, weights=prob)
+    chosen = first[prob[first] > null_p[seg[first]]]
+    conf = _calibrate(prob[chosen], w.calibration)
+    second = np.zeros(chosen.shape[0])
+    if chosen.size:
+        # margin: chosen minus the runner-up (another candidate or "no parent")
+        pr = prob.copy()
+        pr[chosen] = -1.0
+        run = np.maximum(np.maximum.reduceat(pr, bounds)[seg[chosen]], null_p[seg[chosen]])
+        second = prob[chosen] - run
+    ids = P.ids
+    feats = pl.DataFrame({
+        "jaccard": raw["jaccard"][chosen], "delay_hours": raw["delay_hours"][chosen],
+        "same_author": raw["same_author"][chosen], "visual": raw["visual"][chosen],
+        "candidates": raw["candidates"][chosen], "ties": raw["ties"][chosen], "margin": second,
+    }).with_columns(pl.col("visual").fill_nan(None)).to_struct("features")
+    edges = pl.DataFrame({"child": ids.gather(c[chosen]), "parent": ids.gather(p[chosen]),
+                          "confidence": conf}).with_columns(feats).sort("child")
+    reasons = pl.DataFrame({"id": ids, "reason": pl.Series(P.reason, dtype=pl.String)}).filter(
+        pl.col("reason").is_not_null() & pl.Series(np.ones(n, dtype=bool) if targets is None
+                                                    else ids.is_in(targets.implode()).to_numpy()))
+    pairs = None
+    if keep_pairs:
+        pairs = {"c": c, "p": p, "X": X, "prob": prob, "ids": ids, "jac": raw["jaccard"], "t": P.t}
+    return InferResult(edges=edges, reasons=reasons.sort("id"), considered=int(tmask.sum() + len(reasons)),
+                       pairs=pairs)
+
+
+# ---------------------------------------------------------------------------------------------- the archive
+def _archive_posts(arc: Any, source: str | None = None) -> pl.DataFrame:
+    posts = arc.posts().filter(~pl.col("placeholder"))
+    return posts.select("id", "source", "created_at", "fetched_at", "author", "text", "views", "remixes",
+                        "content_hash")
+
+
+def inferred_edges(arc: Any) -> pl.DataFrame:
+    """The archive's ``inferred_edges`` table (:data:`INFERRED_SCHEMA`; empty when ``infer`` never ran).
+
+    >>> import tempfile
+    >>> from archive.store import Archive
+    >>> inferred_edges(Archive.open(tempfile.mkdtemp() + "/a", create=True)).height
+    0
+    """
+    return arc.read_table("inferred_edges", schema=INFERRED_SCHEMA)
+
+
+def infer(arc: Any, *, source: str | None = None, since: datetime | str | None = None,
+          weights: Weights | None = None, full: bool = False, progress: Callable[[str], None] | None = None
+          ) -> dict[str, Any]:
+    """Infer parents for the archive's posts without a declared or C2PA parent; write ``inferred_edges``.
+
+    Only what new or changed posts can change is recomputed: every post's parent depends
+    only on earlier posts, so targets created before the earliest post added or changed
+    since the last run keep their rows (``full=True`` recomputes all). ``source`` and
+    ``since`` restrict the posts that get a parent (candidates come from the whole
+    archive); rows of other posts are kept. Returns the summary (``considered,
+    parents_found, share_at_0_9, no_part, run_id, store_version, recomputed_from``).
+    Raises :class:`~lineage.errors.LineageError` when the archive is read-only.
+
+    >>> import tempfile
+    >>> from archive.store import Archive
+    >>> infer(Archive.open(tempfile.mkdtemp() + "/a", create=True))["parents_found"]
+    0
+    """
+    from archive.record import parse_time
+
+    if arc.read_only:
+        raise LineageError(f"the archive at {arc.path} is open read-only; inference writes inferred_edges")
+    say = progress or (lambda s: None)
+    w = weights or load_weights()
+    version = arc.version()
+    say("reading posts")
+    posts = _archive_posts(arc)
+    declared = arc.edges().get_column("child").unique()
+    eligible = posts.filter(~pl.col("id").is_in(declared.implode()))
+    if source is not None:
+        eligible = eligible.filter(pl.col("source") == source)
+    if since is not None:
+        t0 = parse_time(since if "T" in str(since) else f"{since}T00:00:00Z") if isinstance(since, str) else since
+        eligible = eligible.filter(pl.col("created_at") >= t0)
+    old = inferred_edges(arc)
+    start = None  # recompute targets created at or after this time
+    if not full and old.height and old.get_column("method").unique().to_list() == [w.version]:
+        prev_v = int(old.get_column("store_version").max())
+        try:
+            before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash")
+            before_decl = arc.edges(as_of=prev_v).get_column("child").unique()
+        except Exception:  # the older version can no longer be read (redaction): a full run
+            before = None
+        if before is not None:
+            changed = posts.join(before, on=["id", "content_hash"], how="anti")
+            gone = before.join(posts.select("id"), on="id", how="anti")
+            decl_changed = declared.to_frame().join(before_decl.to_frame(), on="child", how="anti")
+            times = pl.concat([changed.select("created_at"),
+                               posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at")])
+            if gone.height:
+                start = None
+            elif times.height == 0:
+                start = "nothing"
+            else:
+                start = times.get_column("created_at").min()
+    say("inferring")
+    if start == "nothing":
+        targets = eligible.head(0)
+    elif start is not None:
+        targets = eligible.filter(pl.col("created_at") >= start)
+    else:
+        targets = eligible
+    res = infer_frame(posts, targets=targets.get_column("id"), weights=w,
+                      fingerprints=load_fingerprints(arc.path))
+    run_id = uuid.uuid4().hex
+    now = datetime.now(timezone.utc)
+    new = res.edges.with_columns(method=pl.lit(w.version), run_id=pl.lit(run_id),
+                                 store_version=pl.lit(version, dtype=pl.Int64),
+                                 inferred_at=pl.lit(now, dtype=UTC)).select(list(INFERRED_SCHEMA))
+    keep = old.filter(~pl.col("child").is_in(targets.get_column("id").implode()),
+                      ~pl.col("child").is_in(declared.implode()),
+                      pl.col("child").is_in(posts.get_column("id").implode()))
+    if start is None and source is None and since is None:
+        keep = keep.head(0)
+    out = pl.concat([keep.cast(INFERRED_SCHEMA), new.cast(INFERRED_SCHEMA)]).sort("child")  # type: ignore[arg-type]
+    # store_version names the store this table answers for; every row is valid for it
+    out = out.with_columns(store_version=pl.lit(version, dtype=pl.Int64))
+    say("writing inferred_edges")
+    arc.write_table("inferred_edges", out, mode="overwrite")
+    summary = res.summary()
+    n = out.height
+    summary.update({
+        "considered": res.considered, "parents_found": n,
+        "share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / n) if n else None,
+        "recomputed": targets.height, "run_id": run_id, "store_version": version,
+    })
+    return summary
+
+
+def why(features: dict[str, Any] | None, confidence: float | None) -> str:
+    """A person's sentence for an inferred link: confidence, prompt overlap, delay, author.
+
+    >>> why({"jaccard": 0.91, "delay_hours": 2.0, "same_author": True, "visual": None}, 0.83)
+    'inferred, confidence 0.83: prompt 91% the same, posted 2 h after, same author'
+    """
+    f = features or {}
+    parts = []
+    if f.get("jaccard") is not None:
+        parts.append(f"prompt {round(100 * f['jaccard'])}% the same")
+    if f.get("visual") is not None and not (isinstance(f["visual"], float) and math.isnan(f["visual"])):
+        parts.append(f"picture {round(100 * f['visual'])}% alike")
+    h = f.get("delay_hours")
+    if h is not None:
+        parts.append(f"posted {_duration(h)} after")
+    if f.get("same_author"):
+        parts.append("same author")
+    head = f"inferred, confidence {confidence:.2f}" if confidence is not None else "inferred"
+    return head + (": " + ", ".join(parts) if parts else "")
+
+
+def _duration(h: float) -> str:
+    if h < 1:
+        return f"{max(1, round(h * 60))} min"
+    if h < 48:
+        return f"{round(h)} h"
+    return f"{round(h / 24)} days"
+
+
+# ---------------------------------------------------------------------------------------------- evaluation
+def _truth_root(ids: list[str], parent: dict[str, str | None]) -> dict[str, str]:
+    root: dict[str, str] = {}
+    for i in ids:
+        path = []
+        x: str | None = i
+        while x is not None and x not in root and len(path) <= len(ids):
+            path.append(x)
+            x = parent.get(x)
+        r = root[x] if x is not None and x in root else path[-1]
+        for y in path:
+            root[y] = r
+    return root
+
+
+def _baseline(res_pairs: dict[str, np.ndarray], n_ids: int, min_jaccard: float = 0.5) -> np.ndarray:
+    """Most similar earlier prompt among the candidates (ties: most recent); none under ``min_jaccard``."""
+    c, p, jac, t = res_pairs["c"], res_pairs["p"], res_pairs["jac"], res_pairs["t"]
+    out = np.full(n_ids, -1, dtype=np.int64)
+    if c.size == 0:
+        return out
+    order = np.lexsort((-t[p], -jac, c))
+    first = order[np.searchsorted(c[order], np.unique(c))]
+    ok = jac[first] >= min_jaccard
+    out[c[first[ok]]] = p[first[ok]]
+    return out
+
+
+def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, weights: Weights | None = None,
+                   fingerprints: pl.DataFrame | None = None, bins: int = 10) -> dict[str, Any]:
+    """Infer on ``posts`` with every link hidden and score against ``truth_parent`` (id -> parent or None).
+
+    Returns the figures of :func:`evaluate` (``parent_accuracy``, ``ancestor_accuracy``,
+    ``tree_accuracy``, ``root_accuracy``, ``vertex_overlap``, ``edge_overlap``, ``ece``,
+    ``precision_at_0_9``, ``coverage_at_0_9``, ``baseline_parent_accuracy``, ``n``,
+    ``reliability``).
+
+    >>> from archive.sources.simulate import SimParams, simulate
+    >>> recs, _ = simulate(SimParams(seed=5, posts=300))
+    >>> posts, truth = posts_from_records(recs)
+    >>> r = evaluate_frame(posts, truth)
+    >>> r["n"], r["parent_accuracy"] > r["baseline_parent_accuracy"]
+    (300, True)
+    """
+    res = infer_frame(posts, weights=weights, fingerprints=fingerprints, keep_pairs=True)
+    ids = res.pairs["ids"].to_list()  # type: ignore[index]
+    pos = {x: k for k, x in enumerate(ids)}
+    inferred = dict(zip(res.edges.get_column("child").to_list(), res.edges.get_column("parent").to_list()))
+    conf = dict(zip(res.edges.get_column("child").to_list(), res.edges.get_column("confidence").to_list()))
+    base_idx = _baseline(res.pairs, len(ids))  # type: ignore[arg-type]
+    base = {ids[k]: (ids[j] if j >= 0 else None) for k, j in enumerate(base_idx.tolist())}
+    tp = {i: truth_parent.get(i) for i in ids}
+    t_root = _truth_root(ids, tp)
+    i_root = _truth_root(ids, {i: inferred.get(i) for i in ids})
+    anc: dict[str, set[str]] = {}
+
+    def ancestors(x: str) -> set[str]:
+        out: set[str] = set()
+        y = tp.get(x)
+        while y is not None and y not in out:
+            out.add(y)
+            y = tp.get(y)
+        return out
+
+    n = len(ids)
+    exact = sum(inferred.get(i) == tp[i] for i in ids)
+    base_exact = sum(base[i] == tp[i] for i in ids)
+    anc_ok = 0
+    for i in ids:
+        q = inferred.get(i)
+        if q is None:
+            anc_ok += tp[i] is None
+        else:
+            anc[i] = anc.get(i) or ancestors(i)
+            anc_ok += q in anc[i]
+    tree_ok = sum(t_root[i] == i_root[i] for i in ids)
+    root_ok = sum((tp[i] is None) == (inferred.get(i) is None) for i in ids)
+    # NIST-style overlap per true tree: the true tree against the inferred tree holding its root
+    t_members: dict[str, set[str]] = {}
+    i_members: dict[str, set[str]] = {}
+    for i in ids:
+        t_members.setdefault(t_root[i], set()).add(i)
+        i_members.setdefault(i_root[i], set()).add(i)
+    vo, eo = [], []
+    for r, vt in t_members.items():
+        vs = i_members[i_root[r]]
+        vo.append(2 * len(vt & vs) / (len(vt) + len(vs)))
+        et = {(tp[x], x) for x in vt if tp[x] is not None}
+        es = {(inferred[x], x) for x in vs if inferred.get(x) is not None}
+        eo.append(2 * len(et & es) / (len(et) + len(es)) if (et or es) else 1.0)
+    # calibration over the inferred edges
+    ch = list(inferred)
+    cf = np.array([conf[x] for x in ch])
+    ok = np.array([inferred[x] == tp[x] for x in ch], dtype=float)
+    table = []
+    ece = 0.0
+    edges_n = len(ch)
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        m = (cf >= lo) & ((cf < hi) if b < bins - 1 else (cf <= hi))
+        if m.any():
+            table.append({"bin": f"{lo:.1f}-{hi:.1f}", "n": int(m.sum()), "confidence": float(cf[m].mean()),
+                          "accuracy": float(ok[m].mean())})
+            ece += m.sum() / edges_n * abs(cf[m].mean() - ok[m].mean())
+    hi9 = cf >= 0.9
+    return {
+        "n": n,
+        "parent_accuracy": exact / n if n else None,
+        "ancestor_accuracy": anc_ok / n if n else None,
+        "tree_accuracy": tree_ok / n if n else None,
+        "root_accuracy": root_ok / n if n else None,
+        "vertex_overlap": float(np.mean(vo)) if vo else None,
+        "edge_overlap": float(np.mean(eo)) if eo else None,
+        "ece": float(ece) if edges_n else None,
+        "precision_at_0_9": float(ok[hi9].mean()) if hi9.any() else None,
+        "coverage_at_0_9": float(hi9.mean()) if edges_n else None,
+        "baseline_parent_accuracy": base_exact / n if n else None,
+        "inferred_edges": edges_n,
+        "true_edges": sum(v is not None for v in tp.values()),
+        "reliability": table,
+    }
+
+
+def evaluate(arc: Any, *, weights: Weights | None = None) -> dict[str, Any]:
+    """Hide the archive's declared links, infer, and compare with them (nothing is written).
+
+    Truth is each post's primary declared parent (placeholders, parents missing from the
+    archive, count as no parent). Raises :class:`~lineage.errors.LineageError` when the
+    archive has no declared link to compare with.
+
+    >>> import tempfile
+    >>> from archive.store import Archive
+    >>> evaluate(Archive.open(tempfile.mkdtemp() + "/a", create=True))
+    Traceback (most recent call last):
+    lineage.errors.LineageError: the archive has no declared links to evaluate against; ingest an archive that has them (e.g. archivist ingest simulate)
+    """
+    lin = arc.lineage().filter(~pl.col("placeholder"))
+    placeholders = set(arc.posts().filter(pl.col("placeholder")).get_column("id").to_list())
+    if lin.get_column("parent").drop_nulls().len() == 0:
+        raise LineageError("the archive has no declared links to evaluate against; ingest an archive that has "
+                           "them (e.g. archivist ingest simulate)")
+    truth = {i: (p if p not in placeholders else None) for i, p in lin.select("id", "parent").iter_rows()}
+    return evaluate_frame(_archive_posts(arc), truth, weights=weights, fingerprints=load_fingerprints(arc.path))
+
+
+def posts_from_records(records: list[dict]) -> tuple[pl.DataFrame, dict[str, str | None]]:
+    """Remix records (dicts) as the posts frame :func:`infer_frame` takes, and the declared parent of each.
+
+    >>> from archive.sources.simulate import SimParams, simulate
+    >>> posts, truth = posts_from_records(simulate(SimParams(seed=1, posts=20))[0])
+    >>> posts.columns, len(truth)
+    (['id', 'created_at', 'fetched_at', 'author', 'text', 'views', 'remixes'], 20)
+    """
+    from archive.record import parse_time
+
+    rows = []
+    truth: dict[str, str | None] = {}
+    for r in records:
+        m = r.get("metrics") or {}
+        rows.append((r["id"], parse_time(r["created_at"]), parse_time(r["fetched_at"]) if r.get("fetched_at")
+                     else None, r.get("author"), r.get("prompt") or r.get("title") or "", m.get("views"),
+                     m.get("remixes")))
+        ps = r.get("parents") or []
+        truth[r["id"]] = ps[0]["id"] if ps else None
+    posts = pl.DataFrame(rows, schema={"id": pl.String, "created_at": UTC, "fetched_at": UTC, "author": pl.String,
+                                       "text": pl.String, "views": pl.Int64, "remixes": pl.Int64}, orient="row")
+    return posts, truth
+
+
+# ---------------------------------------------------------------------------------------------- fitting
+from lineage.infer_fit import FIT_SETTINGS, EVAL_SETTINGS, fit  # noqa: E402  (re-exported)
