@@ -267,6 +267,8 @@ def decay_cmd(archive_path: Path | None, as_json: bool) -> None:
     console.print(g)
 
 
+import lineage.cli_infer  # noqa: E402,F401  infer (registers itself)
+
 # the report command (lineage/report.py, written separately) registers itself on import
 if importlib.util.find_spec("lineage.report") is not None:
     importlib.import_module("lineage.report")

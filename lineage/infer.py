@@ -78,7 +78,7 @@ MAX_CANDIDATES = 12  # kept per post after ranking by exact token Jaccard, then 
 FEATURES = [
     "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
     "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
-    "log_tokens", "short_prompt",
+    "log_tokens", "short_prompt", "log_same_text",
 ]
 FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
                             "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
@@ -265,6 +265,7 @@ class _Prepared:
     remixes: np.ndarray  # NaN unknown
     ntok: np.ndarray
     sets: np.ndarray  # object array of set strings
+    same_before: np.ndarray  # earlier posts with exactly this token set (a meme's size so far)
     sig: np.ndarray
     usable: np.ndarray  # may take part (text or media, not from the future)
     reason: list[str | None]
@@ -281,6 +282,8 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     hashes = toks.explode().drop_nulls().hash(seed=20261).to_numpy().astype(np.uint64) & _MAX32
     sig = _minhash(codes, hashes, lens)
     sets = set_strings(codes)
+    same_before = (pl.DataFrame({"s": pl.Series(sets.tolist(), dtype=pl.String)})
+                   .select(pl.int_range(pl.len()).over("s")).to_series().to_numpy().astype(np.int64))
     author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
               if "author" in df.columns else np.full(n, -1))
     views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
@@ -305,7 +308,7 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
         reason[i] = "no prompt or media"
     for i in np.nonzero(future)[0].tolist():
         reason[i] = "created after it was observed (a date from the future)"
-    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, sig=sig,
+    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, sig=sig,
                      usable=~no_content & ~future, reason=reason)
 
 
@@ -405,7 +408,7 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray,
         np.log1p(P.views[p]) / 10.0, has_count.astype(np.float64), np.where(has_count, np.log1p(np.nan_to_num(rem)),
                                                                           0.0),
         (has_count & (np.nan_to_num(rem) == 0)).astype(np.float64), np.nan_to_num(vis), has_vis.astype(np.float64),
-        np.log1p(la), (la <= 2).astype(np.float64),
+        np.log1p(la), (la <= 2).astype(np.float64), np.log1p(P.same_before[c]),
     ])
     raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
            "candidates": ncand.astype(np.int64), "ties": ties.astype(np.int64)}
