@@ -131,6 +131,8 @@ def euler_tour(parent: np.ndarray, depth: np.ndarray | None = None) -> tuple[np.
     >>> tin, tout = euler_tour(np.array([-1, 0, 0, 1]))
     >>> tin.tolist(), tout.tolist()
     ([0, 1, 3, 2], [4, 3, 4, 3])
+    >>> [x.tolist() for x in euler_tour(np.array([-1, -1]))]  # only roots (no link declared anywhere)
+    [[0, 1], [1, 2]]
     """
     n = parent.shape[0]
     if n == 0:
@@ -142,7 +144,7 @@ def euler_tour(parent: np.ndarray, depth: np.ndarray | None = None) -> tuple[np.
     order = kids[np.lexsort((kids, parent[kids]))]
     ps = parent[order]
     cs = np.cumsum(size[order])
-    start = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
+    start = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]]) if order.size else np.zeros(0, dtype=np.int64)
     group_base = np.repeat(cs[start] - size[order][start], np.diff(np.r_[start, order.shape[0]]))
     off = np.zeros(n, dtype=np.int64)
     off[order] = cs - size[order] - group_base

@@ -66,10 +66,10 @@ def depth_range(arc, root: str | None, as_of: str | None, edges: str = "declared
     return auto_depth(counts), max(1, max([d for d, _ in counts] or [1]))
 
 
-def _depth(arc, root: str | None, as_of: str | None, asked: int | None) -> int:
+def _depth(arc, root: str | None, as_of: str | None, asked: int | None, edges: str = "declared") -> int:
     if not root:
         return 1
-    auto, deepest = depth_range(arc, root, as_of)
+    auto, deepest = depth_range(arc, root, as_of, edges)
     return auto if asked is None else min(max(1, asked), deepest)
 
 
@@ -92,7 +92,7 @@ def initial_state(arc, query: dict) -> dict:
     depth = _int(query.get("depth"))
     return {
         "root": root, "node": node or root, "compare": first_value(query.get("compare")),
-        "depth": _depth(arc, root, as_of, depth),
+        "depth": _depth(arc, root, as_of, depth, "all" if first_value(query.get("edges")) == "all" else "declared"),
         "size": size if size in ("views", "likes", "remixes") else "views",
         "as_of": as_of, "collapsed": _list(query.get("collapsed")), "expanded": _list(query.get("expanded")),
         "edges": "all" if first_value(query.get("edges")) == "all" else "declared",

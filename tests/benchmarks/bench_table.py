@@ -48,6 +48,10 @@ TARGETS: list[Target] = [
            "row-by-row Python scan of the lineage for the tree's rows"),
     Target("draw_tree", "draw a 10,000-node tree in the browser", "s", 3.0, False, ""),
     Target("snapshot", "snapshot a 10,000-node tree", "s", 5.0, False, ""),
+    Target("infer", "infer (text) for every post without declared links", "s", 120.0, False,
+           "datasketch MinHashLSH per post (MinHash.update per token, insert, query), no scoring, "
+           "extrapolated from 20,000 posts"),
+    Target("infer_memory", "infer peak memory (RSS of the whole process)", "GB", 4.0, False),
 ]
 _BY_KEY = {t.key: t for t in TARGETS}
 
