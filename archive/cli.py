@@ -61,6 +61,13 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts instead of a table.")(f)
 
 
+def edges_option(f: F) -> F:
+    return click.option("--edges", "edges", type=click.Choice(["declared", "all"]), default="declared",
+                        show_default=True,
+                        help="declared: links the sources state (declared, C2PA); all: plus the links "
+                             "`archivist infer` reconstructed (marked inferred, with their confidence).")(f)
+
+
 def as_of_option(f: F) -> F:
     return click.option("--as-of", default=None, metavar="VERSION|TIME",
                         help="Read the archive as it was: a store version number or an RFC 3339 time/date.")(f)
@@ -235,17 +242,19 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
 @click.option("--limit", default=20, show_default=True)
 @archive_option
 @as_of_option
+@edges_option
 @json_option
 @handle_errors
-def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | None, as_json: bool) -> None:
+def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | None, edges: str, as_json: bool) -> None:
     """List remix trees: the largest (or most active, deepest, most viewed) first."""
     arc = open_archive(archive_path, read_only=True)
     col = {"size": "size", "active": "last_at", "depth": "depth", "views": "views"}[sort]
-    t = arc.trees(_as_of(as_of)).sort([col, "root"], descending=[True, False], nulls_last=True).head(limit)
+    t = arc.trees(_as_of(as_of), edges=edges).sort([col, "root"], descending=[True, False], nulls_last=True).head(limit)
     if as_json:
         emit_json(t.drop("root_placeholder"))
         return
-    table = Table(title=f"trees by {sort} ({arc.trees(_as_of(as_of)).height} in all)", title_justify="left")
+    table = Table(title=f"trees by {sort} ({arc.trees(_as_of(as_of), edges=edges).height} in all)",
+                  title_justify="left")
     for c in ("root", "size", "depth", "breadth", "last activity", "views", "root prompt"):
         table.add_column(c, overflow="fold" if c == "root prompt" else "ellipsis",
                          justify="right" if c in ("size", "depth", "breadth", "views") else "left")
@@ -262,17 +271,18 @@ def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | Non
 @click.option("--max-children", default=8, show_default=True, help="Children drawn per node; the rest are counted.")
 @archive_option
 @as_of_option
+@edges_option
 @json_option
 @handle_errors
 def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path | None, as_of: str | None,
-             as_json: bool) -> None:
+             edges: str, as_json: bool) -> None:
     """Draw the tree of a post in the terminal: its path from the root, then its remixes."""
     arc = open_archive(archive_path, read_only=True)
     at = _as_of(as_of)
-    anc = arc.ancestors(post_id, as_of=at)
-    desc = arc.descendants(post_id, depth=max_depth, as_of=at)
+    anc = arc.ancestors(post_id, as_of=at, edges=edges)
+    desc = arc.descendants(post_id, depth=max_depth, as_of=at, edges=edges)
     if as_json:
-        emit_json({"id": post_id, "root": arc.root_of(post_id, at),
+        emit_json({"id": post_id, "root": arc.root_of(post_id, at, edges=edges),
                    "ancestors": anc.select("id", "depth", "text", "created_at").to_dicts(),
                    "descendants": desc.select("id", "parent", "depth", "text", "created_at").to_dicts()})
         return

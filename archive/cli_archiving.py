@@ -14,6 +14,7 @@ from rich.text import Text
 from archive.cli import (
     _as_of,
     archive_option,
+    edges_option,
     as_of_option,
     cli,
     console,
@@ -157,10 +158,11 @@ def restore_cmd(bag: Path, archive_path: Path | None, as_json: bool) -> None:
               help="Output file (default export-<root or archive>.<ext>); '-' writes text formats to stdout.")
 @archive_option
 @as_of_option
+@edges_option
 @json_option
 @handle_errors
 def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path | None, as_of: str | None,
-               as_json: bool) -> None:
+               edges: str, as_json: bool) -> None:
     """Export lineage: GraphML/GEXF (Gephi), Newick/NHX, PROV-JSON (W3C), Parquet or CSV.
 
     CSV cells that start with = + - @ (or a tab or CR) get a leading ' so spreadsheets
@@ -178,12 +180,12 @@ def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path |
     if out == "-":
         if fmt == "parquet":
             raise click.BadParameter("parquet is binary: give a file name", param_hint="-o")
-        data = export(arc, fmt, None, root=root, as_of=_as_of(as_of))
+        data = export(arc, fmt, None, root=root, as_of=_as_of(as_of), edges=edges)
         assert isinstance(data, bytes)
         click.echo(data.decode("utf-8"), nl=False)
         return
     target = Path(out) if out else Path(f"export-{safe_name(root) if root else 'archive'}.{FORMATS[fmt]}")
-    path = export(arc, fmt, target, root=root, as_of=_as_of(as_of))
+    path = export(arc, fmt, target, root=root, as_of=_as_of(as_of), edges=edges)
     assert isinstance(path, Path)
     if as_json:
         emit_json({"format": fmt, "root": root, "out": str(path), "bytes": path.stat().st_size})

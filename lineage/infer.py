@@ -241,8 +241,18 @@ def _minhash(codes: pl.Series, hashes: np.ndarray, lens: np.ndarray) -> np.ndarr
 
 def _prev_in_groups(key: np.ndarray, order_key: np.ndarray, t: np.ndarray, depth: int
                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (row, one of the ``depth`` rows before it in its ``key`` group in time order, strictly earlier)."""
-    order = np.lexsort((order_key, key))
+    """Pairs (row, one of the ``depth`` rows before it in its ``key`` group in time order, strictly earlier).
+
+    ``order_key`` is the row's time rank (< 2**24): one sort of ``key`` (top 40 bits) and rank
+    packed in a uint64 replaces a two-key lexsort. Keys that share their top 40 bits merely
+    add candidates, which the score then weighs.
+    """
+    if order_key.size and int(order_key.max()) < (1 << 24):
+        packed = (key.astype(np.uint64) >> np.uint64(24) << np.uint64(24)) | order_key.astype(np.uint64)
+        order = np.argsort(packed)
+        key = packed >> np.uint64(24)
+    else:
+        order = np.lexsort((order_key, key))
     cs, ps = [], []
     for d in range(1, depth + 1):
         if order.shape[0] <= d:
@@ -313,24 +323,24 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
 
 
 def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | None
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Candidate pairs ``(child, parent, band hits)``: parent strictly earlier, at most MAX_CANDIDATES per child."""
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs ``(child, parent, band hits, jaccard)``: parent strictly earlier, sorted by child,
+    at most MAX_CANDIDATES per child."""
     n = P.t.shape[0]
-    idx = np.arange(n, dtype=np.int64)
     text_ok = P.usable & (P.ntok > 0)
     cs, ps = [], []
     rows = np.nonzero(text_ok)[0]
     for band in range(BANDS):
         s = P.sig[rows, band * ROWS:(band + 1) * ROWS]
-        key = s[:, 0] * np.uint64(0x9E3779B97F4A7C15) ^ (s[:, 1] + np.uint64(0x632BE59BD9B4E019)) \
-            * np.uint64(0xBF58476D1CE4E5B9) ^ s[:, 2]
+        key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
+                                                          * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
         c, p = _prev_in_groups(key, rows, P.t[rows], PER_BUCKET)
         cs.append(rows[c])
         ps.append(rows[p])
     hits_from_lsh = sum(x.shape[0] for x in cs)
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
     if arows.size:
-        c, p = _prev_in_groups(P.author[arows], arows, P.t[arows], PER_AUTHOR)
+        c, p = _prev_in_groups(P.author[arows].astype(np.uint64) << np.uint64(24), arows, P.t[arows], PER_AUTHOR)
         cs.append(arows[c])
         ps.append(arows[p])
     if fingerprints is not None:
@@ -341,26 +351,49 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         keep = (P.t[c2] != P.t[p2]) & P.usable[c2] & P.usable[p2]
         cs.append(c2[keep])
         ps.append(p2[keep])
+    z = np.zeros(0, dtype=np.int64)
     if not cs:
-        z = np.zeros(0, dtype=np.int64)
-        return z, z, z
+        return z, z, z, np.zeros(0)
     c = np.concatenate(cs)
     p = np.concatenate(ps)
-    is_lsh = np.zeros(c.shape[0], dtype=np.int64)
-    is_lsh[:hits_from_lsh] = 1
+    not_lsh = np.ones(c.shape[0], dtype=np.int64)
+    not_lsh[:hits_from_lsh] = 0
     keep = targets[c] & P.usable[p]
-    c, p, is_lsh = c[keep], p[keep], is_lsh[keep]
-    code = c * n + p
-    uniq, inv = np.unique(code, return_inverse=True)
-    hits = np.bincount(inv, weights=is_lsh).astype(np.int64)
-    c, p = uniq // n, uniq % n
-    # at most MAX_CANDIDATES per child: highest token Jaccard, then most recent
+    # one sort of (pair code, not-from-LSH bit): distinct pairs and their band hits
+    code = np.sort((c[keep] * n + p[keep]) * 2 + not_lsh[keep])
+    if code.size == 0:
+        return z, z, z, np.zeros(0)
+    pair = code >> 1
+    start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    hits = np.add.reduceat(1 - (code & 1), start)
+    c, p = pair[start] // n, pair[start] % n
+    # first cut: at most 2 * MAX_CANDIDATES per child by band hits, then recency (no Jaccard yet)
+    c, p, hits = _top_per_child(c, p, hits, n, 2 * MAX_CANDIDATES)
+    # then at most MAX_CANDIDATES per child: highest token Jaccard, then most recent
     jac = _jaccard(P, c, p)
-    order = np.lexsort((-P.t[p], -jac, c))
-    c, p, hits = c[order], p[order], hits[order]
-    first = np.searchsorted(c, c, side="left")
-    keep = (np.arange(c.shape[0], dtype=np.int64) - first) < MAX_CANDIDATES
-    return c[keep], p[keep], hits[keep]
+    q = np.rint(jac * 65535).astype(np.int64)
+    c, p, keep_idx = _top_per_child(c, p, q, n, MAX_CANDIDATES, return_index=True)
+    return c, p, hits[keep_idx], jac[keep_idx]
+
+
+def _top_per_child(c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int, k: int, *, return_index: bool = False):
+    """The ``k`` pairs of each child with the highest integer ``score`` (< 2**16), then the latest parent.
+
+    Sorted by child, best first. One sort of a packed uint64 (child, score, parent) when
+    ``n < 2**24``, else a lexsort.
+    """
+    if n < (1 << 24):
+        packed = ((c.astype(np.uint64) << np.uint64(40)) | ((65535 - score).astype(np.uint64) << np.uint64(24))
+                  | ((1 << 24) - 1 - p).astype(np.uint64))
+        order = np.argsort(packed)
+    else:
+        order = np.lexsort((-p, -score, c))
+    cs = c[order]
+    first = np.searchsorted(cs, cs, side="left")
+    sel = order[(np.arange(cs.shape[0], dtype=np.int64) - first) < k]
+    if return_index:
+        return c[sel], p[sel], sel
+    return c[sel], p[sel], score[sel]
 
 
 def _jaccard(P: _Prepared, c: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -378,12 +411,11 @@ def _jaccard(P: _Prepared, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
 
 
-def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray,
+def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac: np.ndarray,
               fingerprints: pl.DataFrame | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """The feature matrix (pairs x FEATURES) of candidate pairs sorted by child, and raw values for the store."""
     m = c.shape[0]
     la = P.ntok[c].astype(np.float64)
-    jac = _jaccard(P, c, p)
     starts = np.searchsorted(c, c, side="left")
     bounds = np.unique(starts)
     best = np.maximum.reduceat(jac, bounds) if m else np.zeros(0)
@@ -482,8 +514,8 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     n = P.ids.len()
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
     tmask &= P.usable
-    c, p, hits = _candidates(P, tmask, fingerprints)
-    X, raw = _features(P, c, p, hits, fingerprints)
+    c, p, hits, jac = _candidates(P, tmask, fingerprints)
+    X, raw = _features(P, c, p, hits, jac, fingerprints)
     prob, seg, bounds = _softmax_choice(X, c, w.vector())
     # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id (index)
     order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)

@@ -257,3 +257,27 @@ def test_fit_writes_weights_that_load(tmp_path: Path, monkeypatch):
     w = I.load_weights(tmp_path / "w.json")
     assert w.coef["jaccard"] > 0 and w.coef["same_author"] > 0  # what the simulator makes informative
     assert doc["report"]["evaluation"]["mean"]["n"] == 1200
+
+
+def test_readers_take_edges_all(tmp_path: Path):
+    from dashboard.cli import cli as main
+
+    recs = strip(simulate(SimParams(seed=12, posts=300))[0])
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, recs, source="simulate")
+    I.infer(a)
+    child, parent, conf = I.inferred_edges(a).sort("confidence", descending=True).row(0)[:3]
+    run = CliRunner().invoke
+    arc = str(tmp_path / "a")
+    declared = json.loads(run(main, ["trees", "--limit", "1000", "--json", "--archive", arc]).output)
+    everything = json.loads(run(main, ["trees", "--limit", "1000", "--edges", "all", "--json", "--archive", arc]).output)
+    assert len(declared) == 300 and len(everything) < len(declared)
+    shown = json.loads(run(main, ["show", child, "--edges", "all", "--json", "--archive", arc]).output)
+    assert [x["id"] for x in shown["ancestors"]][-2:] == [parent, child]
+    assert a.ancestors(child, edges="all")["id"].to_list()[-2:] == [parent, child]
+    assert child in a.descendants(parent, edges="all")["id"].to_list()
+    assert child not in a.descendants(parent)["id"].to_list()
+    out = run(main, ["export", "--format", "graphml", "--root", child, "--edges", "all", "-o", "-", "--archive", arc])
+    assert out.exit_code == 0 and "inferred" in out.output
+    e = a.tree(child, edges="all").edges.filter(pl.col("child") == child)
+    assert e.select("parent", "evidence").rows() == [(parent, "inferred")] and e["confidence"][0] == pytest.approx(conf)
