@@ -487,14 +487,58 @@ class InferResult:
                 if self.reasons.height else {}}
 
 
+def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, capacity: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Children in time order each take their best candidate that still has published remixes to give.
+
+    A platform that publishes a remix count (``remixes``) says how many children a post has:
+    once that many are taken (declared ones first), the post is no longer a candidate for
+    later posts. The softmax is taken over the candidates still open and "no parent", so
+    the probability stays a probability. Because children are served in time order, a
+    child's choice depends only on earlier posts (what makes an incremental rerun exact).
+    Returns ``(chosen pair index, its probability, margin over the runner-up)``.
+    """
+    cap = np.where(np.isnan(capacity), np.inf, capacity).tolist()
+    ul, pl_ = u.tolist(), p.tolist()
+    ends = np.r_[bounds[1:], c.shape[0]].tolist()
+    out_k, out_p, out_m = [], [], []
+    for lo, hi in zip(bounds.tolist(), ends):
+        best_k, best_u, second_u = -1, 0.0, None  # the null option has utility 0
+        total = 1.0
+        mx = 0.0
+        open_ = [k for k in range(lo, hi) if cap[pl_[k]] > 0.5]
+        if not open_:
+            continue
+        mx = max(0.0, max(ul[k] for k in open_))
+        total = math.exp(-mx) + sum(math.exp(ul[k] - mx) for k in open_)
+        # best: highest utility; ties: later parent (higher index)
+        for k in open_:
+            if best_k < 0 or ul[k] > ul[best_k] or (ul[k] == ul[best_k] and pl_[k] > pl_[best_k]):
+                best_k = k
+        if ul[best_k] <= 0.0:
+            continue
+        best_u = ul[best_k]
+        runner = max([0.0] + [ul[k] for k in open_ if k != best_k])
+        second_u = runner
+        cap[pl_[best_k]] -= 1
+        out_k.append(best_k)
+        out_p.append(math.exp(best_u - mx) / total)
+        out_m.append((math.exp(best_u - mx) - math.exp(second_u - mx)) / total)
+    return (np.array(out_k, dtype=np.int64), np.array(out_p, dtype=np.float64), np.array(out_m, dtype=np.float64))
+
+
 def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weights: Weights | None = None,
-                fingerprints: pl.DataFrame | None = None, keep_pairs: bool = False) -> InferResult:
+                fingerprints: pl.DataFrame | None = None, keep_pairs: bool = False,
+                taken: pl.DataFrame | None = None) -> InferResult:
     """Infer the parent of each target post among every earlier post of ``posts``.
 
     ``posts`` has ``id, created_at, text`` and optionally ``author, views, remixes,
     fetched_at`` (a ``fetched_at`` earlier than ``created_at`` marks a date from the
     future: such a post neither gets nor gives a parent). ``targets`` (ids) are the
-    posts that may get a parent (default: all). Returns an :class:`InferResult`;
+    posts that may get a parent (default: all). Where a post's published ``remixes`` count is
+    known, it is a capacity: ``taken`` (``id, taken``) counts the children it already has
+    (declared links, earlier inferred ones) and each later child takes a parent with room
+    left (:func:`_capacitated`). Returns an :class:`InferResult`;
     ``edges`` has ``child, parent`` (String), ``confidence`` (Float64 in (0, 1]) and
     ``features`` (:data:`FEATURE_STRUCT`), sorted by child.
 
@@ -517,19 +561,27 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
     X, raw = _features(P, c, p, hits, jac, fingerprints)
     prob, seg, bounds = _softmax_choice(X, c, w.vector())
-    # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id (index)
-    order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
-    first = order[np.searchsorted(c[order], np.unique(c))] if c.size else order
-    null_p = 1.0 - np.bincount(seg, weights=prob)
-    chosen = first[prob[first] > null_p[seg[first]]]
-    conf = _calibrate(prob[chosen], w.calibration)
-    second = np.zeros(chosen.shape[0])
-    if chosen.size:
-        # margin: chosen minus the runner-up (another candidate or "no parent")
-        pr = prob.copy()
-        pr[chosen] = -1.0
-        run = np.maximum(np.maximum.reduceat(pr, bounds)[seg[chosen]], null_p[seg[chosen]])
-        second = prob[chosen] - run
+    capacity = P.remixes.copy()
+    if taken is not None and taken.height:
+        used = pl.DataFrame({"id": P.ids}).join(taken, on="id", how="left").get_column("taken").fill_null(0)
+        capacity = capacity - used.to_numpy()
+    if c.size and np.isfinite(capacity[p]).any():
+        chosen, chosen_p, second = _capacitated(X @ w.vector(), c, p, bounds, capacity)
+    else:
+        # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id (index)
+        order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
+        first = order[np.searchsorted(c[order], np.unique(c))] if c.size else order
+        null_p = 1.0 - np.bincount(seg, weights=prob)
+        chosen = first[prob[first] > null_p[seg[first]]]
+        chosen_p = prob[chosen]
+        second = np.zeros(chosen.shape[0])
+        if chosen.size:
+            # margin: chosen minus the runner-up (another candidate or "no parent")
+            pr = prob.copy()
+            pr[chosen] = -1.0
+            run = np.maximum(np.maximum.reduceat(pr, bounds)[seg[chosen]], null_p[seg[chosen]])
+            second = prob[chosen] - run
+    conf = _calibrate(chosen_p, w.calibration)
     ids = P.ids
     feats = pl.DataFrame({
         "jaccard": raw["jaccard"][chosen], "delay_hours": raw["delay_hours"][chosen],
@@ -628,18 +680,21 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
         targets = eligible.filter(pl.col("created_at") >= start)
     else:
         targets = eligible
-    res = infer_frame(posts, targets=targets.get_column("id"), weights=w,
-                      fingerprints=load_fingerprints(arc.path))
-    run_id = uuid.uuid4().hex
-    now = datetime.now(timezone.utc)
-    new = res.edges.with_columns(method=pl.lit(w.version), run_id=pl.lit(run_id),
-                                 store_version=pl.lit(version, dtype=pl.Int64),
-                                 inferred_at=pl.lit(now, dtype=UTC)).select(list(INFERRED_SCHEMA))
     keep = old.filter(~pl.col("child").is_in(targets.get_column("id").implode()),
                       ~pl.col("child").is_in(declared.implode()),
                       pl.col("child").is_in(posts.get_column("id").implode()))
     if start is None and source is None and since is None:
         keep = keep.head(0)
+    # children each parent already has: declared ones and inferred ones kept from the last run
+    taken = (pl.concat([arc.edges().select(id="parent"), keep.select(id="parent")])
+             .group_by("id").agg(taken=pl.len().cast(pl.Float64)))
+    res = infer_frame(posts, targets=targets.get_column("id"), weights=w,
+                      fingerprints=load_fingerprints(arc.path), taken=taken)
+    run_id = uuid.uuid4().hex
+    now = datetime.now(timezone.utc)
+    new = res.edges.with_columns(method=pl.lit(w.version), run_id=pl.lit(run_id),
+                                 store_version=pl.lit(version, dtype=pl.Int64),
+                                 inferred_at=pl.lit(now, dtype=UTC)).select(list(INFERRED_SCHEMA))
     out = pl.concat([keep.cast(INFERRED_SCHEMA), new.cast(INFERRED_SCHEMA)]).sort("child")  # type: ignore[arg-type]
     # store_version names the store this table answers for; every row is valid for it
     out = out.with_columns(store_version=pl.lit(version, dtype=pl.Int64))
