@@ -40,10 +40,11 @@ __all__ = ["snapshot_cmd", "snapshots_cmd", "verify_cmd", "restore_cmd", "export
               help="A folder whose files records may name as media (local paths, file://). Repeatable.")
 @archive_option
 @as_of_option
+@edges_option
 @json_option
 @handle_errors
 def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, media_dirs: tuple[Path, ...],
-                 archive_path: Path | None, as_of: str | None, as_json: bool) -> None:
+                 archive_path: Path | None, as_of: str | None, edges: str, as_json: bool) -> None:
     """Pack the remix tree of ROOT (any post of it) into a BagIt bag with sha256 and sha512 manifests.
 
     The bag holds the records (JSONL), posts.csv, GraphML, Newick, PROV-JSON, the drift
@@ -60,7 +61,7 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
 
     arc = open_archive(archive_path, read_only=False)
     bag = snapshot(arc, root, out=out, media=media, as_of=_as_of(as_of), allow_private=allow_private,
-                   media_dirs=media_dirs)
+                   media_dirs=media_dirs, edges=edges)
     info = read_bag_info(bag)
     if as_json:
         emit_json({"bag": str(bag), **{k: v for k, v in info.items()}})

@@ -281,3 +281,24 @@ def test_readers_take_edges_all(tmp_path: Path):
     assert out.exit_code == 0 and "inferred" in out.output
     e = a.tree(child, edges="all").edges.filter(pl.col("child") == child)
     assert e.select("parent", "evidence").rows() == [(parent, "inferred")] and e["confidence"][0] == pytest.approx(conf)
+
+
+def test_snapshot_with_inferred_links(tmp_path: Path):
+    from archive.snapshot import read_bag_info, snapshot, verify
+
+    recs = strip(simulate(SimParams(seed=13, posts=200))[0])
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, recs, source="simulate")
+    I.infer(a)
+    child, parent, conf = I.inferred_edges(a).sort("confidence", descending=True).row(0)[:3]
+    bag = snapshot(a, child, edges="all")
+    assert verify(bag).ok and read_bag_info(bag)["Remix-Edges"].startswith("all")
+    rows = [json.loads(x) for x in (bag / "data" / "inferred_edges.jsonl").read_text().splitlines()]
+    mine = next(r for r in rows if r["child"] == child)
+    assert mine["parent"] == parent and mine["evidence"] == "inferred" and mine["confidence"] == pytest.approx(conf)
+    assert "inferred" in (bag / "data" / "prov.json").read_text()
+    # the observed records stay as observed: no parent was declared
+    assert all("parents" not in json.loads(x) or not json.loads(x)["parents"]
+               for x in (bag / "data" / "records.jsonl").read_text().splitlines())
+    plain = snapshot(a, child, out=tmp_path / "plain")
+    assert not (plain / "data" / "inferred_edges.jsonl").exists()
