@@ -233,9 +233,16 @@ def _minhash(codes: pl.Series, hashes: np.ndarray, lens: np.ndarray) -> np.ndarr
     if hashes.size == 0:
         return sig
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]])[has]
-    for k in range(NUM_PERM):
-        phv = ((hashes * a[k] + b[k]) % _MERSENNE) & _MAX32
-        sig[has, k] = np.minimum.reduceat(phv, starts)
+    # permute each distinct token once (a table by token code), then gather per post: far fewer
+    # multiplications and modulos than one per post and token
+    flat = codes.explode().drop_nulls().to_numpy().astype(np.int64)
+    table_h = np.zeros(int(flat.max()) + 1, dtype=np.uint64)
+    table_h[flat] = hashes
+    step = 8
+    for k0 in range(0, NUM_PERM, step):
+        ks = slice(k0, min(NUM_PERM, k0 + step))
+        perm = (((table_h[:, None] * a[None, ks] + b[None, ks]) % _MERSENNE) & _MAX32).astype(np.uint32)
+        sig[has, ks] = np.minimum.reduceat(perm[flat], starts, axis=0)
     return sig
 
 
