@@ -302,3 +302,15 @@ def test_snapshot_with_inferred_links(tmp_path: Path):
                for x in (bag / "data" / "records.jsonl").read_text().splitlines())
     plain = snapshot(a, child, out=tmp_path / "plain")
     assert not (plain / "data" / "inferred_edges.jsonl").exists()
+
+
+def test_source_and_since_limit_who_gets_a_parent(tmp_path: Path):
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [rec(1, 0, "a paper boat on a frozen lake, claymation", author="@1"),
+                       rec(2, 30, "a paper boat on a frozen lake, claymation, noir", author="@2"),
+                       rec(3, 60, "a paper boat on a frozen lake, claymation, noir, vhs", author="@3")])
+    s = I.infer(a, since="2026-01-03")  # only t:3 (created on Jan 3) may get a parent
+    assert s["recomputed"] == 1
+    assert I.inferred_edges(a)["child"].to_list() == ["t:3"]
+    I.infer(a, source="other")  # no post of that source: the rows of others are kept
+    assert I.inferred_edges(a)["child"].to_list() == ["t:3"]
