@@ -246,31 +246,46 @@ def _minhash(codes: pl.Series, hashes: np.ndarray, lens: np.ndarray) -> np.ndarr
     return sig
 
 
-def _prev_in_groups(key: np.ndarray, order_key: np.ndarray, t: np.ndarray, depth: int
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (row, one of the ``depth`` rows before it in its ``key`` group in time order, strictly earlier).
+class _Groups:
+    """Rows ``R`` (global indices, ascending = time order) sorted by a group key, for "the few
+    earlier rows of my group" lookups of any subset of children without sorting again.
 
-    ``order_key`` is the row's time rank (< 2**24): one sort of ``key`` (top 40 bits) and rank
-    packed in a uint64 replaces a two-key lexsort. Keys that share their top 40 bits merely
-    add candidates, which the score then weighs.
+    ``key`` is packed with the row's rank (< 2**24) in one uint64 (its top 40 bits): one sort
+    instead of a two-key lexsort. Keys that share their top 40 bits merely add candidates,
+    which the score then weighs.
     """
-    if order_key.size and int(order_key.max()) < (1 << 24):
-        packed = (key.astype(np.uint64) >> np.uint64(24) << np.uint64(24)) | order_key.astype(np.uint64)
-        order = np.argsort(packed)
-        key = packed >> np.uint64(24)
-    else:
-        order = np.lexsort((order_key, key))
-    cs, ps = [], []
-    for d in range(1, depth + 1):
-        if order.shape[0] <= d:
-            break
-        a, b = order[d:], order[:-d]
-        same = (key[a] == key[b]) & (t[b] < t[a])
-        cs.append(a[same])
-        ps.append(b[same])
-    if not cs:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(cs), np.concatenate(ps)
+
+    def __init__(self, rows: np.ndarray, key: np.ndarray) -> None:
+        self.rows = rows
+        if rows.size and int(rows.max()) < (1 << 24):
+            packed = (key.astype(np.uint64) >> np.uint64(24) << np.uint64(24)) | rows.astype(np.uint64)
+            self.order = np.argsort(packed)
+            self.skey = packed[self.order] >> np.uint64(24)
+        else:
+            self.order = np.lexsort((rows, key))
+            self.skey = key[self.order]
+        self.inv = np.empty_like(self.order)
+        self.inv[self.order] = np.arange(self.order.shape[0])
+
+    def earlier(self, lo: int, hi: int, t: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (child, parent) in global indices for children ``lo <= child < hi``: the ``depth``
+        rows before each child in its group, created strictly earlier."""
+        j0, j1 = np.searchsorted(self.rows, [lo, hi])
+        if j0 == j1:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z
+        a_pos = self.inv[j0:j1]
+        child = self.rows[j0:j1]
+        cs, ps = [], []
+        for d in range(1, depth + 1):
+            b_pos = a_pos - d
+            ok = b_pos >= 0
+            b_pos = np.where(ok, b_pos, 0)
+            par = self.rows[self.order[b_pos]]
+            ok &= (self.skey[b_pos] == self.skey[a_pos]) & (t[par] < t[child])
+            cs.append(child[ok])
+            ps.append(par[ok])
+        return np.concatenate(cs), np.concatenate(ps)
 
 
 @dataclass
@@ -329,38 +344,64 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
                      usable=~no_content & ~future, reason=reason)
 
 
+CHUNK = 200_000  # children whose candidates are gathered at once (bounds the memory of the raw pairs)
+
+
 def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | None
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Candidate pairs ``(child, parent, band hits, jaccard)``: parent strictly earlier, sorted by child,
-    at most MAX_CANDIDATES per child."""
+    at most MAX_CANDIDATES per child. Children are taken in time-ordered chunks of :data:`CHUNK`,
+    each against every earlier post, so memory stays bounded and the result does not depend on
+    the chunking."""
     n = P.t.shape[0]
-    text_ok = P.usable & (P.ntok > 0)
-    cs, ps = [], []
-    rows = np.nonzero(text_ok)[0]
+    rows = np.nonzero(P.usable & (P.ntok > 0))[0]
+    bands = []
     for band in range(BANDS):
         s = P.sig[rows, band * ROWS:(band + 1) * ROWS]
         key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
                                                           * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
-        c, p = _prev_in_groups(key, rows, P.t[rows], PER_BUCKET)
-        cs.append(rows[c])
-        ps.append(rows[p])
-    hits_from_lsh = sum(x.shape[0] for x in cs)
+        bands.append(_Groups(rows, key))
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
-    if arows.size:
-        c, p = _prev_in_groups(P.author[arows].astype(np.uint64) << np.uint64(24), arows, P.t[arows], PER_AUTHOR)
-        cs.append(arows[c])
-        ps.append(arows[p])
+    authors = _Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24)) if arows.size else None
+    visual = None
     if fingerprints is not None:
         vc, vp, _ = visual_pairs(fingerprints, P.ids)
         later = P.t[vc] > P.t[vp]
         c2 = np.where(later, vc, vp)
         p2 = np.where(later, vp, vc)
         keep = (P.t[c2] != P.t[p2]) & P.usable[c2] & P.usable[p2]
-        cs.append(c2[keep])
-        ps.append(p2[keep])
+        visual = (c2[keep], p2[keep])
+    out = []
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        if not targets[lo:hi].any():
+            continue
+        out.append(_chunk_candidates(P, targets, bands, authors, visual, lo, hi))
     z = np.zeros(0, dtype=np.int64)
-    if not cs:
+    if not out:
         return z, z, z, np.zeros(0)
+    return tuple(np.concatenate(x) for x in zip(*out))  # type: ignore[return-value]
+
+
+def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], authors: _Groups | None,
+                      visual: tuple[np.ndarray, np.ndarray] | None, lo: int, hi: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = P.t.shape[0]
+    cs, ps = [], []
+    for g in bands:
+        c, p = g.earlier(lo, hi, P.t, PER_BUCKET)
+        cs.append(c)
+        ps.append(p)
+    hits_from_lsh = sum(x.shape[0] for x in cs)
+    if authors is not None:
+        c, p = authors.earlier(lo, hi, P.t, PER_AUTHOR)
+        cs.append(c)
+        ps.append(p)
+    if visual is not None:
+        m = (visual[0] >= lo) & (visual[0] < hi)
+        cs.append(visual[0][m])
+        ps.append(visual[1][m])
+    z = np.zeros(0, dtype=np.int64)
     c = np.concatenate(cs)
     p = np.concatenate(ps)
     not_lsh = np.ones(c.shape[0], dtype=np.int64)
@@ -368,12 +409,14 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
     keep = targets[c] & P.usable[p]
     # one sort of (pair code, not-from-LSH bit): distinct pairs and their band hits
     code = np.sort((c[keep] * n + p[keep]) * 2 + not_lsh[keep])
+    del c, p, not_lsh, keep, cs, ps
     if code.size == 0:
         return z, z, z, np.zeros(0)
     pair = code >> 1
     start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
     hits = np.add.reduceat(1 - (code & 1), start)
     c, p = pair[start] // n, pair[start] % n
+    del code, pair
     # first cut: at most 2 * MAX_CANDIDATES per child by band hits, then recency (no Jaccard yet)
     c, p, hits = _top_per_child(c, p, hits, n, 2 * MAX_CANDIDATES)
     # then at most MAX_CANDIDATES per child: highest token Jaccard, then most recent

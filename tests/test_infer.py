@@ -314,3 +314,10 @@ def test_source_and_since_limit_who_gets_a_parent(tmp_path: Path):
     assert I.inferred_edges(a)["child"].to_list() == ["t:3"]
     I.infer(a, source="other")  # no post of that source: the rows of others are kept
     assert I.inferred_edges(a)["child"].to_list() == ["t:3"]
+
+
+def test_chunked_candidates_give_the_same_links(monkeypatch):
+    posts, _ = simulated_posts(dict(seed=31, posts=900, self_remix=0.2, counts=True))
+    whole = I.infer_frame(posts).edges
+    monkeypatch.setattr(I, "CHUNK", 97)
+    assert_frame_equal(I.infer_frame(posts).edges, whole)
