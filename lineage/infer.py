@@ -484,14 +484,17 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     has_count = ~np.isnan(rem)
     _, _, vis = visual_pairs(fingerprints, P.ids, child=c, parent=p)
     has_vis = ~np.isnan(vis)
-    X = np.column_stack([
-        np.ones(m), jac, gap, is_best.astype(np.float64), np.log1p(np.maximum(ties - 1, 0)), hits / BANDS,
-        np.log1p(np.maximum(delay_h, 0.0)), np.log1p(rank), same_author.astype(np.float64),
-        np.log1p(P.views[p]) / 10.0, has_count.astype(np.float64), np.where(has_count, np.log1p(np.nan_to_num(rem)),
-                                                                          0.0),
-        (has_count & (np.nan_to_num(rem) == 0)).astype(np.float64), np.nan_to_num(vis), has_vis.astype(np.float64),
-        np.log1p(la), (la <= 2).astype(np.float64), np.log1p(P.same_before[c]),
-    ])
+    X = np.empty((m, len(FEATURES)), dtype=np.float32)  # float32, one column at a time: bounded memory
+    cols: list[Callable[[], Any]] = [
+        lambda: 1.0, lambda: jac, lambda: gap, lambda: is_best, lambda: np.log1p(np.maximum(ties - 1, 0)),
+        lambda: hits / BANDS, lambda: np.log1p(np.maximum(delay_h, 0.0)), lambda: np.log1p(rank),
+        lambda: same_author, lambda: np.log1p(P.views[p]) / 10.0, lambda: has_count,
+        lambda: np.where(has_count, np.log1p(np.nan_to_num(rem)), 0.0),
+        lambda: has_count & (np.nan_to_num(rem) == 0), lambda: np.nan_to_num(vis), lambda: has_vis,
+        lambda: np.log1p(la), lambda: la <= 2, lambda: np.log1p(P.same_before[c]),
+    ]
+    for k, col in enumerate(cols):
+        X[:, k] = col()
     raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
            "candidates": ncand.astype(np.int64), "ties": ties.astype(np.int64)}
     return X, raw
