@@ -309,6 +309,8 @@ def _per_tree_text(per_tree: pl.DataFrame | None) -> str:
             f"over {v.len():,} trees with remixes")
 
 
+import lineage.cli_infer  # noqa: E402,F401  infer (registers itself)
+
 # the report command (lineage/report.py, written separately) registers itself on import
 if importlib.util.find_spec("lineage.report") is not None:
     importlib.import_module("lineage.report")

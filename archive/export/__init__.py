@@ -80,8 +80,10 @@ FORMATS: dict[str, str] = {
 
 
 def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: str | None = None,
-           as_of: Any = None) -> bytes | Path:
+           as_of: Any = None, edges: str = "declared") -> bytes | Path:
     """Export the archive (or the tree of ``root``) in ``fmt``; write to ``out`` or return the bytes.
+
+    ``edges="all"`` adds the inferred links, marked ``evidence: inferred`` with their confidence.
 
     Examples
     --------
@@ -96,7 +98,7 @@ def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: s
         raise ArchiveError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if root is not None and archive.lineage(as_of).filter(pl.col("id") == root).height == 0:
         raise NotFoundError(f"no post {root!r} in the archive at {archive.path}")
-    nodes, edges = export_frames(archive, root, as_of=as_of)
+    nodes, edges = export_frames(archive, root, as_of=as_of, edges=edges)
     if fmt == "parquet":
         buf = io.BytesIO()
         nodes.write_parquet(buf)

@@ -54,12 +54,14 @@ def _drift(archive: Archive) -> pl.DataFrame | None:
     return None
 
 
-def export_frames(archive: Archive, root: str | None = None, *, as_of: Any = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def export_frames(archive: Archive, root: str | None = None, *, as_of: Any = None,
+                  edges: str = "declared") -> tuple[pl.DataFrame, pl.DataFrame]:
     """The nodes and edges an export writes: one tree (any node id of it) or the whole archive.
 
     Nodes are posts joined with lineage (``id, parent, root, depth, in_cycle``, every
     post column) plus drift columns when an analysis table holds them; edges are
     ``child, parent, relation, evidence, confidence, rank, primary``. Both are sorted.
+    ``edges="all"`` adds inferred links (``evidence == "inferred"``, with their confidence).
 
     Examples
     --------
@@ -73,12 +75,12 @@ def export_frames(archive: Archive, root: str | None = None, *, as_of: Any = Non
     ([('t:gone', True), ('t:2', False)], [('t:2', 't:gone', True)])
     """
     if root is not None:
-        tree = archive.tree(root, as_of=as_of)
+        tree = archive.tree(root, as_of=as_of, edges=edges)
         nodes, edges = tree.nodes, tree.edges
     else:
-        nodes = archive.lineage(as_of).drop("placeholder", "created_at").join(archive.posts(as_of), on="id",
-                                                                              how="left")
-        edges = archive.edges(as_of)
+        nodes = archive.lineage(as_of, edges=edges).drop("placeholder", "created_at").join(
+            archive.posts(as_of), on="id", how="left")
+        edges = archive.edges(as_of, edges=edges)
     drift = _drift(archive)
     if drift is not None:
         nodes = nodes.join(drift, on="id", how="left")

@@ -58,6 +58,10 @@ TARGETS: list[Target] = [
            "text only (most similar earlier prompt)"),
     Target("media_root", "simulated image forest: root accuracy, visual only", "share", 0.95, True,
            "text only"),
+    Target("infer", "infer (text) for every post without declared links", "s", 120.0, False,
+           "datasketch MinHashLSH per post (MinHash.update per token, insert, query), no scoring, "
+           "extrapolated from 20,000 posts"),
+    Target("infer_memory", "infer peak memory (RSS of the whole process)", "GB", 4.0, False),
 ]
 _BY_KEY = {t.key: t for t in TARGETS}
 
