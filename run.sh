@@ -43,23 +43,25 @@ setup() {  # setup EXTRAS : a virtual environment with the package installed (sk
 case "${1:-}" in
   demo)
     shift
-    apt_install fonts-noto-cjk  # prompts in Chinese, Japanese and Korean (the sample has them)
+    apt_install fonts-noto-cjk build-essential  # CJK prompts in the sample; pdqhash builds from source
     setup base
     exec "$VENV/bin/archivist" demo "$@"
     ;;
   test)
     shift
-    apt_install chromium chromium-driver poppler-utils fonts-noto-cjk libxml2-utils  # xmllint: exports checked against the official XSDs
+    apt_install chromium chromium-driver poppler-utils fonts-noto-cjk libxml2-utils build-essential  # xmllint: exports checked against the official XSDs; build-essential: pdqhash builds from source
     command -v java >/dev/null || apt_install openjdk-17-jre-headless  # Spark local mode
     setup test,spark
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)
     shift
+    apt_install build-essential
     setup test,spark
     exec "$VENV/bin/python" -m pytest tests/benchmarks -m benchmark -s "$@"
     ;;
   setup)
+    apt_install build-essential
     setup test,spark
     ;;
   *)

@@ -104,6 +104,13 @@ def print_table(table: Table, *, ids: tuple[str, ...] = (), drop: tuple[str, ...
     console.print(table)
 
 
+def edges_option(f: F) -> F:
+    return click.option("--edges", "edges", type=click.Choice(["declared", "all"]), default="declared",
+                        show_default=True,
+                        help="declared: links the sources state (declared, C2PA); all: plus the links "
+                             "`archivist infer` reconstructed (marked inferred, with their confidence).")(f)
+
+
 def as_of_option(f: F) -> F:
     return click.option("--as-of", default=None, metavar="VERSION|TIME",
                         help="Read the archive as it was: a store version number or an RFC 3339 time/date.")(f)
@@ -247,13 +254,20 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 @click.option("--bleed", default=0.2, show_default=True, help="Probability a new style term is borrowed from another tree.")
 @click.option("--mutation-rate", default=1.2, show_default=True, help="Mean prompt edits per remix.")
 @click.option("--half-life", "half_life", default=3.0, show_default=True, help="Activity half-life in days.")
+@click.option("--attachment", default=0.0, show_default=True,
+              help="Popularity spread: popular posts draw most remixes (0: every post alike).")
+@click.option("--repost", default=0.0, show_default=True, help="Probability a remix keeps its parent's prompt verbatim.")
+@click.option("--self-remix", default=0.0, show_default=True, help="Probability a remix is by its parent's author.")
+@click.option("--cross-copy", default=0.0, show_default=True,
+              help="Probability a new tree starts from an undeclared copy of another tree's post.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Write JSON Lines (and <name>.truth.json beside it) instead of ingesting.")
 @archive_option
 @json_option
 @handle_errors
 def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float, mutation_rate: float,
-                    half_life: float, out: Path | None, archive_path: Path | None, as_json: bool) -> None:
+                    half_life: float, attachment: float, repost: float, self_remix: float, cross_copy: float,
+                    out: Path | None, archive_path: Path | None, as_json: bool) -> None:
     """Generate a realistic remix network with known parameters (the seeded simulator).
 
     The ground truth (parameters and realised figures) is written beside the output:
@@ -264,7 +278,8 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
     if posts < 1:
         raise click.BadParameter("must be at least 1", param_hint="--posts")
     params = SimParams(seed=seed, posts=posts, m0=m0, gamma=gamma, bleed=bleed, mutation_rate=mutation_rate,
-                       activity_half_life_days=half_life)
+                       activity_half_life_days=half_life, attachment=attachment, repost=repost,
+                       self_remix=self_remix, cross_copy=cross_copy)
     if out is not None:
         records, truth = simulate(params)
         write_jsonl(records, out, truth)
@@ -292,19 +307,21 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
 @click.option("--limit", default=20, show_default=True)
 @archive_option
 @as_of_option
+@edges_option
 @json_option
 @wide_option
 @handle_errors
-def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | None, as_json: bool,
+def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | None, edges: str, as_json: bool,
               wide: bool) -> None:
     """List remix trees: the largest (or most active, deepest, most viewed) first."""
     arc = open_archive(archive_path, read_only=True)
     col = {"size": "size", "active": "last_at", "depth": "depth", "views": "views"}[sort]
-    t = arc.trees(_as_of(as_of)).sort([col, "root"], descending=[True, False], nulls_last=True).head(limit)
+    t = arc.trees(_as_of(as_of), edges=edges).sort([col, "root"], descending=[True, False], nulls_last=True).head(limit)
     if as_json:
         emit_json(t.drop("root_placeholder"))
         return
-    table = Table(title=f"trees by {sort} ({arc.trees(_as_of(as_of)).height} in all)", title_justify="left")
+    table = Table(title=f"trees by {sort} ({arc.trees(_as_of(as_of), edges=edges).height} in all)",
+                  title_justify="left")
     for c in ("root", "size", "depth", "breadth", "last activity", "views", "root prompt"):
         table.add_column(c, overflow="fold", justify="right" if c in ("size", "depth", "breadth", "views") else "left")
     for r in t.iter_rows(named=True):
@@ -321,19 +338,20 @@ def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | Non
 @click.option("--max-children", default=8, show_default=True, help="Children drawn per node; the rest are counted.")
 @archive_option
 @as_of_option
+@edges_option
 @json_option
 @handle_errors
 def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path | None, as_of: str | None,
-             as_json: bool) -> None:
+             edges: str, as_json: bool) -> None:
     """Draw the tree of a post in the terminal: its path from the root, then its remixes."""
     arc = open_archive(archive_path, read_only=True)
     at = _as_of(as_of)
-    anc = arc.lineage_path(post_id, as_of=at)  # root first, the post last
-    desc = arc.descendants(post_id, depth=max_depth, as_of=at)  # over every parent, not only the primary one
-    root = arc.root_of(post_id, at)
-    members = arc.lineage(at).filter(pl.col("root") == root).select("id", "placeholder")
+    anc = arc.lineage_path(post_id, as_of=at, edges=edges)  # root first, the post last
+    desc = arc.descendants(post_id, depth=max_depth, as_of=at, edges=edges)  # over every parent, not only the primary one
+    root = arc.root_of(post_id, at, edges=edges)
+    members = arc.lineage(at, edges=edges).filter(pl.col("root") == root).select("id", "placeholder")
     root_placeholder = bool(members.filter(pl.col("id") == root).get_column("placeholder").any())
-    cuts = (arc.problems(at).filter(pl.col("kind") == "cycle").join(members.select("id"), on="id", how="semi")
+    cuts = (arc.problems(at, edges=edges).filter(pl.col("kind") == "cycle").join(members.select("id"), on="id", how="semi")
             .select("id", "parent", "detail"))
     notes = ([f"this tree hangs from {root}, a post that is not in the archive (never archived or deleted): "
               "its children are kept together under it"] if root_placeholder else [])
@@ -342,7 +360,7 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
         emit_json({"id": post_id, "root": root, "root_placeholder": root_placeholder,
                    "cycles_cut": cuts.to_dicts(),
                    "path": anc.select("id", "depth", "text", "created_at").to_dicts(),
-                   "ancestors": arc.ancestors(post_id, as_of=at).select("id", "depth", "text", "created_at").to_dicts(),
+                   "ancestors": arc.ancestors(post_id, as_of=at, edges=edges).select("id", "depth", "text", "created_at").to_dicts(),
                    "descendants": desc.select("id", "parent", "depth", "text", "created_at").to_dicts()})
         return
 

@@ -15,6 +15,7 @@ from archive.extensions import current
 from archive.cli import (
     _as_of,
     archive_option,
+    edges_option,
     as_of_option,
     print_table,
     console,
@@ -44,11 +45,12 @@ __all__ = ["snapshot_cmd", "snapshots_cmd", "verify_cmd", "restore_cmd", "export
               help="A folder whose files records may name as media (local paths, file://). Repeatable.")
 @archive_option
 @as_of_option
+@edges_option
 @json_option
 @handle_errors
 def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, allow_host: tuple[str, ...],
                  allow_link_local: bool, media_dirs: tuple[Path, ...], archive_path: Path | None, as_of: str | None,
-                 as_json: bool) -> None:
+                 edges: str, as_json: bool) -> None:
     """Pack the remix tree of ROOT (any post of it) into a BagIt bag with sha256 and sha512 manifests.
 
     The bag holds the records (JSONL), posts.csv, GraphML, Newick, PROV-JSON, the drift
@@ -69,7 +71,8 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
               if allow_host or allow_link_local else allow_private)
     ext = current()
     bag = snapshot(arc, root, out=out, media=media, as_of=_as_of(as_of), allow_private=policy,
-                   media_dirs=media_dirs, report=ext.report, drift=ext.drift(arc) if ext.drift else None)
+                   media_dirs=media_dirs, report=ext.report, drift=ext.drift(arc) if ext.drift else None,
+                   edges=edges)
     info = read_bag_info(bag)
     if as_json:
         emit_json({"bag": str(bag), **{k: v for k, v in info.items()}})
@@ -176,10 +179,11 @@ def restore_cmd(bag: Path, archive_path: Path | None, as_json: bool) -> None:
               help="Output file (default export-<root or archive>.<ext>); '-' writes text formats to stdout.")
 @archive_option
 @as_of_option
+@edges_option
 @json_option
 @handle_errors
 def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path | None, as_of: str | None,
-               as_json: bool) -> None:
+               edges: str, as_json: bool) -> None:
     """Export lineage: GraphML/GEXF (Gephi), Newick/NHX, PROV-JSON (W3C), Parquet or CSV.
 
     CSV cells that start with = + - @ (or a tab or CR) get a leading ' so spreadsheets
@@ -199,12 +203,12 @@ def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path |
     if out == "-":
         if fmt == "parquet":
             raise click.BadParameter("parquet is binary: give a file name", param_hint="-o")
-        data = export(arc, fmt, None, root=root, as_of=_as_of(as_of), drift=drift)
+        data = export(arc, fmt, None, root=root, as_of=_as_of(as_of), drift=drift, edges=edges)
         assert isinstance(data, bytes)
         click.echo(data.decode("utf-8"), nl=False)
         return
     target = Path(out) if out else Path(f"export-{safe_name(root) if root else 'archive'}.{FORMATS[fmt]}")
-    path = export(arc, fmt, target, root=root, as_of=_as_of(as_of), drift=drift)
+    path = export(arc, fmt, target, root=root, as_of=_as_of(as_of), drift=drift, edges=edges)
     assert isinstance(path, Path)
     if as_json:
         emit_json({"format": fmt, "root": root, "out": str(path), "bytes": path.stat().st_size})

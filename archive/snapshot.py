@@ -65,7 +65,7 @@ from archive import tempfiles
 from archive.extensions import ReportWriter
 from archive.errors import ArchiveError, NotFoundError, SnapshotError, resource_problem
 from archive.export import export_frames, to_csv, to_graphml, to_newick, to_prov_json
-from archive.media import write_media
+from archive.snapshot_media import write_media
 from archive.names import ONE_LINE, escape_chars, portable_name
 from archive.record import content_hash
 from archive.sources.http import NetPolicy
@@ -146,11 +146,28 @@ def _bag_hashes(nodes: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
             .with_columns(content_hash=pl.coalesce("_h", "content_hash")).drop("_h"))
 
 
+def _write_inferred(archive: Archive, edges: pl.DataFrame, path: Path) -> None:
+    """The tree's inferred links as JSON Lines: ``child, parent, evidence, confidence, method, features``."""
+    inf = edges.filter(pl.col("evidence") == "inferred").select("child", "parent", "confidence")
+    extra = archive.read_table("inferred_edges", columns=["child", "method", "features"]) \
+        if archive.has_table("inferred_edges") else None
+    if extra is not None:
+        inf = inf.join(extra, on="child", how="left", maintain_order="left")
+    rows = [{"child": r["child"], "parent": r["parent"], "relation": "remix", "evidence": "inferred",
+             "confidence": r["confidence"], "method": r.get("method"), "features": r.get("features")}
+            for r in inf.sort("child").iter_rows(named=True)]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows), "utf-8")
+
+
 def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, media: bool = False,
              as_of: Any = None, allow_private: bool | NetPolicy = False, media_dirs: Sequence[str | Path] = (),
              timeout: float = 30.0, now: datetime | None = None, report: ReportWriter | None = None,
-             drift: pl.DataFrame | None = None) -> Path:
+             drift: pl.DataFrame | None = None, edges: str = "declared") -> Path:
     """Pack the tree of ``root`` (any node of it) into a new BagIt bag; returns the bag folder.
+
+    ``edges="all"`` packs the tree with inferred links (``archivist infer``): the graph files
+    mark them ``evidence: inferred`` with their confidence, ``inferred_edges.jsonl`` lists
+    them with the features that decided them, and ``records.jsonl`` stays what was observed.
 
     ``out`` is the parent folder of the bag (default ``<archive>/snapshots/<root>``).
     With ``media=True`` every media URL is copied (local files, ``file://``) or
@@ -178,7 +195,8 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
     """
     now = now or datetime.now(timezone.utc)
     version = archive._pin(as_of)[0]
-    nodes, edges = export_frames(archive, root, as_of=as_of, drift=drift)
+    mode = edges
+    nodes, edges = export_frames(archive, root, as_of=as_of, drift=drift, edges=mode)
     nodes = nodes.drop("observed_at", strict=False)  # ingest time when fetched_at is missing: not the tree's
     tree_root = nodes.filter(pl.col("depth") == 0).get_column("id")[0]
     parent = Path(out) if out is not None else archive.path / "snapshots" / safe_name(tree_root)
@@ -189,6 +207,8 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
         (tmp / "records.jsonl").write_text(
             "".join(r + "\n" for r in records.get_column("record").to_list()), "utf-8")
         (tmp / "posts.csv").write_bytes(to_csv(nodes))
+        if mode == "all":
+            _write_inferred(archive, edges, tmp / "inferred_edges.jsonl")
         (tmp / "tree.graphml").write_bytes(to_graphml(nodes, edges))
         (tmp / "tree.nwk").write_text(to_newick(nodes), "utf-8")
         (tmp / "prov.json").write_bytes(to_prov_json(nodes, edges, engine="direct"))
@@ -203,6 +223,9 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
                 n_c2pa += 1
                 (tmp / "c2pa" / f"{safe_name(rid)}.record.json").write_text(
                     json.dumps(c2, indent=1, sort_keys=True, ensure_ascii=False), "utf-8")
+        from archive.media.store import snapshot_media  # every node's thumbnail and C2PA manifest store
+
+        snapshot_media(archive, nodes.get_column("id").to_list(), tmp)
         index, n_media_c2pa = write_media(latest, tmp, fetch=media, allow_private=allow_private,
                                            timeout=timeout,
                                            media_dirs=tuple(Path(d).resolve() for d in media_dirs))
@@ -234,6 +257,7 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
             "Remix-Snapshot-Time": now.isoformat().replace("+00:00", "Z"),
             **{f"Remix-{k.replace('_', '-').title()}": str(v) for k, v in counts.items()},
             "Remix-Drift-Report": report_note,
+            **({"Remix-Edges": "all (declared, C2PA and inferred links)"} if mode == "all" else {}),
         }.items()}
         cwd = os.getcwd()
         try:

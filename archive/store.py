@@ -140,6 +140,7 @@ QUARANTINE_SCHEMA: dict[str, Any] = {
 }
 
 AsOf = int | datetime | str | None
+EDGE_MODES = ("declared", "all")  # declared: what sources state (declared, c2pa); all: plus inferred links
 _POST_COLS = [
     "id", "source", "created_at", "fetched_at", "author", "title", "prompt",
     "style_tags", "views", "likes", "remixes", "comments", "license", "content_hash", "redacted",
@@ -260,6 +261,25 @@ def _held_stderr() -> Iterator[dict]:
                 if data:
                     os.write(2, data)
         held.close()
+
+
+def _tree_table(lineage: pl.DataFrame, posts: pl.DataFrame) -> pl.DataFrame:
+    """One row per tree (``root, size, depth, first_at, last_at, views, breadth, root_text, root_placeholder``)."""
+    return (
+        lineage.join(posts.select("id", "views", "likes", "remixes"), on="id", how="left")
+        .group_by("root")
+        .agg(
+            size=pl.len(),
+            depth=pl.col("depth").max(),
+            first_at=pl.col("created_at").min(),
+            last_at=pl.col("created_at").max(),
+            views=pl.when(pl.col("views").is_not_null().any()).then(pl.col("views").sum()),  # none given: null
+            breadth=pl.col("depth").value_counts().struct.field("count").max(),
+        )
+        .join(posts.select(pl.col("id").alias("root"), pl.col("text").alias("root_text"),
+                           pl.col("placeholder").alias("root_placeholder")), on="root", how="left")
+        .sort(["size", "root"], descending=[True, False])
+    )
 
 
 class Archive:
@@ -644,7 +664,10 @@ class Archive:
         return set(self.records(columns=["content_hash"]).get_column("content_hash").to_list())
 
     # ------------------------------------------------------------------ views
-    def _view(self, name: str, as_of: AsOf, pin: tuple[int, datetime | None] | None = None) -> pl.DataFrame:
+    def _view(self, name: str, as_of: AsOf, pin: tuple[int, datetime | None] | None = None,
+              edges: str = "declared") -> pl.DataFrame:
+        if edges != "declared":
+            return self._view_all(name, as_of, pin, edges)
         version, t = pin if pin is not None else self._pin(as_of)  # reading the version opens the log
         key = (name, version, t)
         with self._lock:
@@ -755,25 +778,55 @@ class Archive:
             .sort("id")
         )
         lineage = lin.join(posts.select("id", "placeholder", "created_at"), on="id", how="left").sort("id")
-        trees = (
-            lineage.join(posts.select("id", "views", "likes", "remixes"), on="id", how="left")
-            .group_by("root")
-            .agg(
-                size=pl.len(),
-                depth=pl.col("depth").max(),
-                first_at=pl.col("created_at").min(),
-                last_at=pl.col("created_at").max(),
-                views=pl.when(pl.col("views").is_not_null().any()).then(pl.col("views").sum()),  # none given: null
-                breadth=pl.col("depth").value_counts().struct.field("count").max(),
-            )
-            .join(posts.select(pl.col("id").alias("root"), pl.col("text").alias("root_text"),
-                               pl.col("placeholder").alias("root_placeholder")), on="root", how="left")
-            .sort(["size", "root"], descending=[True, False])
-        )
+        trees = _tree_table(lineage, posts)
         observations = recs.select("id", "observed_at", "views", "likes", "remixes", "comments").unique().sort(
             ["id", "observed_at"])
         return {"posts": posts, "edges": edges, "lineage": lineage, "problems": problems,
                 "trees": trees, "observations": observations}
+
+    def _inferred_rows(self, version: int, t: datetime | None) -> tuple[pl.DataFrame, int]:
+        """Inferred links valid for this pin, as edge rows (``evidence == "inferred"``), and the table version.
+
+        A link is dropped where its child now has a declared or C2PA parent (declared links
+        always win) or where either end does not exist at the pin.
+        """
+        iv = self.table_version("inferred_edges")
+        schema = {"child": pl.String, "parent": pl.String, "relation": pl.String, "evidence": pl.String,
+                  "confidence": pl.Float64, "rank": pl.Int64}
+        if iv < 0:
+            return pl.DataFrame(schema=schema), iv
+        inf = pl.read_delta(str(self.path / "inferred_edges"), columns=["child", "parent", "confidence"])
+        posts = self._view("posts", None, (version, t)).filter(~pl.col("placeholder")).get_column("id")
+        declared = self._view("edges", None, (version, t)).get_column("child")
+        inf = inf.filter(pl.col("child").is_in(posts.implode()), pl.col("parent").is_in(posts.implode()),
+                         ~pl.col("child").is_in(declared.implode()))
+        return inf.select("child", "parent", relation=pl.lit("remix"), evidence=pl.lit("inferred"),
+                          confidence="confidence", rank=pl.lit(0, dtype=pl.Int64)).cast(schema), iv  # type: ignore
+
+    def _view_all(self, name: str, as_of: AsOf, pin: tuple[int, datetime | None] | None, mode: str) -> pl.DataFrame:
+        if mode not in EDGE_MODES:
+            raise StoreError(f"edges must be one of {', '.join(EDGE_MODES)}, not {mode!r}")
+        if name not in ("edges", "lineage", "problems", "trees"):
+            return self._view(name, as_of, pin)
+        version, t = pin if pin is not None else self._pin(as_of)
+        iv = self.table_version("inferred_edges")
+        key = (name, version, t, mode, iv)
+        with self._lock:
+            if key in self._cache:
+                self._cache.move_to_end(key)
+                return self._cache[key]
+        inferred, iv = self._inferred_rows(version, t)
+        posts = self._view("posts", None, (version, t))
+        edges = pl.concat([self._view("edges", None, (version, t)), inferred]).sort(["child", "rank"])
+        lin, problems = compute_lineage(posts.select("id"), edges, created=posts.select("id", "created_at"))
+        lineage = lin.join(posts.select("id", "placeholder", "created_at"), on="id", how="left").sort("id")
+        views = {"edges": edges, "lineage": lineage, "problems": problems, "trees": _tree_table(lineage, posts)}
+        with self._lock:
+            for vname, vdf in views.items():
+                self._cache[(vname, version, t, mode, iv)] = _mark_sorted(vname, vdf)
+            while len(self._cache) > 24:
+                self._cache.popitem(last=False)
+            return self._cache[key]
 
     def posts(self, as_of: AsOf = None) -> pl.DataFrame:
         """Latest content per post id, placeholders (parents not in the archive) included.
@@ -791,15 +844,19 @@ class Archive:
         """
         return self._view("posts", as_of)
 
-    def edges(self, as_of: AsOf = None) -> pl.DataFrame:
-        """Every lineage edge: ``child, parent, relation, evidence, confidence, rank``."""
-        return self._view("edges", as_of)
+    def edges(self, as_of: AsOf = None, *, edges: str = "declared") -> pl.DataFrame:
+        """Every lineage edge: ``child, parent, relation, evidence, confidence, rank``.
 
-    def lineage(self, as_of: AsOf = None) -> pl.DataFrame:
+        ``edges="all"`` adds the links of ``archivist infer`` (``evidence == "inferred"``,
+        ``confidence`` in (0, 1]) for posts that have no declared or C2PA parent.
+        """
+        return self._view("edges", as_of, edges=edges)
+
+    def lineage(self, as_of: AsOf = None, *, edges: str = "declared") -> pl.DataFrame:
         """Primary parent, root and depth per node: ``id, parent, root, depth, in_cycle, placeholder, created_at``."""
-        return self._view("lineage", as_of)
+        return self._view("lineage", as_of, edges=edges)
 
-    def problems(self, as_of: AsOf = None) -> pl.DataFrame:
+    def problems(self, as_of: AsOf = None, *, edges: str = "declared") -> pl.DataFrame:
         """Self-loops and cycles found in the lineage, and how they were broken.
 
         Returns
@@ -808,9 +865,9 @@ class Archive:
             ``kind`` (String: ``self_loop`` or ``cycle``), ``id`` (String, the child),
             ``parent`` (String, the link dropped or cut), ``detail`` (String, in words).
         """
-        return self._view("problems", as_of)
+        return self._view("problems", as_of, edges=edges)
 
-    def trees(self, as_of: AsOf = None) -> pl.DataFrame:
+    def trees(self, as_of: AsOf = None, *, edges: str = "declared") -> pl.DataFrame:
         """One row per tree, largest first (then by root id).
 
         Returns
@@ -820,8 +877,9 @@ class Archive:
             ``breadth`` (UInt32, posts in the widest generation), ``first_at``, ``last_at``
             (Datetime[us, UTC]), ``views`` (Int64, summed), ``root_text`` (String),
             ``root_placeholder`` (Boolean: the root is not in the archive).
+            ``edges="all"``: trees joined by inferred links too.
         """
-        return self._view("trees", as_of)
+        return self._view("trees", as_of, edges=edges)
 
     def observations(self, as_of: AsOf = None) -> pl.DataFrame:
         """Engagement time series, one row per post per distinct observation.
@@ -835,8 +893,9 @@ class Archive:
         return self._view("observations", as_of)
 
     # ------------------------------------------------------------------ navigation
-    def _node(self, post_id: str, as_of: AsOf, pin: tuple[int, datetime | None] | None = None) -> dict:
-        lin = self._view("lineage", as_of, pin)  # sorted by id: a binary search, not a scan of every node
+    def _node(self, post_id: str, as_of: AsOf, pin: tuple[int, datetime | None] | None = None,
+              edges: str = "declared") -> dict:
+        lin = self._view("lineage", as_of, pin, edges)  # sorted by id: a binary search, not a scan of every node
         i = int(lin.get_column("id").search_sorted(post_id)) if isinstance(post_id, str) else lin.height
         row = lin.slice(i, 1).filter(pl.col("id") == post_id)
         if row.height == 0:
@@ -847,30 +906,36 @@ class Archive:
                                 + " (`archivist trees` lists the trees)")
         return row.row(0, named=True)
 
-    def root_of(self, post_id: str, as_of: AsOf = None) -> str:
+    def root_of(self, post_id: str, as_of: AsOf = None, *, edges: str = "declared") -> str:
         """The root of the tree a post belongs to."""
-        return self._node(post_id, as_of)["root"]
+        return self._node(post_id, as_of, edges=edges)["root"]
 
-    def tree(self, post_id: str, as_of: AsOf = None) -> Tree:
-        """The whole tree that ``post_id`` belongs to (any node of it may be given)."""
+    def tree(self, post_id: str, as_of: AsOf = None, *, edges: str = "declared") -> Tree:
+        """The whole tree that ``post_id`` belongs to (any node of it may be given).
+
+        With ``edges="all"`` inferred links join trees too; ``Tree.edges`` then has rows with
+        ``evidence == "inferred"``.
+        """
+        mode = edges
         pin = self._pin(as_of)  # one version for every view read here
-        root = self._node(post_id, as_of, pin)["root"]
-        lin = self._view("lineage", as_of, pin).filter(pl.col("root") == root)
+        root = self._node(post_id, as_of, pin, mode)["root"]
+        lin = self._view("lineage", as_of, pin, mode).filter(pl.col("root") == root)
         posts = _rows_of(self._view("posts", as_of, pin), "id", lin.get_column("id"))
-        edges = _rows_of(self._view("edges", as_of, pin), "child", lin.get_column("id"))
+        edges = _rows_of(self._view("edges", as_of, pin, mode), "child", lin.get_column("id"))
         nodes = lin.drop("placeholder", "created_at").join(posts, on="id", how="left").sort(
             ["depth", "created_at", "id"], nulls_last=True)
         return Tree(root=root, nodes=nodes, edges=edges)
 
-    def _reachable(self, post_id: str, as_of: AsOf, *, up: bool, depth: int | None = None) -> pl.DataFrame:
+    def _reachable(self, post_id: str, as_of: AsOf, *, up: bool, depth: int | None = None,
+                   edges: str = "declared") -> pl.DataFrame:
         """Posts reachable from ``post_id`` over every edge (all parents), upwards or downwards, the post excluded."""
         from scipy.sparse import coo_matrix
         from scipy.sparse.csgraph import shortest_path
 
-        self._node(post_id, as_of)
-        lin = self.lineage(as_of)
+        self._node(post_id, as_of, edges=edges)
+        lin = self.lineage(as_of, edges=edges)
         idx = lin.select("id").with_row_index("i")
-        e = (self.edges(as_of).select("child", "parent")
+        e = (self.edges(as_of, edges=edges).select("child", "parent")
              .join(idx.rename({"id": "child", "i": "ci"}), on="child", how="inner")
              .join(idx.rename({"id": "parent", "i": "pi"}), on="parent", how="inner"))
         src, dst = (e.get_column("ci"), e.get_column("pi")) if up else (e.get_column("pi"), e.get_column("ci"))
@@ -885,7 +950,7 @@ class Archive:
         return sel.join(self.posts(as_of), on="id", how="left").join(
             lin.select("id", "parent", "depth"), on="id").sort(["depth", "id"])
 
-    def ancestors(self, post_id: str, *, as_of: AsOf = None) -> pl.DataFrame:
+    def ancestors(self, post_id: str, *, as_of: AsOf = None, edges: str = "declared") -> pl.DataFrame:
         """Every post ``post_id`` derives from, over all its parents (a DAG), the post itself excluded.
 
         A post may have several parents (C2PA components, several declared parents,
@@ -899,6 +964,8 @@ class Archive:
             A post id (``"<source>:<native id>"``).
         as_of : int, datetime or str, optional
             A store version or a time (see :meth:`posts`).
+        edges : {"declared", "all"}
+            ``"all"`` follows the links ``archivist infer`` reconstructed too.
 
         Returns
         -------
@@ -932,9 +999,10 @@ class Archive:
         lineage_path : the primary path from the root to the post (the tree's one line of descent).
         descendants : every post derived from this one.
         """
-        return self._reachable(post_id, as_of, up=True)
+        return self._reachable(post_id, as_of, up=True, edges=edges)
 
-    def descendants(self, post_id: str, *, depth: int | None = None, as_of: AsOf = None) -> pl.DataFrame:
+    def descendants(self, post_id: str, *, depth: int | None = None, as_of: AsOf = None,
+                    edges: str = "declared") -> pl.DataFrame:
         """Every post derived from ``post_id`` over all parents (a DAG), the post itself excluded.
 
         As :func:`networkx.descendants`: a remix that names ``post_id`` as any of its
@@ -948,6 +1016,8 @@ class Archive:
             At most this many links down (the shortest way over any parents); all when ``None``.
         as_of : int, datetime or str, optional
             A store version or a time (see :meth:`posts`).
+        edges : {"declared", "all"}
+            ``"all"`` follows the links ``archivist infer`` reconstructed too.
 
         Returns
         -------
@@ -981,9 +1051,9 @@ class Archive:
         ancestors : every post this one derives from.
         tree : the whole primary tree of a post.
         """
-        return self._reachable(post_id, as_of, up=False, depth=depth)
+        return self._reachable(post_id, as_of, up=False, depth=depth, edges=edges)
 
-    def lineage_path(self, post_id: str, *, as_of: AsOf = None) -> pl.DataFrame:
+    def lineage_path(self, post_id: str, *, as_of: AsOf = None, edges: str = "declared") -> pl.DataFrame:
         """The primary path from the root of the tree down to ``post_id``, root first, the post last.
 
         Each post's primary parent (the rule in :mod:`archive.graph`) is followed up to
@@ -996,6 +1066,8 @@ class Archive:
             A post id.
         as_of : int, datetime or str, optional
             A store version or a time (see :meth:`posts`).
+        edges : {"declared", "all"}
+            ``"all"`` follows the links ``archivist infer`` reconstructed too.
 
         Returns
         -------
@@ -1023,9 +1095,9 @@ class Archive:
         --------
         ancestors : every ancestor over all parents, not only the primary ones.
         """
-        self._node(post_id, as_of)
-        lin = self.lineage(as_of)
-        parent_of = dict(zip(*lin.filter(pl.col("root") == self.root_of(post_id, as_of))
+        self._node(post_id, as_of, edges=edges)
+        lin = self.lineage(as_of, edges=edges)
+        parent_of = dict(zip(*lin.filter(pl.col("root") == self.root_of(post_id, as_of, edges=edges))
                              .select("id", "parent").get_columns()))
         path = [post_id]
         while (p := parent_of.get(path[-1])) is not None and len(path) <= len(parent_of):

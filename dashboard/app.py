@@ -38,6 +38,9 @@ def create_app(archive_path: str | Path, *, hosts: frozenset[str] | None = None)
     app.server.config["ARCHIVE_PATH"] = str(arc.path)
     app.server.config["ARCHIVE"] = arc
     app.server.extensions["remix_memo"] = Memo()
+    from dashboard.thumbs import register_thumbnail_route
+
+    register_thumbnail_route(app, arc)
     app.layout = html.Div(
         [
             html.Header(

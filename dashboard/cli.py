@@ -11,8 +11,10 @@ from pathlib import Path
 import click
 
 import archive.cli_archiving
+import archive.media.cli
 import archive.sources.cli
 import lineage.cli
+import lineage.cli_infer
 import lineage.cli_report
 from archive.cli import archive_option, cli, console, handle_errors, ingest_group, open_archive, run_ingest
 from archive.extensions import Extensions
@@ -115,9 +117,10 @@ def build_cli() -> click.Group:
     from lineage.cli_report import snapshot_report
     from lineage.stale import stored_drift
 
-    for cmd in archive.sources.cli.COMMANDS:
+    for cmd in (*archive.sources.cli.COMMANDS, *archive.media.cli.INGEST_COMMANDS):
         ingest_group.add_command(cmd)
-    for cmd in (*archive.cli_archiving.COMMANDS, *lineage.cli.COMMANDS, *lineage.cli_report.COMMANDS, *COMMANDS):
+    for cmd in (*archive.cli_archiving.COMMANDS, *archive.media.cli.COMMANDS, *lineage.cli.COMMANDS,
+                *lineage.cli_infer.COMMANDS, *lineage.cli_report.COMMANDS, *COMMANDS):
         cli.add_command(cmd)
     cli.context_settings["obj"] = Extensions(report=snapshot_report, drift=stored_drift)
     return cli

@@ -93,25 +93,41 @@ def _by_id(frame: pl.DataFrame) -> pl.DataFrame:
     return frame if frame.get_column("id").is_sorted() else frame.sort("id")
 
 
-def views(arc: Archive, as_of: str | None = None) -> Views:
+def views(arc: Archive, as_of: str | None = None, edges: str = "declared") -> Views:
     """The views of the current store version (or as of a date), memoised for this app.
 
     ``lineage`` and ``posts`` are sorted by id, so :func:`tree_of` finds a tree's rows by
-    binary search instead of joining against every post.
+    binary search instead of joining against every post. ``edges="all"`` adds inferred links.
     """
     v = arc.view_version()  # with the app's background follow: the newest version whose views are ready
     m = current_app.extensions.get("remix_memo") if has_app_context() else None
     if m is not None:
         m.seen_version(v)
     pin = v if as_of is None else as_of
+    mode = "all" if edges == "all" else "declared"
+    iv = arc.table_version("inferred_edges") if mode == "all" else -1
 
     def load() -> Views:
-        lin = _by_id(arc.lineage(pin))
-        edges = arc.edges(pin)
-        edges = edges if edges.get_column("child").is_sorted() else edges.sort("child", "rank")
-        return Views(v, lin, _by_id(arc.posts(pin)), edges, arc.trees(pin), lin.sort("root", "id"))
+        lin = _by_id(arc.lineage(pin, edges=mode))
+        e = arc.edges(pin, edges=mode)
+        e = e if e.get_column("child").is_sorted() else e.sort("child", "rank")
+        return Views(v, lin, _by_id(arc.posts(pin)), e, arc.trees(pin, edges=mode), lin.sort("root", "id"))
 
-    return memo(("views", v, as_of), load)
+    return memo(("views", v, as_of) if mode == "declared" else ("views", v, as_of, mode, iv), load)
+
+
+def inferred_why(arc: Archive) -> pl.DataFrame:
+    """``child, confidence, why`` of every inferred link (the sentence a person reads), memoised per run."""
+    from lineage.infer import inferred_edges, why
+
+    def load() -> pl.DataFrame:
+        inf = inferred_edges(arc)
+        return pl.DataFrame({"id": inf.get_column("child"), "confidence": inf.get_column("confidence"),
+                             "why": [why(f, c) for f, c in zip(inf.get_column("features").to_list(),
+                                                               inf.get_column("confidence").to_list())]},
+                            schema={"id": pl.String, "confidence": pl.Float64, "why": pl.String})
+
+    return memo(("inferred_why", arc.table_version("inferred_edges")), load)
 
 
 def _slice(frame: pl.DataFrame, col: str, keys: pl.Series) -> pl.DataFrame:

@@ -146,7 +146,9 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
     follows ``size_by`` (``views``, ``likes`` or ``remixes``, log-scaled). ``max_depth`` and
     ``collapsed`` limit what is drawn; a node with hidden remixes gets a ``+N`` label and a
     diamond marker. Each node's ``customdata`` is its id (what a click reports). The path from
-    the root to ``selected`` is drawn thicker.
+    the root to ``selected`` is drawn thicker. A ``why`` column (text, null for declared links)
+    marks posts whose link to their parent was inferred: that link is drawn dashed and the
+    hover label says why.
     """
     ids = nodes.get_column("id").to_list()
     if root not in set(ids):
@@ -179,13 +181,28 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
         metric=pl.Series([f"{m:,}" for m in sub.get_column(size_col).fill_null(0).to_list()], dtype=pl.String),
         drift=pl.Series(drift_v).fill_nan(None), hidden=pl.Series(n_hidden), placeholder=pl.Series(placeholder)),
         size_col=size_col, lean=big)
-    ex, ey = lay.edge_xy(elbow=not big)  # big trees: straight edges and borderless markers draw faster
+    why = sub.get_column("why").to_list() if "why" in sub.columns else [None] * n
+    inferred = np.array([w is not None for w in why], dtype=bool)
+    if inferred.any():
+        hover = np.array([h + ("<br><i>" + html.escape(w, quote=False) + "</i>" if w else "")
+                          for h, w in zip(hover.tolist(), why)], dtype=object)
+    declared_lay = lay
+    if inferred.any():  # two line traces: declared links solid, inferred ones dashed
+        from dataclasses import replace
+
+        declared_lay = replace(lay, parent_index=np.where(inferred, -1, lay.parent_index))
+        inferred_lay = replace(lay, parent_index=np.where(inferred, lay.parent_index, -1))
+    ex, ey = declared_lay.edge_xy(elbow=not big)  # big trees: straight edges and borderless markers draw faster
     kind = "scattergl" if big else "scatter"
     # Plain dicts of numpy arrays, wrapped without validation at the end: plotly's validation of a
     # 1,000-post figure costs more than laying it out. Every key below is a valid plotly property
     # (the figure tests and the browser tests would show a typo).
     traces: list[dict] = [dict(type=kind, x=ex, y=ey, mode="lines", line=dict(color="#b9c0c8", width=1),
                                hoverinfo="skip", name="remix edges", showlegend=False)]
+    if inferred.any():
+        ix, iy = inferred_lay.edge_xy(elbow=not big)
+        traces.append(dict(type="scatter", x=ix, y=iy, mode="lines", hoverinfo="skip", showlegend=False,
+                           line=dict(color="#8a6d3b", width=1.4, dash="dash"), name="inferred links"))
     has_drift = not np.all(np.isnan(drift_v))
     marker: dict = dict(size=sizes, color=np.where(np.isnan(drift_v), 0.0, drift_v) if has_drift else "#4c78a8",
                         line=dict(width=0 if big else 0.8, color="#ffffff"), opacity=1.0)

@@ -134,9 +134,23 @@ def _provenance(record: dict | None) -> html.Table:
     return kv_table([(k, v) for k, v in rows if v is not None])
 
 
+def _picture(p: dict) -> html.Div:
+    """The post's thumbnail beside its parent's, with the visual drift between them."""
+    figs = [html.Figure([html.Img(src=p["src"], className="thumb", alt="this post"),
+                         html.Figcaption("this post")])]
+    if p.get("parent_src"):
+        figs.insert(0, html.Figure([html.Img(src=p["parent_src"], className="thumb", alt="its parent"),
+                                    html.Figcaption("its parent")]))
+    drift = p.get("visual_drift")
+    cap = ("visual drift from its parent: " + _fmt(drift) + " (0 = the same picture, 1 = unrelated)"
+           if drift is not None else "no picture of its parent to compare")
+    return html.Div([html.Div(figs, className="pictures"), html.Div(cap, className="muted small visual-drift")],
+                    className="picture-block")
+
+
 def node_panel(node: dict, *, root: str, parent: dict | None, diff: list | None, blame: list[dict] | None,
                drift: dict | None, edges: list[dict], record: dict | None, path: list[dict],
-               styles: list[dict] | None, as_of: str | None = None) -> html.Div:
+               styles: list[dict] | None, as_of: str | None = None, picture: dict | None = None) -> html.Div:
     """Everything about one post: prompt, diff against its parent, blame, styles, metrics,
     provenance, edge evidence, media and the path to the root."""
     pid = node["id"]
@@ -152,6 +166,8 @@ def node_panel(node: dict, *, root: str, parent: dict | None, diff: list | None,
                  className="muted small"),
         html.H4("Prompt"), prompt_text(node.get("text"), placeholder=ph),
     ]
+    if picture:
+        sections += [html.H4("Picture"), _picture(picture)]
     if parent is None:
         sections += [html.H4("Changes from its parent"), note("This is the root: it has no parent.")]
     else:

@@ -506,9 +506,12 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
                "trees_recomputed": pl.Int64, "nodes": pl.Int64, "seconds": pl.Float64, "lexicon": pl.String,
                "analysis_version": pl.Int64, "forced": pl.Boolean})
     versions["runs"] = archive.write_table(_table("runs"), run, mode="append")
+    from lineage.visual import analyze_visual  # pictures: visual drift per edge and visual decay (media archives)
+
+    visual = analyze_visual(archive, n_boot=n_boot, seed=seed)
     report("writing", len(TABLES), len(TABLES))
     return {
         "up_to_date": False, "store_version": version, "trees": hashes.height, "trees_recomputed": total,
         "nodes": nodes.height, "edges": tables["edges"].height, "seconds": seconds, "table_versions": versions,
-        **_headline(tables["decay"]),
+        **_headline(tables["decay"]), **visual,
     }

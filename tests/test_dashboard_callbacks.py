@@ -317,4 +317,5 @@ def test_decay_cards_show_the_per_tree_activity_half_life_beside_the_pooled_one(
     pooled = activity(lin.select("id", "root", "depth", "created_at"))[0]["half_life_days"]
     per_tree = activity_by_tree(lin.select("root", "depth", "created_at"))["activity_half_life_days"].median()
     text = text_of(pages["decay"].layout())
-    assert f"{pooled:.1f} days · {per_tree:.1f} days" in text and "median of the trees' own" in text
+    assert f"{pooled:.1f} days" in text and "half of all remixes came within this time of their root" in text
+    assert f"{per_tree:.1f} days" in text and "the median of the trees' own half-lives" in text

@@ -127,6 +127,6 @@ def test_every_figure_label_escapes_and_shows_bidi_controls():
         labels = list(fig.data[0].x) if fig.data[0].type == "heatmap" else list(fig.data[0].node.label)
         assert all("<b>" not in str(l) and "\u202e" not in str(l) for l in labels), labels
     shapes = pl.DataFrame({"root": [hostile], "size": [3], "depth": [2], "breadth": [1], "sackin": [3],
-                           "colless": [0], "structural_virality": [1.3]})
+                           "colless_like": [0.0], "structural_virality": [1.3]})
     hover = tree_shapes_figure(shapes).data[0].hovertext[0]
     assert "<b>" not in hover and "&lt;b&gt;" in hover

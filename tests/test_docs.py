@@ -51,6 +51,15 @@ def test_every_archivist_command_in_the_readme_runs(args, sample_copy: Path, tmp
     (tmp_path / "my-records.jsonl.gz").write_bytes((REPO / "data" / "sample" / "remixes.jsonl.gz").read_bytes())
     (tmp_path / "prompts.csv").write_text("image_name,prompt,timestamp,user_name\n"
                                           "a.png,a lighthouse in a storm,2022-08-01T10:00:00Z,u1\n")
+    if any(a.startswith("photos") for a in args):  # the media examples: a photograph and a re-post of it
+        from PIL import Image
+
+        from archive.sources.simulate_media import sample_photographs
+
+        (tmp_path / "photos").mkdir()
+        img = Image.open(sample_photographs()[0]).convert("RGB")
+        img.save(tmp_path / "photos" / "original.jpg", quality=92)
+        img.crop((20, 20, img.width - 20, img.height - 20)).save(tmp_path / "photos" / "repost.jpg", quality=70)
     args = [a.replace("/tmp/sim", str(tmp_path / "sim")).replace("/mnt/archive", str(sample_copy))
             .replace("./remix-archive", str(sample_copy)) for a in args]
     if _parse_only(args):

@@ -258,3 +258,19 @@ def test_dates_alone_repeated_header_names_and_parent_equal_to_id(tmp_path):
         TableSource(g, parse_map("id=id,created_at=ts"))
     with pytest.raises(SourceError, match=r"--map: parent and id name the same column 'id'"):
         TableSource(f, parse_map("id=id,created_at=ts,parent=id"))
+
+
+def test_a_bad_row_after_batches_were_given_says_what_was_kept(tmp_path):
+    # polars hands out batches before it meets a bad row far down a big file: the message must then
+    # not say "nothing was stored" (and a bad row met first must not say rows were kept: tested above)
+    f = tmp_path / "t.csv"
+    with f.open("w") as fh:
+        fh.write("id,prompt,ts\n")
+        fh.writelines(f"{i},p{i},2022-01-01T00:00:00Z\n" for i in range(300_000))
+        fh.write("x,a, b,2022-01-01T00:00:00Z\n")
+    src = TableSource(f, parse_map("id=id,prompt=prompt,created_at=ts"), batch_rows=5000)
+    n = 0
+    with pytest.raises(SourceError, match=r"row 300001 has 4 fields, the header 3.*the batches committed before it are kept"):
+        for df in src._batches():
+            n += df.height
+    assert 0 < n < 300_000

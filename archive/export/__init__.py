@@ -79,11 +79,13 @@ FORMATS: dict[str, str] = {
 
 
 def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: str | None = None,
-           as_of: Any = None, drift: pl.DataFrame | None = None) -> bytes | Path:
+           as_of: Any = None, drift: pl.DataFrame | None = None,
+           edges: str = "declared") -> bytes | Path:
     """Export the archive (or the tree of ``root``) in ``fmt``; write to ``out`` or return the bytes.
 
     ``drift`` (``id`` and drift columns, e.g. :func:`lineage.stale.stored_drift`) is joined
     to the nodes: GraphML/GEXF attributes, Newick branch lengths, PROV-JSON attributes.
+    ``edges="all"`` adds the inferred links, marked ``evidence: inferred`` with their confidence.
 
     Examples
     --------
@@ -98,7 +100,7 @@ def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: s
         raise ArchiveError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if root is not None and archive.lineage(as_of).filter(pl.col("id") == root).height == 0:
         raise NotFoundError(f"no post {root!r} in the archive at {archive.path}")
-    nodes, edges = export_frames(archive, root, as_of=as_of, drift=drift)
+    nodes, edges = export_frames(archive, root, as_of=as_of, drift=drift, edges=edges)
     if fmt == "parquet":
         buf = io.BytesIO()
         nodes.write_parquet(buf)

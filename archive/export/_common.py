@@ -33,13 +33,14 @@ def _escape_frame(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def export_frames(archive: Archive, root: str | None = None, *, as_of: Any = None,
-                  drift: pl.DataFrame | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+                  drift: pl.DataFrame | None = None, edges: str = "declared") -> tuple[pl.DataFrame, pl.DataFrame]:
     """The nodes and edges an export writes: one tree (any node id of it) or the whole archive.
 
     Nodes are posts joined with lineage (``id, parent, root, depth, in_cycle``, every
     post column) plus the columns of ``drift`` joined on ``id`` (``archive`` does not
     measure drift: the caller passes it, e.g. :func:`lineage.stale.stored_drift`); edges
     are ``child, parent, relation, evidence, confidence, rank, primary``. Both are sorted.
+    ``edges="all"`` adds inferred links (``evidence == "inferred"``, with their confidence).
 
     Examples
     --------
@@ -53,12 +54,12 @@ def export_frames(archive: Archive, root: str | None = None, *, as_of: Any = Non
     ([('t:gone', True), ('t:2', False)], [('t:2', 't:gone', True)])
     """
     if root is not None:
-        tree = archive.tree(root, as_of=as_of)
+        tree = archive.tree(root, as_of=as_of, edges=edges)
         nodes, edges = tree.nodes, tree.edges
     else:
-        nodes = archive.lineage(as_of).drop("placeholder", "created_at").join(archive.posts(as_of), on="id",
-                                                                              how="left")
-        edges = archive.edges(as_of)
+        nodes = archive.lineage(as_of, edges=edges).drop("placeholder", "created_at").join(
+            archive.posts(as_of), on="id", how="left")
+        edges = archive.edges(as_of, edges=edges)
     if drift is not None:
         nodes = nodes.join(drift.drop([c for c in drift.columns if c != "id" and c in nodes.columns]), on="id",
                            how="left")

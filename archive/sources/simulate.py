@@ -13,6 +13,14 @@ the styles another tree used in the last ``bleed_window_days`` (never from
 the post's own path), else taken from the tree's own share of the lexicon.
 Engagement falls with depth: ``log(views) ~ Normal(view_log_mean - engagement_decay * depth, 1)``.
 
+Four more habits of real remixing, all off by default (the bundled sample does not
+use them) and used by lineage inference to fit and test itself: ``attachment``
+(popular posts draw most remixes: each post's rate is scaled by a Gamma weight of
+mean 1 and variance ``attachment``), ``repost`` (a remix keeps its parent's prompt
+verbatim), ``self_remix`` (an author remixes their own post) and ``cross_copy`` (a
+new tree starts from an undeclared copy of an earlier post of another tree, with
+a few edits: it is a root in the truth, the hard case for inference).
+
 Every record carries its ground truth in ``extra.simulator`` and
 :func:`simulate` returns the parameters and realised figures, written as
 ``<output>.truth.json`` beside the records.
@@ -65,6 +73,11 @@ class SimParams:
     engagement_decay: float = 0.35
     languages: tuple[str, ...] = ("en", "en", "en", "en", "es", "fr", "de", "ja", "zh", "pt")
     styles_per_tree: int = 6
+    # What real remixing leaves behind (all off by default, so the bundled sample stays the same):
+    attachment: float = 0.0  # popularity spread: each post's remix rate is scaled by Gamma(1/a, a) (mean 1)
+    repost: float = 0.0  # probability a remix re-posts its parent's prompt verbatim
+    self_remix: float = 0.0  # probability a remix is posted by its parent's author
+    cross_copy: float = 0.0  # probability a new tree starts from a copy of an earlier post of another tree
 
 
 def lexicon_terms() -> list[str]:
@@ -291,7 +304,8 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
             lam = P.m0 * P.gamma ** depth
             nxt = []
             for par in frontier:
-                for _ in range(_poisson(rng, lam)):
+                rate = lam * (rng.gammavariate(1.0 / P.attachment, P.attachment) if P.attachment > 0 else 1.0)
+                for _ in range(_poisson(rng, rate)):
                     nid = len(nodes)
                     nodes.append({"tree": tree, "parent": par, "depth": depth + 1, "t": None})
                     order.append(nid)
@@ -345,6 +359,13 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
     window = P.bleed_window_days * 86400.0
     n_new = n_bled = 0
     seed_tag = f"s{P.seed}"
+    extra_rng = random.Random(P.seed + 2)  # the optional habits draw from their own stream
+    author_of: dict[int, str] = {}
+    done: list[int] = []
+
+    def rec_id(k: int) -> str:
+        return f"simulate:{seed_tag}_{k:07d}"
+
     for i in kept:
         n = nodes[i]
         tr, lang = n["tree"], lang_of[n["tree"]]
@@ -368,17 +389,31 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
             new_styles.append({"term": term, "kind": "own", "from_tree": tr})
             return term
 
-        if n["parent"] < 0:
+        copied = None
+        if n["parent"] < 0 and P.cross_copy > 0 and records and extra_rng.random() < P.cross_copy:
+            copied = extra_rng.choice(done)
+            if lang_of[nodes[copied]["tree"]] != lang:
+                copied = None
+        if n["parent"] < 0 and copied is None:
             p = {s: order_rng.choice(voc[s]) for s in _SLOTS}
             k = order_rng.choice((1, 2, 2, 3))
             p["styles"] = order_rng.sample(slice_of[tr], k)
             own_path: frozenset[str] = frozenset(p["styles"])
+        elif copied is not None:
+            src = state[copied]
+            p = {s: src[s] for s in _SLOTS}
+            p["styles"] = list(src["styles"])
+            slot = extra_rng.choice(_SLOTS)
+            p[slot] = extra_rng.choice([x for x in voc[slot] if x != p[slot]])
+            ops.append(f"copied from {rec_id(copied)}")
+            own_path = frozenset(p["styles"])
         else:
             par = state[n["parent"]]
             p = {s: par[s] for s in _SLOTS}
             p["styles"] = list(par["styles"])
             on_path = set(path_styles[n["parent"]])
-            for _ in range(_poisson(order_rng, P.mutation_rate)):
+            verbatim = P.repost > 0 and extra_rng.random() < P.repost
+            for _ in range(0 if verbatim else _poisson(order_rng, P.mutation_rate)):
                 r = order_rng.random()
                 if r < 0.2:
                     p["subject"] = order_rng.choice([x for x in voc["subject"] if x != p["subject"]])
@@ -413,7 +448,11 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
         views = int(math.exp(order_rng.gauss(P.view_log_mean - P.engagement_decay * depth, 1.0)))
         created = t0 + timedelta(seconds=n["t"])
         author = f"@{order_rng.choice(_HANDLE_A)}_{order_rng.choice(_HANDLE_B)}{order_rng.randrange(100)}"
-        rid = f"simulate:{seed_tag}_{i:07d}"
+        if n["parent"] >= 0 and P.self_remix > 0 and extra_rng.random() < P.self_remix:
+            author = author_of[n["parent"]]
+        author_of[i] = author
+        done.append(i)
+        rid = rec_id(i)
         rec: dict[str, Any] = {
             "id": rid,
             "source": "simulate",
@@ -431,6 +470,8 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
             "extra": {"simulator": {"tree": tr, "depth": depth, "language": lang, "ops": ops,
                                     "new_styles": new_styles, "styles": list(p["styles"])}},
         }
+        if copied is not None:
+            rec["extra"]["simulator"]["copied_from"] = rec_id(copied)
         if n["parent"] >= 0:
             rec["parents"] = [{"id": f"simulate:{seed_tag}_{n['parent']:07d}", "relation": "remix",
                                "evidence": "declared", "confidence": 1.0}]

@@ -218,8 +218,9 @@ class TableSource:
         where = ""
         if self.kind == "csv" and ("utf-8" in msg.lower() or "more fields" in msg):
             where = self._find_bad_row()
-        kept = ("rows before it that were read are stored: fix the file and ingest it again (what is stored is "
-                "skipped)" if stored else "nothing was stored: fix the file and ingest it again")
+        kept = ("the batches committed before it are kept (`archivist runs` shows how many rows): fix the file "
+                "and ingest it again (what is stored is skipped)" if stored
+                else "nothing was stored: fix the file and ingest it again")
         return SourceError(f"{self.path}: cannot be read as {self.kind} ({where or msg}); {kept}")
 
     def _open_bytes(self) -> BinaryIO:
@@ -299,10 +300,13 @@ class TableSource:
                 exprs.append(pl.col(name).bin.encode("hex"))
             else:
                 exprs.append(pl.col(name))
+        given = False
         try:
-            yield from lf.select(exprs).collect_batches(chunk_size=self.batch_rows, maintain_order=True)
+            for df in lf.select(exprs).collect_batches(chunk_size=self.batch_rows, maintain_order=True):
+                given = True
+                yield df
         except pl.exceptions.PolarsError as e:
-            raise self._read_error(e) from None
+            raise self._read_error(e, stored=given) from None
 
     def duplicated_ids(self) -> set[str]:
         """The id values (as text) that more than one row gives (one polars pass over the id column)."""

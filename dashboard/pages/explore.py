@@ -14,10 +14,12 @@ from dash import Input, Output, State, callback, clientside_callback, ctx, dcc, 
 
 from archive.store import nearest_ids
 from dashboard import measures
-from dashboard.data import (NotFoundError, archive, first_value, memo, node_record, parse_as_of, search_posts,
-                            tree_of, views)
+from archive.store import Tree
+from dashboard.data import (NotFoundError, archive, first_value, inferred_why, memo, node_record, parse_as_of,
+                            search_posts, tree_of, views)
 from dashboard.figures import empty_figure, tree_figure
 from dashboard.panels import compare_panel, explore_href, node_panel, note, search_results
+from dashboard.thumbs import hover_picture, picture_facts, thumbnails
 
 dash.register_page(__name__, path="/explore", name="Explorer", order=1, title="Explorer · Remix Archivist")
 
@@ -56,17 +58,20 @@ def auto_depth(depth_counts: list[tuple[int, int]], *, budget: int = AUTO_DRAW) 
     return best
 
 
-def depth_range(arc, root: str | None, as_of: str | None) -> tuple[int, int]:
+def depth_range(arc, root: str | None, as_of: str | None, edges: str = "declared") -> tuple[int, int]:
     """``(automatic depth, deepest generation)`` of a tree."""
-    counts = (views(arc, as_of).lineage.filter(pl.col("root") == root).group_by("depth").len().sort("depth")
+    lin = views(arc, as_of, edges).lineage
+    hit = lin.filter(pl.col("id") == root)
+    root = hit.get_column("root")[0] if hit.height else root
+    counts = (lin.filter(pl.col("root") == root).group_by("depth").len().sort("depth")
               .rows())
     return auto_depth(counts), max(1, max([d for d, _ in counts] or [1]))
 
 
-def _depth(arc, root: str | None, as_of: str | None, asked: int | None) -> int:
+def _depth(arc, root: str | None, as_of: str | None, asked: int | None, edges: str = "declared") -> int:
     if not root:
         return 1
-    auto, deepest = depth_range(arc, root, as_of)
+    auto, deepest = depth_range(arc, root, as_of, edges)
     return auto if asked is None else min(max(1, asked), deepest)
 
 
@@ -89,9 +94,10 @@ def initial_state(arc, query: dict) -> dict:
     depth = _int(query.get("depth"))
     return {
         "root": root, "node": node or root, "compare": first_value(query.get("compare")),
-        "depth": _depth(arc, root, as_of, depth),
+        "depth": _depth(arc, root, as_of, depth, "all" if first_value(query.get("edges")) == "all" else "declared"),
         "size": size if size in ("views", "likes", "remixes") else "views",
         "as_of": as_of, "collapsed": _list(query.get("collapsed")), "expanded": _list(query.get("expanded")),
+        "edges": "all" if first_value(query.get("edges")) == "all" else "declared",
     }
 
 
@@ -100,7 +106,8 @@ def state_href(state: dict) -> str:
     return explore_href(state.get("root"), state.get("node"), compare=state.get("compare"),
                         depth=state.get("depth"), size=None if state.get("size") == "views" else state.get("size"),
                         as_of=state.get("as_of"), collapsed=",".join(state.get("collapsed") or []),
-                        expanded=",".join(state.get("expanded") or []))
+                        expanded=",".join(state.get("expanded") or []),
+                        edges="all" if state.get("edges") == "all" else None)
 
 
 def tree_options(arc, as_of: str | None, keep: str | None = None, limit: int = 300) -> list[dict]:
@@ -145,6 +152,9 @@ def layout(**query: Any) -> html.Div:
                            value=state["depth"], marks=None, tooltip={"placement": "bottom", "always_visible": True}),
                 html.Label("Marker size"),
                 dcc.RadioItems(id="explore-size", options=SIZE_CHOICES, value=state["size"], inline=True),
+                dcc.Checklist(id="explore-edges", options=[{"label": " show inferred links (dashed)",
+                                                             "value": "all"}],
+                              value=["all"] if state["edges"] == "all" else [], inline=True),
                 html.Label("As of (leave empty for now)"),
                 dcc.DatePickerSingle(id="explore-asof", date=state["as_of"], display_format="YYYY-MM-DD",
                                      min_date_allowed=str(history.min())[:10] if history.len() else None,
@@ -164,6 +174,7 @@ def layout(**query: Any) -> html.Div:
             ], className="controls"),
             html.Div([
                 html.Div(id="explore-caption", className="caption"),
+                dcc.Tooltip(id="explore-tooltip", direction="right"),
                 dcc.Loading(dcc.Graph(id="explore-graph", figure=empty_figure("drawing the tree…"),
                                       config={"displaylogo": False, "scrollZoom": True,
                                               "modeBarButtonsToRemove": ["select2d", "lasso2d"]},
@@ -177,7 +188,8 @@ def layout(**query: Any) -> html.Div:
 
 def next_state(state: dict, trigger: str | None, *, tree: str | None = None, depth: int | None = None,
                size: str | None = None, as_of: str | None = None, click: dict | None = None,
-               pick: str = "node", folded: frozenset[str] | set[str] = frozenset()) -> dict:
+               pick: str = "node", folded: frozenset[str] | set[str] = frozenset(),
+               edges: list | None = None) -> dict:
     """The explorer state after one user action (pure, so it is tested without a browser).
 
     ``folded`` are the drawn posts with hidden remixes (``explore-folded``, written with the
@@ -193,6 +205,8 @@ def next_state(state: dict, trigger: str | None, *, tree: str | None = None, dep
         s["size"] = size
     elif trigger == "explore-asof":
         s["as_of"] = parse_as_of(as_of)
+    elif trigger == "explore-edges":
+        s["edges"] = "all" if "all" in (edges or []) else "declared"
     elif trigger == "explore-graph" and click:
         points = click.get("points") or []
         pid = points[0].get("customdata") if points else None
@@ -234,35 +248,47 @@ def next_state(state: dict, trigger: str | None, *, tree: str | None = None, dep
     Input("explore-graph", "clickData"),
     Input("explore-toggle", "n_clicks"),
     Input("explore-reset", "n_clicks"),
+    Input("explore-edges", "value"),
     State("explore-state", "data"),
     State("explore-pick", "value"),
     State("explore-folded", "data"),
     prevent_initial_call=True,  # the page's layout already holds the state its URL asked for
 )
-def on_action(tree, depth, size, as_of, click, _toggle, _reset, state, pick, folded):
+def on_action(tree, depth, size, as_of, click, _toggle, _reset, edges, state, pick, folded):
     """Apply a user action to the state; fill in the automatic depth when a tree is (re)opened."""
     state = state or {}
     s = next_state(state, ctx.triggered_id, tree=tree, depth=depth, size=size, as_of=as_of, click=click,
-                   pick=pick or "node", folded=frozenset(folded or ()))
+                   pick=pick or "node", folded=frozenset(folded or ()), edges=edges)
     if s == state:
         return no_update, no_update, no_update
-    auto, deepest = depth_range(archive(), s.get("root"), s.get("as_of"))
+    auto, deepest = depth_range(archive(), s.get("root"), s.get("as_of"), s.get("edges") or "declared")
     if s.get("depth") is None:
         s["depth"] = auto
     return (s, s["depth"] if s["depth"] != depth else no_update,
-            deepest if s.get("root") != state.get("root") or s.get("as_of") != state.get("as_of") else no_update)
+            deepest if s.get("root") != state.get("root") or s.get("as_of") != state.get("as_of")
+            or s.get("edges") != state.get("edges") else no_update)
 
 
-def tree_and_drift(arc, root: str, as_of: str | None):
-    """The tree and its node drift, memoised per store version (a click redraws without re-measuring)."""
-    vw = views(arc, as_of)
+def tree_and_drift(arc, root: str, as_of: str | None, edges: str = "declared"):
+    """The tree and its node drift, memoised per store version (a click redraws without re-measuring).
+
+    With ``edges="all"`` inferred links join the tree; their posts carry a ``why`` sentence.
+    """
+    vw = views(arc, as_of, edges)
 
     def load():
         tree = tree_of(vw, root)
+        if edges == "all":
+            inferred = tree.edges.filter(pl.col("evidence") == "inferred").select(pl.col("child").alias("id"))
+            why = inferred.join(inferred_why(arc).select("id", "why"), on="id", how="left")
+            tree = Tree(root=tree.root, nodes=tree.nodes.join(why, on="id", how="left", maintain_order="left"),
+                        edges=tree.edges)
         analysed = None if as_of else memo(("analysed_drift", vw.version), lambda: measures.analysed_drift(arc))
         return tree, measures.tree_drift(tree, analysed)
 
-    return memo(("tree", vw.version, root, as_of), load)
+    key = ("tree", vw.version, root, as_of) if edges != "all" else (
+        "tree", vw.version, root, as_of, edges, arc.table_version("inferred_edges"))
+    return memo(key, load)
 
 
 @callback(
@@ -277,7 +303,7 @@ def draw_tree(state):
     if not state or not state.get("root"):
         return empty_figure("no tree selected"), "", []
     try:
-        tree, drift = tree_and_drift(archive(), state["root"], state.get("as_of"))
+        tree, drift = tree_and_drift(archive(), state["root"], state.get("as_of"), state.get("edges") or "declared")
     except NotFoundError:
         when = f" as of {state['as_of']}" if state.get("as_of") else ""
         near = nearest_ids(views(archive(), state.get("as_of")).lineage.get_column("id"), state["root"])
@@ -324,6 +350,24 @@ def path_to_root(nodes: pl.DataFrame, post_id: str) -> pl.DataFrame:
     return order.join(nodes, on="id", how="left").sort("_k").drop("_k")
 
 
+def _thumbs(arc) -> dict[str, str]:
+    return memo(("thumbnails", arc.version(), arc.table_version("media_nodes")), lambda: thumbnails(arc))
+
+
+@callback(Output("explore-tooltip", "show"), Output("explore-tooltip", "bbox"), Output("explore-tooltip", "children"),
+          Input("explore-graph", "hoverData"))
+def hover_thumbnail(hover):
+    """On hover over a post with a picture: its thumbnail beside the pointer."""
+    points = (hover or {}).get("points") or []
+    pid = points[0].get("customdata") if points else None
+    if isinstance(pid, list):
+        pid = pid[0] if pid else None
+    shown = hover_picture(pid, _thumbs(archive())) if isinstance(pid, str) else None
+    if shown is None:
+        return False, no_update, no_update
+    return True, points[0].get("bbox"), shown
+
+
 def _node_dict(nodes: pl.DataFrame, pid: str | None) -> dict | None:
     if not pid:
         return None
@@ -343,7 +387,7 @@ def show_node(state):
     arc = archive()
     as_of = state.get("as_of")
     try:
-        tree, drift_frame = tree_and_drift(arc, state["root"], as_of)
+        tree, drift_frame = tree_and_drift(arc, state["root"], as_of, state.get("edges") or "declared")
     except NotFoundError:
         return note("This tree did not exist yet at that date."), None
     nodes = tree.nodes
@@ -361,7 +405,10 @@ def show_node(state):
         edges=(tree.edges.filter(pl.col("child") == node["id"]).sort("rank")
                .with_columns(primary=pl.col("parent") == node.get("parent")).to_dicts()),
         record=None if node.get("placeholder") else node_record(arc, node["id"], as_of),
-        path=path, styles=measures.style_labels(labels, node["id"]), as_of=as_of)
+        path=path, styles=measures.style_labels(labels, node["id"]), as_of=as_of,
+        picture=picture_facts(arc, node["id"], node.get("parent"), _thumbs(arc)))
+    if node.get("why"):  # an inferred link: say why, above the panel
+        panel = html.Div([html.P(node["why"], id="explore-why", className="why"), panel])
     other = _node_dict(nodes, state.get("compare"))
     comp = None
     if other is not None:

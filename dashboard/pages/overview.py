@@ -46,6 +46,22 @@ def card(value: str, label: str, href: str | None = None) -> html.Div:
     return html.Div(dcc.Link(body, href=href) if href else body, className="card")
 
 
+def link_counts(arc) -> dict[str, int]:
+    """Remix links by evidence: ``declared`` (and any other stated kind), ``c2pa``, ``inferred`` (in force)."""
+    e = arc.edges(edges="all")
+    got = dict(e.group_by("evidence").len().rows()) if e.height else {}
+    c2pa = int(got.pop("c2pa", 0))
+    inferred = int(got.pop("inferred", 0))
+    return {"declared": int(sum(got.values())), "c2pa": c2pa, "inferred": inferred}
+
+
+def link_cards(arc) -> list[html.Div]:
+    """Three cards: declared, C2PA and inferred links (inferred ones open the explorer with them shown)."""
+    n = link_counts(arc)
+    return [card(f"{n['declared']:,}", "declared remix links"), card(f"{n['c2pa']:,}", "C2PA links"),
+            card(f"{n['inferred']:,}", "inferred links (archivist infer)", "/explore?edges=all")]
+
+
 def layout(**_: str) -> html.Div:
     arc = archive()
     s = arc.stats()
@@ -66,7 +82,7 @@ def layout(**_: str) -> html.Div:
         html.Div([
             card(f"{s['posts']:,}", "posts"),
             card(f"{s['trees']:,}", "remix trees", "/explore"),
-            card(f"{s['edges']:,}", "remix links"),
+            *link_cards(arc),
             card(f"{s['max_depth']:,}", "longest chain (generations)"),
             card(f"{s['largest_tree']:,}", "posts in the largest tree"),
             card(f"{s['placeholders']:,}", "parents not in the archive"),

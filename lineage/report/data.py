@@ -38,6 +38,7 @@ class ReportData:
     trees: pl.DataFrame
     missing: list[str] = field(default_factory=list)
     generated_at: datetime | None = None
+    pictures: list[dict[str, Any]] = field(default_factory=list)  # thumbnails as data URIs (lineage.visual)
 
 
 
@@ -149,6 +150,9 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
                       mutations=mutations, blame=blame, styles=styles, fidelity=fidelity, decay=decay,
                       trees=out["trees"], missing=missing)
     data.sentences = _tree_sentences(data)
+    from lineage.visual import tree_pictures
+
+    data.pictures = tree_pictures(archive, nodes.select("id", "parent", "depth"))
     return data
 
 

@@ -23,6 +23,8 @@ td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:t
 .prompt{font-family:ui-monospace,monospace;font-size:.85rem;white-space:pre-wrap;word-break:break-word}
 .brief li{margin:.3rem 0}ins{background:#cfc;text-decoration:none}del{background:#fcc}.missing{color:#a40}
 figure{margin:1rem 0;page-break-inside:avoid}img{max-width:100%}section{page-break-inside:auto}
+.pictures{display:flex;flex-wrap:wrap;gap:.8rem}.picture{margin:0;max-width:22rem;font-size:.8rem}
+.picture img.thumb{max-width:10rem;max-height:10rem;border:1px solid #ccc;margin-right:.2rem}
 @media print{body{margin:0;max-width:none}h2{page-break-after:avoid}}"""
 
 
@@ -39,6 +41,9 @@ def _html_body(d: ReportData, figs: dict[str, str]) -> str:
     if d.scope == "tree":
         p.append(f"<p><strong>Root prompt:</strong> <span class='prompt'>{_e(d.facts['root_text'])}</span></p>")
         p.append("<h2>The tree</h2>" + figs.get("tree", "<p>(no figure)</p>"))
+        from lineage.visual import pictures_html
+
+        p.append(pictures_html(d.pictures))
     p.append("<h2>The largest mutations</h2>")
     if d.mutations.height:
         p.append("<p>Each remix against its parent, word by word: <del>dropped</del>, <ins>added</ins>.</p>"

@@ -48,6 +48,20 @@ TARGETS: list[Target] = [
            "row-by-row Python scan of the lineage for the tree's rows"),
     Target("draw_tree", "draw a 10,000-node tree in the browser", "s", 3.0, False, ""),
     Target("snapshot", "snapshot a 10,000-node tree", "s", 5.0, False, ""),
+    Target("media_image", "fingerprint + thumbnail one 1080p JPEG", "ms", 50.0, False,
+           "full-size decode with Pillow, PDQ and pHash on the full image, thumbnail"),
+    Target("media_video", "fingerprint + thumbnail one minute of 1080p video", "s", 3.0, False,
+           "PyAV: decode every frame, PDQ of the full-size frame once a second"),
+    Target("media_query", "visual candidates among 1,000,000 fingerprints, per query", "ms", 10.0, False,
+           "brute force: xor + popcount over every hash (numpy)"),
+    Target("media_parent", "simulated image forest: exact parent, visual only", "share", 0.85, True,
+           "text only (most similar earlier prompt)"),
+    Target("media_root", "simulated image forest: root accuracy, visual only", "share", 0.95, True,
+           "text only"),
+    Target("infer", "infer (text) for every post without declared links", "s", 120.0, False,
+           "datasketch MinHashLSH per post (MinHash.update per token, insert, query), no scoring, "
+           "extrapolated from 20,000 posts"),
+    Target("infer_memory", "infer peak memory (RSS of the whole process)", "GB", 4.0, False),
 ]
 _BY_KEY = {t.key: t for t in TARGETS}
 
@@ -75,6 +89,8 @@ def _num(v: float, unit: str) -> str:
         return f"{v:.2f} GB"
     if unit == "ms":
         return f"{v:.1f} ms"
+    if unit == "share":
+        return f"{v:.3f}"
     if unit == "s":
         return f"{v:.3f} s" if v < 10 else f"{v:.1f} s"
     return f"{v:g} {unit}"

@@ -1,0 +1,117 @@
+"""The ``archivist infer`` command: reconstruct undeclared remix links, evaluate, refit.
+
+Importing this module registers the command on the ``archivist`` group.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from archive.cli import archive_option, cli, console, emit_json, err_console, handle_errors, json_option, open_archive
+
+__all__ = ["infer_cmd"]
+
+_KEYS = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
+         "edge_overlap", "ece", "precision_at_0_9", "coverage_at_0_9", "baseline_parent_accuracy", "n"]
+
+
+def _f(v: Any) -> str:
+    return "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
+
+
+@click.command("infer")
+@click.option("--source", default=None, help="Only give parents to posts of this source (candidates: every post).")
+@click.option("--since", default=None, metavar="DATE", help="Only give parents to posts created on or after DATE.")
+@click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="List only links at least this sure (all are stored; readers filter by confidence).")
+@click.option("--full", is_flag=True, help="Recompute every post, not only what new posts can change.")
+@click.option("--evaluate", is_flag=True,
+              help="Hide the declared links, infer, and report accuracy and calibration against them (writes nothing).")
+@click.option("--fit", "refit", is_flag=True,
+              help="Refit the weights on simulated truth and write data/inference_weights.json (about a minute).")
+@click.option("--weights", type=click.Path(path_type=Path), default=None,
+              help="A weights file (default: the shipped data/inference_weights.json); with --fit, where to write.")
+@archive_option
+@json_option
+@handle_errors
+def infer_cmd(source: str | None, since: str | None, min_confidence: float, full: bool, evaluate: bool,
+              refit: bool, weights: Path | None, archive_path: Path | None, as_json: bool) -> None:
+    """Infer the most likely earlier parent of every post without a declared or C2PA parent.
+
+    Results go to the archive's inferred_edges table (declared links always win); read
+    them with --edges all (trees, show, export, snapshot, report, dashboard). A post
+    whose best candidate is too weak gets no parent and starts a tree.
+    """
+    from lineage.infer import evaluate as run_evaluate
+    from lineage.infer import infer, inferred_edges, load_weights
+    from lineage.infer_fit import fit
+
+    show = not as_json and err_console.is_terminal
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
+                  console=err_console, disable=not show, transient=True) as bar:
+        task = bar.add_task("infer", total=None)
+
+        def progress(stage: str) -> None:
+            bar.update(task, description=f"infer: {stage}")
+
+        if refit:
+            doc = fit(out=weights, progress=progress)
+            mean = doc["report"]["evaluation"]["mean"]
+            if as_json:
+                emit_json({"weights": str(weights or "data/inference_weights.json"), **mean})
+            else:
+                console.print(f"fitted {len(doc['coef'])} weights; on unseen settings: parent "
+                              f"{_f(mean['parent_accuracy'])} (baseline {_f(mean['baseline_parent_accuracy'])}), "
+                              f"ECE {_f(mean['ece'])}")
+            return
+        w = load_weights(weights)
+        if evaluate:
+            progress("evaluating")
+            rep = run_evaluate(open_archive(archive_path, read_only=True), weights=w)
+            if as_json:
+                emit_json({k: rep[k] for k in _KEYS} | {"reliability": rep["reliability"]})
+                return
+            t = Table(title=f"inference against the declared links ({rep['n']} posts)", title_justify="left")
+            t.add_column("figure")
+            t.add_column("value", justify="right")
+            for k in _KEYS[:-1]:
+                t.add_row(k, _f(rep[k]))
+            console.print(t)
+            r = Table(title="reliability", title_justify="left")
+            for c in ("confidence bin", "edges", "mean confidence", "share right"):
+                r.add_column(c, justify="right")
+            for b in rep["reliability"]:
+                r.add_row(b["bin"], str(b["n"]), _f(b["confidence"]), _f(b["accuracy"]))
+            console.print(r)
+            return
+        arc = open_archive(archive_path)
+        summary = infer(arc, source=source, since=since, weights=w, full=full, progress=progress)
+    import polars as pl
+
+    if as_json:
+        if min_confidence > 0:
+            rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence)
+            summary["edges"] = rows.select("child", "parent", "confidence").sort("child").to_dicts()
+        emit_json(summary)
+        return
+    share = summary["share_at_0_9"]
+    no_part = ", ".join(f"{v} {k}" for k, v in summary["no_part"].items())
+    console.print(f"considered {summary['considered']} posts, parents found for {summary['parents_found']}"
+                  f" ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9)"
+                  + (f"; no part: {no_part}" if no_part else ""))
+    if min_confidence > 0:
+        rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence).sort("confidence", descending=True)
+        t = Table(title=f"inferred links at confidence >= {min_confidence}", title_justify="left")
+        for c in ("child", "parent", "confidence"):
+            t.add_column(c)
+        for r in rows.head(50).iter_rows(named=True):
+            t.add_row(r["child"], r["parent"], f"{r['confidence']:.2f}")
+        console.print(t)
+
+
+#: registered by ``dashboard.cli.build_cli``
+COMMANDS = (infer_cmd,)

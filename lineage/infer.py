@@ -1,0 +1,797 @@
+"""Lineage inference: the most likely earlier parent of every post that declares none.
+
+Platforms stop declaring remix links (closed apps, removed pages, dumps with
+authors and times but no parents). :func:`infer_frame` reconstructs them from the
+content, and says how sure it is:
+
+1. **Candidates** (bounded per post): MinHash LSH over each prompt's distinct word
+   tokens (:mod:`lineage.text` tokens; ``datasketch``'s MinHash permutations, the
+   banding vectorised over every post at once), the few most recent earlier
+   posts of the same author, and near-duplicate media fingerprints when the
+   archive has a ``media_fingerprints`` table (:func:`visual_pairs`). In each LSH
+   bucket a post sees only the :data:`PER_BUCKET` most recent earlier posts, so
+   ten thousand identical prompts still give a handful of candidates each.
+   Time is the direction: a candidate is created *strictly* earlier; two posts
+   with the same timestamp never link each other.
+2. **Score**: a conditional logit (one softmax per post over its candidates and
+   "no parent") on the features in :data:`FEATURES`: token Jaccard and its gap to
+   the best candidate, ties at the best, band hits, the delay (log hours), its
+   recency rank, same author, the parent's views and published remix count
+   (when the platform publishes one), visual similarity, the prompt's length.
+   Weights are fitted on the simulator's ground truth (:func:`fit`) and shipped in
+   ``data/inference_weights.json`` with the fit report.
+3. **Assign**: each post takes its highest-probability option; because every
+   candidate is earlier, the result is acyclic (time makes the per-post choice the
+   optimum arborescence).
+4. **Confidence**: the option's softmax probability, recalibrated (Platt) on
+   simulated archives held apart from the fit: the probability that the chosen
+   parent is the true one. A post whose "no parent" option wins starts a tree.
+
+Ties: candidates are ordered by (score, later ``created_at``, smaller id), so
+the same input always gives the same parents.
+
+Examples
+--------
+>>> import polars as pl
+>>> from datetime import datetime, timezone
+>>> t = lambda h: datetime(2026, 1, 1, h, tzinfo=timezone.utc)
+>>> posts = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [t(1), t(2), t(3)],
+...     "author": ["x", "y", "z"],
+...     "text": ["a corgi surfing a glassy wave in Tokyo at night, claymation",
+...              "a corgi surfing a glassy wave in Tokyo at night, claymation, film noir",
+...              "two robots in love on a frozen lake"]})
+>>> res = infer_frame(posts)
+>>> res.edges.select("child", "parent").rows()
+[('b', 'a')]
+>>> 0 < res.edges["confidence"][0] <= 1
+True
+"""
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import polars as pl
+
+from archive.paths import data_dir
+from lineage.errors import LineageError
+from lineage.text import set_strings, token_codes, tokens_series
+
+__all__ = [
+    "METHOD_VERSION", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
+    "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
+    "load_fingerprints", "visual_pairs", "why",
+]
+
+METHOD_VERSION = "text-time-author-visual/1"
+NUM_PERM = 48
+BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
+PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
+PER_AUTHOR = 3  # most recent earlier posts of the same author
+MAX_CANDIDATES = 12  # kept per post after ranking by exact token Jaccard, then recency
+FEATURES = [
+    "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
+    "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
+    "log_tokens", "short_prompt", "log_same_text",
+]
+FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
+                            "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
+                            "margin": pl.Float64})
+UTC = pl.Datetime("us", "UTC")
+INFERRED_SCHEMA: dict[str, Any] = {
+    "child": pl.String, "parent": pl.String, "confidence": pl.Float64, "method": pl.String,
+    "features": FEATURE_STRUCT, "run_id": pl.String, "store_version": pl.Int64, "inferred_at": UTC,
+}
+WEIGHTS_FILE = "inference_weights.json"
+_MERSENNE = np.uint64((1 << 61) - 1)
+_MAX32 = np.uint64(0xFFFFFFFF)
+
+
+# ---------------------------------------------------------------------------------------------- weights
+@dataclass(frozen=True)
+class Weights:
+    """Fitted weights: ``coef`` per feature of :data:`FEATURES`, and the Platt calibration ``(a, b)``."""
+
+    coef: dict[str, float]
+    calibration: tuple[float, float] = (1.0, 0.0)
+    version: str = METHOD_VERSION
+    report: dict = field(default_factory=dict)
+
+    def vector(self) -> np.ndarray:
+        return np.array([self.coef.get(f, 0.0) for f in FEATURES], dtype=np.float64)
+
+
+def load_weights(path: str | Path | None = None) -> Weights:
+    """The shipped weights (``data/inference_weights.json``) or those in ``path``.
+
+    Raises :class:`~lineage.errors.LineageError` when the file is missing or made for another method.
+
+    >>> load_weights().version == METHOD_VERSION
+    True
+    """
+    p = Path(path) if path is not None else data_dir() / WEIGHTS_FILE
+    try:
+        d = json.loads(p.read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise LineageError(f"inference weights {p} cannot be read ({e}); run `archivist infer --fit`") from None
+    if d.get("method") != METHOD_VERSION:
+        raise LineageError(f"inference weights {p} are for method {d.get('method')!r}, not {METHOD_VERSION!r}; "
+                           "run `archivist infer --fit`")
+    return Weights(coef={k: float(v) for k, v in d["coef"].items()},
+                   calibration=(float(d["calibration"][0]), float(d["calibration"][1])),
+                   version=d["method"], report=d.get("report", {}))
+
+
+# ---------------------------------------------------------------------------------------------- media
+def load_fingerprints(archive_path: str | Path) -> pl.DataFrame | None:
+    """The ``media_fingerprints`` table of an archive (``id, pdq`` per image or frame), or None.
+
+    The media part of the archive writes it (columns ``id, sha256, kind, frame_s, pdq, quality``);
+    inference needs only ``id`` and ``pdq`` (64 hex characters, 256 bits).
+
+    >>> import tempfile
+    >>> load_fingerprints(tempfile.mkdtemp()) is None
+    True
+    """
+    p = Path(archive_path) / "media_fingerprints"
+    if not (p / "_delta_log").exists():
+        return None
+    fp = pl.read_delta(str(p), columns=["id", "pdq"]).drop_nulls()
+    return fp.filter(pl.col("pdq").str.len_chars() == 64)
+
+
+def _pdq_words(pdq: pl.Series) -> np.ndarray:
+    """Each 64-hex PDQ hash as four uint64 words."""
+    hexes = pdq.to_list()
+    out = np.zeros((len(hexes), 4), dtype=np.uint64)
+    for k in range(4):
+        out[:, k] = np.array([int(h[16 * k:16 * (k + 1)], 16) for h in hexes], dtype=np.uint64)
+    return out
+
+
+def _popcount(x: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(x).astype(np.int64)
+
+
+def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_distance: int = 31,
+                 child: np.ndarray | None = None, parent: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Visual similarity ``1 - hamming / 256`` of the best frame pair, for candidate pairs or new ones.
+
+    ``ids`` are the posts in index order. With ``child``/``parent`` index arrays it
+    scores those pairs (NaN where either post has no fingerprint); without them it
+    finds candidate pairs whose best frames are within ``max_distance`` bits, by
+    multi-index hashing (eight 32-bit blocks: pairs within 7 bits always share a
+    block; the rest are found when they happen to). The one place that knows the
+    fingerprint format, so a faster index can replace it.
+    Returns ``(child, parent, similarity)``; pairs found are not yet ordered in time.
+
+    >>> fp = pl.DataFrame({"id": ["a", "b"], "pdq": ["0" * 64, "0" * 63 + "f"]})
+    >>> c, p, s = visual_pairs(fp, pl.Series(["a", "b", "c"]), child=np.array([1, 2]), parent=np.array([0, 0]))
+    >>> float(s[0]), bool(np.isnan(s[1]))
+    (0.984375, True)
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    if fingerprints is None or fingerprints.height == 0:
+        if child is None:
+            return empty, empty, np.zeros(0)
+        return child, parent, np.full(child.shape[0], np.nan)  # type: ignore[return-value]
+    index = pl.DataFrame({"id": ids}).with_row_index("_i")
+    fp = fingerprints.join(index, on="id", how="inner").sort("_i", "pdq")
+    pos = fp.get_column("_i").cast(pl.Int64).to_numpy()
+    words = _pdq_words(fp.get_column("pdq"))
+    if child is not None:
+        assert parent is not None
+        sim = np.full(child.shape[0], np.nan)
+        # frames per post: a row range in fp
+        starts = np.searchsorted(pos, np.arange(ids.len() + 1))
+        for k in range(child.shape[0]):
+            a0, a1 = starts[child[k]], starts[child[k] + 1]
+            b0, b1 = starts[parent[k]], starts[parent[k] + 1]
+            if a0 == a1 or b0 == b1:
+                continue
+            d = _popcount(words[a0:a1, None, :] ^ words[None, b0:b1, :]).sum(axis=2)
+            sim[k] = 1.0 - d.min() / 256.0
+        return child, parent, sim
+    cs, ps = [], []
+    for blk in range(8):
+        key = (words[:, blk // 2] >> np.uint64(32 * (blk % 2))) & _MAX32
+        order = np.lexsort((pos, key))
+        for d in range(1, PER_BUCKET + 1):
+            a, b = order[d:], order[:-d]
+            same = (key[a] == key[b]) & (pos[a] != pos[b])
+            cs.append(a[same])
+            ps.append(b[same])
+    if not cs:
+        return empty, empty, np.zeros(0)
+    a = np.concatenate(cs)
+    b = np.concatenate(ps)
+    dist = _popcount(words[a] ^ words[b]).sum(axis=1)
+    ok = dist <= max_distance
+    return pos[a[ok]], pos[b[ok]], 1.0 - dist[ok] / 256.0
+
+
+# ---------------------------------------------------------------------------------------------- candidates
+def _minhash(codes: pl.Series, hashes: np.ndarray, lens: np.ndarray) -> np.ndarray:
+    """MinHash signatures (rows, :data:`NUM_PERM`) of each row's token hashes, datasketch's legacy scheme.
+
+    Equal to ``datasketch.MinHash(num_perm=NUM_PERM, seed=1, scheme="legacy")`` updated
+    with each token hash (a test checks it), computed for every row at once.
+    """
+    from datasketch import MinHash
+
+    a, b = MinHash(num_perm=NUM_PERM, seed=1, scheme="legacy", hashfunc=lambda x: x).permutations.astype(np.uint64)
+    n = lens.shape[0]
+    sig = np.full((n, NUM_PERM), np.uint64(0xFFFFFFFF), dtype=np.uint64)
+    has = lens > 0
+    if hashes.size == 0:
+        return sig
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])[has]
+    # permute each distinct token once (a table by token code), then gather per post: far fewer
+    # multiplications and modulos than one per post and token
+    flat = codes.explode().drop_nulls().to_numpy().astype(np.int64)
+    table_h = np.zeros(int(flat.max()) + 1, dtype=np.uint64)
+    table_h[flat] = hashes
+    step = 8
+    for k0 in range(0, NUM_PERM, step):
+        ks = slice(k0, min(NUM_PERM, k0 + step))
+        perm = (((table_h[:, None] * a[None, ks] + b[None, ks]) % _MERSENNE) & _MAX32).astype(np.uint32)
+        sig[has, ks] = np.minimum.reduceat(perm[flat], starts, axis=0)
+    return sig
+
+
+class _Groups:
+    """Rows ``R`` (global indices, ascending = time order) sorted by a group key, for "the few
+    earlier rows of my group" lookups of any subset of children without sorting again.
+
+    ``key`` is packed with the row's rank (< 2**24) in one uint64 (its top 40 bits): one sort
+    instead of a two-key lexsort. Keys that share their top 40 bits merely add candidates,
+    which the score then weighs.
+    """
+
+    def __init__(self, rows: np.ndarray, key: np.ndarray) -> None:
+        self.rows = rows
+        if rows.size and int(rows.max()) < (1 << 24):
+            packed = (key.astype(np.uint64) >> np.uint64(24) << np.uint64(24)) | rows.astype(np.uint64)
+            self.order = np.argsort(packed)
+            self.skey = packed[self.order] >> np.uint64(24)
+        else:
+            self.order = np.lexsort((rows, key))
+            self.skey = key[self.order]
+        self.inv = np.empty_like(self.order)
+        self.inv[self.order] = np.arange(self.order.shape[0])
+
+    def earlier(self, lo: int, hi: int, t: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs (child, parent) in global indices for children ``lo <= child < hi``: the ``depth``
+        rows before each child in its group, created strictly earlier."""
+        j0, j1 = np.searchsorted(self.rows, [lo, hi])
+        if j0 == j1:
+            z = np.zeros(0, dtype=np.int64)
+            return z, z
+        a_pos = self.inv[j0:j1]
+        child = self.rows[j0:j1]
+        cs, ps = [], []
+        for d in range(1, depth + 1):
+            b_pos = a_pos - d
+            ok = b_pos >= 0
+            b_pos = np.where(ok, b_pos, 0)
+            par = self.rows[self.order[b_pos]]
+            ok &= (self.skey[b_pos] == self.skey[a_pos]) & (t[par] < t[child])
+            cs.append(child[ok])
+            ps.append(par[ok])
+        return np.concatenate(cs), np.concatenate(ps)
+
+
+@dataclass
+class _Prepared:
+    ids: pl.Series
+    t: np.ndarray  # epoch µs, index order = (created_at, id)
+    author: np.ndarray  # int codes, -1 unknown
+    views: np.ndarray
+    remixes: np.ndarray  # NaN unknown
+    ntok: np.ndarray
+    sets: np.ndarray  # object array of set strings
+    same_before: np.ndarray  # earlier posts with exactly this token set (a meme's size so far)
+    sig: np.ndarray
+    usable: np.ndarray  # may take part (text or media, not from the future)
+    reason: list[str | None]
+
+
+def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepared:
+    df = posts.sort(["created_at", "id"])
+    n = df.height
+    ids = df.get_column("id")
+    t = df.get_column("created_at").dt.epoch("us").fill_null(0).to_numpy().astype(np.int64)
+    toks = tokens_series(df.get_column("text").fill_null("")).list.unique().list.sort()
+    codes = token_codes(toks)
+    lens = toks.list.len().fill_null(0).to_numpy().astype(np.int64)
+    hashes = toks.explode().drop_nulls().hash(seed=20261).to_numpy().astype(np.uint64) & _MAX32
+    sig = _minhash(codes, hashes, lens)
+    sets = set_strings(codes)
+    same_before = (pl.DataFrame({"s": pl.Series(sets.tolist(), dtype=pl.String)})
+                   .select(pl.int_range(pl.len()).over("s")).to_series().to_numpy().astype(np.int64))
+    author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
+              if "author" in df.columns else np.full(n, -1))
+    views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
+        else np.zeros(n)
+    remixes = df.get_column("remixes").cast(pl.Float64).fill_null(np.nan).to_numpy() if "remixes" in df.columns \
+        else np.full(n, np.nan)
+    has_media = np.zeros(n, dtype=bool)
+    if fingerprints is not None and fingerprints.height:
+        has_media = ids.is_in(fingerprints.get_column("id").implode()).to_numpy()
+    observed = None
+    for col in ("fetched_at", "observed_at"):
+        if col in df.columns:
+            observed = df.get_column(col).dt.epoch("us").to_numpy()
+            break
+    future = np.zeros(n, dtype=bool)
+    if observed is not None:
+        obs = np.asarray(observed, dtype=np.float64)
+        future = np.where(np.isnan(obs), False, t > obs)
+    reason: list[str | None] = [None] * n
+    no_content = (lens == 0) & ~has_media
+    for i in np.nonzero(no_content)[0].tolist():
+        reason[i] = "no prompt or media"
+    for i in np.nonzero(future)[0].tolist():
+        reason[i] = "created after it was observed (a date from the future)"
+    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, sig=sig,
+                     usable=~no_content & ~future, reason=reason)
+
+
+CHUNK = 200_000  # children whose candidates are gathered at once (bounds the memory of the raw pairs)
+
+
+def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs ``(child, parent, band hits, jaccard)``: parent strictly earlier, sorted by child,
+    at most MAX_CANDIDATES per child. Children are taken in time-ordered chunks of :data:`CHUNK`,
+    each against every earlier post, so memory stays bounded and the result does not depend on
+    the chunking."""
+    n = P.t.shape[0]
+    rows = np.nonzero(P.usable & (P.ntok > 0))[0]
+    bands = []
+    for band in range(BANDS):
+        s = P.sig[rows, band * ROWS:(band + 1) * ROWS]
+        key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
+                                                          * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
+        bands.append(_Groups(rows, key))
+    arows = np.nonzero(P.usable & (P.author >= 0))[0]
+    authors = _Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24)) if arows.size else None
+    visual = None
+    if fingerprints is not None:
+        vc, vp, _ = visual_pairs(fingerprints, P.ids)
+        later = P.t[vc] > P.t[vp]
+        c2 = np.where(later, vc, vp)
+        p2 = np.where(later, vp, vc)
+        keep = (P.t[c2] != P.t[p2]) & P.usable[c2] & P.usable[p2]
+        visual = (c2[keep], p2[keep])
+    out = []
+    for lo in range(0, n, CHUNK):
+        hi = min(n, lo + CHUNK)
+        if not targets[lo:hi].any():
+            continue
+        out.append(_chunk_candidates(P, targets, bands, authors, visual, lo, hi))
+    z = np.zeros(0, dtype=np.int64)
+    if not out:
+        return z, z, z, np.zeros(0)
+    return tuple(np.concatenate(x) for x in zip(*out))  # type: ignore[return-value]
+
+
+def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], authors: _Groups | None,
+                      visual: tuple[np.ndarray, np.ndarray] | None, lo: int, hi: int
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    n = P.t.shape[0]
+    cs, ps = [], []
+    for g in bands:
+        c, p = g.earlier(lo, hi, P.t, PER_BUCKET)
+        cs.append(c)
+        ps.append(p)
+    hits_from_lsh = sum(x.shape[0] for x in cs)
+    if authors is not None:
+        c, p = authors.earlier(lo, hi, P.t, PER_AUTHOR)
+        cs.append(c)
+        ps.append(p)
+    if visual is not None:
+        m = (visual[0] >= lo) & (visual[0] < hi)
+        cs.append(visual[0][m])
+        ps.append(visual[1][m])
+    z = np.zeros(0, dtype=np.int64)
+    c = np.concatenate(cs)
+    p = np.concatenate(ps)
+    not_lsh = np.ones(c.shape[0], dtype=np.int64)
+    not_lsh[:hits_from_lsh] = 0
+    keep = targets[c] & P.usable[p]
+    # one sort of (pair code, not-from-LSH bit): distinct pairs and their band hits
+    code = np.sort((c[keep] * n + p[keep]) * 2 + not_lsh[keep])
+    del c, p, not_lsh, keep, cs, ps
+    if code.size == 0:
+        return z, z, z, np.zeros(0)
+    pair = code >> 1
+    start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
+    hits = np.add.reduceat(1 - (code & 1), start)
+    c, p = pair[start] // n, pair[start] % n
+    del code, pair
+    # first cut: at most 2 * MAX_CANDIDATES per child by band hits, then recency (no Jaccard yet)
+    c, p, hits = _top_per_child(c, p, hits, n, 2 * MAX_CANDIDATES)
+    # then at most MAX_CANDIDATES per child: highest token Jaccard, then most recent
+    jac = _jaccard(P, c, p)
+    q = np.rint(jac * 65535).astype(np.int64)
+    c, p, keep_idx = _top_per_child(c, p, q, n, MAX_CANDIDATES, return_index=True)
+    return c, p, hits[keep_idx], jac[keep_idx]
+
+
+def _top_per_child(c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int, k: int, *, return_index: bool = False):
+    """The ``k`` pairs of each child with the highest integer ``score`` (< 2**16), then the latest parent.
+
+    Sorted by child, best first. One sort of a packed uint64 (child, score, parent) when
+    ``n < 2**24``, else a lexsort.
+    """
+    if n < (1 << 24):
+        packed = ((c.astype(np.uint64) << np.uint64(40)) | ((65535 - score).astype(np.uint64) << np.uint64(24))
+                  | ((1 << 24) - 1 - p).astype(np.uint64))
+        order = np.argsort(packed)
+    else:
+        order = np.lexsort((-p, -score, c))
+    cs = c[order]
+    first = np.searchsorted(cs, cs, side="left")
+    sel = order[(np.arange(cs.shape[0], dtype=np.int64) - first) < k]
+    if return_index:
+        return c[sel], p[sel], sel
+    return c[sel], p[sel], score[sel]
+
+
+def _jaccard(P: _Prepared, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Exact Jaccard of the distinct token sets of each pair (rapidfuzz Indel on sorted-set strings)."""
+    from rapidfuzz.distance import Indel
+    from rapidfuzz.process import cpdist
+
+    if c.size == 0:
+        return np.zeros(0)
+    la = P.ntok[c].astype(np.float64)
+    lb = P.ntok[p].astype(np.float64)
+    d = cpdist(P.sets[c].tolist(), P.sets[p].tolist(), scorer=Indel.distance, workers=-1).astype(np.float64)
+    inter = (la + lb - d) / 2.0
+    union = la + lb - inter
+    return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
+
+
+def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac: np.ndarray,
+              fingerprints: pl.DataFrame | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The feature matrix (pairs x FEATURES) of candidate pairs sorted by child, and raw values for the store."""
+    m = c.shape[0]
+    la = P.ntok[c].astype(np.float64)
+    starts = np.searchsorted(c, c, side="left")
+    bounds = np.unique(starts)
+    best = np.maximum.reduceat(jac, bounds) if m else np.zeros(0)
+    seg = np.searchsorted(bounds, starts)
+    gap = jac - best[seg] if m else np.zeros(0)
+    is_best = gap > -1e-9
+    ties = np.bincount(seg, weights=is_best.astype(np.float64))[seg] if m else np.zeros(0)
+    ncand = np.bincount(seg)[seg] if m else np.zeros(0)
+    delay_h = (P.t[c] - P.t[p]) / 3.6e9
+    # recency rank among the child's candidates (0 = most recent)
+    order = np.lexsort((-P.t[p], c))
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(m) - np.searchsorted(c[order], c[order], side="left")
+    same_author = (P.author[c] >= 0) & (P.author[c] == P.author[p])
+    rem = P.remixes[p]
+    has_count = ~np.isnan(rem)
+    _, _, vis = visual_pairs(fingerprints, P.ids, child=c, parent=p)
+    has_vis = ~np.isnan(vis)
+    X = np.empty((m, len(FEATURES)), dtype=np.float32)  # float32, one column at a time: bounded memory
+    cols: list[Callable[[], Any]] = [
+        lambda: 1.0, lambda: jac, lambda: gap, lambda: is_best, lambda: np.log1p(np.maximum(ties - 1, 0)),
+        lambda: hits / BANDS, lambda: np.log1p(np.maximum(delay_h, 0.0)), lambda: np.log1p(rank),
+        lambda: same_author, lambda: np.log1p(P.views[p]) / 10.0, lambda: has_count,
+        lambda: np.where(has_count, np.log1p(np.nan_to_num(rem)), 0.0),
+        lambda: has_count & (np.nan_to_num(rem) == 0), lambda: np.nan_to_num(vis), lambda: has_vis,
+        lambda: np.log1p(la), lambda: la <= 2, lambda: np.log1p(P.same_before[c]),
+    ]
+    for k, col in enumerate(cols):
+        X[:, k] = col()
+    raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
+           "candidates": ncand.astype(np.int64), "ties": ties.astype(np.int64)}
+    return X, raw
+
+
+def _softmax_choice(X: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair: probability under the per-child softmax with a "no parent" option of utility 0."""
+    u = X @ w
+    starts = np.searchsorted(c, c, side="left")
+    bounds = np.unique(starts)
+    seg = np.searchsorted(bounds, starts)
+    mx = np.maximum(np.maximum.reduceat(u, bounds), 0.0) if u.size else np.zeros(0)
+    e = np.exp(u - mx[seg])
+    z = np.bincount(seg, weights=e) + np.exp(-mx)
+    return e / z[seg], seg, bounds
+
+
+def _calibrate(prob: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
+    q = np.clip(prob, 1e-9, 1 - 1e-9)
+    logit = np.log(q / (1 - q))
+    return 1.0 / (1.0 + np.exp(-(ab[0] * logit + ab[1])))
+
+
+@dataclass
+class InferResult:
+    """What :func:`infer_frame` found.
+
+    ``edges``: ``child, parent, confidence, features`` (one row per post given a parent);
+    ``reasons``: ``id, reason`` of posts that could take no part; ``considered``: posts looked at.
+    """
+
+    edges: pl.DataFrame
+    reasons: pl.DataFrame
+    considered: int
+    pairs: dict[str, np.ndarray] | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """``considered, parents_found, share_at_0_9, no_part`` (counts by reason)."""
+        n = self.edges.height
+        hi = int((self.edges.get_column("confidence") >= 0.9).sum()) if n else 0
+        return {"considered": self.considered, "parents_found": n, "share_at_0_9": (hi / n) if n else None,
+                "no_part": dict(sorted(self.reasons.group_by("reason").len().rows()))
+                if self.reasons.height else {}}
+
+
+def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, capacity: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Children in time order each take their best candidate that still has published remixes to give.
+
+    A platform that publishes a remix count (``remixes``) says how many children a post has:
+    once that many are taken (declared ones first), the post is no longer a candidate for
+    later posts. The softmax is taken over the candidates still open and "no parent", so
+    the probability stays a probability. Because children are served in time order, a
+    child's choice depends only on earlier posts (what makes an incremental rerun exact).
+    Returns ``(chosen pair index, its probability, margin over the runner-up)``.
+    """
+    cap = np.where(np.isnan(capacity), np.inf, capacity).tolist()
+    ul, pl_ = u.tolist(), p.tolist()
+    ends = np.r_[bounds[1:], c.shape[0]].tolist()
+    out_k, out_p, out_m = [], [], []
+    for lo, hi in zip(bounds.tolist(), ends):
+        best_k, best_u, second_u = -1, 0.0, None  # the null option has utility 0
+        total = 1.0
+        mx = 0.0
+        open_ = [k for k in range(lo, hi) if cap[pl_[k]] > 0.5]
+        if not open_:
+            continue
+        mx = max(0.0, max(ul[k] for k in open_))
+        total = math.exp(-mx) + sum(math.exp(ul[k] - mx) for k in open_)
+        # best: highest utility; ties: later parent (higher index)
+        for k in open_:
+            if best_k < 0 or ul[k] > ul[best_k] or (ul[k] == ul[best_k] and pl_[k] > pl_[best_k]):
+                best_k = k
+        if ul[best_k] <= 0.0:
+            continue
+        best_u = ul[best_k]
+        runner = max([0.0] + [ul[k] for k in open_ if k != best_k])
+        second_u = runner
+        cap[pl_[best_k]] -= 1
+        out_k.append(best_k)
+        out_p.append(math.exp(best_u - mx) / total)
+        out_m.append((math.exp(best_u - mx) - math.exp(second_u - mx)) / total)
+    return (np.array(out_k, dtype=np.int64), np.array(out_p, dtype=np.float64), np.array(out_m, dtype=np.float64))
+
+
+def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weights: Weights | None = None,
+                fingerprints: pl.DataFrame | None = None, keep_pairs: bool = False,
+                taken: pl.DataFrame | None = None) -> InferResult:
+    """Infer the parent of each target post among every earlier post of ``posts``.
+
+    ``posts`` has ``id, created_at, text`` and optionally ``author, views, remixes,
+    fetched_at`` (a ``fetched_at`` earlier than ``created_at`` marks a date from the
+    future: such a post neither gets nor gives a parent). ``targets`` (ids) are the
+    posts that may get a parent (default: all). Where a post's published ``remixes`` count is
+    known, it is a capacity: ``taken`` (``id, taken``) counts the children it already has
+    (declared links, earlier inferred ones) and each later child takes a parent with room
+    left (:func:`_capacitated`). Returns an :class:`InferResult`;
+    ``edges`` has ``child, parent`` (String), ``confidence`` (Float64 in (0, 1]) and
+    ``features`` (:data:`FEATURE_STRUCT`), sorted by child.
+
+    >>> from datetime import datetime, timezone
+    >>> t = lambda h: datetime(2026, 1, 1, h, tzinfo=timezone.utc)
+    >>> posts = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [t(1), t(1), t(2)], "text": ["x y z"] * 2 + [""]})
+    >>> r = infer_frame(posts)
+    >>> r.edges.height, r.reasons.rows()
+    (0, [('c', 'no prompt or media')])
+    """
+    w = weights or load_weights()
+    if "text" not in posts.columns:
+        posts = posts.with_columns(text=pl.coalesce(pl.col("prompt") if "prompt" in posts.columns else None,
+                                                    pl.col("title") if "title" in posts.columns else None,
+                                                    pl.lit("")))
+    P = _prepare(posts, fingerprints)
+    n = P.ids.len()
+    tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
+    tmask &= P.usable
+    c, p, hits, jac = _candidates(P, tmask, fingerprints)
+    X, raw = _features(P, c, p, hits, jac, fingerprints)
+    prob, seg, bounds = _softmax_choice(X, c, w.vector())
+    capacity = P.remixes.copy()
+    if taken is not None and taken.height:
+        used = pl.DataFrame({"id": P.ids}).join(taken, on="id", how="left").get_column("taken").fill_null(0)
+        capacity = capacity - used.to_numpy()
+    if c.size and np.isfinite(capacity[p]).any():
+        chosen, chosen_p, second = _capacitated(X @ w.vector(), c, p, bounds, capacity)
+    else:
+        # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id (index)
+        order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
+        first = order[np.searchsorted(c[order], np.unique(c))] if c.size else order
+        null_p = 1.0 - np.bincount(seg, weights=prob)
+        chosen = first[prob[first] > null_p[seg[first]]]
+        chosen_p = prob[chosen]
+        second = np.zeros(chosen.shape[0])
+        if chosen.size:
+            # margin: chosen minus the runner-up (another candidate or "no parent")
+            pr = prob.copy()
+            pr[chosen] = -1.0
+            run = np.maximum(np.maximum.reduceat(pr, bounds)[seg[chosen]], null_p[seg[chosen]])
+            second = prob[chosen] - run
+    conf = _calibrate(chosen_p, w.calibration)
+    ids = P.ids
+    feats = pl.DataFrame({
+        "jaccard": raw["jaccard"][chosen], "delay_hours": raw["delay_hours"][chosen],
+        "same_author": raw["same_author"][chosen], "visual": raw["visual"][chosen],
+        "candidates": raw["candidates"][chosen], "ties": raw["ties"][chosen], "margin": second,
+    }).with_columns(pl.col("visual").fill_nan(None)).to_struct("features")
+    edges = pl.DataFrame({"child": ids.gather(c[chosen]), "parent": ids.gather(p[chosen]),
+                          "confidence": conf}).with_columns(feats).sort("child")
+    reasons = pl.DataFrame({"id": ids, "reason": pl.Series(P.reason, dtype=pl.String)}).filter(
+        pl.col("reason").is_not_null() & pl.Series(np.ones(n, dtype=bool) if targets is None
+                                                    else ids.is_in(targets.implode()).to_numpy()))
+    pairs = None
+    if keep_pairs:
+        pairs = {"c": c, "p": p, "X": X, "prob": prob, "ids": ids, "jac": raw["jaccard"], "t": P.t}
+    return InferResult(edges=edges, reasons=reasons.sort("id"), considered=int(tmask.sum() + len(reasons)),
+                       pairs=pairs)
+
+
+# ---------------------------------------------------------------------------------------------- the archive
+def _archive_posts(arc: Any, source: str | None = None) -> pl.DataFrame:
+    posts = arc.posts().filter(~pl.col("placeholder"))
+    return posts.select("id", "source", "created_at", "fetched_at", "author", "text", "views", "remixes",
+                        "content_hash")
+
+
+def inferred_edges(arc: Any) -> pl.DataFrame:
+    """The archive's ``inferred_edges`` table (:data:`INFERRED_SCHEMA`; empty when ``infer`` never ran).
+
+    >>> import tempfile
+    >>> from archive.store import Archive
+    >>> inferred_edges(Archive.open(tempfile.mkdtemp() + "/a", create=True)).height
+    0
+    """
+    return arc.read_table("inferred_edges", schema=INFERRED_SCHEMA)
+
+
+def infer(arc: Any, *, source: str | None = None, since: datetime | str | None = None,
+          weights: Weights | None = None, full: bool = False, progress: Callable[[str], None] | None = None
+          ) -> dict[str, Any]:
+    """Infer parents for the archive's posts without a declared or C2PA parent; write ``inferred_edges``.
+
+    Only what new or changed posts can change is recomputed: every post's parent depends
+    only on earlier posts, so targets created before the earliest post added or changed
+    since the last run keep their rows (``full=True`` recomputes all). ``source`` and
+    ``since`` restrict the posts that get a parent (candidates come from the whole
+    archive); rows of other posts are kept. Returns the summary (``considered,
+    parents_found, share_at_0_9, no_part, run_id, store_version, recomputed_from``).
+    Raises :class:`~lineage.errors.LineageError` when the archive is read-only.
+
+    >>> import tempfile
+    >>> from archive.store import Archive
+    >>> infer(Archive.open(tempfile.mkdtemp() + "/a", create=True))["parents_found"]
+    0
+    """
+    from archive.record import parse_time
+
+    if arc.read_only:
+        raise LineageError(f"the archive at {arc.path} is open read-only; inference writes inferred_edges")
+    say = progress or (lambda s: None)
+    w = weights or load_weights()
+    version = arc.version()
+    say("reading posts")
+    posts = _archive_posts(arc)
+    declared = arc.edges().get_column("child").unique()
+    eligible = posts.filter(~pl.col("id").is_in(declared.implode()))
+    if source is not None:
+        eligible = eligible.filter(pl.col("source") == source)
+    if since is not None:
+        t0 = parse_time(since if "T" in str(since) else f"{since}T00:00:00Z") if isinstance(since, str) else since
+        eligible = eligible.filter(pl.col("created_at") >= t0)
+    old = inferred_edges(arc)
+    start = None  # recompute targets created at or after this time
+    if not full and old.height and old.get_column("method").unique().to_list() == [w.version]:
+        prev_v = int(old.get_column("store_version").max())
+        try:
+            before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash")
+            before_decl = arc.edges(as_of=prev_v).get_column("child").unique()
+        except Exception:  # the older version can no longer be read (redaction): a full run
+            before = None
+        if before is not None:
+            changed = posts.join(before, on=["id", "content_hash"], how="anti")
+            gone = before.join(posts.select("id"), on="id", how="anti")
+            decl_changed = declared.to_frame().join(before_decl.to_frame(), on="child", how="anti")
+            times = pl.concat([changed.select("created_at"),
+                               posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at")])
+            if gone.height:
+                start = None
+            elif times.height == 0:
+                start = "nothing"
+            else:
+                start = times.get_column("created_at").min()
+    say("inferring")
+    if start == "nothing":
+        targets = eligible.head(0)
+    elif start is not None:
+        targets = eligible.filter(pl.col("created_at") >= start)
+    else:
+        targets = eligible
+    keep = old.filter(~pl.col("child").is_in(targets.get_column("id").implode()),
+                      ~pl.col("child").is_in(declared.implode()),
+                      pl.col("child").is_in(posts.get_column("id").implode()))
+    if start is None and source is None and since is None:
+        keep = keep.head(0)
+    # children each parent already has: declared ones and inferred ones kept from the last run
+    taken = (pl.concat([arc.edges().select(id="parent"), keep.select(id="parent")])
+             .group_by("id").agg(taken=pl.len().cast(pl.Float64)))
+    res = infer_frame(posts, targets=targets.get_column("id"), weights=w,
+                      fingerprints=load_fingerprints(arc.path), taken=taken)
+    run_id = uuid.uuid4().hex
+    now = datetime.now(timezone.utc)
+    new = res.edges.with_columns(method=pl.lit(w.version), run_id=pl.lit(run_id),
+                                 store_version=pl.lit(version, dtype=pl.Int64),
+                                 inferred_at=pl.lit(now, dtype=UTC)).select(list(INFERRED_SCHEMA))
+    out = pl.concat([keep.cast(INFERRED_SCHEMA), new.cast(INFERRED_SCHEMA)]).sort("child")  # type: ignore[arg-type]
+    # store_version names the store this table answers for; every row is valid for it
+    out = out.with_columns(store_version=pl.lit(version, dtype=pl.Int64))
+    say("writing inferred_edges")
+    arc.write_table("inferred_edges", out, mode="overwrite")
+    summary = res.summary()
+    n = out.height
+    summary.update({
+        "considered": res.considered, "parents_found": n,
+        "share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / n) if n else None,
+        "recomputed": targets.height, "run_id": run_id, "store_version": version,
+    })
+    return summary
+
+
+def why(features: dict[str, Any] | None, confidence: float | None) -> str:
+    """A person's sentence for an inferred link: confidence, prompt overlap, delay, author.
+
+    >>> why({"jaccard": 0.91, "delay_hours": 2.0, "same_author": True, "visual": None}, 0.83)
+    'inferred, confidence 0.83: prompt 91% the same, posted 2 h after, same author'
+    """
+    f = features or {}
+    parts = []
+    if f.get("jaccard") is not None:
+        parts.append(f"prompt {round(100 * f['jaccard'])}% the same")
+    if f.get("visual") is not None and not (isinstance(f["visual"], float) and math.isnan(f["visual"])):
+        parts.append(f"picture {round(100 * f['visual'])}% alike")
+    h = f.get("delay_hours")
+    if h is not None:
+        parts.append(f"posted {_duration(h)} after")
+    if f.get("same_author"):
+        parts.append("same author")
+    head = f"inferred, confidence {confidence:.2f}" if confidence is not None else "inferred"
+    return head + (": " + ", ".join(parts) if parts else "")
+
+
+def _duration(h: float) -> str:
+    if h < 1:
+        return f"{max(1, round(h * 60))} min"
+    if h < 48:
+        return f"{round(h)} h"
+    return f"{round(h / 24)} days"
+
+
+# ---------------------------------------------------------------------------------------------- fitting
+from lineage.infer_eval import evaluate, evaluate_frame, posts_from_records  # noqa: E402  (re-exported)
+from lineage.infer_fit import FIT_SETTINGS, EVAL_SETTINGS, fit  # noqa: E402  (re-exported)

@@ -1,0 +1,202 @@
+"""Fitting lineage inference on the simulator's ground truth (``archivist infer --fit``).
+
+Three disjoint groups of simulated archives: :data:`FIT_SETTINGS` fit the
+conditional-logit weights (maximum likelihood with a small L2 penalty, L-BFGS),
+:data:`CALIBRATION_SETTINGS` fit the Platt recalibration of the chosen option's
+probability, and :data:`EVAL_SETTINGS` (seeds and parameter values neither of the
+others used) give the report shipped beside the weights. Half the archives of
+each group hide the platform's remix counts, so the weights also serve sources
+that publish none.
+
+Examples
+--------
+>>> sorted(set(FIT_SETTINGS[0]) - {"counts"}) == sorted(set(EVAL_SETTINGS[0]) - {"counts"})
+True
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import polars as pl
+
+__all__ = ["FIT_SETTINGS", "CALIBRATION_SETTINGS", "EVAL_SETTINGS", "fit", "simulated_posts"]
+
+_HABITS = dict(attachment=1.0, repost=0.15, self_remix=0.2, cross_copy=0.03)
+FIT_SETTINGS: list[dict[str, Any]] = [
+    dict(seed=101, posts=4000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=True,
+         **_HABITS),
+    dict(seed=102, posts=4000, m0=2.5, gamma=0.8, mutation_rate=1.6, activity_half_life_days=2.0, counts=False,
+         attachment=2.0, repost=0.1, self_remix=0.3, cross_copy=0.05),
+    dict(seed=103, posts=4000, m0=3.5, gamma=0.7, mutation_rate=0.9, activity_half_life_days=5.0, counts=True,
+         attachment=0.5, repost=0.25, self_remix=0.1, cross_copy=0.02),
+    dict(seed=104, posts=4000, m0=3.0, gamma=0.75, mutation_rate=2.0, activity_half_life_days=1.0, counts=False,
+         attachment=0.0, repost=0.0, self_remix=0.0, cross_copy=0.0),
+    dict(seed=105, posts=4000, m0=2.0, gamma=0.85, mutation_rate=1.2, activity_half_life_days=4.0, counts=True,
+         attachment=1.5, repost=0.2, self_remix=0.25, cross_copy=0.04),
+    dict(seed=106, posts=4000, m0=4.0, gamma=0.65, mutation_rate=1.4, activity_half_life_days=3.0, counts=False,
+         **_HABITS),
+]
+CALIBRATION_SETTINGS: list[dict[str, Any]] = [
+    dict(seed=201, posts=4000, m0=3.0, gamma=0.72, mutation_rate=1.3, activity_half_life_days=2.5, counts=True,
+         attachment=1.2, repost=0.15, self_remix=0.2, cross_copy=0.03),
+    dict(seed=202, posts=4000, m0=2.8, gamma=0.78, mutation_rate=1.1, activity_half_life_days=3.5, counts=False,
+         attachment=0.8, repost=0.12, self_remix=0.15, cross_copy=0.03),
+    dict(seed=203, posts=4000, m0=3.2, gamma=0.74, mutation_rate=1.5, activity_half_life_days=2.0, counts=True,
+         attachment=1.6, repost=0.2, self_remix=0.25, cross_copy=0.02),
+    dict(seed=204, posts=4000, m0=2.6, gamma=0.8, mutation_rate=1.0, activity_half_life_days=4.5, counts=False,
+         attachment=0.6, repost=0.18, self_remix=0.1, cross_copy=0.04),
+]
+#: Settings no fit saw: other seeds and other parameter values.
+EVAL_SETTINGS: list[dict[str, Any]] = [
+    dict(seed=901, posts=5000, m0=3.3, gamma=0.73, mutation_rate=1.25, activity_half_life_days=2.7, counts=True,
+         attachment=1.3, repost=0.17, self_remix=0.22, cross_copy=0.035),
+    dict(seed=902, posts=5000, m0=2.4, gamma=0.82, mutation_rate=1.7, activity_half_life_days=3.3, counts=False,
+         attachment=0.7, repost=0.08, self_remix=0.35, cross_copy=0.025),
+    dict(seed=903, posts=5000, m0=3.7, gamma=0.68, mutation_rate=0.8, activity_half_life_days=1.5, counts=True,
+         attachment=2.2, repost=0.3, self_remix=0.05, cross_copy=0.045),
+    dict(seed=904, posts=5000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=False,
+         attachment=0.3, repost=0.05, self_remix=0.12, cross_copy=0.01),
+]
+
+
+def simulated_posts(setting: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, str | None]]:
+    """The posts frame and true parents of one simulated setting (``counts=False`` hides remix counts).
+
+    >>> posts, truth = simulated_posts(dict(seed=3, posts=50, counts=False))
+    >>> posts.height, posts["remixes"].null_count()
+    (50, 50)
+    """
+    from archive.sources.simulate import SimParams, simulate
+    from lineage.infer import posts_from_records
+
+    kw = {k: v for k, v in setting.items() if k != "counts"}
+    posts, truth = posts_from_records(simulate(SimParams(**kw))[0])
+    if not setting.get("counts", True):
+        posts = posts.with_columns(pl.lit(None, dtype=pl.Int64).alias("remixes"))
+    return posts, truth
+
+
+def _design(settings: list[dict[str, Any]], say: Callable[[str], None]) -> list[tuple]:
+    from lineage.infer import FEATURES, Weights, infer_frame
+
+    zero = Weights(coef={f: 0.0 for f in FEATURES})
+    out = []
+    for s in settings:
+        say(f"simulating and scoring seed {s['seed']}")
+        posts, truth = simulated_posts(s)
+        res = infer_frame(posts, weights=zero, keep_pairs=True)
+        pr = res.pairs
+        assert pr is not None
+        ids = pr["ids"].to_list()
+        tp = np.array([truth.get(ids[int(c)]) == ids[int(p)] for c, p in zip(pr["c"], pr["p"])], dtype=bool)
+        out.append((pr["c"], pr["X"], tp))
+    return out
+
+
+def _nll(w: np.ndarray, data: list[tuple], l2: float) -> tuple[float, np.ndarray]:
+    total, grad, count = 0.0, np.zeros_like(w), 0
+    for c, X, y in data:
+        if c.size == 0:
+            continue
+        u = X @ w
+        starts = np.searchsorted(c, c, side="left")
+        bounds = np.unique(starts)
+        seg = np.searchsorted(bounds, starts)
+        mx = np.maximum(np.maximum.reduceat(u, bounds), 0.0)
+        e = np.exp(u - mx[seg])
+        z = np.bincount(seg, weights=e) + np.exp(-mx)
+        logz = np.log(z) + mx
+        p = e / z[seg]
+        has = np.bincount(seg, weights=y.astype(float)) > 0
+        u_true = np.zeros(bounds.shape[0])
+        u_true[seg[y]] = u[y]
+        total += float((logz - np.where(has, u_true, 0.0)).sum())
+        grad += X.T @ p - X[y].sum(axis=0)
+        count += bounds.shape[0]
+    total = total / count + l2 * float(w[1:] @ w[1:])
+    grad = grad / count
+    grad[1:] += 2 * l2 * w[1:]
+    return total, grad
+
+
+def _platt(prob: np.ndarray, ok: np.ndarray) -> tuple[float, float]:
+    from scipy.optimize import minimize
+
+    q = np.clip(prob, 1e-9, 1 - 1e-9)
+    x = np.log(q / (1 - q))
+
+    def f(ab: np.ndarray) -> tuple[float, np.ndarray]:
+        z = ab[0] * x + ab[1]
+        pz = 1 / (1 + np.exp(-z))
+        loss = float(np.mean(np.logaddexp(0, z) - ok * z))
+        g = pz - ok
+        return loss, np.array([np.mean(g * x), np.mean(g)])
+
+    r = minimize(f, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    return float(r.x[0]), float(r.x[1])
+
+
+def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[str], None] | None = None
+        ) -> dict[str, Any]:
+    """Fit the weights on simulated truth, calibrate, evaluate on unseen settings, write the weights file.
+
+    Writes ``out`` (default ``data/inference_weights.json``) and returns its content
+    (``method, coef, calibration, report``). The report holds each evaluation
+    setting's figures (see :func:`lineage.infer.evaluate_frame`) and their mean.
+    Takes about a minute.
+
+    A minute of work, so the example only names it (tests/test_infer.py runs a small fit):
+
+    >>> callable(fit)
+    True
+    """
+    from scipy.optimize import minimize
+
+    from archive.paths import data_dir
+    from lineage.infer import FEATURES, METHOD_VERSION, Weights, evaluate_frame, infer_frame
+
+    say = progress or (lambda s: None)
+    data = _design(FIT_SETTINGS, say)
+    say("fitting the conditional logit")
+    w0 = np.zeros(len(FEATURES))
+    r = minimize(_nll, w0, args=(data, l2), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    coef = {f: float(v) for f, v in zip(FEATURES, r.x)}
+    raw = Weights(coef=coef)
+    probs, oks = [], []
+    for s in CALIBRATION_SETTINGS:
+        say(f"calibrating on seed {s['seed']}")
+        posts, truth = simulated_posts(s)
+        res = infer_frame(posts, weights=raw)
+        probs.append(res.edges.get_column("confidence").to_numpy())
+        oks.append(np.array([truth.get(c) == p for c, p in res.edges.select("child", "parent").iter_rows()], float))
+    cal = _platt(np.concatenate(probs), np.concatenate(oks))
+    weights = Weights(coef=coef, calibration=cal)
+    per = []
+    keys = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
+            "edge_overlap", "ece", "precision_at_0_9", "coverage_at_0_9", "baseline_parent_accuracy", "n"]
+    for s in EVAL_SETTINGS:
+        say(f"evaluating on seed {s['seed']}")
+        posts, truth = simulated_posts(s)
+        rep = evaluate_frame(posts, truth, weights=weights)
+        per.append({"setting": s, **{k: rep[k] for k in keys}, "reliability": rep["reliability"]})
+    mean = {k: float(np.mean([p[k] for p in per if p[k] is not None])) for k in keys if k != "n"}
+    mean["n"] = int(sum(p["n"] for p in per))
+    doc = {
+        "method": METHOD_VERSION,
+        "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": "archivist infer --fit",
+        "coef": coef,
+        "calibration": list(cal),
+        "report": {
+            "fit_settings": FIT_SETTINGS, "calibration_settings": CALIBRATION_SETTINGS,
+            "optimizer": {"converged": bool(r.success), "iterations": int(r.nit), "nll": float(r.fun), "l2": l2},
+            "evaluation": {"mean": mean, "per_setting": per},
+        },
+    }
+    path = Path(out) if out is not None else data_dir() / "inference_weights.json"
+    path.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
+    return doc

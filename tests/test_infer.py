@@ -1,0 +1,323 @@
+"""Lineage inference: recovery against the simulator's truth, properties, bad input, the store and the CLI."""
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+import lineage.infer as I
+from archive.graph import compute_lineage
+from archive.ingest import ingest_records
+from archive.sources.simulate import SimParams, simulate
+from archive.store import Archive
+from lineage.infer_fit import EVAL_SETTINGS, FIT_SETTINGS, CALIBRATION_SETTINGS, simulated_posts
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def rec(i, hours, prompt, parents=(), author="@a", **kw):
+    return {"id": f"t:{i}", "source": "t", "created_at": (T0 + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "prompt": prompt, "author": author, "parents": [{"id": p} for p in parents], **kw}
+
+
+def strip(records):
+    """The records with their declared links removed (what a platform that stopped declaring leaves)."""
+    return [{k: v for k, v in r.items() if k != "parents"} for r in records]
+
+
+# ------------------------------------------------------------------------------------------------ recovery
+def test_recovers_simulated_lineage_on_settings_the_fit_never_saw():
+    unseen = {**EVAL_SETTINGS[0], "posts": 3000}
+    fitted = {s["seed"] for s in FIT_SETTINGS + CALIBRATION_SETTINGS}
+    assert unseen["seed"] not in fitted
+    posts, truth = simulated_posts(unseen)
+    r = I.evaluate_frame(posts, truth)
+    assert r["n"] == 3000 and r["true_edges"] == sum(v is not None for v in truth.values())
+    # the fitted score beats the plain "most similar earlier prompt" measured in the same run
+    assert r["parent_accuracy"] >= r["baseline_parent_accuracy"] + 0.1
+    assert r["ancestor_accuracy"] >= r["parent_accuracy"]
+    # confidence means what it says
+    assert r["precision_at_0_9"] >= 0.92 and r["coverage_at_0_9"] >= 0.2
+    assert r["ece"] <= 0.06
+    assert sum(b["n"] for b in r["reliability"]) == r["inferred_edges"]
+
+
+def test_minhash_signatures_equal_datasketch():
+    from datasketch import MinHash
+
+    posts = pl.DataFrame({"id": ["a", "b"], "created_at": [T0, T0 + timedelta(hours=1)],
+                          "text": ["a corgi surfing a wave", "ein Hund"]})
+    P = I._prepare(posts, None)
+    toks = [sorted(set(t.split())) for t in ["a corgi surfing a wave", "ein hund"]]
+    for row, words in enumerate(toks):
+        m = MinHash(num_perm=I.NUM_PERM, seed=1, scheme="legacy", hashfunc=lambda x: x)
+        for wd in words:
+            m.update(int(pl.Series([wd]).hash(seed=20261)[0]) & 0xFFFFFFFF)
+        assert np.array_equal(P.sig[row], m.hashvalues)
+
+
+# ------------------------------------------------------------------------------------------------ properties
+words = st.sampled_from(["cat", "dog", "neon", "rain", "tokyo", "claymation", "noir", "surf", "a", "in"])
+post = st.tuples(st.integers(0, 30), st.lists(words, max_size=6), st.sampled_from(["@x", "@y", None]))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(post, min_size=1, max_size=40))
+def test_inferred_parents_are_earlier_and_the_graph_stays_acyclic(rows):
+    posts = pl.DataFrame({"id": [f"p{k}" for k in range(len(rows))],
+                          "created_at": [T0 + timedelta(hours=h) for h, _, _ in rows],
+                          "text": [" ".join(w) for _, w, _ in rows], "author": [a for _, _, a in rows]},
+                         schema={"id": pl.String, "created_at": pl.Datetime("us", "UTC"), "text": pl.String,
+                                 "author": pl.String})
+    res = I.infer_frame(posts)
+    e = res.edges
+    t = dict(zip(posts["id"], posts["created_at"]))
+    assert all(t[p] < t[c] for c, p in e.select("child", "parent").iter_rows())  # strictly earlier
+    assert e["child"].is_unique().all()
+    assert ((e["confidence"] > 0) & (e["confidence"] <= 1)).all()
+    lin, problems = compute_lineage(posts.select("id"), e.select("child", "parent"))
+    assert problems.height == 0
+    # the same input gives the same output
+    assert_frame_equal(res.edges, I.infer_frame(posts).edges)
+
+
+def test_declared_links_win_and_a_rerun_changes_nothing(tmp_path: Path):
+    recs, _ = simulate(SimParams(seed=3, posts=600))
+    half = [r if k % 2 else strip([r])[0] for k, r in enumerate(recs)]  # every other post keeps its link
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, half, source="simulate")
+    declared = a.edges()
+    s1 = I.infer(a)
+    assert s1["parents_found"] > 0
+    inf = I.inferred_edges(a)
+    assert not inf["child"].is_in(declared["child"].implode()).any()  # never shadows a declared link
+    assert_frame_equal(a.edges(edges="declared"), declared)  # untouched
+    allx = a.edges(edges="all")
+    assert_frame_equal(allx.filter(pl.col("evidence") != "inferred"), declared)
+    got = allx.filter(pl.col("evidence") == "inferred")
+    assert got.height == inf.height and got["confidence"].is_between(0, 1, closed="right").all()
+    assert a.problems(edges="all").height == 0
+    assert a.trees(edges="all").height < a.trees().height  # inferred links join trees
+    before = inf.drop("run_id", "inferred_at")
+    s2 = I.infer(a)
+    assert s2["recomputed"] == 0
+    assert_frame_equal(I.inferred_edges(a).drop("run_id", "inferred_at"), before)
+    # a declared link arriving later wins over the inferred one
+    child, parent = inf.row(0)[:2]
+    ingest_records(a, [{**next(r for r in recs if r["id"] == child),
+                        "parents": [{"id": parent if parent != recs[0]["id"] else recs[1]["id"]}],
+                        "fetched_at": "2027-01-01T00:00:00Z"}], source="simulate")
+    assert a.edges(edges="all").filter(pl.col("child") == child)["evidence"].to_list() == ["declared"]
+
+
+def test_incremental_rerun_equals_a_full_run(tmp_path: Path):
+    recs = strip(simulate(SimParams(seed=9, posts=900, self_remix=0.2, repost=0.1))[0])
+    rng = np.random.default_rng(0)
+    later = set(rng.choice(len(recs), 250, replace=False).tolist())  # new posts anywhere in time
+    first = [r for k, r in enumerate(recs) if k not in later]
+    second = [r for k, r in enumerate(recs) if k in later]
+    inc = Archive.open(tmp_path / "inc", create=True)
+    ingest_records(inc, first, source="simulate")
+    I.infer(inc)
+    ingest_records(inc, second, source="simulate")
+    s = I.infer(inc)
+    assert 0 < s["recomputed"] < s["considered"] + 1000
+    full = Archive.open(tmp_path / "full", create=True)
+    ingest_records(full, recs, source="simulate")
+    I.infer(full)
+    cols = ["child", "parent", "confidence", "features", "method"]
+    assert_frame_equal(I.inferred_edges(inc).select(cols), I.inferred_edges(full).select(cols))
+
+
+# ------------------------------------------------------------------------------------------------ bad input
+def test_posts_without_prompt_or_media_and_future_dates_are_counted_with_a_reason(tmp_path: Path):
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [rec(1, 0, "a corgi surfing in tokyo"), rec(2, 1, "a corgi surfing in tokyo, noir"),
+                       rec(3, 2, ""), rec(4, 3, "a corgi surfing in tokyo, noir, claymation",
+                                          fetched_at=(T0 + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))])
+    s = I.infer(a)
+    assert s["no_part"] == {"no prompt or media": 1, "created after it was observed (a date from the future)": 1}
+    assert I.inferred_edges(a).select("child", "parent").rows() == [("t:2", "t:1")]
+
+
+def test_one_word_and_empty_prompts():
+    posts = pl.DataFrame({"id": ["a", "b", "c", "d"], "created_at": [T0 + timedelta(hours=h) for h in range(4)],
+                          "text": ["cat", "cat", "", "dog"], "author": ["@1", "@2", "@3", "@4"]})
+    r = I.infer_frame(posts)
+    assert r.edges.select("child", "parent").rows() in ([("b", "a")], [])
+    assert r.reasons.rows() == [("c", "no prompt or media")]
+
+
+def test_ten_thousand_identical_prompts_stay_bounded_and_unsure():
+    n = 10_000
+    posts = pl.DataFrame({"id": [f"m{k:05d}" for k in range(n)],
+                          "created_at": [T0 + timedelta(minutes=k) for k in range(n)],
+                          "text": ["distracted boyfriend meme but it's cats"] * n,
+                          "author": [f"@{k}" for k in range(n)]})
+    r = I.infer_frame(posts, keep_pairs=True)
+    per_child = np.bincount(r.pairs["c"], minlength=n)
+    assert per_child.max() <= I.MAX_CANDIDATES
+    conf = r.edges.join(posts.with_row_index("k"), left_on="child", right_on="id")
+    # time and author cannot tell a meme's copies apart: confidence falls as the meme grows
+    late = conf.filter(pl.col("k") >= 100)
+    assert late.height == 0 or late["confidence"].max() < 0.2
+    assert conf.height < 200  # most copies start no guessed chain: a guess among thousands is no link
+    assert res_reasons_empty(r)
+
+
+def res_reasons_empty(r):
+    return r.reasons.height == 0
+
+
+def test_equal_timestamps_never_link_each_other():
+    posts = pl.DataFrame({"id": ["b", "a", "c"], "created_at": [T0, T0, T0 + timedelta(hours=1)],
+                          "text": ["neon rain over tokyo"] * 3})
+    e = I.infer_frame(posts, keep_pairs=True)
+    ids = e.pairs["ids"]
+    pairs = {(ids[int(c)], ids[int(p)]) for c, p in zip(e.pairs["c"], e.pairs["p"])}
+    assert ("a", "b") not in pairs and ("b", "a") not in pairs
+    assert set(e.edges["child"].to_list()) <= {"c"}
+
+
+def test_declared_placeholder_parent_is_not_reinferred_and_empty_or_root_only_archives(tmp_path: Path):
+    a = Archive.open(tmp_path / "a", create=True)
+    assert I.infer(a)["parents_found"] == 0  # empty
+    ingest_records(a, [rec(1, 0, "a red panda barista in lagos", author="@1"),
+                       rec(2, 5, "two robots in love on mars", author="@2"),
+                       rec(3, 9, "a red panda barista in lagos, noir", parents=["t:gone"], author="@3")])
+    s = I.infer(a)
+    assert s["parents_found"] == 0  # only roots, and t:3 keeps its declared, missing parent
+    assert a.lineage(edges="all").filter(pl.col("id") == "t:3")["parent"].to_list() == ["t:gone"]
+
+
+def test_edges_mode_is_checked(tmp_path: Path):
+    from archive.errors import StoreError
+
+    a = Archive.open(tmp_path / "a", create=True)
+    with pytest.raises(StoreError, match="edges must be one of declared, all"):
+        a.edges(edges="some")
+
+
+# ------------------------------------------------------------------------------------------------ media
+def test_visual_similarity_is_a_candidate_source_and_a_feature(tmp_path: Path):
+    posts = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [T0 + timedelta(hours=h) for h in range(3)],
+                          "text": ["", "", "x y"]})
+    fp = pl.DataFrame({"id": ["a", "b"], "pdq": ["f0" * 32, "f0" * 31 + "f1"]})
+    r = I.infer_frame(posts, fingerprints=fp, keep_pairs=True)
+    assert r.reasons.height == 0  # media counts as content
+    ids = r.pairs["ids"]
+    assert [(ids[int(c)], ids[int(p)]) for c, p in zip(r.pairs["c"], r.pairs["p"])] == [("b", "a")]
+    # the archive's media_fingerprints table is read when present
+    fp.with_columns(sha256=pl.lit("0"), kind=pl.lit("image")).write_delta(str(tmp_path / "media_fingerprints"))
+    assert I.load_fingerprints(tmp_path).height == 2
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+def test_cli_infer_and_evaluate(tmp_path: Path):
+    from dashboard.cli import cli as main
+
+    arc = str(tmp_path / "a")
+    run = CliRunner().invoke
+    assert run(main, ["ingest", "simulate", "--seed", "5", "--posts", "800", "--archive", arc, "--json"]).exit_code == 0
+    out = run(main, ["infer", "--evaluate", "--json", "--archive", arc])
+    assert out.exit_code == 0, out.output
+    rep = json.loads(out.output)
+    assert set(I_KEYS) <= set(rep) and rep["n"] == 800
+    out = run(main, ["infer", "--json", "--archive", arc])
+    assert out.exit_code == 0
+    got = json.loads(out.output)
+    roots = Archive.open(arc).lineage().filter(pl.col("parent").is_null()).height
+    assert got["considered"] == roots  # only the posts without a declared parent (the roots) are looked at
+    assert got["parents_found"] <= roots
+    out = run(main, ["infer", "--archive", str(tmp_path / "none")])
+    assert out.exit_code == 1 and "no archive at" in out.output
+
+
+I_KEYS = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
+          "edge_overlap", "ece", "precision_at_0_9", "coverage_at_0_9", "baseline_parent_accuracy", "n"]
+
+
+def test_fit_writes_weights_that_load(tmp_path: Path, monkeypatch):
+    import lineage.infer_fit as F
+
+    small = lambda ss: [{**s, "posts": 600} for s in ss[:2]]  # noqa: E731
+    monkeypatch.setattr(F, "FIT_SETTINGS", small(F.FIT_SETTINGS))
+    monkeypatch.setattr(F, "CALIBRATION_SETTINGS", small(F.CALIBRATION_SETTINGS))
+    monkeypatch.setattr(F, "EVAL_SETTINGS", small(F.EVAL_SETTINGS))
+    doc = F.fit(out=tmp_path / "w.json")
+    w = I.load_weights(tmp_path / "w.json")
+    assert w.coef["jaccard"] > 0 and w.coef["same_author"] > 0  # what the simulator makes informative
+    assert doc["report"]["evaluation"]["mean"]["n"] == 1200
+
+
+def test_readers_take_edges_all(tmp_path: Path):
+    from dashboard.cli import cli as main
+
+    recs = strip(simulate(SimParams(seed=12, posts=300))[0])
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, recs, source="simulate")
+    I.infer(a)
+    child, parent, conf = I.inferred_edges(a).sort("confidence", descending=True).row(0)[:3]
+    run = CliRunner().invoke
+    arc = str(tmp_path / "a")
+    declared = json.loads(run(main, ["trees", "--limit", "1000", "--json", "--archive", arc]).output)
+    everything = json.loads(run(main, ["trees", "--limit", "1000", "--edges", "all", "--json", "--archive", arc]).output)
+    assert len(declared) == 300 and len(everything) < len(declared)
+    shown = json.loads(run(main, ["show", child, "--edges", "all", "--json", "--archive", arc]).output)
+    assert [x["id"] for x in shown["ancestors"]][-2:] == [parent, child]
+    assert a.lineage_path(child, edges="all")["id"].to_list()[-2:] == [parent, child]
+    assert child in a.descendants(parent, edges="all")["id"].to_list()
+    assert child not in a.descendants(parent)["id"].to_list()
+    out = run(main, ["export", "--format", "graphml", "--root", child, "--edges", "all", "-o", "-", "--archive", arc])
+    assert out.exit_code == 0 and "inferred" in out.output
+    e = a.tree(child, edges="all").edges.filter(pl.col("child") == child)
+    assert e.select("parent", "evidence").rows() == [(parent, "inferred")] and e["confidence"][0] == pytest.approx(conf)
+
+
+def test_snapshot_with_inferred_links(tmp_path: Path):
+    from archive.snapshot import read_bag_info, snapshot, verify
+
+    recs = strip(simulate(SimParams(seed=13, posts=200))[0])
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, recs, source="simulate")
+    I.infer(a)
+    child, parent, conf = I.inferred_edges(a).sort("confidence", descending=True).row(0)[:3]
+    bag = snapshot(a, child, edges="all")
+    assert verify(bag).ok and read_bag_info(bag)["Remix-Edges"].startswith("all")
+    rows = [json.loads(x) for x in (bag / "data" / "inferred_edges.jsonl").read_text().splitlines()]
+    mine = next(r for r in rows if r["child"] == child)
+    assert mine["parent"] == parent and mine["evidence"] == "inferred" and mine["confidence"] == pytest.approx(conf)
+    assert "inferred" in (bag / "data" / "prov.json").read_text()
+    # the observed records stay as observed: no parent was declared
+    assert all("parents" not in json.loads(x) or not json.loads(x)["parents"]
+               for x in (bag / "data" / "records.jsonl").read_text().splitlines())
+    plain = snapshot(a, child, out=tmp_path / "plain")
+    assert not (plain / "data" / "inferred_edges.jsonl").exists()
+
+
+def test_source_and_since_limit_who_gets_a_parent(tmp_path: Path):
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [rec(1, 0, "a paper boat on a frozen lake, claymation", author="@1"),
+                       rec(2, 30, "a paper boat on a frozen lake, claymation, noir", author="@2"),
+                       rec(3, 60, "a paper boat on a frozen lake, claymation, noir, vhs", author="@3")])
+    s = I.infer(a, since="2026-01-03")  # only t:3 (created on Jan 3) may get a parent
+    assert s["recomputed"] == 1
+    assert I.inferred_edges(a)["child"].to_list() == ["t:3"]
+    I.infer(a, source="other")  # no post of that source: the rows of others are kept
+    assert I.inferred_edges(a)["child"].to_list() == ["t:3"]
+
+
+def test_chunked_candidates_give_the_same_links(monkeypatch):
+    posts, _ = simulated_posts(dict(seed=31, posts=900, self_remix=0.2, counts=True))
+    whole = I.infer_frame(posts).edges
+    monkeypatch.setattr(I, "CHUNK", 97)
+    assert_frame_equal(I.infer_frame(posts).edges, whole)

@@ -1,0 +1,137 @@
+"""Thumbnails where people look: the dashboard (route, node panel, hover), the report and a snapshot, offline."""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from selenium.webdriver.common.by import By
+
+from archive.ingest import ingest
+from archive.snapshot import snapshot, verify
+from archive.sources.media import MediaSource
+from archive.sources.simulate_media import sample_photographs, transform
+from archive.store import Archive
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory) -> tuple[Archive, list[str]]:
+    """A root photograph and two generations of re-posts (text overlay, then crop), linked by sidecars."""
+    d = tmp_path_factory.mktemp("chain")
+    src = d / "in"
+    src.mkdir()
+    img = Image.open(sample_photographs()[0]).convert("RGB")
+    img.thumbnail((320, 320))
+    rng = random.Random(2)
+    pics = [img, transform(img, "text", rng)]
+    pics.append(transform(pics[1], "reencode", rng))
+    for i, p in enumerate(pics):
+        p.save(src / f"g{i}.jpg", "JPEG", quality=90)
+        side = {"prompt": f"an astronaut, take {i}", "created_at": f"2026-02-0{i + 1}T00:00:00Z"}
+        if i:
+            side["parents"] = [f"g{i - 1}.jpg"]
+        (src / f"g{i}.json").write_text(json.dumps(side))
+    a = Archive.open(d / "arc", create=True)
+    ingest(a, MediaSource([src], archive=a))
+    ids = a.posts().sort("created_at").get_column("id").to_list()
+    return a, ids
+
+
+def test_thumbnail_route_and_node_panel(chain):
+    from dashboard.app import create_app
+    from dashboard.thumbs import picture_facts, thumbnails
+
+    a, ids = chain
+    app = create_app(a.path)
+    client = app.server.test_client()
+    th = thumbnails(a)
+    r = client.get(f"/media/thumb/{th[ids[1]]}")
+    assert r.status_code == 200 and r.mimetype == "image/webp" and r.data[8:12] == b"WEBP"
+    assert client.get("/media/thumb/ARCHIVE").status_code == 404  # only content-addressed thumbnail names
+    assert b"remix-archivist store" not in client.get("/media/thumb/..%2FARCHIVE").data
+    facts = picture_facts(a, ids[1], ids[0], th)
+    assert facts["src"].endswith(th[ids[1]]) and facts["parent_src"].endswith(th[ids[0]])
+    assert 0 <= facts["visual_drift"] < 0.4
+    from dashboard.panels import node_panel
+
+    panel = node_panel({"id": ids[1], "depth": 1, "text": "x"}, root=ids[0], parent={"id": ids[0]}, diff=[],
+                       blame=[], drift=None, edges=[], record=None, path=[{"id": ids[0], "depth": 0, "text": "x"}],
+                       styles=None, picture=facts)
+    imgs = [c for c in _walk(panel) if getattr(c, "src", None)]
+    assert [i.src for i in imgs] == [facts["parent_src"], facts["src"]]
+
+
+def _walk(c):
+    yield c
+    kids = getattr(c, "children", None)
+    for k in kids if isinstance(kids, list) else ([kids] if kids is not None else []):
+        yield from _walk(k)
+
+
+def test_snapshot_holds_thumbnails_and_report_pictures(chain, tmp_path: Path):
+    import lineage.report  # noqa: F401  registers the report hook
+
+    a, ids = chain
+    bag = snapshot(a, ids[2], out=tmp_path)
+    assert verify(bag).ok
+    index = json.loads((bag / "data" / "thumbnails" / "index.json").read_text())
+    assert set(index) == set(ids)
+    for e in index.values():
+        assert (bag / "data" / e["thumbnail"]).read_bytes()[8:12] == b"WEBP"
+    page = (bag / "data" / "report" / "drift-report.html").read_text()
+    assert page.count("data:image/webp;base64,") >= 5  # three posts, two with their parent beside them
+
+
+@pytest.mark.browser
+def test_snapshot_report_draws_the_chain_offline(chain, tmp_path: Path):
+    import lineage.report  # noqa: F401
+    from tests.browser.dashboard_harness import make_browser
+
+    a, ids = chain
+    bag = snapshot(a, ids[0], out=tmp_path)
+    driver, profile = make_browser(1200, 900, ("--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"))
+    try:
+        driver.get((bag / "data" / "report" / "drift-report.html").as_uri())
+        driver.implicitly_wait(10)
+        figs = driver.find_elements("css selector", "figure.picture")
+        assert len(figs) == 3
+        loaded = driver.execute_script(
+            "return [...document.querySelectorAll('figure.picture img')].map(i => i.complete && i.naturalWidth)")
+        assert len(loaded) == 5 and all(w and w > 0 for w in loaded), loaded
+        assert "visual drift" in figs[1].text
+        severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert severe == [], severe
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.mark.browser
+def test_explorer_shows_the_picture_beside_its_parents(chain):
+    import urllib.parse
+
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser.dashboard_harness import Server, make_browser
+
+    a, ids = chain
+    server = Server(a.path)
+    driver, profile = make_browser(1400, 1000)
+    try:
+        q = urllib.parse.urlencode({"root": ids[0], "node": ids[2]})
+        driver.get(f"{server.url}/explore?{q}")
+        WebDriverWait(driver, 60).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".picture-block img.thumb")))
+        WebDriverWait(driver, 30).until(lambda d: d.execute_script(
+            "const i = [...document.querySelectorAll('.picture-block img.thumb')];"
+            "return i.length == 2 && i.every(x => x.complete && x.naturalWidth > 0)"))
+        srcs = [e.get_attribute("src") for e in driver.find_elements(By.CSS_SELECTOR, ".picture-block img.thumb")]
+        assert all("/media/thumb/" in s for s in srcs)
+        assert "visual drift from its parent" in driver.find_element(By.CSS_SELECTOR, ".visual-drift").text
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        server.stop()
