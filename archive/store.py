@@ -720,7 +720,8 @@ class Archive:
         """Drop cached views of store versions no reader needs: memory holds the views of the newest
         version, the version being shown (see :meth:`newer_version`) and one other pin at most."""
         with self._lock:
-            pins = list(dict.fromkeys((v, t) for _, v, t in reversed(self._cache)))  # most recent first
+            # keys are (name, version, time) and, for edges="all", (name, version, time, mode, inferred version)
+            pins = list(dict.fromkeys((k[1], k[2]) for k in reversed(self._cache)))  # most recent first
             plain = [v for v, t in pins if t is None]
             keep = {(max(plain), None)} if plain else set()
             if self._served is not None:
