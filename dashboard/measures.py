@@ -26,6 +26,7 @@ from lineage.decay import (TREE_SHAPE_SCHEMA, activity, activity_by_tree, branch
 from lineage.drift import drift_rate_expr, node_drift, token_diff
 from lineage.errors import LineageError
 from lineage.styles import styles_frame
+from lineage.text import token_codes, tokens_series
 
 __all__ = ["MISSING", "stale_notes", "ON_THE_FLY_LIMIT", "analysed_version", "fresh_table", "tree_drift", "archive_drift",
            "drift_rates", "diff_words", "blame_words", "archive_styles", "archive_style_labels", "style_labels",
@@ -109,7 +110,10 @@ def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame
         got = analysed.filter(pl.col("root") == tree.root).select(cols)
         if got.height == tree.nodes.height:
             return got
-    n = tree.nodes.select("id", "text", "placeholder")
+    # tokenised once for both steps (and no emphasis weights: lexical drift does not read them)
+    tok = tokens_series(tree.nodes.get_column("text")).fill_null([])
+    n = pl.DataFrame({"id": tree.nodes.get_column("id").cast(pl.String), "tokens": tok, "codes": token_codes(tok),
+                      "placeholder": tree.nodes.get_column("placeholder").fill_null(False)})
     return drift_where_defined(node_drift(n, tree.nodes.select("id", "parent", "root", "depth")), n).select(cols)
 
 

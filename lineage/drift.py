@@ -70,6 +70,7 @@ NODE_DRIFT_SCHEMA = {
     "root_drift": pl.Float64, "path_drift": pl.Float64, "directness": pl.Float64,
 }
 _ARROW = " → "
+_THREADED_PAIRS = 50_000  # edge pairs from which rapidfuzz runs on every core
 
 
 def node_tokens(nodes: pl.DataFrame, *, text: str = "text") -> pl.DataFrame:
@@ -305,14 +306,16 @@ def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", 
         # Jaccard on sets: sorted distinct codes as strings, |A ∩ B| from the Indel distance (see set_strings)
         sets = set_strings(codes)
         n_set = codes.list.n_unique().fill_null(0).to_numpy().astype(np.int64)
-        indel = np.asarray(process.cpdist(sets[up], sets[uc], scorer=Indel.distance, dtype=np.int64, workers=-1),
+        # threads pay off only for many pairs: starting them costs about 1 ms (tens on a busy machine)
+        workers = -1 if ukey.size >= _THREADED_PAIRS else 1
+        indel = np.asarray(process.cpdist(sets[up], sets[uc], scorer=Indel.distance, dtype=np.int64, workers=workers),
                            dtype=np.int64)
         size = n_set[up] + n_set[uc]
         inter = (size - indel) // 2
         union = size - inter
         j = np.where(union == 0, 0.0, 1.0 - inter / np.maximum(union, 1))
         dist = np.asarray(process.cpdist(strings[up], strings[uc], scorer=Levenshtein.distance, dtype=np.int32,
-                                         workers=-1), dtype=np.float64)
+                                         workers=workers), dtype=np.float64)
         lens = np.minimum(codes.list.len().fill_null(0).to_numpy(), max_tokens).astype(np.float64)
         longer = np.maximum(lens[uc], lens[up])
         e = np.divide(dist, longer, out=np.zeros_like(dist), where=longer > 0)

@@ -44,6 +44,7 @@ TARGETS: list[Target] = [
     Target("analyze", "analyze (drift, blame, styles, bleed, decay)", "s", 60.0, False,
            "analyze_tree called once per tree (no buckets), extrapolated from 300 trees"),
     Target("open_tree", "open one 1,000-node tree for the dashboard", "ms", 50.0, False),
+    Target("open_tree_analysed", "open one 1,000-node tree, archive analysed", "ms", 30.0, False),
     Target("open_tree_archive", "open a tree of the 1M-post archive (Archive.tree)", "ms", 50.0, False,
            "row-by-row Python scan of the lineage for the tree's rows"),
     Target("draw_tree", "draw a 10,000-node tree in the browser", "s", 3.0, False, ""),
