@@ -36,6 +36,7 @@ TARGETS: list[Target] = [
     Target("ingest_rate", "ingest JSONL -> store, with validation", "records/s", 200_000, True,
            "row-by-row Python: json.loads + check + canonical JSON + hash per record, no storage "
            "(ingest does all of that and writes the store)"),
+    Target("ingest_vs_parse", "ingest time / polars.read_ndjson time of the same file", "x", 5.0, False),
     Target("ingest_memory", "ingest peak memory (RSS of the whole process)", "GB", 2.0, False),
     Target("root_depth", "root/depth for every node", "s", 0.5, False,
            "networkx: graph from the primary edges, BFS depth from every root"),
@@ -76,6 +77,8 @@ def _num(v: float, unit: str) -> str:
         return f"{v:.2f} GB"
     if unit == "ms":
         return f"{v:.1f} ms"
+    if unit == "x":
+        return f"{v:.2f}x"
     if unit == "s":
         return f"{v:.3f} s" if v < 10 else f"{v:.1f} s"
     return f"{v:g} {unit}"
