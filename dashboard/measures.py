@@ -96,7 +96,8 @@ DRIFT_COLS = ["id", "root", "edge_drift", "root_drift", "path_drift", "directnes
 def analysed_drift(arc: Archive) -> pl.DataFrame | None:
     """The drift columns of the ``nodes`` analysis table when it describes the current store version."""
     nodes = fresh_table(arc, "nodes")
-    return None if nodes is None else nodes.select(DRIFT_COLS)
+    # sorted by root (stable: each tree's rows keep their order), so a tree is found by binary search
+    return None if nodes is None else nodes.select(DRIFT_COLS).sort("root", maintain_order=True)
 
 
 def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -107,7 +108,12 @@ def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame
     """
     cols = DRIFT_COLS[:1] + DRIFT_COLS[2:]
     if analysed is not None:
-        got = analysed.filter(pl.col("root") == tree.root).select(cols)
+        roots = analysed.get_column("root")
+        if roots.flags["SORTED_ASC"] and not roots.null_count():  # analysed_drift's order: binary search
+            lo = int(roots.search_sorted(tree.root, side="left"))
+            got = analysed.slice(lo, int(roots.search_sorted(tree.root, side="right")) - lo).select(cols)
+        else:
+            got = analysed.filter(pl.col("root") == tree.root).select(cols)
         if got.height == tree.nodes.height:
             return got
     # tokenised once for both steps (and no emphasis weights: lexical drift does not read them)
