@@ -352,6 +352,13 @@ class Archive:
         version last seen (``_delta_log/<version>.json``: a few ``stat`` calls, no
         log replay), and open the table again when that file is gone (the table was
         removed, replaced or its log cleaned up).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+        >>> a.table_version("records") >= 0, a.table_version("no_such_table")
+        (True, -1)
         """
         log = self.path / name / "_delta_log"
         seen = self._versions.get(name)
