@@ -26,6 +26,7 @@ from lineage.decay import (TREE_SHAPE_SCHEMA, activity, activity_by_tree, branch
 from lineage.drift import drift_rate_expr, node_drift, token_diff
 from lineage.errors import LineageError
 from lineage.styles import styles_frame
+from lineage.text import token_codes, tokens_series
 
 __all__ = ["MISSING", "stale_notes", "ON_THE_FLY_LIMIT", "analysed_version", "fresh_table", "tree_drift", "archive_drift",
            "drift_rates", "diff_words", "blame_words", "archive_styles", "archive_style_labels", "style_labels",
@@ -95,7 +96,8 @@ DRIFT_COLS = ["id", "root", "edge_drift", "root_drift", "path_drift", "directnes
 def analysed_drift(arc: Archive) -> pl.DataFrame | None:
     """The drift columns of the ``nodes`` analysis table when it describes the current store version."""
     nodes = fresh_table(arc, "nodes")
-    return None if nodes is None else nodes.select(DRIFT_COLS)
+    # sorted by root (stable: each tree's rows keep their order), so a tree is found by binary search
+    return None if nodes is None else nodes.select(DRIFT_COLS).sort("root", maintain_order=True)
 
 
 def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -106,10 +108,18 @@ def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame
     """
     cols = DRIFT_COLS[:1] + DRIFT_COLS[2:]
     if analysed is not None:
-        got = analysed.filter(pl.col("root") == tree.root).select(cols)
+        roots = analysed.get_column("root")
+        if roots.flags["SORTED_ASC"] and not roots.null_count():  # analysed_drift's order: binary search
+            lo = int(roots.search_sorted(tree.root, side="left"))
+            got = analysed.slice(lo, int(roots.search_sorted(tree.root, side="right")) - lo).select(cols)
+        else:
+            got = analysed.filter(pl.col("root") == tree.root).select(cols)
         if got.height == tree.nodes.height:
             return got
-    n = tree.nodes.select("id", "text", "placeholder")
+    # tokenised once for both steps (and no emphasis weights: lexical drift does not read them)
+    tok = tokens_series(tree.nodes.get_column("text")).fill_null([])
+    n = pl.DataFrame({"id": tree.nodes.get_column("id").cast(pl.String), "tokens": tok, "codes": token_codes(tok),
+                      "placeholder": tree.nodes.get_column("placeholder").fill_null(False)})
     return drift_where_defined(node_drift(n, tree.nodes.select("id", "parent", "root", "depth")), n).select(cols)
 
 
