@@ -291,6 +291,7 @@ class Archive:
         self.path = Path(path)
         self.read_only = read_only
         self._cache: OrderedDict[tuple, pl.DataFrame] = OrderedDict()
+        self._versions: dict[str, int] = {}  # table -> the Delta version last seen (table_version)
         self._lock = threading.Lock()
         self._wlock = threading.RLock()  # the threads of this process; the file lock covers processes
         self._wfd: int | None = None
@@ -365,11 +366,34 @@ class Archive:
         return (self.path / name / "_delta_log").exists()
 
     def table_version(self, name: str = "records") -> int:
-        """The current Delta version of a table (``-1`` when it does not exist)."""
+        """The current Delta version of a table (``-1`` when it does not exist).
+
+        The first call opens the table; later calls check the commit files after the
+        version last seen (``_delta_log/<version>.json``: a few ``stat`` calls, no
+        log replay), and open the table again when that file is gone (the table was
+        removed, replaced or its log cleaned up).
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+        >>> a.table_version("records") >= 0, a.table_version("no_such_table")
+        (True, -1)
+        """
+        log = self.path / name / "_delta_log"
+        seen = self._versions.get(name)
+        if seen is not None and (log / f"{seen:020d}.json").exists():
+            while (log / f"{seen + 1:020d}.json").exists():
+                seen += 1
+            self._versions[name] = seen
+            return seen
         try:
-            return DeltaTable(str(self.path / name)).version()
+            v = DeltaTable(str(self.path / name)).version()
         except TableNotFoundError:
+            self._versions.pop(name, None)
             return -1
+        self._versions[name] = v
+        return v
 
     def version(self) -> int:
         """The store version: the version of the ``records`` log.

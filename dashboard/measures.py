@@ -27,6 +27,7 @@ from lineage.drift import drift_rate_expr, node_drift, token_diff
 from lineage.errors import LineageError
 from lineage.stale import analysis_state, tree_content_hash
 from lineage.styles import styles_frame
+from lineage.text import token_codes, tokens_series
 
 __all__ = ["MISSING", "stale_notes", "ON_THE_FLY_LIMIT", "analysed_version", "fresh_table", "tree_drift", "archive_drift",
            "drift_rates", "diff_words", "blame_words", "archive_styles", "archive_style_labels", "style_labels",
@@ -92,7 +93,9 @@ def analysed_drift(arc: Archive) -> pl.DataFrame | None:
     trees = fresh_table(arc, "trees")
     if nodes is None or trees is None:
         return None
-    return nodes.select(DRIFT_COLS).join(trees.select("root", "content_hash"), on="root", how="left")
+    # sorted by root (stable: each tree's rows keep their order), so a tree is found by binary search
+    return (nodes.select(DRIFT_COLS).join(trees.select("root", "content_hash"), on="root", how="left")
+            .sort("root", maintain_order=True))
 
 
 def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -105,10 +108,18 @@ def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame
     """
     cols = DRIFT_COLS[:1] + DRIFT_COLS[2:]
     if analysed is not None:
-        got = analysed.filter(pl.col("root") == tree.root)
+        roots = analysed.get_column("root")
+        if roots.flags["SORTED_ASC"] and not roots.null_count():  # analysed_drift's order: binary search
+            lo = int(roots.search_sorted(tree.root, side="left"))
+            got = analysed.slice(lo, int(roots.search_sorted(tree.root, side="right")) - lo)
+        else:
+            got = analysed.filter(pl.col("root") == tree.root)
         if got.height and got.get_column("content_hash")[0] == tree_content_hash(tree.nodes):
             return got.select(cols)
-    n = tree.nodes.select("id", "text", "placeholder")
+    # tokenised once for both steps (and no emphasis weights: lexical drift does not read them)
+    tok = tokens_series(tree.nodes.get_column("text")).fill_null([])
+    n = pl.DataFrame({"id": tree.nodes.get_column("id").cast(pl.String), "tokens": tok, "codes": token_codes(tok),
+                      "placeholder": tree.nodes.get_column("placeholder").fill_null(False)})
     return drift_where_defined(node_drift(n, tree.nodes.select("id", "parent", "root", "depth")), n).select(cols)
 
 

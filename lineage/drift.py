@@ -70,6 +70,7 @@ NODE_DRIFT_SCHEMA = {
     "root_drift": pl.Float64, "path_drift": pl.Float64, "directness": pl.Float64,
 }
 _ARROW = " → "
+_THREADED_PAIRS = 50_000  # edge pairs from which rapidfuzz runs on every core
 
 
 def node_tokens(nodes: pl.DataFrame, *, text: str = "text") -> pl.DataFrame:
@@ -254,6 +255,14 @@ def _node_frame(nodes: pl.DataFrame, text: str) -> pl.DataFrame:
 
 def _rows(tok: pl.DataFrame, ids: pl.Series) -> np.ndarray:
     """Row of each id in ``tok`` (-1 when absent)."""
+    col = tok.get_column("id")
+    if col.len() and col.null_count() == 0 and col.is_sorted() and col.n_unique() == col.len():
+        # the store's views are sorted by id: binary search instead of a hash join
+        ids = ids.cast(pl.String)
+        pos = col.search_sorted(ids, side="left").to_numpy().astype(np.int64)
+        found = np.minimum(pos, col.len() - 1)
+        hit = (col.gather(found) == ids).fill_null(False).to_numpy() & (pos < col.len())
+        return np.where(hit, pos, -1)
     m = pl.DataFrame({"id": ids.cast(pl.String)}).join(tok.select("id").with_row_index("_t"), on="id", how="left",
                                                        maintain_order="left")
     return m.get_column("_t").cast(pl.Int64).fill_null(-1).to_numpy()
@@ -304,15 +313,17 @@ def edge_drift(nodes: pl.DataFrame, edges: pl.DataFrame, *, text: str = "text", 
         up, uc = ukey // codes.len(), ukey % codes.len()
         # Jaccard on sets: sorted distinct codes as strings, |A ∩ B| from the Indel distance (see set_strings)
         sets = set_strings(codes)
-        n_set = codes.list.n_unique().fill_null(0).to_numpy().astype(np.int64)
-        indel = np.asarray(process.cpdist(sets[up], sets[uc], scorer=Indel.distance, dtype=np.int64, workers=-1),
+        n_set = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))  # one character per distinct code
+        # threads pay off only for many pairs: starting them costs about 1 ms (tens on a busy machine)
+        workers = -1 if ukey.size >= _THREADED_PAIRS else 1
+        indel = np.asarray(process.cpdist(sets[up], sets[uc], scorer=Indel.distance, dtype=np.int64, workers=workers),
                            dtype=np.int64)
         size = n_set[up] + n_set[uc]
         inter = (size - indel) // 2
         union = size - inter
         j = np.where(union == 0, 0.0, 1.0 - inter / np.maximum(union, 1))
         dist = np.asarray(process.cpdist(strings[up], strings[uc], scorer=Levenshtein.distance, dtype=np.int32,
-                                         workers=-1), dtype=np.float64)
+                                         workers=workers), dtype=np.float64)
         lens = np.minimum(codes.list.len().fill_null(0).to_numpy(), max_tokens).astype(np.float64)
         longer = np.maximum(lens[uc], lens[up])
         e = np.divide(dist, longer, out=np.zeros_like(dist), where=longer > 0)

@@ -96,7 +96,7 @@ def test_memory_holds_the_views_of_one_store_version(sample_copy: Path):
     assert client.post("/_dash-update-component", json=page("/drift")).status_code == 200
     latest = writer.version()
     assert arc.view_version() == latest
-    cached = {v for _, v, _ in arc._cache}
+    cached = {k[1] for k in arc._cache}  # (name, version, time[, mode, inferred version])
     assert latest in cached and len(cached) <= 2, cached
     old = [k for k in memo._d if isinstance(k, tuple) and len(k) > 1 and type(k[1]) is int and k[1] < latest]
     assert old == []

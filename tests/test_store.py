@@ -134,3 +134,22 @@ def test_versions_removed_by_a_redaction_say_so(grown: Archive):
     post = grown.posts().filter(pl.col("id") == "t:a").row(0, named=True)
     assert post["redacted"] and post["prompt"] is None
     assert grown.lineage().filter(pl.col("id") == "t:b").get_column("parent")[0] == "t:a"  # lineage survives
+
+
+def test_version_follows_commits_of_other_writers_and_a_replaced_or_removed_store(tmp_path: Path):
+    import shutil
+
+    path = tmp_path / "arc"
+    reader = Archive.open(path, create=True)
+    writer = Archive.open(path)
+    v0 = reader.version()
+    ingest_records(writer, [rec(1, "2026-01-01T00:00:00Z")], source="t")  # another Archive (process) commits
+    assert reader.version() == writer.version() > v0
+    assert reader.table_version("runs") == writer.table_version("runs") > 0
+    before = reader.version()
+    shutil.rmtree(path)  # replaced by a younger store: fewer versions than the reader saw
+    Archive.open(path, create=True)
+    assert reader.version() < before
+    shutil.rmtree(path)
+    with pytest.raises(StoreError, match="is gone"):
+        reader.version()

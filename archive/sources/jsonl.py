@@ -455,6 +455,9 @@ class JsonlSource:
             for m, x in held if sniff else ():
                 yield (f"{p}:{m}", x, None)
         except _Cut as cut:
+            if "://" in p:  # the network broke, not the file: fail the run; a rerun reads the URL again
+                raise SourceError(f"{cut.error}; what was stored is kept: run the same command again to finish") \
+                    from None
             for m, x in held if sniff else ():
                 yield (f"{p}:{m}", x, None)
             done = cut.lines

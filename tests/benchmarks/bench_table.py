@@ -36,6 +36,7 @@ TARGETS: list[Target] = [
     Target("ingest_rate", "ingest JSONL -> store, with validation", "records/s", 200_000, True,
            "row-by-row Python: json.loads + check + canonical JSON + hash per record, no storage "
            "(ingest does all of that and writes the store)"),
+    Target("ingest_vs_parse", "ingest time / polars.read_ndjson time of the same file", "x", 5.0, False),
     Target("ingest_memory", "ingest peak memory (RSS of the whole process)", "GB", 2.0, False),
     Target("root_depth", "root/depth for every node", "s", 0.5, False,
            "networkx: graph from the primary edges, BFS depth from every root"),
@@ -44,6 +45,7 @@ TARGETS: list[Target] = [
     Target("analyze", "analyze (drift, blame, styles, bleed, decay)", "s", 60.0, False,
            "analyze_tree called once per tree (no buckets), extrapolated from 300 trees"),
     Target("open_tree", "open one 1,000-node tree for the dashboard", "ms", 50.0, False),
+    Target("open_tree_analysed", "open one 1,000-node tree, archive analysed", "ms", 30.0, False),
     Target("open_tree_archive", "open a tree of the 1M-post archive (Archive.tree)", "ms", 50.0, False,
            "row-by-row Python scan of the lineage for the tree's rows"),
     Target("draw_tree", "draw a 10,000-node tree in the browser", "s", 3.0, False, ""),
@@ -91,6 +93,8 @@ def _num(v: float, unit: str) -> str:
         return f"{v:.1f} ms"
     if unit == "share":
         return f"{v:.3f}"
+    if unit == "x":
+        return f"{v:.2f}x"
     if unit == "s":
         return f"{v:.3f} s" if v < 10 else f"{v:.1f} s"
     return f"{v:g} {unit}"

@@ -46,6 +46,15 @@ print(json.dumps({"seconds": s, "read": r.read, "stored": r.stored, "quarantined
                   "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
 """
 
+_READ_NDJSON = """
+import json, resource, sys, time
+import polars as pl
+t = time.perf_counter()
+df = pl.read_ndjson(sys.argv[1])
+s = time.perf_counter() - t
+print(json.dumps({"seconds": s, "rows": df.height, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
 
 def _median_time(f, n: int = 3) -> tuple[float, object]:
     times, out = [], None
@@ -77,6 +86,12 @@ def test_ingest_rate_and_memory(posts_file: Path, bench_posts: int, record_figur
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["read"] == res["stored"] + res["quarantined"]
     rate = res["read"] / res["seconds"]
+    # the bare parse of the same file, in a fresh process too: polars.read_ndjson (no checks, no store)
+    bare = json.loads(subprocess.run([sys.executable, "-c", _READ_NDJSON, str(posts_file)], cwd=REPO,
+                                     capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+    record_figure("ingest_vs_parse", res["seconds"] / bare["seconds"],
+                  note=f"ingest {res['seconds']:.1f} s / polars.read_ndjson {bare['seconds']:.1f} s of the same file "
+                       f"(read_ndjson peak {bare['maxrss_kb'] / 2**20:.2f} GB)")
     record_figure("ingest_rate", rate, baseline=base_rate,
                   note=f"{res['read']:,} records in {res['seconds']:.1f} s, fresh process, one Delta commit per batch")
     record_figure("ingest_memory", res["maxrss_kb"] / 2**20,
