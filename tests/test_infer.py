@@ -273,7 +273,7 @@ def test_readers_take_edges_all(tmp_path: Path):
     everything = json.loads(run(main, ["trees", "--limit", "1000", "--edges", "all", "--json", "--archive", arc]).output)
     assert len(declared) == 300 and len(everything) < len(declared)
     shown = json.loads(run(main, ["show", child, "--edges", "all", "--json", "--archive", arc]).output)
-    assert [x["id"] for x in shown["ancestors"]][-2:] == [parent, child]
+    assert [x["id"] for x in shown["path"]][-2:] == [parent, child]
     assert a.lineage_path(child, edges="all")["id"].to_list()[-2:] == [parent, child]
     assert child in a.descendants(parent, edges="all")["id"].to_list()
     assert child not in a.descendants(parent)["id"].to_list()

@@ -12,6 +12,7 @@ from selenium.webdriver.common.by import By
 
 from archive.ingest import ingest
 from archive.snapshot import snapshot, verify
+from lineage.report import snapshot_report
 from archive.sources.media import MediaSource
 from archive.sources.simulate_media import sample_photographs, transform
 from archive.store import Archive
@@ -75,7 +76,7 @@ def test_snapshot_holds_thumbnails_and_report_pictures(chain, tmp_path: Path):
     import lineage.report  # noqa: F401  registers the report hook
 
     a, ids = chain
-    bag = snapshot(a, ids[2], out=tmp_path)
+    bag = snapshot(a, ids[2], out=tmp_path, report=snapshot_report)
     assert verify(bag).ok
     index = json.loads((bag / "data" / "thumbnails" / "index.json").read_text())
     assert set(index) == set(ids)
@@ -91,7 +92,7 @@ def test_snapshot_report_draws_the_chain_offline(chain, tmp_path: Path):
     from tests.browser.dashboard_harness import make_browser
 
     a, ids = chain
-    bag = snapshot(a, ids[0], out=tmp_path)
+    bag = snapshot(a, ids[0], out=tmp_path, report=snapshot_report)
     driver, profile = make_browser(1200, 900, ("--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"))
     try:
         driver.get((bag / "data" / "report" / "drift-report.html").as_uri())
