@@ -97,11 +97,13 @@ def _run_measured(cmd: list[str], timeout: float = 60) -> tuple[int, str, int]:
     return p.returncode, err.decode(errors="replace"), usage.ru_maxrss // 1024
 
 
-def _baseline_rss() -> int:
-    """Peak RSS (MB) of the CLI doing nothing but start: the interpreter and every module the command
-    group imports. A bounded read adds at most the page cap (64 MiB) and buffers to it."""
-    code, err, rss = _run_measured([ARCHIVIST, "ingest", "scratch", "--help"])
-    assert code == 0, err
+def _baseline_rss(tmp_path: Path) -> int:
+    """Peak RSS (MB) of the same ingest that fails at once (nothing listens on the port): the
+    interpreter, the modules and the store it opens. A bounded read adds at most the page cap
+    (64 MiB) and its buffers to this."""
+    code, err, rss = _run_measured([ARCHIVIST, "ingest", "scratch", "1", "--base-url", "http://127.0.0.1:9",
+                                    "--allow-private", "--timeout", "2", "--archive", str(tmp_path / "baseline")])
+    assert code == 1, err
     return rss
 
 
@@ -125,7 +127,7 @@ def test_the_scratch_crawl_against_an_endless_answer_stops_with_bounded_memory(t
     assert code == 1, err
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert len(lines) == 1 and "is larger than 64 MiB" in lines[0] and "--max-body" in lines[0]
-    assert 0 < rss < _baseline_rss() + 300, rss  # the case reached 1,600 MB in 8 s (64 MiB page cap + the process)
+    assert 0 < rss < _baseline_rss(tmp_path) + 300, rss  # the case reached 1,600 MB in 8 s (64 MiB page cap + the process)
 
 
 def test_max_body_is_configurable():
@@ -162,7 +164,7 @@ def test_a_gzip_bomb_over_http_stops_with_one_line(tmp_path):
             assert code == 1, err
             assert err.strip().endswith("inflates more than 200 times its size (a gzip bomb?); stopped"), err
             assert len(err.strip().splitlines()) == 1
-            assert 0 < rss < _baseline_rss() + 300, rss  # bounded: not the inflated size
+            assert 0 < rss < _baseline_rss(tmp_path) + 300, rss  # bounded: not the inflated size
 
 
 def test_a_jsonl_line_without_end_is_quarantined_and_reading_goes_on(tmp_path):
@@ -184,7 +186,7 @@ def test_a_jsonl_line_without_end_is_quarantined_and_reading_goes_on(tmp_path):
     assert q.get_column("reasons").to_list() == [[f"line longer than {64 << 20} bytes (the JSON Lines line limit); "
                                                   "skipped"]]
     assert Archive.open(tmp_path / "a").records(columns=["id"]).get_column("id").to_list() == ["w:1"]
-    assert 0 < rss < _baseline_rss() + 300, rss  # a 5 GB line is never held
+    assert 0 < rss < _baseline_rss(tmp_path) + 300, rss  # a 5 GB line is never held
 
 
 def test_every_overlong_line_is_quarantined_by_its_start_and_place(tmp_path):
