@@ -43,6 +43,9 @@ SIZES = [int(s.replace("_", "")) for s in os.environ.get("REMIX_BENCH_SIZES", "1
          .split(",") if s.strip()]
 PNG = Path(os.environ.get("REMIX_BENCH_CURVES_PNG", str(REPO / "docs" / "cost-curves.png")))
 # above n log n by more than this (on the exponent) is flagged: timings on a shared machine are noisy
+# each size runs REPEAT times (a fresh store each time) and keeps each step's fastest run: on a shared
+# machine the minimum is the steadier figure; worth it at small sizes
+REPEAT = max(1, int(os.environ.get("REMIX_BENCH_CURVES_REPEAT", "1")))
 SLACK = float(os.environ.get("REMIX_BENCH_CURVES_SLACK", "0.15"))
 
 # every child: argv = [store, jsonl]; prints one JSON line {"seconds", "maxrss_kb", ...} last
@@ -183,11 +186,34 @@ def plot(results: dict[str, dict[int, dict]], sizes: list[int], path: Path, subt
         fig.update_xaxes(type="log", title_text="posts", row=1, col=col)
         fig.update_yaxes(type="log", row=1, col=col)
     sizes_txt = ", ".join(f"{n:,}" for n in sizes)
-    fig.update_layout(title={"text": f"Cost curves at {sizes_txt} posts<br><sup>{subtitle}</sup>"},
+    small = " (a small run: REMIX_BENCH_SIZES=" + ",".join(map(str, sizes)) + ")" if max(sizes) < 1_000_000 else ""
+    fig.update_layout(title={"text": f"Cost curves at {sizes_txt} posts{small}<br><sup>{subtitle}</sup>"},
                       width=1100, height=500, template="plotly_white")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.write_image(str(path), format="png", scale=1)
     return path
+
+
+def _one_pass(steps: list[Step], n: int, src: Path, lines: int, results: dict[str, dict[int, dict]]) -> None:
+    """Every step on a fresh store of the ``n``-post file; keeps each step's fastest run in ``results``."""
+    store = cache_dir() / f"curves-store-{n}"
+    shutil.rmtree(store, ignore_errors=True)
+    try:
+        outs = {}
+        for s in steps:
+            outs[s.name] = out = _run(s, store, src)
+            best = results[s.name].get(n)
+            if best is None or out["seconds"] < best["seconds"]:
+                results[s.name][n] = out
+            print(f"[curves] {n:>9,} posts  {s.name:<8} {_fmt_t(out['seconds']):>10}  peak {out['peak_gb']:.2f} GB"
+                  + (f"  ({out['tree_nodes']:,}-node tree)" if "tree_nodes" in out else ""), flush=True)
+        ing = outs["ingest"]
+        assert ing["read"] == lines and ing["stored"] + ing["quarantined"] == lines, ing
+        assert outs["views"]["nodes"] >= lines
+        if "analyze" in outs:
+            assert outs["analyze"]["nodes"] == outs["views"]["nodes"]
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
 
 
 def test_cost_curves():
@@ -201,31 +227,19 @@ def test_cost_curves():
     results: dict[str, dict[int, dict]] = {s.name: {} for s in steps}
     for n in SIZES:
         src = posts_jsonl(n)
-        store = cache_dir() / f"curves-store-{n}"
-        shutil.rmtree(store, ignore_errors=True)
-        try:
-            for s in steps:
-                out = _run(s, store, src)
-                results[s.name][n] = out
-                print(f"[curves] {n:>9,} posts  {s.name:<8} {_fmt_t(out['seconds']):>10}  "
-                      f"peak {out['peak_gb']:.2f} GB"
-                      + (f"  ({out['tree_nodes']:,}-node tree)" if "tree_nodes" in out else ""), flush=True)
-            ing = results["ingest"][n]
-            with open(src, "rb") as f:
-                lines = sum(1 for line in f if line.strip())
-            assert ing["read"] == lines and ing["stored"] + ing["quarantined"] == lines, ing
-            assert results["views"][n]["nodes"] >= lines
-            if "analyze" in results:
-                assert results["analyze"][n]["nodes"] == results["views"][n]["nodes"]
-        finally:
-            shutil.rmtree(store, ignore_errors=True)
+        with open(src, "rb") as f:
+            lines = sum(1 for line in f if line.strip())
+        for _ in range(REPEAT):
+            _one_pass(steps, n, src, lines, results)
     table, flagged = render(results, SIZES)
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0]
-    subtitle = f"{bench_table.machine()} - {when} - load average {load:.1f}"
+    best = f" - fastest of {REPEAT} runs per step" if REPEAT > 1 else ""
+    subtitle = f"{bench_table.machine()} - {when} - load average {load:.1f}{best}"
     text = f"Cost curves at {', '.join(f'{n:,}' for n in SIZES)} posts - {subtitle}\n{table}\n"
     if flagged:
-        text += "grows faster than n log n (beyond the noise allowance of " f"{SLACK}):\n  " + "\n  ".join(flagged) + "\n"
+        text += f"flagged (time exponent above n log n + {SLACK}, or a fixed-size tree above 0.5):\n  "
+        text += "\n  ".join(flagged) + "\n"
     print("\n" + text, flush=True)
     (cache_dir() / "cost-curves.txt").write_text(text)
     png = plot(results, SIZES, PNG, subtitle)
