@@ -31,8 +31,10 @@ ARCHIVIST = Path(sys.executable).with_name("archivist")
 # settings for a few hundred posts (read by the driver from SPARK_CONF_DIR/spark-defaults.conf): 4 shuffle
 # partitions and no adaptive re-planning (each query one job, not one per stage: about 30 jobs instead of 100,
 # which matters on a busy machine; the results are the same either way)
-CONF = {"spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2", "spark.ui.enabled": "false",
-        "spark.executor.memory": "768m", "spark.driver.memory": "768m", "spark.cores.max": "1", "spark.ui.showConsoleProgress": "false"}
+CONF = {"spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2",
+        "spark.executor.memory": "768m", "spark.driver.memory": "768m", "spark.cores.max": "1",
+        "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
+TIMEOUT = float(os.environ.get("REMIX_SPARK_CLUSTER_TIMEOUT", "300"))  # seconds for the analyze command
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,7 @@ def test_analyze_on_a_standalone_cluster_equals_the_local_engine(stores, tmp_pat
     res_local = analyze(Archive.open(local), force=True)
     with standalone_cluster(tmp_path / "spark", cores=1, memory="1g", conf=CONF) as cluster:
         r = _run_cli([str(ARCHIVIST), "analyze", "--engine", "spark", "--master", cluster.master_url,
-                      "--archive", str(remote), "--json"], cluster.env, timeout=float(os.environ.get("REMIX_SPARK_CLUSTER_TIMEOUT", "300")))
+                      "--archive", str(remote), "--json"], cluster.env, timeout=TIMEOUT)
         assert r.returncode == 0, f"{r.stderr[-3000:]}\n{cluster.logs()}"
         state = cluster.state()
         # the application ran on this cluster's worker (it shows as completed once the driver has stopped)
@@ -74,6 +76,7 @@ def test_analyze_on_a_standalone_cluster_equals_the_local_engine(stores, tmp_pat
         assert [w["cores"] for w in state["workers"]] == [1]
         executors = list((tmp_path / "spark" / "work").glob("app-*/*/stderr"))
         assert executors, "no executor was started by the worker"
+    assert all(p.poll() is not None for p in cluster.procs), "the master and the worker are stopped"
     res = json.loads(r.stdout)
     assert res["engine"] == "spark" and res["spark_master"] == cluster.master_url
     for k in ("trees", "nodes", "edges", "generational_half_life", "branching_gamma", "bleed_rate"):
