@@ -7,10 +7,11 @@ pyspark's own ``bin/spark-class`` and stopped afterwards (even when the test fai
 
 Everything binds to 127.0.0.1 on free ports. The daemons' logs go to ``<tmp_dir>/logs``
 (:meth:`Cluster.logs` gives their tails for an assertion message). ``env`` holds what a
-driver needs on this machine: ``SPARK_HOME``, ``SPARK_LOCAL_IP``, ``SPARK_CONF_DIR`` (a
-``spark-defaults.conf`` with the given settings) and ``PYSPARK_PYTHON`` (this venv's Python:
-the executors start it for the Python workers, so the package, installed in the venv, is
-importable there).
+driver needs on this machine: ``SPARK_HOME``, ``SPARK_LOCAL_IP`` and ``SPARK_CONF_DIR`` (a
+``spark-defaults.conf`` with the given settings). ``PYSPARK_PYTHON`` is left unset: the
+driver (``archivist analyze``, run by the venv's Python) sets it to its own interpreter,
+pyspark ships that path with every Python function, and the executors start it, so the
+package, installed in the venv, is importable there.
 """
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -123,10 +123,11 @@ def standalone_cluster(base: Path, *, cores: int = 1, memory: str = "1g", conf: 
         d.mkdir(parents=True, exist_ok=True)
     (conf_dir / "spark-defaults.conf").write_text("".join(f"{k} {v}\n" for k, v in (conf or {}).items()))
     env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_CONF_DIR": str(conf_dir),
-           "SPARK_LOG_DIR": str(logs), "SPARK_WORKER_DIR": str(work), "SPARK_DAEMON_MEMORY": "512m",
-           "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    env.pop("PYSPARK_GATEWAY_PORT", None)
-    env.pop("MASTER", None)
+           "SPARK_LOG_DIR": str(logs), "SPARK_WORKER_DIR": str(work), "SPARK_DAEMON_MEMORY": "512m"}
+    # not set here on purpose: the driver (lineage.spark.spark_session) defaults PYSPARK_PYTHON to its own
+    # interpreter, and that path is what the executors start; the tests check that default works
+    for k in ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "PYSPARK_GATEWAY_PORT", "MASTER"):
+        env.pop(k, None)
     m_port, m_ui, w_port, w_ui = (free_port() for _ in range(4))
     cls = str(home / "bin" / "spark-class")
     cluster = Cluster(f"spark://127.0.0.1:{m_port}", f"http://127.0.0.1:{m_ui}", env, logs)
