@@ -26,6 +26,7 @@ __all__ = [
 TEMPLATE = "plotly_white"
 DRIFT_SCALE = "Viridis"  # 0 = same words as the root (dark), 1 = nothing in common (yellow)
 GL_THRESHOLD = 1500  # more drawn nodes than this: WebGL markers
+MODEBAR_PX = 26  # height of plotly's toolbar row: titles start below it
 FONT = dict(family="system-ui, -apple-system, Segoe UI, sans-serif", size=13)
 
 
@@ -47,7 +48,8 @@ def safe_text(s: str | None, width: int = 90) -> str:
 def _base(fig: go.Figure, *, title: str | None = None, height: int | None = None,
           subtitle: str | None = None) -> go.Figure:
     has_legend = len(fig.data) > 1 and any(getattr(t, "showlegend", False) is not False for t in fig.data)
-    top = (40 if title else 10) + (18 if subtitle else 0) + (28 if has_legend else 0)
+    # titled figures keep a row above the title for plotly's toolbar (it would cover a long title)
+    top = (40 + MODEBAR_PX if title else 10) + (18 if subtitle else 0) + (28 if has_legend else 0)
     fig.update_layout(template=TEMPLATE, font=FONT, margin=dict(l=50, r=20, t=top, b=40))
     return _titled(fig, title=title, height=height, subtitle=subtitle, has_legend=has_legend)
 
@@ -57,7 +59,7 @@ def _titled(fig: go.Figure, *, title: str | None, height: int | None, subtitle: 
     if has_legend:
         fig.update_layout(legend=dict(orientation="h", x=0, xanchor="left", y=1.0, yanchor="bottom"))
     if title:
-        t = dict(text=title, x=0, xanchor="left", y=0.99, yanchor="top", yref="container")
+        t = dict(text=title, x=0, xanchor="left", y=1.0, yanchor="top", yref="container", pad=dict(t=MODEBAR_PX))
         if subtitle:
             t["subtitle"] = dict(text=subtitle, font=dict(size=12, color="#5b6673"))
         fig.update_layout(title=t)

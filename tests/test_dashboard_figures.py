@@ -225,3 +225,11 @@ def test_diff_and_blame_views_are_text_spans():
     assert words[0].style["backgroundColor"] == textviews.generation_colour(0)
     assert words[1].style["backgroundColor"] == textviews.generation_colour(2) != words[0].style["backgroundColor"]
     assert "reintroduced" in words[1].title and "w-reintro" in words[1].className
+
+
+def test_titles_start_below_the_toolbar_row():
+    """Plotly's toolbar sits at the top right of every graph: a long title started under it and was covered."""
+    fig = figures.drift_rate_figure(pl.DataFrame({"root": ["a"], "size": [5], "drift_rate": [0.1], "root_text": ["x"]}))
+    assert fig.layout.title.pad.t == figures.MODEBAR_PX and fig.layout.title.yref == "container"
+    assert fig.layout.margin.t >= 40 + figures.MODEBAR_PX
+
