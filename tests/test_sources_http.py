@@ -95,6 +95,17 @@ def test_500s_are_retried_with_growing_backoff_then_give_up():
         assert e.value.status == 500
 
 
+def test_backoff_is_capped_and_a_429_without_retry_after_backs_off():
+    with ReplayServer() as srv:
+        srv.add("/capped", Reply(500, b"x"), Reply(500, b"x"), Reply(500, b"x"), Reply(429, b"x"), {"ok": 1})
+        slept: list[float] = []
+        c = client(sleep=slept.append, backoff=1.0, max_backoff=1.0)
+        assert c.get_json(srv.url + "/capped") == {"ok": 1}
+        # each wait lies between half and all of min(max_backoff, backoff * 2**n): here [0.5, 1.0]
+        assert len(slept) == 4 and all(0.5 <= s <= 1.0 for s in slept)
+        assert c.stats.retries == 4 and c.stats.backoff_s == pytest.approx(sum(slept))
+
+
 def test_404_is_not_retried():
     with ReplayServer() as srv:
         c = client()

@@ -30,7 +30,9 @@ What it guarantees, for every request (API pages, JSON Lines URLs, ``--download`
   10 requests in any second;
 - **retries with backoff**: connection errors, timeouts, truncated bodies and
   500/502/504 are retried with exponential backoff and jitter; 429 and 503
-  wait what ``Retry-After`` says (seconds or an HTTP date);
+  wait what ``Retry-After`` says (seconds or an HTTP date); the count of tries
+  and the waits are tenacity's (``stop_after_attempt``, ``wait_exponential``
+  plus ``wait_random_exponential``, a wait that honours ``Retry-After``);
 - **secrets stay secret**: API keys come from the environment, travel only in
   headers, and are replaced by ``***`` in every error message;
 - **a User-Agent naming the tool**: :data:`USER_AGENT`.
@@ -59,7 +61,6 @@ import http.client
 import io
 import ipaddress
 import os
-import random
 import re
 import socket
 import ssl
@@ -76,6 +77,7 @@ from typing import Any, BinaryIO
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import orjson
+import tenacity
 
 from archive.errors import SourceError
 
@@ -380,6 +382,26 @@ class RateLimiter:
         return max(delay, 0.0)
 
 
+class _Failed(Exception):
+    """One failed try, as tenacity sees it: why, and the ``Retry-After`` seconds if the server gave some."""
+
+    def __init__(self, why: str, retry_after: float | None = None) -> None:
+        super().__init__(why)
+        self.retry_after = retry_after
+
+
+class _WaitRetryAfter(tenacity.wait.wait_base):
+    """A tenacity wait: the server's ``Retry-After`` when the failed try carried one, else ``fallback``."""
+
+    def __init__(self, fallback: tenacity.wait.wait_base) -> None:
+        self.fallback = fallback
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        exc = retry_state.outcome.exception() if retry_state.outcome is not None else None
+        after = getattr(exc, "retry_after", None)
+        return float(after) if after is not None else float(self.fallback(retry_state))
+
+
 @dataclass
 class ClientStats:
     """What a client did: requests sent, retries, seconds slept for the rate limit and for backoff."""
@@ -649,8 +671,17 @@ class HttpClient:
             return _TLSConn(host, port, ip, self.timeout, self._ssl), False
         return _Conn(host, port, ip, self.timeout), False
 
-    def _backoff(self, attempt: int) -> float:
-        return min(self.max_backoff, self.backoff * (2 ** attempt)) * (0.5 + random.random() / 2)
+    def _tries(self) -> tenacity.RetryCallState:
+        """A fresh count of tries for one request, kept by tenacity: ``retries + 1`` tries at most,
+        waiting what ``Retry-After`` said or an exponential backoff with "equal jitter"
+        (between half and all of ``min(max_backoff, backoff * 2**n)``)."""
+        half, cap = self.backoff / 2, self.max_backoff / 2
+        policy = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retries + 1),
+            wait=_WaitRetryAfter(tenacity.wait_exponential(multiplier=half, max=cap)
+                                 + tenacity.wait_random_exponential(multiplier=half, max=cap)),
+            sleep=self._pause)
+        return tenacity.RetryCallState(policy, fn=None, args=(), kwargs={})
 
     def _pause(self, seconds: float) -> None:
         self.stats.backoff_s += seconds
@@ -706,7 +737,7 @@ class HttpClient:
         if self._auth_origin is None:
             self._auth_origin = (first.scheme, first.hostname or "", first.port or 0)
         redirects = 0
-        attempt = late = 0  # late: tries that ran past the deadline (a second one ends the request)
+        tries, late = self._tries(), 0  # late: tries that ran past the deadline (a second one ends the request)
         while True:
             scheme, host, port, ip = self._address(url)
             parts = urlsplit(url)
@@ -745,7 +776,7 @@ class HttpClient:
                     conn.close()
                     if expired.is_set():  # a server this slow once is retried once, not five times
                         late += 1
-                        attempt = self._retry_or_raise(url, attempt, f"no answer within the {self.deadline:.0f} s "
+                        self._retry_or_raise(url, tries, f"no answer within the {self.deadline:.0f} s "
                                                                      "deadline", final=late > 1)
                         continue
                     if reused and isinstance(e, (http.client.RemoteDisconnected, ConnectionResetError,
@@ -753,7 +784,7 @@ class HttpClient:
                         continue  # a keep-alive connection the server had closed: not a real failure
                     if not connected:
                         self._next_address(url)  # could not connect to this address: try the next one
-                    attempt = self._retry_or_raise(url, attempt, f"{type(e).__name__}: {e}")
+                    self._retry_or_raise(url, tries, f"{type(e).__name__}: {e}")
                     continue
                 status = resp.status
                 self.stats.statuses[status] = self.stats.statuses.get(status, 0) + 1
@@ -777,10 +808,10 @@ class HttpClient:
                     conn.close()
                     if expired.is_set() or isinstance(e, _Late) or time.monotonic() >= t_end - 0.05:
                         late += 1
-                        attempt = self._retry_or_raise(url, attempt, f"no complete answer within the "
+                        self._retry_or_raise(url, tries, f"no complete answer within the "
                                                                      f"{self.deadline:.0f} s deadline", final=late > 1)
                     else:
-                        attempt = self._retry_or_raise(url, attempt, f"body cut short ({type(e).__name__}: {e})")
+                        self._retry_or_raise(url, tries, f"body cut short ({type(e).__name__}: {e})")
                     continue
             finally:
                 watchdog.cancel()
@@ -800,7 +831,7 @@ class HttpClient:
                     body = _inflate(body, self._redact(url), max_bytes=self.policy.max_body,
                                     max_ratio=self.policy.max_ratio)
                 except OSError as e:
-                    attempt = self._retry_or_raise(url, attempt, str(e))
+                    self._retry_or_raise(url, tries, str(e))
                     continue
             if 200 <= status < 300:
                 return Response(status, rh, body, url)
@@ -810,20 +841,25 @@ class HttpClient:
                     raise HttpError(self._redact(f"GET {url}: HTTP {status}, the server asks to wait {wait:.0f} s "
                                                  f"(more than {self.max_retry_after:.0f} s); run again later"),
                                     status=status, url=self._redact(url))
-                attempt = self._retry_or_raise(url, attempt, f"HTTP {status}", wait=wait, status=status,
+                self._retry_or_raise(url, tries, f"HTTP {status}", wait=wait, status=status,
                                                body=body)
                 continue
             raise HttpError(self._redact(f"GET {url}: HTTP {status} {_snippet(body)}".rstrip()), status=status,
                             url=self._redact(url))
 
-    def _retry_or_raise(self, url: str, attempt: int, why: str, *, wait: float | None = None,
-                        status: int | None = None, body: bytes = b"", final: bool = False) -> int:
-        if attempt >= self.retries or final:
-            raise HttpError(self._redact(f"GET {url}: {why} after {attempt + 1} tries {_snippet(body)}").rstrip(),
-                            status=status, url=self._redact(url))
+    def _retry_or_raise(self, url: str, tries: tenacity.RetryCallState, why: str, *, wait: float | None = None,
+                        status: int | None = None, body: bytes = b"", final: bool = False) -> None:
+        """Record a failed try; raise :class:`HttpError` when tenacity's stop says so (or ``final``),
+        else sleep tenacity's wait (``wait``, a ``Retry-After``, takes precedence) and count the next try."""
+        failed = _Failed(why, wait)
+        tries.set_exception((_Failed, failed, None))
+        policy = tries.retry_object
+        if final or policy.stop(tries):
+            raise HttpError(self._redact(f"GET {url}: {why} after {tries.attempt_number} tries "
+                                         f"{_snippet(body)}").rstrip(), status=status, url=self._redact(url))
         self.stats.retries += 1
-        self._pause(wait if wait is not None else self._backoff(attempt))
-        return attempt + 1
+        policy.sleep(policy.wait(tries))
+        tries.prepare_for_next_attempt()
 
     def get(self, url: str, *, params: Mapping[str, Any] | None = None,
             headers: Mapping[str, str] | None = None) -> Response:
@@ -846,7 +882,7 @@ class HttpClient:
         ...
         archive.sources.http.AddressRefused: http://127.0.0.1:9/x: 127.0.0.1 is a loopback or private address; pass --allow-private (or --allow-host 127.0.0.1) to fetch from it
         """
-        attempt = 0
+        tries = self._tries()
         while True:
             try:
                 resp = self.request(url, params=params)
@@ -858,7 +894,7 @@ class HttpClient:
                 return orjson.loads(resp.body)
             except orjson.JSONDecodeError as e:
                 full = resp.url
-                attempt = self._retry_or_raise(full, attempt, f"the response is not valid JSON ({e})")
+                self._retry_or_raise(full, tries, f"the response is not valid JSON ({e})")
 
     def open(self, url: str, *, inflate: bool = True) -> BinaryIO:
         """Open ``url`` as a streamed, buffered binary file (it has ``.peek``); close it when done.
@@ -891,7 +927,7 @@ class HttpClient:
         """
         where = dest.parent if dest is not None else folder
         where.mkdir(parents=True, exist_ok=True)
-        attempt = late = 0
+        tries, late = self._tries(), 0
         while True:
             n = 0
             h = hashlib.sha256()  # hashed as it arrives: the file is never read twice
@@ -915,7 +951,7 @@ class HttpClient:
                 why = str(e)
                 short = self._redact(url) + ": "
                 late += isinstance(e, _Late)
-                attempt = self._retry_or_raise(url, attempt, why[len(short):] if why.startswith(short) else why,
+                self._retry_or_raise(url, tries, why[len(short):] if why.startswith(short) else why,
                                                final=late > 1)
                 continue
             except BaseException:
