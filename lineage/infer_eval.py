@@ -75,7 +75,6 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
 
     res = infer_frame(posts, weights=weights, fingerprints=fingerprints, keep_pairs=True)
     ids = res.pairs["ids"].to_list()  # type: ignore[index]
-    pos = {x: k for k, x in enumerate(ids)}
     inferred = dict(zip(res.edges.get_column("child").to_list(), res.edges.get_column("parent").to_list()))
     conf = dict(zip(res.edges.get_column("child").to_list(), res.edges.get_column("confidence").to_list()))
     base_idx = _baseline(res.pairs, len(ids))  # type: ignore[arg-type]

@@ -127,7 +127,6 @@ def layout(**query: Any) -> html.Div:
     root = state["root"]
     if root is None:
         return html.Div([html.H1("Explorer"), note("The archive is empty: ingest something first.")])
-    vw = views(arc, state["as_of"])
     history = views(arc).posts.get_column("created_at").drop_nulls()
     return html.Div([
         html.H1("Lineage explorer"),
