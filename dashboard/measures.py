@@ -62,7 +62,7 @@ def fresh_table(arc: Archive, table: str, *, as_of: str | None = None) -> pl.Dat
     return memo(("analysis", av, table), load)
 
 
-def stale_notes(arc: Archive, *, analysis: bool = True) -> list[str]:
+def stale_notes(arc: Archive, *, analysis: bool = True, newer: bool = True) -> list[str]:
     """What a page of archive-wide measures must say about their age (empty when they are current).
 
     The analysis tables may describe an older store version than the one shown, and a
@@ -73,7 +73,7 @@ def stale_notes(arc: Archive, *, analysis: bool = True) -> list[str]:
     state = analysis_state(arc, version=shown) if analysis else None
     if state is not None and state.analysed_version not in (None, shown):
         out.append(state.note() or "")
-    newer = arc.newer_version()
+    newer = arc.newer_version() if newer else None
     if newer is not None:
         out.append(f"Store version {newer} has arrived and is being loaded; this page shows version {shown} "
                    "until it is ready (reload in a moment).")

@@ -9,6 +9,7 @@ from dashboard import measures
 from dashboard.data import archive
 from dashboard.figures import (adoption_timeline, empty_figure, flow_heatmap, flow_sankey, homogenisation_figure,
                                 tree_labels)
+from dashboard.pagecache import cached_page
 from dashboard.panels import note
 from dashboard.tables import frame_table, tree_link
 
@@ -31,11 +32,12 @@ def _flow(arc) -> tuple[pl.DataFrame, dict[str, str]] | None:
     return measures.archive_flow(arc, labels), tree_labels(arc.trees())
 
 
+@cached_page("bleed", title="Style bleed")
 def layout(**query: str) -> html.Div:
     arc = archive()
     labels = measures.archive_style_labels(arc)
     head = [html.H1("Style bleed"), html.P(LEAD, className="lead")]
-    head += [note(t) for t in measures.stale_notes(arc)]
+    head += [note(t) for t in measures.stale_notes(arc, newer=False)]
     if labels is None:
         return html.Div(head + [note("Style bleed " + measures.MISSING + ".")])
     flow, names = measures.archive_flow(arc, labels), tree_labels(arc.trees())
