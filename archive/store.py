@@ -751,6 +751,8 @@ class Archive:
             if self._served is not None:
                 keep.add((self._served, None))
             others = [p for p in pins if p not in keep]
+            if self._served is not None:  # background follow: versions before the one shown are never asked again
+                others = [(v, t) for v, t in others if t is not None or v > self._served]
             keep.update(others[:1])
             for k in [k for k in self._cache if (k[1], k[2]) not in keep]:
                 del self._cache[k]
