@@ -61,8 +61,10 @@ class PageCache:
                 self._d.move_to_end(slot)
             return got
 
-    def request(self, slot: Hashable, key: tuple, draw: Callable[[], Any]) -> threading.Event:
-        """Ask the drawing thread for ``slot`` at ``key`` (once: a second ask waits on the first)."""
+    def request(self, slot: Hashable, key: tuple, draw: Callable[[], Any],
+                key_of: Callable[[Any], tuple] | None = None) -> threading.Event:
+        """Ask the drawing thread for ``slot`` at ``key`` (once: a second ask waits on the first); with
+        ``key_of`` the key is taken again when the drawing starts, after any new views are built."""
         with self._lock:
             ev = self._pending.get(slot)
             if ev is not None:
@@ -71,7 +73,7 @@ class PageCache:
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._run, name="remix-pages", daemon=True)
                 self._worker.start()
-        self._jobs.put((slot, key, draw, ev))
+        self._jobs.put((slot, key, key_of, draw, ev))
         return ev
 
     def draw_now(self, slot: Hashable, key: tuple, draw: Callable[[], Any]) -> Any:
@@ -92,7 +94,7 @@ class PageCache:
     def _run(self) -> None:
         while True:
             try:
-                slot, key, draw, ev = self._jobs.get(timeout=30)
+                slot, key, key_of, draw, ev = self._jobs.get(timeout=30)
             except queue.Empty:
                 with self._lock:
                     if self._jobs.empty():
@@ -101,6 +103,12 @@ class PageCache:
                 continue
             try:
                 with self.app.server.app_context():
+                    # one big job at a time: wait for the views of a new store version being built, then
+                    # draw for the versions shown by then (the request was answered from the last drawing)
+                    arc = self.app.server.config.get("ARCHIVE")
+                    if arc is not None and key_of is not None:
+                        arc.settle(120)
+                        key = key_of(arc)
                     self._keep(slot, key, draw())
             except Exception:  # noqa: BLE001 - the request that waits draws it itself and shows the error
                 pass
@@ -115,8 +123,10 @@ def live_notes(arc, drawn: tuple | None, now: tuple) -> list[str]:
     store version is being loaded."""
     out = []
     if drawn is not None and drawn != now:
-        out.append(f"This page shows store version {drawn[0]} and is being drawn again for the newer data "
-                   f"(version {now[0]}); reload in a moment.")
+        what = (f"store version {now[0]}" if now[0] != drawn[0]
+                else "what changed since (an ingest run, an analysis or inferred links)")
+        out.append(f"This page was drawn for store version {drawn[0]} and is being drawn again for {what}; "
+                   "reload in a moment.")
     newer = arc.newer_version()
     if newer is not None:
         out.append(f"Store version {newer} has arrived and is being loaded; this page shows version "
@@ -158,7 +168,7 @@ def cached_page(name: str, tables: tuple[str, ...] = ("analysis_runs",), *, titl
             got = pages.lookup(slot)
             if got is not None and got[0] == now:
                 return _with_notes(got[1], live_notes(arc, None, now))
-            ev = pages.request(slot, now, lambda: layout(**query))
+            ev = pages.request(slot, now, lambda: layout(**query), lambda a: page_key(a, tables))
             if got is not None:  # an older drawing now, the new one in a moment
                 return _with_notes(got[1], live_notes(arc, got[0], now))
             if ev.wait(BUDGET_S):
