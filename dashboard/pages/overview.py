@@ -49,7 +49,8 @@ def card(value: str, label: str, href: str | None = None) -> html.Div:
 
 def link_counts(arc) -> dict[str, int]:
     """Remix links by evidence: ``declared`` (and any other stated kind), ``c2pa``, ``inferred`` (in force)."""
-    e = arc.edges(edges="all")
+    # without inferred links the declared edges are all of them (no second lineage built and kept)
+    e = arc.edges(edges="all") if arc.table_version("inferred_edges") >= 0 else arc.edges()
     got = dict(e.group_by("evidence").len().rows()) if e.height else {}
     c2pa = int(got.pop("c2pa", 0))
     inferred = int(got.pop("inferred", 0))
