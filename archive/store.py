@@ -300,6 +300,9 @@ class Archive:
         self.follow: str = "now"  # "now": reads see the newest version; "background": see ``follow_latest``
         self._served: int | None = None  # background follow: the version plain reads are pinned to
         self._building: threading.Thread | None = None
+        # held while background follow builds a version's views; a reader doing other archive-wide work
+        # (the dashboard drawing a page) holds it too, so the two never add up in memory
+        self.heavy = threading.Lock()
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -646,7 +649,8 @@ class Archive:
 
     def _build_latest(self, version: int) -> None:
         try:
-            self._view("posts", None, (version, None))
+            with self.heavy:
+                self._view("posts", None, (version, None))
         except Exception:  # noqa: BLE001 - the readers keep the version they have; the next read tries again
             return
         if self._served is None or version > self._served:

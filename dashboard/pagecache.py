@@ -18,6 +18,7 @@ page is simply drawn.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import queue
 import threading
@@ -109,7 +110,9 @@ class PageCache:
                     if arc is not None and key_of is not None:
                         arc.settle(120)
                         key = key_of(arc)
-                    self._keep(slot, key, draw())
+                    heavy = getattr(arc, "heavy", None) or contextlib.nullcontext()
+                    with heavy:  # a new version's views wait for this drawing (never both at once)
+                        self._keep(slot, key, draw())
             except Exception:  # noqa: BLE001 - the request that waits draws it itself and shows the error
                 pass
             finally:
