@@ -779,6 +779,8 @@ class Archive:
                 .agg(pl.all().exclude("_later", "_key").last(), n_obs=(pl.col("_later") == 0).sum().cast(pl.UInt32))
             )
             recs = recs.filter(pl.col("_later") == 0).drop("_later", "_key")
+        elif recs.get_column("id").n_unique() == recs.height:  # one observation per post: sorting is enough
+            latest = recs.sort("id").with_columns(n_obs=pl.lit(1, dtype=pl.UInt32))
         else:
             latest = (
                 recs.sort(["id", "observed_at", "ingested_at", "content_hash"])
@@ -786,6 +788,9 @@ class Archive:
                 .agg(pl.all().last(), n_obs=pl.len())
             )
         latest = merge_equal_time_parents(recs, latest)  # one line per edge: the union of the parents
+        observations = recs.select("id", "observed_at", "views", "likes", "remixes", "comments").unique().sort(
+            ["id", "observed_at"])
+        del recs  # the wide log is not needed past this point (one copy less while posts are built)
         # declaration order of each parent: explode keeps list order
         edges = (
             latest.select(pl.col("id").alias("child"), "parents")
@@ -810,8 +815,6 @@ class Archive:
         )
         lineage = lin.join(posts.select("id", "placeholder", "created_at"), on="id", how="left").sort("id")
         trees = _tree_table(lineage, posts)
-        observations = recs.select("id", "observed_at", "views", "likes", "remixes", "comments").unique().sort(
-            ["id", "observed_at"])
         return {"posts": posts, "edges": edges, "lineage": lineage, "problems": problems,
                 "trees": trees, "observations": observations}
 
