@@ -71,10 +71,10 @@ class PageCache:
             if ev is not None:
                 return ev
             ev = self._pending[slot] = threading.Event()
+            self._jobs.put((slot, key, key_of, draw, ev))  # under the lock: an idle worker leaving sees it
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._run, name="remix-pages", daemon=True)
                 self._worker.start()
-        self._jobs.put((slot, key, key_of, draw, ev))
         return ev
 
     def draw_now(self, slot: Hashable, key: tuple, draw: Callable[[], Any]) -> Any:
