@@ -13,8 +13,8 @@ import polars as pl
 from rich.table import Table
 from rich.text import Text
 
-from archive.cli import (archive_option, console, progress_bar, emit_json, err_console, handle_errors, json_option,
-                         open_archive, print_table, shorten)
+from archive.cli import (archive_option, console, edges_option, progress_bar, emit_json, err_console, handle_errors,
+                         json_option, open_archive, print_table, shorten)
 from lineage.errors import LineageError
 
 __all__ = ["analyze_cmd", "drift_cmd", "bleed_cmd", "decay_cmd"]
@@ -42,20 +42,27 @@ def _fmt(v: Any, digits: int = 3) -> str:
 @click.option("--semantic-model", default=None, envvar="REMIX_EMBEDDING_MODEL", show_envvar=True,
               help="A locally installed sentence-transformers model: adds semantic drift to every edge "
                    "(needs the 'semantic' extra).")
+@edges_option
 @archive_option
 @json_option
 @handle_errors
 def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | None, delta_jars: bool,
-                semantic_model: str | None, archive_path: Path | None, as_json: bool) -> None:
+                semantic_model: str | None, edges: str, archive_path: Path | None, as_json: bool) -> None:
     """Compute every measure (drift, blame, styles, bleed, decay) and store them as versioned tables.
 
     Only trees whose content changed since the last analysis are recomputed; the
     whole-archive figures (bleed, flow, homogenization, decay fits) are refreshed.
     Read the results with `archivist drift ID`, `archivist bleed`, `archivist decay`
     or the dashboard.
-    """
-    from lineage.analyze import analyze
 
+    With --edges all the graph holds the links `archivist infer` reconstructed too;
+    those results are stored apart (analysis_all_* tables), never over the analysis
+    of declared links, and say how many inferred links they include.
+    """
+    from lineage.analyze import analyze, inferred_note
+
+    if edges == "all" and engine == "spark":
+        raise click.UsageError("--edges all runs on the local engine only: drop --engine spark")
     arc = open_archive(archive_path)
     with progress_bar(show=not as_json) as bar:
         task = bar.add_task("analyze", total=None)
@@ -70,16 +77,22 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
             result = analyze_spark(arc, master=master, delta_jars=delta_jars, seed=seed, window=window)
         else:
             result = analyze(arc, force=force, progress=progress, seed=seed, window=window,
-                             embedder=semantic_model)
+                             embedder=semantic_model, edges=edges)
     if as_json:
         emit_json(result)
         return
+    note = inferred_note(result.get("inferred_links"), result.get("min_confidence")) if edges == "all" else None
+    if edges == "all" and not note:
+        note = "includes no inferred links (run `archivist infer` first)"
     if result["up_to_date"]:
         console.print(f"analysis is up to date with store version {result['store_version']} "
-                      f"({result['trees']} trees); use --force to recompute")
+                      f"({result['trees']} trees{'; ' + note if note else ''}); use --force to recompute")
         return
-    t = Table(title=f"analysis of {arc.path.name} (store version {result['store_version']})", show_header=False,
-              title_justify="left")
+    what = "with inferred links, " if edges == "all" else ""
+    t = Table(title=f"analysis of {arc.path.name} ({what}store version {result['store_version']})",
+              show_header=False, title_justify="left")
+    if note:
+        t.add_row("inferred links", Text(note, style="yellow"))
     t.add_row("trees", f"{result['trees']:,} ({result['trees_recomputed']:,} recomputed)")
     t.add_row("posts", f"{result['nodes']:,}")
     t.add_row("edges", f"{result['edges']:,}")

@@ -79,8 +79,8 @@ def render(d: ReportData, fmt: str) -> bytes:
 
 
 def write_report(archive: Archive, root: str | None, fmt: str, out: str | Path, *, as_of: Any = None,
-                 generated_at: datetime | None = None, seed: int = 0) -> Path:
-    """Gather, render and write a report; returns the file written.
+                 generated_at: datetime | None = None, seed: int = 0, edges: str = "declared") -> Path:
+    """Gather, render and write a report; returns the file written (``edges``: see :func:`report_data`).
 
     Examples
     --------
@@ -93,7 +93,7 @@ def write_report(archive: Archive, root: str | None, fmt: str, out: str | Path, 
     """
     if fmt not in FORMATS:
         raise LineageError(f"unknown report format {fmt!r}: choose html, pdf, md or csv")
-    d = report_data(archive, root, as_of=as_of, seed=seed)
+    d = report_data(archive, root, as_of=as_of, seed=seed, edges=edges)
     d.generated_at = generated_at
     p = Path(out)
     p.parent.mkdir(parents=True, exist_ok=True)
