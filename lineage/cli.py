@@ -83,7 +83,8 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
         return
     note = inferred_note(result.get("inferred_links"), result.get("min_confidence")) if edges == "all" else None
     if edges == "all" and not note:
-        note = "includes no inferred links (run `archivist infer` first)"
+        note = ("includes no inferred links (`archivist infer` found none)" if result.get("inferred_version", -1) >= 0
+                else "includes no inferred links (run `archivist infer` first)")
     if result["up_to_date"]:
         console.print(f"analysis is up to date with store version {result['store_version']} "
                       f"({result['trees']} trees{'; ' + note if note else ''}); use --force to recompute")
