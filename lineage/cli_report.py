@@ -17,11 +17,11 @@ from archive.cli import _as_of, archive_option, as_of_option, console, edges_opt
 __all__ = ["report_cmd", "snapshot_report"]
 
 
-def snapshot_report(archive: Any, root: str, as_of: Any) -> dict[str, bytes]:
+def snapshot_report(archive: Any, root: str, as_of: Any, *, edges: str = "declared") -> dict[str, bytes]:
     """:func:`lineage.report.snapshot_report`, imported when a snapshot is written (not at CLI start)."""
     from lineage.report import snapshot_report as write
 
-    return write(archive, root, as_of)
+    return write(archive, root, as_of, edges=edges)
 
 
 @click.command("report")

@@ -235,8 +235,12 @@ def analysis_state(archive: Archive, *, version: int | None = None, root: str | 
     return AnalysisState(v, av, current, root=tree.root, tree_current=tree_ok, recompute=recompute, **extra)
 
 
-def stored_drift(archive: Archive) -> pl.DataFrame | None:
+def stored_drift(archive: Archive, *, edges: str = "declared") -> pl.DataFrame | None:
     """Per-node drift from the latest analysis, for exports and snapshots (``None``: never analyzed).
+
+    ``edges="all"`` reads the analysis of the graph with inferred links (``archivist analyze
+    --edges all``), and only while it is current (``None`` once the store or ``inferred_edges``
+    moved): a drift measured from another parent or root would be a wrong value, not a stale one.
 
     Returns
     -------
@@ -254,8 +258,10 @@ def stored_drift(archive: Archive) -> pl.DataFrame | None:
     --------
     archive.export.export_frames : takes it as ``drift=``.
     """
+    if edges == "all" and not analysis_state(archive, edges="all").current:
+        return None
     try:
-        nodes = load_results(archive, "nodes")
+        nodes = load_results(archive, "nodes", edges=edges)
     except LineageError:
         return None
     return nodes.select([c for c in DRIFT_COLUMNS if c in nodes.columns])

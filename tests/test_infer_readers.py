@@ -181,3 +181,35 @@ def test_cli_analyze_and_report_take_edges(inferred, tmp_path):
     assert out.exit_code == 2 and "--edges all runs on the local engine only" in out.output
     out = run(main, ["analyze", "--edges", "some", "--archive", arc])
     assert out.exit_code == 2 and "'some' is not one of 'declared', 'all'" in out.output
+
+
+def test_exports_and_snapshots_with_inferred_links_carry_the_drift_of_that_graph(tmp_path):
+    """Drift measured on declared links is of another tree once inferred links join them: it is not exported."""
+    from dashboard.cli import cli as main
+
+    a, _ = _hidden_links_archive(tmp_path / "a", seed=23, posts=200)
+    I.infer(a)
+    arc = str(a.path)
+    run = CliRunner().invoke
+    child = I.inferred_edges(a).sort("confidence", descending=True)["child"][0]
+    analyze(a, n_boot=5)  # declared only: the child is a root there, with root drift 0
+
+    def exported() -> pl.DataFrame:
+        out = run(main, ["export", "--format", "csv", "--root", child, "--edges", "all", "-o", "-", "--archive", arc])
+        assert out.exit_code == 0, out.output
+        return pl.read_csv(out.output.encode(), infer_schema_length=0)
+
+    assert "root_drift" not in exported().columns  # no analysis of this graph: no drift, rather than a wrong one
+    analyze(a, n_boot=5, edges="all")
+    got = exported().filter(pl.col("id") == child).row(0, named=True)
+    want = load_results(a, "nodes", edges="all").filter(pl.col("id") == child).row(0, named=True)
+    assert int(got["depth"]) == want["depth"] >= 1
+    assert float(got["edge_drift"]) == pytest.approx(want["edge_drift"])
+    assert float(got["root_drift"]) == pytest.approx(want["root_drift"])
+    out = run(main, ["snapshot", child, "--edges", "all", "-o", str(tmp_path / "bag"), "--json", "--archive", arc])
+    assert out.exit_code == 0, out.output
+    bag = Path(json.loads(out.output)["bag"])
+    md = (bag / "data" / "report" / "drift-report.md").read_text()
+    assert "partly inferred" in md and "inferred link, confidence" in md
+    I.infer(a, full=True)  # the inferred links moved: the stored drift of that graph is no longer exported
+    assert "root_drift" not in exported().columns
