@@ -225,3 +225,24 @@ def test_overview_counts_links_by_evidence(tmp_path):
     I.infer(a)
     assert I.inferred_edges(a)["child"].to_list() == ["t:5", "t:6"]
     assert link_counts(a) == {"declared": 2, "c2pa": 1, "inferred": 2}
+
+
+def test_show_marks_every_inferred_link_it_draws(tmp_path):
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [rec(1, 0, "a paper boat on a frozen lake, claymation", author="@1"),
+                       rec(2, 1, "a paper boat on a frozen lake, claymation, noir", author="@2"),
+                       rec(3, 2, "a paper boat on a frozen lake, claymation, noir, vhs", parents=["t:2"], author="@3")])
+    I.infer(a)
+    table = I.inferred_edges(a)
+    assert table.select("child", "parent").rows() == [("t:2", "t:1")]
+    out = run("show", "t:3", "--edges", "all", "--archive", str(a.path))
+    assert out.exit_code == 0, out.output
+    line = next(x for x in out.output.splitlines() if "t:2" in x)
+    assert f"t:2  ┄ inferred {table['confidence'][0]:.2f}" in line
+    assert not any("┄" in x for x in out.output.splitlines() if "t:3" in x or "t:1 " in x)  # t:3's link is declared
+    assert "1 of the links drawn were inferred by `archivist infer`" in flat(out.output)
+    got = json.loads(run("show", "t:3", "--edges", "all", "--json", "--archive", str(a.path)).output)
+    assert [(e["child"], e["parent"]) for e in got["inferred_links"]] == [("t:2", "t:1")]
+    assert got["inferred_links"][0]["confidence"] == pytest.approx(table["confidence"][0])
+    out = run("show", "t:3", "--archive", str(a.path))
+    assert "inferred" not in out.output and "t:1" not in out.output
