@@ -246,3 +246,16 @@ def test_show_marks_every_inferred_link_it_draws(tmp_path):
     assert got["inferred_links"][0]["confidence"] == pytest.approx(table["confidence"][0])
     out = run("show", "t:3", "--archive", str(a.path))
     assert "inferred" not in out.output and "t:1" not in out.output
+
+
+def test_a_post_from_the_future_without_fetched_at_is_known_by_when_the_store_took_it(tmp_path):
+    """Most dumps carry no fetched_at: the time the store took the record is when it was observed."""
+    a = Archive.open(tmp_path / "a", create=True)
+    r1 = rec(1, 0, "a corgi surfing a glassy wave in tokyo at night, claymation", author="@1")
+    r2 = {**rec(2, 0, "a corgi surfing a glassy wave in tokyo at night, claymation, noir", author="@2"),
+          "created_at": "2099-01-01T05:00:00Z"}
+    ingest_records(a, [r1, r2])
+    assert a.posts()["fetched_at"].null_count() == 2
+    s = I.infer(a)
+    assert s["no_part"] == {"created after it was observed (a date from the future)": 1}
+    assert I.inferred_edges(a).height == 0
