@@ -111,6 +111,15 @@ def test_staleness_knows_the_edge_set_and_the_inferred_version(tmp_path):
     assert analysis_state(a, root=child, edges="all").tree_current is True
 
 
+def test_readers_of_an_analysis_never_made_say_what_to_run(tmp_path):
+    from dashboard.cli import cli as main
+
+    a, _ = _hidden_links_archive(tmp_path / "a", seed=24, posts=60)
+    analyze(a, n_boot=5)
+    out = CliRunner().invoke(main, ["decay", "--edges", "all", "--archive", str(a.path)])
+    assert out.exit_code == 1 and "run `archivist analyze --edges all` first" in out.output
+
+
 def test_unknown_edge_set_is_refused(tmp_path):
     a = Archive.open(tmp_path / "a", create=True)
     with pytest.raises(LineageError, match="edges must be one of declared, all, not 'guessed'"):
@@ -157,6 +166,7 @@ def test_cli_analyze_and_report_take_edges(inferred, tmp_path):
     arc = str(a.path)
     run = CliRunner().invoke
     table = I.inferred_edges(a)
+    assert run(main, ["analyze", "--json", "--archive", arc]).exit_code == 0  # declared links (maybe up to date)
     out = run(main, ["analyze", "--edges", "all", "--force", "--json", "--archive", arc])
     assert out.exit_code == 0, out.output
     got = json.loads(out.output)
@@ -177,6 +187,19 @@ def test_cli_analyze_and_report_take_edges(inferred, tmp_path):
     out = run(main, ["report", child, "--edges", "all", "-o", str(target), "--json", "--archive", arc])
     assert out.exit_code == 0, out.output
     assert json.loads(out.output)["inferred"].startswith("includes ")
+    # the readers of the stored analysis read the same edge set, and say what it holds
+    for cmd in ("decay", "bleed"):
+        got = json.loads(run(main, [cmd, "--edges", "all", "--json", "--archive", arc]).stdout)
+        assert got["inferred"] == f"includes {table.height} inferred links, confidence >= " + \
+            f"{math.floor(table['confidence'].min() * 100) / 100:.2f}"
+        assert json.loads(run(main, [cmd, "--json", "--archive", arc]).output)["inferred"] is None
+    decay_all = json.loads(run(main, ["decay", "--edges", "all", "--json", "--archive", arc]).stdout)["measures"]
+    assert decay_all == load_results(a, "decay", edges="all").to_dicts()
+    deep = load_results(a, "nodes", edges="all").filter(pl.col("depth") >= 2).sort("id")["id"][0]
+    got = json.loads(run(main, ["drift", deep, "--edges", "all", "--json", "--archive", arc]).output)
+    on_path = a.lineage_path(deep, edges="all")["id"].to_list()
+    assert [p["id"] for p in got["path"]] == on_path
+    assert {e["child"] for e in got["inferred_links"]} == set(table["child"]) & set(on_path)
     out = run(main, ["analyze", "--edges", "all", "--engine", "spark", "--archive", arc])
     assert out.exit_code == 2 and "--edges all runs on the local engine only" in out.output
     out = run(main, ["analyze", "--edges", "some", "--archive", arc])
