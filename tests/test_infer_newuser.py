@@ -8,6 +8,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lineage.infer as I
 from archive.ingest import ingest_records
@@ -259,3 +261,32 @@ def test_a_post_from_the_future_without_fetched_at_is_known_by_when_the_store_to
     s = I.infer(a)
     assert s["no_part"] == {"created after it was observed (a date from the future)": 1}
     assert I.inferred_edges(a).height == 0
+
+
+_WORDS = ["cat", "neon", "rain", "tokyo", "claymation", "noir", "surf", "koi"]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.integers(0, 20), st.lists(st.sampled_from(_WORDS), min_size=2, max_size=5),
+                          st.one_of(st.none(), st.integers(0, 11))), min_size=2, max_size=12))
+def test_inferred_links_never_cut_or_change_declared_ones(tmp_path_factory, rows):
+    """Declared parents pointing anywhere in time (skewed clocks included), guesses added: every declared
+    link is read as before, no new cycle is cut, every inferred parent is strictly earlier."""
+    a = Archive.open(tmp_path_factory.mktemp("prop") / "a", create=True)
+    recs = [rec(k, h, " ".join(w), parents=[f"t:{p}"] if p is not None and p < len(rows) and p != k else [],
+                author=f"@{k % 3}") for k, (h, w, p) in enumerate(rows)]
+    ingest_records(a, recs)
+    I.infer(a)
+    declared = a.edges()
+    every = a.edges(edges="all")
+    assert every.filter(pl.col("evidence") != "inferred").equals(declared)
+    cuts = lambda edges: set(a.problems(edges=edges).filter(pl.col("kind") == "cycle")  # noqa: E731
+                             .select("id", "parent").iter_rows())
+    assert cuts("all") == cuts("declared")
+    t = dict(zip(a.posts()["id"], a.posts()["created_at"]))
+    assert all(t[p] < t[c] for c, p in every.filter(pl.col("evidence") == "inferred")
+               .select("child", "parent").iter_rows())
+    lin = a.lineage(edges="all")
+    kept = every.filter(pl.col("evidence") == "inferred").select(id="child", parent="parent")
+    assert kept.join(lin.select("id", "parent"), on=["id", "parent"], how="anti").height == 0  # each is primary
