@@ -475,6 +475,9 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     True
     >>> sorted(load_results(a, "decay")["measure"])[:3]
     ['activity_half_life_days', 'bleed_rate', 'branching_dispersion']
+    >>> every = analyze(a, n_boot=10, edges="all")  # `archivist infer` never ran: no inferred link to add
+    >>> every["edge_set"], every["inferred_links"], a.has_table("analysis_all_trees")
+    ('all', 0, True)
     """
     t_start = time.perf_counter()
     edge_set = _check_edges(edges)

@@ -130,7 +130,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
                       + (f"; no part: {no_part}" if no_part else ""))
     if min_confidence > 0:
         rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence).sort("confidence", descending=True)
-        t = Table(title=f"inferred links at confidence >= {min_confidence}", title_justify="left")
+        t = Table(title=f"inferred links at confidence >= {min_confidence}", title_justify="left", min_width=40)
         for c in ("child", "parent", "confidence"):
             t.add_column(c)
         for r in rows.head(50).iter_rows(named=True):
