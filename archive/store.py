@@ -47,7 +47,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from archive import tempfiles
 from archive.errors import NotFoundError, StoreError, resource_problem
-from archive.graph import compute_lineage, merge_equal_time_parents
+from archive.graph import PROBLEM_SCHEMA, compute_lineage, merge_equal_time_parents
 from archive.paths import default_archive_path
 from archive.record import parse_time
 
@@ -853,6 +853,15 @@ class Archive:
         posts = self._view("posts", None, (version, t))
         edges = pl.concat([self._view("edges", None, (version, t)), inferred]).sort(["child", "rank"])
         lin, problems = compute_lineage(posts.select("id"), edges, created=posts.select("id", "created_at"))
+        looped = inferred.join(lin.filter(pl.col("in_cycle")).select(child="id"), on="child", how="semi")
+        if looped.height:  # a guess closing a loop with declared links would cut one of them: the guess goes
+            edges = edges.join(looped.select("child", "parent", "evidence"), on=["child", "parent", "evidence"],
+                               how="anti").sort(["child", "rank"])
+            lin, problems = compute_lineage(posts.select("id"), edges, created=posts.select("id", "created_at"))
+            problems = pl.concat([problems, looped.select(
+                kind=pl.lit("inferred_dropped"), id="child", parent="parent",
+                detail=pl.format("the inferred link from {} to {} would close a loop with declared links; "
+                                 "dropped (declared links win)", "child", "parent"))]).cast(PROBLEM_SCHEMA)
         lineage = lin.join(posts.select("id", "placeholder", "created_at"), on="id", how="left").sort("id")
         views = {"edges": edges, "lineage": lineage, "problems": problems, "trees": _tree_table(lineage, posts)}
         with self._lock:
@@ -882,7 +891,10 @@ class Archive:
         """Every lineage edge: ``child, parent, relation, evidence, confidence, rank``.
 
         ``edges="all"`` adds the links of ``archivist infer`` (``evidence == "inferred"``,
-        ``confidence`` in (0, 1]) for posts that have no declared or C2PA parent.
+        ``confidence`` in (0, 1]) for posts that have no declared or C2PA parent. An inferred
+        link that would close a loop with declared links (a declared parent created after its
+        child) is left out, so no declared link is ever cut for a guess; :meth:`problems` lists
+        it (kind ``inferred_dropped``).
         """
         return self._view("edges", as_of, edges=edges)
 
@@ -896,7 +908,9 @@ class Archive:
         Returns
         -------
         polars.DataFrame
-            ``kind`` (String: ``self_loop`` or ``cycle``), ``id`` (String, the child),
+            ``kind`` (String: ``self_loop``, ``cycle``, or with ``edges="all"``
+            ``inferred_dropped``: an inferred link left out because it closed a loop with
+            declared links), ``id`` (String, the child),
             ``parent`` (String, the link dropped or cut), ``detail`` (String, in words).
         """
         return self._view("problems", as_of, edges=edges)
