@@ -483,13 +483,14 @@ def homogenisation_figure(h: pl.DataFrame) -> go.Figure:
                  height=380)
 
 
-def fidelity_figure(fid: pl.DataFrame, fit: dict | None) -> go.Figure:
+def fidelity_figure(fid: pl.DataFrame, fit: dict | None, *, of: str = "prompt") -> go.Figure:
     """Fidelity to the root by generation (mean ± sd) with the fitted curve and the half-life.
 
     ``fid`` has ``depth, nodes, fidelity, sd``; ``fit`` has ``F_inf, lambda, half_life`` (or ``None``).
+    ``of="picture"`` titles it for visual fidelity (1 − visual drift from the root's picture).
     """
     if fid.height == 0:
-        return empty_figure("no posts with text to measure")
+        return empty_figure("no posts with text to measure" if of == "prompt" else "no pictures to measure")
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=fid.get_column("depth"), y=fid.get_column("fidelity"), mode="markers", name="measured (mean ± sd)",
@@ -508,8 +509,11 @@ def fidelity_figure(fid: pl.DataFrame, fit: dict | None) -> go.Figure:
             fig.add_vline(x=hl, line=dict(color="#e6550d", dash="dot"),
                           annotation_text=f"half-life {hl:.1f} generations", annotation_position="top right")
     fig.update_xaxes(title="generation", dtick=1)
-    fig.update_yaxes(title="fidelity to the root (1 − drift)", range=[0, 1.05])
-    return _base(fig, title="Remix decay: how much of the root's prompt survives", height=400)
+    if of == "prompt":
+        fig.update_yaxes(title="fidelity to the root (1 − drift)", range=[0, 1.05])
+        return _base(fig, title="Remix decay: how much of the root's prompt survives", height=400)
+    fig.update_yaxes(title="visual fidelity to the root (1 − visual drift)", range=[0, 1.05])
+    return _base(fig, title="Visual decay: how much of the root's picture survives", height=400)
 
 
 def branching_figure(table: pl.DataFrame, fit: dict | None) -> go.Figure:
