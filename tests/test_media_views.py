@@ -6,6 +6,7 @@ import random
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 from PIL import Image
 from selenium.webdriver.common.by import By
@@ -117,6 +118,7 @@ def test_explorer_shows_the_picture_beside_its_parents(chain):
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from dashboard.thumbs import thumbnails
     from tests.browser.dashboard_harness import Server, make_browser
 
     a, ids = chain
@@ -132,6 +134,12 @@ def test_explorer_shows_the_picture_beside_its_parents(chain):
         srcs = [e.get_attribute("src") for e in driver.find_elements(By.CSS_SELECTOR, ".picture-block img.thumb")]
         assert all("/media/thumb/" in s for s in srcs)
         assert "visual drift from its parent" in driver.find_element(By.CSS_SELECTOR, ".visual-drift").text
+        # the tree's markers are the posts' pictures (three posts, three thumbnails, each loaded from the route)
+        WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(
+            By.CSS_SELECTOR, "#explore-graph .layer-above .imagelayer image")) == 3)
+        hrefs = driver.execute_script("return [...document.querySelectorAll('#explore-graph .imagelayer image')]"
+                                      ".map(i => i.getAttribute('href'))")
+        assert sorted(h.rsplit("/", 1)[1] for h in hrefs) == sorted(thumbnails(a)[i] for i in ids)
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
@@ -234,3 +242,23 @@ def test_decay_page_shows_visual_decay_in_chromium(long_chain):
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
         server.stop()
+
+
+def test_tree_markers_are_pictures_up_to_a_limit(monkeypatch):
+    from dashboard.figures import tree_figure
+
+    n = 5
+    nodes = pl.DataFrame({"id": [f"p{i}" for i in range(n)], "parent": [None] + [f"p{i - 1}" for i in range(1, n)],
+                          "depth": list(range(n)), "text": ["x"] * n, "views": [1] * n, "remixes": [1] * n,
+                          "placeholder": [False] * n})
+    pics = {f"p{i}": f"/media/thumb/{i}.webp" for i in (0, 2, 3)}
+    fig = tree_figure(nodes, root="p0", pictures=pics)
+    posts = next(t for t in fig.data if t.name == "posts")
+    at = {i: (x, y) for i, x, y in zip(posts.customdata, posts.x, posts.y)}
+    assert sorted(im.source for im in fig.layout.images) == sorted(pics.values())
+    for im in fig.layout.images:  # each picture sits on its own post's marker
+        assert (im.x, im.y) == at[im.name] and im.source == pics[im.name]
+    assert not tree_figure(nodes, root="p0").layout.images  # no pictures: plain markers
+    assert len(tree_figure(nodes, root="p0", pictures=pics, max_depth=2).layout.images) == 2  # drawn posts only
+    monkeypatch.setattr("dashboard.figures.MAX_PICTURE_MARKERS", 2)
+    assert not tree_figure(nodes, root="p0", pictures=pics).layout.images  # too many to see: plain markers
