@@ -158,7 +158,8 @@ def _fold_labels(x: np.ndarray, y: np.ndarray, folded: np.ndarray, n_hidden: np.
 
 def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = None, size_by: str = "views",
                 max_depth: int | None = None, collapsed: set[str] | frozenset[str] = frozenset(),
-                expanded: set[str] | frozenset[str] = frozenset(), selected: str | None = None, compare: str | None = None, height: int = 620) -> go.Figure:
+                expanded: set[str] | frozenset[str] = frozenset(), selected: str | None = None, compare: str | None = None, height: int = 620,
+                pictures: dict[str, str] | None = None) -> go.Figure:
     """The remix tree under ``root`` drawn as a tidy tree.
 
     ``nodes`` has ``id, parent, depth, text, views, remixes, placeholder`` (children are drawn in
@@ -168,7 +169,8 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
     diamond marker. Each node's ``customdata`` is its id (what a click reports). The path from
     the root to ``selected`` is drawn thicker. A ``why`` column (text, null for declared links)
     marks posts whose link to their parent was inferred: that link is drawn dashed and the
-    hover label says why.
+    hover label says why. ``pictures`` (id -> thumbnail URL) draws each drawn post's picture
+    as its marker when at most :data:`MAX_PICTURE_MARKERS` of them are drawn.
     """
     ids = nodes.get_column("id").to_list()
     if root not in set(ids):
@@ -281,8 +283,17 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
         hoverlabel=dict(font=dict(size=12)),
         meta=dict(root=root, drawn=n, hidden=int(n_hidden.sum()),
                   folded=[sub_ids[i] for i in np.flatnonzero(n_hidden > 0)]))  # state for clicks, not the hover
+    if pictures:
+        shown_pics = [(k, pictures[i]) for k, i in enumerate(sub_ids) if i in pictures]
+        if 0 < len(shown_pics) <= MAX_PICTURE_MARKERS:  # a picture per post, over its marker (1 unit apart)
+            layout["images"] = [dict(source=src, x=float(lay.x[k]), y=float(lay.y[k]), xref="x", yref="y",
+                                     sizex=0.8, sizey=0.6, xanchor="center", yanchor="middle", layer="above",
+                                     sizing="contain", name=sub_ids[k]) for k, src in shown_pics]
     fig = go.Figure(dict(data=traces, layout=layout), _validate=False)
     return fig
+
+
+MAX_PICTURE_MARKERS = 60  # more pictures than this in one view are too small to see: markers stay dots
 
 
 def growth_figure(posts: pl.DataFrame, *, freq: str = "1d") -> go.Figure:
@@ -517,13 +528,14 @@ def homogenisation_figure(h: pl.DataFrame) -> go.Figure:
                  height=380)
 
 
-def fidelity_figure(fid: pl.DataFrame, fit: dict | None) -> go.Figure:
+def fidelity_figure(fid: pl.DataFrame, fit: dict | None, *, of: str = "prompt") -> go.Figure:
     """Fidelity to the root by generation (mean ± sd) with the fitted curve and the half-life.
 
     ``fid`` has ``depth, nodes, fidelity, sd``; ``fit`` has ``F_inf, lambda, half_life`` (or ``None``).
+    ``of="picture"`` titles it for visual fidelity (1 − visual drift from the root's picture).
     """
     if fid.height == 0:
-        return empty_figure("no posts with text to measure")
+        return empty_figure("no posts with text to measure" if of == "prompt" else "no pictures to measure")
     fig = go.Figure()
     fig.add_trace(go.Scatter(
         x=fid.get_column("depth"), y=fid.get_column("fidelity"), mode="markers", name="measured (mean ± sd)",
@@ -542,8 +554,11 @@ def fidelity_figure(fid: pl.DataFrame, fit: dict | None) -> go.Figure:
             fig.add_vline(x=hl, line=dict(color="#e6550d", dash="dot"),
                           annotation_text=f"half-life {hl:.1f} generations", annotation_position="top right")
     fig.update_xaxes(title="generation", dtick=1)
-    fig.update_yaxes(title="fidelity to the root (1 − drift)", range=[0, 1.05])
-    return _base(fig, title="Remix decay: how much of the root's prompt survives", height=400)
+    if of == "prompt":
+        fig.update_yaxes(title="fidelity to the root (1 − drift)", range=[0, 1.05])
+        return _base(fig, title="Remix decay: how much of the root's prompt survives", height=400)
+    fig.update_yaxes(title="visual fidelity to the root (1 − visual drift)", range=[0, 1.05])
+    return _base(fig, title="Visual decay: how much of the root's picture survives", height=400)
 
 
 def branching_figure(table: pl.DataFrame, fit: dict | None) -> go.Figure:

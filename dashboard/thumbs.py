@@ -8,9 +8,10 @@ from dash import Dash, html
 
 from archive.media.store import fingerprints, thumbnail_bytes, thumbnails
 from archive.store import Archive
-from lineage.visual import edge_visual
+from dashboard.data import memo
+from lineage.visual import edge_visual, node_visual_drift
 
-__all__ = ["register_thumbnail_route", "thumb_url", "picture_facts", "hover_picture"]
+__all__ = ["register_thumbnail_route", "thumb_url", "picture_facts", "hover_picture", "visual_decay_data"]
 
 ROUTE = "/media/thumb/"
 
@@ -53,3 +54,38 @@ def hover_picture(pid: str, thumbs: dict[str, str]) -> Any:
         return None
     return html.Div([html.Img(src=thumb_url(thumbs[pid]), className="hover-thumb", alt=pid),
                      html.Div(pid, className="mono small")])
+
+
+def _visual_tables(arc: Archive, version: int) -> tuple[pl.DataFrame, dict[str, Any]] | None:
+    if not (arc.has_table("analysis_visual_fidelity") and arc.has_table("analysis_visual_decay")):
+        return None  # analysed before pictures were measured: computed now below (small archives)
+    head = arc.read_table("analysis_visual_decay")
+    fit: dict[str, Any] = dict(head.select("measure", "value").iter_rows())
+    fit["reason"] = next((r for m, r in head.select("measure", "reason").iter_rows() if m == "reason"), None)
+    return arc.read_table("analysis_visual_fidelity"), fit
+
+
+def visual_decay_data(arc: Archive, *, seed: int = 0, max_nodes: int = 200_000
+                      ) -> tuple[pl.DataFrame, dict[str, Any]] | None:
+    """Visual fidelity by generation (``depth, nodes, fidelity, sd``) and its decay fit, or ``None`` (no pictures).
+
+    Read from ``analyze``'s visual tables (:func:`lineage.visual.analyze_visual`) when the
+    archive was analysed; else computed now from the fingerprints, up to ``max_nodes`` posts.
+    """
+    from dashboard.measures import analysed_version
+
+    av = analysed_version(arc)
+    if av is not None:
+        got = memo(("analysis", av, "visual_decay"), lambda: _visual_tables(arc, av))
+        if got is not None:
+            return got
+    fps = memo(("fingerprints", arc.view_version()), lambda: fingerprints(arc))
+    if fps.height == 0:
+        return None
+    lin = arc.lineage()
+    if lin.height > max_nodes:
+        return None
+    from lineage.decay import fidelity_by_depth, fit_fidelity
+
+    nd = node_visual_drift(lin.select("id", "root", "depth"), fps)
+    return fidelity_by_depth(nd), fit_fidelity(nd, n_boot=200, seed=seed)

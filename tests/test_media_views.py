@@ -6,6 +6,7 @@ import random
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 from PIL import Image
 from selenium.webdriver.common.by import By
@@ -117,6 +118,7 @@ def test_explorer_shows_the_picture_beside_its_parents(chain):
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
 
+    from dashboard.thumbs import thumbnails
     from tests.browser.dashboard_harness import Server, make_browser
 
     a, ids = chain
@@ -132,7 +134,131 @@ def test_explorer_shows_the_picture_beside_its_parents(chain):
         srcs = [e.get_attribute("src") for e in driver.find_elements(By.CSS_SELECTOR, ".picture-block img.thumb")]
         assert all("/media/thumb/" in s for s in srcs)
         assert "visual drift from its parent" in driver.find_element(By.CSS_SELECTOR, ".visual-drift").text
+        # the tree's markers are the posts' pictures (three posts, three thumbnails, each loaded from the route)
+        WebDriverWait(driver, 30).until(lambda d: len(d.find_elements(
+            By.CSS_SELECTOR, "#explore-graph .layer-above .imagelayer image")) == 3)
+        hrefs = driver.execute_script("return [...document.querySelectorAll('#explore-graph .imagelayer image')]"
+                                      ".map(i => i.getAttribute('href'))")
+        assert sorted(h.rsplit("/", 1)[1] for h in hrefs) == sorted(thumbnails(a)[i] for i in ids)
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def long_chain(tmp_path_factory) -> tuple[Archive, list[Path]]:
+    """One photograph and four generations of re-posts (each crops its parent), linked by sidecars, analysed."""
+    from lineage.analyze import analyze
+
+    d = tmp_path_factory.mktemp("long")
+    src = d / "in"
+    src.mkdir()
+    img = Image.open(sample_photographs()[1]).convert("RGB")
+    img.thumbnail((320, 320))
+    rng = random.Random(5)
+    files = []
+    for i in range(5):
+        if i:
+            img = transform(transform(img, "crop", rng), "text", rng)
+        f = src / f"g{i}.jpg"
+        img.save(f, "JPEG", quality=90)
+        side = {"prompt": f"a photograph, take {i}", "created_at": f"2026-02-0{i + 1}T00:00:00Z"}
+        if i:
+            side["parents"] = [f"g{i - 1}.jpg"]
+        (src / f"g{i}.json").write_text(json.dumps(side))
+        files.append(f)
+    a = Archive.open(d / "arc", create=True)
+    ingest(a, MediaSource([src], archive=a))
+    analyze(a, n_boot=20)
+    return a, files
+
+
+def _expected_visual_fidelity(files: list[Path]) -> list[float]:
+    """1 - visual drift from the root, from each file's own PDQ (computed here, not read from the store)."""
+    import numpy as np
+
+    from archive.media.fingerprint import pdq_of
+
+    bits = [np.unpackbits(np.frombuffer(bytes.fromhex(pdq_of(np.asarray(Image.open(f).convert("RGB")))[0]),
+                                        np.uint8)) for f in files]
+    return [1 - min(1.0, int((b != bits[0]).sum()) / 128) for b in bits]
+
+
+def test_visual_decay_from_analyze_and_on_the_decay_page(long_chain):
+    from dashboard.app import create_app
+    from dashboard.figures import fidelity_figure
+    from dashboard.thumbs import visual_decay_data
+
+    a, files = long_chain
+    want = _expected_visual_fidelity(files)
+    assert want[0] == 1.0 and want[-1] < want[1] < 1.0  # crops compound: the last is the furthest from the root
+    fid = a.read_table("analysis_visual_fidelity").sort("depth")
+    assert fid.get_column("depth").to_list() == [0, 1, 2, 3, 4]
+    assert fid.get_column("nodes").to_list() == [1] * 5
+    assert fid.get_column("fidelity").to_list() == pytest.approx(want, abs=2 / 128)  # PDQ of the 512 px hash copy
+    app = create_app(a.path)
+    with app.server.app_context():
+        got = visual_decay_data(a)
+        assert got is not None
+        vfid, vfit = got
+        assert vfid.get_column("fidelity").to_list() == fid.get_column("fidelity").to_list()
+        assert vfit["depths"] == 5 and (vfit["reason"] or vfit["half_life"] > 0)
+        from dashboard.pages.decay import _visual_block
+
+        block = _visual_block(a)
+    graph = next(c for c in _walk(block[0]) if getattr(c, "id", None) == "decay-visual")
+    ys = list(graph.figure.data[0].y)
+    assert ys == pytest.approx(want, abs=2 / 128)
+    assert "picture" in graph.figure.layout.title.text
+    assert fidelity_figure(vfid.head(0), vfit, of="picture").layout.annotations[0].text == "no pictures to measure"
+
+
+@pytest.mark.browser
+def test_decay_page_shows_visual_decay_in_chromium(long_chain):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser.dashboard_harness import Server, make_browser
+
+    a, files = long_chain
+    want = _expected_visual_fidelity(files)
+    server = Server(a.path)
+    driver, profile = make_browser(1400, 1000)
+    try:
+        driver.get(f"{server.url}/decay")
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(
+            "const g = document.querySelector('#decay-visual .js-plotly-plot');"
+            "return g && g.data && g.data.length > 0"))
+        ys = driver.execute_script(  # the decoded values (the figure ships them as a typed array)
+            "return Array.from(document.querySelector('#decay-visual .js-plotly-plot')._fullData[0].y)")
+        assert ys == pytest.approx(want, abs=2 / 128)
+        title = driver.find_element(By.CSS_SELECTOR, "#decay-visual .gtitle").text
+        assert title.startswith("Visual decay")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#decay-visual .scatterlayer .point")) == 5
+        assert "visual half-life" in driver.find_element(By.CSS_SELECTOR, ".visual-cards").text
+        severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert severe == [], severe
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        server.stop()
+
+
+def test_tree_markers_are_pictures_up_to_a_limit(monkeypatch):
+    from dashboard.figures import tree_figure
+
+    n = 5
+    nodes = pl.DataFrame({"id": [f"p{i}" for i in range(n)], "parent": [None] + [f"p{i - 1}" for i in range(1, n)],
+                          "depth": list(range(n)), "text": ["x"] * n, "views": [1] * n, "remixes": [1] * n,
+                          "placeholder": [False] * n})
+    pics = {f"p{i}": f"/media/thumb/{i}.webp" for i in (0, 2, 3)}
+    fig = tree_figure(nodes, root="p0", pictures=pics)
+    posts = next(t for t in fig.data if t.name == "posts")
+    at = {i: (x, y) for i, x, y in zip(posts.customdata, posts.x, posts.y)}
+    assert sorted(im.source for im in fig.layout.images) == sorted(pics.values())
+    for im in fig.layout.images:  # each picture sits on its own post's marker
+        assert (im.x, im.y) == at[im.name] and im.source == pics[im.name]
+    assert not tree_figure(nodes, root="p0").layout.images  # no pictures: plain markers
+    assert len(tree_figure(nodes, root="p0", pictures=pics, max_depth=2).layout.images) == 2  # drawn posts only
+    monkeypatch.setattr("dashboard.figures.MAX_PICTURE_MARKERS", 2)
+    assert not tree_figure(nodes, root="p0", pictures=pics).layout.images  # too many to see: plain markers

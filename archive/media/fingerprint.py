@@ -150,10 +150,15 @@ def phash_of(img: Any) -> str:
     return str(imagehash.phash(img))
 
 
-def _hash_image(img: Any) -> Frame:
-    small = img if max(img.size) <= _HASH_SIDE else img.resize(_fit(img.size, _HASH_SIDE))
+def _hash_image(img: Any) -> tuple[Frame, Any]:
+    """The picture's frame, and the copy it was hashed from (at most 512 px: the thumbnail is made from it)."""
+    from PIL import Image
+
+    # bilinear with a reducing gap: PDQ and pHash low-pass the picture far more themselves; a third of bicubic's time
+    small = img if max(img.size) <= _HASH_SIDE else img.resize(_fit(img.size, _HASH_SIDE),
+                                                               Image.Resampling.BILINEAR, reducing_gap=2.0)
     pdq, quality = pdq_of(np.asarray(small))
-    return Frame(None, pdq, quality, phash_of(small))
+    return Frame(None, pdq, quality, phash_of(small)), small
 
 
 def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
@@ -213,8 +218,8 @@ def _image(data: bytes, name: str) -> tuple[str, int, int, list[Frame], bytes, s
         raise MediaError(f"{name}: refused as a decompression bomb ({e})") from None
     except (OSError, SyntaxError, ValueError) as e:
         raise MediaError(f"{name}: damaged or truncated {fmt or 'image'} ({e})") from None
-    frame = _hash_image(rgb)
-    return _MIMES.get(fmt, f"image/{fmt}"), w, h, [frame], webp_thumbnail(rgb), when, extra
+    frame, small = _hash_image(rgb)
+    return _MIMES.get(fmt, f"image/{fmt}"), w, h, [frame], webp_thumbnail(small), when, extra
 
 
 def _video(path: Path, name: str) -> tuple[str, int, int, float | None, list[Frame], bytes, str | None]:

@@ -11,12 +11,13 @@ from dashboard.figures import (branching_figure, fidelity_figure, survival_figur
 from dashboard.pagecache import cached_page
 from dashboard.panels import explore_href, note
 from dashboard.tables import frame_table, tree_link
+from dashboard.thumbs import visual_decay_data
 
 dash.register_page(__name__, path="/decay", name="Decay", order=4, title="Decay · Remix Archivist")
 
 LEAD = ("Down a remix chain the root's words fade: fidelity is 1 − drift from the root. The fitted curve "
         "gives a generational half-life. Trees also branch less each generation and stop being remixed "
-        "after a while.")
+        "after a while. Archives with pictures show the same decay on what people see.")
 
 
 def _card(value: str, label: str) -> html.Div:
@@ -33,8 +34,9 @@ def layout(**_: str) -> html.Div:
     head = [html.H1("Remix decay"), html.P(LEAD, className="lead")]
     head += [note(t) for t in measures.stale_notes(arc, newer=False)]
     dec = measures.archive_decay(arc)
+    visual = _visual_block(arc)
     if dec is None:
-        return html.Div(head + [note("Decay " + measures.MISSING + ".")])
+        return html.Div(head + [note("Decay " + measures.MISSING + ".")] + visual)
     fid, fit, btab, bfit = dec.fidelity, dec.fit, dec.branching, dec.branching_fit
     act, km, eng, shapes = dec.activity, dec.survival, dec.engagement, dec.shapes
     names = tree_labels(arc.trees())
@@ -67,6 +69,7 @@ def layout(**_: str) -> html.Div:
         html.Div(cards, className="cards"),
         html.Div([dcc.Graph(figure=fidelity_figure(fid, fit), config={"displaylogo": False}),
                   dcc.Graph(figure=branching_figure(btab, bfit), config={"displaylogo": False})], className="two"),
+        *visual,
         html.Div([dcc.Graph(figure=survival_figure(km, act), config={"displaylogo": False}),
                   dcc.Graph(id="decay-shapes", figure=tree_shapes_figure(shapes, names),
                             config={"displaylogo": False})], className="two"),
@@ -75,6 +78,27 @@ def layout(**_: str) -> html.Div:
                               cells={"root": lambda r: tree_link(r["root"])}, width=60)], className="card-block"),
         dcc.Location(id="decay-go", refresh=True),
     ])
+
+
+def _visual_block(arc) -> list:
+    """Remix decay on what people see (archives with pictures): visual fidelity by generation and its fit."""
+    got = visual_decay_data(arc)
+    if got is None:
+        return []
+    vfid, vfit = got
+    why = vfit.get("reason")
+    interval = (f" (95% interval {_num(vfit.get('half_life_low'), '{:.1f}')}–"
+                f"{_num(vfit.get('half_life_high'), '{:.1f}')})" if vfit.get("half_life_low") is not None else "")
+    cards = html.Div([
+        _card("–" if why else _num(vfit.get("half_life"), "{:.1f}"),
+              "visual half-life: generations until the picture is half as close to the root's "
+              "(1 − PDQ visual drift)" + (f" ({why})" if why else interval)),
+        _card(_num(vfit.get("F_inf")), "visual fidelity it levels off at (F∞)"),
+        html.P("The same fit as for prompts, on pictures: visual fidelity is 1 − visual drift from the "
+               "root's picture (PDQ fingerprints; for a video, its best-matching frame).", className="muted small"),
+    ], className="cards visual-cards")
+    return [html.Div([dcc.Graph(id="decay-visual", figure=fidelity_figure(vfid, vfit, of="picture"),
+                                config={"displaylogo": False}), cards], className="two")]
 
 
 @callback(Output("decay-go", "href"), Input("decay-shapes", "clickData"), prevent_initial_call=True)

@@ -19,7 +19,7 @@ from dashboard.data import (NotFoundError, archive, first_value, inferred_why, m
                             search_posts, tree_of, views)
 from dashboard.figures import empty_figure, tree_figure
 from dashboard.panels import compare_panel, explore_href, node_panel, note, search_results
-from dashboard.thumbs import hover_picture, picture_facts, thumbnails
+from dashboard.thumbs import hover_picture, picture_facts, thumb_url, thumbnails
 
 dash.register_page(__name__, path="/explore", name="Explorer", order=1, title="Explorer · Remix Archivist")
 
@@ -314,7 +314,8 @@ def draw_tree(state):
     fig = tree_figure(tree.nodes, root=tree.root, drift=drift, size_by=state.get("size") or "views",
                       max_depth=state.get("depth"), collapsed=set(state.get("collapsed") or []),
                       expanded=set(state.get("expanded") or []), selected=state.get("node"),
-                      compare=state.get("compare"))
+                      compare=state.get("compare"),
+                      pictures=_picture_urls(archive(), tree.nodes.get_column("id").to_list()))
     meta = fig.layout.meta or {}
     caption = [html.Strong(f"{tree.nodes.height:,} posts"),
                f" in this tree; {meta.get('drawn', 0):,} drawn"
@@ -351,6 +352,12 @@ def path_to_root(nodes: pl.DataFrame, post_id: str) -> pl.DataFrame:
 
 def _thumbs(arc) -> dict[str, str]:
     return memo(("thumbnails", arc.version(), arc.table_version("media_nodes")), lambda: thumbnails(arc))
+
+
+def _picture_urls(arc, ids: list[str]) -> dict[str, str]:
+    """Post id -> thumbnail URL for the posts of ``ids`` that have a picture (the tree's picture markers)."""
+    th = _thumbs(arc)
+    return {i: thumb_url(th[i]) for i in ids if i in th} if th else {}
 
 
 @callback(Output("explore-tooltip", "show"), Output("explore-tooltip", "bbox"), Output("explore-tooltip", "children"),
