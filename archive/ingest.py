@@ -41,6 +41,7 @@ import polars as pl
 import pyarrow as pa
 
 from archive.errors import ArchiveError, IngestError, StoreError
+from archive.ingest_fast import prepare as _prepare_fast
 from archive.record import EVIDENCE, KNOWN_FIELDS, RELATIONS, canonical_json, check, content_hash, reduced
 from archive.sources.jsonl import parse_record
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
@@ -275,6 +276,19 @@ def _prepare(payload: Payload, redacted: frozenset[str] = frozenset()) -> tuple[
     (True, 't:1', '{"created_at":"2026-01-01T00:00:00Z","id":"t:1","source":"t"}')
     >>> _prepare(b'{"id":3}')[1][0]
     'id: must be a string like "<source>:<native id>", got int'
+    """
+    if type(payload) is bytes:  # the compiled fast path; what it cannot prove good goes the full way
+        fast = _prepare_fast(payload, redacted)
+        if fast is not None:
+            return fast
+    return _prepare_full(payload, redacted)
+
+
+def _prepare_full(payload: Payload, redacted: frozenset[str] = frozenset()) -> tuple[str, Any]:
+    """:func:`_prepare` without the compiled fast path: the strict parse and the full checker.
+
+    >>> _prepare_full(b'{"id":"t:1","id":"t:2"}')[1][0].startswith("id: the key appears more than once")
+    True
     """
     if isinstance(payload, Bad):
         return payload.raw, list(payload.reasons)
