@@ -44,7 +44,7 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-__all__ = ["Record", "Parent", "Media", "prepare"]
+__all__ = ["Record", "Parent", "Media", "check_line", "prepare"]
 
 _ID = Annotated[str, Meta(max_length=1024, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*:[\s\S]")]
 # a time exactly as archive.record.format_time writes it (a zero fraction is written without one)
@@ -121,13 +121,19 @@ def _date_ok(day: str) -> bool:
     return ok
 
 
-def prepare(raw: bytes, redacted: Any = ()) -> tuple[str, tuple] | None:
-    """``(hash, row)`` exactly as :func:`archive.ingest._prepare` gives it, or None: take the full path.
+def check_line(raw: bytes, redacted: Any = ()) -> tuple[Record, bytes, str] | None:
+    """``(record, canonical JSON, content hash)`` of a line the fast path proves good, else None.
 
     ``raw`` is one JSON text as bytes; ``redacted`` the ids whose content a redaction
-    removed (such a record takes the full path).
+    removed (such a record takes the full path, which reduces it).
 
-    >>> prepare(b'{"id":"t:1","source":"t","created_at":"2026-01-01T00:00:00+00:00"}') is None  # not normal form
+    >>> rec, canon, h = check_line(b'{"source":"t","id":"t:1","created_at":"2026-01-01T00:00:00Z"}')
+    >>> rec.id, canon, h
+    ('t:1', b'{"created_at":"2026-01-01T00:00:00Z","id":"t:1","source":"t"}', '88c67de07979c5fb91a37b667f80576a')
+    >>> from archive.record import content_hash
+    >>> h == content_hash(canon.decode())   # the hash the full path gives the same record
+    True
+    >>> check_line(b'{"id":"t:1","source":"t","created_at":"2026-01-01T00:00:00+00:00"}') is None  # not normal form
     True
     """
     try:
@@ -139,24 +145,34 @@ def prepare(raw: bytes, redacted: Any = ()) -> tuple[str, tuple] | None:
     if b"\\u" in raw:
         n += raw.count(b"\\u003a") + raw.count(b"\\u003A")
     if n != out.count(b":"):
-        return None  # a key given twice (or a colon escaped in a way not counted): the full path decides
+        return None  # a key given twice, or a top-level null the full path drops: it decides
     t = out.translate(_DIGITS)
     if _RUN19 in t or b"0e0" in t:
         return None
     created, fetched = r.created_at, r.fetched_at
     if not _date_ok(created[:10]) or (fetched is not None and not _date_ok(fetched[:10])):
         return None
-    rid = r.id
-    if redacted and rid in redacted:
+    if redacted and r.id in redacted:
         return None
-    h = _sha256(out).hexdigest()[:32]
+    return r, out, _sha256(out).hexdigest()[:32]
+
+
+def prepare(raw: bytes, redacted: Any = ()) -> tuple[str, tuple] | None:
+    """``(hash, row)`` exactly as :func:`archive.ingest._prepare` gives it, or None: take the full path.
+
+    (Ingest itself takes the columns straight from :func:`check_line`; this is the same
+    row in the form the full path gives, what the property test compares.)
+
+    >>> prepare(b'{"id":"t:1","source":"t","created_at":"2026-01-01T00:00:00Z","author":null}') is None
+    True
+    """
+    got = check_line(raw, redacted)
+    if got is None:
+        return None
+    r, out, h = got
     parents = r.parents
-    m = r.metrics
-    if m:
-        mg = m.get
-        views, likes, remixes, comments = mg("views"), mg("likes"), mg("remixes"), mg("comments")
-    else:
-        views = likes = remixes = comments = None
-    return h, (rid, r.source, created, fetched, r.author, r.title, r.prompt, r.style_tags,
+    m = r.metrics or {}
+    mg = m.get
+    return h, (r.id, r.source, r.created_at, r.fetched_at, r.author, r.title, r.prompt, r.style_tags,
                [(p.id, p.relation, p.evidence, p.confidence) for p in parents] if parents else None,
-               views, likes, remixes, comments, r.license, out.decode(), h, False)
+               mg("views"), mg("likes"), mg("remixes"), mg("comments"), r.license, out.decode(), h, False)

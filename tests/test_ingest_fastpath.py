@@ -194,6 +194,26 @@ def test_the_compiled_fast_path_gives_exactly_what_the_full_checker_gives(rec, h
     assert _prepare(raw) == full  # ingest's entry point: the fast path or else the full one, never a third answer
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.one_of(good_records, good_records, full_records), st.sampled_from(["orjson", "ascii"]),
+                          st.sampled_from(["none"] * 6 + ["dup-key", "big-int", "cut"])), min_size=1, max_size=12),
+       st.randoms(use_true_random=False))
+def test_a_batch_built_on_the_fast_path_is_the_batch_the_full_checker_builds(recs, rnd):
+    from datetime import datetime, timezone
+
+    from archive.ingest import _Batch
+
+    raws = [_tamper(_dumps(r, how), t, rnd) for r, how, t in recs]
+    raws += raws[: len(raws) // 2]  # repeats: deduplicated within the batch, in order
+    fast, full = _Batch(), _Batch()
+    for i, raw in enumerate(raws):
+        fast.add_raw(f"x:{i}", raw, set())
+        full.add_prepared(f"x:{i}", _prepare_full(raw), set())
+    at = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert_frame_equal(fast.frame("r", at), full.frame("r", at))
+    assert (fast.read, fast.unchanged, fast.bad) == (full.read, full.unchanged, full.bad)
+
+
 def test_a_line_the_fast_path_must_not_take_goes_the_full_way():
     base = b'{"id":"t:1","source":"t","created_at":"2026-01-01T00:00:00Z"'
     refused = {
