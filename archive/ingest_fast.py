@@ -4,7 +4,9 @@ A JSON line is decoded by :mod:`msgspec` straight into :class:`Record`, a typed 
 that carries the record schema (``data/remix-record.schema.json``) in the form
 :func:`archive.record.check` leaves a record in: every field known, times already in
 UTC ``Z`` form, parents as objects with all four fields. Its canonical JSON (sorted
-keys, no spaces) is written by msgspec too. Nothing of that runs in Python per field.
+keys, no spaces) is written by msgspec too. What runs in Python per record is a handful
+of whole-line checks: the id rule and the normal form of the times (one regex match each),
+and the ones below.
 
 The fast path only says "good" when it can prove the result is the one the full path
 (:func:`archive.sources.jsonl.parse_record`, then :func:`archive.record.check`) gives,
@@ -12,8 +14,7 @@ byte for byte: same stored row, same canonical JSON, same content hash. Anything
 returns ``None`` and goes through the full checker, which gives every reason:
 
 - anything the struct refuses: unknown top-level fields (they move into ``extra``), a
-  ``null`` where the struct wants a value, a wrong type, an id or a time not already in
-  normal form, a parent given as a bare id or without all four fields, a BOM, text that is
+  ``null`` where the struct wants a value, a wrong type, a parent given as a bare id or without all four fields, a BOM, text that is
   not UTF-8, lone surrogate escapes, trailing data, a JSON value that is not an object;
 - a duplicate key anywhere (msgspec, like orjson, keeps the last value), or a top-level
   ``null`` (left out of the normalized record): the text has more ``:`` than the
@@ -22,7 +23,8 @@ returns ``None`` and goes through the full checker, which gives every reason:
   path keeps those exact, only inside ``extra``);
 - a float written with a positive exponent (msgspec writes ``1e16`` where orjson, whose
   bytes today's hashes are made of, writes ``1e+16``);
-- a time whose date does not exist (30 February), and a record whose id was redacted.
+- an id (its own or a parent's) that breaks the id rule; a time not already in normal
+  form or whose date does not exist (30 February); a record whose id was redacted.
 
 A property test (``tests/test_ingest_fastpath.py``) holds the two paths to the same
 answers on generated good and bad lines.
@@ -38,6 +40,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import date
 from typing import Annotated, Any, Literal, Union
 
@@ -46,17 +49,20 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 
 __all__ = ["Record", "Parent", "Media", "check_line", "prepare"]
 
-_ID = Annotated[str, Meta(max_length=1024, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*:[\s\S]")]
+# ids and times are checked in Python after the decode (one compiled regex match each, the times
+# remembered): cheaper than the decoder's own pattern constraints, which cost more than the parse
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*:.", re.S)
 # a time exactly as archive.record.format_time writes it (a zero fraction is written without one)
-_TIME = Annotated[str, Meta(pattern=r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
-                                   r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.(?!000000)[0-9]{6})?Z\Z")]
+_TIME_RE = re.compile(r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+                      r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.(?!000000)[0-9]{6})?Z\Z")
+_id_ok = _ID_RE.match
 _NONNEG = Union[Annotated[int, Meta(ge=0)], Annotated[float, Meta(ge=0)]]
 
 
 class Parent(Struct, forbid_unknown_fields=True):
     """A parent in normal form: all four fields given (a default left out goes the full way)."""
 
-    id: _ID
+    id: str
     relation: Literal["remix", "parentOf", "componentOf", "inspired"]
     evidence: Literal["declared", "c2pa", "inferred"]
     confidence: Annotated[float, Meta(ge=0.0, le=1.0)]  # an integer 0 or 1 becomes 0.0 / 1.0, as check() does
@@ -81,10 +87,10 @@ class Record(Struct, forbid_unknown_fields=True, omit_defaults=True):
     (and :func:`prepare` then hands the line to the full path, which drops it).
     """
 
-    id: _ID
+    id: str
     source: Annotated[str, Meta(min_length=1)]
-    created_at: _TIME
-    fetched_at: Union[_TIME, None] = None
+    created_at: str
+    fetched_at: Union[str, None] = None
     author: Union[str, None] = None
     title: Union[str, None] = None
     prompt: Union[str, None] = None
@@ -105,9 +111,16 @@ _DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _RUN19 = b"0" * 19
 _sha256 = hashlib.sha256
 _dates: dict[str, bool] = {}
+_times: dict[str, bool] = {}  # a crawl's fetched_at repeats: seen good, known good
 
 
-def _date_ok(day: str) -> bool:
+def _time_ok(v: str) -> bool:
+    """``v`` is a time in normal form whose date exists (remembered per date; the last times seen kept too)."""
+    if v in _times:
+        return True
+    if not _TIME_RE.match(v):
+        return False
+    day = v[:10]
     ok = _dates.get(day)
     if ok is None:
         try:
@@ -118,6 +131,10 @@ def _date_ok(day: str) -> bool:
         if len(_dates) > 100_000:
             _dates.clear()
         _dates[day] = ok
+    if ok:
+        if len(_times) > 1_000:
+            _times.clear()
+        _times[v] = True
     return ok
 
 
@@ -149,10 +166,19 @@ def check_line(raw: bytes, redacted: Any = ()) -> tuple[Record, bytes, str] | No
     t = out.translate(_DIGITS)
     if _RUN19 in t or b"0e0" in t:
         return None
-    created, fetched = r.created_at, r.fetched_at
-    if not _date_ok(created[:10]) or (fetched is not None and not _date_ok(fetched[:10])):
+    rid = r.id
+    if len(rid) > 1024 or not _id_ok(rid):
         return None
-    if redacted and r.id in redacted:
+    parents = r.parents
+    if parents:
+        for p in parents:
+            pid = p.id
+            if len(pid) > 1024 or not _id_ok(pid):
+                return None
+    fetched = r.fetched_at
+    if not _time_ok(r.created_at) or (fetched is not None and not _time_ok(fetched)):
+        return None
+    if redacted and rid in redacted:
         return None
     return r, out, _sha256(out).hexdigest()[:32]
 
