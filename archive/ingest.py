@@ -41,6 +41,8 @@ import polars as pl
 import pyarrow as pa
 
 from archive.errors import ArchiveError, IngestError, StoreError
+from archive.ingest_fast import check_line as _check_line
+from archive.ingest_fast import prepare as _prepare_fast
 from archive.record import EVIDENCE, KNOWN_FIELDS, RELATIONS, canonical_json, check, content_hash, reduced
 from archive.sources.jsonl import parse_record
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
@@ -276,6 +278,19 @@ def _prepare(payload: Payload, redacted: frozenset[str] = frozenset()) -> tuple[
     >>> _prepare(b'{"id":3}')[1][0]
     'id: must be a string like "<source>:<native id>", got int'
     """
+    if type(payload) is bytes:  # the compiled fast path; what it cannot prove good goes the full way
+        fast = _prepare_fast(payload, redacted)
+        if fast is not None:
+            return fast
+    return _prepare_full(payload, redacted)
+
+
+def _prepare_full(payload: Payload, redacted: frozenset[str] = frozenset()) -> tuple[str, Any]:
+    """:func:`_prepare` without the compiled fast path: the strict parse and the full checker.
+
+    >>> _prepare_full(b'{"id":"t:1","id":"t:2"}')[1][0].startswith("id: the key appears more than once")
+    True
+    """
     if isinstance(payload, Bad):
         return payload.raw, list(payload.reasons)
     if isinstance(payload, dict):
@@ -307,17 +322,6 @@ def _prepare(payload: Payload, redacted: frozenset[str] = frozenset()) -> tuple[
                mg("views"), mg("likes"), mg("remixes"), mg("comments"), get("license"), canon, stored_h, was_redacted)
 
 
-def _prepared(items: Iterable[Item], redacted: frozenset[str]) -> Iterator[tuple[str, tuple[str, Any], str | None]]:
-    """``(location, _prepare(payload), cursor)`` for every item, in source order.
-
-    >>> [(loc, prep[1][0]) for loc, prep, _ in _prepared([("a:1", b'{"id":"t:1","source":"t",'
-    ...      b'"created_at":"2026-01-01T00:00:00Z"}', None), ("a:2", b"[]", None)], frozenset())]
-    [('a:1', 't:1'), ('a:2', 'record: must be a JSON object, got list')]
-    """
-    for location, payload, cur in items:
-        yield location, _prepare(payload, redacted), cur
-
-
 class _Batch:
     """Column lists for one batch of valid records, and the quarantined ones."""
 
@@ -344,7 +348,62 @@ class _Batch:
         self._remixes, self._comments = c["remixes"].append, c["comments"].append
 
     def add(self, location: str, payload: Payload, known: set[str]) -> None:
-        self.add_prepared(location, _prepare(payload, self.redacted), known)
+        if type(payload) is bytes:
+            self.add_raw(location, payload, known)
+        else:
+            self.add_prepared(location, _prepare(payload, self.redacted), known)
+
+    def add_raw(self, location: str, raw: bytes, known: set[str]) -> None:
+        """Count and keep one JSON line: the compiled fast path, else the full checker (as :func:`_prepare`).
+
+        The fast path's record goes straight into the columns (no row tuple in between).
+        """
+        got = _check_line(raw, self.redacted)
+        if got is None:
+            self.add_prepared(location, _prepare_full(raw, self.redacted), known)
+            return
+        r, canon, h = got
+        self.read += 1
+        if h in known or h in self.hashes:
+            self.unchanged += 1
+            return
+        self.hashes.add(h)
+        self._id(r.id)
+        self._source(r.source)
+        self._created_at(r.created_at)
+        self._fetched_at(r.fetched_at)
+        self._author(r.author)
+        self._title(r.title)
+        self._prompt(r.prompt)
+        tags = r.style_tags
+        if tags:
+            self.tags.extend(tags)
+        self.t_offsets.append(len(self.tags))
+        parents = r.parents
+        if parents:
+            pid, rel, ev, conf = self.p_cols
+            for p in parents:
+                pid.append(p.id)
+                rel.append(p.relation)
+                ev.append(p.evidence)
+                conf.append(p.confidence)
+        self.p_offsets.append(len(self.p_cols[0]))
+        m = r.metrics
+        if m:
+            mg = m.get
+            self._views(mg("views"))
+            self._likes(mg("likes"))
+            self._remixes(mg("remixes"))
+            self._comments(mg("comments"))
+        else:
+            self._views(None)
+            self._likes(None)
+            self._remixes(None)
+            self._comments(None)
+        self._license(r.license)
+        self._record(canon.decode())
+        self._hash(h)
+        self.redacted_rows.append(False)
 
     def add_prepared(self, location: str, prep: tuple, known: set[str]) -> None:
         """Count and keep one item as :func:`_prepare` left it (deduplication happens here, in order)."""
@@ -595,13 +654,18 @@ def ingest(
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        for location, prep, cur in _prepared(source.items(cursor), redacted):
-            batch.add_prepared(location, prep, known)
+        add_raw, add_prepared = batch.add_raw, batch.add_prepared
+        for location, payload, cur in source.items(cursor):
+            if type(payload) is bytes:  # a JSON line: the compiled fast path first
+                add_raw(location, payload, known)
+            else:
+                add_prepared(location, _prepare(payload, redacted), known)
             if cur is not None:
                 batch.cursor = cur
             if batch.read >= batch_size:
                 flush(batch)
                 batch = _Batch(redacted)
+                add_raw, add_prepared = batch.add_raw, batch.add_prepared
         if batch.read or result.read == 0:
             flush(batch)
     except BaseException as e:  # record the failure, keep what was committed, re-raise
