@@ -308,7 +308,8 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     n = df.height
     ids = df.get_column("id")
     t = df.get_column("created_at").dt.epoch("us").fill_null(0).to_numpy().astype(np.int64)
-    toks = tokens_series(df.get_column("text").fill_null("")).list.unique().list.sort()
+    # sorted distinct tokens; list.eval is several times faster than .list.unique().list.sort() here
+    toks = tokens_series(df.get_column("text").fill_null("")).list.eval(pl.element().unique().sort())
     codes = token_codes(toks)
     lens = toks.list.len().fill_null(0).to_numpy().astype(np.int64)
     hashes = toks.explode().drop_nulls().hash(seed=20261).to_numpy().astype(np.uint64) & _MAX32
