@@ -266,6 +266,12 @@ class _Groups:
             self.skey = key[self.order]
         self.inv = np.empty_like(self.order)
         self.inv[self.order] = np.arange(self.order.shape[0])
+        # rank of each sorted position in its group (how many rows of the group come before it)
+        m = self.order.shape[0]
+        start = np.ones(m, dtype=bool)
+        start[1:] = self.skey[1:] != self.skey[:-1]
+        first = np.maximum.accumulate(np.where(start, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
+        self.grank = (np.arange(m) - first).astype(np.int32)
 
     def earlier(self, lo: int, hi: int, t: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Pairs (child, parent) in global indices for children ``lo <= child < hi``: the ``depth``
@@ -286,6 +292,25 @@ class _Groups:
             cs.append(child[ok])
             ps.append(par[ok])
         return np.concatenate(cs), np.concatenate(ps)
+
+
+    def earlier_dense(self, lo: int, hi: int, t: np.ndarray, out: np.ndarray, flag: int) -> None:
+        """The pairs of :meth:`earlier` written as ``parent * 2 + flag`` into ``out`` (``(hi - lo, depth)``,
+        row = child - lo, column = d - 1); cells with no pair are left as they are."""
+        j0, j1 = np.searchsorted(self.rows, [lo, hi])
+        if j0 == j1:
+            return
+        a_pos = self.inv[j0:j1]
+        child = self.rows[j0:j1]
+        rank = self.grank[a_pos]
+        for d in range(1, out.shape[1] + 1):
+            more = rank >= d  # children with a d-th earlier row in their group
+            a_pos, child, rank = a_pos[more], child[more], rank[more]
+            if a_pos.size == 0:
+                break
+            par = self.rows[self.order[a_pos - d]]
+            ok = t[par] < t[child]
+            out[child[ok] - lo, d - 1] = par[ok] * 2 + flag
 
 
 @dataclass
@@ -345,6 +370,7 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
                      usable=~no_content & ~future, reason=reason)
 
 
+_INT32_ROWS = 1 << 25  # below this many posts the first cut packs its cells in int32
 CHUNK = 200_000  # children whose candidates are gathered at once (bounds the memory of the raw pairs)
 
 
@@ -388,6 +414,12 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], a
                       visual: tuple[np.ndarray, np.ndarray] | None, lo: int, hi: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = P.t.shape[0]
+    if visual is None:
+        c, p, hits = _dense_first_cut(P, targets, bands, authors, lo, hi)
+        jac = _jaccard(P, c, p)
+        q = np.rint(jac * 65535).astype(np.int64)
+        c, p, keep_idx = _top_per_child(c, p, q, n, MAX_CANDIDATES, return_index=True)
+        return c, p, hits[keep_idx], jac[keep_idx]
     cs, ps = [], []
     for g in bands:
         c, p = g.earlier(lo, hi, P.t, PER_BUCKET)
@@ -425,6 +457,54 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], a
     q = np.rint(jac * 65535).astype(np.int64)
     c, p, keep_idx = _top_per_child(c, p, q, n, MAX_CANDIDATES, return_index=True)
     return c, p, hits[keep_idx], jac[keep_idx]
+
+
+def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], authors: _Groups | None,
+                     lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first cut of :func:`_chunk_candidates` without media: per child, its distinct candidates
+    (LSH bucket mates and same-author posts) with their band hits, at most ``2 * MAX_CANDIDATES``
+    by band hits then recency; ``(child, parent, hits)`` sorted by child.
+
+    Each child's raw candidates (at most ``BANDS * PER_BUCKET + PER_AUTHOR``) are one row of a
+    matrix, so distinct pairs and their hits come from a row-wise sort instead of a sort of every
+    pair of the chunk (tests/test_infer.py holds it equal to the pairwise path).
+    """
+    n = P.t.shape[0]
+    small = n < _INT32_ROWS  # int32 cells (parent * 2 + flag; hits << 26 | parent): row sorts are much faster
+    dt = np.int32 if small else np.int64
+    shift = 26 if small else 40
+    width = len(bands) * PER_BUCKET + (PER_AUTHOR if authors is not None else 0)
+    M = np.full((hi - lo, width), -1, dtype=dt)
+    for b, g in enumerate(bands):
+        g.earlier_dense(lo, hi, P.t, M[:, b * PER_BUCKET:(b + 1) * PER_BUCKET], 0)  # low bit 0: an LSH hit
+    if authors is not None:
+        authors.earlier_dense(lo, hi, P.t, M[:, len(bands) * PER_BUCKET:], 1)  # low bit 1: same author
+    # (every row of a group may take part: the groups hold usable posts only)
+    M.sort(axis=1)
+    cum = np.cumsum((M & 1) == 0, axis=1, dtype=np.int16)  # -1 cells are odd: never counted
+    par = M >> 1  # -1 stays -1
+    del M
+    last = np.empty(par.shape, dtype=bool)  # the last cell of a run of one parent
+    last[:, -1] = True
+    np.not_equal(par[:, 1:], par[:, :-1], out=last[:, :-1])
+    last &= par >= 0
+    # hits of a run: cum at its last cell minus cum at the previous run's last cell
+    prev = np.zeros(par.shape, dtype=np.int16)
+    np.multiply(last[:, :-1], cum[:, :-1], out=prev[:, 1:])
+    np.maximum.accumulate(prev, axis=1, out=prev)
+    cum -= prev
+    del prev
+    key = (cum.astype(dt) << shift) | par
+    del cum, par
+    key[~last] = -1
+    del last
+    k = min(2 * MAX_CANDIDATES, width)
+    key.sort(axis=1)
+    key = key[:, width - k:]
+    key[~targets[lo:hi]] = -1
+    r_idx, col = np.nonzero(key >= 0)
+    kk = key[r_idx, col].astype(np.int64)
+    return r_idx.astype(np.int64) + lo, kk & ((1 << shift) - 1), kk >> shift
 
 
 def _top_per_child(c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int, k: int, *, return_index: bool = False):

@@ -321,3 +321,29 @@ def test_chunked_candidates_give_the_same_links(monkeypatch):
     whole = I.infer_frame(posts).edges
     monkeypatch.setattr(I, "CHUNK", 97)
     assert_frame_equal(I.infer_frame(posts).edges, whole)
+
+
+@pytest.mark.parametrize("int32_rows", [1 << 25, 0])
+def test_dense_first_cut_equals_the_pairwise_path(monkeypatch, int32_rows):
+    """Candidates from the row-wise first cut (no media) equal those of the pairwise path media take."""
+    monkeypatch.setattr(I, "_INT32_ROWS", int32_rows)
+    recs, _ = simulate(SimParams(seed=21, posts=3000, repost=0.3, self_remix=0.3, attachment=1.5))
+    posts, _ = I.posts_from_records(recs)
+    # a meme: many identical prompts, so buckets are deeper than PER_BUCKET
+    posts = posts.with_columns(text=pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("a cat surfing"))
+                               .otherwise(pl.col("text")))
+    P = I._prepare(posts, None)
+    n = P.t.shape[0]
+    targets = P.usable & (np.arange(n) % 5 != 0)  # some posts are not targets
+    rows = np.nonzero(P.usable & (P.ntok > 0))[0]
+    bands = [I._Groups(rows, P.sig[rows, b * I.ROWS] ^ (P.sig[rows, b * I.ROWS + 1] << np.uint64(17))
+                       ^ P.sig[rows, b * I.ROWS + 2]) for b in range(I.BANDS)]
+    arows = np.nonzero(P.usable & (P.author >= 0))[0]
+    authors = I._Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24))
+    z = np.zeros(0, dtype=np.int64)
+    for lo, hi in [(0, n), (n // 3, n // 2)]:
+        dense = I._chunk_candidates(P, targets, bands, authors, None, lo, hi)
+        pairwise = I._chunk_candidates(P, targets, bands, authors, (z, z), lo, hi)
+        assert dense[0].size > 1000
+        for a, b in zip(dense, pairwise):
+            np.testing.assert_array_equal(a, b)
