@@ -17,15 +17,23 @@ content, and says how sure it is:
    "no parent") on the features in :data:`FEATURES`: token Jaccard and its gap to
    the best candidate, ties at the best, band hits, the delay (log hours), its
    recency rank, same author, the parent's views and published remix count
-   (when the platform publishes one), visual similarity, the prompt's length.
+   (when the platform publishes one), visual similarity, the prompt's length, and its
+   novel words (used by no earlier post: the mark of a new idea more than of a remix).
    Weights are fitted on the simulator's ground truth (:func:`fit`) and shipped in
    ``data/inference_weights.json`` with the fit report.
 3. **Assign**: each post takes its highest-probability option; because every
    candidate is earlier, the result is acyclic (time makes the per-post choice the
-   optimum arborescence).
+   optimum arborescence). A second stage (:attr:`Weights.attach`, a logistic model fitted
+   on the same simulated truth) then attaches a post the first stage left without parent
+   to its best candidate when that candidate is more likely than not in the post's own
+   tree: a remix wrongly left as a root cuts its whole subtree off its tree, a root wrongly
+   given a parent merges its tree into another, and both cost about the subtree below the
+   post, so the even odds are the right bar. The link keeps its low confidence (the
+   probability that this candidate is *the* parent).
 4. **Confidence**: the option's softmax probability, recalibrated (Platt) on
    simulated archives held apart from the fit: the probability that the chosen
-   parent is the true one. A post whose "no parent" option wins starts a tree.
+   parent is the true one. A post whose "no parent" option wins, and that the second
+   stage leaves alone, starts a tree.
 
 Ties: candidates are ordered by (score, later ``created_at``, smaller id), so
 the same input always gives the same parents.
@@ -69,7 +77,7 @@ __all__ = [
     "load_fingerprints", "visual_pairs", "why",
 ]
 
-METHOD_VERSION = "text-time-author-visual/1"
+METHOD_VERSION = "text-time-author-visual/2"
 NUM_PERM = 48
 BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
 PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
@@ -78,7 +86,7 @@ MAX_CANDIDATES = 12  # kept per post after ranking by exact token Jaccard, then 
 FEATURES = [
     "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
     "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
-    "log_tokens", "short_prompt", "log_same_text",
+    "log_tokens", "short_prompt", "log_same_text", "log_novel",
 ]
 FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
                             "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
@@ -100,11 +108,18 @@ class Weights:
 
     coef: dict[str, float]
     calibration: tuple[float, float] = (1.0, 0.0)
+    attach: dict[str, float] = field(default_factory=dict)
     version: str = METHOD_VERSION
     report: dict = field(default_factory=dict)
 
     def vector(self) -> np.ndarray:
         return np.array([self.coef.get(f, 0.0) for f in FEATURES], dtype=np.float64)
+
+    def attach_vector(self) -> np.ndarray | None:
+        """The second stage's logit per feature (None: no second stage)."""
+        if not self.attach:
+            return None
+        return np.array([self.attach.get(f, 0.0) for f in FEATURES], dtype=np.float64)
 
 
 def load_weights(path: str | Path | None = None) -> Weights:
@@ -125,6 +140,7 @@ def load_weights(path: str | Path | None = None) -> Weights:
                            "run `archivist infer --fit`")
     return Weights(coef={k: float(v) for k, v in d["coef"].items()},
                    calibration=(float(d["calibration"][0]), float(d["calibration"][1])),
+                   attach={k: float(v) for k, v in d.get("attach", {}).items()},
                    version=d["method"], report=d.get("report", {}))
 
 
@@ -228,7 +244,7 @@ def _minhash(codes: pl.Series, hashes: np.ndarray, lens: np.ndarray) -> np.ndarr
 
     a, b = MinHash(num_perm=NUM_PERM, seed=1, scheme="legacy", hashfunc=lambda x: x).permutations.astype(np.uint64)
     n = lens.shape[0]
-    sig = np.full((n, NUM_PERM), np.uint64(0xFFFFFFFF), dtype=np.uint64)
+    sig = np.full((n, NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)  # 32-bit values (datasketch's _max_hash)
     has = lens > 0
     if hashes.size == 0:
         return sig
@@ -323,6 +339,7 @@ class _Prepared:
     ntok: np.ndarray
     sets: np.ndarray  # object array of set strings
     same_before: np.ndarray  # earlier posts with exactly this token set (a meme's size so far)
+    novel: np.ndarray  # tokens of the post that no earlier post used (new words: a new idea more than a remix)
     sig: np.ndarray
     usable: np.ndarray  # may take part (text or media, not from the future)
     reason: list[str | None]
@@ -342,6 +359,10 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     sets = set_strings(codes)
     same_before = (pl.DataFrame({"s": pl.Series(sets.tolist(), dtype=pl.String)})
                    .select(pl.int_range(pl.len()).over("s")).to_series().to_numpy().astype(np.int64))
+    # a token is novel in the first post (time order) that uses it
+    first_use = (pl.DataFrame({"code": codes}).with_row_index("row").explode("code").drop_nulls("code")
+                 .group_by("code").agg(pl.col("row").min()))
+    novel = np.bincount(first_use.get_column("row").to_numpy().astype(np.int64), minlength=n).astype(np.int64)
     author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
               if "author" in df.columns else np.full(n, -1))
     views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
@@ -366,7 +387,7 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
         reason[i] = "no prompt or media"
     for i in np.nonzero(future)[0].tolist():
         reason[i] = "created after it was observed (a date from the future)"
-    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, sig=sig,
+    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, novel=novel, sig=sig,
                      usable=~no_content & ~future, reason=reason)
 
 
@@ -384,7 +405,7 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
     rows = np.nonzero(P.usable & (P.ntok > 0))[0]
     bands = []
     for band in range(BANDS):
-        s = P.sig[rows, band * ROWS:(band + 1) * ROWS]
+        s = P.sig[rows, band * ROWS:(band + 1) * ROWS].astype(np.uint64)
         key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
                                                           * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
         bands.append(_Groups(rows, key))
@@ -448,10 +469,14 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], a
     pair = code >> 1
     start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
     hits = np.add.reduceat(1 - (code & 1), start)
+    other = np.maximum.reduceat(code & 1, start)  # also the same author or a near-duplicate picture
     c, p = pair[start] // n, pair[start] % n
     del code, pair
-    # first cut: at most 2 * MAX_CANDIDATES per child by band hits, then recency (no Jaccard yet)
-    c, p, hits = _top_per_child(c, p, hits, n, 2 * MAX_CANDIDATES)
+    # first cut: at most 2 * MAX_CANDIDATES per child by band hits, then (at equal hits) an author or
+    # media candidate first, then recency (no Jaccard yet): in a meme, the author's own earlier post
+    # stays a candidate however many copies came between
+    c, p, score = _top_per_child(c, p, hits * 2 + other, n, 2 * MAX_CANDIDATES)
+    hits = score >> 1
     # then at most MAX_CANDIDATES per child: highest token Jaccard, then most recent
     jac = _jaccard(P, c, p)
     q = np.rint(jac * 65535).astype(np.int64)
@@ -463,16 +488,16 @@ def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], au
                      lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first cut of :func:`_chunk_candidates` without media: per child, its distinct candidates
     (LSH bucket mates and same-author posts) with their band hits, at most ``2 * MAX_CANDIDATES``
-    by band hits then recency; ``(child, parent, hits)`` sorted by child.
+    by band hits, then same author, then recency; ``(child, parent, hits)`` sorted by child.
 
     Each child's raw candidates (at most ``BANDS * PER_BUCKET + PER_AUTHOR``) are one row of a
     matrix, so distinct pairs and their hits come from a row-wise sort instead of a sort of every
     pair of the chunk (tests/test_infer.py holds it equal to the pairwise path).
     """
     n = P.t.shape[0]
-    small = n < _INT32_ROWS  # int32 cells (parent * 2 + flag; hits << 26 | parent): row sorts are much faster
+    small = n < _INT32_ROWS  # int32 cells (parent * 2 + flag; (hits * 2 + flag) << 25 | parent): faster row sorts
     dt = np.int32 if small else np.int64
-    shift = 26 if small else 40
+    shift = 25 if small else 40
     width = len(bands) * PER_BUCKET + (PER_AUTHOR if authors is not None else 0)
     M = np.full((hi - lo, width), -1, dtype=dt)
     for b, g in enumerate(bands):
@@ -483,6 +508,7 @@ def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], au
     M.sort(axis=1)
     cum = np.cumsum((M & 1) == 0, axis=1, dtype=np.int16)  # -1 cells are odd: never counted
     par = M >> 1  # -1 stays -1
+    flag = (M & 1).astype(dt)  # at a run's last cell: 1 when the parent is also a same-author candidate
     del M
     last = np.empty(par.shape, dtype=bool)  # the last cell of a run of one parent
     last[:, -1] = True
@@ -494,8 +520,8 @@ def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], au
     np.maximum.accumulate(prev, axis=1, out=prev)
     cum -= prev
     del prev
-    key = (cum.astype(dt) << shift) | par
-    del cum, par
+    key = ((cum.astype(dt) * 2 + flag) << shift) | par  # by hits, then same author, then recency
+    del cum, par, flag
     key[~last] = -1
     del last
     k = min(2 * MAX_CANDIDATES, width)
@@ -504,7 +530,7 @@ def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], au
     key[~targets[lo:hi]] = -1
     r_idx, col = np.nonzero(key >= 0)
     kk = key[r_idx, col].astype(np.int64)
-    return r_idx.astype(np.int64) + lo, kk & ((1 << shift) - 1), kk >> shift
+    return r_idx.astype(np.int64) + lo, kk & ((1 << shift) - 1), kk >> (shift + 1)
 
 
 def _top_per_child(c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int, k: int, *, return_index: bool = False):
@@ -572,7 +598,7 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
         lambda: same_author, lambda: np.log1p(P.views[p]) / 10.0, lambda: has_count,
         lambda: np.where(has_count, np.log1p(np.nan_to_num(rem)), 0.0),
         lambda: has_count & (np.nan_to_num(rem) == 0), lambda: np.nan_to_num(vis), lambda: has_vis,
-        lambda: np.log1p(la), lambda: la <= 2, lambda: np.log1p(P.same_before[c]),
+        lambda: np.log1p(la), lambda: la <= 2, lambda: np.log1p(P.same_before[c]), lambda: np.log1p(P.novel[c]),
     ]
     for k, col in enumerate(cols):
         X[:, k] = col()
@@ -581,9 +607,8 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     return X, raw
 
 
-def _softmax_choice(X: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pair: probability under the per-child softmax with a "no parent" option of utility 0."""
-    u = X @ w
+def _softmax_choice(u: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair (utilities ``u``): probability under the per-child softmax with a "no parent" option of utility 0."""
     starts = np.searchsorted(c, c, side="left")
     bounds = np.unique(starts)
     seg = np.searchsorted(bounds, starts)
@@ -621,8 +646,8 @@ class InferResult:
                 if self.reasons.height else {}}
 
 
-def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, capacity: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, capacity: np.ndarray,
+                 attach: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Children in time order each take their best candidate that still has published remixes to give.
 
     A platform that publishes a remix count (``remixes``) says how many children a post has:
@@ -630,34 +655,43 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
     later posts. The softmax is taken over the candidates still open and "no parent", so
     the probability stays a probability. Because children are served in time order, a
     child's choice depends only on earlier posts (what makes an incremental rerun exact).
-    Returns ``(chosen pair index, its probability, margin over the runner-up)``.
+    ``attach`` (per pair): the second stage says the child belongs under this candidate even
+    when "no parent" outscores it; such a link takes no published remix from the parent (it is
+    a guess about the tree, not about the count), so it never pushes a later sure child out.
+    Returns ``(chosen pair index, its probability, margin over
+    the runner-up)``.
     """
     cap = np.where(np.isnan(capacity), np.inf, capacity).tolist()
-    ul, pl_ = u.tolist(), p.tolist()
-    ends = np.r_[bounds[1:], c.shape[0]].tolist()
+    if attach is None:
+        attach = np.zeros(c.shape[0], dtype=bool)
+    ends_all = np.r_[bounds[1:], c.shape[0]]
     out_k, out_p, out_m = [], [], []
-    for lo, hi in zip(bounds.tolist(), ends):
-        best_k, best_u, second_u = -1, 0.0, None  # the null option has utility 0
-        total = 1.0
-        mx = 0.0
-        open_ = [k for k in range(lo, hi) if cap[pl_[k]] > 0.5]
-        if not open_:
-            continue
-        mx = max(0.0, max(ul[k] for k in open_))
-        total = math.exp(-mx) + sum(math.exp(ul[k] - mx) for k in open_)
-        # best: highest utility; ties: later parent (higher index)
-        for k in open_:
-            if best_k < 0 or ul[k] > ul[best_k] or (ul[k] == ul[best_k] and pl_[k] > pl_[best_k]):
-                best_k = k
-        if ul[best_k] <= 0.0:
-            continue
-        best_u = ul[best_k]
-        runner = max([0.0] + [ul[k] for k in open_ if k != best_k])
-        second_u = runner
-        cap[pl_[best_k]] -= 1
-        out_k.append(best_k)
-        out_p.append(math.exp(best_u - mx) / total)
-        out_m.append((math.exp(best_u - mx) - math.exp(second_u - mx)) / total)
+    block = 100_000  # children whose pairs are Python lists at once (bounded memory)
+    for s0 in range(0, bounds.shape[0], block):
+        s1 = min(s0 + block, bounds.shape[0])
+        base = int(bounds[s0])
+        top = int(ends_all[s1 - 1])
+        ul, pl_, att = u[base:top].tolist(), p[base:top].tolist(), attach[base:top].tolist()
+        for lo, hi in zip((bounds[s0:s1] - base).tolist(), (ends_all[s0:s1] - base).tolist()):
+            best_k, best_u, second_u = -1, 0.0, None  # the null option has utility 0
+            open_ = [k for k in range(lo, hi) if cap[pl_[k]] > 0.5]
+            if not open_:
+                continue
+            mx = max(0.0, max(ul[k] for k in open_))
+            total = math.exp(-mx) + sum(math.exp(ul[k] - mx) for k in open_)
+            # best: highest utility; ties: later parent (higher index)
+            for k in open_:
+                if best_k < 0 or ul[k] > ul[best_k] or (ul[k] == ul[best_k] and pl_[k] > pl_[best_k]):
+                    best_k = k
+            if ul[best_k] <= 0.0 and not att[best_k]:
+                continue
+            best_u = ul[best_k]
+            second_u = max([0.0] + [ul[k] for k in open_ if k != best_k])
+            if best_u > 0.0:  # a second-stage link takes no published remix from the parent
+                cap[pl_[best_k]] -= 1
+            out_k.append(best_k + base)
+            out_p.append(math.exp(best_u - mx) / total)
+            out_m.append((math.exp(best_u - mx) - math.exp(second_u - mx)) / total)
     return (np.array(out_k, dtype=np.int64), np.array(out_p, dtype=np.float64), np.array(out_m, dtype=np.float64))
 
 
@@ -694,19 +728,24 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     tmask &= P.usable
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
     X, raw = _features(P, c, p, hits, jac, fingerprints)
-    prob, seg, bounds = _softmax_choice(X, c, w.vector())
+    u = X @ w.vector()
+    a = w.attach_vector()
+    attach = (X @ a > 0.0) if a is not None and c.size else np.zeros(c.shape[0], dtype=bool)
+    if not keep_pairs:
+        del X  # the largest array of a run: the utilities are all that is left to use
+    prob, seg, bounds = _softmax_choice(u, c)
     capacity = P.remixes.copy()
     if taken is not None and taken.height:
         used = pl.DataFrame({"id": P.ids}).join(taken, on="id", how="left").get_column("taken").fill_null(0)
         capacity = capacity - used.to_numpy()
     if c.size and np.isfinite(capacity[p]).any():
-        chosen, chosen_p, second = _capacitated(X @ w.vector(), c, p, bounds, capacity)
+        chosen, chosen_p, second = _capacitated(u, c, p, bounds, capacity, attach)
     else:
         # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id (index)
         order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
         first = order[np.searchsorted(c[order], np.unique(c))] if c.size else order
         null_p = 1.0 - np.bincount(seg, weights=prob)
-        chosen = first[prob[first] > null_p[seg[first]]]
+        chosen = first[(prob[first] > null_p[seg[first]]) | attach[first]]
         chosen_p = prob[chosen]
         second = np.zeros(chosen.shape[0])
         if chosen.size:

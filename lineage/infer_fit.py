@@ -123,6 +123,58 @@ def _nll(w: np.ndarray, data: list[tuple], l2: float) -> tuple[float, np.ndarray
     return total, grad
 
 
+def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]]:
+    """The second stage: a logistic model, on the fit settings, of "this post's best candidate is in
+    its own tree" for the posts the first stage leaves without parent although they have candidates.
+
+    The first stage asks "is this candidate *the* parent?", and says "no parent" when unsure; but
+    a remix left without parent cuts its whole subtree off its tree, while a true root given a
+    parent merges its tree into another, and both cost about the same posts (the subtree below the
+    post). So the second stage attaches such a post when, more likely than not, its best
+    candidate is in its own tree (the label). Its confidence stays the probability that the
+    candidate is *the* parent (low: the calibration sees these links too).
+    """
+    from scipy.optimize import minimize
+
+    from lineage.infer import FEATURES, infer_frame
+    from lineage.infer_eval import _truth_root
+
+    Xs, ys = [], []
+    for s in FIT_SETTINGS:
+        posts, truth = simulated_posts(s)
+        res = infer_frame(posts, weights=first, keep_pairs=True)
+        pr = res.pairs
+        assert pr is not None
+        c, p, prob = pr["c"], pr["p"], pr["prob"]
+        if c.size == 0:
+            continue
+        ids = pr["ids"].to_list()
+        order = np.lexsort((-p, -prob, c))
+        best = order[np.searchsorted(c[order], np.unique(c))]
+        got = set(res.edges.get_column("child").to_list())
+        left = np.array([ids[int(c[k])] not in got for k in best], dtype=bool)
+        best = best[left]
+        root = _truth_root(ids, {i: truth.get(i) for i in ids})
+        ys.append(np.array([root[ids[int(c[k])]] == root[ids[int(p[k])]] for k in best], dtype=float))
+        Xs.append(pr["X"][best].astype(np.float64))
+    X, y = np.concatenate(Xs), np.concatenate(ys)
+
+    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = X @ w
+        q = 1.0 / (1.0 + np.exp(-z))
+        loss = float(np.mean(np.logaddexp(0.0, z) - y * z)) + l2 * float(w[1:] @ w[1:])
+        g = X.T @ (q - y) / y.shape[0]
+        g[1:] += 2 * l2 * w[1:]
+        return loss, g
+
+    r = minimize(f, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    pred = (X @ r.x) > 0
+    report = {"posts": int(y.shape[0]), "share_in_own_tree": float(y.mean()) if y.size else None,
+              "attached": int(pred.sum()), "accuracy": float((pred == (y > 0.5)).mean()) if y.size else None,
+              "converged": bool(r.success)}
+    return {f_: float(v) for f_, v in zip(FEATURES, r.x)}, report
+
+
 def _platt(prob: np.ndarray, ok: np.ndarray) -> tuple[float, float]:
     from scipy.optimize import minimize
 
@@ -165,7 +217,9 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[
     w0 = np.zeros(len(FEATURES))
     r = minimize(_nll, w0, args=(data, l2), jac=True, method="L-BFGS-B", options={"maxiter": 500})
     coef = {f: float(v) for f, v in zip(FEATURES, r.x)}
-    raw = Weights(coef=coef)
+    say("fitting the second stage (attach a post the first left without parent)")
+    attach, attach_report = _fit_attach(Weights(coef=coef), l2)
+    raw = Weights(coef=coef, attach=attach)
     probs, oks = [], []
     for s in CALIBRATION_SETTINGS:
         say(f"calibrating on seed {s['seed']}")
@@ -174,7 +228,7 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[
         probs.append(res.edges.get_column("confidence").to_numpy())
         oks.append(np.array([truth.get(c) == p for c, p in res.edges.select("child", "parent").iter_rows()], float))
     cal = _platt(np.concatenate(probs), np.concatenate(oks))
-    weights = Weights(coef=coef, calibration=cal)
+    weights = Weights(coef=coef, calibration=cal, attach=attach)
     per = []
     keys = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
             "edge_overlap", "ece", "precision_at_0_9", "coverage_at_0_9", "baseline_parent_accuracy", "n"]
@@ -190,10 +244,12 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[
         "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": "archivist infer --fit",
         "coef": coef,
+        "attach": attach,
         "calibration": list(cal),
         "report": {
             "fit_settings": FIT_SETTINGS, "calibration_settings": CALIBRATION_SETTINGS,
             "optimizer": {"converged": bool(r.success), "iterations": int(r.nit), "nll": float(r.fun), "l2": l2},
+            "attach": attach_report,
             "evaluation": {"mean": mean, "per_setting": per},
         },
     }

@@ -170,7 +170,16 @@ def test_ten_thousand_identical_prompts_stay_bounded_and_unsure():
     # time and author cannot tell a meme's copies apart: confidence falls as the meme grows
     late = conf.filter(pl.col("k") >= 100)
     assert late.height == 0 or late["confidence"].max() < 0.2
-    assert conf.height < 200  # most copies start no guessed chain: a guess among thousands is no link
+    # but they are one family: the second stage puts every copy in the first post's tree, each link
+    # a guess among its earlier copies (low confidence), none of them a fact
+    parent = dict(zip(conf["child"].to_list(), conf["parent"].to_list()))
+    root = {}
+    for k in range(n):
+        x = f"m{k:05d}"
+        root[x] = root[parent[x]] if x in parent else x
+    assert set(root.values()) == {"m00000"}
+    both = conf.join(posts, left_on="parent", right_on="id", suffix="_parent")
+    assert both.height == conf.height and (both["created_at"] > both["created_at_parent"]).all()
     assert res_reasons_empty(r)
 
 
