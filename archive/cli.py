@@ -356,9 +356,19 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
     notes = ([f"this tree hangs from {root}, a post that is not in the archive (never archived or deleted): "
               "its children are kept together under it"] if root_placeholder else [])
     notes += [f"cycle cut: {d}" for d in cuts.get_column("detail").to_list()]
+    # with --edges all, a guessed link is marked as one wherever it is drawn: never shown as a fact
+    shown = pl.concat([anc.select("id"), desc.select("id")])
+    inferred = (arc.edges(at, edges=edges).filter(pl.col("evidence") == "inferred")
+                .join(shown.rename({"id": "child"}), on="child", how="semi").select("child", "parent", "confidence")
+                if edges == "all" else pl.DataFrame(schema={"child": pl.String, "parent": pl.String,
+                                                            "confidence": pl.Float64}))
+    how = dict(zip(inferred.get_column("child").to_list(), inferred.get_column("confidence").to_list()))
+    if how:
+        notes.append(f"{len(how)} of the links drawn were inferred by `archivist infer` (marked ┄ inferred), "
+                     "not declared by the source")
     if as_json:
         emit_json({"id": post_id, "root": root, "root_placeholder": root_placeholder,
-                   "cycles_cut": cuts.to_dicts(),
+                   "cycles_cut": cuts.to_dicts(), "inferred_links": inferred.sort("child").to_dicts(),
                    "path": anc.select("id", "depth", "text", "created_at").to_dicts(),
                    "ancestors": arc.ancestors(post_id, as_of=at, edges=edges).select("id", "depth", "text", "created_at").to_dicts(),
                    "descendants": desc.select("id", "parent", "depth", "text", "created_at").to_dicts()})
@@ -367,6 +377,8 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
     def label(row: dict) -> Text:
         t = Text()
         t.append(row["id"], style="bold cyan")
+        if row["id"] in how:
+            t.append(f"  ┄ inferred {how[row['id']]:.2f}", style="yellow")
         if row.get("placeholder"):
             t.append("  (not in the archive)", style="dim")
         else:

@@ -31,6 +31,13 @@ from archive.errors import SnapshotError
 __all__ = ["snapshot_cmd", "snapshots_cmd", "verify_cmd", "restore_cmd", "export_cmd", "redact_cmd"]
 
 
+def _drift(ext, arc, edges: str):
+    """Stored per-node drift of the edge set the command writes (``None``: not measured on it)."""
+    if ext.drift is None:
+        return None
+    return ext.drift(arc) if edges == "declared" else ext.drift(arc, edges=edges)
+
+
 @click.command("snapshot")
 @click.argument("root")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
@@ -71,8 +78,7 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
               if allow_host or allow_link_local else allow_private)
     ext = current()
     bag = snapshot(arc, root, out=out, media=media, as_of=_as_of(as_of), allow_private=policy,
-                   media_dirs=media_dirs, report=ext.report, drift=ext.drift(arc) if ext.drift else None,
-                   edges=edges)
+                   media_dirs=media_dirs, report=ext.report, drift=_drift(ext, arc, edges), edges=edges)
     info = read_bag_info(bag)
     if as_json:
         emit_json({"bag": str(bag), **{k: v for k, v in info.items()}})
@@ -199,7 +205,7 @@ def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path |
 
     arc = open_archive(archive_path, read_only=True)
     ext = current()
-    drift = ext.drift(arc) if ext.drift else None
+    drift = _drift(ext, arc, edges)
     if out == "-":
         if fmt == "parquet":
             raise click.BadParameter("parquet is binary: give a file name", param_hint="-o")

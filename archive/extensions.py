@@ -34,10 +34,12 @@ from archive.store import Archive
 
 __all__ = ["Extensions", "ReportWriter", "DriftReader", "current"]
 
-#: writes the drift report of a tree: (archive, root, as_of) -> {relative path: bytes}
-ReportWriter = Callable[[Archive, str, Any], dict[str, bytes]]
-#: per-node drift of the archive (``id`` + drift columns), or None when not measured
-DriftReader = Callable[[Archive], pl.DataFrame | None]
+#: writes the drift report of a tree: (archive, root, as_of) -> {relative path: bytes}; for a
+#: snapshot with inferred links it is also given ``edges="all"``
+ReportWriter = Callable[..., dict[str, bytes]]
+#: per-node drift of the archive (``id`` + drift columns), or None when not measured; for an export
+#: or snapshot with inferred links it is also given ``edges="all"``
+DriftReader = Callable[..., pl.DataFrame | None]
 
 
 @dataclass(frozen=True)

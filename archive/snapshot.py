@@ -212,7 +212,7 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
         (tmp / "tree.graphml").write_bytes(to_graphml(nodes, edges))
         (tmp / "tree.nwk").write_text(to_newick(nodes), "utf-8")
         (tmp / "prov.json").write_bytes(to_prov_json(nodes, edges, engine="direct"))
-        report_note = _write_reports(archive, tree_root, as_of, tmp / "report", report, drift)
+        report_note = _write_reports(archive, tree_root, as_of, tmp / "report", report, drift, mode)
         (tmp / "c2pa").mkdir()
         (tmp / "media").mkdir()
         n_c2pa = 0
@@ -320,13 +320,14 @@ def _finish_bag(tmp: Path, final: Path) -> None:
 
 
 def _write_reports(archive: Archive, root: str, as_of: Any, folder: Path, report: ReportWriter | None,
-                   drift: pl.DataFrame | None) -> str:
+                   drift: pl.DataFrame | None, edges: str = "declared") -> str:
     folder.mkdir()
     files: dict[str, bytes] = {}
     failed: list[str] = []
     if report is not None:
         try:
-            files.update(report(archive, root, as_of))
+            files.update(report(archive, root, as_of) if edges == "declared"
+                         else report(archive, root, as_of, edges=edges))  # the report of the bag's own graph
         except ArchiveError as e:  # the bag is still worth making; say what went wrong inside it
             failed.append(f"{getattr(report, '__name__', 'report')}: {e}")
     if failed:

@@ -47,7 +47,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from archive import tempfiles
 from archive.errors import NotFoundError, StoreError, resource_problem
-from archive.graph import compute_lineage, merge_equal_time_parents
+from archive.graph import PROBLEM_SCHEMA, compute_lineage, merge_equal_time_parents
 from archive.paths import default_archive_path
 from archive.record import parse_time
 
@@ -300,6 +300,9 @@ class Archive:
         self.follow: str = "now"  # "now": reads see the newest version; "background": see ``follow_latest``
         self._served: int | None = None  # background follow: the version plain reads are pinned to
         self._building: threading.Thread | None = None
+        # held while background follow builds a version's views; a reader doing other archive-wide work
+        # (the dashboard drawing a page) holds it too, so the two never add up in memory
+        self.heavy = threading.Lock()
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -646,7 +649,8 @@ class Archive:
 
     def _build_latest(self, version: int) -> None:
         try:
-            self._view("posts", None, (version, None))
+            with self.heavy:
+                self._view("posts", None, (version, None))
         except Exception:  # noqa: BLE001 - the readers keep the version they have; the next read tries again
             return
         if self._served is None or version > self._served:
@@ -751,6 +755,8 @@ class Archive:
             if self._served is not None:
                 keep.add((self._served, None))
             others = [p for p in pins if p not in keep]
+            if self._served is not None:  # background follow: versions before the one shown are never asked again
+                others = [(v, t) for v, t in others if t is not None or v > self._served]
             keep.update(others[:1])
             for k in [k for k in self._cache if (k[1], k[2]) not in keep]:
                 del self._cache[k]
@@ -773,6 +779,8 @@ class Archive:
                 .agg(pl.all().exclude("_later", "_key").last(), n_obs=(pl.col("_later") == 0).sum().cast(pl.UInt32))
             )
             recs = recs.filter(pl.col("_later") == 0).drop("_later", "_key")
+        elif recs.get_column("id").n_unique() == recs.height:  # one observation per post: sorting is enough
+            latest = recs.sort("id").with_columns(n_obs=pl.lit(1, dtype=pl.UInt32))
         else:
             latest = (
                 recs.sort(["id", "observed_at", "ingested_at", "content_hash"])
@@ -780,6 +788,9 @@ class Archive:
                 .agg(pl.all().last(), n_obs=pl.len())
             )
         latest = merge_equal_time_parents(recs, latest)  # one line per edge: the union of the parents
+        observations = recs.select("id", "observed_at", "views", "likes", "remixes", "comments").unique().sort(
+            ["id", "observed_at"])
+        del recs  # the wide log is not needed past this point (one copy less while posts are built)
         # declaration order of each parent: explode keeps list order
         edges = (
             latest.select(pl.col("id").alias("child"), "parents")
@@ -804,8 +815,6 @@ class Archive:
         )
         lineage = lin.join(posts.select("id", "placeholder", "created_at"), on="id", how="left").sort("id")
         trees = _tree_table(lineage, posts)
-        observations = recs.select("id", "observed_at", "views", "likes", "remixes", "comments").unique().sort(
-            ["id", "observed_at"])
         return {"posts": posts, "edges": edges, "lineage": lineage, "problems": problems,
                 "trees": trees, "observations": observations}
 
@@ -844,6 +853,15 @@ class Archive:
         posts = self._view("posts", None, (version, t))
         edges = pl.concat([self._view("edges", None, (version, t)), inferred]).sort(["child", "rank"])
         lin, problems = compute_lineage(posts.select("id"), edges, created=posts.select("id", "created_at"))
+        looped = inferred.join(lin.filter(pl.col("in_cycle")).select(child="id"), on="child", how="semi")
+        if looped.height:  # a guess closing a loop with declared links would cut one of them: the guess goes
+            edges = edges.join(looped.select("child", "parent", "evidence"), on=["child", "parent", "evidence"],
+                               how="anti").sort(["child", "rank"])
+            lin, problems = compute_lineage(posts.select("id"), edges, created=posts.select("id", "created_at"))
+            problems = pl.concat([problems, looped.select(
+                kind=pl.lit("inferred_dropped"), id="child", parent="parent",
+                detail=pl.format("the inferred link from {} to {} would close a loop with declared links; "
+                                 "dropped (declared links win)", "child", "parent"))]).cast(PROBLEM_SCHEMA)
         lineage = lin.join(posts.select("id", "placeholder", "created_at"), on="id", how="left").sort("id")
         views = {"edges": edges, "lineage": lineage, "problems": problems, "trees": _tree_table(lineage, posts)}
         with self._lock:
@@ -873,7 +891,10 @@ class Archive:
         """Every lineage edge: ``child, parent, relation, evidence, confidence, rank``.
 
         ``edges="all"`` adds the links of ``archivist infer`` (``evidence == "inferred"``,
-        ``confidence`` in (0, 1]) for posts that have no declared or C2PA parent.
+        ``confidence`` in (0, 1]) for posts that have no declared or C2PA parent. An inferred
+        link that would close a loop with declared links (a declared parent created after its
+        child) is left out, so no declared link is ever cut for a guess; :meth:`problems` lists
+        it (kind ``inferred_dropped``).
         """
         return self._view("edges", as_of, edges=edges)
 
@@ -887,7 +908,9 @@ class Archive:
         Returns
         -------
         polars.DataFrame
-            ``kind`` (String: ``self_loop`` or ``cycle``), ``id`` (String, the child),
+            ``kind`` (String: ``self_loop``, ``cycle``, or with ``edges="all"``
+            ``inferred_dropped``: an inferred link left out because it closed a loop with
+            declared links), ``id`` (String, the child),
             ``parent`` (String, the link dropped or cut), ``detail`` (String, in words).
         """
         return self._view("problems", as_of, edges=edges)

@@ -11,6 +11,7 @@ import dash
 from dash import Dash, dcc, html
 
 from dashboard.data import Memo, open_for_app
+from dashboard.pagecache import PageCache
 from dashboard.security import allowed_hosts, secure_app
 
 __all__ = ["create_app", "warm_up"]
@@ -38,6 +39,7 @@ def create_app(archive_path: str | Path, *, hosts: frozenset[str] | None = None)
     app.server.config["ARCHIVE_PATH"] = str(arc.path)
     app.server.config["ARCHIVE"] = arc
     app.server.extensions["remix_memo"] = Memo()
+    app.server.extensions["remix_pages"] = PageCache(app)
     from dashboard.thumbs import register_thumbnail_route
 
     register_thumbnail_route(app, arc)
@@ -65,8 +67,18 @@ def create_app(archive_path: str | Path, *, hosts: frozenset[str] | None = None)
 def warm_up(app: Dash) -> None:
     """Finish the app's setup before it serves anyone: one request through the test client runs Dash's
     first-request setup (which fills the callback map; concurrent first requests could otherwise
-    find it half-filled, plotly/dash#3971), and reading the trees builds the current version's views."""
+    find it half-filled, plotly/dash#3971), reading the trees builds the current version's views, and
+    the pages of archive-wide measures are drawn once (:mod:`dashboard.pagecache`), so the first
+    visitors are served at once."""
     with app.server.test_client() as client:
         client.get("/")
     arc = app.server.config["ARCHIVE"]
     arc.trees()
+    with app.server.app_context():
+        for page in sorted(dash.page_registry.values(), key=lambda p: p.get("order") or 0):
+            warm = getattr(page.get("layout"), "warm", None)
+            if warm is not None:
+                try:
+                    warm()
+                except Exception:  # noqa: BLE001 - a page that cannot be drawn shows its error when asked for
+                    pass

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from archive.errors import ArchiveError
 from archive.store import Archive, Tree
 from dashboard.data import memo
 from lineage.analyze import drift_where_defined, load_results
@@ -32,7 +33,7 @@ from lineage.text import token_codes, tokens_series
 __all__ = ["MISSING", "stale_notes", "ON_THE_FLY_LIMIT", "analysed_version", "fresh_table", "tree_drift", "archive_drift",
            "drift_rates", "diff_words", "blame_words", "archive_styles", "archive_style_labels", "style_labels",
            "archive_flow", "archive_homogenisation", "archive_bleed_rates", "analysed_drift", "DRIFT_COLS", "Decay",
-           "archive_decay"]
+           "archive_decay", "post_style_labels"]
 
 MISSING = ("not computed for this archive yet: run `archivist analyze --archive PATH` and reload "
            "(the archive is too big to compute it while the page loads)")
@@ -44,9 +45,19 @@ def analysed_version(arc: Archive) -> int | None:
     return analysis_state(arc, version=arc.view_version()).analysed_version
 
 
-def fresh_table(arc: Archive, table: str, *, as_of: str | None = None) -> pl.DataFrame | None:
-    """An analysis table of the latest analysis (read once per analyzed version), ``None`` with an as-of
-    date or without analysis. It may describe an older store version than the one shown: see :func:`stale_notes`."""
+BIG_TABLES = frozenset({"nodes", "styles", "style_labels"})  # a row per post (or per post and term)
+
+
+def fresh_table(arc: Archive, table: str, *, as_of: str | None = None,
+                columns: list[str] | None = None) -> pl.DataFrame | None:
+    """An analysis table of the latest analysis, ``None`` with an as-of date or without analysis. It may
+    describe an older store version than the one shown: see :func:`stale_notes`.
+
+    Small tables are read once per analysed version and kept. The tables with a row per post
+    (:data:`BIG_TABLES`) are read when asked (only ``columns``, when given) and not kept: the pages
+    that draw them are kept drawn instead (:mod:`dashboard.pagecache`), and the explorer reads one
+    post's rows (:func:`post_style_labels`), so memory does not hold them.
+    """
     if as_of is not None:
         return None
     av = analysed_version(arc)
@@ -55,14 +66,33 @@ def fresh_table(arc: Archive, table: str, *, as_of: str | None = None) -> pl.Dat
 
     def load() -> pl.DataFrame | None:
         try:
+            if columns is not None:
+                try:
+                    return arc.read_table(f"analysis_{table}", columns=columns)
+                except pl.exceptions.ColumnNotFoundError:  # an older analysis: what it has
+                    pass
             return load_results(arc, table)
-        except LineageError:
+        except (LineageError, ArchiveError):
             return None
 
-    return memo(("analysis", av, table), load)
+    if table in BIG_TABLES:
+        return load()
+    return memo(("analysis", av, table, *(columns or ())), load)
 
 
-def stale_notes(arc: Archive, *, analysis: bool = True) -> list[str]:
+def post_style_labels(arc: Archive, post_id: str, *, as_of: str | None = None) -> list[dict] | None:
+    """The labelled styles of one post (see :func:`style_labels`): read for that post alone from the
+    latest analysis; with an as-of date or without analysis, from :func:`archive_style_labels`
+    (computed for a small archive, memoised per store version), else ``None``."""
+    if as_of is None and analysed_version(arc) is not None and arc.has_table("analysis_style_labels"):
+        rows = (pl.scan_delta(str(arc.table_path("analysis_style_labels")))
+                .filter(pl.col("id") == post_id).select("id", "term", "label", "source_root").collect())
+        return style_labels(rows, post_id)
+    v = arc.view_version()
+    return style_labels(memo(("style_labels", v, as_of), lambda: archive_style_labels(arc, as_of=as_of)), post_id)
+
+
+def stale_notes(arc: Archive, *, analysis: bool = True, newer: bool = True) -> list[str]:
     """What a page of archive-wide measures must say about their age (empty when they are current).
 
     The analysis tables may describe an older store version than the one shown, and a
@@ -73,7 +103,7 @@ def stale_notes(arc: Archive, *, analysis: bool = True) -> list[str]:
     state = analysis_state(arc, version=shown) if analysis else None
     if state is not None and state.analysed_version not in (None, shown):
         out.append(state.note() or "")
-    newer = arc.newer_version()
+    newer = arc.newer_version() if newer else None
     if newer is not None:
         out.append(f"Store version {newer} has arrived and is being loaded; this page shows version {shown} "
                    "until it is ready (reload in a moment).")
@@ -85,11 +115,12 @@ def _small(arc: Archive, as_of: str | None) -> bool:
 
 
 DRIFT_COLS = ["id", "root", "edge_drift", "root_drift", "path_drift", "directness"]
+_NODE_COLS = ["id", "parent", "root", "depth", "edge_drift", "root_drift", "path_drift", "directness"]
 
 
 def analysed_drift(arc: Archive) -> pl.DataFrame | None:
     """The drift columns of the ``nodes`` analysis table, with each tree's stored ``content_hash``."""
-    nodes = fresh_table(arc, "nodes")
+    nodes = fresh_table(arc, "nodes", columns=DRIFT_COLS)
     trees = fresh_table(arc, "trees")
     if nodes is None or trees is None:
         return None
@@ -125,7 +156,7 @@ def tree_drift(tree: Tree, analysed: pl.DataFrame | None = None) -> pl.DataFrame
 
 def archive_drift(arc: Archive, *, as_of: str | None = None) -> pl.DataFrame | None:
     """Node drift of every post (``id, parent, root, depth, edge_drift, root_drift, …``)."""
-    stored = fresh_table(arc, "nodes", as_of=as_of)
+    stored = fresh_table(arc, "nodes", as_of=as_of, columns=_NODE_COLS)
     if stored is not None:
         return stored
     if not _small(arc, as_of):

@@ -19,6 +19,13 @@ Two layers:
 
 Read them with :func:`load_results`.
 
+Edge sets: ``analyze(archive, edges="all")`` measures the graph with the links of
+``archivist infer`` added (declared and C2PA links still win). Its results go to
+tables of their own, ``analysis_all_<name>`` (:func:`results_table`), so an
+analysis of declared links is never overwritten by one that contains guesses; its
+``runs`` rows also name the ``inferred_edges`` table version read, how many inferred
+links the graph held and their lowest confidence (:func:`inferred_note` says so in words).
+
 Examples
 --------
 >>> import tempfile
@@ -39,6 +46,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -58,8 +66,8 @@ from lineage.errors import LineageError
 from lineage.styles import lexicon_path, load_lexicon, styles_frame
 from lineage.text import BOUNDARY, MAX_ALIGN_TOKENS, tokens_series
 
-__all__ = ["ANALYSIS_VERSION", "TABLES", "analyze", "analyze_trees", "analyze_tree", "load_results",
-           "tree_hashes", "drift_where_defined", "Progress"]
+__all__ = ["ANALYSIS_VERSION", "TABLES", "EDGE_SETS", "analyze", "analyze_trees", "analyze_tree", "load_results",
+           "results_table", "inferred_note", "tree_hashes", "drift_where_defined", "Progress"]
 
 #: Bump when a measure changes: every tree is recomputed on the next analysis.
 ANALYSIS_VERSION = 2
@@ -75,6 +83,8 @@ _TREE_COLS = ["root", "size", "depth", "breadth", "leaves", "structural_virality
               "placeholder_root", "cycle_cut", "activity_half_life_days", "content_hash"]
 
 Progress = Callable[[str, int, int], None]
+#: the edge sets an analysis is computed on: "declared" (declared and C2PA links) or "all" (plus inferred ones)
+EDGE_SETS = ("declared", "all")
 
 
 def root_source_excluded(excluded: list[str]) -> pl.Expr:
@@ -87,8 +97,8 @@ def root_source_excluded(excluded: list[str]) -> pl.Expr:
     return pl.col("root").str.extract(r"^([^:]*):", 1).is_in(excluded)
 
 
-def _nodes_frame(archive: Archive) -> pl.DataFrame:
-    lin = archive.lineage().select("id", "parent", "root", "depth", "placeholder", "created_at", "in_cycle")
+def _nodes_frame(archive: Archive, edges: str = "declared") -> pl.DataFrame:
+    lin = archive.lineage(edges=edges).select("id", "parent", "root", "depth", "placeholder", "created_at", "in_cycle")
     if excluded := archive.excluded_sources():
         lin = lin.filter(~root_source_excluded(excluded))
     posts = archive.posts().select("id", "text", "style_tags", "views", "fetched_at")
@@ -264,18 +274,56 @@ def analyze_tree(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, **opts:
     return analyze_trees(nodes, edges, **opts)
 
 
-def _table(name: str) -> str:
+def _check_edges(edges: str) -> str:
+    if edges not in EDGE_SETS:
+        raise LineageError(f"edges must be one of {', '.join(EDGE_SETS)}, not {edges!r}")
+    return edges
+
+
+def results_table(name: str, edges: str = "declared") -> str:
+    """The store table that holds analysis table ``name`` computed on the edge set ``edges``.
+
+    Declared links: ``analysis_<name>``; all links (inferred ones included):
+    ``analysis_all_<name>``, kept apart so a declared analysis is never overwritten
+    by one that holds guesses. Raises :class:`~lineage.errors.LineageError` for an
+    unknown table or edge set.
+
+    >>> results_table("nodes"), results_table("node_drift", "all")
+    ('analysis_nodes', 'analysis_all_nodes')
+    """
     name = _ALIASES.get(name, name)
     name = name.removeprefix("analysis_")
     if name not in TABLES:
         raise LineageError(f"no analysis table {name!r}; the tables are {', '.join(TABLES)}")
-    return "analysis_" + name
+    return ("analysis_" if _check_edges(edges) == "declared" else "analysis_all_") + name
 
 
-def load_results(archive: Archive, table: str, *, version: int | None = None) -> pl.DataFrame:
+_table = results_table
+
+
+def inferred_note(links: int | None, min_confidence: float | None) -> str | None:
+    """What a reader of figures built on inferred links is told (``None`` when none were used).
+
+    The confidence is rounded down, so the bound stays true.
+
+    >>> inferred_note(12, 0.4567)
+    'includes 12 inferred links, confidence >= 0.45'
+    >>> inferred_note(0, None) is None
+    True
+    """
+    if not links:
+        return None
+    low = "?" if min_confidence is None else f"{math.floor(min_confidence * 100) / 100:.2f}"
+    return f"includes {links:,} inferred link{'s' if links != 1 else ''}, confidence >= {low}"
+
+
+def load_results(archive: Archive, table: str, *, version: int | None = None,
+                 edges: str = "declared") -> pl.DataFrame:
     """An analysis table (``nodes``, ``trees``, ``style_labels``… or ``analysis_nodes``), optionally at a version.
 
-    Raises :class:`~lineage.errors.LineageError` when the archive was never analyzed.
+    ``edges="all"`` reads the analysis computed with inferred links (``archivist analyze
+    --edges all``). Raises :class:`~lineage.errors.LineageError` when the archive was never
+    analyzed on that edge set.
 
     >>> import tempfile
     >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
@@ -284,26 +332,28 @@ def load_results(archive: Archive, table: str, *, version: int | None = None) ->
     ...
     lineage.errors.LineageError: the archive at ... has no analysis table 'analysis_trees': run ... first
     """
-    name = _table(table)
+    name = _table(table, edges)
     if not archive.has_table(name):
+        cmd = "archivist analyze" + (" --edges all" if edges == "all" else "")
         raise LineageError(f"the archive at {archive.path} has no analysis table {name!r}: "
-                           "run `archivist analyze` first")
+                           f"run `{cmd}` first")
     try:
         return archive.read_table(name, version=version)
     except NotFoundError as exc:
         raise LineageError(str(exc)) from None
 
 
-def _previous(archive: Archive, force: bool, lex_hash: str) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None]:
-    if force or not all(archive.has_table(_table(t)) for t in _PER_TREE + ("runs",)):
+def _previous(archive: Archive, force: bool, lex_hash: str, edges: str = "declared"
+              ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame | None]:
+    if force or not all(archive.has_table(_table(t, edges)) for t in _PER_TREE + ("runs",)):
         return {}, None
-    runs = archive.read_table(_table("runs"))
+    runs = archive.read_table(_table("runs", edges))
     if runs.height == 0:
         return {}, None
     last = runs.sort("at").row(-1, named=True)
     if last.get("lexicon") != lex_hash or last.get("analysis_version") != ANALYSIS_VERSION:
         return {}, runs
-    return {t: archive.read_table(_table(t)) for t in _PER_TREE}, runs
+    return {t: archive.read_table(_table(t, edges)) for t in _PER_TREE}, runs
 
 
 DECAY_SCHEMA = {"measure": pl.String, "value": pl.Float64, "low": pl.Float64, "high": pl.Float64, "n": pl.Int64,
@@ -398,7 +448,7 @@ def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, l
 
 def analyze(archive: Archive, *, force: bool = False, progress: Progress | None = None, buckets: int = 8,
             seed: int = 0, n_boot: int = 200, window: str = "30d",
-            embedder: str | object | None = None) -> dict[str, Any]:
+            embedder: str | object | None = None, edges: str = "declared") -> dict[str, Any]:
     """Analyze the archive and write the ``analysis_*`` tables; returns a summary dict.
 
     Only trees whose content hash changed since the last analysis are recomputed
@@ -408,7 +458,12 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     bootstrap interval of the generational half-life; ``window`` the bleed source
     window and the homogenization windows. ``embedder`` (a local sentence-transformers
     model name or an object with ``encode``) adds semantic drift to the edges; every
-    tree is then recomputed.
+    tree is then recomputed. ``edges="all"`` measures the graph with the links of
+    ``archivist infer`` added and writes ``analysis_all_*`` tables (:func:`results_table`),
+    never the declared ones; it is up to date when neither the store nor the
+    ``inferred_edges`` table moved. The summary then has ``inferred_links`` and
+    ``min_confidence`` (of the inferred links the graph holds). The visual tables are
+    measured on declared links only.
 
     >>> import tempfile
     >>> from archive.ingest import ingest_records
@@ -420,20 +475,28 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     True
     >>> sorted(load_results(a, "decay")["measure"])[:3]
     ['activity_half_life_days', 'bleed_rate', 'branching_dispersion']
+    >>> every = analyze(a, n_boot=10, edges="all")  # `archivist infer` never ran: no inferred link to add
+    >>> every["edge_set"], every["inferred_links"], a.has_table("analysis_all_trees")
+    ('all', 0, True)
     """
     t_start = time.perf_counter()
+    edge_set = _check_edges(edges)
     report = progress or (lambda stage, done, total: None)
     version = archive.version()
+    inferred_version = archive.table_version("inferred_edges") if edge_set == "all" else None
     lex_hash = hashlib.sha256(lexicon_path().read_bytes()).hexdigest()[:16]
-    prev, runs = _previous(archive, force or embedder is not None, lex_hash)
+    prev, runs = _previous(archive, force or embedder is not None, lex_hash, edge_set)
     if prev and runs is not None:
         last = runs.sort("at").row(-1, named=True)
-        if last["store_version"] == version:
+        if last["store_version"] == version and last.get("inferred_version") == inferred_version:
             return {"up_to_date": True, "store_version": version, "trees": int(last["trees"]),
-                    "trees_recomputed": 0, "seconds": time.perf_counter() - t_start}
+                    "trees_recomputed": 0, "seconds": time.perf_counter() - t_start, "edge_set": edge_set,
+                    **({"inferred_version": inferred_version, "inferred_links": last.get("inferred_links"),
+                        "min_confidence": last.get("min_confidence")} if edge_set == "all" else {})}
     report("reading", 0, 1)
-    nodes = _nodes_frame(archive)
-    edges = archive.edges().select("child", "parent", "relation")
+    nodes = _nodes_frame(archive, edge_set)
+    all_edges = archive.edges(edges=edge_set)
+    edges = all_edges.select("child", "parent", "relation")
     hashes = tree_hashes(nodes)
     if prev:
         old = prev["trees"].select("root", old="content_hash")
@@ -485,7 +548,8 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     tree_bleed = bleed_rates(labels, level="tree")
     tables["nodes"] = tables["nodes"].join(node_bleed, on="id", how="left").sort(["root", "depth", "id"])
     tables["trees"] = (tables["trees"].join(tree_bleed, on="root", how="left")
-                       .join(archive.trees().select("root", "views", "root_text"), on="root", how="left")
+                       .join(archive.trees(edges=edge_set).select("root", "views", "root_text"), on="root",
+                             how="left")
                        .sort(["size", "root"], descending=[True, False]))
     tables["style_labels"] = labels
     tables["flow"] = flow_matrix(labels)
@@ -495,23 +559,35 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     report("writing", 0, len(TABLES))
     versions: dict[str, int] = {}
     for k, t in enumerate(TABLES[:-1]):
-        versions[t] = archive.write_table(_table(t), tables[t])
+        versions[t] = archive.write_table(_table(t, edge_set), tables[t])
         report("writing", k + 1, len(TABLES))
     seconds = time.perf_counter() - t_start
+    # the inferred links the measured graph holds (primary or not: every edge row with evidence "inferred")
+    inf = (all_edges.filter(pl.col("evidence") == "inferred").join(nodes.select(child="id"), on="child", how="semi")
+           if edge_set == "all" else all_edges.head(0))
+    inferred = {"edges": [edge_set], "inferred_version": [inferred_version], "inferred_links": [inf.height],
+                "min_confidence": [inf.get_column("confidence").min() if inf.height else None]}
     run = pl.DataFrame({
         "at": [datetime.now(timezone.utc)], "store_version": [version], "trees": [hashes.height],
         "trees_recomputed": [total], "nodes": [nodes.height], "seconds": [seconds], "lexicon": [lex_hash],
         "analysis_version": [ANALYSIS_VERSION], "forced": [force],
+        **(inferred if edge_set == "all" else {}),
     }, schema={"at": pl.Datetime("us", "UTC"), "store_version": pl.Int64, "trees": pl.Int64,
                "trees_recomputed": pl.Int64, "nodes": pl.Int64, "seconds": pl.Float64, "lexicon": pl.String,
-               "analysis_version": pl.Int64, "forced": pl.Boolean})
-    versions["runs"] = archive.write_table(_table("runs"), run, mode="append")
-    from lineage.visual import analyze_visual  # pictures: visual drift per edge and visual decay (media archives)
+               "analysis_version": pl.Int64, "forced": pl.Boolean,
+               **({"edges": pl.String, "inferred_version": pl.Int64, "inferred_links": pl.Int64,
+                   "min_confidence": pl.Float64} if edge_set == "all" else {})})
+    versions["runs"] = archive.write_table(_table("runs", edge_set), run, mode="append")
+    visual: dict[str, Any] = {}
+    if edge_set == "declared":
+        from lineage.visual import analyze_visual  # pictures: visual drift per edge and visual decay (media archives)
 
-    visual = analyze_visual(archive, n_boot=n_boot, seed=seed)
+        visual = analyze_visual(archive, n_boot=n_boot, seed=seed)
     report("writing", len(TABLES), len(TABLES))
     return {
         "up_to_date": False, "store_version": version, "trees": hashes.height, "trees_recomputed": total,
         "nodes": nodes.height, "edges": tables["edges"].height, "seconds": seconds, "table_versions": versions,
-        **_headline(tables["decay"]), **visual,
+        **_headline(tables["decay"]), **visual, "edge_set": edge_set,
+        **({"inferred_version": inferred_version, "inferred_links": inf.height,
+            "min_confidence": inferred["min_confidence"][0]} if edge_set == "all" else {}),
     }

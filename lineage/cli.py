@@ -13,8 +13,8 @@ import polars as pl
 from rich.table import Table
 from rich.text import Text
 
-from archive.cli import (archive_option, console, progress_bar, emit_json, err_console, handle_errors, json_option,
-                         open_archive, print_table, shorten)
+from archive.cli import (archive_option, console, edges_option, progress_bar, emit_json, err_console, handle_errors,
+                         json_option, open_archive, print_table, shorten)
 from lineage.errors import LineageError
 
 __all__ = ["analyze_cmd", "drift_cmd", "bleed_cmd", "decay_cmd"]
@@ -42,20 +42,27 @@ def _fmt(v: Any, digits: int = 3) -> str:
 @click.option("--semantic-model", default=None, envvar="REMIX_EMBEDDING_MODEL", show_envvar=True,
               help="A locally installed sentence-transformers model: adds semantic drift to every edge "
                    "(needs the 'semantic' extra).")
+@edges_option
 @archive_option
 @json_option
 @handle_errors
 def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | None, delta_jars: bool,
-                semantic_model: str | None, archive_path: Path | None, as_json: bool) -> None:
+                semantic_model: str | None, edges: str, archive_path: Path | None, as_json: bool) -> None:
     """Compute every measure (drift, blame, styles, bleed, decay) and store them as versioned tables.
 
     Only trees whose content changed since the last analysis are recomputed; the
     whole-archive figures (bleed, flow, homogenization, decay fits) are refreshed.
     Read the results with `archivist drift ID`, `archivist bleed`, `archivist decay`
     or the dashboard.
-    """
-    from lineage.analyze import analyze
 
+    With --edges all the graph holds the links `archivist infer` reconstructed too;
+    those results are stored apart (analysis_all_* tables), never over the analysis
+    of declared links, and say how many inferred links they include.
+    """
+    from lineage.analyze import analyze, inferred_note
+
+    if edges == "all" and engine == "spark":
+        raise click.UsageError("--edges all runs on the local engine only: drop --engine spark")
     arc = open_archive(archive_path)
     with progress_bar(show=not as_json) as bar:
         task = bar.add_task("analyze", total=None)
@@ -70,16 +77,23 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
             result = analyze_spark(arc, master=master, delta_jars=delta_jars, seed=seed, window=window)
         else:
             result = analyze(arc, force=force, progress=progress, seed=seed, window=window,
-                             embedder=semantic_model)
+                             embedder=semantic_model, edges=edges)
     if as_json:
         emit_json(result)
         return
+    note = inferred_note(result.get("inferred_links"), result.get("min_confidence")) if edges == "all" else None
+    if edges == "all" and not note:
+        note = ("includes no inferred links (`archivist infer` found none)" if result.get("inferred_version", -1) >= 0
+                else "includes no inferred links (run `archivist infer` first)")
     if result["up_to_date"]:
         console.print(f"analysis is up to date with store version {result['store_version']} "
-                      f"({result['trees']} trees); use --force to recompute")
+                      f"({result['trees']} trees{'; ' + note if note else ''}); use --force to recompute")
         return
-    t = Table(title=f"analysis of {arc.path.name} (store version {result['store_version']})", show_header=False,
-              title_justify="left")
+    what = "with inferred links, " if edges == "all" else ""
+    t = Table(title=f"analysis of {arc.path.name} ({what}store version {result['store_version']})",
+              show_header=False, title_justify="left")
+    if note:
+        t.add_row("inferred links", Text(note, style="yellow"))
     t.add_row("trees", f"{result['trees']:,} ({result['trees_recomputed']:,} recomputed)")
     t.add_row("posts", f"{result['nodes']:,}")
     t.add_row("edges", f"{result['edges']:,}")
@@ -94,25 +108,26 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
         t.add_row("flagged trees", f"{result['flagged_trees']:,} hang from a placeholder root or had a cycle cut")
     t.add_row("seconds", _fmt(result["seconds"], 1))
     console.print(t)
-    console.print(Text("see `archivist drift ID`, `archivist bleed`, `archivist decay`", style="dim"))
+    console.print(Text("see `archivist drift ID`, `archivist bleed`, `archivist decay`"
+                       + (" (each with --edges all)" if edges == "all" else ""), style="dim"))
 
 
-def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _tree_drift(arc: Any, post_id: str, edges: str = "declared") -> tuple[pl.DataFrame, pl.DataFrame]:
     """Node drift of the tree of ``post_id`` (from the analysis, else computed now) and the edges on its path."""
     from lineage.analyze import drift_where_defined, load_results
     from lineage.drift import edge_drift, node_drift
     from lineage.stale import analysis_state
 
-    path = arc.lineage_path(post_id)
+    path = arc.lineage_path(post_id, edges=edges)
     ids = path.select("id")
     try:
-        if not analysis_state(arc, root=post_id).tree_current:
+        if not analysis_state(arc, root=post_id, edges=edges).tree_current:
             raise LineageError("the stored analysis is older than this tree")
-        nd = load_results(arc, "nodes").join(ids, on="id", how="semi")
-        ed = load_results(arc, "edges").filter(pl.col("primary")).join(ids.rename({"id": "child"}), on="child",
-                                                                        how="semi")
+        nd = load_results(arc, "nodes", edges=edges).join(ids, on="id", how="semi")
+        ed = load_results(arc, "edges", edges=edges).filter(pl.col("primary")).join(
+            ids.rename({"id": "child"}), on="child", how="semi")
     except LineageError:
-        tree = arc.tree(post_id)
+        tree = arc.tree(post_id, edges=edges)
         nd = drift_where_defined(node_drift(tree.nodes.select("id", "text", "placeholder"),
                                             tree.nodes.select("id", "parent", "root", "depth")),
                                  tree.nodes.select("id", "text", "placeholder"))
@@ -124,10 +139,11 @@ def _tree_drift(arc: Any, post_id: str) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 @click.command("drift")
 @click.argument("post_id")
+@edges_option
 @archive_option
 @json_option
 @handle_errors
-def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
+def drift_cmd(post_id: str, edges: str, archive_path: Path | None, as_json: bool) -> None:
     """How the prompt of POST_ID drifted from its root: the path, each edit, and who wrote which words.
 
     Uses the stored analysis when it is current, else computes the tree's drift now.
@@ -135,8 +151,9 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
     from lineage.blame import blame_path, blame_shares, blame_summary
 
     arc = open_archive(archive_path, read_only=True)
-    path = arc.lineage_path(post_id)
-    nd, ed = _tree_drift(arc, post_id)
+    path = arc.lineage_path(post_id, edges=edges)
+    nd, ed = _tree_drift(arc, post_id, edges)
+    inferred = _inferred_on_path(arc, path, edges)
     rows = (path.select("id", "depth", "text", "placeholder")
             .join(nd.select("id", "edge_drift", "root_drift", "path_drift", "directness"), on="id", how="left")
             .join(ed.select(id="child", added="added", removed="removed", replaced="replaced",
@@ -151,10 +168,12 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
     retention = ret.filter(pl.col("id") == post_id).get_column("retention").item()
     if as_json:
         emit_json({"id": post_id, "root": path.get_column("id")[0], "retention": retention,
+                   "inferred_links": inferred.to_dicts(),
                    "path": rows.to_dicts(), "blame": blame.select("position", "token", "introduced_by",
                                                                    "generation", "reintroduced", "weight").to_dicts(),
                    "shares": shares.select("ancestor", "generation", "tokens", "share").to_dicts()})
         return
+    how = dict(zip(inferred.get_column("child").to_list(), inferred.get_column("confidence").to_list()))
     t = Table(title=f"drift of {post_id} ({path.height - 1} generation(s) from its root)", title_justify="left")
     for c in ("gen", "post", "edge", "root", "path", "what changed", "prompt"):
         t.add_column(c, overflow="fold", justify="right" if c in ("gen", "edge", "root", "path") else "left")
@@ -165,12 +184,18 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
             for phrase in r[key] or []:
                 change.append(f"{label} {shorten(phrase, 40)}\n", style=style)
         prompt = "(not in the archive)" if r["placeholder"] else shorten(r["text"], 70)
-        t.add_row(str(r["depth"]), Text(r["id"]), _fmt(r["edge_drift"], 2), _fmt(r["root_drift"], 2),
+        post = Text(r["id"])
+        if r["id"] in how:
+            post.append(f"\n┄ inferred {how[r['id']]:.2f}", style="yellow")
+        t.add_row(str(r["depth"]), post, _fmt(r["edge_drift"], 2), _fmt(r["root_drift"], 2),
                   _fmt(r["path_drift"], 2), change, Text(prompt))
     print_table(t, ids=("post",), drop=("path", "what changed"))
     last = rows.row(-1, named=True)
     console.print(f"root drift {_fmt(last['root_drift'], 2)}, path drift {_fmt(last['path_drift'], 2)}, "
                   f"directness {_fmt(last['directness'], 2)}, root retention {_fmt(retention, 2)}")
+    if how:
+        console.print(Text(f"note: {len(how)} link(s) of this path were inferred by `archivist infer` "
+                           "(marked ┄ inferred), not declared by the source", style="yellow"))
     if shares.height:
         s = Table(title="who wrote the words of this prompt", title_justify="left")
         for c in ("gen", "post", "words", "share"):
@@ -180,37 +205,50 @@ def drift_cmd(post_id: str, archive_path: Path | None, as_json: bool) -> None:
         print_table(s, ids=("post",))
 
 
-def _say_if_stale(arc: Any) -> None:
-    """On stderr, when the stored analysis is of an older store version (the figures are still shown)."""
+def _inferred_on_path(arc: Any, path: pl.DataFrame, edges: str) -> pl.DataFrame:
+    """The inferred links (``child, parent, confidence``) whose child is on ``path`` (none with declared edges)."""
+    if edges != "all":
+        return pl.DataFrame(schema={"child": pl.String, "parent": pl.String, "confidence": pl.Float64})
+    return (arc.edges(edges="all").filter(pl.col("evidence") == "inferred")
+            .join(path.select(child="id"), on="child", how="semi").select("child", "parent", "confidence")
+            .sort("child"))
+
+
+def _say_if_stale(arc: Any, edges: str = "declared") -> str | None:
+    """On stderr, when the stored analysis is of an older store version (the figures are still shown),
+    and, for an analysis with inferred links, how many it holds (returned for ``--json``)."""
     from lineage.stale import analysis_state
 
-    note = analysis_state(arc).note()
-    if note:
-        err_console.print(Text(note, style="yellow"))
+    state = analysis_state(arc, edges=edges)
+    for note in (state.note(), state.inferred_note() and f"these figures were measured on a graph that {state.inferred_note()}"):
+        if note:
+            err_console.print(Text(note, style="yellow"))
+    return state.inferred_note()
 
 
 @click.command("bleed")
 @click.option("--limit", default=10, show_default=True, help="Rows per table.")
 @click.option("--min-terms", default=5, show_default=True, help="Trees with fewer new style terms are not ranked.")
+@edges_option
 @archive_option
 @json_option
 @handle_errors
-def bleed_cmd(limit: int, min_terms: int, archive_path: Path | None, as_json: bool) -> None:
+def bleed_cmd(limit: int, min_terms: int, edges: str, archive_path: Path | None, as_json: bool) -> None:
     """Style bleed: which trees borrow styles from other trees, the biggest flows, and homogenization."""
     from lineage.analyze import load_results
 
     arc = open_archive(archive_path, read_only=True)
-    trees = load_results(arc, "trees")
-    _say_if_stale(arc)
-    flow = load_results(arc, "flow")
-    homog = load_results(arc, "homogenisation")
-    decay = load_results(arc, "decay")
+    trees = load_results(arc, "trees", edges=edges)
+    inferred = _say_if_stale(arc, edges)
+    flow = load_results(arc, "flow", edges=edges)
+    homog = load_results(arc, "homogenisation", edges=edges)
+    decay = load_results(arc, "decay", edges=edges)
     overall = decay.filter(pl.col("measure") == "bleed_rate").row(0, named=True)
     ranked = (trees.filter(pl.col("new_terms") >= min_terms)
               .sort(["bleed_rate", "root"], descending=[True, False], nulls_last=True)
               .select("root", "size", "new_terms", "bled", "novel", "reused", "bleed_rate", "root_text"))
     if as_json:
-        emit_json({"bleed_rate": overall["value"], "new_terms": overall["n"], "trees": ranked.head(limit).to_dicts(),
+        emit_json({"bleed_rate": overall["value"], "new_terms": overall["n"], "inferred": inferred, "trees": ranked.head(limit).to_dicts(),
                    "flow": flow.head(limit).to_dicts(), "homogenisation": homog.to_dicts()})
         return
     console.print(f"bleed rate: {_fmt(overall['value'])} of {overall['n']:,} new style terms in remixes "
@@ -238,24 +276,25 @@ def bleed_cmd(limit: int, min_terms: int, archive_path: Path | None, as_json: bo
 
 
 @click.command("decay")
+@edges_option
 @archive_option
 @json_option
 @handle_errors
-def decay_cmd(archive_path: Path | None, as_json: bool) -> None:
+def decay_cmd(edges: str, archive_path: Path | None, as_json: bool) -> None:
     """Remix decay: fidelity by generation, generational half-life, branching, activity, engagement."""
     from lineage.analyze import load_results
 
     arc = open_archive(archive_path, read_only=True)
-    decay = load_results(arc, "decay")
-    fid = load_results(arc, "fidelity")
-    branch = load_results(arc, "branching")
-    dil = load_results(arc, "dilemma")
-    trees = load_results(arc, "trees")
-    _say_if_stale(arc)
+    decay = load_results(arc, "decay", edges=edges)
+    fid = load_results(arc, "fidelity", edges=edges)
+    branch = load_results(arc, "branching", edges=edges)
+    dil = load_results(arc, "dilemma", edges=edges)
+    trees = load_results(arc, "trees", edges=edges)
+    inferred = _say_if_stale(arc, edges)
     per_tree = (trees.select("root", "size", "activity_half_life_days").sort("root")
                 if "activity_half_life_days" in trees.columns else None)
     if as_json:
-        emit_json({"measures": decay.to_dicts(), "fidelity": fid.to_dicts(), "branching": branch.to_dicts(),
+        emit_json({"inferred": inferred, "measures": decay.to_dicts(), "fidelity": fid.to_dicts(), "branching": branch.to_dicts(),
                    "dilemma": dil.to_dicts(),
                    "activity_per_tree": per_tree.to_dicts() if per_tree is not None else None})
         return

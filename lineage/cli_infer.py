@@ -4,6 +4,7 @@ Importing this module registers the command on the ``archivist`` group.
 """
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,31 @@ _KEYS = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy
          "edge_overlap", "ece", "precision_at_0_9", "coverage_at_0_9", "baseline_parent_accuracy", "n"]
 
 
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """``--since``: a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 time, parsed before any work."""
+    from archive.record import parse_time
+
+    if value is None:
+        return None
+    v = value.strip()
+    try:
+        return parse_time(v if "T" in v or " " in v else f"{v}T00:00:00Z")
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date: give YYYY-MM-DD or an RFC 3339 time "
+                                 "(2026-06-01T12:00:00Z)") from None
+
+
 def _f(v: Any) -> str:
     return "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
 @click.command("infer")
 @click.option("--source", default=None, help="Only give parents to posts of this source (candidates: every post).")
-@click.option("--since", default=None, metavar="DATE", help="Only give parents to posts created on or after DATE.")
+@click.option("--since", default=None, metavar="DATE", callback=_since,
+              help="Only give parents to posts created on or after DATE (YYYY-MM-DD or an RFC 3339 time).")
 @click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1),
-              help="List only links at least this sure (all are stored; readers filter by confidence).")
+              help="List the links at least this sure (every link is stored with its confidence, and "
+                   "--edges all reads them all).")
 @click.option("--full", is_flag=True, help="Recompute every post, not only what new posts can change.")
 @click.option("--evaluate", is_flag=True,
               help="Hide the declared links, infer, and report accuracy and calibration against them (writes nothing).")
@@ -38,7 +55,7 @@ def _f(v: Any) -> str:
 @archive_option
 @json_option
 @handle_errors
-def infer_cmd(source: str | None, since: str | None, min_confidence: float, full: bool, evaluate: bool,
+def infer_cmd(source: str | None, since: datetime | None, min_confidence: float, full: bool, evaluate: bool,
               refit: bool, weights: Path | None, archive_path: Path | None, as_json: bool) -> None:
     """Infer the most likely earlier parent of every post without a declared or C2PA parent.
 
@@ -89,6 +106,9 @@ def infer_cmd(source: str | None, since: str | None, min_confidence: float, full
             console.print(r)
             return
         arc = open_archive(archive_path)
+        if source is not None and source not in (known := arc.stats()["sources"]):
+            raise click.BadParameter(f"no post of source {source!r} in the archive; its sources are: "
+                                     f"{', '.join(known) or 'none (the archive is empty)'}", param_hint="--source")
         summary = infer(arc, source=source, since=since, weights=w, full=full, progress=progress)
     import polars as pl
 
@@ -100,12 +120,17 @@ def infer_cmd(source: str | None, since: str | None, min_confidence: float, full
         return
     share = summary["share_at_0_9"]
     no_part = ", ".join(f"{v} {k}" for k, v in summary["no_part"].items())
-    console.print(f"considered {summary['considered']} posts, parents found for {summary['parents_found']}"
+    if summary["recomputed"] == 0 and summary["parents_found"] and not summary["no_part"]:
+        console.print(f"nothing new to consider since the last run: the archive keeps its {summary['parents_found']}"
+                      f" inferred links ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9); "
+                      "--full recomputes every post")
+    else:
+        console.print(f"considered {summary['considered']} posts, parents found for {summary['parents_found']}"
                   f" ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9)"
-                  + (f"; no part: {no_part}" if no_part else ""))
+                      + (f"; no part: {no_part}" if no_part else ""))
     if min_confidence > 0:
         rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence).sort("confidence", descending=True)
-        t = Table(title=f"inferred links at confidence >= {min_confidence}", title_justify="left")
+        t = Table(title=f"inferred links at confidence >= {min_confidence}", title_justify="left", min_width=40)
         for c in ("child", "parent", "confidence"):
             t.add_column(c)
         for r in rows.head(50).iter_rows(named=True):

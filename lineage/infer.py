@@ -776,8 +776,9 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
 # ---------------------------------------------------------------------------------------------- the archive
 def _archive_posts(arc: Any, source: str | None = None) -> pl.DataFrame:
     posts = arc.posts().filter(~pl.col("placeholder"))
-    return posts.select("id", "source", "created_at", "fetched_at", "author", "text", "views", "remixes",
-                        "content_hash")
+    # a record without fetched_at was observed when the store took it: a later created_at is from the future
+    return posts.select("id", "source", "created_at", pl.coalesce("fetched_at", "observed_at").alias("fetched_at"),
+                        "author", "text", "views", "remixes", "content_hash")
 
 
 def inferred_edges(arc: Any) -> pl.DataFrame:

@@ -9,6 +9,11 @@ changed since. :func:`analysis_state` decides both and says what to recompute; t
 dashboard, the reports, the CLI and the exports ask it instead of comparing versions,
 hashes or row counts each their own way.
 
+An analysis is of one edge set (:data:`~lineage.analyze.EDGE_SETS`): declared links, or
+all links with the ones ``archivist infer`` reconstructed (``analyze --edges all``,
+tables ``analysis_all_*``). Ask with ``edges=``: an ``"all"`` analysis is also stale
+when the ``inferred_edges`` table moved since it was computed (a new ``archivist infer``).
+
 Examples
 --------
 >>> import tempfile
@@ -36,7 +41,7 @@ import polars as pl
 
 from archive.errors import NotFoundError
 from archive.store import Archive
-from lineage.analyze import ANALYSIS_VERSION, load_results, tree_hashes
+from lineage.analyze import ANALYSIS_VERSION, inferred_note, load_results, tree_hashes
 from lineage.errors import LineageError
 
 __all__ = ["AnalysisState", "analysis_state", "tree_content_hash", "stored_drift", "MEASURE_COLS", "DRIFT_COLUMNS"]
@@ -68,6 +73,15 @@ class AnalysisState:
     recompute : str
         ``"nothing"`` (all current), ``"tree"`` (only this tree's measures are stale, the
         archive-wide ones are current), or ``"archive"`` (run ``archivist analyze``).
+    edges : str
+        The edge set asked about: ``"declared"`` or ``"all"`` (inferred links included).
+    inferred_version : int or None
+        With ``edges="all"``: the ``inferred_edges`` table version now (-1: ``infer`` never ran).
+    analysed_inferred_version : int or None
+        With ``edges="all"``: the ``inferred_edges`` version the latest analysis read.
+    inferred_links, min_confidence : int, float or None
+        With ``edges="all"``: how many inferred links the analysed graph held, and the lowest
+        confidence among them (:meth:`inferred_note` says it in words).
     """
 
     store_version: int
@@ -76,6 +90,19 @@ class AnalysisState:
     root: str | None = None
     tree_current: bool | None = None
     recompute: str = "archive"
+    edges: str = "declared"
+    inferred_version: int | None = None
+    analysed_inferred_version: int | None = None
+    inferred_links: int | None = None
+    min_confidence: float | None = None
+
+    def inferred_note(self) -> str | None:
+        """``"includes N inferred links, confidence >= X"`` for figures of an ``"all"`` analysis, else ``None``.
+
+        >>> AnalysisState(5, 5, True, edges="all", inferred_links=3, min_confidence=0.51).inferred_note()
+        'includes 3 inferred links, confidence >= 0.51'
+        """
+        return inferred_note(self.inferred_links, self.min_confidence) if self.edges == "all" else None
 
     def note(self) -> str | None:
         """One sentence for a reader of stale figures (``None`` when they are current).
@@ -87,10 +114,16 @@ class AnalysisState:
         """
         if self.current:
             return None
+        cmd = "archivist analyze" + (" --edges all" if self.edges == "all" else "")
         if self.analysed_version is None:
-            return "The archive was never analysed: run `archivist analyze`."
+            what = " with inferred links" if self.edges == "all" else ""
+            return f"The archive was never analysed{what}: run `{cmd}`."
+        if self.analysed_version == self.store_version and self.edges == "all":
+            return (f"These measures used the inferred links of inferred_edges version "
+                    f"{self.analysed_inferred_version}; `archivist infer` has run since (version "
+                    f"{self.inferred_version}). Run `{cmd}` to bring them up to date.")
         return (f"These measures are from the analysis of store version {self.analysed_version}; the store is at "
-                f"version {self.store_version} now. Run `archivist analyze` to bring them up to date.")
+                f"version {self.store_version} now. Run `{cmd}` to bring them up to date.")
 
 
 def tree_content_hash(nodes: pl.DataFrame) -> str:
@@ -118,9 +151,9 @@ def tree_content_hash(nodes: pl.DataFrame) -> str:
     return tree_hashes(nodes.select([c for c in MEASURE_COLS if c in nodes.columns])).get_column("content_hash")[0]
 
 
-def _latest_run(archive: Archive) -> dict | None:
+def _latest_run(archive: Archive, edges: str = "declared") -> dict | None:
     try:
-        runs = load_results(archive, "runs")
+        runs = load_results(archive, "runs", edges=edges)
     except LineageError:
         return None
     if runs.height == 0:
@@ -128,7 +161,8 @@ def _latest_run(archive: Archive) -> dict | None:
     return runs.sort("at").row(-1, named=True)
 
 
-def analysis_state(archive: Archive, *, version: int | None = None, root: str | None = None) -> AnalysisState:
+def analysis_state(archive: Archive, *, version: int | None = None, root: str | None = None,
+                   edges: str = "declared") -> AnalysisState:
     """Whether stored analysis describes store ``version`` (and the tree of ``root``), and what to recompute.
 
     Parameters
@@ -140,7 +174,11 @@ def analysis_state(archive: Archive, *, version: int | None = None, root: str | 
         dashboard passes the version it shows).
     root : str, optional
         Any post id of a tree: the tree's stored rows are checked by content hash
-        (the tree read at ``version``).
+        (the tree read at ``version``, on the edge set ``edges``).
+    edges : {"declared", "all"}
+        Which analysis: of declared links (``archivist analyze``) or of all links, inferred
+        ones included (``archivist analyze --edges all``). An ``"all"`` analysis is current
+        only while the ``inferred_edges`` table is at the version it read.
 
     Returns
     -------
@@ -152,13 +190,17 @@ def analysis_state(archive: Archive, *, version: int | None = None, root: str | 
     ------
     archive.errors.NotFoundError
         ``root`` is not in the archive.
+    lineage.errors.LineageError
+        ``edges`` is not an edge set.
 
     Examples
     --------
     >>> import tempfile
     >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
     >>> analysis_state(a)
-    AnalysisState(store_version=0, analysed_version=None, current=False, root=None, tree_current=None, recompute='archive')
+    AnalysisState(store_version=0, analysed_version=None, current=False, root=None, tree_current=None, recompute='archive', edges='declared', inferred_version=None, analysed_inferred_version=None, inferred_links=None, min_confidence=None)
+    >>> analysis_state(a, edges="all").note()
+    'The archive was never analysed with inferred links: run `archivist analyze --edges all`.'
 
     See Also
     --------
@@ -166,27 +208,39 @@ def analysis_state(archive: Archive, *, version: int | None = None, root: str | 
     lineage.analyze.tree_hashes : the per-tree content hash.
     """
     v = archive.version() if version is None else int(version)
-    run = _latest_run(archive)
+    run = _latest_run(archive, edges)  # checks edges
     av = None if run is None else int(run["store_version"])
     same_code = run is not None and run.get("analysis_version") == ANALYSIS_VERSION
     current = same_code and av == v
+    extra: dict = {"edges": edges}
+    if edges == "all":
+        iv = archive.table_version("inferred_edges")
+        aiv = None if run is None else run.get("inferred_version")
+        current = current and aiv == iv
+        extra.update(inferred_version=iv, analysed_inferred_version=aiv,
+                     inferred_links=None if run is None else run.get("inferred_links"),
+                     min_confidence=None if run is None else run.get("min_confidence"))
     if root is None:
-        return AnalysisState(v, av, current, recompute="nothing" if current else "archive")
-    tree = archive.tree(root, as_of=v)
+        return AnalysisState(v, av, current, recompute="nothing" if current else "archive", **extra)
+    tree = archive.tree(root, as_of=v, edges=edges)
     tree_ok = False
     if av is not None:
         try:
-            stored = load_results(archive, "trees").filter(pl.col("root") == tree.root)
+            stored = load_results(archive, "trees", edges=edges).filter(pl.col("root") == tree.root)
         except (LineageError, NotFoundError):
             stored = pl.DataFrame()
         if stored.height == 1 and "content_hash" in stored.columns:
             tree_ok = tree_content_hash(tree.nodes) == stored.get_column("content_hash")[0]
     recompute = "nothing" if current and tree_ok else "tree" if current else "archive"
-    return AnalysisState(v, av, current, root=tree.root, tree_current=tree_ok, recompute=recompute)
+    return AnalysisState(v, av, current, root=tree.root, tree_current=tree_ok, recompute=recompute, **extra)
 
 
-def stored_drift(archive: Archive) -> pl.DataFrame | None:
+def stored_drift(archive: Archive, *, edges: str = "declared") -> pl.DataFrame | None:
     """Per-node drift from the latest analysis, for exports and snapshots (``None``: never analyzed).
+
+    ``edges="all"`` reads the analysis of the graph with inferred links (``archivist analyze
+    --edges all``), and only while it is current (``None`` once the store or ``inferred_edges``
+    moved): a drift measured from another parent or root would be a wrong value, not a stale one.
 
     Returns
     -------
@@ -204,8 +258,10 @@ def stored_drift(archive: Archive) -> pl.DataFrame | None:
     --------
     archive.export.export_frames : takes it as ``drift=``.
     """
+    if edges == "all" and not analysis_state(archive, edges="all").current:
+        return None
     try:
-        nodes = load_results(archive, "nodes")
+        nodes = load_results(archive, "nodes", edges=edges)
     except LineageError:
         return None
     return nodes.select([c for c in DRIFT_COLUMNS if c in nodes.columns])

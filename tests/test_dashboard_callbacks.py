@@ -258,6 +258,10 @@ def test_analysis_tables_and_measures_computed_now_agree(sample_store, sample_co
     labels_fresh = measures.archive_style_labels(fresh_arc).sort(["id", "term"]).select("id", "term", "label")
     labels_now = measures.archive_style_labels(now_arc).sort(["id", "term"]).select("id", "term", "label")
     assert labels_fresh.equals(labels_now)
+    # the explorer reads one post's labels from the table; the same as computed for the whole archive
+    ids = labels_now.get_column("id").unique().sort().head(25).to_list()
+    one = {i: measures.post_style_labels(fresh_arc, i) for i in ids}
+    assert one == {i: measures.post_style_labels(now_arc, i) for i in ids} and any(one.values())
 
 
 def test_archive_page_lists_snapshots(pages, sample_copy):

@@ -156,7 +156,26 @@ def test_drift_figures_summarise_by_generation():
     mean = fig.data[1]
     assert list(mean.x) == [1, 2] and list(mean.y) == pytest.approx([0.3, 0.5])
     hist = figures.edge_drift_histogram(nd)
-    assert len(hist.data[0].x) == 3
+    bars = hist.data[0]
+    assert sum(bars.y) == 3 and list(bars.x) == pytest.approx([0.225, 0.325, 0.425])  # bins of 0.05
+
+
+def test_drift_boxes_are_computed_like_plotlys_own():
+    """The box per generation is sent as its statistics (a few numbers, not every post's drift): linear
+    quartiles and whiskers at the furthest value within 1.5 IQR, with an outlier left outside them."""
+    rng = np.random.default_rng(3)
+    vals = np.append(rng.uniform(0.3, 0.5, 199), 0.99)  # 0.99 lies beyond q3 + 1.5 IQR
+    nd = pl.DataFrame({"depth": [1] * 200 + [2, 2, 2, 2], "root_drift": list(vals) + [0.0, 1.0, 0.5, 0.5],
+                       "edge_drift": [0.1] * 204})
+    box = figures.drift_by_depth_figure(nd).data[0]
+    q1, med, q3 = np.quantile(vals, [0.25, 0.5, 0.75])
+    assert list(box.x) == [1, 2]
+    assert (box.q1[0], box.median[0], box.q3[0]) == pytest.approx((q1, med, q3))
+    assert box.upperfence[0] == pytest.approx(vals[vals <= q3 + 1.5 * (q3 - q1)].max()) and box.upperfence[0] < 0.99
+    assert box.lowerfence[0] == pytest.approx(vals.min())
+    assert (box.lowerfence[1], box.upperfence[1]) == (0.0, 1.0)
+    hist = figures.edge_drift_histogram(nd.with_columns(edge_drift=pl.Series([1.0] * 4 + [0.0] * 200)))
+    assert list(hist.data[0].y) == [200, 4] and list(hist.data[0].x) == pytest.approx([0.025, 1.025])
 
 
 def test_flow_figures_show_the_biggest_flows():

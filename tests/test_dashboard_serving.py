@@ -114,3 +114,62 @@ def test_a_request_never_waits_for_a_new_versions_views(sample_copy: Path):
     assert reader.view_version() in (v0, v0 + 1)  # never blocks: the old version until the new one is ready
     assert reader.settle(60) == v0 + 1 and reader.newer_version() is None
     assert "t:x" in reader.posts().get_column("id").to_list()
+
+
+def _page_text(client, path: str, search: str = "") -> str:
+    body = page(path)
+    body["inputs"][1]["value"] = search
+    r = client.post("/_dash-update-component", json=body)
+    assert r.status_code == 200
+    return r.get_data(as_text=True)
+
+
+def _drawn(app, slot, version: int, timeout: float = 60) -> None:
+    pages = app.server.extensions["remix_pages"]
+    t = time.time()
+    while time.time() - t < timeout:
+        got = pages.lookup(slot)
+        if got is not None and got[0][0] >= version:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{slot} was not drawn for store version {version} within {timeout} s")
+
+
+def test_pages_are_served_from_their_last_drawing_while_drawn_again(sample_copy: Path):
+    """After an ingest, a page of whole-archive figures is answered at once from the drawing of the
+    older version, saying so, while one background thread draws it for the new version; the next
+    request gets the new drawing (dashboard-memory-grows-per-store-version: pages recomputed inside
+    requests for 35 s after each ingest)."""
+    from dashboard.app import create_app
+
+    app = create_app(sample_copy)
+    arc = app.server.config["ARCHIVE"]
+    client = app.server.test_client()
+    v0 = arc.view_version()
+    first = _page_text(client, "/")
+    assert f"store version {v0};" in first and "being drawn again" not in first  # drawn at start-up
+    ingest_records(Archive.open(sample_copy), [{"id": "t:new", "source": "t", "created_at": "2026-05-01T00:00:00Z",
+                                                "prompt": "one more post"}], source="t")
+    stale = _page_text(client, "/")
+    assert f"store version {v0};" in stale and f"This page was drawn for store version {v0}" in stale
+    arc.settle(60)
+    _page_text(client, "/")  # asks for the drawing of the version now shown
+    _drawn(app, ("overview", ()), v0 + 1)
+    fresh = _page_text(client, "/")
+    assert f"store version {v0 + 1};" in fresh and "being drawn again" not in fresh
+
+
+def test_a_page_never_drawn_waits_at_most_the_budget(sample_copy: Path, monkeypatch):
+    """A page (and query) never drawn before is drawn by the background thread; the request waits at
+    most ``BUDGET_S`` and otherwise says the page is being drawn. Here the budget is 0 s."""
+    from dashboard import pagecache
+    from dashboard.app import create_app
+
+    app = create_app(sample_copy)
+    client = app.server.test_client()
+    monkeypatch.setattr(pagecache, "BUDGET_S", 0.0)
+    waiting = _page_text(client, "/bleed", "?view=sankey")
+    assert "This page is being drawn for store version" in waiting and "Sankey" not in waiting
+    _drawn(app, ("bleed", (("view", "sankey"),)), app.server.config["ARCHIVE"].view_version())
+    drawn = _page_text(client, "/bleed", "?view=sankey")
+    assert "being drawn" not in drawn and '"type":"sankey"' in drawn.replace(" ", "")

@@ -9,6 +9,7 @@ from dashboard import measures
 from dashboard.data import archive
 from dashboard.figures import (adoption_timeline, empty_figure, flow_heatmap, flow_sankey, homogenisation_figure,
                                 tree_labels)
+from dashboard.pagecache import cached_page
 from dashboard.panels import note
 from dashboard.tables import frame_table, tree_link
 
@@ -25,17 +26,21 @@ def flow_figure(kind: str, flow: pl.DataFrame, names: dict[str, str]):
 
 
 def _flow(arc) -> tuple[pl.DataFrame, dict[str, str]] | None:
-    labels = measures.archive_style_labels(arc)
-    if labels is None:
-        return None
-    return measures.archive_flow(arc, labels), tree_labels(arc.trees())
+    flow = measures.fresh_table(arc, "flow")  # stored: no need to read every style label
+    if flow is None:
+        labels = measures.archive_style_labels(arc)
+        if labels is None:
+            return None
+        flow = measures.archive_flow(arc, labels)
+    return flow, tree_labels(arc.trees())
 
 
+@cached_page("bleed", title="Style bleed")
 def layout(**query: str) -> html.Div:
     arc = archive()
     labels = measures.archive_style_labels(arc)
     head = [html.H1("Style bleed"), html.P(LEAD, className="lead")]
-    head += [note(t) for t in measures.stale_notes(arc)]
+    head += [note(t) for t in measures.stale_notes(arc, newer=False)]
     if labels is None:
         return html.Div(head + [note("Style bleed " + measures.MISSING + ".")])
     flow, names = measures.archive_flow(arc, labels), tree_labels(arc.trees())
@@ -46,8 +51,10 @@ def layout(**query: str) -> html.Div:
     rates = (measures.archive_bleed_rates(labels).join(trees, on="root", how="inner")
              .filter(pl.col("new_terms") >= 5).sort(["bleed_rate", "root"], descending=[True, False]).head(10)
              .select("root", "size", "new_terms", "bled", "novel", "bleed_rate", "root_text"))
-    styles = measures.archive_styles(arc)
-    homog = measures.archive_homogenisation(arc, styles) if styles is not None else None
+    homog = measures.fresh_table(arc, "homogenisation")  # stored: no need to read every style term
+    if homog is None:
+        styles = measures.archive_styles(arc)
+        homog = measures.archive_homogenisation(arc, styles) if styles is not None else None
     kind = query.get("view") if query.get("view") in ("heatmap", "sankey") else "heatmap"
     cards = [(f"{new_terms:,}", "new style terms in remixes"), (f"{counts.get('bled', 0):,}", "bled from another tree"),
              (f"{counts.get('novel', 0):,}", "novel"), (f"{counts.get('reused', 0):,}", "reused in their own tree"),

@@ -8,6 +8,7 @@ from dashboard import measures
 from dashboard.data import archive
 from dashboard.figures import (branching_figure, fidelity_figure, survival_figure, tree_labels,
                                tree_shapes_figure)
+from dashboard.pagecache import cached_page
 from dashboard.panels import explore_href, note
 from dashboard.tables import frame_table, tree_link
 
@@ -26,10 +27,11 @@ def _num(v, fmt: str = "{:.2f}") -> str:
     return "–" if v is None else fmt.format(v)
 
 
+@cached_page("decay", title="Remix decay")
 def layout(**_: str) -> html.Div:
     arc = archive()
     head = [html.H1("Remix decay"), html.P(LEAD, className="lead")]
-    head += [note(t) for t in measures.stale_notes(arc)]
+    head += [note(t) for t in measures.stale_notes(arc, newer=False)]
     dec = measures.archive_decay(arc)
     if dec is None:
         return html.Div(head + [note("Decay " + measures.MISSING + ".")])

@@ -8,12 +8,14 @@ from dash import Input, Output, callback, dcc, html, no_update
 from dashboard import measures
 from dashboard.data import archive
 from dashboard.figures import drift_by_depth_figure, drift_rate_figure, edge_drift_histogram
+from dashboard.pagecache import cached_page
 from dashboard.panels import explore_href, note
 from dashboard.tables import frame_table, tree_link
 
 dash.register_page(__name__, path="/drift", name="Drift", order=2, title="Drift · Remix Archivist")
 
 
+@cached_page("drift", title="Prompt drift")
 def layout(**_: str) -> html.Div:
     arc = archive()
     nd = measures.archive_drift(arc)
@@ -21,7 +23,7 @@ def layout(**_: str) -> html.Div:
             html.P("Drift compares the words of two prompts: 0 means the same words, 1 means no word in common. "
                    "Each remix step moves a prompt a little; over generations it wanders away from the root.",
                    className="lead")]
-    head += [note(t) for t in measures.stale_notes(arc)]
+    head += [note(t) for t in measures.stale_notes(arc, newer=False)]
     if nd is None:
         return html.Div(head + [note("Drift " + measures.MISSING + ".")])
     trees = arc.trees().select("root", "size", "root_text")

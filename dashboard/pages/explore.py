@@ -395,7 +395,6 @@ def show_node(state):
     anc = path_to_root(nodes, node["id"])
     path = anc.select("id", "depth", "text", "placeholder").to_dicts()
     row = drift_frame.filter(pl.col("id") == node["id"])
-    labels = memo(("style_labels", arc.view_version(), as_of), lambda: measures.archive_style_labels(arc, as_of=as_of))
     panel = node_panel(
         node, root=tree.root, parent=parent,
         diff=measures.diff_words(parent["text"], node["text"]) if parent else None,
@@ -404,7 +403,7 @@ def show_node(state):
         edges=(tree.edges.filter(pl.col("child") == node["id"]).sort("rank")
                .with_columns(primary=pl.col("parent") == node.get("parent")).to_dicts()),
         record=None if node.get("placeholder") else node_record(arc, node["id"], as_of),
-        path=path, styles=measures.style_labels(labels, node["id"]), as_of=as_of,
+        path=path, styles=measures.post_style_labels(arc, node["id"], as_of=as_of), as_of=as_of,
         picture=picture_facts(arc, node["id"], node.get("parent"), _thumbs(arc)))
     if node.get("why"):  # an inferred link: say why, above the panel
         panel = html.Div([html.P(node["why"], id="explore-why", className="why"), panel])

@@ -10,6 +10,7 @@ from dash import Input, Output, callback, dcc, html, no_update
 from dashboard.data import archive
 from dashboard.figures import growth_figure, tree_sizes_figure
 from dashboard.measures import stale_notes
+from dashboard.pagecache import cached_page
 from dashboard.panels import explore_href, note
 from dashboard.tables import frame_table, tree_link
 
@@ -48,7 +49,8 @@ def card(value: str, label: str, href: str | None = None) -> html.Div:
 
 def link_counts(arc) -> dict[str, int]:
     """Remix links by evidence: ``declared`` (and any other stated kind), ``c2pa``, ``inferred`` (in force)."""
-    e = arc.edges(edges="all")
+    # without inferred links the declared edges are all of them (no second lineage built and kept)
+    e = arc.edges(edges="all") if arc.table_version("inferred_edges") >= 0 else arc.edges()
     got = dict(e.group_by("evidence").len().rows()) if e.height else {}
     c2pa = int(got.pop("c2pa", 0))
     inferred = int(got.pop("inferred", 0))
@@ -62,6 +64,7 @@ def link_cards(arc) -> list[html.Div]:
             card(f"{n['inferred']:,}", "inferred links (archivist infer)", "/explore?edges=all")]
 
 
+@cached_page("overview", ("runs", "quarantine", "inferred_edges"), title="Overview")
 def layout(**_: str) -> html.Div:
     arc = archive()
     s = arc.stats()
@@ -78,7 +81,7 @@ def layout(**_: str) -> html.Div:
         html.H1("Overview"),
         html.P(f"What the archive holds right now (store version {s['version']}; reload the page to see new "
                "ingests). Click a tree to explore it.", className="lead"),
-        *[note(t) for t in stale_notes(arc, analysis=False)],
+        *[note(t) for t in stale_notes(arc, analysis=False, newer=False)],
         html.Div([
             card(f"{s['posts']:,}", "posts"),
             card(f"{s['trees']:,}", "remix trees", "/explore"),

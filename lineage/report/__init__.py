@@ -79,8 +79,8 @@ def render(d: ReportData, fmt: str) -> bytes:
 
 
 def write_report(archive: Archive, root: str | None, fmt: str, out: str | Path, *, as_of: Any = None,
-                 generated_at: datetime | None = None, seed: int = 0) -> Path:
-    """Gather, render and write a report; returns the file written.
+                 generated_at: datetime | None = None, seed: int = 0, edges: str = "declared") -> Path:
+    """Gather, render and write a report; returns the file written (``edges``: see :func:`report_data`).
 
     Examples
     --------
@@ -93,7 +93,7 @@ def write_report(archive: Archive, root: str | None, fmt: str, out: str | Path, 
     """
     if fmt not in FORMATS:
         raise LineageError(f"unknown report format {fmt!r}: choose html, pdf, md or csv")
-    d = report_data(archive, root, as_of=as_of, seed=seed)
+    d = report_data(archive, root, as_of=as_of, seed=seed, edges=edges)
     d.generated_at = generated_at
     p = Path(out)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -101,8 +101,10 @@ def write_report(archive: Archive, root: str | None, fmt: str, out: str | Path, 
     return p
 
 
-def snapshot_report(archive: Archive, root: str, as_of: Any) -> dict[str, bytes]:
+def snapshot_report(archive: Archive, root: str, as_of: Any, *, edges: str = "declared") -> dict[str, bytes]:
     """The files a snapshot carries: the report as Markdown, HTML and CSV (no time in them, so restores match).
+
+    ``edges="all"`` (a snapshot with inferred links) reports the tree with them, and says so.
 
     ``archivist snapshot`` passes it to :func:`archive.snapshot.snapshot` as ``report=``
     (``dashboard.cli.build_cli`` gives it to the commands).
@@ -116,6 +118,6 @@ def snapshot_report(archive: Archive, root: str, as_of: Any) -> dict[str, bytes]
     >>> sorted(snapshot_report(a, "t:1", None))
     ['drift-report.csv', 'drift-report.html', 'drift-report.md']
     """
-    d = report_data(archive, root, as_of=as_of)
+    d = report_data(archive, root, as_of=as_of, edges=edges)
     return {"drift-report.md": to_markdown(d).encode("utf-8"), "drift-report.html": to_html(d).encode("utf-8"),
             "drift-report.csv": to_csv(d)}

@@ -39,11 +39,22 @@ class ReportData:
     missing: list[str] = field(default_factory=list)
     generated_at: datetime | None = None
     pictures: list[dict[str, Any]] = field(default_factory=list)  # thumbnails as data URIs (lineage.visual)
+    edges: str = "declared"  # the edge set the report is built on: "declared" or "all" (inferred links too)
+    inferred: str | None = None  # "includes N inferred links, confidence >= X" when it is built on any
+
+
+def _inferred_banner(d: ReportData) -> str | None:
+    """The sentence a report built on inferred links opens with (``None`` when it holds none)."""
+    if not d.inferred:
+        return None
+    return (f"Lineage partly inferred: this report {d.inferred}, reconstructed by `archivist infer` from the "
+            "content (not declared by the source)" + ("; inferred links are drawn dashed." if d.scope == "tree" else
+                                                       "; its measures count them as remix links."))
 
 
 
 def _style_changes(archive: Archive, styles: pl.DataFrame, nodes: pl.DataFrame, root: str,
-                   missing: list[str]) -> pl.DataFrame:
+                   missing: list[str], edges: str = "declared") -> pl.DataFrame:
     """Terms new at a node (not on its parent), with their bleed label when the archive was analyzed."""
     schema = {"id": pl.String, "depth": pl.Int64, "term": pl.String, "facet": pl.String, "label": pl.String,
               "source_root": pl.String}
@@ -58,44 +69,53 @@ def _style_changes(archive: Archive, styles: pl.DataFrame, nodes: pl.DataFrame, 
     from lineage.analyze import load_results
 
     with contextlib.suppress(LineageError):
-        lab = load_results(archive, "style_labels")
+        lab = load_results(archive, "style_labels", edges=edges)
         labels = lab.filter(pl.col("root") == root).select("id", "term", "label", "source_root").unique(["id", "term"])
     if labels is None:
         missing.append("bleed labels (bled / novel / reused): they need the whole archive's time order; "
-                       "run `archivist analyze` first")
+                       "run `archivist analyze" + (" --edges all" if edges == "all" else "") + "` first")
         new = new.with_columns(label=pl.lit(None, pl.String), source_root=pl.lit(None, pl.String))
     else:
         new = new.join(labels, on=["id", "term"], how="left")
     return new.select(list(schema)).sort(["depth", "id", "term"])
 
 
-def _stored_measures(archive: Archive, root: str, nodes: pl.DataFrame) -> dict[str, pl.DataFrame] | None:
+def _stored_measures(archive: Archive, root: str, nodes: pl.DataFrame,
+                     edges: str = "declared") -> dict[str, pl.DataFrame] | None:
     """The tree's measures from ``archivist analyze`` when they are of the tree as it is now, else None."""
     from lineage.analyze import load_results
     from lineage.stale import analysis_state
 
     names = ("nodes", "edges", "blame", "styles")
-    if not analysis_state(archive, root=root).tree_current:
+    if not analysis_state(archive, root=root, edges=edges).tree_current:
         return None
     try:
-        out = {n: load_results(archive, n).filter(pl.col("root") == root) for n in names + ("trees",)}
+        out = {n: load_results(archive, n, edges=edges).filter(pl.col("root") == root) for n in names + ("trees",)}
     except LineageError:
         return None
     return out
 
 
-def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: int) -> ReportData:
+def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: int,
+               edges: str = "declared") -> ReportData:
     from lineage.analyze import analyze_tree
     from lineage.stale import MEASURE_COLS as _MEASURE_COLS
     from lineage.decay import activity, branching_decay, fidelity_by_depth, fit_fidelity
 
-    tree = archive.tree(post_id, as_of=as_of)
+    from lineage.analyze import inferred_note
+
+    tree = archive.tree(post_id, as_of=as_of, edges=edges)
     nodes = tree.nodes
     missing: list[str] = []
-    out = _stored_measures(archive, tree.root, nodes) if as_of is None else None
+    out = _stored_measures(archive, tree.root, nodes, edges) if as_of is None else None
     if out is None:  # not analyzed, analyzed before the tree changed, or an as-of view: measure it now
         out = analyze_tree(nodes.select(_MEASURE_COLS), tree.edges)
+    # how each post's primary parent is known: declared, c2pa or inferred (with its confidence)
+    how = (tree.edges.sort(["child", "rank"] if "rank" in tree.edges.columns else ["child"])
+           .unique(["child", "parent"], keep="first", maintain_order=True)
+           .select(id="child", parent="parent", parent_evidence="evidence", parent_confidence="confidence"))
     nd = (out["nodes"].join(nodes.select("id", "text", "author", "views", "redacted"), on="id", how="left")
+          .join(how, on=["id", "parent"], how="left")
           .join(tree_layout(nodes), on="id", how="left").sort(["depth", "created_at", "id"], nulls_last=True))
     text_of = nodes.select("id", "text", "depth")
     mutations = (out["edges"].filter(pl.col("primary")).drop_nulls("drift")
@@ -112,7 +132,7 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
              .join(leaves.select("id", pl.col("text").alias("leaf_text"), pl.col("depth").alias("leaf_depth"),
                                  "retention"), on="id", how="left")
              .sort(["leaf_depth", "id", "generation"], descending=[True, False, False]))
-    styles = _style_changes(archive, out["styles"], nodes, tree.root, missing)
+    styles = _style_changes(archive, out["styles"], nodes, tree.root, missing, edges)
     fidelity = fidelity_by_depth(out["nodes"])
     decay: dict[str, Any] = {}
     if out["nodes"].filter(pl.col("depth") > 0).get_column("root_drift").drop_nulls().len() == 0 \
@@ -131,7 +151,7 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
     if out["trees"].row(0, named=True).get("placeholder_root"):
         missing.append(f"the source post {tree.root} is not in the archive (never archived or deleted): its children "
                        "are kept as one tree under it, and the figures are computed without it")
-    cuts = archive.problems(as_of).filter(pl.col("kind") == "cycle").join(nodes.select("id"), on="id", how="semi")
+    cuts = archive.problems(as_of, edges=edges).filter(pl.col("kind") == "cycle").join(nodes.select("id"), on="id", how="semi")
     for detail in cuts.get_column("detail").to_list():
         missing.append(f"a cycle in the declared links was cut: {detail}")
     decay["activity"] = activity(nodes.select("id", "root", "depth", "created_at", "fetched_at"))[0]
@@ -145,10 +165,12 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
              "mean_root_drift": t["mean_root_drift"], "mean_retention": t["mean_retention"],
              "structural_virality": t["structural_virality"], "redacted": int(nodes.get_column("redacted")
                                                                              .fill_null(False).sum())}
-    title = f"How “{_short(root_row['text'], 70) or tree.root}” mutated"
+    inf = tree.edges.filter(pl.col("evidence") == "inferred")
+    note = inferred_note(inf.height, inf.get_column("confidence").min()) if edges == "all" else None
+    title = f"How “{_short(root_row['text'], 70) or tree.root}” mutated" + (" (lineage partly inferred)" if note else "")
     data = ReportData(scope="tree", root=tree.root, title=title, facts=facts, sentences=[], nodes=nd,
                       mutations=mutations, blame=blame, styles=styles, fidelity=fidelity, decay=decay,
-                      trees=out["trees"], missing=missing)
+                      trees=out["trees"], missing=missing, edges=edges, inferred=note)
     data.sentences = _tree_sentences(data)
     from lineage.visual import tree_pictures
 
@@ -158,7 +180,8 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
 
 def _tree_sentences(d: ReportData) -> list[str]:
     f = d.facts
-    s = [f"The tree of {f['root']} holds {f['posts']} posts over {f['generations']} generations of remixes, "
+    s = [b] if (b := _inferred_banner(d)) else []
+    s += [f"The tree of {f['root']} holds {f['posts']} posts over {f['generations']} generations of remixes, "
          f"from {str(f['first_at'])[:10]} to {str(f['last_at'])[:10]}; its widest generation has {f['breadth']} posts."]
     if f["mean_root_drift"] is not None:
         s.append(f"On average a remix shares only {_pct(1 - f['mean_root_drift'])} of its words with the root prompt "
@@ -200,31 +223,38 @@ def _tree_sentences(d: ReportData) -> list[str]:
     return s
 
 
-def _archive_data(archive: Archive, *, as_of: Any, top: int) -> ReportData:
+def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "declared") -> ReportData:
     from lineage.analyze import load_results
 
     missing: list[str] = []
-    trees = archive.trees(as_of)
+    trees = archive.trees(as_of, edges=edges)
     stats = archive.stats(as_of)
+    if edges == "all":  # the tree counts of the graph with inferred links
+        stats |= {"trees": trees.height, "largest_tree": int(trees.get_column("size").max() or 0),
+                  "max_depth": int(archive.lineage(as_of, edges=edges).get_column("depth").max() or 0)}
     tables: dict[str, pl.DataFrame] = {}
     for name in ("trees", "edges", "fidelity", "decay"):
         try:
-            tables[name] = load_results(archive, name)
+            tables[name] = load_results(archive, name, edges=edges)
         except LineageError:
             pass
+    note = None
     if not tables:
-        missing.append("every drift, bleed and decay figure: the archive was never analysed; "
-                       "run `archivist analyze`, or name a tree (`archivist report ROOT`)")
+        cmd = "archivist analyze" + (" --edges all" if edges == "all" else "")
+        missing.append(f"every drift, bleed and decay figure: the archive was never analysed"
+                       f"{' with inferred links' if edges == 'all' else ''}; "
+                       f"run `{cmd}`, or name a tree (`archivist report ROOT`)")
     else:
         from lineage.stale import analysis_state
 
-        state = analysis_state(archive)
+        state = analysis_state(archive, edges=edges)
+        note = state.inferred_note()
         if not state.current:  # the figures are shown, and said to be of an older store version
             missing.append("up-to-date drift, bleed and decay figures: " + (state.note() or ""))
     posts = archive.posts(as_of).select("id", "text")
     mutations = pl.DataFrame()
     if "edges" in tables:
-        lin = archive.lineage(as_of).select("id", "depth")
+        lin = archive.lineage(as_of, edges=edges).select("id", "depth")
         mutations = (tables["edges"].filter(pl.col("primary")).drop_nulls("drift")
                      .join(lin.rename({"id": "child"}), on="child", how="left")
                      .join(posts.rename({"id": "parent", "text": "parent_text"}), on="parent", how="left")
@@ -244,11 +274,13 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int) -> ReportData:
         decay["figures"] = {r["measure"]: r for r in tables["decay"].iter_rows(named=True)}
     facts = {"posts": stats["posts"], "trees": stats["trees"], "placeholders": stats["placeholders"],
              "generations": stats["max_depth"], "largest_tree": stats["largest_tree"]}
-    d = ReportData(scope="archive", root=None, title="How ideas mutated across the archive", facts=facts,
+    title = "How ideas mutated across the archive" + (" (lineage partly inferred)" if note else "")
+    d = ReportData(scope="archive", root=None, title=title, facts=facts,
                    sentences=[], nodes=pl.DataFrame(), mutations=mutations, blame=pl.DataFrame(),
                    styles=pl.DataFrame(), fidelity=tables.get("fidelity", pl.DataFrame()), decay=decay, trees=tr,
-                   missing=missing)
-    s = [f"The archive holds {facts['posts']} posts in {facts['trees']} remix trees; the largest has "
+                   missing=missing, edges=edges, inferred=note)
+    s = [b] if (b := _inferred_banner(d)) else []
+    s += [f"The archive holds {facts['posts']} posts in {facts['trees']} remix trees; the largest has "
          f"{facts['largest_tree']} posts and the deepest chain runs {facts['generations']} generations."]
     figs = decay.get("figures", {})
 
@@ -278,12 +310,16 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int) -> ReportData:
 
 
 def report_data(archive: Archive, root: str | None = None, *, as_of: Any = None, top: int = _TOP,
-                seed: int = 0) -> ReportData:
+                seed: int = 0, edges: str = "declared") -> ReportData:
     """Gather a drift report: for the tree of ``root`` (any node of it), or the whole archive when None.
 
     A tree's measures are computed on the spot from its posts (no analysis needed,
     except bleed labels, which need the whole archive's ``archivist analyze``); the
-    archive report reads the stored analysis tables.
+    archive report reads the stored analysis tables. ``edges="all"`` builds it on the
+    graph with inferred links (``archivist infer``; the archive report reads the analysis
+    of ``archivist analyze --edges all``): its title, first sentence and ``inferred`` say
+    so ("includes N inferred links, confidence >= X"), and node rows carry
+    ``parent_evidence`` and ``parent_confidence``.
 
     Examples
     --------
@@ -294,6 +330,8 @@ def report_data(archive: Archive, root: str | None = None, *, as_of: Any = None,
     >>> report_data(a).missing[0][:40]
     'every drift, bleed and decay figure: the'
     """
+    if edges not in ("declared", "all"):
+        raise LineageError(f"edges must be one of declared, all, not {edges!r}")
     if root is None:
-        return _archive_data(archive, as_of=as_of, top=top)
-    return _tree_data(archive, root, as_of=as_of, top=top, seed=seed)
+        return _archive_data(archive, as_of=as_of, top=top, edges=edges)
+    return _tree_data(archive, root, as_of=as_of, top=top, seed=seed, edges=edges)

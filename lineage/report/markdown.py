@@ -47,8 +47,12 @@ def to_markdown(d: ReportData, *, max_outline: int = 60) -> str:
         out += [f"**Root prompt:** {_md(d.facts['root_text'])}", ""]
         out += ["## The tree", "", "Each line is a post: its id, generation and drift from the root, then its prompt.", ""]
         shown = d.nodes.sort("order")
-        for i, dep, rd, t in shown.select("id", "depth", "root_drift", "text").head(max_outline).iter_rows():
-            out.append(f"{'  ' * dep}- **{_md(i)}** (gen {dep}, drift {_num(rd)}): {_md(_short(t, 80))}")
+        ev = shown.get_column("parent_evidence") if "parent_evidence" in shown.columns else None
+        conf = shown.get_column("parent_confidence") if ev is not None else None
+        for k, (i, dep, rd, t) in enumerate(shown.select("id", "depth", "root_drift", "text").head(max_outline)
+                                            .iter_rows()):
+            how = f", inferred link, confidence {_num(conf[k])}" if ev is not None and ev[k] == "inferred" else ""
+            out.append(f"{'  ' * dep}- **{_md(i)}** (gen {dep}, drift {_num(rd)}{how}): {_md(_short(t, 80))}")
         if shown.height > max_outline:
             out.append(f"\n… and {shown.height - max_outline} more posts (the HTML report draws them all).")
         out.append("")

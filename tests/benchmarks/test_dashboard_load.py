@@ -1,7 +1,7 @@
 """Dashboard under load while an ingest runs: error rate, p50/p95 latency and memory, beside idle figures.
 
 A simulated archive (``REMIX_LOAD_POSTS`` posts, default the benchmark size capped at 300,000),
-analysed, served by `archivist dashboard` on 127.0.0.1. Four client threads request the pages one
+analysed (kept between runs in ``REMIX_LOAD_CACHE`` when set), served by `archivist dashboard` on 127.0.0.1. Four client threads request the pages one
 after another (bounded: at most four requests in flight) for an idle phase, then again while an
 `archivist ingest jsonl` of a third more posts commits ten new store versions beside it. The
 dashboard's resident memory (VmRSS) is sampled every 0.2 s. Figures are printed, and the memory
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -95,16 +96,33 @@ class Load:
                 "p95": q[18], "max": lat[-1], "rss_peak": max(self.rss), "rss_end": self.rss[-1]}
 
 
-def test_dashboard_under_load_while_ingesting(tmp_path: Path, record_figure):
-    arc = tmp_path / "arc"
+def _inputs(folder: Path) -> tuple[Path, Path, int]:
+    """The analysed base archive and the jsonl of later posts, built in ``folder`` (once, when it is a cache)."""
+    arc, base, extra, done = folder / "arc", folder / "base.jsonl", folder / "extra.jsonl", folder / "built.json"
+    if done.exists():
+        return arc, extra, json.loads(done.read_text())["more"]
+    folder.mkdir(parents=True, exist_ok=True)
     recs, _ = simulate(SimParams(seed=5, posts=LOAD_POSTS))
-    base = write_jsonl(recs, tmp_path / "base.jsonl")
+    write_jsonl(recs, base)
     more, _ = simulate(SimParams(seed=11, posts=max(LOAD_POSTS // 3, 100)))
-    extra = write_jsonl([{**r, "id": r["id"].replace("simulate:", "simulate:late-"),
-                          "parents": [{**p, "id": p["id"].replace("simulate:", "simulate:late-")}
-                                      for p in r.get("parents") or []]} for r in more], tmp_path / "extra.jsonl")
+    write_jsonl([{**r, "id": r["id"].replace("simulate:", "simulate:late-"),
+                  "parents": [{**p, "id": p["id"].replace("simulate:", "simulate:late-")}
+                              for p in r.get("parents") or []]} for r in more], extra)
     subprocess.run([ARCHIVIST, "ingest", "jsonl", str(base), "--archive", str(arc)], check=True, capture_output=True)
     subprocess.run([ARCHIVIST, "analyze", "--archive", str(arc)], check=True, capture_output=True)
+    done.write_text(json.dumps({"more": len(more)}))
+    return arc, extra, len(more)
+
+
+def test_dashboard_under_load_while_ingesting(tmp_path: Path, record_figure):
+    # REMIX_LOAD_CACHE=DIR keeps the analysed base archive between runs (copied, since the run ingests into it)
+    cache = os.environ.get("REMIX_LOAD_CACHE")
+    if cache:
+        src, extra, n_more = _inputs(Path(cache) / f"posts-{LOAD_POSTS}")
+        arc = tmp_path / "arc"
+        shutil.copytree(src, arc)
+    else:
+        arc, extra, n_more = _inputs(tmp_path)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -120,7 +138,7 @@ def test_dashboard_under_load_while_ingesting(tmp_path: Path, record_figure):
                 time.sleep(0.1)
         idle = Load(port, dash.pid).run(lambda: time.sleep(IDLE_S))
         ingest = subprocess.Popen([ARCHIVIST, "ingest", "jsonl", str(extra), "--archive", str(arc),
-                                   "--batch-size", str(max(len(more) // 10, 10))],
+                                   "--batch-size", str(max(n_more // 10, 10))],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         busy = Load(port, dash.pid).run(lambda: (ingest.wait(), time.sleep(10)))
         assert ingest.returncode == 0
@@ -131,7 +149,7 @@ def test_dashboard_under_load_while_ingesting(tmp_path: Path, record_figure):
             dash.wait(timeout=30)
         except subprocess.TimeoutExpired:
             dash.kill()
-    print(f"\n[load] dashboard on {LOAD_POSTS:,} posts (+{len(more):,} ingested in 10 commits during the load), "
+    print(f"\n[load] dashboard on {LOAD_POSTS:,} posts (+{n_more:,} ingested in 10 commits during the load), "
           "4 sequential clients over 6 pages")
     print(f"[load] {'phase':<18}{'requests':>9}{'errors':>8}{'p50 s':>8}{'p95 s':>8}{'max s':>8}"
           f"{'RSS peak MB':>13}{'RSS end MB':>12}")

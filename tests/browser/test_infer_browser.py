@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +14,7 @@ from archive.ingest import ingest_records
 from archive.sources.simulate import SimParams, simulate
 from archive.store import Archive
 from lineage.infer import infer, inferred_edges
+from lineage.infer import why as explain
 from test_dashboard_browser import node_offset, settle, severe, shoot, wait
 
 pytestmark = pytest.mark.browser
@@ -26,7 +26,9 @@ def inferred_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]
     path = tmp_path_factory.mktemp("infer") / "archive"
     recs, _ = simulate(SimParams(seed=21, posts=300, self_remix=0.3))
     a = Archive.open(path, create=True)
-    ingest_records(a, [{k: v for k, v in r.items() if k != "parents"} for r in recs], source="simulate")
+    # every other post keeps its declared link: the overview has both kinds to count
+    ingest_records(a, [r if k % 2 else {kk: v for kk, v in r.items() if kk != "parents"} for k, r in enumerate(recs)],
+                   source="simulate")
     infer(a)
     inf = inferred_edges(a).sort(["confidence", "child"], descending=[True, False])
     return path, inf.get_column("child")[0]
@@ -37,7 +39,7 @@ def page(inferred_store):
     path, child = inferred_store
     server = Server(path)
     driver, profile = make_browser()
-    yield server, driver, child
+    yield server, driver, child, path
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)
     server.stop()
@@ -51,7 +53,7 @@ def _traces(driver) -> list[dict]:
 
 
 def test_inferred_links_are_dashed_toggle_and_say_why(page, screenshots):
-    server, driver, child = page
+    server, driver, child, path = page
     driver.get(server.url + f"/explore?node={child}&edges=all")
     settle(driver)
     wait(driver, lambda d: any(t["name"] == "inferred links" for t in _traces(d)))
@@ -59,12 +61,14 @@ def test_inferred_links_are_dashed_toggle_and_say_why(page, screenshots):
     assert next(t for t in _traces(driver) if t["name"] == "remix edges")["dash"] != "dash"
     # selecting the post says why it has that parent
     why = wait(driver, lambda d: d.find_elements(By.ID, "explore-why"))[0].text
-    assert why.startswith("inferred, confidence ") and "% the same" in why and "after" in why
+    row = inferred_edges(Archive.open(path)).filter(pl.col("child") == child).row(0, named=True)
+    assert why == explain(row["features"], row["confidence"])  # the stored link's own confidence and features
+    assert why.startswith(f"inferred, confidence {row['confidence']:.2f}: prompt ") and " after" in why
     # hovering it says the same
     dx, dy = node_offset(driver, child)
     graph = driver.find_element(By.CSS_SELECTOR, "#explore-graph .js-plotly-plot")
     ActionChains(driver).move_to_element_with_offset(graph, int(dx), int(dy)).pause(0.5).perform()
-    wait(driver, lambda d: "inferred, confidence" in d.find_element(By.CSS_SELECTOR, ".hoverlayer").text)
+    wait(driver, lambda d: why in " ".join(d.find_element(By.CSS_SELECTOR, ".hoverlayer").text.split()))
     shoot(driver, screenshots / "explore-inferred.png")
     # the toggle hides the inferred links again
     driver.find_element(By.CSS_SELECTOR, "#explore-edges input").click()
@@ -73,9 +77,15 @@ def test_inferred_links_are_dashed_toggle_and_say_why(page, screenshots):
 
 
 def test_overview_counts_links_by_evidence(page):
-    server, driver, _ = page
+    server, driver, _, path = page
     driver.get(server.url + "/")
     settle(driver)
     text = driver.find_element(By.CSS_SELECTOR, ".cards").text
-    assert "declared remix links" in text and "C2PA links" in text and "inferred links" in text
-    time.sleep(0.1)
+    a = Archive.open(path)
+    e = a.edges(edges="all")
+    declared = e.filter(pl.col("evidence") == "declared").height
+    inferred = e.filter(pl.col("evidence") == "inferred").height
+    assert inferred == inferred_edges(a).height > 0 and declared > 0  # the fixture keeps every other link
+    for figure, label in ((declared, "declared remix links"), (0, "C2PA links"),
+                          (inferred, "inferred links (archivist infer)")):
+        assert f"{figure:,}\n{label}" in text
