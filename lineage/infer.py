@@ -392,7 +392,7 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
 
 
 _INT32_ROWS = 1 << 25  # below this many posts the first cut packs its cells in int32
-CHUNK = 200_000  # children whose candidates are gathered at once (bounds the memory of the raw pairs)
+CHUNK = 100_000  # children whose candidates are gathered at once (bounds the memory of the raw pairs)
 
 
 def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | None
@@ -508,7 +508,7 @@ def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], au
     M.sort(axis=1)
     cum = np.cumsum((M & 1) == 0, axis=1, dtype=np.int16)  # -1 cells are odd: never counted
     par = M >> 1  # -1 stays -1
-    flag = (M & 1).astype(dt)  # at a run's last cell: 1 when the parent is also a same-author candidate
+    flag = (M & 1).astype(np.int8)  # at a run's last cell: 1 when the parent is also a same-author candidate
     del M
     last = np.empty(par.shape, dtype=bool)  # the last cell of a run of one parent
     last[:, -1] = True
@@ -568,50 +568,91 @@ def _jaccard(P: _Prepared, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
 
 
+def _segments(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For pairs sorted by child: where each child's run starts, and each pair's run number."""
+    change = np.empty(c.shape[0], dtype=bool)
+    change[:1] = True
+    np.not_equal(c[1:], c[:-1], out=change[1:])
+    bounds = np.flatnonzero(change)
+    seg = np.cumsum(change) - 1
+    return bounds, seg
+
+
 def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac: np.ndarray,
-              fingerprints: pl.DataFrame | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The feature matrix (pairs x FEATURES) of candidate pairs sorted by child, and raw values for the store."""
+              fingerprints: pl.DataFrame | None, weights: list[np.ndarray | None], *, keep_matrix: bool = False
+              ) -> tuple[list[np.ndarray | None], dict[str, np.ndarray], np.ndarray | None]:
+    """Utilities of candidate pairs (sorted by child) under each weight vector of ``weights``
+    (pairs x :data:`FEATURES` features, each rounded to float32, summed in the order of
+    :data:`FEATURES`), the raw values for the store, and the float32 feature matrix when
+    ``keep_matrix`` (fitting). Features are made one at a time and dropped once added, so the
+    matrix (the largest array of a run) exists only when asked for.
+    """
     m = c.shape[0]
-    la = P.ntok[c].astype(np.float64)
-    starts = np.searchsorted(c, c, side="left")
-    bounds = np.unique(starts)
+    us: list[np.ndarray | None] = [np.zeros(m) if w is not None else None for w in weights]
+    X = np.empty((m, len(FEATURES)), dtype=np.float32) if keep_matrix else None
+    k = 0
+
+    def add(values: Any) -> None:
+        nonlocal k
+        col = np.broadcast_to(np.asarray(values, dtype=np.float32), (m,)).astype(np.float64)
+        if X is not None:
+            X[:, k] = col
+        for u, w in zip(us, weights):
+            if u is not None and w is not None and w[k] != 0.0:
+                u += col * w[k]
+        k += 1
+
+    bounds, seg = _segments(c)
+    add(1.0)  # bias
+    add(jac)
     best = np.maximum.reduceat(jac, bounds) if m else np.zeros(0)
-    seg = np.searchsorted(bounds, starts)
     gap = jac - best[seg] if m else np.zeros(0)
+    del best
+    add(gap)
     is_best = gap > -1e-9
-    ties = np.bincount(seg, weights=is_best.astype(np.float64))[seg] if m else np.zeros(0)
-    ncand = np.bincount(seg)[seg] if m else np.zeros(0)
+    del gap
+    add(is_best)
+    ties = (np.bincount(seg, weights=is_best)[seg] if m else np.zeros(0)).astype(np.int32)
+    del is_best
+    add(np.log1p(np.maximum(ties - 1, 0)))
+    add(hits / BANDS)
     delay_h = (P.t[c] - P.t[p]) / 3.6e9
+    add(np.log1p(np.maximum(delay_h, 0.0)))
     # recency rank among the child's candidates (0 = most recent)
     order = np.lexsort((-P.t[p], c))
     rank = np.empty(m, dtype=np.int64)
-    rank[order] = np.arange(m) - np.searchsorted(c[order], c[order], side="left")
+    rank[order] = np.arange(m) - bounds[seg[order]]
+    del order
+    add(np.log1p(rank))
+    del rank
     same_author = (P.author[c] >= 0) & (P.author[c] == P.author[p])
+    add(same_author)
+    add(np.log1p(P.views[p]) / 10.0)
     rem = P.remixes[p]
     has_count = ~np.isnan(rem)
+    add(has_count)
+    add(np.where(has_count, np.log1p(np.nan_to_num(rem)), 0.0))
+    add(has_count & (np.nan_to_num(rem) == 0))
+    del rem, has_count
     _, _, vis = visual_pairs(fingerprints, P.ids, child=c, parent=p)
-    has_vis = ~np.isnan(vis)
-    X = np.empty((m, len(FEATURES)), dtype=np.float32)  # float32, one column at a time: bounded memory
-    cols: list[Callable[[], Any]] = [
-        lambda: 1.0, lambda: jac, lambda: gap, lambda: is_best, lambda: np.log1p(np.maximum(ties - 1, 0)),
-        lambda: hits / BANDS, lambda: np.log1p(np.maximum(delay_h, 0.0)), lambda: np.log1p(rank),
-        lambda: same_author, lambda: np.log1p(P.views[p]) / 10.0, lambda: has_count,
-        lambda: np.where(has_count, np.log1p(np.nan_to_num(rem)), 0.0),
-        lambda: has_count & (np.nan_to_num(rem) == 0), lambda: np.nan_to_num(vis), lambda: has_vis,
-        lambda: np.log1p(la), lambda: la <= 2, lambda: np.log1p(P.same_before[c]), lambda: np.log1p(P.novel[c]),
-    ]
-    for k, col in enumerate(cols):
-        X[:, k] = col()
+    add(np.nan_to_num(vis))
+    add(~np.isnan(vis))
+    la = P.ntok[c]
+    add(np.log1p(la))
+    add(la <= 2)
+    del la
+    add(np.log1p(P.same_before[c]))
+    add(np.log1p(P.novel[c]))
+    assert k == len(FEATURES)
+    ncand = (np.bincount(seg)[seg] if m else np.zeros(0)).astype(np.int32)
     raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
-           "candidates": ncand.astype(np.int64), "ties": ties.astype(np.int64)}
-    return X, raw
+           "candidates": ncand, "ties": ties}
+    return us, raw, X
 
 
 def _softmax_choice(u: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pair (utilities ``u``): probability under the per-child softmax with a "no parent" option of utility 0."""
-    starts = np.searchsorted(c, c, side="left")
-    bounds = np.unique(starts)
-    seg = np.searchsorted(bounds, starts)
+    bounds, seg = _segments(c)
     mx = np.maximum(np.maximum.reduceat(u, bounds), 0.0) if u.size else np.zeros(0)
     e = np.exp(u - mx[seg])
     z = np.bincount(seg, weights=e) + np.exp(-mx)
@@ -727,12 +768,10 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
     tmask &= P.usable
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
-    X, raw = _features(P, c, p, hits, jac, fingerprints)
-    u = X @ w.vector()
     a = w.attach_vector()
-    attach = (X @ a > 0.0) if a is not None and c.size else np.zeros(c.shape[0], dtype=bool)
-    if not keep_pairs:
-        del X  # the largest array of a run: the utilities are all that is left to use
+    (u, ua), raw, X = _features(P, c, p, hits, jac, fingerprints, [w.vector(), a], keep_matrix=keep_pairs)
+    attach = (ua > 0.0) if ua is not None else np.zeros(c.shape[0], dtype=bool)
+    del ua
     prob, seg, bounds = _softmax_choice(u, c)
     capacity = P.remixes.copy()
     if taken is not None and taken.height:
@@ -759,7 +798,8 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     feats = pl.DataFrame({
         "jaccard": raw["jaccard"][chosen], "delay_hours": raw["delay_hours"][chosen],
         "same_author": raw["same_author"][chosen], "visual": raw["visual"][chosen],
-        "candidates": raw["candidates"][chosen], "ties": raw["ties"][chosen], "margin": second,
+        "candidates": raw["candidates"][chosen].astype(np.int64), "ties": raw["ties"][chosen].astype(np.int64),
+        "margin": second,
     }).with_columns(pl.col("visual").fill_nan(None)).to_struct("features")
     edges = pl.DataFrame({"child": ids.gather(c[chosen]), "parent": ids.gather(p[chosen]),
                           "confidence": conf}).with_columns(feats).sort("child")

@@ -50,34 +50,69 @@ CALIBRATION_SETTINGS: list[dict[str, Any]] = [
     dict(seed=204, posts=4000, m0=2.6, gamma=0.8, mutation_rate=1.0, activity_half_life_days=4.5, counts=False,
          attachment=0.6, repost=0.18, self_remix=0.1, cross_copy=0.04),
 ]
-#: Settings no fit saw: other seeds and other parameter values.
+#: Settings no fit saw: other seeds and other parameter values (without the one-word posts, so the
+#: figures compare with the issue's; tests/test_infer*.py hold the one-word cases).
 EVAL_SETTINGS: list[dict[str, Any]] = [
     dict(seed=901, posts=5000, m0=3.3, gamma=0.73, mutation_rate=1.25, activity_half_life_days=2.7, counts=True,
-         attachment=1.3, repost=0.17, self_remix=0.22, cross_copy=0.035),
+         attachment=1.3, repost=0.17, self_remix=0.22, cross_copy=0.035, short=0.0),
     dict(seed=902, posts=5000, m0=2.4, gamma=0.82, mutation_rate=1.7, activity_half_life_days=3.3, counts=False,
-         attachment=0.7, repost=0.08, self_remix=0.35, cross_copy=0.025),
+         attachment=0.7, repost=0.08, self_remix=0.35, cross_copy=0.025, short=0.0),
     dict(seed=903, posts=5000, m0=3.7, gamma=0.68, mutation_rate=0.8, activity_half_life_days=1.5, counts=True,
-         attachment=2.2, repost=0.3, self_remix=0.05, cross_copy=0.045),
+         attachment=2.2, repost=0.3, self_remix=0.05, cross_copy=0.045, short=0.0),
     dict(seed=904, posts=5000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=False,
-         attachment=0.3, repost=0.05, self_remix=0.12, cross_copy=0.01),
+         attachment=0.3, repost=0.05, self_remix=0.12, cross_copy=0.01, short=0.0),
 ]
 
 
 def simulated_posts(setting: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, str | None]]:
-    """The posts frame and true parents of one simulated setting (``counts=False`` hides remix counts).
+    """The posts frame and true parents of one simulated setting (``counts=False`` hides remix counts),
+    with :data:`SHORT_PROMPTS` of independent one- or two-word posts added (``short=`` overrides).
 
     >>> posts, truth = simulated_posts(dict(seed=3, posts=50, counts=False))
-    >>> posts.height, posts["remixes"].null_count()
-    (50, 50)
+    >>> posts.height, posts["remixes"].null_count(), sum(i.startswith("short:") for i in truth)
+    (52, 52, 2)
     """
     from archive.sources.simulate import SimParams, simulate
     from lineage.infer import posts_from_records
 
-    kw = {k: v for k, v in setting.items() if k != "counts"}
+    kw = {k: v for k, v in setting.items() if k not in ("counts", "short")}
     posts, truth = posts_from_records(simulate(SimParams(**kw))[0])
+    share = setting.get("short", SHORT_PROMPTS)
+    if share > 0 and posts.height:
+        posts = _with_short_prompts(posts, truth, share, int(setting.get("seed", 0)))
     if not setting.get("counts", True):
         posts = posts.with_columns(pl.lit(None, dtype=pl.Int64).alias("remixes"))
     return posts, truth
+
+
+#: Share of extra posts, in every fit, calibration and evaluation setting, that are one or two
+#: common words typed independently ("cat", "sunset beach"): they collide by chance and are roots.
+#: Without them the simulator's long prompts never teach the model that a shared one-word prompt
+#: is no evidence of a remix.
+SHORT_PROMPTS = 0.03
+_SHORT_WORDS = ["cat", "dog", "sunset", "beach", "robot", "dragon", "forest", "city", "portrait", "anime",
+                "space", "ocean", "car", "girl", "castle", "flower", "rain", "night", "neon", "mountain"]
+
+
+def _with_short_prompts(posts: pl.DataFrame, truth: dict[str, str | None], share: float, seed: int
+                        ) -> pl.DataFrame:
+    """``posts`` with ``share * height`` independent one- or two-word posts (roots in ``truth``)."""
+    rng = np.random.default_rng(seed + 7919)
+    k = max(1, int(round(share * posts.height)))
+    t = posts.get_column("created_at").dt.epoch("us").to_numpy()
+    words = rng.integers(0, len(_SHORT_WORDS), size=(k, 2))
+    two = rng.random(k) < 0.4
+    texts = [_SHORT_WORDS[a] + (" " + _SHORT_WORDS[b] if tw and b != a else "") for (a, b), tw in zip(words, two)]
+    ids = [f"short:{seed}_{j:06d}" for j in range(k)]
+    extra = pl.DataFrame({
+        "id": ids,
+        "created_at": pl.Series(rng.integers(int(t.min()), int(t.max()) + 1, size=k)).cast(pl.Datetime("us", "UTC")),
+        "author": [f"@short{int(x)}" for x in rng.integers(0, 10 * k, size=k)],
+        "text": texts,
+    })
+    for i in ids:
+        truth[i] = None
+    return pl.concat([posts, extra], how="diagonal_relaxed")
 
 
 def _design(settings: list[dict[str, Any]], say: Callable[[str], None]) -> list[tuple]:
