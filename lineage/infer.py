@@ -436,11 +436,8 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], a
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = P.t.shape[0]
     if visual is None:
-        c, p, hits = _dense_first_cut(P, targets, bands, authors, lo, hi)
-        jac = _jaccard(P, c, p)
-        q = np.rint(jac * 65535).astype(np.int64)
-        c, p, keep_idx = _top_per_child(c, p, q, n, MAX_CANDIDATES, return_index=True)
-        return c, p, hits[keep_idx], jac[keep_idx]
+        c, p, score = _dense_first_cut(P, targets, bands, authors, lo, hi)
+        return _second_cut(P, c, p, score, n)
     cs, ps = [], []
     for g in bands:
         c, p = g.earlier(lo, hi, P.t, PER_BUCKET)
@@ -472,30 +469,36 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], a
     other = np.maximum.reduceat(code & 1, start)  # also the same author or a near-duplicate picture
     c, p = pair[start] // n, pair[start] % n
     del code, pair
-    # first cut: at most 2 * MAX_CANDIDATES per child by band hits, then (at equal hits) an author or
-    # media candidate first, then recency (no Jaccard yet): in a meme, the author's own earlier post
+    # first cut: at most 2 * MAX_CANDIDATES per child: same-author and media candidates first (a few),
+    # then by band hits, then recency (no Jaccard yet): in a meme, the author's own earlier post
     # stays a candidate however many copies came between
-    c, p, score = _top_per_child(c, p, hits * 2 + other, n, 2 * MAX_CANDIDATES)
-    hits = score >> 1
-    # then at most MAX_CANDIDATES per child: highest token Jaccard, then most recent
+    c, p, score = _top_per_child(c, p, other * 32 + hits, n, 2 * MAX_CANDIDATES)
+    return _second_cut(P, c, p, score, n)
+
+
+def _second_cut(P: _Prepared, c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """At most MAX_CANDIDATES per child from the first cut (``score = flag * 32 + band hits``, the
+    flag set for a same-author or media candidate): highest token Jaccard, then (at equal Jaccard)
+    a flagged candidate, then the most recent. Returns ``(child, parent, hits, jaccard)``."""
     jac = _jaccard(P, c, p)
-    q = np.rint(jac * 65535).astype(np.int64)
+    q = np.rint(jac * 32767).astype(np.int64) * 2 + (score >> 5)
     c, p, keep_idx = _top_per_child(c, p, q, n, MAX_CANDIDATES, return_index=True)
-    return c, p, hits[keep_idx], jac[keep_idx]
+    return c, p, score[keep_idx] & 31, jac[keep_idx]
 
 
 def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], authors: _Groups | None,
                      lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first cut of :func:`_chunk_candidates` without media: per child, its distinct candidates
-    (LSH bucket mates and same-author posts) with their band hits, at most ``2 * MAX_CANDIDATES``
-    by band hits, then same author, then recency; ``(child, parent, hits)`` sorted by child.
+    (LSH bucket mates and same-author posts), at most ``2 * MAX_CANDIDATES``: same-author ones
+    first, then by band hits, then recency; ``(child, parent, flag * 32 + hits)`` sorted by child.
 
     Each child's raw candidates (at most ``BANDS * PER_BUCKET + PER_AUTHOR``) are one row of a
     matrix, so distinct pairs and their hits come from a row-wise sort instead of a sort of every
     pair of the chunk (tests/test_infer.py holds it equal to the pairwise path).
     """
     n = P.t.shape[0]
-    small = n < _INT32_ROWS  # int32 cells (parent * 2 + flag; (hits * 2 + flag) << 25 | parent): faster row sorts
+    small = n < _INT32_ROWS  # int32 cells (parent * 2 + flag; (flag * 32 + hits) << 25 | parent): faster row sorts
     dt = np.int32 if small else np.int64
     shift = 25 if small else 40
     width = len(bands) * PER_BUCKET + (PER_AUTHOR if authors is not None else 0)
@@ -520,7 +523,7 @@ def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], au
     np.maximum.accumulate(prev, axis=1, out=prev)
     cum -= prev
     del prev
-    key = ((cum.astype(dt) * 2 + flag) << shift) | par  # by hits, then same author, then recency
+    key = ((flag.astype(dt) * 32 + cum) << shift) | par  # same author first, then by hits, then recency
     del cum, par, flag
     key[~last] = -1
     del last
@@ -530,7 +533,7 @@ def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], au
     key[~targets[lo:hi]] = -1
     r_idx, col = np.nonzero(key >= 0)
     kk = key[r_idx, col].astype(np.int64)
-    return r_idx.astype(np.int64) + lo, kk & ((1 << shift) - 1), kk >> (shift + 1)
+    return r_idx.astype(np.int64) + lo, kk & ((1 << shift) - 1), kk >> shift
 
 
 def _top_per_child(c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int, k: int, *, return_index: bool = False):

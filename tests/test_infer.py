@@ -356,3 +356,20 @@ def test_dense_first_cut_equals_the_pairwise_path(monkeypatch, int32_rows):
         assert dense[0].size > 1000
         for a, b in zip(dense, pairwise):
             np.testing.assert_array_equal(a, b)
+
+
+def test_in_a_meme_the_authors_own_earlier_copy_stays_a_candidate_and_wins():
+    """2,000 copies of one prompt; the author of copy 1,500 also posted copy 100: band hits and
+    recency alone would keep only the dozen copies just before it, but a same-author candidate is
+    kept first, and the author decides (the issue: "time and author decide")."""
+    n = 2000
+    authors = [f"@{k}" for k in range(n)]
+    authors[1500] = "@100"
+    posts = pl.DataFrame({"id": [f"m{k:05d}" for k in range(n)],
+                          "created_at": [T0 + timedelta(minutes=k) for k in range(n)],
+                          "text": ["distracted boyfriend meme but it's cats"] * n, "author": authors})
+    r = I.infer_frame(posts, keep_pairs=True)
+    cand = r.pairs["p"][r.pairs["c"] == 1500].tolist()
+    assert 100 in cand and len(cand) <= I.MAX_CANDIDATES
+    e = r.edges.filter(pl.col("child") == "m01500")
+    assert e["parent"].to_list() == ["m00100"] and e["confidence"][0] < 0.5
