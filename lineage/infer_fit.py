@@ -1,16 +1,17 @@
 """Fitting lineage inference on the simulator's ground truth (``archivist infer --fit``).
 
 Three disjoint groups of simulated archives: :data:`FIT_SETTINGS` fit the
-conditional-logit weights (maximum likelihood with a small L2 penalty, L-BFGS),
-:data:`CALIBRATION_SETTINGS` fit the Platt recalibration of the chosen option's
+conditional-logit weights (maximum likelihood with a small L2 penalty, L-BFGS) and then
+the second stage's logistic model (:func:`_fit_attach`), :data:`CALIBRATION_SETTINGS` fit the Platt recalibration of the chosen option's
 probability, and :data:`EVAL_SETTINGS` (seeds and parameter values neither of the
 others used) give the report shipped beside the weights. Half the archives of
 each group hide the platform's remix counts, so the weights also serve sources
-that publish none.
+that publish none, and every fit and calibration archive gets :data:`SHORT_PROMPTS` of
+independent one- or two-word posts.
 
 Examples
 --------
->>> sorted(set(FIT_SETTINGS[0]) - {"counts"}) == sorted(set(EVAL_SETTINGS[0]) - {"counts"})
+>>> sorted(set(FIT_SETTINGS[0]) - {"counts", "short"}) == sorted(set(EVAL_SETTINGS[0]) - {"counts", "short"})
 True
 """
 from __future__ import annotations
