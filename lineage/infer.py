@@ -17,15 +17,23 @@ content, and says how sure it is:
    "no parent") on the features in :data:`FEATURES`: token Jaccard and its gap to
    the best candidate, ties at the best, band hits, the delay (log hours), its
    recency rank, same author, the parent's views and published remix count
-   (when the platform publishes one), visual similarity, the prompt's length.
+   (when the platform publishes one), visual similarity, the prompt's length, and its
+   novel words (used by no earlier post: the mark of a new idea more than of a remix).
    Weights are fitted on the simulator's ground truth (:func:`fit`) and shipped in
    ``data/inference_weights.json`` with the fit report.
 3. **Assign**: each post takes its highest-probability option; because every
    candidate is earlier, the result is acyclic (time makes the per-post choice the
-   optimum arborescence).
+   optimum arborescence). A second stage (:attr:`Weights.attach`, a logistic model fitted
+   on the same simulated truth) then attaches a post the first stage left without parent
+   to its best candidate when that candidate is more likely than not in the post's own
+   tree: a remix wrongly left as a root cuts its whole subtree off its tree, a root wrongly
+   given a parent merges its tree into another, and both cost about the subtree below the
+   post, so the even odds are the right bar. The link keeps its low confidence (the
+   probability that this candidate is *the* parent).
 4. **Confidence**: the option's softmax probability, recalibrated (Platt) on
    simulated archives held apart from the fit: the probability that the chosen
-   parent is the true one. A post whose "no parent" option wins starts a tree.
+   parent is the true one. A post whose "no parent" option wins, and that the second
+   stage leaves alone, starts a tree.
 
 Ties: candidates are ordered by (score, later ``created_at``, smaller id), so
 the same input always gives the same parents.
@@ -69,7 +77,7 @@ __all__ = [
     "load_fingerprints", "visual_pairs", "why",
 ]
 
-METHOD_VERSION = "text-time-author-visual/1"
+METHOD_VERSION = "text-time-author-visual/2"
 NUM_PERM = 48
 BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
 PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
@@ -78,7 +86,7 @@ MAX_CANDIDATES = 12  # kept per post after ranking by exact token Jaccard, then 
 FEATURES = [
     "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
     "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
-    "log_tokens", "short_prompt", "log_same_text",
+    "log_tokens", "short_prompt", "log_same_text", "log_novel",
 ]
 FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
                             "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
@@ -100,11 +108,18 @@ class Weights:
 
     coef: dict[str, float]
     calibration: tuple[float, float] = (1.0, 0.0)
+    attach: dict[str, float] = field(default_factory=dict)
     version: str = METHOD_VERSION
     report: dict = field(default_factory=dict)
 
     def vector(self) -> np.ndarray:
         return np.array([self.coef.get(f, 0.0) for f in FEATURES], dtype=np.float64)
+
+    def attach_vector(self) -> np.ndarray | None:
+        """The second stage's logit per feature (None: no second stage)."""
+        if not self.attach:
+            return None
+        return np.array([self.attach.get(f, 0.0) for f in FEATURES], dtype=np.float64)
 
 
 def load_weights(path: str | Path | None = None) -> Weights:
@@ -125,6 +140,7 @@ def load_weights(path: str | Path | None = None) -> Weights:
                            "run `archivist infer --fit`")
     return Weights(coef={k: float(v) for k, v in d["coef"].items()},
                    calibration=(float(d["calibration"][0]), float(d["calibration"][1])),
+                   attach={k: float(v) for k, v in d.get("attach", {}).items()},
                    version=d["method"], report=d.get("report", {}))
 
 
@@ -228,7 +244,7 @@ def _minhash(codes: pl.Series, hashes: np.ndarray, lens: np.ndarray) -> np.ndarr
 
     a, b = MinHash(num_perm=NUM_PERM, seed=1, scheme="legacy", hashfunc=lambda x: x).permutations.astype(np.uint64)
     n = lens.shape[0]
-    sig = np.full((n, NUM_PERM), np.uint64(0xFFFFFFFF), dtype=np.uint64)
+    sig = np.full((n, NUM_PERM), 0xFFFFFFFF, dtype=np.uint32)  # 32-bit values (datasketch's _max_hash)
     has = lens > 0
     if hashes.size == 0:
         return sig
@@ -266,6 +282,12 @@ class _Groups:
             self.skey = key[self.order]
         self.inv = np.empty_like(self.order)
         self.inv[self.order] = np.arange(self.order.shape[0])
+        # rank of each sorted position in its group (how many rows of the group come before it)
+        m = self.order.shape[0]
+        start = np.ones(m, dtype=bool)
+        start[1:] = self.skey[1:] != self.skey[:-1]
+        first = np.maximum.accumulate(np.where(start, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
+        self.grank = (np.arange(m) - first).astype(np.int32)
 
     def earlier(self, lo: int, hi: int, t: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
         """Pairs (child, parent) in global indices for children ``lo <= child < hi``: the ``depth``
@@ -288,6 +310,25 @@ class _Groups:
         return np.concatenate(cs), np.concatenate(ps)
 
 
+    def earlier_dense(self, lo: int, hi: int, t: np.ndarray, out: np.ndarray, flag: int) -> None:
+        """The pairs of :meth:`earlier` written as ``parent * 2 + flag`` into ``out`` (``(hi - lo, depth)``,
+        row = child - lo, column = d - 1); cells with no pair are left as they are."""
+        j0, j1 = np.searchsorted(self.rows, [lo, hi])
+        if j0 == j1:
+            return
+        a_pos = self.inv[j0:j1]
+        child = self.rows[j0:j1]
+        rank = self.grank[a_pos]
+        for d in range(1, out.shape[1] + 1):
+            more = rank >= d  # children with a d-th earlier row in their group
+            a_pos, child, rank = a_pos[more], child[more], rank[more]
+            if a_pos.size == 0:
+                break
+            par = self.rows[self.order[a_pos - d]]
+            ok = t[par] < t[child]
+            out[child[ok] - lo, d - 1] = par[ok] * 2 + flag
+
+
 @dataclass
 class _Prepared:
     ids: pl.Series
@@ -298,6 +339,7 @@ class _Prepared:
     ntok: np.ndarray
     sets: np.ndarray  # object array of set strings
     same_before: np.ndarray  # earlier posts with exactly this token set (a meme's size so far)
+    novel: np.ndarray  # tokens of the post that no earlier post used (new words: a new idea more than a remix)
     sig: np.ndarray
     usable: np.ndarray  # may take part (text or media, not from the future)
     reason: list[str | None]
@@ -308,7 +350,8 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     n = df.height
     ids = df.get_column("id")
     t = df.get_column("created_at").dt.epoch("us").fill_null(0).to_numpy().astype(np.int64)
-    toks = tokens_series(df.get_column("text").fill_null("")).list.unique().list.sort()
+    # sorted distinct tokens; list.eval is several times faster than .list.unique().list.sort() here
+    toks = tokens_series(df.get_column("text").fill_null("")).list.eval(pl.element().unique().sort())
     codes = token_codes(toks)
     lens = toks.list.len().fill_null(0).to_numpy().astype(np.int64)
     hashes = toks.explode().drop_nulls().hash(seed=20261).to_numpy().astype(np.uint64) & _MAX32
@@ -316,6 +359,10 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     sets = set_strings(codes)
     same_before = (pl.DataFrame({"s": pl.Series(sets.tolist(), dtype=pl.String)})
                    .select(pl.int_range(pl.len()).over("s")).to_series().to_numpy().astype(np.int64))
+    # a token is novel in the first post (time order) that uses it
+    first_use = (pl.DataFrame({"code": codes}).with_row_index("row").explode("code").drop_nulls("code")
+                 .group_by("code").agg(pl.col("row").min()))
+    novel = np.bincount(first_use.get_column("row").to_numpy().astype(np.int64), minlength=n).astype(np.int64)
     author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
               if "author" in df.columns else np.full(n, -1))
     views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
@@ -340,11 +387,12 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
         reason[i] = "no prompt or media"
     for i in np.nonzero(future)[0].tolist():
         reason[i] = "created after it was observed (a date from the future)"
-    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, sig=sig,
+    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, novel=novel, sig=sig,
                      usable=~no_content & ~future, reason=reason)
 
 
-CHUNK = 200_000  # children whose candidates are gathered at once (bounds the memory of the raw pairs)
+_INT32_ROWS = 1 << 25  # below this many posts the first cut packs its cells in int32
+CHUNK = 100_000  # children whose candidates are gathered at once (bounds the memory of the raw pairs)
 
 
 def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | None
@@ -357,7 +405,7 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
     rows = np.nonzero(P.usable & (P.ntok > 0))[0]
     bands = []
     for band in range(BANDS):
-        s = P.sig[rows, band * ROWS:(band + 1) * ROWS]
+        s = P.sig[rows, band * ROWS:(band + 1) * ROWS].astype(np.uint64)
         key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
                                                           * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
         bands.append(_Groups(rows, key))
@@ -387,6 +435,9 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], a
                       visual: tuple[np.ndarray, np.ndarray] | None, lo: int, hi: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = P.t.shape[0]
+    if visual is None:
+        c, p, score = _dense_first_cut(P, targets, bands, authors, lo, hi)
+        return _second_cut(P, c, p, score, n)
     cs, ps = [], []
     for g in bands:
         c, p = g.earlier(lo, hi, P.t, PER_BUCKET)
@@ -415,15 +466,74 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], a
     pair = code >> 1
     start = np.flatnonzero(np.r_[True, pair[1:] != pair[:-1]])
     hits = np.add.reduceat(1 - (code & 1), start)
+    other = np.maximum.reduceat(code & 1, start)  # also the same author or a near-duplicate picture
     c, p = pair[start] // n, pair[start] % n
     del code, pair
-    # first cut: at most 2 * MAX_CANDIDATES per child by band hits, then recency (no Jaccard yet)
-    c, p, hits = _top_per_child(c, p, hits, n, 2 * MAX_CANDIDATES)
-    # then at most MAX_CANDIDATES per child: highest token Jaccard, then most recent
+    # first cut: at most 2 * MAX_CANDIDATES per child: same-author and media candidates first (a few),
+    # then by band hits, then recency (no Jaccard yet): in a meme, the author's own earlier post
+    # stays a candidate however many copies came between
+    c, p, score = _top_per_child(c, p, other * 32 + hits, n, 2 * MAX_CANDIDATES)
+    return _second_cut(P, c, p, score, n)
+
+
+def _second_cut(P: _Prepared, c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """At most MAX_CANDIDATES per child from the first cut (``score = flag * 32 + band hits``, the
+    flag set for a same-author or media candidate): highest token Jaccard, then (at equal Jaccard)
+    a flagged candidate, then the most recent. Returns ``(child, parent, hits, jaccard)``."""
     jac = _jaccard(P, c, p)
-    q = np.rint(jac * 65535).astype(np.int64)
+    q = np.rint(jac * 32767).astype(np.int64) * 2 + (score >> 5)
     c, p, keep_idx = _top_per_child(c, p, q, n, MAX_CANDIDATES, return_index=True)
-    return c, p, hits[keep_idx], jac[keep_idx]
+    return c, p, score[keep_idx] & 31, jac[keep_idx]
+
+
+def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], authors: _Groups | None,
+                     lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The first cut of :func:`_chunk_candidates` without media: per child, its distinct candidates
+    (LSH bucket mates and same-author posts), at most ``2 * MAX_CANDIDATES``: same-author ones
+    first, then by band hits, then recency; ``(child, parent, flag * 32 + hits)`` sorted by child.
+
+    Each child's raw candidates (at most ``BANDS * PER_BUCKET + PER_AUTHOR``) are one row of a
+    matrix, so distinct pairs and their hits come from a row-wise sort instead of a sort of every
+    pair of the chunk (tests/test_infer.py holds it equal to the pairwise path).
+    """
+    n = P.t.shape[0]
+    small = n < _INT32_ROWS  # int32 cells (parent * 2 + flag; (flag * 32 + hits) << 25 | parent): faster row sorts
+    dt = np.int32 if small else np.int64
+    shift = 25 if small else 40
+    width = len(bands) * PER_BUCKET + (PER_AUTHOR if authors is not None else 0)
+    M = np.full((hi - lo, width), -1, dtype=dt)
+    for b, g in enumerate(bands):
+        g.earlier_dense(lo, hi, P.t, M[:, b * PER_BUCKET:(b + 1) * PER_BUCKET], 0)  # low bit 0: an LSH hit
+    if authors is not None:
+        authors.earlier_dense(lo, hi, P.t, M[:, len(bands) * PER_BUCKET:], 1)  # low bit 1: same author
+    # (every row of a group may take part: the groups hold usable posts only)
+    M.sort(axis=1)
+    cum = np.cumsum((M & 1) == 0, axis=1, dtype=np.int16)  # -1 cells are odd: never counted
+    par = M >> 1  # -1 stays -1
+    flag = (M & 1).astype(np.int8)  # at a run's last cell: 1 when the parent is also a same-author candidate
+    del M
+    last = np.empty(par.shape, dtype=bool)  # the last cell of a run of one parent
+    last[:, -1] = True
+    np.not_equal(par[:, 1:], par[:, :-1], out=last[:, :-1])
+    last &= par >= 0
+    # hits of a run: cum at its last cell minus cum at the previous run's last cell
+    prev = np.zeros(par.shape, dtype=np.int16)
+    np.multiply(last[:, :-1], cum[:, :-1], out=prev[:, 1:])
+    np.maximum.accumulate(prev, axis=1, out=prev)
+    cum -= prev
+    del prev
+    key = ((flag.astype(dt) * 32 + cum) << shift) | par  # same author first, then by hits, then recency
+    del cum, par, flag
+    key[~last] = -1
+    del last
+    k = min(2 * MAX_CANDIDATES, width)
+    key.sort(axis=1)
+    key = key[:, width - k:]
+    key[~targets[lo:hi]] = -1
+    r_idx, col = np.nonzero(key >= 0)
+    kk = key[r_idx, col].astype(np.int64)
+    return r_idx.astype(np.int64) + lo, kk & ((1 << shift) - 1), kk >> shift
 
 
 def _top_per_child(c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int, k: int, *, return_index: bool = False):
@@ -461,51 +571,91 @@ def _jaccard(P: _Prepared, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
 
 
+def _segments(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For pairs sorted by child: where each child's run starts, and each pair's run number."""
+    change = np.empty(c.shape[0], dtype=bool)
+    change[:1] = True
+    np.not_equal(c[1:], c[:-1], out=change[1:])
+    bounds = np.flatnonzero(change)
+    seg = np.cumsum(change) - 1
+    return bounds, seg
+
+
 def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac: np.ndarray,
-              fingerprints: pl.DataFrame | None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """The feature matrix (pairs x FEATURES) of candidate pairs sorted by child, and raw values for the store."""
+              fingerprints: pl.DataFrame | None, weights: list[np.ndarray | None], *, keep_matrix: bool = False
+              ) -> tuple[list[np.ndarray | None], dict[str, np.ndarray], np.ndarray | None]:
+    """Utilities of candidate pairs (sorted by child) under each weight vector of ``weights``
+    (pairs x :data:`FEATURES` features, each rounded to float32, summed in the order of
+    :data:`FEATURES`), the raw values for the store, and the float32 feature matrix when
+    ``keep_matrix`` (fitting). Features are made one at a time and dropped once added, so the
+    matrix (the largest array of a run) exists only when asked for.
+    """
     m = c.shape[0]
-    la = P.ntok[c].astype(np.float64)
-    starts = np.searchsorted(c, c, side="left")
-    bounds = np.unique(starts)
+    us: list[np.ndarray | None] = [np.zeros(m) if w is not None else None for w in weights]
+    X = np.empty((m, len(FEATURES)), dtype=np.float32) if keep_matrix else None
+    k = 0
+
+    def add(values: Any) -> None:
+        nonlocal k
+        col = np.broadcast_to(np.asarray(values, dtype=np.float32), (m,)).astype(np.float64)
+        if X is not None:
+            X[:, k] = col
+        for u, w in zip(us, weights):
+            if u is not None and w is not None and w[k] != 0.0:
+                u += col * w[k]
+        k += 1
+
+    bounds, seg = _segments(c)
+    add(1.0)  # bias
+    add(jac)
     best = np.maximum.reduceat(jac, bounds) if m else np.zeros(0)
-    seg = np.searchsorted(bounds, starts)
     gap = jac - best[seg] if m else np.zeros(0)
+    del best
+    add(gap)
     is_best = gap > -1e-9
-    ties = np.bincount(seg, weights=is_best.astype(np.float64))[seg] if m else np.zeros(0)
-    ncand = np.bincount(seg)[seg] if m else np.zeros(0)
+    del gap
+    add(is_best)
+    ties = (np.bincount(seg, weights=is_best)[seg] if m else np.zeros(0)).astype(np.int32)
+    del is_best
+    add(np.log1p(np.maximum(ties - 1, 0)))
+    add(hits / BANDS)
     delay_h = (P.t[c] - P.t[p]) / 3.6e9
+    add(np.log1p(np.maximum(delay_h, 0.0)))
     # recency rank among the child's candidates (0 = most recent)
     order = np.lexsort((-P.t[p], c))
     rank = np.empty(m, dtype=np.int64)
-    rank[order] = np.arange(m) - np.searchsorted(c[order], c[order], side="left")
+    rank[order] = np.arange(m) - bounds[seg[order]]
+    del order
+    add(np.log1p(rank))
+    del rank
     same_author = (P.author[c] >= 0) & (P.author[c] == P.author[p])
+    add(same_author)
+    add(np.log1p(P.views[p]) / 10.0)
     rem = P.remixes[p]
     has_count = ~np.isnan(rem)
+    add(has_count)
+    add(np.where(has_count, np.log1p(np.nan_to_num(rem)), 0.0))
+    add(has_count & (np.nan_to_num(rem) == 0))
+    del rem, has_count
     _, _, vis = visual_pairs(fingerprints, P.ids, child=c, parent=p)
-    has_vis = ~np.isnan(vis)
-    X = np.empty((m, len(FEATURES)), dtype=np.float32)  # float32, one column at a time: bounded memory
-    cols: list[Callable[[], Any]] = [
-        lambda: 1.0, lambda: jac, lambda: gap, lambda: is_best, lambda: np.log1p(np.maximum(ties - 1, 0)),
-        lambda: hits / BANDS, lambda: np.log1p(np.maximum(delay_h, 0.0)), lambda: np.log1p(rank),
-        lambda: same_author, lambda: np.log1p(P.views[p]) / 10.0, lambda: has_count,
-        lambda: np.where(has_count, np.log1p(np.nan_to_num(rem)), 0.0),
-        lambda: has_count & (np.nan_to_num(rem) == 0), lambda: np.nan_to_num(vis), lambda: has_vis,
-        lambda: np.log1p(la), lambda: la <= 2, lambda: np.log1p(P.same_before[c]),
-    ]
-    for k, col in enumerate(cols):
-        X[:, k] = col()
+    add(np.nan_to_num(vis))
+    add(~np.isnan(vis))
+    la = P.ntok[c]
+    add(np.log1p(la))
+    add(la <= 2)
+    del la
+    add(np.log1p(P.same_before[c]))
+    add(np.log1p(P.novel[c]))
+    assert k == len(FEATURES)
+    ncand = (np.bincount(seg)[seg] if m else np.zeros(0)).astype(np.int32)
     raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
-           "candidates": ncand.astype(np.int64), "ties": ties.astype(np.int64)}
-    return X, raw
+           "candidates": ncand, "ties": ties}
+    return us, raw, X
 
 
-def _softmax_choice(X: np.ndarray, c: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per pair: probability under the per-child softmax with a "no parent" option of utility 0."""
-    u = X @ w
-    starts = np.searchsorted(c, c, side="left")
-    bounds = np.unique(starts)
-    seg = np.searchsorted(bounds, starts)
+def _softmax_choice(u: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair (utilities ``u``): probability under the per-child softmax with a "no parent" option of utility 0."""
+    bounds, seg = _segments(c)
     mx = np.maximum(np.maximum.reduceat(u, bounds), 0.0) if u.size else np.zeros(0)
     e = np.exp(u - mx[seg])
     z = np.bincount(seg, weights=e) + np.exp(-mx)
@@ -540,8 +690,8 @@ class InferResult:
                 if self.reasons.height else {}}
 
 
-def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, capacity: np.ndarray
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, capacity: np.ndarray,
+                 attach: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Children in time order each take their best candidate that still has published remixes to give.
 
     A platform that publishes a remix count (``remixes``) says how many children a post has:
@@ -549,34 +699,43 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
     later posts. The softmax is taken over the candidates still open and "no parent", so
     the probability stays a probability. Because children are served in time order, a
     child's choice depends only on earlier posts (what makes an incremental rerun exact).
-    Returns ``(chosen pair index, its probability, margin over the runner-up)``.
+    ``attach`` (per pair): the second stage says the child belongs under this candidate even
+    when "no parent" outscores it; such a link takes no published remix from the parent (it is
+    a guess about the tree, not about the count), so it never pushes a later sure child out.
+    Returns ``(chosen pair index, its probability, margin over
+    the runner-up)``.
     """
     cap = np.where(np.isnan(capacity), np.inf, capacity).tolist()
-    ul, pl_ = u.tolist(), p.tolist()
-    ends = np.r_[bounds[1:], c.shape[0]].tolist()
+    if attach is None:
+        attach = np.zeros(c.shape[0], dtype=bool)
+    ends_all = np.r_[bounds[1:], c.shape[0]]
     out_k, out_p, out_m = [], [], []
-    for lo, hi in zip(bounds.tolist(), ends):
-        best_k, best_u, second_u = -1, 0.0, None  # the null option has utility 0
-        total = 1.0
-        mx = 0.0
-        open_ = [k for k in range(lo, hi) if cap[pl_[k]] > 0.5]
-        if not open_:
-            continue
-        mx = max(0.0, max(ul[k] for k in open_))
-        total = math.exp(-mx) + sum(math.exp(ul[k] - mx) for k in open_)
-        # best: highest utility; ties: later parent (higher index)
-        for k in open_:
-            if best_k < 0 or ul[k] > ul[best_k] or (ul[k] == ul[best_k] and pl_[k] > pl_[best_k]):
-                best_k = k
-        if ul[best_k] <= 0.0:
-            continue
-        best_u = ul[best_k]
-        runner = max([0.0] + [ul[k] for k in open_ if k != best_k])
-        second_u = runner
-        cap[pl_[best_k]] -= 1
-        out_k.append(best_k)
-        out_p.append(math.exp(best_u - mx) / total)
-        out_m.append((math.exp(best_u - mx) - math.exp(second_u - mx)) / total)
+    block = 100_000  # children whose pairs are Python lists at once (bounded memory)
+    for s0 in range(0, bounds.shape[0], block):
+        s1 = min(s0 + block, bounds.shape[0])
+        base = int(bounds[s0])
+        top = int(ends_all[s1 - 1])
+        ul, pl_, att = u[base:top].tolist(), p[base:top].tolist(), attach[base:top].tolist()
+        for lo, hi in zip((bounds[s0:s1] - base).tolist(), (ends_all[s0:s1] - base).tolist()):
+            best_k, best_u, second_u = -1, 0.0, None  # the null option has utility 0
+            open_ = [k for k in range(lo, hi) if cap[pl_[k]] > 0.5]
+            if not open_:
+                continue
+            mx = max(0.0, max(ul[k] for k in open_))
+            total = math.exp(-mx) + sum(math.exp(ul[k] - mx) for k in open_)
+            # best: highest utility; ties: later parent (higher index)
+            for k in open_:
+                if best_k < 0 or ul[k] > ul[best_k] or (ul[k] == ul[best_k] and pl_[k] > pl_[best_k]):
+                    best_k = k
+            if ul[best_k] <= 0.0 and not att[best_k]:
+                continue
+            best_u = ul[best_k]
+            second_u = max([0.0] + [ul[k] for k in open_ if k != best_k])
+            if best_u > 0.0:  # a second-stage link takes no published remix from the parent
+                cap[pl_[best_k]] -= 1
+            out_k.append(best_k + base)
+            out_p.append(math.exp(best_u - mx) / total)
+            out_m.append((math.exp(best_u - mx) - math.exp(second_u - mx)) / total)
     return (np.array(out_k, dtype=np.int64), np.array(out_p, dtype=np.float64), np.array(out_m, dtype=np.float64))
 
 
@@ -612,20 +771,23 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
     tmask &= P.usable
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
-    X, raw = _features(P, c, p, hits, jac, fingerprints)
-    prob, seg, bounds = _softmax_choice(X, c, w.vector())
+    a = w.attach_vector()
+    (u, ua), raw, X = _features(P, c, p, hits, jac, fingerprints, [w.vector(), a], keep_matrix=keep_pairs)
+    attach = (ua > 0.0) if ua is not None else np.zeros(c.shape[0], dtype=bool)
+    del ua
+    prob, seg, bounds = _softmax_choice(u, c)
     capacity = P.remixes.copy()
     if taken is not None and taken.height:
         used = pl.DataFrame({"id": P.ids}).join(taken, on="id", how="left").get_column("taken").fill_null(0)
         capacity = capacity - used.to_numpy()
     if c.size and np.isfinite(capacity[p]).any():
-        chosen, chosen_p, second = _capacitated(X @ w.vector(), c, p, bounds, capacity)
+        chosen, chosen_p, second = _capacitated(u, c, p, bounds, capacity, attach)
     else:
         # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id (index)
         order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
         first = order[np.searchsorted(c[order], np.unique(c))] if c.size else order
         null_p = 1.0 - np.bincount(seg, weights=prob)
-        chosen = first[prob[first] > null_p[seg[first]]]
+        chosen = first[(prob[first] > null_p[seg[first]]) | attach[first]]
         chosen_p = prob[chosen]
         second = np.zeros(chosen.shape[0])
         if chosen.size:
@@ -639,7 +801,8 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     feats = pl.DataFrame({
         "jaccard": raw["jaccard"][chosen], "delay_hours": raw["delay_hours"][chosen],
         "same_author": raw["same_author"][chosen], "visual": raw["visual"][chosen],
-        "candidates": raw["candidates"][chosen], "ties": raw["ties"][chosen], "margin": second,
+        "candidates": raw["candidates"][chosen].astype(np.int64), "ties": raw["ties"][chosen].astype(np.int64),
+        "margin": second,
     }).with_columns(pl.col("visual").fill_nan(None)).to_struct("features")
     edges = pl.DataFrame({"child": ids.gather(c[chosen]), "parent": ids.gather(p[chosen]),
                           "confidence": conf}).with_columns(feats).sort("child")

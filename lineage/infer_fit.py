@@ -1,16 +1,17 @@
 """Fitting lineage inference on the simulator's ground truth (``archivist infer --fit``).
 
 Three disjoint groups of simulated archives: :data:`FIT_SETTINGS` fit the
-conditional-logit weights (maximum likelihood with a small L2 penalty, L-BFGS),
-:data:`CALIBRATION_SETTINGS` fit the Platt recalibration of the chosen option's
+conditional-logit weights (maximum likelihood with a small L2 penalty, L-BFGS) and then
+the second stage's logistic model (:func:`_fit_attach`), :data:`CALIBRATION_SETTINGS` fit the Platt recalibration of the chosen option's
 probability, and :data:`EVAL_SETTINGS` (seeds and parameter values neither of the
 others used) give the report shipped beside the weights. Half the archives of
 each group hide the platform's remix counts, so the weights also serve sources
-that publish none.
+that publish none, and every fit and calibration archive gets :data:`SHORT_PROMPTS` of
+independent one- or two-word posts.
 
 Examples
 --------
->>> sorted(set(FIT_SETTINGS[0]) - {"counts"}) == sorted(set(EVAL_SETTINGS[0]) - {"counts"})
+>>> sorted(set(FIT_SETTINGS[0]) - {"counts", "short"}) == sorted(set(EVAL_SETTINGS[0]) - {"counts", "short"})
 True
 """
 from __future__ import annotations
@@ -50,34 +51,69 @@ CALIBRATION_SETTINGS: list[dict[str, Any]] = [
     dict(seed=204, posts=4000, m0=2.6, gamma=0.8, mutation_rate=1.0, activity_half_life_days=4.5, counts=False,
          attachment=0.6, repost=0.18, self_remix=0.1, cross_copy=0.04),
 ]
-#: Settings no fit saw: other seeds and other parameter values.
+#: Settings no fit saw: other seeds and other parameter values (without the one-word posts, so the
+#: figures compare with the issue's; tests/test_infer*.py hold the one-word cases).
 EVAL_SETTINGS: list[dict[str, Any]] = [
     dict(seed=901, posts=5000, m0=3.3, gamma=0.73, mutation_rate=1.25, activity_half_life_days=2.7, counts=True,
-         attachment=1.3, repost=0.17, self_remix=0.22, cross_copy=0.035),
+         attachment=1.3, repost=0.17, self_remix=0.22, cross_copy=0.035, short=0.0),
     dict(seed=902, posts=5000, m0=2.4, gamma=0.82, mutation_rate=1.7, activity_half_life_days=3.3, counts=False,
-         attachment=0.7, repost=0.08, self_remix=0.35, cross_copy=0.025),
+         attachment=0.7, repost=0.08, self_remix=0.35, cross_copy=0.025, short=0.0),
     dict(seed=903, posts=5000, m0=3.7, gamma=0.68, mutation_rate=0.8, activity_half_life_days=1.5, counts=True,
-         attachment=2.2, repost=0.3, self_remix=0.05, cross_copy=0.045),
+         attachment=2.2, repost=0.3, self_remix=0.05, cross_copy=0.045, short=0.0),
     dict(seed=904, posts=5000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=False,
-         attachment=0.3, repost=0.05, self_remix=0.12, cross_copy=0.01),
+         attachment=0.3, repost=0.05, self_remix=0.12, cross_copy=0.01, short=0.0),
 ]
 
 
 def simulated_posts(setting: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, str | None]]:
-    """The posts frame and true parents of one simulated setting (``counts=False`` hides remix counts).
+    """The posts frame and true parents of one simulated setting (``counts=False`` hides remix counts),
+    with :data:`SHORT_PROMPTS` of independent one- or two-word posts added (``short=`` overrides).
 
     >>> posts, truth = simulated_posts(dict(seed=3, posts=50, counts=False))
-    >>> posts.height, posts["remixes"].null_count()
-    (50, 50)
+    >>> posts.height, posts["remixes"].null_count(), sum(i.startswith("short:") for i in truth)
+    (52, 52, 2)
     """
     from archive.sources.simulate import SimParams, simulate
     from lineage.infer import posts_from_records
 
-    kw = {k: v for k, v in setting.items() if k != "counts"}
+    kw = {k: v for k, v in setting.items() if k not in ("counts", "short")}
     posts, truth = posts_from_records(simulate(SimParams(**kw))[0])
+    share = setting.get("short", SHORT_PROMPTS)
+    if share > 0 and posts.height:
+        posts = _with_short_prompts(posts, truth, share, int(setting.get("seed", 0)))
     if not setting.get("counts", True):
         posts = posts.with_columns(pl.lit(None, dtype=pl.Int64).alias("remixes"))
     return posts, truth
+
+
+#: Share of extra posts, in every fit, calibration and evaluation setting, that are one or two
+#: common words typed independently ("cat", "sunset beach"): they collide by chance and are roots.
+#: Without them the simulator's long prompts never teach the model that a shared one-word prompt
+#: is no evidence of a remix.
+SHORT_PROMPTS = 0.03
+_SHORT_WORDS = ["cat", "dog", "sunset", "beach", "robot", "dragon", "forest", "city", "portrait", "anime",
+                "space", "ocean", "car", "girl", "castle", "flower", "rain", "night", "neon", "mountain"]
+
+
+def _with_short_prompts(posts: pl.DataFrame, truth: dict[str, str | None], share: float, seed: int
+                        ) -> pl.DataFrame:
+    """``posts`` with ``share * height`` independent one- or two-word posts (roots in ``truth``)."""
+    rng = np.random.default_rng(seed + 7919)
+    k = max(1, int(round(share * posts.height)))
+    t = posts.get_column("created_at").dt.epoch("us").to_numpy()
+    words = rng.integers(0, len(_SHORT_WORDS), size=(k, 2))
+    two = rng.random(k) < 0.4
+    texts = [_SHORT_WORDS[a] + (" " + _SHORT_WORDS[b] if tw and b != a else "") for (a, b), tw in zip(words, two)]
+    ids = [f"short:{seed}_{j:06d}" for j in range(k)]
+    extra = pl.DataFrame({
+        "id": ids,
+        "created_at": pl.Series(rng.integers(int(t.min()), int(t.max()) + 1, size=k)).cast(pl.Datetime("us", "UTC")),
+        "author": [f"@short{int(x)}" for x in rng.integers(0, 10 * k, size=k)],
+        "text": texts,
+    })
+    for i in ids:
+        truth[i] = None
+    return pl.concat([posts, extra], how="diagonal_relaxed")
 
 
 def _design(settings: list[dict[str, Any]], say: Callable[[str], None]) -> list[tuple]:
@@ -123,6 +159,58 @@ def _nll(w: np.ndarray, data: list[tuple], l2: float) -> tuple[float, np.ndarray
     return total, grad
 
 
+def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]]:
+    """The second stage: a logistic model, on the fit settings, of "this post's best candidate is in
+    its own tree" for the posts the first stage leaves without parent although they have candidates.
+
+    The first stage asks "is this candidate *the* parent?", and says "no parent" when unsure; but
+    a remix left without parent cuts its whole subtree off its tree, while a true root given a
+    parent merges its tree into another, and both cost about the same posts (the subtree below the
+    post). So the second stage attaches such a post when, more likely than not, its best
+    candidate is in its own tree (the label). Its confidence stays the probability that the
+    candidate is *the* parent (low: the calibration sees these links too).
+    """
+    from scipy.optimize import minimize
+
+    from lineage.infer import FEATURES, infer_frame
+    from lineage.infer_eval import _truth_root
+
+    Xs, ys = [], []
+    for s in FIT_SETTINGS:
+        posts, truth = simulated_posts(s)
+        res = infer_frame(posts, weights=first, keep_pairs=True)
+        pr = res.pairs
+        assert pr is not None
+        c, p, prob = pr["c"], pr["p"], pr["prob"]
+        if c.size == 0:
+            continue
+        ids = pr["ids"].to_list()
+        order = np.lexsort((-p, -prob, c))
+        best = order[np.searchsorted(c[order], np.unique(c))]
+        got = set(res.edges.get_column("child").to_list())
+        left = np.array([ids[int(c[k])] not in got for k in best], dtype=bool)
+        best = best[left]
+        root = _truth_root(ids, {i: truth.get(i) for i in ids})
+        ys.append(np.array([root[ids[int(c[k])]] == root[ids[int(p[k])]] for k in best], dtype=float))
+        Xs.append(pr["X"][best].astype(np.float64))
+    X, y = np.concatenate(Xs), np.concatenate(ys)
+
+    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = X @ w
+        q = 1.0 / (1.0 + np.exp(-z))
+        loss = float(np.mean(np.logaddexp(0.0, z) - y * z)) + l2 * float(w[1:] @ w[1:])
+        g = X.T @ (q - y) / y.shape[0]
+        g[1:] += 2 * l2 * w[1:]
+        return loss, g
+
+    r = minimize(f, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    pred = (X @ r.x) > 0
+    report = {"posts": int(y.shape[0]), "share_in_own_tree": float(y.mean()) if y.size else None,
+              "attached": int(pred.sum()), "accuracy": float((pred == (y > 0.5)).mean()) if y.size else None,
+              "converged": bool(r.success)}
+    return {f_: float(v) for f_, v in zip(FEATURES, r.x)}, report
+
+
 def _platt(prob: np.ndarray, ok: np.ndarray) -> tuple[float, float]:
     from scipy.optimize import minimize
 
@@ -165,7 +253,9 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[
     w0 = np.zeros(len(FEATURES))
     r = minimize(_nll, w0, args=(data, l2), jac=True, method="L-BFGS-B", options={"maxiter": 500})
     coef = {f: float(v) for f, v in zip(FEATURES, r.x)}
-    raw = Weights(coef=coef)
+    say("fitting the second stage (attach a post the first left without parent)")
+    attach, attach_report = _fit_attach(Weights(coef=coef), l2)
+    raw = Weights(coef=coef, attach=attach)
     probs, oks = [], []
     for s in CALIBRATION_SETTINGS:
         say(f"calibrating on seed {s['seed']}")
@@ -174,7 +264,7 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[
         probs.append(res.edges.get_column("confidence").to_numpy())
         oks.append(np.array([truth.get(c) == p for c, p in res.edges.select("child", "parent").iter_rows()], float))
     cal = _platt(np.concatenate(probs), np.concatenate(oks))
-    weights = Weights(coef=coef, calibration=cal)
+    weights = Weights(coef=coef, calibration=cal, attach=attach)
     per = []
     keys = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
             "edge_overlap", "ece", "precision_at_0_9", "coverage_at_0_9", "baseline_parent_accuracy", "n"]
@@ -190,10 +280,12 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[
         "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "command": "archivist infer --fit",
         "coef": coef,
+        "attach": attach,
         "calibration": list(cal),
         "report": {
             "fit_settings": FIT_SETTINGS, "calibration_settings": CALIBRATION_SETTINGS,
             "optimizer": {"converged": bool(r.success), "iterations": int(r.nit), "nll": float(r.fun), "l2": l2},
+            "attach": attach_report,
             "evaluation": {"mean": mean, "per_setting": per},
         },
     }

@@ -170,7 +170,16 @@ def test_ten_thousand_identical_prompts_stay_bounded_and_unsure():
     # time and author cannot tell a meme's copies apart: confidence falls as the meme grows
     late = conf.filter(pl.col("k") >= 100)
     assert late.height == 0 or late["confidence"].max() < 0.2
-    assert conf.height < 200  # most copies start no guessed chain: a guess among thousands is no link
+    # but they are one family: the second stage puts every copy in the first post's tree, each link
+    # a guess among its earlier copies (low confidence), none of them a fact
+    parent = dict(zip(conf["child"].to_list(), conf["parent"].to_list()))
+    root = {}
+    for k in range(n):
+        x = f"m{k:05d}"
+        root[x] = root[parent[x]] if x in parent else x
+    assert set(root.values()) == {"m00000"}
+    both = conf.join(posts, left_on="parent", right_on="id", suffix="_parent")
+    assert both.height == conf.height and (both["created_at"] > both["created_at_parent"]).all()
     assert res_reasons_empty(r)
 
 
@@ -321,3 +330,46 @@ def test_chunked_candidates_give_the_same_links(monkeypatch):
     whole = I.infer_frame(posts).edges
     monkeypatch.setattr(I, "CHUNK", 97)
     assert_frame_equal(I.infer_frame(posts).edges, whole)
+
+
+@pytest.mark.parametrize("int32_rows", [1 << 25, 0])
+def test_dense_first_cut_equals_the_pairwise_path(monkeypatch, int32_rows):
+    """Candidates from the row-wise first cut (no media) equal those of the pairwise path media take."""
+    monkeypatch.setattr(I, "_INT32_ROWS", int32_rows)
+    recs, _ = simulate(SimParams(seed=21, posts=3000, repost=0.3, self_remix=0.3, attachment=1.5))
+    posts, _ = I.posts_from_records(recs)
+    # a meme: many identical prompts, so buckets are deeper than PER_BUCKET
+    posts = posts.with_columns(text=pl.when(pl.int_range(pl.len()) % 7 == 0).then(pl.lit("a cat surfing"))
+                               .otherwise(pl.col("text")))
+    P = I._prepare(posts, None)
+    n = P.t.shape[0]
+    targets = P.usable & (np.arange(n) % 5 != 0)  # some posts are not targets
+    rows = np.nonzero(P.usable & (P.ntok > 0))[0]
+    bands = [I._Groups(rows, P.sig[rows, b * I.ROWS] ^ (P.sig[rows, b * I.ROWS + 1] << np.uint64(17))
+                       ^ P.sig[rows, b * I.ROWS + 2]) for b in range(I.BANDS)]
+    arows = np.nonzero(P.usable & (P.author >= 0))[0]
+    authors = I._Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24))
+    z = np.zeros(0, dtype=np.int64)
+    for lo, hi in [(0, n), (n // 3, n // 2)]:
+        dense = I._chunk_candidates(P, targets, bands, authors, None, lo, hi)
+        pairwise = I._chunk_candidates(P, targets, bands, authors, (z, z), lo, hi)
+        assert dense[0].size > 1000
+        for a, b in zip(dense, pairwise):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_in_a_meme_the_authors_own_earlier_copy_stays_a_candidate_and_wins():
+    """2,000 copies of one prompt; the author of copy 1,500 also posted copy 100: band hits and
+    recency alone would keep only the dozen copies just before it, but a same-author candidate is
+    kept first, and the author decides (the issue: "time and author decide")."""
+    n = 2000
+    authors = [f"@{k}" for k in range(n)]
+    authors[1500] = "@100"
+    posts = pl.DataFrame({"id": [f"m{k:05d}" for k in range(n)],
+                          "created_at": [T0 + timedelta(minutes=k) for k in range(n)],
+                          "text": ["distracted boyfriend meme but it's cats"] * n, "author": authors})
+    r = I.infer_frame(posts, keep_pairs=True)
+    cand = r.pairs["p"][r.pairs["c"] == 1500].tolist()
+    assert 100 in cand and len(cand) <= I.MAX_CANDIDATES
+    e = r.edges.filter(pl.col("child") == "m01500")
+    assert e["parent"].to_list() == ["m00100"] and e["confidence"][0] < 0.5

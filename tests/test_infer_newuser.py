@@ -159,8 +159,6 @@ def test_equal_timestamps_follow_the_stated_rule_whatever_the_row_order():
         assert results == {repr([("c", min(names))])}
 
 
-@pytest.mark.xfail(strict=True, reason="scoring (lineage/infer.py, the lead's part): two different authors typing "
-                   "the same one word an hour apart get a link at confidence 0.98; reported with this repro")
 def test_one_word_prompts_of_different_authors_are_no_sure_link():
     posts = pl.DataFrame({"id": ["a", "b"], "created_at": [T0, T0 + timedelta(hours=1)], "text": ["cat", "cat"],
                           "author": ["@1", "@2"]})
