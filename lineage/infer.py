@@ -932,6 +932,11 @@ def why(features: dict[str, Any] | None, confidence: float | None) -> str:
 
     >>> why({"jaccard": 0.91, "delay_hours": 2.0, "same_author": True, "visual": None}, 0.83)
     'inferred, confidence 0.83: prompt 91% the same, posted 2 h after, same author'
+
+    A link the second stage made ("no parent" scored higher, so its margin is negative) says so:
+
+    >>> why({"jaccard": 0.5, "delay_hours": 30.0, "margin": -0.2}, 0.12)
+    'inferred, confidence 0.12: prompt 50% the same, posted 30 h after; kept to hold the post in its tree (likely in it, this parent a guess)'
     """
     f = features or {}
     parts = []
@@ -945,7 +950,10 @@ def why(features: dict[str, Any] | None, confidence: float | None) -> str:
     if f.get("same_author"):
         parts.append("same author")
     head = f"inferred, confidence {confidence:.2f}" if confidence is not None else "inferred"
-    return head + (": " + ", ".join(parts) if parts else "")
+    tail = ""
+    if f.get("margin") is not None and f["margin"] < 0:
+        tail = "; kept to hold the post in its tree (likely in it, this parent a guess)"
+    return head + (": " + ", ".join(parts) if parts else "") + tail
 
 
 def _duration(h: float) -> str:
