@@ -19,25 +19,33 @@ from archive.sources.simulate_media import sample_photographs, transform
 from archive.store import Archive
 
 
+def _ingest_chain(d: Path, pics: list, prompt: str) -> tuple[Archive, list[Path]]:
+    """Each picture saved as JPEG with a sidecar naming the one before as its parent, then ingested."""
+    src = d / "in"
+    src.mkdir()
+    files = []
+    for i, p in enumerate(pics):
+        f = src / f"g{i}.jpg"
+        p.save(f, "JPEG", quality=90)
+        side = {"prompt": f"{prompt}, take {i}", "created_at": f"2026-02-0{i + 1}T00:00:00Z"}
+        if i:
+            side["parents"] = [f"g{i - 1}.jpg"]
+        (src / f"g{i}.json").write_text(json.dumps(side))
+        files.append(f)
+    a = Archive.open(d / "arc", create=True)
+    ingest(a, MediaSource([src], archive=a))
+    return a, files
+
+
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory) -> tuple[Archive, list[str]]:
     """A root photograph and two generations of re-posts (text overlay, then crop), linked by sidecars."""
-    d = tmp_path_factory.mktemp("chain")
-    src = d / "in"
-    src.mkdir()
     img = Image.open(sample_photographs()[0]).convert("RGB")
     img.thumbnail((320, 320))
     rng = random.Random(2)
     pics = [img, transform(img, "text", rng)]
     pics.append(transform(pics[1], "reencode", rng))
-    for i, p in enumerate(pics):
-        p.save(src / f"g{i}.jpg", "JPEG", quality=90)
-        side = {"prompt": f"an astronaut, take {i}", "created_at": f"2026-02-0{i + 1}T00:00:00Z"}
-        if i:
-            side["parents"] = [f"g{i - 1}.jpg"]
-        (src / f"g{i}.json").write_text(json.dumps(side))
-    a = Archive.open(d / "arc", create=True)
-    ingest(a, MediaSource([src], archive=a))
+    a, _ = _ingest_chain(tmp_path_factory.mktemp("chain"), pics, "an astronaut")
     ids = a.posts().sort("created_at").get_column("id").to_list()
     return a, ids
 
@@ -151,25 +159,13 @@ def long_chain(tmp_path_factory) -> tuple[Archive, list[Path]]:
     """One photograph and four generations of re-posts (each crops its parent), linked by sidecars, analysed."""
     from lineage.analyze import analyze
 
-    d = tmp_path_factory.mktemp("long")
-    src = d / "in"
-    src.mkdir()
     img = Image.open(sample_photographs()[1]).convert("RGB")
     img.thumbnail((320, 320))
     rng = random.Random(5)
-    files = []
-    for i in range(5):
-        if i:
-            img = transform(transform(img, "crop", rng), "text", rng)
-        f = src / f"g{i}.jpg"
-        img.save(f, "JPEG", quality=90)
-        side = {"prompt": f"a photograph, take {i}", "created_at": f"2026-02-0{i + 1}T00:00:00Z"}
-        if i:
-            side["parents"] = [f"g{i - 1}.jpg"]
-        (src / f"g{i}.json").write_text(json.dumps(side))
-        files.append(f)
-    a = Archive.open(d / "arc", create=True)
-    ingest(a, MediaSource([src], archive=a))
+    pics = [img]
+    for _ in range(4):
+        pics.append(transform(transform(pics[-1], "crop", rng), "text", rng))
+    a, files = _ingest_chain(tmp_path_factory.mktemp("long"), pics, "a photograph")
     analyze(a, n_boot=20)
     return a, files
 
