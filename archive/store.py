@@ -308,7 +308,7 @@ def _latest_rows(recs: pl.DataFrame, t: datetime | None) -> tuple[pl.DataFrame, 
         )
         recs = recs.filter(pl.col("_later") == 0).drop("_later", "_key")
     elif recs.get_column("id").n_unique() == recs.height:  # one observation per post: sorting is enough
-        latest = recs.sort("id").with_columns(n_obs=pl.lit(1, dtype=pl.UInt32))
+        latest = recs.with_columns(n_obs=pl.lit(1, dtype=pl.UInt32))  # no sort: the views sort once
     else:
         latest = (
             recs.sort(["id", "observed_at", "ingested_at", "content_hash"])
@@ -340,30 +340,38 @@ def _edges_of(latest: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _views_of(latest: pl.DataFrame, observations: pl.DataFrame, *,
-              edges: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
-    """The six views from the latest row of each post (sorted by id) and the observations.
+def _views_of(latest: pl.DataFrame, observations: pl.DataFrame, *, edges: pl.DataFrame | None = None,
+              keep: pl.Expr | None = None) -> dict[str, pl.DataFrame]:
+    """The six views from the latest row of each post (any order) and the observations (distinct rows).
 
-    ``edges`` (declared edges, any order) is taken from ``latest``'s ``parents`` when not given.
+    ``edges`` (declared edges, any order) is taken from ``latest``'s ``parents`` when not given;
+    ``keep`` (a boolean expression on ``latest``) leaves out the rows where it is false.
+    The wide post rows are gathered once (every reordering or filter copies their text):
+    lineage is computed on the ids first, the placeholders it names are added, then one
+    gather puts the kept rows in id order.
     """
     edges = (_edges_of(latest) if edges is None else edges).sort(["child", "rank"])
-    observations = observations.unique().sort(_OBS_COLS)  # every column: one order for equal times
-    created = latest.select("id", "created_at")
-    lin, problems = compute_lineage(latest.select("id"), edges, created=created)
+    observations = observations.sort(_OBS_COLS)  # every column: one order for equal times
+    real = latest.drop("parents", "ingested_at", strict=False)
+    narrow = real.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), "id", "created_at",
+                         _keep=pl.lit(True) if keep is None else keep).filter("_keep").sort("id")
+    lin, problems = compute_lineage(narrow.select("id"), edges, created=narrow.select("id", "created_at"))
+    holders = lin.select("id").join(narrow.select("id"), on="id", how="anti")  # parents not in the archive
+    order = pl.concat([narrow.select("_row", "id"),
+                       holders.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row") + real.height, "id")])
+    order = order.sort("id").get_column("_row")
+    columns = [c for c in real.columns if c != "id"] + ["id"]
     posts = (
-        latest.drop("parents", "ingested_at", strict=False)
-        .join(lin.select("id"), on="id", how="right")
-        .with_columns(placeholder=pl.col("source").is_null(),
+        pl.concat([real, holders], how="diagonal")[order].select(columns)
+        .with_columns(placeholder=pl.col("source").is_null(),  # text after the gather: it shares prompt's memory
                       text=pl.when(pl.col("prompt").is_not_null() & (pl.col("prompt") != ""))
                       .then(pl.col("prompt")).otherwise(pl.col("title")).fill_null(""))
         .with_columns(pl.col("n_obs").fill_null(0).cast(pl.Int64), pl.col("redacted").fill_null(False))
-        .sort("id")
     )
     lineage = lin.join(posts.select("id", "placeholder", "created_at"), on="id", how="left").sort("id")
     trees = _tree_table(lineage, posts)
     return {"posts": posts, "edges": edges, "lineage": lineage, "problems": problems,
             "trees": trees, "observations": observations}
-
 
 
 class Archive:
@@ -886,8 +894,9 @@ class Archive:
         except (DeltaError, OSError, pl.exceptions.PolarsError):
             return None
         new_ids = rows.get_column("id").unique()
-        old_posts = old["posts"].filter(pl.col("n_obs") > 0)  # placeholders (n_obs 0) are made again from lineage
-        seen = old_posts.filter(pl.col("id").is_in(new_ids.implode())).get_column("id")
+        old_posts = old["posts"]
+        seen = (old_posts.select("id", "n_obs").filter(pl.col("n_obs") > 0, pl.col("id").is_in(new_ids.implode()))
+                .get_column("id"))
         if seen.len():  # posts observed again: their older rows decide with the new ones
             try:
                 earlier = (pl.scan_delta(table, version=base).select(_VIEW_COLS)
@@ -896,13 +905,19 @@ class Archive:
                 return None
             rows = pl.concat([earlier.cast(cast).select(_VIEW_COLS), rows])  # type: ignore[arg-type]
         latest, observations = _latest_rows(rows, None)
-        kept = old_posts.filter(~pl.col("id").is_in(new_ids.implode()))
         columns = [c for c in latest.columns if c not in ("parents", "ingested_at")]
-        kept = kept.select(columns).cast({"n_obs": latest.schema["n_obs"]})
-        edges = pl.concat([old["edges"].filter(~pl.col("child").is_in(new_ids.implode())), _edges_of(latest)])
-        observations = pl.concat([old["observations"], observations])
-        grown = pl.concat([kept, latest.select(columns)]).sort("id")
-        return _views_of(grown, observations, edges=edges)
+        kept = old_posts.select(columns).cast({"n_obs": latest.schema["n_obs"]})
+        old_edges, old_obs = old["edges"], old["observations"]
+        if seen.len():  # a filter copies every row it keeps: only when posts were observed again
+            old_edges = old_edges.filter(~pl.col("child").is_in(seen.implode()))
+            old_obs = old_obs.filter(~pl.col("id").is_in(seen.implode()))  # theirs are all in ``observations``
+        edges = pl.concat([old_edges, _edges_of(latest)])
+        observations = pl.concat([old_obs, observations])
+        # left out while gathering (a filter would copy every row): placeholders, made again from lineage,
+        # and the older rows of posts observed again
+        n_old = kept.height
+        keep = (pl.int_range(pl.len()) >= n_old) | ((pl.col("n_obs") > 0) & ~pl.col("id").is_in(seen.implode()))
+        return _views_of(pl.concat([kept, latest.select(columns)]), observations, edges=edges, keep=keep)
 
     def _inferred_rows(self, version: int, t: datetime | None) -> tuple[pl.DataFrame, int]:
         """Inferred links valid for this pin, as edge rows (``evidence == "inferred"``), and the table version.
