@@ -102,3 +102,18 @@ def test_redaction_rewrites_so_views_are_built_in_full(arc: Archive):
 
 def test_nothing_cached_means_a_full_build(arc: Archive):
     assert arc._grown_views(arc.version()) is None
+
+
+def test_background_follow_grows_without_reading_the_whole_log(arc: Archive, monkeypatch):
+    arc.follow = "background"
+    first = _warm(arc)
+    assert arc.view_version() == first
+    read: list[int] = []
+    full_read = Archive._read_log
+    monkeypatch.setattr(Archive, "_read_log", lambda self, v, cols: read.append(v) or full_read(self, v, cols))
+    ingest_records(arc, [_rec("f", 2, parents=("c",))])
+    v = arc.version()
+    arc.view_version()  # a reader notices the new version: one thread builds its views
+    assert arc.settle(60) == v
+    assert v not in read  # grown from the views in memory, not rebuilt from the log (ingest reads its own)
+    _same({n: arc._view(n, None) for n in _VIEW_NAMES}, _full(arc.path, v))
