@@ -395,6 +395,8 @@ class Archive:
         # held while background follow builds a version's views; a reader doing other archive-wide work
         # (the dashboard drawing a page) holds it too, so the two never add up in memory
         self.heavy = threading.Lock()
+        # called with the new version once background follow shows it (the dashboard drops its memo of older ones)
+        self.on_shown: list[Callable[[int], None]] = []
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -748,6 +750,8 @@ class Archive:
         if self._served is None or version > self._served:
             self._served = version
             self._evict()
+            for hook in list(self.on_shown):
+                hook(version)
 
     def records(self, as_of: AsOf = None, *, columns: list[str] | None = None) -> pl.DataFrame:
         """The raw observation log (every stored row), pinned by ``as_of``.

@@ -111,9 +111,12 @@ def test_background_follow_grows_without_reading_the_whole_log(arc: Archive, mon
     read: list[int] = []
     full_read = Archive._read_log
     monkeypatch.setattr(Archive, "_read_log", lambda self, v, cols: read.append(v) or full_read(self, v, cols))
+    shown: list[int] = []
+    arc.on_shown.append(shown.append)  # the dashboard drops its memo of older versions here
     ingest_records(arc, [_rec("f", 2, parents=("c",))])
     v = arc.version()
     arc.view_version()  # a reader notices the new version: one thread builds its views
     assert arc.settle(60) == v
     assert v not in read  # grown from the views in memory, not rebuilt from the log (ingest reads its own)
+    assert shown == [v]
     _same({n: arc._view(n, None) for n in _VIEW_NAMES}, _full(arc.path, v))
