@@ -282,6 +282,98 @@ def _tree_table(lineage: pl.DataFrame, posts: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+_VIEW_COLS = _POST_COLS + ["parents", "ingested_at"]  # what the views read of the log
+
+
+def _latest_rows(recs: pl.DataFrame, t: datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The latest observation of each post (``n_obs`` counted) and the observations, from log rows.
+
+    ``recs`` holds every row of the posts it names (``_VIEW_COLS``); the caller passes it
+    without keeping a reference, so the wide log is freed before the views are built.
+    """
+    recs = recs.with_columns(observed_at=pl.coalesce("fetched_at", "ingested_at"))
+    if t is not None:
+        # As of a time: the posts created by then, each with its latest observation made by then,
+        # or, when it was first observed later, its earliest observation (what it looked like first).
+        recs = recs.filter(pl.col("created_at") <= t).with_columns(
+            _later=(pl.col("observed_at") > t).cast(pl.Int8),
+            _key=pl.when(pl.col("observed_at") > t).then(-pl.col("observed_at").dt.epoch("us"))
+            .otherwise(pl.col("observed_at").dt.epoch("us")),
+        )
+        latest = (
+            recs.sort(["id", "_later", "_key", "ingested_at", "content_hash"], descending=[False, True, False,
+                                                                                      False, False])
+            .group_by("id", maintain_order=True)
+            .agg(pl.all().exclude("_later", "_key").last(), n_obs=(pl.col("_later") == 0).sum().cast(pl.UInt32))
+        )
+        recs = recs.filter(pl.col("_later") == 0).drop("_later", "_key")
+    elif recs.get_column("id").n_unique() == recs.height:  # one observation per post: sorting is enough
+        latest = recs.with_columns(n_obs=pl.lit(1, dtype=pl.UInt32))  # no sort: the views sort once
+    else:
+        latest = (
+            recs.sort(["id", "observed_at", "ingested_at", "content_hash"])
+            .group_by("id", maintain_order=True)
+            .agg(pl.all().last(), n_obs=pl.len())
+        )
+    if recs.height != latest.height:  # one line per edge: the union of the parents, in the order stored
+        # (ingest time, then row order: the same whatever order the data files are listed in)
+        stored = recs.select("id", "observed_at", "parents", "ingested_at").sort("ingested_at", maintain_order=True)
+        latest = merge_equal_time_parents(stored, latest)
+    observations = recs.select(*_OBS_COLS).unique()
+    return latest, observations
+
+
+_OBS_COLS = ["id", "observed_at", "views", "likes", "remixes", "comments"]
+
+
+def _edges_of(latest: pl.DataFrame) -> pl.DataFrame:
+    """One row per declared parent of each post (``child, parent, relation, evidence, confidence, rank``)."""
+    # declaration order of each parent: explode keeps list order
+    return (
+        latest.select(pl.col("id").alias("child"), "parents")
+        .filter(pl.col("parents").list.len() > 0)
+        .with_columns(rank=pl.int_ranges(pl.col("parents").list.len()))
+        .explode(["parents", "rank"])
+        .unnest("parents")
+        .rename({"id": "parent"})
+        .select("child", "parent", "relation", "evidence", "confidence", pl.col("rank").cast(pl.Int64))
+    )
+
+
+def _views_of(latest: pl.DataFrame, observations: pl.DataFrame, *, edges: pl.DataFrame | None = None,
+              keep: pl.Expr | None = None) -> dict[str, pl.DataFrame]:
+    """The six views from the latest row of each post (any order) and the observations (distinct rows).
+
+    ``edges`` (declared edges, any order) is taken from ``latest``'s ``parents`` when not given;
+    ``keep`` (a boolean expression on ``latest``) leaves out the rows where it is false.
+    The wide post rows are gathered once (every reordering or filter copies their text):
+    lineage is computed on the ids first, the placeholders it names are added, then one
+    gather puts the kept rows in id order.
+    """
+    edges = (_edges_of(latest) if edges is None else edges).sort(["child", "rank"])
+    observations = observations.sort(_OBS_COLS)  # every column: one order for equal times
+    real = latest.drop("parents", "ingested_at", strict=False)
+    narrow = real.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row"), "id", "created_at",
+                         _keep=pl.lit(True) if keep is None else keep).filter("_keep").sort("id")
+    lin, problems = compute_lineage(narrow.select("id"), edges, created=narrow.select("id", "created_at"))
+    holders = lin.select("id").join(narrow.select("id"), on="id", how="anti")  # parents not in the archive
+    order = pl.concat([narrow.select("_row", "id"),
+                       holders.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("_row") + real.height, "id")])
+    order = order.sort("id").get_column("_row")
+    columns = [c for c in real.columns if c != "id"] + ["id"]
+    posts = (
+        pl.concat([real, holders], how="diagonal")[order].select(columns)
+        .with_columns(placeholder=pl.col("source").is_null(),  # text after the gather: it shares prompt's memory
+                      text=pl.when(pl.col("prompt").is_not_null() & (pl.col("prompt") != ""))
+                      .then(pl.col("prompt")).otherwise(pl.col("title")).fill_null(""))
+        .with_columns(pl.col("n_obs").fill_null(0).cast(pl.Int64), pl.col("redacted").fill_null(False))
+    )
+    lineage = lin.join(posts.select("id", "placeholder", "created_at"), on="id", how="left").sort("id")
+    trees = _tree_table(lineage, posts)
+    return {"posts": posts, "edges": edges, "lineage": lineage, "problems": problems,
+            "trees": trees, "observations": observations}
+
+
 class Archive:
     """A graph store on disk. Open it with :meth:`Archive.open`."""
 
@@ -303,6 +395,8 @@ class Archive:
         # held while background follow builds a version's views; a reader doing other archive-wide work
         # (the dashboard drawing a page) holds it too, so the two never add up in memory
         self.heavy = threading.Lock()
+        # called with the new version once background follow shows it (the dashboard drops its memo of older ones)
+        self.on_shown: list[Callable[[int], None]] = []
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -656,6 +750,8 @@ class Archive:
         if self._served is None or version > self._served:
             self._served = version
             self._evict()
+            for hook in list(self.on_shown):
+                hook(version)
 
     def records(self, as_of: AsOf = None, *, columns: list[str] | None = None) -> pl.DataFrame:
         """The raw observation log (every stored row), pinned by ``as_of``.
@@ -762,61 +858,70 @@ class Archive:
                 del self._cache[k]
 
     def _build_views(self, version: int, t: datetime | None) -> dict[str, pl.DataFrame]:
-        recs = self._read_log(version, _POST_COLS + ["parents", "ingested_at"])
-        recs = recs.with_columns(observed_at=pl.coalesce("fetched_at", "ingested_at"))
-        if t is not None:
-            # As of a time: the posts created by then, each with its latest observation made by then,
-            # or, when it was first observed later, its earliest observation (what it looked like first).
-            recs = recs.filter(pl.col("created_at") <= t).with_columns(
-                _later=(pl.col("observed_at") > t).cast(pl.Int8),
-                _key=pl.when(pl.col("observed_at") > t).then(-pl.col("observed_at").dt.epoch("us"))
-                .otherwise(pl.col("observed_at").dt.epoch("us")),
-            )
-            latest = (
-                recs.sort(["id", "_later", "_key", "ingested_at", "content_hash"], descending=[False, True, False,
-                                                                                          False, False])
-                .group_by("id", maintain_order=True)
-                .agg(pl.all().exclude("_later", "_key").last(), n_obs=(pl.col("_later") == 0).sum().cast(pl.UInt32))
-            )
-            recs = recs.filter(pl.col("_later") == 0).drop("_later", "_key")
-        elif recs.get_column("id").n_unique() == recs.height:  # one observation per post: sorting is enough
-            latest = recs.sort("id").with_columns(n_obs=pl.lit(1, dtype=pl.UInt32))
-        else:
-            latest = (
-                recs.sort(["id", "observed_at", "ingested_at", "content_hash"])
-                .group_by("id", maintain_order=True)
-                .agg(pl.all().last(), n_obs=pl.len())
-            )
-        latest = merge_equal_time_parents(recs, latest)  # one line per edge: the union of the parents
-        observations = recs.select("id", "observed_at", "views", "likes", "remixes", "comments").unique().sort(
-            ["id", "observed_at"])
-        del recs  # the wide log is not needed past this point (one copy less while posts are built)
-        # declaration order of each parent: explode keeps list order
-        edges = (
-            latest.select(pl.col("id").alias("child"), "parents")
-            .filter(pl.col("parents").list.len() > 0)
-            .with_columns(rank=pl.int_ranges(pl.col("parents").list.len()))
-            .explode(["parents", "rank"])
-            .unnest("parents")
-            .rename({"id": "parent"})
-            .select("child", "parent", "relation", "evidence", "confidence", pl.col("rank").cast(pl.Int64))
-            .sort(["child", "rank"])
-        )
-        created = latest.select("id", "created_at")
-        lin, problems = compute_lineage(latest.select("id"), edges, created=created)
-        posts = (
-            latest.drop("parents", "ingested_at")
-            .join(lin.select("id"), on="id", how="right")
-            .with_columns(placeholder=pl.col("source").is_null(),
-                          text=pl.when(pl.col("prompt").is_not_null() & (pl.col("prompt") != ""))
-                          .then(pl.col("prompt")).otherwise(pl.col("title")).fill_null(""))
-            .with_columns(pl.col("n_obs").fill_null(0).cast(pl.Int64), pl.col("redacted").fill_null(False))
-            .sort("id")
-        )
-        lineage = lin.join(posts.select("id", "placeholder", "created_at"), on="id", how="left").sort("id")
-        trees = _tree_table(lineage, posts)
-        return {"posts": posts, "edges": edges, "lineage": lineage, "problems": problems,
-                "trees": trees, "observations": observations}
+        if t is None:
+            views = self._grown_views(version)
+            if views is not None:
+                return views
+        latest, observations = _latest_rows(self._read_log(version, _VIEW_COLS), t)
+        return _views_of(latest, observations)
+
+    def _grown_views(self, version: int) -> dict[str, pl.DataFrame] | None:
+        """The views of ``version`` grown from those of an older version held in memory, or ``None``.
+
+        The log is append-mostly: when ``version`` only added data files since a version whose
+        views are cached, only the added rows are read (and, for posts they observe again, those
+        posts' older rows); every other post keeps its rows, which share memory with the older
+        views. Lineage, trees and problems are computed again over every post, so the views are
+        the ones a full build gives. Anything else (a redaction or restore rewrote files, no
+        older version in memory, a file that cannot be read) returns ``None``: a full build.
+        """
+        with self._lock:
+            older = [k[1] for k in self._cache if len(k) == 3 and k[0] == "posts" and k[2] is None
+                     and k[1] < version]
+            base = max(older, default=None)
+            old = {n: self._cache.get((n, base, None)) for n in _VIEW_NAMES} if base is not None else {}
+        if base is None or any(v is None for v in old.values()):
+            return None
+        try:
+            table = str(self.path / "records")
+            before = DeltaTable(table, version=base).file_uris()
+            after = DeltaTable(table, version=version).file_uris()
+            if not set(before) <= set(after):
+                return None  # files were removed or rewritten (redact, restore): build from the log
+            known = set(before)
+            added = [f for f in after if f not in known]
+            if not added:
+                return None
+            cast = {c: RECORD_SCHEMA[c] for c in _VIEW_COLS}
+            rows = pl.concat([pl.read_parquet(f, columns=_VIEW_COLS).cast(cast).select(_VIEW_COLS)  # type: ignore
+                              for f in added])
+        except (DeltaError, OSError, pl.exceptions.PolarsError):
+            return None
+        new_ids = rows.get_column("id").unique()
+        old_posts = old["posts"]
+        seen = (old_posts.select("id", "n_obs").filter(pl.col("n_obs") > 0, pl.col("id").is_in(new_ids.implode()))
+                .get_column("id"))
+        if seen.len():  # posts observed again: their older rows decide with the new ones
+            try:
+                earlier = (pl.scan_delta(table, version=base).select(_VIEW_COLS)
+                           .filter(pl.col("id").is_in(seen.implode())).collect())
+            except (DeltaError, OSError, pl.exceptions.PolarsError):
+                return None
+            rows = pl.concat([earlier.cast(cast).select(_VIEW_COLS), rows])  # type: ignore[arg-type]
+        latest, observations = _latest_rows(rows, None)
+        columns = [c for c in latest.columns if c not in ("parents", "ingested_at")]
+        kept = old_posts.select(columns).cast({"n_obs": latest.schema["n_obs"]})
+        old_edges, old_obs = old["edges"], old["observations"]
+        if seen.len():  # a filter copies every row it keeps: only when posts were observed again
+            old_edges = old_edges.filter(~pl.col("child").is_in(seen.implode()))
+            old_obs = old_obs.filter(~pl.col("id").is_in(seen.implode()))  # theirs are all in ``observations``
+        edges = pl.concat([old_edges, _edges_of(latest)])
+        observations = pl.concat([old_obs, observations])
+        # left out while gathering (a filter would copy every row): placeholders, made again from lineage,
+        # and the older rows of posts observed again
+        n_old = kept.height
+        keep = (pl.int_range(pl.len()) >= n_old) | ((pl.col("n_obs") > 0) & ~pl.col("id").is_in(seen.implode()))
+        return _views_of(pl.concat([kept, latest.select(columns)]), observations, edges=edges, keep=keep)
 
     def _inferred_rows(self, version: int, t: datetime | None) -> tuple[pl.DataFrame, int]:
         """Inferred links valid for this pin, as edge rows (``evidence == "inferred"``), and the table version.

@@ -39,6 +39,7 @@ def create_app(archive_path: str | Path, *, hosts: frozenset[str] | None = None)
     app.server.config["ARCHIVE_PATH"] = str(arc.path)
     app.server.config["ARCHIVE"] = arc
     app.server.extensions["remix_memo"] = Memo()
+    arc.on_shown.append(app.server.extensions["remix_memo"].seen_version)  # older frames go with older views
     app.server.extensions["remix_pages"] = PageCache(app)
     from dashboard.thumbs import register_thumbnail_route
 
