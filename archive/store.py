@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 import networkx as nx
 import numpy as np
 import polars as pl
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from archive import tempfiles
@@ -444,13 +444,24 @@ class Archive:
             self.commit(f"writing the {name} table", lambda: frame.write_delta(str(self.path / name), mode="append"))
             return self.table_version(name)
 
-    def write_table(self, name: str, frame: pl.DataFrame, *, mode: str = "overwrite") -> int:
-        """Write (``overwrite`` or ``append``) a derived or analysis table; returns its version."""
+    def write_table(self, name: str, frame: pl.DataFrame | pl.LazyFrame, *, mode: str = "overwrite") -> int:
+        """Write (``overwrite`` or ``append``) a derived or analysis table; returns its version.
+
+        A lazy frame is written as it is computed, batch by batch in its row order, in
+        one commit: its rows never all sit in memory at once.
+        """
         self._writable()
         with self.writing():
             opts = {"schema_mode": "overwrite"} if mode == "overwrite" and self.has_table(name) else None
-            self.commit(f"writing the {name} table", lambda: frame.write_delta(
-                str(self.path / name), mode=mode, delta_write_options=opts))  # type: ignore[arg-type]
+            if isinstance(frame, pl.LazyFrame):
+                lazy = frame
+                write = lambda: write_deltalake(  # noqa: E731 - a fresh stream for each try of the commit
+                    str(self.path / name), lazy.collect_batches(maintain_order=True, lazy=True), mode=mode,
+                    **(opts or {}))  # type: ignore[arg-type]
+            else:
+                write = lambda: frame.write_delta(  # noqa: E731
+                    str(self.path / name), mode=mode, delta_write_options=opts)  # type: ignore[arg-type]
+            self.commit(f"writing the {name} table", write)
             return self.table_version(name)
 
     def commit(self, doing: str, write: Callable[[], T]) -> T:
@@ -540,8 +551,9 @@ class Archive:
     def sweep_leftovers(self) -> list[Path]:
         """Remove temporary files and folders that killed writers left in the archive; returns them.
 
-        View caches being written (``_views/v<N>/.<view>.<stamp>.tmp``) and half-written
-        snapshot bags (``snapshots/<root>/.partial-<stamp>``) of processes that are gone.
+        View caches being written (``_views/v<N>/.<view>.<stamp>.tmp``), half-written
+        snapshot bags (``snapshots/<root>/.partial-<stamp>``) and the per-bucket results an
+        analysis spills (``.analyze-<stamp>/``) of processes that are gone.
         Every write command does this first (:meth:`writing`); a snapshot does it too.
         """
         gone: list[Path] = []
@@ -558,6 +570,7 @@ class Archive:
         if snaps.is_dir():
             for d in snaps.iterdir():
                 gone += tempfiles.sweep(d, ".partial-")
+        gone += tempfiles.sweep(self.path, ".analyze-")  # per-bucket results an analysis spilled to disk
         return gone
 
     def _writable(self) -> None:
