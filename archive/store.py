@@ -447,8 +447,9 @@ class Archive:
     def write_table(self, name: str, frame: pl.DataFrame | pl.LazyFrame, *, mode: str = "overwrite") -> int:
         """Write (``overwrite`` or ``append``) a derived or analysis table; returns its version.
 
-        A lazy frame is written as it is computed, batch by batch in its row order, in
-        one commit: its rows never all sit in memory at once.
+        A lazy frame is written as it is computed, batch by batch, in one commit: its rows
+        never all sit in memory at once (their order is not promised: sort a frame in memory
+        where the order of the rows matters).
         """
         self._writable()
         with self.writing():

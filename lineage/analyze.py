@@ -273,12 +273,12 @@ BUCKET_NODES = 100_000
 _SPILLED = ("nodes", "edges", "blame", "styles")
 
 
-def root_buckets(sizes: pl.DataFrame, *, buckets: int = 8, max_nodes: int = BUCKET_NODES) -> pl.DataFrame:
+def root_buckets(sizes: pl.DataFrame, *, buckets: int = 8, max_nodes: int | None = None) -> pl.DataFrame:
     """``root, bucket``: trees put in buckets of consecutive roots (in root order) of about equal node counts.
 
     ``sizes`` has ``root, n`` (nodes per tree). There are at least ``buckets`` buckets
     when there are that many trees, and none holds much more than ``max_nodes``
-    nodes unless one tree alone is larger. A tree is never split. Bucket numbers
+    nodes (default :data:`BUCKET_NODES`) unless one tree alone is larger. A tree is never split. Bucket numbers
     rise with the root, so the per-bucket results, put end to end, are in root order.
     Rows are sorted by ``root``.
 
@@ -290,7 +290,7 @@ def root_buckets(sizes: pl.DataFrame, *, buckets: int = 8, max_nodes: int = BUCK
     """
     s = sizes.select("root", pl.col("n").cast(pl.Int64)).sort("root")
     total = int(s.get_column("n").sum() or 0)
-    cap = max(1, min(max_nodes, -(-total // max(1, buckets))))
+    cap = max(1, min(BUCKET_NODES if max_nodes is None else max_nodes, -(-total // max(1, buckets))))
     # a tree goes to the bucket its first node falls in
     return s.select("root", bucket=((pl.col("n").cum_sum() - pl.col("n")) // cap).cast(pl.Int64))
 
@@ -510,8 +510,10 @@ def _whole_archive(archive: Archive, nodes: pl.DataFrame, per_tree: dict[str, pl
     node_bleed = bleed_rates(labels, level="node").select("id", "new_terms", "bled", "bleed_share")
     tree_bleed = bleed_rates(labels, level="tree")
     tables: dict[str, pl.DataFrame | pl.LazyFrame] = {
-        "nodes": (per_tree["nodes"].join(node_bleed.lazy(), on="id", how="left", maintain_order="left")
-                  .sort(["root", "depth", "id"], maintain_order=True)),
+        # collected and sorted in memory: the table is written in (root, depth, id) order (a sort streamed
+        # into the writer did not always arrive in order)
+        "nodes": (per_tree["nodes"].join(node_bleed.lazy(), on="id", how="left").collect()
+                  .sort(["root", "depth", "id"])),
         "edges": per_tree["edges"], "blame": per_tree["blame"], "styles": per_tree["styles"],
         "trees": (per_tree["trees"].collect().join(tree_bleed, on="root", how="left")
                   .join(archive.trees().select("root", "views", "root_text"), on="root", how="left")
@@ -522,8 +524,7 @@ def _whole_archive(archive: Archive, nodes: pl.DataFrame, per_tree: dict[str, pl
     }
     del styles
     report("decay", 0, 1)
-    nd = (per_tree["nodes"].select("id", "parent", "root", "depth", "edge_drift", "root_drift").collect()
-          .sort(["root", "depth", "id"]))
+    nd = tables["nodes"].select("id", "parent", "root", "depth", "edge_drift", "root_drift")  # type: ignore[union-attr]
     tables.update(decay_tables(nd, lin, nodes, labels, n_boot=n_boot, seed=seed))
     del nd
     report("writing", 0, len(TABLES))
