@@ -509,6 +509,9 @@ def _whole_archive(archive: Archive, nodes: pl.DataFrame, per_tree: dict[str, pl
     labels = _with_facets(labels, styles)
     node_bleed = bleed_rates(labels, level="node").select("id", "new_terms", "bled", "bleed_share")
     tree_bleed = bleed_rates(labels, level="tree")
+    flow = flow_matrix(labels)
+    homog = homogenisation(styles.select("id", "term"), lin, window=window)
+    del styles
     tables: dict[str, pl.DataFrame | pl.LazyFrame] = {
         # collected and sorted in memory: the table is written in (root, depth, id) order (a sort streamed
         # into the writer did not always arrive in order)
@@ -518,11 +521,9 @@ def _whole_archive(archive: Archive, nodes: pl.DataFrame, per_tree: dict[str, pl
         "trees": (per_tree["trees"].collect().join(tree_bleed, on="root", how="left")
                   .join(archive.trees().select("root", "views", "root_text"), on="root", how="left")
                   .sort(["size", "root"], descending=[True, False])),
-        "style_labels": labels,
-        "flow": flow_matrix(labels),
-        "homogenisation": homogenisation(styles.select("id", "term"), lin, window=window),
+        "style_labels": labels, "flow": flow, "homogenisation": homog,
     }
-    del styles
+    del node_bleed
     report("decay", 0, 1)
     nd = tables["nodes"].select("id", "parent", "root", "depth", "edge_drift", "root_drift")  # type: ignore[union-attr]
     tables.update(decay_tables(nd, lin, nodes, labels, n_boot=n_boot, seed=seed))
