@@ -958,12 +958,37 @@ class Archive:
         mode = edges
         pin = self._pin(as_of)  # one version for every view read here
         root = self._node(post_id, as_of, pin, mode)["root"]
-        lin = self._view("lineage", as_of, pin, mode).filter(pl.col("root") == root)
+        lin = self._view("lineage", as_of, pin, mode)
+        lin = self._tree_rows(lin, root, ("lineage-roots", *pin) if mode == "declared" else None)
         posts = _rows_of(self._view("posts", as_of, pin), "id", lin.get_column("id"))
         edges = _rows_of(self._view("edges", as_of, pin, mode), "child", lin.get_column("id"))
         nodes = lin.drop("placeholder", "created_at").join(posts, on="id", how="left").sort(
             ["depth", "created_at", "id"], nulls_last=True)
         return Tree(root=root, nodes=nodes, edges=edges)
+
+    def _tree_rows(self, lin: pl.DataFrame, root: str, key: tuple | None) -> pl.DataFrame:
+        """The lineage rows of the tree ``root``, in ``lin``'s order.
+
+        A binary search in an index of the roots' 64-bit hashes (sorted, with each
+        node's row: 12 bytes a node, built once per store version and cached with the
+        views under ``key``), so opening a tree costs the tree's size, not a pass over
+        every node of the archive; rows whose root only shares the hash are dropped.
+        Without ``key`` (inferred links joined in) the view is filtered.
+        """
+        if key is None or lin.height == 0:
+            return lin.filter(pl.col("root") == root)
+        with self._lock:
+            index = self._cache.get(key)
+        if index is None:
+            index = pl.DataFrame({"h": lin.get_column("root").hash(seed=0),
+                                  "row": np.arange(lin.height, dtype=np.uint32)}).sort("h")
+            with self._lock:
+                self._cache[key] = index
+        h = pl.Series([root], dtype=pl.String).hash(seed=0)
+        hs = index.get_column("h")
+        lo, hi = int(hs.search_sorted(h[0], side="left")), int(hs.search_sorted(h[0], side="right"))
+        rows = np.sort(index.get_column("row").slice(lo, hi - lo).to_numpy())
+        return lin[rows].filter(pl.col("root") == root)
 
     def _reachable(self, post_id: str, as_of: AsOf, *, up: bool, depth: int | None = None,
                    edges: str = "declared") -> pl.DataFrame:
