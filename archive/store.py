@@ -980,8 +980,9 @@ class Archive:
         with self._lock:
             index = self._cache.get(key)
         if index is None:
-            index = pl.DataFrame({"h": lin.get_column("root").hash(seed=0),
-                                  "row": np.arange(lin.height, dtype=np.uint32)}).sort("h")
+            h = lin.get_column("root").hash(seed=0).to_numpy()
+            order = np.argsort(h, kind="stable")  # numpy on 64-bit integers: about 10 ms a million nodes
+            index = pl.DataFrame({"h": h[order], "row": order.astype(np.uint32)})
             with self._lock:
                 self._cache[key] = index
         h = pl.Series([root], dtype=pl.String).hash(seed=0)

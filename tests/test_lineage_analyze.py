@@ -209,9 +209,8 @@ def test_analysis_streams_per_root_bucket_and_the_buckets_do_not_change_the_tabl
     monkeypatch.setattr(an, "_spill", counting)
     monkeypatch.setattr(an, "BUCKET_NODES", 60)  # small buckets: many of them, never more than one held
     out = analyze(arc, force=True, n_boot=10, buckets=1)
-    sizes = arc.trees().get_column("size")
-    assert len(spilled) > 5 and sum(spilled) == arc.lineage().height
-    assert max(spilled) <= max(60 + int(sizes.max()), 2 * 60)  # a bucket is whole trees of about 60 nodes
+    # 600 nodes, about 60 a bucket: ten buckets by root hash (a hash may leave one empty), each of whole trees
+    assert 5 <= len(spilled) <= 10 and sum(spilled) == arc.lineage().height and max(spilled) < 300
     assert out["edges"] == one["edges"].height
     keys = {"nodes": ["id"], "edges": ["child", "parent"], "blame": ["id", "ancestor"], "styles": ["id", "term"],
             "style_labels": ["id", "term"], "trees": ["root"], "decay": ["measure"]}
