@@ -267,8 +267,8 @@ def analyze_tree(nodes: pl.DataFrame, edges: pl.DataFrame | None = None, **opts:
     return analyze_trees(nodes, edges, **opts)
 
 
-#: A root bucket holds whole trees of about this many nodes (a larger tree is a bucket on its own), so the
-#: memory of the per-tree work stays flat as the archive grows.
+#: Root buckets hold about this many nodes on average (whole trees, by root hash), so the memory of the
+#: per-tree work stays flat as the archive grows.
 BUCKET_NODES = 100_000
 _SPILLED = ("nodes", "edges", "blame", "styles")
 
@@ -345,7 +345,6 @@ def _per_tree_tables(prev: dict[str, pl.DataFrame], trees: list[pl.DataFrame], f
         frames = keep + new
         out[t] = pl.concat(frames, how="vertical_relaxed") if frames else pl.LazyFrame()
     return out
-
 
 
 def _table(name: str) -> str:
