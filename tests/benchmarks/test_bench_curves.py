@@ -295,7 +295,7 @@ def _one_pass(steps: list[Step], n: int, src: Path, lines: int, results: dict[st
         shutil.rmtree(store, ignore_errors=True)
 
 
-@pytest.mark.timeout(4 * 3600)  # every size, every step: about 40 minutes at the full sizes on 2 cores
+@pytest.mark.timeout(4 * 3600)  # every size, every step: 8-10 minutes at full size on 2 cores, more under load
 def test_cost_curves():
     assert len(SIZES) >= 2 and SIZES == sorted(set(SIZES)), "REMIX_BENCH_SIZES: two or more sizes, increasing"
     steps = []
