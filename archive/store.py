@@ -42,7 +42,7 @@ from typing import Any, TypeVar
 import networkx as nx
 import numpy as np
 import polars as pl
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from archive import tempfiles
@@ -541,13 +541,25 @@ class Archive:
             self.commit(f"writing the {name} table", lambda: frame.write_delta(str(self.path / name), mode="append"))
             return self.table_version(name)
 
-    def write_table(self, name: str, frame: pl.DataFrame, *, mode: str = "overwrite") -> int:
-        """Write (``overwrite`` or ``append``) a derived or analysis table; returns its version."""
+    def write_table(self, name: str, frame: pl.DataFrame | pl.LazyFrame, *, mode: str = "overwrite") -> int:
+        """Write (``overwrite`` or ``append``) a derived or analysis table; returns its version.
+
+        A lazy frame is written as it is computed, batch by batch, in one commit: its rows
+        never all sit in memory at once (their order is not promised: sort a frame in memory
+        where the order of the rows matters).
+        """
         self._writable()
         with self.writing():
             opts = {"schema_mode": "overwrite"} if mode == "overwrite" and self.has_table(name) else None
-            self.commit(f"writing the {name} table", lambda: frame.write_delta(
-                str(self.path / name), mode=mode, delta_write_options=opts))  # type: ignore[arg-type]
+            if isinstance(frame, pl.LazyFrame):
+                lazy = frame
+                write = lambda: write_deltalake(  # noqa: E731 - a fresh stream for each try of the commit
+                    str(self.path / name), lazy.collect_batches(maintain_order=True, lazy=True), mode=mode,
+                    **(opts or {}))  # type: ignore[arg-type]
+            else:
+                write = lambda: frame.write_delta(  # noqa: E731
+                    str(self.path / name), mode=mode, delta_write_options=opts)  # type: ignore[arg-type]
+            self.commit(f"writing the {name} table", write)
             return self.table_version(name)
 
     def commit(self, doing: str, write: Callable[[], T]) -> T:
@@ -637,8 +649,9 @@ class Archive:
     def sweep_leftovers(self) -> list[Path]:
         """Remove temporary files and folders that killed writers left in the archive; returns them.
 
-        View caches being written (``_views/v<N>/.<view>.<stamp>.tmp``) and half-written
-        snapshot bags (``snapshots/<root>/.partial-<stamp>``) of processes that are gone.
+        View caches being written (``_views/v<N>/.<view>.<stamp>.tmp``), half-written
+        snapshot bags (``snapshots/<root>/.partial-<stamp>``) and the per-bucket results an
+        analysis spills (``.analyze-<stamp>/``) of processes that are gone.
         Every write command does this first (:meth:`writing`); a snapshot does it too.
         """
         gone: list[Path] = []
@@ -655,6 +668,7 @@ class Archive:
         if snaps.is_dir():
             for d in snaps.iterdir():
                 gone += tempfiles.sweep(d, ".partial-")
+        gone += tempfiles.sweep(self.path, ".analyze-")  # per-bucket results an analysis spilled to disk
         return gone
 
     def _writable(self) -> None:
@@ -1072,12 +1086,38 @@ class Archive:
         mode = edges
         pin = self._pin(as_of)  # one version for every view read here
         root = self._node(post_id, as_of, pin, mode)["root"]
-        lin = self._view("lineage", as_of, pin, mode).filter(pl.col("root") == root)
+        lin = self._view("lineage", as_of, pin, mode)
+        lin = self._tree_rows(lin, root, ("lineage-roots", *pin) if mode == "declared" else None)
         posts = _rows_of(self._view("posts", as_of, pin), "id", lin.get_column("id"))
         edges = _rows_of(self._view("edges", as_of, pin, mode), "child", lin.get_column("id"))
         nodes = lin.drop("placeholder", "created_at").join(posts, on="id", how="left").sort(
             ["depth", "created_at", "id"], nulls_last=True)
         return Tree(root=root, nodes=nodes, edges=edges)
+
+    def _tree_rows(self, lin: pl.DataFrame, root: str, key: tuple | None) -> pl.DataFrame:
+        """The lineage rows of the tree ``root``, in ``lin``'s order.
+
+        A binary search in an index of the roots' 64-bit hashes (sorted, with each
+        node's row: 12 bytes a node, built once per store version and cached with the
+        views under ``key``), so opening a tree costs the tree's size, not a pass over
+        every node of the archive; rows whose root only shares the hash are dropped.
+        Without ``key`` (inferred links joined in) the view is filtered.
+        """
+        if key is None or lin.height == 0:
+            return lin.filter(pl.col("root") == root)
+        with self._lock:
+            index = self._cache.get(key)
+        if index is None:
+            h = lin.get_column("root").hash(seed=0).to_numpy()
+            order = np.argsort(h, kind="stable")  # numpy on 64-bit integers: about 10 ms a million nodes
+            index = pl.DataFrame({"h": h[order], "row": order.astype(np.uint32)})
+            with self._lock:
+                self._cache[key] = index
+        h = pl.Series([root], dtype=pl.String).hash(seed=0)
+        hs = index.get_column("h")
+        lo, hi = int(hs.search_sorted(h[0], side="left")), int(hs.search_sorted(h[0], side="right"))
+        rows = np.sort(index.get_column("row").slice(lo, hi - lo).to_numpy())
+        return lin[rows].filter(pl.col("root") == root)
 
     def _reachable(self, post_id: str, as_of: AsOf, *, up: bool, depth: int | None = None,
                    edges: str = "declared") -> pl.DataFrame:

@@ -122,8 +122,12 @@ def label_new_styles(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str
     u = st.filter(pl.col("id").is_not_null(), pl.col("term").is_not_null()).unique().join(lin, on="id", how="inner")
     if u.height == 0:
         return pl.DataFrame(schema=LABEL_SCHEMA)
-    inherited = u.join(u.select(parent="id", term="term", _inh=pl.lit(True)), on=["parent", "term"], how="left")
-    u = inherited.with_columns(pl.col("_inh").fill_null(False))
+    # inherited: the parent used the term too; (node, term) pairs as one integer key, a set test instead of a join
+    width = max(words.len(), 1)
+    used = u.select(pl.col("id") * width + pl.col("term")).to_series()
+    u = u.with_columns(_inh=(pl.col("parent") * width + pl.col("term")).is_in(used.implode()).fill_null(False)
+                       ).drop("parent")
+    del used
     # preorder intervals: on-path test = "some earlier-in-preorder user of s in this tree covers v"
     par = parent_index(lin)
     tin, tout = euler_tour(par, lin.get_column("depth").to_numpy())
@@ -135,7 +139,8 @@ def label_new_styles(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str
     new = new.join_asof(cover.select("root", "term", pl.col("tin").alias("tin_u"), "cov").sort("tin_u"),
                         left_on="tin", right_on="tin_u", by=["root", "term"], strategy="backward",
                         allow_exact_matches=False, check_sortedness=False)
-    new = new.with_columns(on_path=(pl.col("cov") > pl.col("tin")).fill_null(False))
+    new = new.with_columns(on_path=(pl.col("cov") > pl.col("tin")).fill_null(False)).drop("tin_u", "cov", "tout")
+    del cover, tour
     # first use of each term overall, and first use by a second tree
     per_tree = u.group_by("term", "root").agg(t=pl.col("created_at").min())
     ranked = per_tree.sort(["term", "t", "root"]).with_columns(k=pl.int_range(pl.len()).over("term"))
@@ -154,7 +159,9 @@ def label_new_styles(styles: pl.DataFrame, lineage: pl.DataFrame, *, window: str
     new = new.join(src, on=["id", "term"], how="left").with_columns(
         source_root=pl.when(pl.col("label") == "bled").then(pl.coalesce("src", "r_other")).otherwise(None))
     inh = u.filter(pl.col("_inh")).with_columns(label=pl.lit("inherited"), source_root=pl.lit(None, pl.Int64))
+    del u, src
     out = pl.concat([inh.select(list(LABEL_SCHEMA)), new.select(list(LABEL_SCHEMA))], how="vertical_relaxed")
+    del inh, new
     out = out.sort(["id", "term"])
     out = out.with_columns(
         id=names.gather(out.get_column("id")), term=words.gather(out.get_column("term")),

@@ -187,3 +187,44 @@ def test_cli_drift_under_a_placeholder_root(tmp_path):
     # the missing root has no words: drift and retention are measured from p:1, its first real descendant
     assert out["root"] == "p:gone" and out["retention"] == 0.75
     assert [r["root_drift"] for r in out["path"]] == [None, 0.0, pytest.approx(2 / 5)]
+
+
+def test_analysis_streams_per_root_bucket_and_the_buckets_do_not_change_the_tables(tmp_path, records, monkeypatch):
+    """Each bucket's per-tree tables go to disk as it finishes; one bucket or many, the same tables."""
+    import lineage.analyze as an
+    from archive import tempfiles
+
+    arc = Archive.open(tmp_path / "a", create=True)
+    ingest_records(arc, records, source="simulate")
+    analyze(arc, force=True, n_boot=10, buckets=1)
+    one = {t: load_results(arc, t) for t in ("nodes", "edges", "blame", "styles", "style_labels", "trees", "decay")}
+    spilled: list[int] = []
+    real_spill = an._spill
+
+    def counting(res, folder, k):
+        assert folder.parent == arc.path and folder.name.startswith(".analyze-")
+        spilled.append(res["nodes"].height)
+        return real_spill(res, folder, k)
+
+    monkeypatch.setattr(an, "_spill", counting)
+    monkeypatch.setattr(an, "BUCKET_NODES", 60)  # small buckets: many of them, never more than one held
+    out = analyze(arc, force=True, n_boot=10, buckets=1)
+    # 600 nodes, about 60 a bucket: ten buckets by root hash (a hash may leave one empty), each of whole trees
+    assert 5 <= len(spilled) <= 10 and sum(spilled) == arc.lineage().height and max(spilled) < 300
+    assert out["edges"] == one["edges"].height
+    keys = {"nodes": ["id"], "edges": ["child", "parent"], "blame": ["id", "ancestor"], "styles": ["id", "term"],
+            "style_labels": ["id", "term"], "trees": ["root"], "decay": ["measure"]}
+    for t, key in keys.items():
+        got = load_results(arc, t)
+        assert_frame_equal(one[t].sort(key), got.sort(key))
+    # the nodes table is still written in (root, depth, id) order, and nothing is left in the archive folder
+    nodes = load_results(arc, "nodes")
+    assert_frame_equal(nodes, nodes.sort(["root", "depth", "id"]))
+    assert not list(arc.path.glob(".analyze-*"))
+    # what a killed analysis leaves behind is swept by the next writer
+    dead = arc.path / ".analyze-999999999-1-0a1b"
+    (dead / "x").mkdir(parents=True)
+    assert dead in arc.sweep_leftovers() and not dead.exists()
+    mine = arc.path / tempfiles.temp_name(".analyze-")
+    mine.mkdir()
+    assert mine not in arc.sweep_leftovers() and mine.exists()

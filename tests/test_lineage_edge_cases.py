@@ -214,3 +214,16 @@ def test_kaplan_meier_equals_scipy_ecdf_with_censored_data(seed: int):
     want = ecdf(CensoredData(uncensored=d[e], right=d[~e])).sf.evaluate(km.get_column("time").to_numpy())
     np.testing.assert_allclose(km.get_column("survival").to_numpy(), want, rtol=0, atol=1e-12)
     assert km.get_column("events").sum() == e.sum() and km.get_column("censored").sum() == (~e).sum()
+
+
+def test_edge_drift_same_with_ids_sorted_or_not():
+    """Sorted unique ids take a binary search, others a join: the same drift either way."""
+    rng = np.random.default_rng(3)
+    words = ["red", "fox", "cat", "owl", "vhs", "noir", "neon", "rain"]
+    ids = [f"n{i:03d}" for i in range(120)]
+    nodes = pl.DataFrame({"id": ids, "text": [" ".join(rng.choice(words, 4)) for _ in ids]})
+    edges = pl.DataFrame({"child": ids[1:], "parent": [ids[int(rng.integers(0, k + 1))] for k in range(119)]})
+    by_search = edge_drift(nodes, edges, ops=False)
+    by_join = edge_drift(nodes.sample(fraction=1.0, shuffle=True, seed=1), edges, ops=False)
+    assert by_search.get_column("jaccard").drop_nulls().len() == 119
+    assert by_search.equals(by_join)

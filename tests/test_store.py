@@ -153,3 +153,25 @@ def test_version_follows_commits_of_other_writers_and_a_replaced_or_removed_stor
     shutil.rmtree(path)
     with pytest.raises(StoreError, match="is gone"):
         reader.version()
+
+
+def test_a_tree_is_found_through_the_root_index_as_by_a_scan(empty_store: Archive, monkeypatch):
+    """Archive.tree takes a tree's lineage rows by binary search in a cached index of root hashes:
+    the same rows, in the same order, as filtering every node; two roots sharing a hash stay apart."""
+    from archive.sources.simulate import SimParams, simulate
+
+    recs, _ = simulate(SimParams(seed=5, posts=400))
+    ingest_records(empty_store, recs, source="simulate")
+    lin = empty_store.lineage()
+    roots = lin.get_column("root").unique().sort().to_list()
+    for root in roots[:25]:
+        got = empty_store.tree(root).nodes.get_column("id").sort()
+        assert got.to_list() == lin.filter(pl.col("root") == root).get_column("id").sort().to_list()
+    assert any(k[0] == "lineage-roots" for k in empty_store._cache)  # built once, kept with the views
+    # every root hashed alike: the index finds every row of every tree, and the root check keeps each apart
+    real = pl.Series.hash
+    monkeypatch.setattr(pl.Series, "hash", lambda self, seed=0, *a: real(self.cast(pl.String).str.slice(0, 0), seed))
+    fresh = Archive.open(empty_store.path, read_only=True)
+    for root in roots[:10]:
+        want = lin.filter(pl.col("root") == root).get_column("id").to_list()
+        assert fresh._tree_rows(lin, root, ("lineage-roots", 0, None)).get_column("id").to_list() == want

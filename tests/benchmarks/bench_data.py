@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-__all__ = ["POSTS", "SEED", "cache_dir", "posts_jsonl", "store_for"]
+__all__ = ["PART", "POSTS", "SEED", "cache_dir", "posts_jsonl", "store_for"]
 
 POSTS = int(os.environ.get("REMIX_BENCH_POSTS", "1000000"))
 SEED = 42
+PART = 1_000_000  # the most posts one simulation makes (see posts_jsonl)
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -33,15 +35,40 @@ def _sim_tag() -> str:
     return hashlib.sha256(src).hexdigest()[:10]
 
 
-def posts_jsonl(posts: int = POSTS) -> Path:
-    """The cached JSONL file of ``posts`` simulated posts (made on first use)."""
-    path = cache_dir() / f"sim-s{SEED}-{posts}-{_sim_tag()}.jsonl"
+def _simulated(seed: int, posts: int) -> Path:
+    """The cached JSONL file of one simulation (``seed``, ``posts``), made by a child process on first use."""
+    path = cache_dir() / f"sim-s{seed}-{posts}-{_sim_tag()}.jsonl"
     if not path.exists():
         t = time.perf_counter()
-        print(f"\n[bench] simulating {posts:,} posts into {path} (once; cached) ...", file=sys.stderr, flush=True)
-        subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_data", str(posts), str(path)], cwd=REPO,
-                       check=True)
+        print(f"\n[bench] simulating {posts:,} posts (seed {seed}) into {path} (once; cached) ...", file=sys.stderr,
+              flush=True)
+        subprocess.run([sys.executable, "-m", "tests.benchmarks.bench_data", str(posts), str(path), str(seed)],
+                       cwd=REPO, check=True)
         print(f"[bench] simulated in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
+    return path
+
+
+def posts_jsonl(posts: int = POSTS) -> Path:
+    """The cached JSONL file of ``posts`` simulated posts (made on first use).
+
+    Up to :data:`PART` posts it is one simulation (seed :data:`SEED`). The simulator
+    holds every post in memory (about 4.5 GB at 1,000,000), so a larger file is the
+    concatenation of independent simulations of at most :data:`PART` posts with seeds
+    ``SEED, SEED + 1, ...`` (ids carry the seed: they never clash); the first part is
+    the 1,000,000-post file itself. Its trees are as large as one simulation's, its
+    days ``parts`` times as busy.
+    """
+    if posts <= PART:
+        return _simulated(SEED, posts)
+    path = cache_dir() / f"sim-s{SEED}-{posts}-{_sim_tag()}.jsonl"
+    if not path.exists():
+        parts = [_simulated(SEED + k, min(PART, posts - k * PART)) for k in range(-(-posts // PART))]
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 16 << 20)
+        tmp.replace(path)
     return path
 
 
@@ -50,8 +77,6 @@ def store_for(posts: int = POSTS) -> Path:
     src = posts_jsonl(posts)
     path = cache_dir() / f"store-{src.stem}"
     if not (path / "records" / "_delta_log").exists():
-        import shutil
-
         shutil.rmtree(path, ignore_errors=True)
         t = time.perf_counter()
         print(f"[bench] building the store {path} ...", file=sys.stderr, flush=True)
@@ -69,7 +94,8 @@ def _main(argv: list[str]) -> None:
 
     posts = int(argv[0]) if argv else POSTS
     out = Path(argv[1]) if len(argv) > 1 else cache_dir() / f"sim-s{SEED}-{posts}.jsonl"
-    records, truth = simulate(SimParams(seed=SEED, posts=posts))
+    seed = int(argv[2]) if len(argv) > 2 else SEED
+    records, truth = simulate(SimParams(seed=seed, posts=posts))
     tmp = out.with_name(out.name + ".tmp")
     write_jsonl(records, tmp, truth)
     tmp.replace(out)

@@ -1,13 +1,20 @@
 """Cost curves: time and peak memory of each step of the archive's life at growing sizes, and how they grow.
 
 For each size (``REMIX_BENCH_SIZES``, default ``100000,300000,1000000,3000000``) the
-simulated posts (made once and cached, as in :mod:`tests.benchmarks.bench_data`) go
-through the steps of :data:`STEPS`, each in a fresh child process: ``ingest`` (the JSONL
-into a new store), ``views`` (posts, edges, root/depth: the first read after an ingest),
-``analyze`` (every measure, every tree), ``tree`` (``Archive.tree`` on the tree closest to
-1,000 nodes, views in memory, median of 5) and ``infer`` when ``lineage.infer`` is there.
-The child times the step itself and reports its own peak RSS
+simulated posts (made once and cached, as in :mod:`tests.benchmarks.bench_data`; above
+1,000,000 posts, independent 1,000,000-post simulations end to end) go through the steps
+of :data:`STEPS`, each in a fresh child process: ``ingest`` (the JSONL into a new store),
+``views`` (posts, edges, root/depth: the first read after an ingest), ``analyze`` (every
+measure, every tree), ``tree`` (``Archive.tree`` on the tree closest to 1,000 nodes, views
+in memory, median of 5) and ``infer`` when ``lineage.infer`` is there (``infer_frame`` on
+every post with the declared links hidden: every post is a target, as on an archive of
+re-posts; on the links the archive has, nearly every post has a parent and there is
+little left to infer). The child times the step itself and reports its own peak RSS
 (``getrusage(RUSAGE_SELF).ru_maxrss``: the interpreter and its imports included).
+
+No step may pass ``REMIX_BENCH_CURVES_MEM_GB`` (default 7.5) of memory: a size whose
+peak, projected from the smaller sizes (:func:`projected_gb`), is above it is reported as
+``skipped (projected X GB)``, and a child that goes past it anyway is stopped and reported.
 
 Printed: a table of time and memory per size, and the growth exponent between
 consecutive sizes, ``log(t2/t1) / log(n2/n1)`` (1 is linear; n log n is a little
@@ -47,6 +54,9 @@ PNG = Path(os.environ.get("REMIX_BENCH_CURVES_PNG", str(REPO / "docs" / "cost-cu
 # machine the minimum is the steadier figure; worth it at small sizes
 REPEAT = max(1, int(os.environ.get("REMIX_BENCH_CURVES_REPEAT", "1")))
 SLACK = float(os.environ.get("REMIX_BENCH_CURVES_SLACK", "0.15"))
+# no step may pass this much memory: a size whose projected peak is above it is skipped, a child that goes past it
+# is stopped (both reported in the table instead of failing the run or the machine)
+MEM_LIMIT_GB = float(os.environ.get("REMIX_BENCH_CURVES_MEM_GB", "7.5"))
 
 # every child: argv = [store, jsonl]; prints one JSON line {"seconds", "maxrss_kb", ...} last
 _HEAD = "import json, resource, sys, time\nfrom archive.store import Archive\nstore, src = sys.argv[1], sys.argv[2]\n"
@@ -94,26 +104,66 @@ for _ in range(5):
 out = {"seconds": statistics.median(times), "tree_nodes": tree.nodes.height}
 """),
     Step("infer", """
-from click.testing import CliRunner
-from dashboard.cli import cli
+import polars as pl
+from lineage.infer import infer_frame
+a = Archive.open(store, read_only=True)
 t = time.perf_counter()
-r = CliRunner().invoke(cli, ["infer", "--archive", store], catch_exceptions=False)
-assert r.exit_code == 0, r.output
-out = {"seconds": time.perf_counter() - t}
+# the archive with its declared links hidden: every post is a target and every earlier post a candidate, as
+# `archivist infer` on an archive of re-posts without links (the same columns; the inferred_edges write left out)
+posts = a.posts().filter(~pl.col("placeholder")).select("id", "source", "created_at", "fetched_at", "author", "text",
+                                                         "views", "remixes")
+r = infer_frame(posts)
+out = {"seconds": time.perf_counter() - t, "targets": posts.height, "parents": r.edges.height}
 """, needs="lineage.infer"),
 ]
 
 
+def _rss_gb(pid: int) -> float:
+    try:
+        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS"))
+        return int(line.split()[1]) / 2**20
+    except (OSError, StopIteration, ValueError):
+        return 0.0
+
+
 def _run(step: Step, store: Path, src: Path) -> dict:
+    """Run one step in a child; past :data:`MEM_LIMIT_GB` of RSS it is stopped: ``{"stopped": "..."}``."""
     code = _HEAD + step.code + _TAIL
     t = time.perf_counter()
-    r = subprocess.run([sys.executable, "-c", code, str(store), str(src)], cwd=REPO, capture_output=True, text=True)
-    if r.returncode != 0:
-        raise AssertionError(f"step {step.name} failed:\n{r.stderr[-3000:]}")
-    out = json.loads(r.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen([sys.executable, "-c", code, str(store), str(src)], cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _rss_gb(proc.pid))
+        if peak > MEM_LIMIT_GB:
+            proc.kill()
+            proc.communicate()
+            return {"stopped": f"stopped at {peak:.1f} GB after {time.perf_counter() - t:.0f} s", "peak_gb": peak}
+        time.sleep(0.2)
+    stdout, stderr = proc.communicate()
+    if proc.returncode != 0:
+        raise AssertionError(f"step {step.name} failed:\n{stderr[-3000:]}")
+    out = json.loads(stdout.strip().splitlines()[-1])
     out["wall"] = time.perf_counter() - t
     out["peak_gb"] = out["maxrss_kb"] / 2**20
     return out
+
+
+def projected_gb(per: dict[int, dict], n: int) -> float | None:
+    """Peak memory a step would need at ``n`` posts, from its measured sizes below ``n`` (``None``: none yet).
+
+    From the largest measured size, growing as the last two measured sizes grew, and
+    at least linearly (fixed costs make small sizes look flatter than large ones grow).
+    """
+    done = sorted(k for k, v in per.items() if k < n and "seconds" in v)
+    if not done:
+        return None
+    n2 = done[-1]
+    e = 1.0
+    if len(done) > 1:
+        n1 = done[-2]
+        e = max(1.0, exponent(n1, per[n1]["peak_gb"], n2, per[n2]["peak_gb"]))
+    return per[n2]["peak_gb"] * (n / n2) ** e
 
 
 def exponent(n1: float, v1: float, n2: float, v2: float) -> float:
@@ -131,7 +181,11 @@ def _fmt_t(s: float) -> str:
 
 
 def render(results: dict[str, dict[int, dict]], sizes: list[int]) -> tuple[str, list[str]]:
-    """The table (time, peak memory, exponents per step and size) and the steps flagged above n log n."""
+    """The table (time, peak memory, exponents per step and size) and the steps flagged above n log n.
+
+    A size a step did not run at (``{"skipped": ...}`` or ``{"stopped": ...}``) has its
+    reason in the time column; exponents are taken between the sizes it ran at.
+    """
     head = ["step", "posts", "time", "peak RSS", "time exp.", "mem exp.", "n log n exp.", ""]
     rows, flagged = [head], []
     for name, per in results.items():
@@ -140,6 +194,10 @@ def render(results: dict[str, dict[int, dict]], sizes: list[int]) -> tuple[str, 
             if n not in per:
                 continue
             r = per[n]
+            if "seconds" not in r:
+                rows.append([name, f"{n:,}", r.get("skipped") or r.get("stopped", ""),
+                             f"{r['peak_gb']:.2f} GB" if "stopped" in r else "", "", "", "", ""])
+                continue
             te = me = nl = ""
             flag = ""
             if prev is not None:
@@ -171,13 +229,13 @@ def plot(results: dict[str, dict[int, dict]], sizes: list[int], path: Path, subt
     fig = make_subplots(rows=1, cols=2, subplot_titles=("time of the step (s)", "peak RSS of its process (GB)"))
     colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
     for i, (name, per) in enumerate(results.items()):
-        ns = [n for n in sizes if n in per]
+        ns = [n for n in sizes if "seconds" in per.get(n, {})]
         c = colors[i % len(colors)]
         fig.add_trace(go.Scatter(x=ns, y=[per[n]["seconds"] for n in ns], name=name, mode="lines+markers",
                                  line={"color": c}, legendgroup=name), row=1, col=1)
         fig.add_trace(go.Scatter(x=ns, y=[per[n]["peak_gb"] for n in ns], name=name, mode="lines+markers",
                                  line={"color": c}, legendgroup=name, showlegend=False), row=1, col=2)
-    if "ingest" in results and len(sizes) > 1:  # a guide: linear growth from ingest's first point
+    if "seconds" in results.get("ingest", {}).get(sizes[0], {}) and len(sizes) > 1:  # a guide: linear growth
         n0 = sizes[0]
         t0 = results["ingest"][n0]["seconds"]
         fig.add_trace(go.Scatter(x=sizes, y=[t0 * n / n0 for n in sizes], name="∝ n (guide)", mode="lines",
@@ -195,27 +253,49 @@ def plot(results: dict[str, dict[int, dict]], sizes: list[int], path: Path, subt
 
 
 def _one_pass(steps: list[Step], n: int, src: Path, lines: int, results: dict[str, dict[int, dict]]) -> None:
-    """Every step on a fresh store of the ``n``-post file; keeps each step's fastest run in ``results``."""
+    """Every step on a fresh store of the ``n``-post file; keeps each step's fastest run in ``results``.
+
+    A step whose projected peak memory (:func:`projected_gb`) is above :data:`MEM_LIMIT_GB`
+    is skipped; one stopped at the limit is noted; without a store (ingest skipped or
+    stopped) the other steps are skipped too.
+    """
     store = cache_dir() / f"curves-store-{n}"
     shutil.rmtree(store, ignore_errors=True)
     try:
-        outs = {}
+        outs: dict[str, dict] = {}
         for s in steps:
-            outs[s.name] = out = _run(s, store, src)
+            proj = projected_gb(results[s.name], n)
+            if s.name != "ingest" and "seconds" not in outs.get("ingest", {}):
+                out = {"skipped": "skipped (no store: ingest did not run)"}
+            elif proj is not None and proj > MEM_LIMIT_GB:
+                out = {"skipped": f"skipped (projected {proj:.1f} GB)"}
+            else:
+                out = _run(s, store, src)
+            outs[s.name] = out
             best = results[s.name].get(n)
-            if best is None or out["seconds"] < best["seconds"]:
+            if best is None or "seconds" not in best or ("seconds" in out and out["seconds"] < best["seconds"]):
                 results[s.name][n] = out
+            if "seconds" not in out:
+                print(f"[curves] {n:>9,} posts  {s.name:<8} {out.get('skipped') or out['stopped']}", flush=True)
+                continue
             print(f"[curves] {n:>9,} posts  {s.name:<8} {_fmt_t(out['seconds']):>10}  peak {out['peak_gb']:.2f} GB"
-                  + (f"  ({out['tree_nodes']:,}-node tree)" if "tree_nodes" in out else ""), flush=True)
+                  + (f"  ({out['tree_nodes']:,}-node tree)" if "tree_nodes" in out else "")
+                  + (f"  ({out['parents']:,} parents for {out['targets']:,} posts)" if "parents" in out else ""),
+                  flush=True)
         ing = outs["ingest"]
-        assert ing["read"] == lines and ing["stored"] + ing["quarantined"] == lines, ing
-        assert outs["views"]["nodes"] >= lines
-        if "analyze" in outs:
-            assert outs["analyze"]["nodes"] == outs["views"]["nodes"]
+        if "seconds" in ing:
+            assert ing["read"] == lines and ing["stored"] + ing["quarantined"] == lines, ing
+        if "seconds" in outs.get("views", {}):
+            assert outs["views"]["nodes"] >= lines
+            if "seconds" in outs.get("analyze", {}):
+                assert outs["analyze"]["nodes"] == outs["views"]["nodes"]
+        if "seconds" in outs.get("infer", {}):
+            assert 0 < outs["infer"]["parents"] < outs["infer"]["targets"]
     finally:
         shutil.rmtree(store, ignore_errors=True)
 
 
+@pytest.mark.timeout(4 * 3600)  # every size, every step: 8-10 minutes at full size on 2 cores, more under load
 def test_cost_curves():
     assert len(SIZES) >= 2 and SIZES == sorted(set(SIZES)), "REMIX_BENCH_SIZES: two or more sizes, increasing"
     steps = []
@@ -225,6 +305,7 @@ def test_cost_curves():
         else:
             steps.append(s)
     results: dict[str, dict[int, dict]] = {s.name: {} for s in steps}
+    load0 = os.getloadavg()[0]
     for n in SIZES:
         src = posts_jsonl(n)
         with open(src, "rb") as f:
@@ -235,8 +316,9 @@ def test_cost_curves():
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     load = os.getloadavg()[0]
     best = f" - fastest of {REPEAT} runs per step" if REPEAT > 1 else ""
-    subtitle = f"{bench_table.machine()} - {when} - load average {load:.1f}{best}"
+    subtitle = f"{bench_table.machine()} - {when} - load average {load0:.1f} at the start, {load:.1f} at the end{best}"
     text = f"Cost curves at {', '.join(f'{n:,}' for n in SIZES)} posts - {subtitle}\n{table}\n"
+    text += f"(peak memory limit per step: {MEM_LIMIT_GB:g} GB, REMIX_BENCH_CURVES_MEM_GB)\n"
     if flagged:
         text += f"flagged (time exponent above n log n + {SLACK}, or a fixed-size tree above 0.5):\n  "
         text += "\n  ".join(flagged) + "\n"
