@@ -12,7 +12,7 @@ re-posts; on the links the archive has, nearly every post has a parent and there
 little left to infer). The child times the step itself and reports its own peak RSS
 (``getrusage(RUSAGE_SELF).ru_maxrss``: the interpreter and its imports included).
 
-No step may pass ``REMIX_BENCH_CURVES_MEM_GB`` (default 7.5) of memory: a size whose
+No step may pass ``REMIX_BENCH_CURVES_MEM_GB`` (default 10) of memory: a size whose
 peak, projected from the smaller sizes (:func:`projected_gb`), is above it is reported as
 ``skipped (projected X GB)``, and a child that goes past it anyway is stopped and reported.
 
@@ -56,7 +56,7 @@ REPEAT = max(1, int(os.environ.get("REMIX_BENCH_CURVES_REPEAT", "1")))
 SLACK = float(os.environ.get("REMIX_BENCH_CURVES_SLACK", "0.15"))
 # no step may pass this much memory: a size whose projected peak is above it is skipped, a child that goes past it
 # is stopped (both reported in the table instead of failing the run or the machine)
-MEM_LIMIT_GB = float(os.environ.get("REMIX_BENCH_CURVES_MEM_GB", "7.5"))
+MEM_LIMIT_GB = float(os.environ.get("REMIX_BENCH_CURVES_MEM_GB", "10"))
 
 # every child: argv = [store, jsonl]; prints one JSON line {"seconds", "maxrss_kb", ...} last
 _HEAD = "import json, resource, sys, time\nfrom archive.store import Archive\nstore, src = sys.argv[1], sys.argv[2]\n"
