@@ -71,6 +71,21 @@ def _sorted(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
     return frame.sort(keys + [c for c in plain if c not in keys], nulls_last=True)
 
 
+def assert_same_analysis(local: Archive, remote: Archive, rel: float) -> None:
+    """Every analysis table of ``remote`` (the Spark engine's) equals ``local``'s to ``rel`` (abs 1e-12),
+    and the messy archive's bled label and placeholder are there."""
+    from lineage.analyze import load_results
+
+    for table, keys in KEYS.items():
+        want, got = load_results(local, table), load_results(remote, table)
+        assert got.columns == want.columns, table
+        assert got.height == want.height, table
+        assert_frame_equal(_sorted(got, keys), _sorted(want, keys), check_exact=False, rel_tol=rel,
+                           abs_tol=1e-12, check_dtypes=True), table
+    assert load_results(remote, "style_labels").filter(pl.col("label") == "bled").height > 0
+    assert load_results(remote, "nodes").filter(pl.col("placeholder")).height == 1
+
+
 def test_spark_engine_equals_local_engine(stores, spark):
     from lineage.analyze import analyze, load_results
     from lineage.spark import analyze_spark
@@ -84,14 +99,7 @@ def test_spark_engine_equals_local_engine(stores, spark):
     assert res_spark["engine"] == "spark"
     for k in ("trees", "nodes", "edges", "generational_half_life", "branching_gamma", "bleed_rate"):
         assert res_spark[k] == pytest.approx(res_local[k], rel=1e-9), k
-    for table, keys in KEYS.items():
-        want, got = load_results(local, table), load_results(remote, table)
-        assert got.columns == want.columns, table
-        assert got.height == want.height, table
-        assert_frame_equal(_sorted(got, keys), _sorted(want, keys), check_exact=False, rel_tol=1e-9,
-                           abs_tol=1e-12, check_dtypes=True), table
-    assert load_results(remote, "style_labels").filter(pl.col("label") == "bled").height > 0
-    assert load_results(remote, "nodes").filter(pl.col("placeholder")).height == 1
+    assert_same_analysis(local, remote, rel=1e-9)
     trees = load_results(remote, "trees")
     assert trees.filter(pl.col("root") == "t:s").select("size", "cycle_cut").row(0) == (3, True)
 
