@@ -785,7 +785,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     else:
         # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id (index)
         order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
-        first = order[np.searchsorted(c[order], np.unique(c))] if c.size else order
+        first = order[bounds] if c.size else order  # c is sorted: each child's run starts at its bound
         null_p = 1.0 - np.bincount(seg, weights=prob)
         chosen = first[(prob[first] > null_p[seg[first]]) | attach[first]]
         chosen_p = prob[chosen]
