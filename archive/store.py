@@ -884,8 +884,8 @@ class Archive:
 
         The log is append-mostly: when ``version`` only added data files since a version whose
         views are cached, only the added rows are read (and, for posts they observe again, those
-        posts' older rows); every other post keeps its rows, which share memory with the older
-        views. Lineage, trees and problems are computed again over every post, so the views are
+        posts' older rows); every other post keeps its rows from the older views, not read again
+        (the new views are still a copy: putting the rows in id order copies them). Lineage, trees and problems are computed again over every post, so the views are
         the ones a full build gives. Anything else (a redaction or restore rewrote files, no
         older version in memory, a file that cannot be read) returns ``None``: a full build.
         """
