@@ -31,9 +31,18 @@ __all__ = ["main", "cli", "build_cli"]
 #: peak near its working set (the load benchmark: about 200 MB less at 300,000 posts).
 JEMALLOC_CONF = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
 
+#: glibc's malloc holds Python's larger blocks (a page's layout and its JSON answer, several MB each). By
+#: default it gives each thread that allocates at the same time its own arena (up to eight per core), each
+#: keeping what was freed in it, and after a large block is freed it raises its mmap threshold (up to
+#: 32 MB), so later large blocks come from those arenas and stay there. One arena and a fixed threshold
+#: of 128 KiB (large blocks mapped and unmapped as they come) keep the four-client load benchmark about
+#: 90 MB lower idle and 150 MB lower at its peak during an ingest, at 300,000 posts. A value already set wins.
+GLIBC_MALLOC = (("MALLOC_ARENA_MAX", "1"), ("MALLOC_MMAP_THRESHOLD_", "131072"))
+
 
 def _return_freed_memory() -> None:
-    """Run the console script again with :data:`JEMALLOC_CONF` added (jemalloc reads it once, when polars loads).
+    """Run the console script again with :data:`JEMALLOC_CONF` and :data:`GLIBC_MALLOC` added (both
+    allocators read their settings once, when the process or polars starts).
 
     Only the console script (``archivist``) is run again, once (``REMIX_ALLOCATOR`` marks the
     second run); a test runner calling the command in-process keeps its allocator.
@@ -45,6 +54,8 @@ def _return_freed_memory() -> None:
     os.environ["REMIX_ALLOCATOR"] = conf
     # polars puts its own settings first and appends this variable's value: the later setting wins
     os.environ[name] = conf if not os.environ.get(name) else f"{os.environ[name]},{conf}"
+    for var, value in GLIBC_MALLOC:
+        os.environ.setdefault(var, value)
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(sys.argv[0], sys.argv)

@@ -1,4 +1,5 @@
-"""`archivist dashboard` runs with polars' allocator returning freed memory at once (issue 18: its memory peak)."""
+"""`archivist dashboard` runs with its allocators (polars' jemalloc, glibc's malloc) returning freed memory
+at once (issue 18: its memory peak)."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from archive.ingest import ingest_records
 from archive.store import Archive
-from dashboard.cli import JEMALLOC_CONF
+from dashboard.cli import GLIBC_MALLOC, JEMALLOC_CONF
 
 ARCHIVIST = str(Path(sys.executable).parent / "archivist")
 
@@ -21,7 +22,8 @@ def test_dashboard_process_sets_the_allocator_once(tmp_path: Path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if k not in (JEMALLOC_CONF[0], "REMIX_ALLOCATOR")}
+    env = {k: v for k, v in os.environ.items() if k not in (JEMALLOC_CONF[0], "REMIX_ALLOCATOR",
+                                                         *(var for var, _ in GLIBC_MALLOC))}
     proc = subprocess.Popen([ARCHIVIST, "dashboard", "--archive", str(arc.path), "--port", str(port)],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -41,6 +43,8 @@ def test_dashboard_process_sets_the_allocator_once(tmp_path: Path):
         name, conf = JEMALLOC_CONF
         assert environ[name].endswith("," + conf)  # after polars' own settings: this one wins
         assert environ["REMIX_ALLOCATOR"] == conf
+        # glibc's malloc (Python's larger blocks): one arena, large blocks mapped and unmapped as they come
+        assert environ["MALLOC_ARENA_MAX"] == "1" and environ["MALLOC_MMAP_THRESHOLD_"] == "131072"
     finally:
         proc.terminate()
         proc.wait(timeout=30)
