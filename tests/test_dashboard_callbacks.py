@@ -258,6 +258,12 @@ def test_analysis_tables_and_measures_computed_now_agree(sample_store, sample_co
     labels_fresh = measures.archive_style_labels(fresh_arc).sort(["id", "term"]).select("id", "term", "label")
     labels_now = measures.archive_style_labels(now_arc).sort(["id", "term"]).select("id", "term", "label")
     assert labels_fresh.equals(labels_now)
+    # the bleed page reads only the remixes' rows and four columns of the table: the same rows as computed
+    remix_fresh, remix_now = measures.remix_style_labels(fresh_arc), measures.remix_style_labels(now_arc)
+    assert remix_fresh.columns == remix_now.columns == measures.REMIX_LABEL_COLS
+    assert remix_fresh.height == labels_now.join(now_arc.lineage().select("id", "depth"), on="id").filter(
+        pl.col("depth") > 0).height > 0
+    assert remix_fresh.sort(remix_fresh.columns).equals(remix_now.sort(remix_now.columns))
     # the explorer reads one post's labels from the table; the same as computed for the whole archive
     ids = labels_now.get_column("id").unique().sort().head(25).to_list()
     one = {i: measures.post_style_labels(fresh_arc, i) for i in ids}

@@ -38,14 +38,14 @@ def _flow(arc) -> tuple[pl.DataFrame, dict[str, str]] | None:
 @cached_page("bleed", title="Style bleed")
 def layout(**query: str) -> html.Div:
     arc = archive()
-    labels = measures.archive_style_labels(arc)
+    labels = measures.remix_style_labels(arc)  # the remixes' terms, four columns: never the whole table
     head = [html.H1("Style bleed"), html.P(LEAD, className="lead")]
     head += [note(t) for t in measures.stale_notes(arc, newer=False)]
-    if labels is None:
+    got = _flow(arc) if labels is not None else None
+    if labels is None or got is None:
         return html.Div(head + [note("Style bleed " + measures.MISSING + ".")])
-    flow, names = measures.archive_flow(arc, labels), tree_labels(arc.trees())
-    remix = labels.filter(pl.col("depth") > 0)
-    counts = dict(remix.group_by("label").len().rows())
+    flow, names = got
+    counts = dict(labels.group_by("label").len().rows())
     new_terms = sum(v for k, v in counts.items() if k != "inherited")
     trees = arc.trees().select("root", "size", "root_text")
     rates = (measures.archive_bleed_rates(labels).join(trees, on="root", how="inner")
