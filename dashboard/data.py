@@ -85,7 +85,9 @@ class Views:
     posts: pl.DataFrame  # sorted by id
     edges: pl.DataFrame  # sorted by child
     trees: pl.DataFrame
-    by_root: pl.DataFrame | None = None  # lineage sorted by root: a tree is one contiguous slice
+    # ``root, row`` of lineage sorted by root (then id): a tree is one contiguous slice, its rows found in
+    # ``lineage`` by position (an index, not a second copy of the lineage)
+    by_root: pl.DataFrame | None = None
 
 
 def _by_id(frame: pl.DataFrame) -> pl.DataFrame:
@@ -111,7 +113,8 @@ def views(arc: Archive, as_of: str | None = None, edges: str = "declared") -> Vi
         lin = _by_id(arc.lineage(pin, edges=mode))
         e = arc.edges(pin, edges=mode)
         e = e if e.get_column("child").is_sorted() else e.sort("child", "rank")
-        return Views(v, lin, _by_id(arc.posts(pin)), e, arc.trees(pin, edges=mode), lin.sort("root", "id"))
+        by_root = lin.select("root", row=pl.int_range(pl.len(), dtype=pl.UInt32)).sort("root", "row")  # id order
+        return Views(v, lin, _by_id(arc.posts(pin)), e, arc.trees(pin, edges=mode), by_root)
 
     return memo(("views", v, as_of) if mode == "declared" else ("views", v, as_of, mode, iv), load)
 
@@ -158,7 +161,7 @@ def tree_of(vw: Views, post_id: str) -> Tree:
     if hit.height == 0:
         raise NotFoundError(f"no post {post_id!r} in this archive at that time")
     root = hit.get_column("root")[0]
-    lin = (_slice(vw.by_root, "root", pl.Series([root])) if vw.by_root is not None
+    lin = (vw.lineage[_slice(vw.by_root, "root", pl.Series([root])).get_column("row")] if vw.by_root is not None
            else vw.lineage.filter(pl.col("root") == root))
     ids = lin.get_column("id")
     posts = _rows(vw.posts, ids)
