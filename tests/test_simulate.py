@@ -91,3 +91,34 @@ def test_the_bundled_sample_is_what_the_documented_command_makes():
     made, truth = simulate(SimParams(seed=42, posts=3000))
     assert shipped == json.loads(json.dumps(made))
     assert json.loads((SAMPLE / "remixes.truth.json").read_text()) == json.loads(json.dumps(truth))
+
+
+def test_style_popularity_shares_popular_terms_across_trees_and_is_off_by_default():
+    def root_palettes(params: SimParams) -> dict[int, set[str]]:
+        recs, _ = simulate(params)
+        out: dict[int, set[str]] = {}
+        for r in recs:
+            sim = r["extra"]["simulator"]
+            out.setdefault(sim["tree"], set()).update(s["term"] for s in sim["new_styles"] if s["kind"] == "own")
+            if sim["depth"] == 0:
+                out[sim["tree"]].update(sim["styles"])
+        return out
+
+    def top_share(palettes: dict[int, set[str]]) -> float:
+        counts: dict[str, int] = {}
+        for terms in palettes.values():
+            for t in terms:
+                counts[t] = counts.get(t, 0) + 1
+        return max(counts.values()) / len(palettes)
+
+    disjoint = root_palettes(SimParams(seed=11, posts=1500))
+    shared = root_palettes(SimParams(seed=11, posts=1500, style_popularity=1.0))
+    assert len(disjoint) >= 10 and len(shared) >= 10
+    # off: each tree's own terms are its own (a few trees at most meet through the sampled slices)
+    assert top_share(disjoint) <= 0.1
+    # Zipf(1) over 328 terms, six draws per tree: the most popular term is in about half the palettes
+    assert top_share(shared) >= 0.3
+    # off by default: the parameter does not change an archive that does not ask for it
+    a, _ = simulate(SimParams(seed=11, posts=200))
+    b, _ = simulate(SimParams(seed=11, posts=200, style_popularity=0.0))
+    assert a == b

@@ -21,6 +21,12 @@ verbatim), ``self_remix`` (an author remixes their own post) and ``cross_copy`` 
 new tree starts from an undeclared copy of an earlier post of another tree, with
 a few edits: it is a root in the truth, the hard case for inference).
 
+``style_popularity`` (off by default) makes style words shared the way real ones are: each
+tree's palette is drawn from the lexicon with Zipf weights of that exponent (rank ``k`` weighs
+``1/k**s``), so a few popular terms ("highly detailed") recur across unrelated trees. At 0
+every tree owns a disjoint slice of the lexicon while it lasts, which makes style words a tree's
+signature: lineage inference is evaluated with shared palettes so that it cannot lean on that.
+
 Every record carries its ground truth in ``extra.simulator`` and
 :func:`simulate` returns the parameters and realised figures, written as
 ``<output>.truth.json`` beside the records.
@@ -78,6 +84,7 @@ class SimParams:
     repost: float = 0.0  # probability a remix re-posts its parent's prompt verbatim
     self_remix: float = 0.0  # probability a remix is posted by its parent's author
     cross_copy: float = 0.0  # probability a new tree starts from a copy of an earlier post of another tree
+    style_popularity: float = 0.0  # Zipf exponent of style terms' popularity across trees' palettes (0: disjoint)
 
 
 def lexicon_terms() -> list[str]:
@@ -346,8 +353,16 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
     order_rng.shuffle(pool)
     n_trees = len(tree_roots)
     disjoint = n_trees * P.styles_per_tree <= len(pool)
+    popularity = [1.0 / (k + 1) ** P.style_popularity for k in range(len(pool))]
     for tr in range(n_trees):
-        if disjoint:
+        if P.style_popularity > 0:  # popular terms recur across trees: drawn by weight, without repeats
+            palette: list[str] = []
+            while len(palette) < min(P.styles_per_tree, len(pool)):
+                term = order_rng.choices(pool, weights=popularity)[0]
+                if term not in palette:
+                    palette.append(term)
+            slice_of[tr] = palette
+        elif disjoint:
             slice_of[tr] = pool[tr * P.styles_per_tree:(tr + 1) * P.styles_per_tree]
         else:
             slice_of[tr] = order_rng.sample(pool, P.styles_per_tree)
