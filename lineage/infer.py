@@ -86,7 +86,8 @@ MAX_CANDIDATES = 12  # kept per post after ranking by exact token Jaccard, then 
 FEATURES = [
     "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
     "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
-    "log_tokens", "short_prompt", "log_same_text", "log_novel",
+    "log_tokens", "short_prompt", "log_same_text", "log_novel", "style_jaccard", "style_lost", "no_styles",
+    "log_delay_sq", "delay_share",
 ]
 FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
                             "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
@@ -341,6 +342,8 @@ class _Prepared:
     same_before: np.ndarray  # earlier posts with exactly this token set (a meme's size so far)
     novel: np.ndarray  # tokens of the post that no earlier post used (new words: a new idea more than a remix)
     sig: np.ndarray
+    style_sets: np.ndarray  # object array of set strings of the style-lexicon terms in the prompt
+    nstyle: np.ndarray
     usable: np.ndarray  # may take part (text or media, not from the future)
     reason: list[str | None]
 
@@ -363,6 +366,7 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     first_use = (pl.DataFrame({"code": codes}).with_row_index("row").explode("code").drop_nulls("code")
                  .group_by("code").agg(pl.col("row").min()))
     novel = np.bincount(first_use.get_column("row").to_numpy().astype(np.int64), minlength=n).astype(np.int64)
+    style_sets, nstyle = _style_sets(ids, df.get_column("text").fill_null(""))
     author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
               if "author" in df.columns else np.full(n, -1))
     views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
@@ -388,7 +392,22 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     for i in np.nonzero(future)[0].tolist():
         reason[i] = "created after it was observed (a date from the future)"
     return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, novel=novel, sig=sig,
+                     style_sets=style_sets, nstyle=nstyle,
                      usable=~no_content & ~future, reason=reason)
+
+
+def _style_sets(ids: pl.Series, text: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Each post's style-lexicon terms (:func:`lineage.styles.styles_frame`, no unlisted artist names)
+    as a set string (one character per distinct term), and how many there are."""
+    from lineage.styles import styles_frame
+
+    n = ids.len()
+    sf = styles_frame(pl.DataFrame({"id": pl.Series(np.arange(n)).cast(pl.String), "text": text}), artists=False)
+    sf = sf.filter(pl.col("source") == "lexicon").select(pl.col("id").cast(pl.Int64), "term")
+    per = (pl.DataFrame({"id": np.arange(n, dtype=np.int64)}).join(sf.group_by("id").agg("term"), on="id", how="left")
+           .sort("id").get_column("term").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    lens = per.list.len().to_numpy().astype(np.int64)
+    return set_strings(token_codes(per)), lens
 
 
 _INT32_ROWS = 1 << 25  # below this many posts the first cut packs its cells in int32
@@ -409,6 +428,11 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
                                                           * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
         bands.append(_Groups(rows, key))
+    # one more bucket: posts with the same set of style terms (a remix that rewrote its subject keeps them)
+    srows = np.nonzero(P.usable & (P.nstyle > 0))[0]
+    if srows.size:
+        skey = pl.Series(P.style_sets[srows].tolist(), dtype=pl.String).hash(seed=20262).to_numpy()
+        bands.append(_Groups(srows, skey))
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
     authors = _Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24)) if arows.size else None
     visual = None
@@ -571,6 +595,23 @@ def _jaccard(P: _Prepared, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
 
 
+def _style_overlap(P: _Prepared, c: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair: Jaccard of the style terms, how many of the parent's style terms the child lacks,
+    and whether neither has any (then the Jaccard says nothing)."""
+    from rapidfuzz.distance import Indel
+    from rapidfuzz.process import cpdist
+
+    if c.size == 0:
+        z = np.zeros(0)
+        return z, z, np.zeros(0, dtype=bool)
+    la = P.nstyle[c].astype(np.float64)
+    lb = P.nstyle[p].astype(np.float64)
+    d = cpdist(P.style_sets[c].tolist(), P.style_sets[p].tolist(), scorer=Indel.distance, workers=-1).astype(np.float64)
+    inter = (la + lb - d) / 2.0
+    union = la + lb - inter
+    return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0), lb - inter, union == 0
+
+
 def _segments(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For pairs sorted by child: where each child's run starts, and each pair's run number."""
     change = np.empty(c.shape[0], dtype=bool)
@@ -646,6 +687,16 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     del la
     add(np.log1p(P.same_before[c]))
     add(np.log1p(P.novel[c]))
+    ld = np.log1p(np.maximum(delay_h, 0.0))
+    add(ld * ld / 10.0)
+    # the delay as a share of the child's longest candidate delay (1: its oldest candidate)
+    add(ld / np.maximum(np.maximum.reduceat(ld, bounds)[seg], 1e-9) if m else np.zeros(0))
+    del ld
+    sj, lost, none = _style_overlap(P, c, p)
+    add(sj)
+    add(np.log1p(lost))
+    add(none)
+    del sj, lost, none
     assert k == len(FEATURES)
     ncand = (np.bincount(seg)[seg] if m else np.zeros(0)).astype(np.int32)
     raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
