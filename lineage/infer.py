@@ -344,6 +344,7 @@ class _Prepared:
     sig: np.ndarray
     style_sets: np.ndarray  # object array of set strings of the style-lexicon terms in the prompt
     nstyle: np.ndarray
+    style_keys: np.ndarray  # (posts, STYLE_BANDS) one-row MinHash keys of the style terms
     usable: np.ndarray  # may take part (text or media, not from the future)
     reason: list[str | None]
 
@@ -366,7 +367,7 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     first_use = (pl.DataFrame({"code": codes}).with_row_index("row").explode("code").drop_nulls("code")
                  .group_by("code").agg(pl.col("row").min()))
     novel = np.bincount(first_use.get_column("row").to_numpy().astype(np.int64), minlength=n).astype(np.int64)
-    style_sets, nstyle = _style_sets(ids, df.get_column("text").fill_null(""))
+    style_sets, nstyle, style_keys = _style_sets(ids, df.get_column("text").fill_null(""))
     author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
               if "author" in df.columns else np.full(n, -1))
     views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
@@ -392,11 +393,14 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     for i in np.nonzero(future)[0].tolist():
         reason[i] = "created after it was observed (a date from the future)"
     return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, novel=novel, sig=sig,
-                     style_sets=style_sets, nstyle=nstyle,
+                     style_sets=style_sets, nstyle=nstyle, style_keys=style_keys,
                      usable=~no_content & ~future, reason=reason)
 
 
-def _style_sets(ids: pl.Series, text: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+STYLE_BANDS = 4  # one-row LSH bands over each post's style terms
+
+
+def _style_sets(ids: pl.Series, text: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each post's style-lexicon terms (:func:`lineage.styles.styles_frame`, no unlisted artist names)
     as a set string (one character per distinct term), and how many there are."""
     from lineage.styles import styles_frame
@@ -407,7 +411,21 @@ def _style_sets(ids: pl.Series, text: pl.Series) -> tuple[np.ndarray, np.ndarray
     per = (pl.DataFrame({"id": np.arange(n, dtype=np.int64)}).join(sf.group_by("id").agg("term"), on="id", how="left")
            .sort("id").get_column("term").fill_null(pl.lit([], dtype=pl.List(pl.String))))
     lens = per.list.len().to_numpy().astype(np.int64)
-    return set_strings(token_codes(per)), lens
+    codes = token_codes(per)
+    # STYLE_BANDS one-row MinHash keys of the style set: two posts share key k with probability
+    # equal to the Jaccard of their style sets
+    keys = np.zeros((n, STYLE_BANDS), dtype=np.uint64)
+    flat = codes.explode().drop_nulls().to_numpy().astype(np.uint64)
+    if flat.size:
+        has = lens > 0
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])[has]
+        for k in range(STYLE_BANDS):
+            h = (flat + np.uint64(k + 1)) * np.uint64(0x9E3779B97F4A7C15)
+            h ^= h >> np.uint64(31)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(29)
+            keys[has, k] = np.minimum.reduceat(h, starts)
+    return set_strings(codes), lens, keys
 
 
 _INT32_ROWS = 1 << 25  # below this many posts the first cut packs its cells in int32
@@ -433,6 +451,8 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
     if srows.size:
         skey = pl.Series(P.style_sets[srows].tolist(), dtype=pl.String).hash(seed=20262).to_numpy()
         bands.append(_Groups(srows, skey))
+        for k in range(STYLE_BANDS):
+            bands.append(_Groups(srows, P.style_keys[srows, k]))
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
     authors = _Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24)) if arows.size else None
     visual = None
