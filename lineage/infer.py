@@ -74,7 +74,7 @@ from lineage.text import set_strings, token_codes, tokens_series
 __all__ = [
     "METHOD_VERSION", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
     "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
-    "load_fingerprints", "visual_pairs", "why",
+    "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design",
 ]
 
 METHOD_VERSION = "text-time-author-visual/2"
@@ -105,10 +105,11 @@ _MAX32 = np.uint64(0xFFFFFFFF)
 # ---------------------------------------------------------------------------------------------- weights
 @dataclass(frozen=True)
 class Weights:
-    """Fitted weights: ``coef`` per feature of :data:`FEATURES`, and the Platt calibration ``(a, b)``."""
+    """Fitted weights: ``coef`` per feature of :data:`FEATURES`, and the recalibration's coefficients
+    per :data:`CALIBRATION_TERMS` (``(a, b)`` alone is plain Platt scaling)."""
 
     coef: dict[str, float]
-    calibration: tuple[float, float] = (1.0, 0.0)
+    calibration: tuple[float, ...] = (1.0, 0.0)
     attach: dict[str, float] = field(default_factory=dict)
     version: str = METHOD_VERSION
     report: dict = field(default_factory=dict)
@@ -140,7 +141,7 @@ def load_weights(path: str | Path | None = None) -> Weights:
         raise LineageError(f"inference weights {p} are for method {d.get('method')!r}, not {METHOD_VERSION!r}; "
                            "run `archivist infer --fit`")
     return Weights(coef={k: float(v) for k, v in d["coef"].items()},
-                   calibration=(float(d["calibration"][0]), float(d["calibration"][1])),
+                   calibration=tuple(float(x) for x in d["calibration"]),
                    attach={k: float(v) for k, v in d.get("attach", {}).items()},
                    version=d["method"], report=d.get("report", {}))
 
@@ -733,10 +734,29 @@ def _softmax_choice(u: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return e / z[seg], seg, bounds
 
 
-def _calibrate(prob: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
+#: The recalibration's terms: Platt's (the raw probability's logit, a constant) and three covariates
+#: on which the softmax's over- or under-confidence depends across settings: whether the parent
+#: publishes a remix count (the capacitated choice), the prompt Jaccard and the delay.
+CALIBRATION_TERMS = ["logit", "bias", "has_count", "jaccard", "log_delay_h"]
+
+
+def calibration_design(prob: np.ndarray, has_count: np.ndarray, jaccard: np.ndarray, delay_h: np.ndarray
+                       ) -> np.ndarray:
+    """The recalibration's design matrix (one row per link, one column per :data:`CALIBRATION_TERMS`).
+
+    >>> calibration_design(np.array([0.5]), np.array([True]), np.array([0.8]), np.array([0.0])).tolist()
+    [[0.0, 1.0, 1.0, 0.8, 0.0]]
+    """
     q = np.clip(prob, 1e-9, 1 - 1e-9)
-    logit = np.log(q / (1 - q))
-    return 1.0 / (1.0 + np.exp(-(ab[0] * logit + ab[1])))
+    return np.column_stack([np.log(q / (1 - q)), np.ones(q.shape[0]), has_count.astype(np.float64),
+                            jaccard.astype(np.float64), np.log1p(np.maximum(delay_h, 0.0))])
+
+
+def _calibrate(D: np.ndarray, ab: tuple[float, ...]) -> np.ndarray:
+    """Calibrated confidence from a :func:`calibration_design` matrix; ``ab`` may hold only Platt's ``(a, b)``."""
+    w = np.zeros(len(CALIBRATION_TERMS))
+    w[:len(ab)] = ab
+    return 1.0 / (1.0 + np.exp(-(D @ w)))
 
 
 @dataclass
@@ -867,7 +887,8 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
             pr[chosen] = -1.0
             run = np.maximum(np.maximum.reduceat(pr, bounds)[seg[chosen]], null_p[seg[chosen]])
             second = prob[chosen] - run
-    conf = _calibrate(chosen_p, w.calibration)
+    conf = _calibrate(calibration_design(chosen_p, ~np.isnan(P.remixes[p[chosen]]), raw["jaccard"][chosen],
+                                         raw["delay_hours"][chosen]), w.calibration)
     ids = P.ids
     feats = pl.DataFrame({
         "jaccard": raw["jaccard"][chosen], "delay_hours": raw["delay_hours"][chosen],

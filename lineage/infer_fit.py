@@ -211,21 +211,21 @@ def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]
     return {f_: float(v) for f_, v in zip(FEATURES, r.x)}, report
 
 
-def _platt(prob: np.ndarray, ok: np.ndarray) -> tuple[float, float]:
+def _platt(D: np.ndarray, ok: np.ndarray) -> tuple[float, ...]:
+    """Platt scaling with covariates: a logistic regression of "the chosen parent is the true one"
+    on a :func:`lineage.infer.calibration_design` matrix (its first column the raw logit)."""
     from scipy.optimize import minimize
 
-    q = np.clip(prob, 1e-9, 1 - 1e-9)
-    x = np.log(q / (1 - q))
-
-    def f(ab: np.ndarray) -> tuple[float, np.ndarray]:
-        z = ab[0] * x + ab[1]
+    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = D @ w
         pz = 1 / (1 + np.exp(-z))
         loss = float(np.mean(np.logaddexp(0, z) - ok * z))
-        g = pz - ok
-        return loss, np.array([np.mean(g * x), np.mean(g)])
+        return loss, D.T @ (pz - ok) / ok.shape[0]
 
-    r = minimize(f, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
-    return float(r.x[0]), float(r.x[1])
+    w0 = np.zeros(D.shape[1])
+    w0[0] = 1.0
+    r = minimize(f, w0, jac=True, method="L-BFGS-B")
+    return tuple(float(x) for x in r.x)
 
 
 def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[str], None] | None = None
@@ -245,7 +245,7 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[
     from scipy.optimize import minimize
 
     from archive.paths import data_dir
-    from lineage.infer import FEATURES, METHOD_VERSION, Weights, evaluate_frame, infer_frame
+    from lineage.infer import FEATURES, METHOD_VERSION, Weights, calibration_design, evaluate_frame, infer_frame
 
     say = progress or (lambda s: None)
     data = _design(FIT_SETTINGS, say)
@@ -256,14 +256,17 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[
     say("fitting the second stage (attach a post the first left without parent)")
     attach, attach_report = _fit_attach(Weights(coef=coef), l2)
     raw = Weights(coef=coef, attach=attach)
-    probs, oks = [], []
+    designs, oks = [], []
     for s in CALIBRATION_SETTINGS:
         say(f"calibrating on seed {s['seed']}")
         posts, truth = simulated_posts(s)
         res = infer_frame(posts, weights=raw)
-        probs.append(res.edges.get_column("confidence").to_numpy())
-        oks.append(np.array([truth.get(c) == p for c, p in res.edges.select("child", "parent").iter_rows()], float))
-    cal = _platt(np.concatenate(probs), np.concatenate(oks))
+        e = res.edges.join(posts.select(parent="id", _count=pl.col("remixes").is_not_null()), on="parent", how="left")
+        f = e.get_column("features").struct.unnest()
+        designs.append(calibration_design(e.get_column("confidence").to_numpy(), e.get_column("_count").to_numpy(),
+                                          f.get_column("jaccard").to_numpy(), f.get_column("delay_hours").to_numpy()))
+        oks.append(np.array([truth.get(c) == p for c, p in e.select("child", "parent").iter_rows()], float))
+    cal = _platt(np.concatenate(designs), np.concatenate(oks))
     weights = Weights(coef=coef, calibration=cal, attach=attach)
     per = []
     keys = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
