@@ -82,12 +82,13 @@ NUM_PERM = 48
 BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
 PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
 PER_AUTHOR = 3  # most recent earlier posts of the same author
+DEEP_SAME_TEXT = [0, 16, 32, 64, 128]  # older posts with the same words: the first one, and the 16th, 32nd... latest
 MAX_CANDIDATES = 12  # kept per post after ranking by exact token Jaccard, then recency
 FEATURES = [
     "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
     "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
     "log_tokens", "short_prompt", "log_same_text", "log_novel", "style_jaccard", "style_lost", "no_styles",
-    "log_delay_sq", "delay_share",
+    "log_delay_sq", "delay_share", "views_step", "views_step_sq",
 ]
 FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
                             "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
@@ -291,7 +292,8 @@ class _Groups:
         first = np.maximum.accumulate(np.where(start, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
         self.grank = (np.arange(m) - first).astype(np.int32)
 
-    def earlier(self, lo: int, hi: int, t: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    def earlier(self, lo: int, hi: int, t: np.ndarray, depth: int, depths: list[int] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         """Pairs (child, parent) in global indices for children ``lo <= child < hi``: the ``depth``
         rows before each child in its group, created strictly earlier."""
         j0, j1 = np.searchsorted(self.rows, [lo, hi])
@@ -301,8 +303,9 @@ class _Groups:
         a_pos = self.inv[j0:j1]
         child = self.rows[j0:j1]
         cs, ps = [], []
-        for d in range(1, depth + 1):
-            b_pos = a_pos - d
+        rank = self.grank[a_pos]
+        for d in (depths if depths is not None else range(1, depth + 1)):
+            b_pos = a_pos - (rank if d == 0 else d)
             ok = b_pos >= 0
             b_pos = np.where(ok, b_pos, 0)
             par = self.rows[self.order[b_pos]]
@@ -312,23 +315,34 @@ class _Groups:
         return np.concatenate(cs), np.concatenate(ps)
 
 
-    def earlier_dense(self, lo: int, hi: int, t: np.ndarray, out: np.ndarray, flag: int) -> None:
+    def earlier_dense(self, lo: int, hi: int, t: np.ndarray, out: np.ndarray, flag: int,
+                      depths: list[int] | None = None) -> None:
         """The pairs of :meth:`earlier` written as ``parent * 2 + flag`` into ``out`` (``(hi - lo, depth)``,
-        row = child - lo, column = d - 1); cells with no pair are left as they are."""
+        row = child - lo, column = d - 1); cells with no pair are left as they are. ``depths``
+        (increasing; 0 first: the group's first row) replaces ``1 .. out.shape[1]``, one column each."""
         j0, j1 = np.searchsorted(self.rows, [lo, hi])
         if j0 == j1:
             return
         a_pos = self.inv[j0:j1]
         child = self.rows[j0:j1]
         rank = self.grank[a_pos]
-        for d in range(1, out.shape[1] + 1):
+        if depths is None:
+            depths = list(range(1, out.shape[1] + 1))
+        for col, d in enumerate(depths):
+            if d == 0:  # the group's first row
+                ok = rank >= 1
+                par = self.rows[self.order[a_pos[ok] - rank[ok]]]
+                ch = child[ok]
+                ok2 = t[par] < t[ch]
+                out[ch[ok2] - lo, col] = par[ok2] * 2 + flag
+                continue
             more = rank >= d  # children with a d-th earlier row in their group
             a_pos, child, rank = a_pos[more], child[more], rank[more]
             if a_pos.size == 0:
                 break
             par = self.rows[self.order[a_pos - d]]
             ok = t[par] < t[child]
-            out[child[ok] - lo, d - 1] = par[ok] * 2 + flag
+            out[child[ok] - lo, col] = par[ok] * 2 + flag
 
 
 @dataclass
@@ -455,7 +469,16 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         for k in range(STYLE_BANDS):
             bands.append(_Groups(srows, P.style_keys[srows, k]))
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
-    authors = _Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24)) if arows.size else None
+    # flagged groups (preferred at equal score by both cuts): the author's few latest posts, and older posts
+    # with exactly the same words (an identical prompt's bucket holds its latest copies only)
+    flagged: list[tuple[_Groups, list[int]]] = []
+    if arows.size:
+        flagged.append((_Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24)),
+                        list(range(1, PER_AUTHOR + 1))))
+    trows = np.nonzero(P.usable & (P.ntok > 0))[0]
+    if trows.size:
+        tkey = pl.Series(P.sets[trows].tolist(), dtype=pl.String).hash(seed=20263).to_numpy()
+        flagged.append((_Groups(trows, tkey), DEEP_SAME_TEXT))
     visual = None
     if fingerprints is not None:
         vc, vp, _ = visual_pairs(fingerprints, P.ids)
@@ -469,19 +492,19 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         hi = min(n, lo + CHUNK)
         if not targets[lo:hi].any():
             continue
-        out.append(_chunk_candidates(P, targets, bands, authors, visual, lo, hi))
+        out.append(_chunk_candidates(P, targets, bands, flagged, visual, lo, hi))
     z = np.zeros(0, dtype=np.int64)
     if not out:
         return z, z, z, np.zeros(0)
     return tuple(np.concatenate(x) for x in zip(*out))  # type: ignore[return-value]
 
 
-def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], authors: _Groups | None,
+def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], flagged: list[tuple[_Groups, list[int]]],
                       visual: tuple[np.ndarray, np.ndarray] | None, lo: int, hi: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = P.t.shape[0]
     if visual is None:
-        c, p, score = _dense_first_cut(P, targets, bands, authors, lo, hi)
+        c, p, score = _dense_first_cut(P, targets, bands, flagged, lo, hi)
         return _second_cut(P, c, p, score, n)
     cs, ps = [], []
     for g in bands:
@@ -489,8 +512,8 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], a
         cs.append(c)
         ps.append(p)
     hits_from_lsh = sum(x.shape[0] for x in cs)
-    if authors is not None:
-        c, p = authors.earlier(lo, hi, P.t, PER_AUTHOR)
+    for g, depths in flagged:
+        c, p = g.earlier(lo, hi, P.t, 0, depths)
         cs.append(c)
         ps.append(p)
     if visual is not None:
@@ -532,7 +555,7 @@ def _second_cut(P: _Prepared, c: np.ndarray, p: np.ndarray, score: np.ndarray, n
     return c, p, score[keep_idx] & 31, jac[keep_idx]
 
 
-def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], authors: _Groups | None,
+def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], flagged: list[tuple[_Groups, list[int]]],
                      lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first cut of :func:`_chunk_candidates` without media: per child, its distinct candidates
     (LSH bucket mates and same-author posts), at most ``2 * MAX_CANDIDATES``: same-author ones
@@ -546,12 +569,14 @@ def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], au
     small = n < _INT32_ROWS  # int32 cells (parent * 2 + flag; (flag * 32 + hits) << 25 | parent): faster row sorts
     dt = np.int32 if small else np.int64
     shift = 25 if small else 40
-    width = len(bands) * PER_BUCKET + (PER_AUTHOR if authors is not None else 0)
+    width = len(bands) * PER_BUCKET + sum(len(d) for _, d in flagged)
     M = np.full((hi - lo, width), -1, dtype=dt)
     for b, g in enumerate(bands):
         g.earlier_dense(lo, hi, P.t, M[:, b * PER_BUCKET:(b + 1) * PER_BUCKET], 0)  # low bit 0: an LSH hit
-    if authors is not None:
-        authors.earlier_dense(lo, hi, P.t, M[:, len(bands) * PER_BUCKET:], 1)  # low bit 1: same author
+    col = len(bands) * PER_BUCKET
+    for g, depths in flagged:  # low bit 1: a flagged candidate
+        g.earlier_dense(lo, hi, P.t, M[:, col:col + len(depths)], 1, depths)
+        col += len(depths)
     # (every row of a group may take part: the groups hold usable posts only)
     M.sort(axis=1)
     cum = np.cumsum((M & 1) == 0, axis=1, dtype=np.int16)  # -1 cells are odd: never counted
@@ -713,6 +738,11 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     # the delay as a share of the child's longest candidate delay (1: its oldest candidate)
     add(ld / np.maximum(np.maximum.reduceat(ld, bounds)[seg], 1e-9) if m else np.zeros(0))
     del ld
+    # engagement falls down a chain: a parent is a step above its child, a sibling level with it
+    step = np.log1p(P.views[p]) - np.log1p(P.views[c])
+    add(step / 3.0)
+    add(step * step / 9.0)
+    del step
     sj, lost, none = _style_overlap(P, c, p)
     add(sj)
     add(np.log1p(lost))
