@@ -28,17 +28,17 @@ __all__ = ["FIT_SETTINGS", "CALIBRATION_SETTINGS", "EVAL_SETTINGS", "fit", "simu
 
 _HABITS = dict(attachment=1.0, repost=0.15, self_remix=0.2, cross_copy=0.03)
 FIT_SETTINGS: list[dict[str, Any]] = [
-    dict(seed=101, posts=4000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=True,
+    dict(seed=101, posts=8000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=True,
          **_HABITS),
-    dict(seed=102, posts=4000, m0=2.5, gamma=0.8, mutation_rate=1.6, activity_half_life_days=2.0, counts=False,
+    dict(seed=102, posts=8000, m0=2.5, gamma=0.8, mutation_rate=1.6, activity_half_life_days=2.0, counts=False,
          attachment=2.0, repost=0.1, self_remix=0.3, cross_copy=0.05),
-    dict(seed=103, posts=4000, m0=3.5, gamma=0.7, mutation_rate=0.9, activity_half_life_days=5.0, counts=True,
+    dict(seed=103, posts=8000, m0=3.5, gamma=0.7, mutation_rate=0.9, activity_half_life_days=5.0, counts=True,
          attachment=0.5, repost=0.25, self_remix=0.1, cross_copy=0.02),
-    dict(seed=104, posts=4000, m0=3.0, gamma=0.75, mutation_rate=2.0, activity_half_life_days=1.0, counts=False,
+    dict(seed=104, posts=8000, m0=3.0, gamma=0.75, mutation_rate=2.0, activity_half_life_days=1.0, counts=False,
          attachment=0.0, repost=0.0, self_remix=0.0, cross_copy=0.0),
-    dict(seed=105, posts=4000, m0=2.0, gamma=0.85, mutation_rate=1.2, activity_half_life_days=4.0, counts=True,
+    dict(seed=105, posts=8000, m0=2.0, gamma=0.85, mutation_rate=1.2, activity_half_life_days=4.0, counts=True,
          attachment=1.5, repost=0.2, self_remix=0.25, cross_copy=0.04),
-    dict(seed=106, posts=4000, m0=4.0, gamma=0.65, mutation_rate=1.4, activity_half_life_days=3.0, counts=False,
+    dict(seed=106, posts=8000, m0=4.0, gamma=0.65, mutation_rate=1.4, activity_half_life_days=3.0, counts=False,
          **_HABITS),
 ]
 CALIBRATION_SETTINGS: list[dict[str, Any]] = [
@@ -228,7 +228,7 @@ def _platt(D: np.ndarray, ok: np.ndarray) -> tuple[float, ...]:
     return tuple(float(x) for x in r.x)
 
 
-def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[str], None] | None = None
+def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[str], None] | None = None
         ) -> dict[str, Any]:
     """Fit the weights on simulated truth, calibrate, evaluate on unseen settings, write the weights file.
 
