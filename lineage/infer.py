@@ -820,15 +820,16 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
     later posts. The softmax is taken over the candidates still open and "no parent", so
     the probability stays a probability. Because children are served in time order, a
     child's choice depends only on earlier posts (what makes an incremental rerun exact).
-    ``attach`` (per pair): the second stage says the child belongs under this candidate even
-    when "no parent" outscores it; such a link takes no published remix from the parent (it is
+    ``attach`` (per pair): the second stage's logit that the candidate is in the child's tree; when
+    "no parent" outscores every open candidate, the child goes under the open candidate with the
+    highest such logit if it is positive. Such a link takes no published remix from the parent (it is
     a guess about the tree, not about the count), so it never pushes a later sure child out.
     Returns ``(chosen pair index, its probability, margin over
     the runner-up)``.
     """
     cap = np.where(np.isnan(capacity), np.inf, capacity).tolist()
     if attach is None:
-        attach = np.zeros(c.shape[0], dtype=bool)
+        attach = np.full(c.shape[0], -np.inf)
     ends_all = np.r_[bounds[1:], c.shape[0]]
     out_k, out_p, out_m = [], [], []
     block = 100_000  # children whose pairs are Python lists at once (bounded memory)
@@ -848,8 +849,14 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
             for k in open_:
                 if best_k < 0 or ul[k] > ul[best_k] or (ul[k] == ul[best_k] and pl_[k] > pl_[best_k]):
                     best_k = k
-            if ul[best_k] <= 0.0 and not att[best_k]:
-                continue
+            if ul[best_k] <= 0.0:
+                alt = -1
+                for k in open_:
+                    if att[k] > 0.0 and (alt < 0 or att[k] > att[alt] or (att[k] == att[alt] and pl_[k] > pl_[alt])):
+                        alt = k
+                if alt < 0:
+                    continue
+                best_k = alt
             best_u = ul[best_k]
             second_u = max([0.0] + [ul[k] for k in open_ if k != best_k])
             if best_u > 0.0:  # a second-stage link takes no published remix from the parent
@@ -894,7 +901,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
     a = w.attach_vector()
     (u, ua), raw, X = _features(P, c, p, hits, jac, fingerprints, [w.vector(), a], keep_matrix=keep_pairs)
-    attach = (ua > 0.0) if ua is not None else np.zeros(c.shape[0], dtype=bool)
+    attach = ua if ua is not None else np.full(c.shape[0], -np.inf)
     del ua
     prob, seg, bounds = _softmax_choice(u, c)
     capacity = P.remixes.copy()
@@ -908,7 +915,12 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
         order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
         first = order[bounds] if c.size else order  # c is sorted: each child's run starts at its bound
         null_p = 1.0 - np.bincount(seg, weights=prob)
-        chosen = first[(prob[first] > null_p[seg[first]]) | attach[first]]
+        beats = prob[first] > null_p[seg[first]]
+        # else the candidate most likely in the child's own tree (second stage), if more likely than not
+        order = np.lexsort((-p, -attach, c)) if c.size else order
+        alt = order[bounds] if c.size else order
+        pick = np.where(beats, first, alt)
+        chosen = pick[beats | (attach[alt] > 0.0)]
         chosen_p = prob[chosen]
         second = np.zeros(chosen.shape[0])
         if chosen.size:

@@ -185,11 +185,11 @@ def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]
         if c.size == 0:
             continue
         ids = pr["ids"].to_list()
-        order = np.lexsort((-p, -prob, c))
-        best = order[np.searchsorted(c[order], np.unique(c))]
-        got = set(res.edges.get_column("child").to_list())
-        left = np.array([ids[int(c[k])] not in got for k in best], dtype=bool)
-        best = best[left]
+        got = res.edges.get_column("child").to_list()
+        # every candidate pair of the posts the first stage leaves without parent
+        left_child = ~np.isin(c, pl.DataFrame({"id": ids}).with_row_index("i").filter(
+            pl.col("id").is_in(pl.Series(got, dtype=pl.String).implode())).get_column("i").to_numpy())
+        best = np.flatnonzero(left_child)
         root = _truth_root(ids, {i: truth.get(i) for i in ids})
         ys.append(np.array([root[ids[int(c[k])]] == root[ids[int(p[k])]] for k in best], dtype=float))
         Xs.append(pr["X"][best].astype(np.float64))
