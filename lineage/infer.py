@@ -821,8 +821,8 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
     the probability stays a probability. Because children are served in time order, a
     child's choice depends only on earlier posts (what makes an incremental rerun exact).
     ``attach`` (per pair): the second stage's logit that the candidate is in the child's tree; when
-    "no parent" outscores every open candidate, the child goes under the open candidate with the
-    highest such logit if it is positive. Such a link takes no published remix from the parent (it is
+    "no parent" outscores every open candidate, the child goes under its best open candidate among
+    those with a positive such logit (if any). Such a link takes no published remix from the parent (it is
     a guess about the tree, not about the count), so it never pushes a later sure child out.
     Returns ``(chosen pair index, its probability, margin over
     the runner-up)``.
@@ -852,7 +852,7 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
             if ul[best_k] <= 0.0:
                 alt = -1
                 for k in open_:
-                    if att[k] > 0.0 and (alt < 0 or att[k] > att[alt] or (att[k] == att[alt] and pl_[k] > pl_[alt])):
+                    if att[k] > 0.0 and (alt < 0 or ul[k] > ul[alt] or (ul[k] == ul[alt] and pl_[k] > pl_[alt])):
                         alt = k
                 if alt < 0:
                     continue
@@ -917,7 +917,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
         null_p = 1.0 - np.bincount(seg, weights=prob)
         beats = prob[first] > null_p[seg[first]]
         # else the candidate most likely in the child's own tree (second stage), if more likely than not
-        order = np.lexsort((-p, -attach, c)) if c.size else order
+        order = np.lexsort((-p, -prob, attach <= 0.0, c)) if c.size else order
         alt = order[bounds] if c.size else order
         pick = np.where(beats, first, alt)
         chosen = pick[beats | (attach[alt] > 0.0)]
