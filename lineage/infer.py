@@ -7,9 +7,12 @@ content, and says how sure it is:
 1. **Candidates** (bounded per post): MinHash LSH over each prompt's distinct word
    tokens (:mod:`lineage.text` tokens; ``datasketch``'s MinHash permutations, the
    banding vectorised over every post at once), the few most recent earlier
-   posts of the same author, and near-duplicate media fingerprints when the
-   archive has a ``media_fingerprints`` table (:func:`visual_pairs`). In each LSH
-   bucket a post sees only the :data:`PER_BUCKET` most recent earlier posts, so
+   posts of the same author, near-duplicate media fingerprints when the
+   archive has a ``media_fingerprints`` table (:func:`visual_pairs`), :data:`STYLE_BANDS`
+   one-row MinHash bands over the prompt's style terms (:func:`lineage.styles.styles_frame`:
+   a remix that rewrote its subject keeps its styles), and a few *older* posts with exactly
+   the same words (the first, and the 16th, 32nd... latest: :data:`DEEP_SAME_TEXT`). In each
+   LSH bucket a post sees only the :data:`PER_BUCKET` most recent earlier posts, so
    ten thousand identical prompts still give a handful of candidates each.
    Time is the direction: a candidate is created *strictly* earlier; two posts
    with the same timestamp never link each other.
@@ -17,22 +20,30 @@ content, and says how sure it is:
    "no parent") on the features in :data:`FEATURES`: token Jaccard and its gap to
    the best candidate, ties at the best, band hits, the delay (log hours), its
    recency rank, same author, the parent's views and published remix count
-   (when the platform publishes one), visual similarity, the prompt's length, and its
-   novel words (used by no earlier post: the mark of a new idea more than of a remix).
+   (when the platform publishes one), visual similarity, the prompt's length, its
+   novel words (used by no earlier post: the mark of a new idea more than of a remix),
+   the overlap of style terms (Jaccard, the parent's styles the child lacks: a chain keeps
+   its styles while its subject drifts, an unrelated post that shares subject words does
+   not), the delay's square and its share of the child's longest candidate delay (a
+   parent is neither the latest nor the oldest similar post), and the step in views
+   (engagement falls down a chain: a parent is a step above its child, a sibling level).
    Weights are fitted on the simulator's ground truth (:func:`fit`) and shipped in
    ``data/inference_weights.json`` with the fit report.
 3. **Assign**: each post takes its highest-probability option; because every
    candidate is earlier, the result is acyclic (time makes the per-post choice the
-   optimum arborescence). A second stage (:attr:`Weights.attach`, a logistic model fitted
-   on the same simulated truth) then attaches a post the first stage left without parent
-   to its best candidate when that candidate is more likely than not in the post's own
+   optimum arborescence: Chu-Liu/Edmonds over these candidates would give the same links).
+   A second stage (:attr:`Weights.attach`, a logistic model fitted on every candidate of
+   the posts the first stage leaves without parent, on the same simulated truth) then attaches
+   such a post to its best candidate among those more likely than not in the post's own
    tree: a remix wrongly left as a root cuts its whole subtree off its tree, a root wrongly
    given a parent merges its tree into another, and both cost about the subtree below the
    post, so the even odds are the right bar. The link keeps its low confidence (the
    probability that this candidate is *the* parent).
-4. **Confidence**: the option's softmax probability, recalibrated (Platt) on
-   simulated archives held apart from the fit: the probability that the chosen
-   parent is the true one. A post whose "no parent" option wins, and that the second
+4. **Confidence**: the option's softmax probability, recalibrated on simulated archives
+   held apart from the fit (Platt scaling, J. Platt 1999, with three covariates,
+   :data:`CALIBRATION_TERMS`: whether the parent publishes a remix count, the Jaccard and the
+   delay; plain Platt was over-confident where counts are published and under-confident
+   where not): the probability that the chosen parent is the true one. A post whose "no parent" option wins, and that the second
    stage leaves alone, starts a tree.
 
 Ties: candidates are ordered by (score, later ``created_at``, smaller id), so
@@ -77,7 +88,9 @@ __all__ = [
     "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design",
 ]
 
-METHOD_VERSION = "text-time-author-visual/2"
+#: /3: style-term features and candidate bands, older same-word candidates, delay shape and
+#: engagement step, the second stage over every candidate, recalibration with covariates.
+METHOD_VERSION = "text-style-time-author-visual/3"
 NUM_PERM = 48
 BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
 PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
@@ -461,11 +474,10 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
                                                           * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
         bands.append(_Groups(rows, key))
-    # one more bucket: posts with the same set of style terms (a remix that rewrote its subject keeps them)
+    # STYLE_BANDS more buckets: one-row MinHash bands over the style terms (a remix that rewrote its
+    # subject keeps them; two posts share band k with probability the Jaccard of their style sets)
     srows = np.nonzero(P.usable & (P.nstyle > 0))[0]
     if srows.size:
-        skey = pl.Series(P.style_sets[srows].tolist(), dtype=pl.String).hash(seed=20262).to_numpy()
-        bands.append(_Groups(srows, skey))
         for k in range(STYLE_BANDS):
             bands.append(_Groups(srows, P.style_keys[srows, k]))
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
