@@ -349,10 +349,13 @@ def test_dense_first_cut_equals_the_pairwise_path(monkeypatch, int32_rows):
                        ^ P.sig[rows, b * I.ROWS + 2]) for b in range(I.BANDS)]
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
     authors = I._Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24))
+    # and the older posts with the same words (the meme's bucket is deeper than every listed depth)
+    same = I._Groups(rows, pl.Series(P.sets[rows].tolist(), dtype=pl.String).hash(seed=3).to_numpy())
+    flagged = [(authors, list(range(1, I.PER_AUTHOR + 1))), (same, I.DEEP_SAME_TEXT)]
     z = np.zeros(0, dtype=np.int64)
     for lo, hi in [(0, n), (n // 3, n // 2)]:
-        dense = I._chunk_candidates(P, targets, bands, authors, None, lo, hi)
-        pairwise = I._chunk_candidates(P, targets, bands, authors, (z, z), lo, hi)
+        dense = I._chunk_candidates(P, targets, bands, flagged, None, lo, hi)
+        pairwise = I._chunk_candidates(P, targets, bands, flagged, (z, z), lo, hi)
         assert dense[0].size > 1000
         for a, b in zip(dense, pairwise):
             np.testing.assert_array_equal(a, b)
