@@ -430,20 +430,28 @@ STYLE_BANDS = 4  # one-row LSH bands over each post's style terms
 
 def _style_sets(ids: pl.Series, text: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each post's style-lexicon terms (:func:`lineage.styles.styles_frame`, no unlisted artist names)
-    as a set string (one character per distinct term), and how many there are."""
+    as a set string (one character per distinct term), how many there are, and the
+    :data:`STYLE_BANDS` one-row MinHash keys of the set (two posts share key ``k`` with probability
+    the Jaccard of their style sets). Terms are found once per distinct text, :data:`CHUNK` texts at a
+    time (bounded memory); the keys hash the terms' text, so they do not depend on which posts a run reads."""
     from lineage.styles import styles_frame
 
-    n = ids.len()
-    sf = styles_frame(pl.DataFrame({"id": pl.Series(np.arange(n)).cast(pl.String), "text": text}), artists=False)
-    sf = sf.filter(pl.col("source") == "lexicon").select(pl.col("id").cast(pl.Int64), "term")
-    per = (pl.DataFrame({"id": np.arange(n, dtype=np.int64)}).join(sf.group_by("id").agg("term"), on="id", how="left")
-           .sort("id").get_column("term").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    n = text.len()
+    frame = pl.DataFrame({"text": text})
+    uniq = frame.unique(maintain_order=True).with_row_index("u")
+    parts = []
+    for s0 in range(0, uniq.height, CHUNK):
+        chunk = uniq.slice(s0, CHUNK)
+        sf = styles_frame(pl.DataFrame({"id": chunk.get_column("u").cast(pl.String), "text": chunk.get_column("text")}),
+                          artists=False)
+        parts.append(sf.filter(pl.col("source") == "lexicon").select(u=pl.col("id").cast(pl.UInt32), term="term"))
+    terms = (pl.concat(parts) if parts else pl.DataFrame(schema={"u": pl.UInt32, "term": pl.String})
+             ).group_by("u").agg("term")
+    per = (frame.with_row_index("row").join(uniq, on="text", how="left").join(terms, on="u", how="left")
+           .sort("row").get_column("term").fill_null(pl.lit([], dtype=pl.List(pl.String))))
     lens = per.list.len().to_numpy().astype(np.int64)
-    codes = token_codes(per)
-    # STYLE_BANDS one-row MinHash keys of the style set: two posts share key k with probability
-    # equal to the Jaccard of their style sets
     keys = np.zeros((n, STYLE_BANDS), dtype=np.uint64)
-    flat = codes.explode().drop_nulls().to_numpy().astype(np.uint64)
+    flat = per.explode().drop_nulls().hash(seed=20262).to_numpy().astype(np.uint64)
     if flat.size:
         has = lens > 0
         starts = np.concatenate([[0], np.cumsum(lens)[:-1]])[has]
@@ -453,7 +461,7 @@ def _style_sets(ids: pl.Series, text: pl.Series) -> tuple[np.ndarray, np.ndarray
             h *= np.uint64(0xBF58476D1CE4E5B9)
             h ^= h >> np.uint64(29)
             keys[has, k] = np.minimum.reduceat(h, starts)
-    return set_strings(codes), lens, keys
+    return set_strings(token_codes(per)), lens, keys
 
 
 _INT32_ROWS = 1 << 25  # below this many posts the first cut packs its cells in int32
