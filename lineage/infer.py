@@ -672,7 +672,12 @@ def _style_overlap(P: _Prepared, c: np.ndarray, p: np.ndarray) -> tuple[np.ndarr
         return z, z, np.zeros(0, dtype=bool)
     la = P.nstyle[c].astype(np.float64)
     lb = P.nstyle[p].astype(np.float64)
-    d = cpdist(P.style_sets[c].tolist(), P.style_sets[p].tolist(), scorer=Indel.distance, workers=-1).astype(np.float64)
+    d = np.empty(c.shape[0])
+    step = 2_000_000  # pairs at once: the Python string lists of every pair would be the run's peak
+    for s0 in range(0, c.shape[0], step):
+        s1 = min(c.shape[0], s0 + step)
+        d[s0:s1] = cpdist(P.style_sets[c[s0:s1]].tolist(), P.style_sets[p[s0:s1]].tolist(), scorer=Indel.distance,
+                          workers=-1)
     inter = (la + lb - d) / 2.0
     union = la + lb - inter
     return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0), lb - inter, union == 0
