@@ -89,14 +89,15 @@ __all__ = [
 ]
 
 #: /3: style-term features and candidate bands, older same-word candidates, delay shape and
-#: engagement step, the second stage over every candidate, recalibration with covariates.
+#: engagement step, the second stage over every candidate, recalibration with covariates, 16 candidates
+#: a post instead of 12.
 METHOD_VERSION = "text-style-time-author-visual/3"
 NUM_PERM = 48
 BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
 PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
 PER_AUTHOR = 3  # most recent earlier posts of the same author
 DEEP_SAME_TEXT = [0, 16, 32, 64, 128]  # older posts with the same words: the first one, and the 16th, 32nd... latest
-MAX_CANDIDATES = 12  # kept per post after ranking by exact token Jaccard, then recency
+MAX_CANDIDATES = 16  # kept per post after ranking by exact token Jaccard, then recency
 FEATURES = [
     "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
     "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
@@ -924,8 +925,10 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
     tmask &= P.usable
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
+    P.sig = P.sig[:0]  # the signatures served the candidates only (the largest per-post array)
     a = w.attach_vector()
     (u, ua), raw, X = _features(P, c, p, hits, jac, fingerprints, [w.vector(), a], keep_matrix=keep_pairs)
+    del hits, jac
     attach = ua if ua is not None else np.full(c.shape[0], -np.inf)
     del ua
     prob, seg, bounds = _softmax_choice(u, c)
