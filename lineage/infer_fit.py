@@ -2,7 +2,7 @@
 
 Three disjoint groups of simulated archives: :data:`FIT_SETTINGS` fit the
 conditional-logit weights (maximum likelihood with a small L2 penalty, L-BFGS) and then
-the second stage's logistic model (:func:`_fit_attach`), :data:`CALIBRATION_SETTINGS` fit the Platt recalibration of the chosen option's
+the second stage's logistic model (:func:`_fit_attach`), :data:`CALIBRATION_SETTINGS` fit the recalibration (Platt with covariates) of the chosen option's
 probability, and :data:`EVAL_SETTINGS` (seeds and parameter values neither of the
 others used) give the report shipped beside the weights. Half the archives of
 each group hide the platform's remix counts, so the weights also serve sources
@@ -160,14 +160,14 @@ def _nll(w: np.ndarray, data: list[tuple], l2: float) -> tuple[float, np.ndarray
 
 
 def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]]:
-    """The second stage: a logistic model, on the fit settings, of "this post's best candidate is in
-    its own tree" for the posts the first stage leaves without parent although they have candidates.
+    """The second stage: a logistic model, on the fit settings, of "this candidate is in the post's
+    own tree", over every candidate of the posts the first stage leaves without parent.
 
     The first stage asks "is this candidate *the* parent?", and says "no parent" when unsure; but
     a remix left without parent cuts its whole subtree off its tree, while a true root given a
     parent merges its tree into another, and both cost about the same posts (the subtree below the
-    post). So the second stage attaches such a post when, more likely than not, its best
-    candidate is in its own tree (the label). Its confidence stays the probability that the
+    post). So the second stage attaches such a post to its best candidate among those more likely
+    than not in its own tree (the label), if any. Its confidence stays the probability that the
     candidate is *the* parent (low: the calibration sees these links too).
     """
     from scipy.optimize import minimize
@@ -235,7 +235,7 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
     Writes ``out`` (default ``data/inference_weights.json``) and returns its content
     (``method, coef, calibration, report``). The report holds each evaluation
     setting's figures (see :func:`lineage.infer.evaluate_frame`) and their mean.
-    Takes about a minute.
+    Takes one to two minutes.
 
     A minute of work, so the example only names it (tests/test_infer.py runs a small fit):
 
