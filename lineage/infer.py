@@ -7,9 +7,12 @@ content, and says how sure it is:
 1. **Candidates** (bounded per post): MinHash LSH over each prompt's distinct word
    tokens (:mod:`lineage.text` tokens; ``datasketch``'s MinHash permutations, the
    banding vectorised over every post at once), the few most recent earlier
-   posts of the same author, and near-duplicate media fingerprints when the
-   archive has a ``media_fingerprints`` table (:func:`visual_pairs`). In each LSH
-   bucket a post sees only the :data:`PER_BUCKET` most recent earlier posts, so
+   posts of the same author, near-duplicate media fingerprints when the
+   archive has a ``media_fingerprints`` table (:func:`visual_pairs`), :data:`STYLE_BANDS`
+   one-row MinHash bands over the prompt's style terms (:func:`lineage.styles.styles_frame`:
+   a remix that rewrote its subject keeps its styles), and a few *older* posts with exactly
+   the same words (the first, and the 16th, 32nd... latest: :data:`DEEP_SAME_TEXT`). In each
+   LSH bucket a post sees only the :data:`PER_BUCKET` most recent earlier posts, so
    ten thousand identical prompts still give a handful of candidates each.
    Time is the direction: a candidate is created *strictly* earlier; two posts
    with the same timestamp never link each other.
@@ -17,22 +20,30 @@ content, and says how sure it is:
    "no parent") on the features in :data:`FEATURES`: token Jaccard and its gap to
    the best candidate, ties at the best, band hits, the delay (log hours), its
    recency rank, same author, the parent's views and published remix count
-   (when the platform publishes one), visual similarity, the prompt's length, and its
-   novel words (used by no earlier post: the mark of a new idea more than of a remix).
+   (when the platform publishes one), visual similarity, the prompt's length, its
+   novel words (used by no earlier post: the mark of a new idea more than of a remix),
+   the overlap of style terms (Jaccard, the parent's styles the child lacks: a chain keeps
+   its styles while its subject drifts, an unrelated post that shares subject words does
+   not), the delay's square and its share of the child's longest candidate delay (a
+   parent is neither the latest nor the oldest similar post), and the step in views
+   (engagement falls down a chain: a parent is a step above its child, a sibling level).
    Weights are fitted on the simulator's ground truth (:func:`fit`) and shipped in
    ``data/inference_weights.json`` with the fit report.
 3. **Assign**: each post takes its highest-probability option; because every
    candidate is earlier, the result is acyclic (time makes the per-post choice the
-   optimum arborescence). A second stage (:attr:`Weights.attach`, a logistic model fitted
-   on the same simulated truth) then attaches a post the first stage left without parent
-   to its best candidate when that candidate is more likely than not in the post's own
+   optimum arborescence: Chu-Liu/Edmonds over these candidates would give the same links).
+   A second stage (:attr:`Weights.attach`, a logistic model fitted on every candidate of
+   the posts the first stage leaves without parent, on the same simulated truth) then attaches
+   such a post to its best candidate among those more likely than not in the post's own
    tree: a remix wrongly left as a root cuts its whole subtree off its tree, a root wrongly
    given a parent merges its tree into another, and both cost about the subtree below the
    post, so the even odds are the right bar. The link keeps its low confidence (the
    probability that this candidate is *the* parent).
-4. **Confidence**: the option's softmax probability, recalibrated (Platt) on
-   simulated archives held apart from the fit: the probability that the chosen
-   parent is the true one. A post whose "no parent" option wins, and that the second
+4. **Confidence**: the option's softmax probability, recalibrated on simulated archives
+   held apart from the fit (Platt scaling, J. Platt 1999, with three covariates,
+   :data:`CALIBRATION_TERMS`: whether the parent publishes a remix count, the Jaccard and the
+   delay; plain Platt was over-confident where counts are published and under-confident
+   where not): the probability that the chosen parent is the true one. A post whose "no parent" option wins, and that the second
    stage leaves alone, starts a tree.
 
 Ties: candidates are ordered by (score, later ``created_at``, smaller id), so
@@ -74,19 +85,24 @@ from lineage.text import set_strings, token_codes, tokens_series
 __all__ = [
     "METHOD_VERSION", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
     "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
-    "load_fingerprints", "visual_pairs", "why",
+    "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design",
 ]
 
-METHOD_VERSION = "text-time-author-visual/2"
+#: /3: style-term features and candidate bands, older same-word candidates, delay shape and
+#: engagement step, the second stage over every candidate, recalibration with covariates, 16 candidates
+#: a post instead of 12.
+METHOD_VERSION = "text-style-time-author-visual/3"
 NUM_PERM = 48
 BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
 PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
 PER_AUTHOR = 3  # most recent earlier posts of the same author
-MAX_CANDIDATES = 12  # kept per post after ranking by exact token Jaccard, then recency
+DEEP_SAME_TEXT = [0, 16, 32, 64, 128]  # older posts with the same words: the first one, and the 16th, 32nd... latest
+MAX_CANDIDATES = 16  # kept per post after ranking by exact token Jaccard, then recency
 FEATURES = [
     "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
     "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
-    "log_tokens", "short_prompt", "log_same_text", "log_novel",
+    "log_tokens", "short_prompt", "log_same_text", "log_novel", "style_jaccard", "style_lost", "no_styles",
+    "log_delay_sq", "delay_share", "views_step", "views_step_sq",
 ]
 FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
                             "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
@@ -104,10 +120,11 @@ _MAX32 = np.uint64(0xFFFFFFFF)
 # ---------------------------------------------------------------------------------------------- weights
 @dataclass(frozen=True)
 class Weights:
-    """Fitted weights: ``coef`` per feature of :data:`FEATURES`, and the Platt calibration ``(a, b)``."""
+    """Fitted weights: ``coef`` per feature of :data:`FEATURES`, and the recalibration's coefficients
+    per :data:`CALIBRATION_TERMS` (``(a, b)`` alone is plain Platt scaling)."""
 
     coef: dict[str, float]
-    calibration: tuple[float, float] = (1.0, 0.0)
+    calibration: tuple[float, ...] = (1.0, 0.0)
     attach: dict[str, float] = field(default_factory=dict)
     version: str = METHOD_VERSION
     report: dict = field(default_factory=dict)
@@ -139,7 +156,7 @@ def load_weights(path: str | Path | None = None) -> Weights:
         raise LineageError(f"inference weights {p} are for method {d.get('method')!r}, not {METHOD_VERSION!r}; "
                            "run `archivist infer --fit`")
     return Weights(coef={k: float(v) for k, v in d["coef"].items()},
-                   calibration=(float(d["calibration"][0]), float(d["calibration"][1])),
+                   calibration=tuple(float(x) for x in d["calibration"]),
                    attach={k: float(v) for k, v in d.get("attach", {}).items()},
                    version=d["method"], report=d.get("report", {}))
 
@@ -289,7 +306,8 @@ class _Groups:
         first = np.maximum.accumulate(np.where(start, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
         self.grank = (np.arange(m) - first).astype(np.int32)
 
-    def earlier(self, lo: int, hi: int, t: np.ndarray, depth: int) -> tuple[np.ndarray, np.ndarray]:
+    def earlier(self, lo: int, hi: int, t: np.ndarray, depth: int, depths: list[int] | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
         """Pairs (child, parent) in global indices for children ``lo <= child < hi``: the ``depth``
         rows before each child in its group, created strictly earlier."""
         j0, j1 = np.searchsorted(self.rows, [lo, hi])
@@ -299,8 +317,9 @@ class _Groups:
         a_pos = self.inv[j0:j1]
         child = self.rows[j0:j1]
         cs, ps = [], []
-        for d in range(1, depth + 1):
-            b_pos = a_pos - d
+        rank = self.grank[a_pos]
+        for d in (depths if depths is not None else range(1, depth + 1)):
+            b_pos = a_pos - (rank if d == 0 else d)
             ok = b_pos >= 0
             b_pos = np.where(ok, b_pos, 0)
             par = self.rows[self.order[b_pos]]
@@ -310,23 +329,34 @@ class _Groups:
         return np.concatenate(cs), np.concatenate(ps)
 
 
-    def earlier_dense(self, lo: int, hi: int, t: np.ndarray, out: np.ndarray, flag: int) -> None:
+    def earlier_dense(self, lo: int, hi: int, t: np.ndarray, out: np.ndarray, flag: int,
+                      depths: list[int] | None = None) -> None:
         """The pairs of :meth:`earlier` written as ``parent * 2 + flag`` into ``out`` (``(hi - lo, depth)``,
-        row = child - lo, column = d - 1); cells with no pair are left as they are."""
+        row = child - lo, column = d - 1); cells with no pair are left as they are. ``depths``
+        (increasing; 0 first: the group's first row) replaces ``1 .. out.shape[1]``, one column each."""
         j0, j1 = np.searchsorted(self.rows, [lo, hi])
         if j0 == j1:
             return
         a_pos = self.inv[j0:j1]
         child = self.rows[j0:j1]
         rank = self.grank[a_pos]
-        for d in range(1, out.shape[1] + 1):
+        if depths is None:
+            depths = list(range(1, out.shape[1] + 1))
+        for col, d in enumerate(depths):
+            if d == 0:  # the group's first row
+                ok = rank >= 1
+                par = self.rows[self.order[a_pos[ok] - rank[ok]]]
+                ch = child[ok]
+                ok2 = t[par] < t[ch]
+                out[ch[ok2] - lo, col] = par[ok2] * 2 + flag
+                continue
             more = rank >= d  # children with a d-th earlier row in their group
             a_pos, child, rank = a_pos[more], child[more], rank[more]
             if a_pos.size == 0:
                 break
             par = self.rows[self.order[a_pos - d]]
             ok = t[par] < t[child]
-            out[child[ok] - lo, d - 1] = par[ok] * 2 + flag
+            out[child[ok] - lo, col] = par[ok] * 2 + flag
 
 
 @dataclass
@@ -341,6 +371,9 @@ class _Prepared:
     same_before: np.ndarray  # earlier posts with exactly this token set (a meme's size so far)
     novel: np.ndarray  # tokens of the post that no earlier post used (new words: a new idea more than a remix)
     sig: np.ndarray
+    style_sets: np.ndarray  # object array of set strings of the style-lexicon terms in the prompt
+    nstyle: np.ndarray
+    style_keys: np.ndarray  # (posts, STYLE_BANDS) one-row MinHash keys of the style terms
     usable: np.ndarray  # may take part (text or media, not from the future)
     reason: list[str | None]
 
@@ -363,6 +396,7 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     first_use = (pl.DataFrame({"code": codes}).with_row_index("row").explode("code").drop_nulls("code")
                  .group_by("code").agg(pl.col("row").min()))
     novel = np.bincount(first_use.get_column("row").to_numpy().astype(np.int64), minlength=n).astype(np.int64)
+    style_sets, nstyle, style_keys = _style_sets(ids, df.get_column("text").fill_null(""))
     author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
               if "author" in df.columns else np.full(n, -1))
     views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
@@ -388,7 +422,47 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     for i in np.nonzero(future)[0].tolist():
         reason[i] = "created after it was observed (a date from the future)"
     return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, novel=novel, sig=sig,
+                     style_sets=style_sets, nstyle=nstyle, style_keys=style_keys,
                      usable=~no_content & ~future, reason=reason)
+
+
+STYLE_BANDS = 4  # one-row LSH bands over each post's style terms
+
+
+def _style_sets(ids: pl.Series, text: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each post's style-lexicon terms (:func:`lineage.styles.styles_frame`, no unlisted artist names)
+    as a set string (one character per distinct term), how many there are, and the
+    :data:`STYLE_BANDS` one-row MinHash keys of the set (two posts share key ``k`` with probability
+    the Jaccard of their style sets). Terms are found once per distinct text, :data:`CHUNK` texts at a
+    time (bounded memory); the keys hash the terms' text, so they do not depend on which posts a run reads."""
+    from lineage.styles import styles_frame
+
+    n = text.len()
+    frame = pl.DataFrame({"text": text})
+    uniq = frame.unique(maintain_order=True).with_row_index("u")
+    parts = []
+    for s0 in range(0, uniq.height, CHUNK):
+        chunk = uniq.slice(s0, CHUNK)
+        sf = styles_frame(pl.DataFrame({"id": chunk.get_column("u").cast(pl.String), "text": chunk.get_column("text")}),
+                          artists=False)
+        parts.append(sf.filter(pl.col("source") == "lexicon").select(u=pl.col("id").cast(pl.UInt32), term="term"))
+    terms = (pl.concat(parts) if parts else pl.DataFrame(schema={"u": pl.UInt32, "term": pl.String})
+             ).group_by("u").agg("term")
+    per = (frame.with_row_index("row").join(uniq, on="text", how="left").join(terms, on="u", how="left")
+           .sort("row").get_column("term").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+    lens = per.list.len().to_numpy().astype(np.int64)
+    keys = np.zeros((n, STYLE_BANDS), dtype=np.uint64)
+    flat = per.explode().drop_nulls().hash(seed=20262).to_numpy().astype(np.uint64)
+    if flat.size:
+        has = lens > 0
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])[has]
+        for k in range(STYLE_BANDS):
+            h = (flat + np.uint64(k + 1)) * np.uint64(0x9E3779B97F4A7C15)
+            h ^= h >> np.uint64(31)
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(29)
+            keys[has, k] = np.minimum.reduceat(h, starts)
+    return set_strings(token_codes(per)), lens, keys
 
 
 _INT32_ROWS = 1 << 25  # below this many posts the first cut packs its cells in int32
@@ -409,8 +483,23 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
                                                           * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
         bands.append(_Groups(rows, key))
+    # STYLE_BANDS more buckets: one-row MinHash bands over the style terms (a remix that rewrote its
+    # subject keeps them; two posts share band k with probability the Jaccard of their style sets)
+    srows = np.nonzero(P.usable & (P.nstyle > 0))[0]
+    if srows.size:
+        for k in range(STYLE_BANDS):
+            bands.append(_Groups(srows, P.style_keys[srows, k]))
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
-    authors = _Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24)) if arows.size else None
+    # flagged groups (preferred at equal score by both cuts): the author's few latest posts, and older posts
+    # with exactly the same words (an identical prompt's bucket holds its latest copies only)
+    flagged: list[tuple[_Groups, list[int]]] = []
+    if arows.size:
+        flagged.append((_Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24)),
+                        list(range(1, PER_AUTHOR + 1))))
+    trows = np.nonzero(P.usable & (P.ntok > 0))[0]
+    if trows.size:
+        tkey = pl.Series(P.sets[trows].tolist(), dtype=pl.String).hash(seed=20263).to_numpy()
+        flagged.append((_Groups(trows, tkey), DEEP_SAME_TEXT))
     visual = None
     if fingerprints is not None:
         vc, vp, _ = visual_pairs(fingerprints, P.ids)
@@ -424,19 +513,19 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         hi = min(n, lo + CHUNK)
         if not targets[lo:hi].any():
             continue
-        out.append(_chunk_candidates(P, targets, bands, authors, visual, lo, hi))
+        out.append(_chunk_candidates(P, targets, bands, flagged, visual, lo, hi))
     z = np.zeros(0, dtype=np.int64)
     if not out:
         return z, z, z, np.zeros(0)
     return tuple(np.concatenate(x) for x in zip(*out))  # type: ignore[return-value]
 
 
-def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], authors: _Groups | None,
+def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], flagged: list[tuple[_Groups, list[int]]],
                       visual: tuple[np.ndarray, np.ndarray] | None, lo: int, hi: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     n = P.t.shape[0]
     if visual is None:
-        c, p, score = _dense_first_cut(P, targets, bands, authors, lo, hi)
+        c, p, score = _dense_first_cut(P, targets, bands, flagged, lo, hi)
         return _second_cut(P, c, p, score, n)
     cs, ps = [], []
     for g in bands:
@@ -444,8 +533,8 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], a
         cs.append(c)
         ps.append(p)
     hits_from_lsh = sum(x.shape[0] for x in cs)
-    if authors is not None:
-        c, p = authors.earlier(lo, hi, P.t, PER_AUTHOR)
+    for g, depths in flagged:
+        c, p = g.earlier(lo, hi, P.t, 0, depths)
         cs.append(c)
         ps.append(p)
     if visual is not None:
@@ -487,7 +576,7 @@ def _second_cut(P: _Prepared, c: np.ndarray, p: np.ndarray, score: np.ndarray, n
     return c, p, score[keep_idx] & 31, jac[keep_idx]
 
 
-def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], authors: _Groups | None,
+def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], flagged: list[tuple[_Groups, list[int]]],
                      lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The first cut of :func:`_chunk_candidates` without media: per child, its distinct candidates
     (LSH bucket mates and same-author posts), at most ``2 * MAX_CANDIDATES``: same-author ones
@@ -501,12 +590,14 @@ def _dense_first_cut(P: _Prepared, targets: np.ndarray, bands: list[_Groups], au
     small = n < _INT32_ROWS  # int32 cells (parent * 2 + flag; (flag * 32 + hits) << 25 | parent): faster row sorts
     dt = np.int32 if small else np.int64
     shift = 25 if small else 40
-    width = len(bands) * PER_BUCKET + (PER_AUTHOR if authors is not None else 0)
+    width = len(bands) * PER_BUCKET + sum(len(d) for _, d in flagged)
     M = np.full((hi - lo, width), -1, dtype=dt)
     for b, g in enumerate(bands):
         g.earlier_dense(lo, hi, P.t, M[:, b * PER_BUCKET:(b + 1) * PER_BUCKET], 0)  # low bit 0: an LSH hit
-    if authors is not None:
-        authors.earlier_dense(lo, hi, P.t, M[:, len(bands) * PER_BUCKET:], 1)  # low bit 1: same author
+    col = len(bands) * PER_BUCKET
+    for g, depths in flagged:  # low bit 1: a flagged candidate
+        g.earlier_dense(lo, hi, P.t, M[:, col:col + len(depths)], 1, depths)
+        col += len(depths)
     # (every row of a group may take part: the groups hold usable posts only)
     M.sort(axis=1)
     cum = np.cumsum((M & 1) == 0, axis=1, dtype=np.int16)  # -1 cells are odd: never counted
@@ -569,6 +660,28 @@ def _jaccard(P: _Prepared, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     inter = (la + lb - d) / 2.0
     union = la + lb - inter
     return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
+
+
+def _style_overlap(P: _Prepared, c: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per pair: Jaccard of the style terms, how many of the parent's style terms the child lacks,
+    and whether neither has any (then the Jaccard says nothing)."""
+    from rapidfuzz.distance import Indel
+    from rapidfuzz.process import cpdist
+
+    if c.size == 0:
+        z = np.zeros(0)
+        return z, z, np.zeros(0, dtype=bool)
+    la = P.nstyle[c].astype(np.float64)
+    lb = P.nstyle[p].astype(np.float64)
+    d = np.empty(c.shape[0])
+    step = 2_000_000  # pairs at once: the Python string lists of every pair would be the run's peak
+    for s0 in range(0, c.shape[0], step):
+        s1 = min(c.shape[0], s0 + step)
+        d[s0:s1] = cpdist(P.style_sets[c[s0:s1]].tolist(), P.style_sets[p[s0:s1]].tolist(), scorer=Indel.distance,
+                          workers=-1)
+    inter = (la + lb - d) / 2.0
+    union = la + lb - inter
+    return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0), lb - inter, union == 0
 
 
 def _segments(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -646,6 +759,21 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     del la
     add(np.log1p(P.same_before[c]))
     add(np.log1p(P.novel[c]))
+    ld = np.log1p(np.maximum(delay_h, 0.0))
+    add(ld * ld / 10.0)
+    # the delay as a share of the child's longest candidate delay (1: its oldest candidate)
+    add(ld / np.maximum(np.maximum.reduceat(ld, bounds)[seg], 1e-9) if m else np.zeros(0))
+    del ld
+    # engagement falls down a chain: a parent is a step above its child, a sibling level with it
+    step = np.log1p(P.views[p]) - np.log1p(P.views[c])
+    add(step / 3.0)
+    add(step * step / 9.0)
+    del step
+    sj, lost, none = _style_overlap(P, c, p)
+    add(sj)
+    add(np.log1p(lost))
+    add(none)
+    del sj, lost, none
     assert k == len(FEATURES)
     ncand = (np.bincount(seg)[seg] if m else np.zeros(0)).astype(np.int32)
     raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
@@ -662,10 +790,29 @@ def _softmax_choice(u: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return e / z[seg], seg, bounds
 
 
-def _calibrate(prob: np.ndarray, ab: tuple[float, float]) -> np.ndarray:
+#: The recalibration's terms: Platt's (the raw probability's logit, a constant) and three covariates
+#: on which the softmax's over- or under-confidence depends across settings: whether the parent
+#: publishes a remix count (the capacitated choice), the prompt Jaccard and the delay.
+CALIBRATION_TERMS = ["logit", "bias", "has_count", "jaccard", "log_delay_h"]
+
+
+def calibration_design(prob: np.ndarray, has_count: np.ndarray, jaccard: np.ndarray, delay_h: np.ndarray
+                       ) -> np.ndarray:
+    """The recalibration's design matrix (one row per link, one column per :data:`CALIBRATION_TERMS`).
+
+    >>> calibration_design(np.array([0.5]), np.array([True]), np.array([0.8]), np.array([0.0])).tolist()
+    [[0.0, 1.0, 1.0, 0.8, 0.0]]
+    """
     q = np.clip(prob, 1e-9, 1 - 1e-9)
-    logit = np.log(q / (1 - q))
-    return 1.0 / (1.0 + np.exp(-(ab[0] * logit + ab[1])))
+    return np.column_stack([np.log(q / (1 - q)), np.ones(q.shape[0]), has_count.astype(np.float64),
+                            jaccard.astype(np.float64), np.log1p(np.maximum(delay_h, 0.0))])
+
+
+def _calibrate(D: np.ndarray, ab: tuple[float, ...]) -> np.ndarray:
+    """Calibrated confidence from a :func:`calibration_design` matrix; ``ab`` may hold only Platt's ``(a, b)``."""
+    w = np.zeros(len(CALIBRATION_TERMS))
+    w[:len(ab)] = ab
+    return 1.0 / (1.0 + np.exp(-(D @ w)))
 
 
 @dataclass
@@ -699,15 +846,16 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
     later posts. The softmax is taken over the candidates still open and "no parent", so
     the probability stays a probability. Because children are served in time order, a
     child's choice depends only on earlier posts (what makes an incremental rerun exact).
-    ``attach`` (per pair): the second stage says the child belongs under this candidate even
-    when "no parent" outscores it; such a link takes no published remix from the parent (it is
+    ``attach`` (per pair): the second stage's logit that the candidate is in the child's tree; when
+    "no parent" outscores every open candidate, the child goes under its best open candidate among
+    those with a positive such logit (if any). Such a link takes no published remix from the parent (it is
     a guess about the tree, not about the count), so it never pushes a later sure child out.
     Returns ``(chosen pair index, its probability, margin over
     the runner-up)``.
     """
     cap = np.where(np.isnan(capacity), np.inf, capacity).tolist()
     if attach is None:
-        attach = np.zeros(c.shape[0], dtype=bool)
+        attach = np.full(c.shape[0], -np.inf)
     ends_all = np.r_[bounds[1:], c.shape[0]]
     out_k, out_p, out_m = [], [], []
     block = 100_000  # children whose pairs are Python lists at once (bounded memory)
@@ -727,8 +875,14 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
             for k in open_:
                 if best_k < 0 or ul[k] > ul[best_k] or (ul[k] == ul[best_k] and pl_[k] > pl_[best_k]):
                     best_k = k
-            if ul[best_k] <= 0.0 and not att[best_k]:
-                continue
+            if ul[best_k] <= 0.0:
+                alt = -1
+                for k in open_:
+                    if att[k] > 0.0 and (alt < 0 or ul[k] > ul[alt] or (ul[k] == ul[alt] and pl_[k] > pl_[alt])):
+                        alt = k
+                if alt < 0:
+                    continue
+                best_k = alt
             best_u = ul[best_k]
             second_u = max([0.0] + [ul[k] for k in open_ if k != best_k])
             if best_u > 0.0:  # a second-stage link takes no published remix from the parent
@@ -771,9 +925,11 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
     tmask &= P.usable
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
+    P.sig = P.sig[:0]  # the signatures served the candidates only (the largest per-post array)
     a = w.attach_vector()
     (u, ua), raw, X = _features(P, c, p, hits, jac, fingerprints, [w.vector(), a], keep_matrix=keep_pairs)
-    attach = (ua > 0.0) if ua is not None else np.zeros(c.shape[0], dtype=bool)
+    del hits, jac
+    attach = ua if ua is not None else np.full(c.shape[0], -np.inf)
     del ua
     prob, seg, bounds = _softmax_choice(u, c)
     capacity = P.remixes.copy()
@@ -787,7 +943,12 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
         order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
         first = order[bounds] if c.size else order  # c is sorted: each child's run starts at its bound
         null_p = 1.0 - np.bincount(seg, weights=prob)
-        chosen = first[(prob[first] > null_p[seg[first]]) | attach[first]]
+        beats = prob[first] > null_p[seg[first]]
+        # else the candidate most likely in the child's own tree (second stage), if more likely than not
+        order = np.lexsort((-p, -prob, attach <= 0.0, c)) if c.size else order
+        alt = order[bounds] if c.size else order
+        pick = np.where(beats, first, alt)
+        chosen = pick[beats | (attach[alt] > 0.0)]
         chosen_p = prob[chosen]
         second = np.zeros(chosen.shape[0])
         if chosen.size:
@@ -796,7 +957,8 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
             pr[chosen] = -1.0
             run = np.maximum(np.maximum.reduceat(pr, bounds)[seg[chosen]], null_p[seg[chosen]])
             second = prob[chosen] - run
-    conf = _calibrate(chosen_p, w.calibration)
+    conf = _calibrate(calibration_design(chosen_p, ~np.isnan(P.remixes[p[chosen]]), raw["jaccard"][chosen],
+                                         raw["delay_hours"][chosen]), w.calibration)
     ids = P.ids
     feats = pl.DataFrame({
         "jaccard": raw["jaccard"][chosen], "delay_hours": raw["delay_hours"][chosen],

@@ -2,7 +2,7 @@
 
 Three disjoint groups of simulated archives: :data:`FIT_SETTINGS` fit the
 conditional-logit weights (maximum likelihood with a small L2 penalty, L-BFGS) and then
-the second stage's logistic model (:func:`_fit_attach`), :data:`CALIBRATION_SETTINGS` fit the Platt recalibration of the chosen option's
+the second stage's logistic model (:func:`_fit_attach`), :data:`CALIBRATION_SETTINGS` fit the recalibration (Platt with covariates) of the chosen option's
 probability, and :data:`EVAL_SETTINGS` (seeds and parameter values neither of the
 others used) give the report shipped beside the weights. Half the archives of
 each group hide the platform's remix counts, so the weights also serve sources
@@ -28,17 +28,17 @@ __all__ = ["FIT_SETTINGS", "CALIBRATION_SETTINGS", "EVAL_SETTINGS", "fit", "simu
 
 _HABITS = dict(attachment=1.0, repost=0.15, self_remix=0.2, cross_copy=0.03)
 FIT_SETTINGS: list[dict[str, Any]] = [
-    dict(seed=101, posts=4000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=True,
+    dict(seed=101, posts=8000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=True,
          **_HABITS),
-    dict(seed=102, posts=4000, m0=2.5, gamma=0.8, mutation_rate=1.6, activity_half_life_days=2.0, counts=False,
+    dict(seed=102, posts=8000, m0=2.5, gamma=0.8, mutation_rate=1.6, activity_half_life_days=2.0, counts=False,
          attachment=2.0, repost=0.1, self_remix=0.3, cross_copy=0.05),
-    dict(seed=103, posts=4000, m0=3.5, gamma=0.7, mutation_rate=0.9, activity_half_life_days=5.0, counts=True,
+    dict(seed=103, posts=8000, m0=3.5, gamma=0.7, mutation_rate=0.9, activity_half_life_days=5.0, counts=True,
          attachment=0.5, repost=0.25, self_remix=0.1, cross_copy=0.02),
-    dict(seed=104, posts=4000, m0=3.0, gamma=0.75, mutation_rate=2.0, activity_half_life_days=1.0, counts=False,
+    dict(seed=104, posts=8000, m0=3.0, gamma=0.75, mutation_rate=2.0, activity_half_life_days=1.0, counts=False,
          attachment=0.0, repost=0.0, self_remix=0.0, cross_copy=0.0),
-    dict(seed=105, posts=4000, m0=2.0, gamma=0.85, mutation_rate=1.2, activity_half_life_days=4.0, counts=True,
+    dict(seed=105, posts=8000, m0=2.0, gamma=0.85, mutation_rate=1.2, activity_half_life_days=4.0, counts=True,
          attachment=1.5, repost=0.2, self_remix=0.25, cross_copy=0.04),
-    dict(seed=106, posts=4000, m0=4.0, gamma=0.65, mutation_rate=1.4, activity_half_life_days=3.0, counts=False,
+    dict(seed=106, posts=8000, m0=4.0, gamma=0.65, mutation_rate=1.4, activity_half_life_days=3.0, counts=False,
          **_HABITS),
 ]
 CALIBRATION_SETTINGS: list[dict[str, Any]] = [
@@ -160,14 +160,14 @@ def _nll(w: np.ndarray, data: list[tuple], l2: float) -> tuple[float, np.ndarray
 
 
 def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]]:
-    """The second stage: a logistic model, on the fit settings, of "this post's best candidate is in
-    its own tree" for the posts the first stage leaves without parent although they have candidates.
+    """The second stage: a logistic model, on the fit settings, of "this candidate is in the post's
+    own tree", over every candidate of the posts the first stage leaves without parent.
 
     The first stage asks "is this candidate *the* parent?", and says "no parent" when unsure; but
     a remix left without parent cuts its whole subtree off its tree, while a true root given a
     parent merges its tree into another, and both cost about the same posts (the subtree below the
-    post). So the second stage attaches such a post when, more likely than not, its best
-    candidate is in its own tree (the label). Its confidence stays the probability that the
+    post). So the second stage attaches such a post to its best candidate among those more likely
+    than not in its own tree (the label), if any. Its confidence stays the probability that the
     candidate is *the* parent (low: the calibration sees these links too).
     """
     from scipy.optimize import minimize
@@ -185,11 +185,11 @@ def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]
         if c.size == 0:
             continue
         ids = pr["ids"].to_list()
-        order = np.lexsort((-p, -prob, c))
-        best = order[np.searchsorted(c[order], np.unique(c))]
-        got = set(res.edges.get_column("child").to_list())
-        left = np.array([ids[int(c[k])] not in got for k in best], dtype=bool)
-        best = best[left]
+        got = res.edges.get_column("child").to_list()
+        # every candidate pair of the posts the first stage leaves without parent
+        left_child = ~np.isin(c, pl.DataFrame({"id": ids}).with_row_index("i").filter(
+            pl.col("id").is_in(pl.Series(got, dtype=pl.String).implode())).get_column("i").to_numpy())
+        best = np.flatnonzero(left_child)
         root = _truth_root(ids, {i: truth.get(i) for i in ids})
         ys.append(np.array([root[ids[int(c[k])]] == root[ids[int(p[k])]] for k in best], dtype=float))
         Xs.append(pr["X"][best].astype(np.float64))
@@ -211,31 +211,31 @@ def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]
     return {f_: float(v) for f_, v in zip(FEATURES, r.x)}, report
 
 
-def _platt(prob: np.ndarray, ok: np.ndarray) -> tuple[float, float]:
+def _platt(D: np.ndarray, ok: np.ndarray) -> tuple[float, ...]:
+    """Platt scaling with covariates: a logistic regression of "the chosen parent is the true one"
+    on a :func:`lineage.infer.calibration_design` matrix (its first column the raw logit)."""
     from scipy.optimize import minimize
 
-    q = np.clip(prob, 1e-9, 1 - 1e-9)
-    x = np.log(q / (1 - q))
-
-    def f(ab: np.ndarray) -> tuple[float, np.ndarray]:
-        z = ab[0] * x + ab[1]
+    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = D @ w
         pz = 1 / (1 + np.exp(-z))
         loss = float(np.mean(np.logaddexp(0, z) - ok * z))
-        g = pz - ok
-        return loss, np.array([np.mean(g * x), np.mean(g)])
+        return loss, D.T @ (pz - ok) / ok.shape[0]
 
-    r = minimize(f, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
-    return float(r.x[0]), float(r.x[1])
+    w0 = np.zeros(D.shape[1])
+    w0[0] = 1.0
+    r = minimize(f, w0, jac=True, method="L-BFGS-B")
+    return tuple(float(x) for x in r.x)
 
 
-def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[str], None] | None = None
+def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[str], None] | None = None
         ) -> dict[str, Any]:
     """Fit the weights on simulated truth, calibrate, evaluate on unseen settings, write the weights file.
 
     Writes ``out`` (default ``data/inference_weights.json``) and returns its content
     (``method, coef, calibration, report``). The report holds each evaluation
     setting's figures (see :func:`lineage.infer.evaluate_frame`) and their mean.
-    Takes about a minute.
+    Takes one to two minutes.
 
     A minute of work, so the example only names it (tests/test_infer.py runs a small fit):
 
@@ -245,7 +245,7 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[
     from scipy.optimize import minimize
 
     from archive.paths import data_dir
-    from lineage.infer import FEATURES, METHOD_VERSION, Weights, evaluate_frame, infer_frame
+    from lineage.infer import FEATURES, METHOD_VERSION, Weights, calibration_design, evaluate_frame, infer_frame
 
     say = progress or (lambda s: None)
     data = _design(FIT_SETTINGS, say)
@@ -256,14 +256,17 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-3, progress: Callable[[
     say("fitting the second stage (attach a post the first left without parent)")
     attach, attach_report = _fit_attach(Weights(coef=coef), l2)
     raw = Weights(coef=coef, attach=attach)
-    probs, oks = [], []
+    designs, oks = [], []
     for s in CALIBRATION_SETTINGS:
         say(f"calibrating on seed {s['seed']}")
         posts, truth = simulated_posts(s)
         res = infer_frame(posts, weights=raw)
-        probs.append(res.edges.get_column("confidence").to_numpy())
-        oks.append(np.array([truth.get(c) == p for c, p in res.edges.select("child", "parent").iter_rows()], float))
-    cal = _platt(np.concatenate(probs), np.concatenate(oks))
+        e = res.edges.join(posts.select(parent="id", _count=pl.col("remixes").is_not_null()), on="parent", how="left")
+        f = e.get_column("features").struct.unnest()
+        designs.append(calibration_design(e.get_column("confidence").to_numpy(), e.get_column("_count").to_numpy(),
+                                          f.get_column("jaccard").to_numpy(), f.get_column("delay_hours").to_numpy()))
+        oks.append(np.array([truth.get(c) == p for c, p in e.select("child", "parent").iter_rows()], float))
+    cal = _platt(np.concatenate(designs), np.concatenate(oks))
     weights = Weights(coef=coef, calibration=cal, attach=attach)
     per = []
     keys = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
