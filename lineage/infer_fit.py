@@ -9,6 +9,13 @@ each group hide the platform's remix counts, so the weights also serve sources
 that publish none, and every fit and calibration archive gets :data:`SHORT_PROMPTS` of
 independent one- or two-word posts.
 
+Style words are shared across trees the way real ones are (``style_popularity``, a Zipf
+exponent, see :mod:`archive.sources.simulate`) in every calibration and evaluation archive
+and half the fit archives. With the simulator's default, each tree owns a disjoint slice of
+the style lexicon, so style words name the tree: an evaluation on such archives shows tree
+membership near 0.93 where shared palettes give about 0.7 (the same method and weights).
+The fit sees both, the calibration and the report only the harder, realistic case.
+
 Examples
 --------
 >>> sorted(set(FIT_SETTINGS[0]) - {"counts", "short"}) == sorted(set(EVAL_SETTINGS[0]) - {"counts", "short"})
@@ -29,39 +36,39 @@ __all__ = ["FIT_SETTINGS", "CALIBRATION_SETTINGS", "EVAL_SETTINGS", "fit", "simu
 _HABITS = dict(attachment=1.0, repost=0.15, self_remix=0.2, cross_copy=0.03)
 FIT_SETTINGS: list[dict[str, Any]] = [
     dict(seed=101, posts=8000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=True,
-         **_HABITS),
+         **_HABITS, style_popularity=1.0),
     dict(seed=102, posts=8000, m0=2.5, gamma=0.8, mutation_rate=1.6, activity_half_life_days=2.0, counts=False,
-         attachment=2.0, repost=0.1, self_remix=0.3, cross_copy=0.05),
+         attachment=2.0, repost=0.1, self_remix=0.3, cross_copy=0.05, style_popularity=0.0),
     dict(seed=103, posts=8000, m0=3.5, gamma=0.7, mutation_rate=0.9, activity_half_life_days=5.0, counts=True,
-         attachment=0.5, repost=0.25, self_remix=0.1, cross_copy=0.02),
+         attachment=0.5, repost=0.25, self_remix=0.1, cross_copy=0.02, style_popularity=0.8),
     dict(seed=104, posts=8000, m0=3.0, gamma=0.75, mutation_rate=2.0, activity_half_life_days=1.0, counts=False,
-         attachment=0.0, repost=0.0, self_remix=0.0, cross_copy=0.0),
+         attachment=0.0, repost=0.0, self_remix=0.0, cross_copy=0.0, style_popularity=0.0),
     dict(seed=105, posts=8000, m0=2.0, gamma=0.85, mutation_rate=1.2, activity_half_life_days=4.0, counts=True,
-         attachment=1.5, repost=0.2, self_remix=0.25, cross_copy=0.04),
+         attachment=1.5, repost=0.2, self_remix=0.25, cross_copy=0.04, style_popularity=1.2),
     dict(seed=106, posts=8000, m0=4.0, gamma=0.65, mutation_rate=1.4, activity_half_life_days=3.0, counts=False,
-         **_HABITS),
+         **_HABITS, style_popularity=0.0),
 ]
 CALIBRATION_SETTINGS: list[dict[str, Any]] = [
     dict(seed=201, posts=4000, m0=3.0, gamma=0.72, mutation_rate=1.3, activity_half_life_days=2.5, counts=True,
-         attachment=1.2, repost=0.15, self_remix=0.2, cross_copy=0.03),
+         attachment=1.2, repost=0.15, self_remix=0.2, cross_copy=0.03, style_popularity=1.0),
     dict(seed=202, posts=4000, m0=2.8, gamma=0.78, mutation_rate=1.1, activity_half_life_days=3.5, counts=False,
-         attachment=0.8, repost=0.12, self_remix=0.15, cross_copy=0.03),
+         attachment=0.8, repost=0.12, self_remix=0.15, cross_copy=0.03, style_popularity=0.9),
     dict(seed=203, posts=4000, m0=3.2, gamma=0.74, mutation_rate=1.5, activity_half_life_days=2.0, counts=True,
-         attachment=1.6, repost=0.2, self_remix=0.25, cross_copy=0.02),
+         attachment=1.6, repost=0.2, self_remix=0.25, cross_copy=0.02, style_popularity=1.1),
     dict(seed=204, posts=4000, m0=2.6, gamma=0.8, mutation_rate=1.0, activity_half_life_days=4.5, counts=False,
-         attachment=0.6, repost=0.18, self_remix=0.1, cross_copy=0.04),
+         attachment=0.6, repost=0.18, self_remix=0.1, cross_copy=0.04, style_popularity=1.0),
 ]
 #: Settings no fit saw: other seeds and other parameter values (without the one-word posts, so the
 #: figures compare with the issue's; tests/test_infer*.py hold the one-word cases).
 EVAL_SETTINGS: list[dict[str, Any]] = [
     dict(seed=901, posts=5000, m0=3.3, gamma=0.73, mutation_rate=1.25, activity_half_life_days=2.7, counts=True,
-         attachment=1.3, repost=0.17, self_remix=0.22, cross_copy=0.035, short=0.0),
+         attachment=1.3, repost=0.17, self_remix=0.22, cross_copy=0.035, short=0.0, style_popularity=0.9),
     dict(seed=902, posts=5000, m0=2.4, gamma=0.82, mutation_rate=1.7, activity_half_life_days=3.3, counts=False,
-         attachment=0.7, repost=0.08, self_remix=0.35, cross_copy=0.025, short=0.0),
+         attachment=0.7, repost=0.08, self_remix=0.35, cross_copy=0.025, short=0.0, style_popularity=1.1),
     dict(seed=903, posts=5000, m0=3.7, gamma=0.68, mutation_rate=0.8, activity_half_life_days=1.5, counts=True,
-         attachment=2.2, repost=0.3, self_remix=0.05, cross_copy=0.045, short=0.0),
+         attachment=2.2, repost=0.3, self_remix=0.05, cross_copy=0.045, short=0.0, style_popularity=1.0),
     dict(seed=904, posts=5000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=False,
-         attachment=0.3, repost=0.05, self_remix=0.12, cross_copy=0.01, short=0.0),
+         attachment=0.3, repost=0.05, self_remix=0.12, cross_copy=0.01, short=0.0, style_popularity=1.2),
 ]
 
 
