@@ -565,6 +565,29 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], f
     return _second_cut(P, c, p, score, n)
 
 
+#: A candidate sharing no word with the child must look this alike (the media candidates' bar:
+#: 31 of 256 PDQ bits) to stay one: an author's unrelated earlier post is no evidence by itself.
+MIN_VISUAL = 1.0 - 31 / 256
+
+
+def _similar_only(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac: np.ndarray,
+                  fingerprints: pl.DataFrame | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Drop candidate pairs with nothing in common: no shared word and no near-duplicate picture.
+
+    Such a pair (in practice the author's latest posts, which are candidates by author alone)
+    is not "similar enough" to be a parent; left in, the second stage could link a Japanese
+    prompt under its author's unrelated English one with confidence 0.3 to 0.85.
+    """
+    keep = jac > 0
+    if not keep.all() and fingerprints is not None:
+        rest = np.flatnonzero(~keep)
+        _, _, vis = visual_pairs(fingerprints, P.ids, child=c[rest], parent=p[rest])
+        keep[rest] = np.nan_to_num(vis) >= MIN_VISUAL
+    if keep.all():
+        return c, p, hits, jac
+    return c[keep], p[keep], hits[keep], jac[keep]
+
+
 def _second_cut(P: _Prepared, c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """At most MAX_CANDIDATES per child from the first cut (``score = flag * 32 + band hits``, the
@@ -925,6 +948,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
     tmask &= P.usable
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
+    c, p, hits, jac = _similar_only(P, c, p, hits, jac, fingerprints)
     P.sig = P.sig[:0]  # the signatures served the candidates only (the largest per-post array)
     a = w.attach_vector()
     (u, ua), raw, X = _features(P, c, p, hits, jac, fingerprints, [w.vector(), a], keep_matrix=keep_pairs)

@@ -1,0 +1,34 @@
+"""Inference broken on purpose (session 22): each hostile input with the value a historian would call right."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+
+import lineage.infer as I
+
+T0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+
+
+def _frame(rows: list[tuple[str, float, str, str]]) -> pl.DataFrame:
+    return pl.DataFrame({"id": [r[0] for r in rows],
+                         "created_at": [T0 + timedelta(minutes=r[1]) for r in rows],
+                         "text": [r[2] for r in rows], "author": [r[3] for r in rows]})
+
+
+def test_an_authors_unrelated_posts_in_other_scripts_are_not_linked():
+    # one author posts five prompts that share no word (English, Arabic, Japanese, emoji, English):
+    # nothing earlier is similar, so each starts its own tree (the same author is no evidence alone)
+    posts = _frame([("t:3", 3, "cat", "@a"),
+                    ("t:7", 7, "猫が海でサーフィン", "@a"),
+                    ("t:9", 9, "قطة تركب الأمواج في البحر", "@a"),
+                    ("t:11", 11, "🐱🌊🏄", "@a"),
+                    ("t:13", 13, "a red fox jumps over the lazy dog at dawn", "@a"),
+                    # others' copies, so the archive is not only one author's
+                    ("t:4", 4, "cat", "@b"), ("t:8", 8, "猫が海でサーフィン, 4k", "@d"),
+                    ("t:12", 12, "🐱🌊🏄", "@f")])
+    e = I.infer_frame(posts).edges
+    lone = {"t:7", "t:9", "t:11", "t:13"}
+    assert e.filter(pl.col("child").is_in(list(lone))).height == 0, e
+    # a real shared word still links: the copies find their originals
+    assert dict(zip(e["child"], e["parent"])) == {"t:4": "t:3", "t:8": "t:7", "t:12": "t:11"}
