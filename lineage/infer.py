@@ -1088,8 +1088,11 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
                       pl.col("child").is_in(posts.get_column("id").implode()))
     if start is None and source is None and since is None:
         keep = keep.head(0)
-    # children each parent already has: declared ones and inferred ones kept from the last run
-    taken = (pl.concat([arc.edges().select(id="parent"), keep.select(id="parent")])
+    # children each parent already has: declared ones and inferred ones kept from the last run that took
+    # one of its published remixes (a second-stage link, margin < 0 as "no parent" beat it, takes none:
+    # counting it would close a parent to later posts that a full run leaves open)
+    took = keep.filter(pl.col("features").struct.field("margin").fill_null(0.0) >= 0.0)
+    taken = (pl.concat([arc.edges().select(id="parent"), took.select(id="parent")])
              .group_by("id").agg(taken=pl.len().cast(pl.Float64)))
     res = infer_frame(posts, targets=targets.get_column("id"), weights=w,
                       fingerprints=load_fingerprints(arc.path), taken=taken)
