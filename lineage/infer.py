@@ -1021,6 +1021,11 @@ def inferred_edges(arc: Any) -> pl.DataFrame:
     return arc.read_table("inferred_edges", schema=INFERRED_SCHEMA)
 
 
+#: Key of the ``inferred_edges`` commit metadata saying whether the run covered every post (``all``) or
+#: only a ``source``/``since`` scope (``partial``).
+SCOPE_KEY = "remix_archivist.inferred_scope"
+
+
 def infer(arc: Any, *, source: str | None = None, since: datetime | str | None = None,
           weights: Weights | None = None, full: bool = False, progress: Callable[[str], None] | None = None
           ) -> dict[str, Any]:
@@ -1030,7 +1035,9 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     only on earlier posts, so targets created before the earliest post added or changed
     since the last run keep their rows (``full=True`` recomputes all). ``source`` and
     ``since`` restrict the posts that get a parent (candidates come from the whole
-    archive); rows of other posts are kept. Returns the summary (``considered,
+    archive); rows of other posts are kept; such a run recomputes its whole scope, and the next
+    run without them recomputes every post (it knows from the table's commit metadata,
+    :data:`SCOPE_KEY`). Returns the summary (``considered,
     parents_found, share_at_0_9, no_part, run_id, store_version, recomputed_from``).
     Raises :class:`~lineage.errors.LineageError` when the archive is read-only.
 
@@ -1057,7 +1064,12 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
         eligible = eligible.filter(pl.col("created_at") >= t0)
     old = inferred_edges(arc)
     start = None  # recompute targets created at or after this time
-    if not full and old.height and old.get_column("method").unique().to_list() == [w.version]:
+    # a run restricted by source or since covers only its scope: it recomputes that scope, and the next
+    # unrestricted run recomputes every post (the posts outside the scope were never looked at)
+    restricted = source is not None or since is not None
+    last_partial = old.height > 0 and arc.table_commit_metadata("inferred_edges").get(SCOPE_KEY) == "partial"
+    if (not full and not restricted and not last_partial and old.height
+            and old.get_column("method").unique().to_list() == [w.version]):
         prev_v = int(old.get_column("store_version").max())
         try:
             before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash")
@@ -1105,7 +1117,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     # store_version names the store this table answers for; every row is valid for it
     out = out.with_columns(store_version=pl.lit(version, dtype=pl.Int64))
     say("writing inferred_edges")
-    arc.write_table("inferred_edges", out, mode="overwrite")
+    arc.write_table("inferred_edges", out, mode="overwrite",
+                    metadata={SCOPE_KEY: "partial" if restricted else "all"})
     summary = res.summary()
     n = out.height
     summary.update({

@@ -59,3 +59,35 @@ def test_a_late_ingest_rerun_equals_a_full_run_when_earlier_links_were_second_st
     I.infer(full)
     cols = ["child", "parent", "confidence", "features"]
     assert_frame_equal(I.inferred_edges(inc).select(cols), I.inferred_edges(full).select(cols))
+
+
+def test_a_plain_run_after_a_since_or_source_run_gives_every_post_its_parent(tmp_path):
+    # `infer --since D` then `infer` used to say "nothing new" and leave every post before D without a
+    # parent for good; a second, wider --since was ignored the same way. The right value: a full run.
+    from polars.testing import assert_frame_equal
+
+    from archive.ingest import ingest_records
+    from archive.sources.simulate import SimParams, simulate
+    from archive.store import Archive
+
+    recs = simulate(SimParams(seed=11, posts=500))[0]
+    for r in recs:
+        r.pop("parents", None)
+    times = sorted(r["created_at"] for r in recs)
+    late, mid = times[400], times[200]
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, recs, source="simulate")
+    full = Archive.open(tmp_path / "full", create=True)
+    ingest_records(full, recs, source="simulate")
+    I.infer(full)
+    cols = ["child", "parent", "confidence"]
+    want = I.inferred_edges(full).select(cols)
+    I.infer(a, since=late)
+    n_late = I.inferred_edges(a).height
+    I.infer(a, since=mid)  # a wider scope is computed, not skipped as "nothing new"
+    assert I.inferred_edges(a).height > n_late + 100
+    I.infer(a, source="simulate")
+    s = I.infer(a)
+    assert s["recomputed"] == 500
+    assert_frame_equal(I.inferred_edges(a).select(cols), want)
+    assert I.infer(a)["recomputed"] == 0  # and then a rerun is incremental again
