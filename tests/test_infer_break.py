@@ -91,3 +91,37 @@ def test_a_plain_run_after_a_since_or_source_run_gives_every_post_its_parent(tmp
     assert s["recomputed"] == 500
     assert_frame_equal(I.inferred_edges(a).select(cols), want)
     assert I.infer(a)["recomputed"] == 0  # and then a rerun is incremental again
+
+
+def test_node_table_exports_with_inferred_links_say_which_parents_are_guesses(tmp_path):
+    # CSV, Parquet and Newick write one parent per node; with --edges all an inferred parent was written
+    # exactly like a declared one (a guess passed off as a fact)
+    import io
+
+    from archive.export import export
+    from archive.export.newick import parse_newick
+    from archive.ingest import ingest_records
+    from archive.store import Archive
+
+    def rec(i, minutes, prompt, parents=()):
+        return {"id": f"t:{i}", "source": "t", "created_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+                "author": f"@{i}", "prompt": prompt, "parents": list(parents)}
+
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [rec(1, 0, "a corgi surfing in tokyo at night"),
+                       rec(2, 60, "a corgi surfing in tokyo at night, noir", parents=["t:1"]),
+                       rec(3, 120, "a corgi surfing in tokyo at night, noir, film grain")])
+    I.infer(a)
+    assert I.inferred_edges(a).select("child", "parent").rows() == [("t:3", "t:2")]
+    want = {"t:1": (None, None), "t:2": ("declared", 1.0), "t:3": ("inferred", True)}
+    for fmt in ("csv", "parquet"):
+        data = export(a, fmt, edges="all")
+        n = pl.read_csv(io.BytesIO(data)) if fmt == "csv" else pl.read_parquet(io.BytesIO(data))
+        got = {r["id"]: (r["parent_evidence"], r["parent_confidence"]) for r in n.iter_rows(named=True)}
+        assert got["t:1"] == want["t:1"] and got["t:2"] == want["t:2"], (fmt, got)
+        assert got["t:3"][0] == "inferred" and 0 < got["t:3"][1] <= 1, (fmt, got)
+    nhx = {r["name"]: r["nhx"] for r in parse_newick(export(a, "newick", edges="all").decode())}
+    assert nhx["t:3"].get("evidence") == "inferred" and 0 < float(nhx["t:3"]["confidence"]) <= 1
+    assert "evidence" not in nhx["t:2"]
+    # declared-only exports keep their columns
+    assert "parent_evidence" not in pl.read_csv(io.BytesIO(export(a, "csv"))).columns

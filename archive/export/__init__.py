@@ -85,7 +85,9 @@ def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: s
 
     ``drift`` (``id`` and drift columns, e.g. :func:`lineage.stale.stored_drift`) is joined
     to the nodes: GraphML/GEXF attributes, Newick branch lengths, PROV-JSON attributes.
-    ``edges="all"`` adds the inferred links, marked ``evidence: inferred`` with their confidence.
+    ``edges="all"`` adds the inferred links, marked ``evidence: inferred`` with their confidence
+    (CSV and Parquet rows gain ``parent_evidence`` and ``parent_confidence``; Newick's NHX
+    comments ``evidence=inferred:confidence=0.83``).
 
     Examples
     --------
@@ -100,7 +102,17 @@ def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: s
         raise ArchiveError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if root is not None and archive.lineage(as_of).filter(pl.col("id") == root).height == 0:
         raise NotFoundError(f"no post {root!r} in the archive at {archive.path}")
+    mode = edges
     nodes, edges = export_frames(archive, root, as_of=as_of, drift=drift, edges=edges)
+    if mode == "all" and fmt in ("parquet", "csv", "newick"):
+        # a node table has one parent per row: say which are guesses, so none passes for a fact
+        prim = edges.filter(pl.col("primary")).select(id="child", parent_evidence="evidence",
+                                                      parent_confidence="confidence").unique("id", keep="first")
+        nodes = nodes.join(prim, on="id", how="left", maintain_order="left")
+        at = nodes.columns.index("parent") + 1
+        cols = nodes.columns[:at] + ["parent_evidence", "parent_confidence"] + [
+            c for c in nodes.columns[at:] if c not in ("parent_evidence", "parent_confidence")]
+        nodes = nodes.select(cols)
     if fmt == "parquet":
         buf = io.BytesIO()
         nodes.write_parquet(buf)
