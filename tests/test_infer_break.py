@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import polars as pl
 
@@ -123,5 +124,13 @@ def test_node_table_exports_with_inferred_links_say_which_parents_are_guesses(tm
     nhx = {r["name"]: r["nhx"] for r in parse_newick(export(a, "newick", edges="all").decode())}
     assert nhx["t:3"].get("evidence") == "inferred" and 0 < float(nhx["t:3"]["confidence"]) <= 1
     assert "evidence" not in nhx["t:2"]
+    # the snapshot's posts.csv and tree.nwk too
+    from archive.snapshot import snapshot
+
+    bag = Path(snapshot(a, "t:3", out=tmp_path / "bags", edges="all"))
+    n = pl.read_csv(bag / "data" / "posts.csv")
+    assert dict(zip(n["id"], n["parent_evidence"])) == {"t:1": None, "t:2": "declared", "t:3": "inferred"}
+    nhx = {r["name"]: r["nhx"] for r in parse_newick((bag / "data" / "tree.nwk").read_text("utf-8"))}
+    assert nhx["t:3"].get("evidence") == "inferred"
     # declared-only exports keep their columns
     assert "parent_evidence" not in pl.read_csv(io.BytesIO(export(a, "csv"))).columns

@@ -53,6 +53,7 @@ from archive.store import Archive
 __all__ = [
     "FORMATS",
     "export_frames",
+    "with_parent_evidence",
     "to_graph",
     "graph_id",
     "to_graphml",
@@ -76,6 +77,28 @@ FORMATS: dict[str, str] = {
     "parquet": "parquet",
     "csv": "csv",
 }
+
+
+def with_parent_evidence(nodes: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
+    """``nodes`` with ``parent_evidence`` (String) and ``parent_confidence`` (Float64) after ``parent``: the
+    evidence of each node's primary edge (of :func:`export_frames`), so a node table with inferred links
+    says which parents are guesses (null for roots).
+
+    Examples
+    --------
+    >>> n = pl.DataFrame({"id": ["a", "b"], "parent": [None, "a"]})
+    >>> e = pl.DataFrame({"child": ["b"], "parent": ["a"], "evidence": ["inferred"], "confidence": [0.8],
+    ...                   "primary": [True]})
+    >>> with_parent_evidence(n, e).rows()
+    [('a', None, None, None), ('b', 'a', 'inferred', 0.8)]
+    """
+    prim = edges.filter(pl.col("primary")).select(id="child", parent_evidence="evidence",
+                                                  parent_confidence="confidence").unique("id", keep="first")
+    nodes = nodes.drop("parent_evidence", "parent_confidence", strict=False).join(
+        prim, on="id", how="left", maintain_order="left")
+    at = nodes.columns.index("parent") + 1
+    rest = [c for c in nodes.columns[at:] if c not in ("parent_evidence", "parent_confidence")]
+    return nodes.select(nodes.columns[:at] + ["parent_evidence", "parent_confidence"] + rest)
 
 
 def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: str | None = None,
@@ -105,14 +128,7 @@ def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: s
     mode = edges
     nodes, edges = export_frames(archive, root, as_of=as_of, drift=drift, edges=edges)
     if mode == "all" and fmt in ("parquet", "csv", "newick"):
-        # a node table has one parent per row: say which are guesses, so none passes for a fact
-        prim = edges.filter(pl.col("primary")).select(id="child", parent_evidence="evidence",
-                                                      parent_confidence="confidence").unique("id", keep="first")
-        nodes = nodes.join(prim, on="id", how="left", maintain_order="left")
-        at = nodes.columns.index("parent") + 1
-        cols = nodes.columns[:at] + ["parent_evidence", "parent_confidence"] + [
-            c for c in nodes.columns[at:] if c not in ("parent_evidence", "parent_confidence")]
-        nodes = nodes.select(cols)
+        nodes = with_parent_evidence(nodes, edges)
     if fmt == "parquet":
         buf = io.BytesIO()
         nodes.write_parquet(buf)
