@@ -91,7 +91,7 @@ __all__ = [
 #: /3: style-term features and candidate bands, older same-word candidates, delay shape and
 #: engagement step, the second stage over every candidate, recalibration with covariates, 16 candidates
 #: a post instead of 12.
-METHOD_VERSION = "text-style-time-author-visual/3"
+METHOD_VERSION = "text-style-time-author-visual/4"
 NUM_PERM = 48
 BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
 PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
@@ -374,6 +374,8 @@ class _Prepared:
     style_sets: np.ndarray  # object array of set strings of the style-lexicon terms in the prompt
     nstyle: np.ndarray
     style_keys: np.ndarray  # (posts, STYLE_BANDS) one-row MinHash keys of the style terms
+    subject_sets: np.ndarray  # set strings of the tokens outside the style terms
+    nsubject: np.ndarray
     usable: np.ndarray  # may take part (text or media, not from the future)
     reason: list[str | None]
 
@@ -396,7 +398,13 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     first_use = (pl.DataFrame({"code": codes}).with_row_index("row").explode("code").drop_nulls("code")
                  .group_by("code").agg(pl.col("row").min()))
     novel = np.bincount(first_use.get_column("row").to_numpy().astype(np.int64), minlength=n).astype(np.int64)
-    style_sets, nstyle, style_keys = _style_sets(ids, df.get_column("text").fill_null(""))
+    style_sets, nstyle, style_keys, terms = _style_sets(ids, df.get_column("text").fill_null(""))
+    # the prompt's words outside its style terms (its subject): a candidate must share one (or a picture)
+    style_toks = tokens_series(terms.list.join(" ")).fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    subject = token_codes(toks.list.set_difference(style_toks).list.set_difference(
+        pl.lit(sorted(FUNCTION_WORDS), dtype=pl.List(pl.String))))
+    nsubject = subject.list.len().fill_null(0).to_numpy().astype(np.int64)
+    subject_sets = set_strings(subject)
     author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
               if "author" in df.columns else np.full(n, -1))
     views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
@@ -423,18 +431,20 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
         reason[i] = "created after it was observed (a date from the future)"
     return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, novel=novel, sig=sig,
                      style_sets=style_sets, nstyle=nstyle, style_keys=style_keys,
+                     subject_sets=subject_sets, nsubject=nsubject,
                      usable=~no_content & ~future, reason=reason)
 
 
 STYLE_BANDS = 4  # one-row LSH bands over each post's style terms
 
 
-def _style_sets(ids: pl.Series, text: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _style_sets(ids: pl.Series, text: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, pl.Series]:
     """Each post's style-lexicon terms (:func:`lineage.styles.styles_frame`, no unlisted artist names)
     as a set string (one character per distinct term), how many there are, and the
     :data:`STYLE_BANDS` one-row MinHash keys of the set (two posts share key ``k`` with probability
     the Jaccard of their style sets). Terms are found once per distinct text, :data:`CHUNK` texts at a
-    time (bounded memory); the keys hash the terms' text, so they do not depend on which posts a run reads."""
+    time (bounded memory); the keys hash the terms' text, so they do not depend on which posts a run reads.
+    Last, the terms themselves (``list[str]`` per post)."""
     from lineage.styles import styles_frame
 
     n = text.len()
@@ -462,7 +472,7 @@ def _style_sets(ids: pl.Series, text: pl.Series) -> tuple[np.ndarray, np.ndarray
             h *= np.uint64(0xBF58476D1CE4E5B9)
             h ^= h >> np.uint64(29)
             keys[has, k] = np.minimum.reduceat(h, starts)
-    return set_strings(token_codes(per)), lens, keys
+    return set_strings(token_codes(per)), lens, keys, per
 
 
 _INT32_ROWS = 1 << 25  # below this many posts the first cut packs its cells in int32
@@ -570,15 +580,38 @@ def _chunk_candidates(P: _Prepared, targets: np.ndarray, bands: list[_Groups], f
 MIN_VISUAL = 1.0 - 31 / 256
 
 
+#: Words that say nothing of a prompt's subject (articles, prepositions, conjunctions of the languages
+#: prompts are mostly written in): two prompts sharing only these and style terms share no subject.
+FUNCTION_WORDS = frozenset("""
+a an the of on in at to for from with without by and or but as into onto over under near is are its it
+this that these those very very
+de del la le les el los las un une una uno des du da do dos das di della dei y e et o ou en au aux à
+con sin por para sur sous dans avec sans pour par per nel nella im in am an der die das dem den ein eine
+einer und oder mit ohne auf unter über von zu zum zur no na em um uma com
+""".split())
+
+
 def _similar_only(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac: np.ndarray,
                   fingerprints: pl.DataFrame | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Drop candidate pairs with nothing in common: no shared word and no near-duplicate picture.
+    """Drop candidate pairs with nothing in common but style: no shared word outside the style
+    lexicon's terms, and no near-duplicate picture.
 
-    Such a pair (in practice the author's latest posts, which are candidates by author alone)
-    is not "similar enough" to be a parent; left in, the second stage could link a Japanese
-    prompt under its author's unrelated English one with confidence 0.3 to 0.85.
+    Such a pair (in practice the author's latest posts, candidates by author alone, or posts in
+    one style bucket) is not "similar enough" to be a parent: left in, an author's unrelated
+    prompts in other scripts were linked with confidence 0.3 to 0.85, and an author's unrelated
+    subjects that end in their usual "cinematic lighting, highly detailed, 8k" with up to 0.98.
+    On the simulator's truth such links are 0.1% of the true ones.
     """
     keep = jac > 0
+    both = np.flatnonzero(keep & (P.nstyle[c] > 0) & (P.nstyle[p] > 0))
+    if both.size:  # the shared words may all be style words: count the shared subject words
+        from rapidfuzz.distance import Indel
+        from rapidfuzz.process import cpdist
+
+        cb, pb = c[both], p[both]
+        d = cpdist(P.subject_sets[cb].tolist(), P.subject_sets[pb].tolist(), scorer=Indel.distance,
+                   workers=-1).astype(np.int64)
+        keep[both] = (P.nsubject[cb] + P.nsubject[pb] - d) > 0
     if not keep.all() and fingerprints is not None:
         rest = np.flatnonzero(~keep)
         _, _, vis = visual_pairs(fingerprints, P.ids, child=c[rest], parent=p[rest])

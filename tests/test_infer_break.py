@@ -134,3 +134,26 @@ def test_node_table_exports_with_inferred_links_say_which_parents_are_guesses(tm
     assert nhx["t:3"].get("evidence") == "inferred"
     # declared-only exports keep their columns
     assert "parent_evidence" not in pl.read_csv(io.BytesIO(export(a, "csv"))).columns
+
+
+def test_an_authors_usual_style_suffix_on_unrelated_subjects_is_no_link():
+    # one author ends every prompt with the same style terms; the subjects share no word (but "a", "of", "on"):
+    # none is a remix of another. Before: linked with confidence up to 0.98.
+    subjects = ["a lighthouse on a cliff", "portrait of an old fisherman", "a bowl of ramen",
+                "a cyberpunk city street", "a horse in a meadow", "a spaceship landing on mars",
+                "the cup of coffee", "dragon over mountains", "child flying kite", "abandoned factory interior",
+                "red fox", "sailboat at sunset", "wedding cake", "violin player", "desert caravan",
+                "frozen waterfall", "neon arcade", "tulip field"]
+    suffix = ", cinematic lighting, highly detailed, 8k, trending on artstation"
+    rows = [(f"p:{k}", 60.0 * k, s + suffix, f"@a{k % 6}") for k, s in enumerate(subjects)]
+    e = I.infer_frame(_frame(rows)).edges
+    assert e.height == 0, e
+
+
+def test_style_terms_only_prompts_are_no_link():
+    # "cinematic, 4k" says nothing of a subject: two such posts, even by one author, are no remix
+    e = I.infer_frame(_frame([("s:1", 0, "cinematic, 4k", "@a"), ("s:2", 30, "cinematic, 4k", "@a"),
+                              ("s:3", 60, "cinematic, 4k, bokeh", "@b"),
+                              ("s:4", 90, "a red fox in snow, cinematic, 4k", "@a"),
+                              ("s:5", 120, "a red fox in snow at dusk, cinematic, 4k", "@c")])).edges
+    assert dict(zip(e["child"], e["parent"])) == {"s:5": "s:4"}
