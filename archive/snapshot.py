@@ -64,7 +64,7 @@ from archive.bag import VerifyResult, _bag_info, check_bag_paths, restore, resto
 from archive import tempfiles
 from archive.extensions import ReportWriter
 from archive.errors import ArchiveError, NotFoundError, SnapshotError, resource_problem
-from archive.export import export_frames, to_csv, to_graphml, to_newick, to_prov_json
+from archive.export import export_frames, to_csv, to_graphml, to_newick, to_prov_json, with_parent_evidence
 from archive.snapshot_media import write_media
 from archive.names import ONE_LINE, escape_chars, portable_name
 from archive.record import content_hash
@@ -204,6 +204,8 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
     try:
         records = _tree_records(archive, nodes.select("id"), as_of)
         nodes = _bag_hashes(nodes, records)
+        if mode == "all":  # posts.csv and tree.nwk say which parents are inferred
+            nodes = with_parent_evidence(nodes, edges)
         (tmp / "records.jsonl").write_text(
             "".join(r + "\n" for r in records.get_column("record").to_list()), "utf-8")
         (tmp / "posts.csv").write_bytes(to_csv(nodes))

@@ -544,8 +544,11 @@ class Archive:
             self.commit(f"writing the {name} table", lambda: frame.write_delta(str(self.path / name), mode="append"))
             return self.table_version(name)
 
-    def write_table(self, name: str, frame: pl.DataFrame | pl.LazyFrame, *, mode: str = "overwrite") -> int:
+    def write_table(self, name: str, frame: pl.DataFrame | pl.LazyFrame, *, mode: str = "overwrite",
+                    metadata: dict[str, str] | None = None) -> int:
         """Write (``overwrite`` or ``append``) a derived or analysis table; returns its version.
+
+        ``metadata`` is kept with the Delta commit (read back by :meth:`table_commit_metadata`).
 
         A lazy frame is written as it is computed, batch by batch, in one commit: its rows
         never all sit in memory at once (their order is not promised: sort a frame in memory
@@ -554,6 +557,10 @@ class Archive:
         self._writable()
         with self.writing():
             opts = {"schema_mode": "overwrite"} if mode == "overwrite" and self.has_table(name) else None
+            if metadata:
+                from deltalake import CommitProperties
+
+                opts = {**(opts or {}), "commit_properties": CommitProperties(custom_metadata=dict(metadata))}
             if isinstance(frame, pl.LazyFrame):
                 lazy = frame
                 write = lambda: write_deltalake(  # noqa: E731 - a fresh stream for each try of the commit
@@ -564,6 +571,16 @@ class Archive:
                     str(self.path / name), mode=mode, delta_write_options=opts)  # type: ignore[arg-type]
             self.commit(f"writing the {name} table", write)
             return self.table_version(name)
+
+    def table_commit_metadata(self, name: str) -> dict[str, Any]:
+        """The latest commit of table ``name``: Delta's history entry, with any ``metadata`` given to
+        :meth:`write_table` (``{}`` when the table does not exist)."""
+        if not self.has_table(name):
+            return {}
+        from deltalake import DeltaTable
+
+        h = DeltaTable(str(self.path / name)).history(1)
+        return dict(h[0]) if h else {}
 
     def commit(self, doing: str, write: Callable[[], T]) -> T:
         """Run one Delta write: retried on conflicts, resource errors turned into one line.

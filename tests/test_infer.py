@@ -383,18 +383,19 @@ def test_in_a_meme_the_authors_own_earlier_copy_stays_a_candidate_and_wins():
 
 # ------------------------------------------------------------------------------------------------ method 3
 def test_a_remix_that_rewrote_its_subject_is_found_by_its_styles():
-    """Every word of the head changed, the style terms kept: token LSH finds the parent about one
-    time in five (a token Jaccard of 0.25), the style bands always; an unrelated post that shares head words but no style does
-    not win it."""
+    """Every word of the head changed but one ("tokyo"), the style terms kept: token LSH finds the parent
+    about one time in four (a token Jaccard of 7/24), the style bands always; an unrelated post that shares head
+    words but no style does not win it. (With no subject word shared at all it is no candidate: see
+    tests/test_infer_break.py, an author's usual style suffix on unrelated subjects.)"""
     posts = pl.DataFrame({
         "id": ["a", "x", "b"], "created_at": [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=3)],
         "author": ["@1", "@2", "@3"],
         "text": ["a corgi in a tiny wetsuit surfing a glassy wave in Tokyo at night, claymation, film noir, vaporwave",
                  "two robots in love dancing in the rain on a frozen lake, watercolor",
-                 "two robots in love dancing in the rain on a frozen lake, claymation, film noir, vaporwave"]})
+                 "two robots in love dancing in the rain on a frozen lake in tokyo, claymation, film noir, vaporwave"]})
     r = I.infer_frame(posts, keep_pairs=True)
     P = I._prepare(posts, None)
-    assert I._jaccard(P, np.array([2]), np.array([0]))[0] == pytest.approx(0.25)
+    assert I._jaccard(P, np.array([2]), np.array([0]))[0] == pytest.approx(7 / 24)
     pairs = set(zip(r.pairs["c"].tolist(), r.pairs["p"].tolist()))
     assert (2, 0) in pairs  # b's candidates hold a
     sj, lost, none = I._style_overlap(P, np.array([2, 2]), np.array([0, 1]))

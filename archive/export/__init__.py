@@ -53,6 +53,7 @@ from archive.store import Archive
 __all__ = [
     "FORMATS",
     "export_frames",
+    "with_parent_evidence",
     "to_graph",
     "graph_id",
     "to_graphml",
@@ -78,6 +79,28 @@ FORMATS: dict[str, str] = {
 }
 
 
+def with_parent_evidence(nodes: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
+    """``nodes`` with ``parent_evidence`` (String) and ``parent_confidence`` (Float64) after ``parent``: the
+    evidence of each node's primary edge (of :func:`export_frames`), so a node table with inferred links
+    says which parents are guesses (null for roots).
+
+    Examples
+    --------
+    >>> n = pl.DataFrame({"id": ["a", "b"], "parent": [None, "a"]})
+    >>> e = pl.DataFrame({"child": ["b"], "parent": ["a"], "evidence": ["inferred"], "confidence": [0.8],
+    ...                   "primary": [True]})
+    >>> with_parent_evidence(n, e).rows()
+    [('a', None, None, None), ('b', 'a', 'inferred', 0.8)]
+    """
+    prim = edges.filter(pl.col("primary")).select(id="child", parent_evidence="evidence",
+                                                  parent_confidence="confidence").unique("id", keep="first")
+    nodes = nodes.drop("parent_evidence", "parent_confidence", strict=False).join(
+        prim, on="id", how="left", maintain_order="left")
+    at = nodes.columns.index("parent") + 1
+    rest = [c for c in nodes.columns[at:] if c not in ("parent_evidence", "parent_confidence")]
+    return nodes.select(nodes.columns[:at] + ["parent_evidence", "parent_confidence"] + rest)
+
+
 def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: str | None = None,
            as_of: Any = None, drift: pl.DataFrame | None = None,
            edges: str = "declared") -> bytes | Path:
@@ -85,7 +108,9 @@ def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: s
 
     ``drift`` (``id`` and drift columns, e.g. :func:`lineage.stale.stored_drift`) is joined
     to the nodes: GraphML/GEXF attributes, Newick branch lengths, PROV-JSON attributes.
-    ``edges="all"`` adds the inferred links, marked ``evidence: inferred`` with their confidence.
+    ``edges="all"`` adds the inferred links, marked ``evidence: inferred`` with their confidence
+    (CSV and Parquet rows gain ``parent_evidence`` and ``parent_confidence``; Newick's NHX
+    comments ``evidence=inferred:confidence=0.83``).
 
     Examples
     --------
@@ -100,7 +125,10 @@ def export(archive: Archive, fmt: str, out: str | Path | None = None, *, root: s
         raise ArchiveError(f"unknown export format {fmt!r}: choose one of {', '.join(FORMATS)}")
     if root is not None and archive.lineage(as_of).filter(pl.col("id") == root).height == 0:
         raise NotFoundError(f"no post {root!r} in the archive at {archive.path}")
+    mode = edges
     nodes, edges = export_frames(archive, root, as_of=as_of, drift=drift, edges=edges)
+    if mode == "all" and fmt in ("parquet", "csv", "newick"):
+        nodes = with_parent_evidence(nodes, edges)
     if fmt == "parquet":
         buf = io.BytesIO()
         nodes.write_parquet(buf)

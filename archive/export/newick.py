@@ -28,6 +28,8 @@ def _nhx(row: dict) -> str:
         v = row.get(k)
         if v is not None:
             parts.append(f"{k}={v:.4g}")
+    if row.get("parent_evidence") == "inferred" and row.get("parent_confidence") is not None:
+        parts.append(f"evidence=inferred:confidence={row['parent_confidence']:.4g}")
     return "[&&NHX:" + ":".join(parts) + "]" if parts else ""
 
 
@@ -47,7 +49,8 @@ def to_newick(nodes: pl.DataFrame) -> str:
     >>> print(to_newick(n), end="")
     ('r:2':0.25[&&NHX:depth=1:edge_drift=0.25],'r:3':0.5[&&NHX:depth=1:edge_drift=0.5])'r:1'[&&NHX:depth=0];
     """
-    cols = [c for c in ("id", "parent", "depth", "edge_drift", "root_drift", "created_at") if c in nodes.columns]
+    cols = [c for c in ("id", "parent", "depth", "edge_drift", "root_drift", "created_at", "parent_evidence",
+                        "parent_confidence") if c in nodes.columns]
     sort = [c for c in ("created_at", "id") if c in cols]
     df = nodes.select(cols).sort(sort, nulls_last=True)
     rows = {r["id"]: r for r in df.iter_rows(named=True)}
