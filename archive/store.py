@@ -574,7 +574,15 @@ class Archive:
 
     def table_commit_metadata(self, name: str) -> dict[str, Any]:
         """The latest commit of table ``name``: Delta's history entry, with any ``metadata`` given to
-        :meth:`write_table` (``{}`` when the table does not exist)."""
+        :meth:`write_table` (``{}`` when the table does not exist).
+
+        >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+        >>> a.table_commit_metadata("notes")
+        {}
+        >>> _ = a.write_table("notes", pl.DataFrame({"x": [1]}), metadata={"scope": "all"})
+        >>> a.table_commit_metadata("notes")["scope"]
+        'all'
+        """
         if not self.has_table(name):
             return {}
         from deltalake import DeltaTable
