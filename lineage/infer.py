@@ -608,10 +608,13 @@ def _similar_only(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, 
         from rapidfuzz.distance import Indel
         from rapidfuzz.process import cpdist
 
-        cb, pb = c[both], p[both]
-        d = cpdist(P.subject_sets[cb].tolist(), P.subject_sets[pb].tolist(), scorer=Indel.distance,
-                   workers=-1).astype(np.int64)
-        keep[both] = (P.nsubject[cb] + P.nsubject[pb] - d) > 0
+        step = 2_000_000  # pairs at once: the Python string lists of every pair would be the run's peak
+        for s0 in range(0, both.size, step):
+            part = both[s0:s0 + step]
+            cb, pb = c[part], p[part]
+            d = cpdist(P.subject_sets[cb].tolist(), P.subject_sets[pb].tolist(), scorer=Indel.distance,
+                       workers=-1).astype(np.int64)
+            keep[part] = (P.nsubject[cb] + P.nsubject[pb] - d) > 0
     if not keep.all() and fingerprints is not None:
         rest = np.flatnonzero(~keep)
         _, _, vis = visual_pairs(fingerprints, P.ids, child=c[rest], parent=p[rest])
@@ -981,8 +984,8 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
     tmask &= P.usable
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
-    c, p, hits, jac = _similar_only(P, c, p, hits, jac, fingerprints)
     P.sig = P.sig[:0]  # the signatures served the candidates only (the largest per-post array)
+    c, p, hits, jac = _similar_only(P, c, p, hits, jac, fingerprints)
     a = w.attach_vector()
     (u, ua), raw, X = _features(P, c, p, hits, jac, fingerprints, [w.vector(), a], keep_matrix=keep_pairs)
     del hits, jac
