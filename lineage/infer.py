@@ -426,7 +426,7 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     reason: list[str | None] = [None] * n
     no_content = (lens == 0) & ~has_media
     for i in np.nonzero(no_content)[0].tolist():
-        reason[i] = "no prompt or media"
+        reason[i] = "no prompt or media fingerprint"
     for i in np.nonzero(future)[0].tolist():
         reason[i] = "created after it was observed (a date from the future)"
     return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, same_before=same_before, novel=novel, sig=sig,
@@ -972,7 +972,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     >>> posts = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [t(1), t(1), t(2)], "text": ["x y z"] * 2 + [""]})
     >>> r = infer_frame(posts)
     >>> r.edges.height, r.reasons.rows()
-    (0, [('c', 'no prompt or media')])
+    (0, [('c', 'no prompt or media fingerprint')])
     """
     w = weights or load_weights()
     if "text" not in posts.columns:

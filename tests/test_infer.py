@@ -148,7 +148,7 @@ def test_posts_without_prompt_or_media_and_future_dates_are_counted_with_a_reaso
                        rec(3, 2, ""), rec(4, 3, "a corgi surfing in tokyo, noir, claymation",
                                           fetched_at=(T0 + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))])
     s = I.infer(a)
-    assert s["no_part"] == {"no prompt or media": 1, "created after it was observed (a date from the future)": 1}
+    assert s["no_part"] == {"no prompt or media fingerprint": 1, "created after it was observed (a date from the future)": 1}
     assert I.inferred_edges(a).select("child", "parent").rows() == [("t:2", "t:1")]
 
 
@@ -157,7 +157,7 @@ def test_one_word_and_empty_prompts():
                           "text": ["cat", "cat", "", "dog"], "author": ["@1", "@2", "@3", "@4"]})
     r = I.infer_frame(posts)
     assert r.edges.select("child", "parent").rows() in ([("b", "a")], [])
-    assert r.reasons.rows() == [("c", "no prompt or media")]
+    assert r.reasons.rows() == [("c", "no prompt or media fingerprint")]
 
 
 def test_ten_thousand_identical_prompts_stay_bounded_and_unsure():

@@ -128,7 +128,7 @@ def test_posts_without_text_are_counted_and_kept(tmp_path):
                        rec(5, 4, "\u200b", author="@5"), {**rec(6, 5, "", author="@6"), "prompt": None}])
     out = run("infer", "--archive", str(a.path))
     assert out.exit_code == 0, out.output
-    assert flat(out.output).endswith("; no part: 4 no prompt or media")
+    assert flat(out.output).endswith("; no part: 4 no prompt or media fingerprint")
     assert I.inferred_edges(a).select("child", "parent").rows() == [("t:2", "t:1")]
     # nothing lost: every post is still there, the four without text each start a tree of their own
     lin = a.lineage(edges="all")
