@@ -172,7 +172,8 @@ def parse_record(raw: bytes | str) -> tuple[Any, list[str]]:
 
 
 def expand_paths(paths: list[str]) -> list[str]:
-    """Files, folders (recursively, name order), ``-`` for stdin and URLs, in the order given.
+    """Files, folders (recursively, name order), pipes (``<(zcat dump.gz)``), ``-`` for stdin and URLs,
+    in the order given.
 
     A path that does not exist is an error that names it.
     """
@@ -185,13 +186,23 @@ def expand_paths(paths: list[str]) -> list[str]:
         if path.is_dir():
             found = sorted(str(f) for f in path.rglob("*") if f.is_file() and f.name.lower().endswith(SUFFIXES))
             out.extend(found)
-        elif path.is_file():
+        elif path.exists():  # a file, or a pipe or device (``<(zcat dump.gz)``, ``/dev/stdin``): read once
             out.append(str(path))
         elif "://" in p:
             raise SourceError(f"{p}: only http:// and https:// URLs can be read")
         else:
             raise SourceError(f"{p}: no such file or folder")
     return out
+
+
+def _stream(p: str) -> bool:
+    """Whether ``p`` can be read only once: stdin (``-``), a URL, or a pipe or device such as the
+    ``/dev/fd/63`` of ``<(zcat dump.gz)`` (its first bytes, once looked at, are gone).
+
+    >>> _stream("-"), _stream("https://example.org/a.jsonl"), _stream("/dev/null"), _stream(__file__)
+    (True, True, True, False)
+    """
+    return p == "-" or "://" in p or not Path(p).is_file()
 
 
 def _open(p: str, url_opener: UrlOpener | None) -> BinaryIO:
@@ -375,7 +386,7 @@ class JsonlSource:
         self.incomplete: list[str] = []  # files that ended early, in words
         self.warnings: list[str] = []
         for p in self.paths:  # refuse a table before anything is read
-            if p == "-" or "://" in p:
+            if _stream(p):  # read once: looked at as it is read
                 continue
             with open(p, "rb") as fh:
                 head = fh.read(4096)
@@ -390,8 +401,7 @@ class JsonlSource:
                 raise SourceError(_binary_hint(p, kind))
             if looks_like_table(text, p):
                 raise SourceError(_table_hint(p))
-        self.bytes_total = sum(Path(p).stat().st_size for p in self.paths
-                               if p != "-" and "://" not in p and not p.endswith(".gz"))
+        self.bytes_total = sum(Path(p).stat().st_size for p in self.paths if not _stream(p) and not p.endswith(".gz"))
 
     def items(self, cursor: str | None) -> Iterator[tuple[str, Any, None]]:
         """Yield ``(path:line, raw bytes, None)`` for every record; a cut line as a ``Bad``.
@@ -416,7 +426,7 @@ class JsonlSource:
 
         n = 0
         lines = _lines(stream, self.max_line)
-        sniff = p == "-" or "://" in p  # local files were looked at before anything was read
+        sniff = _stream(p)  # local files were looked at before anything was read
         held: list[tuple[int, bytes]] = []
         first = True
         try:
