@@ -80,13 +80,21 @@ def fresh_table(arc: Archive, table: str, *, as_of: str | None = None,
     return memo(("analysis", av, table, *(columns or ())), load)
 
 
+def _analysed_style_labels(arc: Archive) -> pl.LazyFrame | None:
+    """A scan of the latest analysis's ``style_labels`` table, to read with a filter and a few columns
+    (``None`` without analysis). Raises what :func:`polars.scan_delta` raises on an unreadable table."""
+    if analysed_version(arc) is not None and arc.has_table("analysis_style_labels"):
+        return pl.scan_delta(str(arc.table_path("analysis_style_labels")))
+    return None
+
+
 def post_style_labels(arc: Archive, post_id: str, *, as_of: str | None = None) -> list[dict] | None:
     """The labelled styles of one post (see :func:`style_labels`): read for that post alone from the
     latest analysis; with an as-of date or without analysis, from :func:`archive_style_labels`
     (computed for a small archive, memoised per store version), else ``None``."""
-    if as_of is None and analysed_version(arc) is not None and arc.has_table("analysis_style_labels"):
-        rows = (pl.scan_delta(str(arc.table_path("analysis_style_labels")))
-                .filter(pl.col("id") == post_id).select("id", "term", "label", "source_root").collect())
+    scan = _analysed_style_labels(arc) if as_of is None else None
+    if scan is not None:
+        rows = scan.filter(pl.col("id") == post_id).select("id", "term", "label", "source_root").collect()
         return style_labels(rows, post_id)
     v = arc.view_version()
     return style_labels(memo(("style_labels", v, as_of), lambda: archive_style_labels(arc, as_of=as_of)), post_id)
@@ -228,10 +236,11 @@ def remix_style_labels(arc: Archive, *, as_of: str | None = None) -> pl.DataFram
     (a few tens of MB at 300,000 posts instead of the whole table and its copies); else from
     :func:`archive_style_labels`."""
     remix = pl.col("depth") > 0
-    if as_of is None and analysed_version(arc) is not None and arc.has_table("analysis_style_labels"):
+    if as_of is None:
         try:
-            return (pl.scan_delta(str(arc.table_path("analysis_style_labels")))
-                    .filter(remix).select(REMIX_LABEL_COLS).collect())
+            scan = _analysed_style_labels(arc)
+            if scan is not None:
+                return scan.filter(remix).select(REMIX_LABEL_COLS).collect()
         except (pl.exceptions.PolarsError, OSError, ArchiveError):
             pass  # an older analysis or an unreadable table: the whole table, as the other pages read it
     labels = archive_style_labels(arc, as_of=as_of)
