@@ -654,18 +654,13 @@ def ingest(
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        add_raw, add_prepared = batch.add_raw, batch.add_prepared
         for location, payload, cur in source.items(cursor):
-            if type(payload) is bytes:  # a JSON line: the compiled fast path first
-                add_raw(location, payload, known)
-            else:
-                add_prepared(location, _prepare(payload, redacted), known)
+            batch.add(location, payload, known)  # a JSON line takes the compiled fast path first
             if cur is not None:
                 batch.cursor = cur
             if batch.read >= batch_size:
                 flush(batch)
                 batch = _Batch(redacted)
-                add_raw, add_prepared = batch.add_raw, batch.add_prepared
         if batch.read or result.read == 0:
             flush(batch)
     except BaseException as e:  # record the failure, keep what was committed, re-raise
