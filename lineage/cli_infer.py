@@ -61,7 +61,8 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
 
     Results go to the archive's inferred_edges table (declared links always win); read
     them with --edges all (trees, show, export, snapshot, report, dashboard). A post
-    whose best candidate is too weak gets no parent and starts a tree.
+    whose best candidate is too weak gets no parent and starts a tree, and so does a post
+    heading a large tree of its own whose link the tree check finds unlike a remix.
     """
     from lineage.infer import evaluate as run_evaluate
     from lineage.infer import infer, inferred_edges, load_weights
@@ -125,8 +126,11 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
                       f" inferred links ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9); "
                       "--full recomputes every post")
     else:
+        cut = summary.get("cut_by_tree_check", 0)
         console.print(f"considered {summary['considered']} posts, parents found for {summary['parents_found']}"
-                  f" ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9)"
+                      f" ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9)"
+                      + (f"; {cut} link{'s' if cut != 1 else ''} cut by the tree check (the posts head "
+                         "trees of their own; the inferred_cut table keeps the links)" if cut else "")
                       + (f"; no part: {no_part}" if no_part else ""))
     if min_confidence > 0:
         rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence).sort("confidence", descending=True)

@@ -45,6 +45,17 @@ content, and says how sure it is:
    delay; plain Platt was over-confident where counts are published and under-confident
    where not): the probability that the chosen parent is the true one. A post whose "no parent" option wins, and that the second
    stage leaves alone, starts a tree.
+5. **Tree check** (:func:`tree_check`, :attr:`Weights.tree_check`): the per-post choice
+   cannot see what a link does to whole trees. A post with many remixes of its own below
+   it (its descendants through the links just chosen and the declared ones) is far more
+   often an original than a remix of a weakly similar, long-earlier post: remix cascades
+   thin out with depth. Each link is looked at again with a logistic model of "the parent
+   is in the child's own tree" on the child's descendant count, the Jaccard, the delay and
+   the parent's depth, fitted on the simulator's truth with every link weighted by the
+   posts its mistake would misplace (``1 + descendants``); a link below even odds is cut
+   and the child starts a tree (counted as ``cut by the tree check``, the link kept in the
+   ``inferred_cut`` table). Its decision depends on later posts (their links make the
+   descendant count), so every run checks every link again.
 
 Ties: candidates are ordered by (score, later ``created_at``, smaller id), so
 the same input always gives the same parents.
@@ -85,13 +96,15 @@ from lineage.text import set_strings, token_codes, tokens_series
 __all__ = [
     "METHOD_VERSION", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
     "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
-    "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design",
+    "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design", "TREE_CHECK_TERMS",
+    "tree_check", "tree_check_design", "inferred_cut",
 ]
 
 #: /3: style-term features and candidate bands, older same-word candidates, delay shape and
 #: engagement step, the second stage over every candidate, recalibration with covariates, 16 candidates
-#: a post instead of 12.
-METHOD_VERSION = "text-style-time-author-visual/4"
+#: a post instead of 12. /4: a candidate must share a subject word or a near-duplicate picture.
+#: /5: the tree check (:func:`tree_check`).
+METHOD_VERSION = "text-style-time-author-visual/5"
 NUM_PERM = 48
 BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
 PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
@@ -112,6 +125,9 @@ INFERRED_SCHEMA: dict[str, Any] = {
     "child": pl.String, "parent": pl.String, "confidence": pl.Float64, "method": pl.String,
     "features": FEATURE_STRUCT, "run_id": pl.String, "store_version": pl.Int64, "inferred_at": UTC,
 }
+#: The ``inferred_cut`` table: links the tree check cut (their children start trees), kept so that
+#: the next run can check them again (a link's check depends on later posts).
+CUT_SCHEMA: dict[str, Any] = {**INFERRED_SCHEMA, "descendants": pl.Int64, "tree_check": pl.Float64}
 WEIGHTS_FILE = "inference_weights.json"
 _MERSENNE = np.uint64((1 << 61) - 1)
 _MAX32 = np.uint64(0xFFFFFFFF)
@@ -128,6 +144,7 @@ class Weights:
     attach: dict[str, float] = field(default_factory=dict)
     version: str = METHOD_VERSION
     report: dict = field(default_factory=dict)
+    tree_check: dict[str, float] = field(default_factory=dict)
 
     def vector(self) -> np.ndarray:
         return np.array([self.coef.get(f, 0.0) for f in FEATURES], dtype=np.float64)
@@ -158,7 +175,8 @@ def load_weights(path: str | Path | None = None) -> Weights:
     return Weights(coef={k: float(v) for k, v in d["coef"].items()},
                    calibration=tuple(float(x) for x in d["calibration"]),
                    attach={k: float(v) for k, v in d.get("attach", {}).items()},
-                   version=d["method"], report=d.get("report", {}))
+                   version=d["method"], report=d.get("report", {}),
+                   tree_check={k: float(v) for k, v in d.get("tree_check", {}).items()})
 
 
 # ---------------------------------------------------------------------------------------------- media
@@ -862,26 +880,151 @@ def _calibrate(D: np.ndarray, ab: tuple[float, ...]) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(D @ w)))
 
 
+#: The tree check's terms (:func:`tree_check_design`): a constant, the child's descendant count
+#: (log), the prompt Jaccard, their product, the delay (log hours) and the parent's depth (log).
+TREE_CHECK_TERMS = ["bias", "log_descendants", "jaccard", "jaccard_x_log_descendants", "log_delay_h",
+                    "log_parent_depth"]
+#: Why a post the tree check cut has no parent (its ``reasons`` row and the summary's count).
+CUT_REASON = "cut by the tree check"
+
+
+def _forest(parent: np.ndarray, max_rounds: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Depth and descendant count of every node of a forest given as ``parent`` indices (-1: a root).
+
+    Depth by pointer jumping (Wyllie's list ranking: ``log2(depth)`` vectorised rounds); the
+    nodes still climbing after ``max_rounds`` rounds (on or below a cycle, which only declared
+    links can make) are counted as roots. Descendants summed level by level, deepest first.
+
+    >>> d, n = _forest(np.array([-1, 0, 1, 0, -1]))
+    >>> d.tolist(), n.tolist()
+    ([0, 1, 2, 1, 0], [3, 1, 0, 0, 0])
+    """
+    m = parent.shape[0]
+    depth = (parent >= 0).astype(np.int64)
+    nxt = parent.copy()
+    for _ in range(max_rounds):
+        live = np.flatnonzero(nxt >= 0)
+        if live.size == 0:
+            break
+        up = nxt[live]
+        depth_new = depth.copy()
+        depth_new[live] += depth[up]
+        nxt[live] = nxt[up]  # reads of nxt above are done: the round's jumps are synchronous
+        depth = depth_new
+    else:
+        live = np.flatnonzero(nxt >= 0)
+        if live.size:  # on or below a cycle: cut the cycle's links where they stand and count again
+            cut = parent.copy()
+            cut[live] = -1
+            return _forest(cut, max_rounds)
+    desc = np.zeros(m, dtype=np.int64)
+    has = np.flatnonzero(parent >= 0)
+    if has.size:
+        order = has[np.argsort(-depth[has], kind="stable")]
+        d_sorted = depth[order]
+        cuts = np.flatnonzero(np.r_[True, d_sorted[1:] != d_sorted[:-1], True])
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            lvl = order[a:b]
+            np.add.at(desc, parent[lvl], 1 + desc[lvl])
+    return depth, desc
+
+
+def tree_check_design(descendants: np.ndarray, jaccard: np.ndarray, delay_h: np.ndarray,
+                      parent_depth: np.ndarray) -> np.ndarray:
+    """The tree check's design matrix (one row per link, one column per :data:`TREE_CHECK_TERMS`).
+
+    >>> tree_check_design(np.array([0]), np.array([0.5]), np.array([0.0]), np.array([0])).tolist()
+    [[1.0, 0.0, 0.5, 0.0, 0.0, 0.0]]
+    """
+    ld = np.log1p(np.asarray(descendants, dtype=np.float64))
+    jac = np.asarray(jaccard, dtype=np.float64)
+    return np.column_stack([np.ones(ld.shape[0]), ld, jac, jac * ld,
+                            np.log1p(np.maximum(np.asarray(delay_h, dtype=np.float64), 0.0)),
+                            np.log1p(np.asarray(parent_depth, dtype=np.float64))])
+
+
+def _link_design(links: pl.DataFrame, lineage: pl.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
+    """The :func:`tree_check_design` rows of ``links`` in the forest they make with ``lineage``'s
+    declared parents, and each child's descendant count."""
+    parts = [links.select(id="child", parent="parent")]
+    if lineage is not None and lineage.height:
+        parts.append(lineage.select("id", "parent").filter(pl.col("parent").is_not_null())
+                     .join(links.select(id="child"), on="id", how="anti"))  # a child has one parent here
+    edges = pl.concat(parts).unique("id", keep="first")
+    nodes = pl.concat([edges.get_column("id"), edges.get_column("parent")]).unique().sort()
+    index = pl.DataFrame({"id": nodes}).with_row_index("i")
+    e = (edges.join(index, on="id").join(index.rename({"id": "parent", "i": "j"}), on="parent")
+         .select("i", "j"))
+    parent = np.full(nodes.len(), -1, dtype=np.int64)
+    parent[e.get_column("i").to_numpy().astype(np.int64)] = e.get_column("j").to_numpy().astype(np.int64)
+    depth, desc = _forest(parent)
+    at = (links.select("child", "parent").with_row_index("k")
+          .join(index.rename({"id": "child", "i": "ci"}), on="child")
+          .join(index.rename({"id": "parent", "i": "pi"}), on="parent").sort("k"))
+    ci = at.get_column("ci").to_numpy().astype(np.int64)
+    pj = at.get_column("pi").to_numpy().astype(np.int64)
+    f = links.get_column("features").struct
+    X = tree_check_design(desc[ci], f.field("jaccard").fill_null(0.0).to_numpy(),
+                          f.field("delay_hours").fill_null(0.0).to_numpy(), depth[pj])
+    return X, desc[ci]
+
+
+def tree_check(links: pl.DataFrame, weights: Weights | None = None, *, lineage: pl.DataFrame | None = None
+               ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split inferred ``links`` into those kept and those the tree check cuts (step 5 of the module).
+
+    ``links`` has ``child, parent`` (String) and ``features`` (:data:`FEATURE_STRUCT`: the
+    ``jaccard`` and ``delay_hours`` are read), one row per child; ``lineage`` (``id, parent``,
+    optional) the declared parent of other posts. Descendants and depths are counted in the
+    forest of both. A link whose logit under :attr:`Weights.tree_check` is below 0 is cut.
+    Returns ``(kept, cut)``: ``kept`` the rows of ``links`` kept, in their order; ``cut`` the
+    others with ``descendants`` (Int64: the child's descendant count) and ``tree_check``
+    (Float64: the logit). Without fitted terms nothing is cut.
+
+    >>> links = pl.DataFrame({"child": ["b", "c"], "parent": ["a", "a"],
+    ...     "features": [{"jaccard": 0.2, "delay_hours": 900.0}, {"jaccard": 0.9, "delay_hours": 1.0}]})
+    >>> w = Weights(coef={}, tree_check={"bias": 1.0, "log_descendants": -2.0, "jaccard": 1.0})
+    >>> lin = pl.DataFrame({"id": ["d", "e"], "parent": ["b", "b"]})
+    >>> kept, cut = tree_check(links, w, lineage=lin)
+    >>> kept["child"].to_list(), cut.select("child", "descendants").rows()
+    (['c'], [('b', 2)])
+    """
+    w = weights or load_weights()
+    empty = links.head(0).with_columns(descendants=pl.lit(0, dtype=pl.Int64), tree_check=pl.lit(0.0))
+    if not w.tree_check or links.height == 0:
+        return links, empty
+    X, desc = _link_design(links, lineage)
+    z = X @ np.array([w.tree_check.get(t, 0.0) for t in TREE_CHECK_TERMS], dtype=np.float64)
+    cut = z < 0.0
+    if not cut.any():
+        return links, empty
+    out = links.with_columns(descendants=pl.Series(desc, dtype=pl.Int64), tree_check=pl.Series(z))
+    return (links.filter(pl.Series(~cut)), out.filter(pl.Series(cut)))
+
+
 @dataclass
 class InferResult:
     """What :func:`infer_frame` found.
 
     ``edges``: ``child, parent, confidence, features`` (one row per post given a parent);
-    ``reasons``: ``id, reason`` of posts that could take no part; ``considered``: posts looked at.
+    ``reasons``: ``id, reason`` of posts that could take no part; ``considered``: posts looked at;
+    ``cut``: the links the tree check cut (:func:`tree_check`; their children start trees).
     """
 
     edges: pl.DataFrame
     reasons: pl.DataFrame
     considered: int
     pairs: dict[str, np.ndarray] | None = None
+    cut: pl.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
-        """``considered, parents_found, share_at_0_9, no_part`` (counts by reason)."""
+        """``considered, parents_found, share_at_0_9, no_part`` (counts by reason), ``cut_by_tree_check``."""
         n = self.edges.height
         hi = int((self.edges.get_column("confidence") >= 0.9).sum()) if n else 0
         return {"considered": self.considered, "parents_found": n, "share_at_0_9": (hi / n) if n else None,
                 "no_part": dict(sorted(self.reasons.group_by("reason").len().rows()))
-                if self.reasons.height else {}}
+                if self.reasons.height else {},
+                "cut_by_tree_check": self.cut.height if self.cut is not None else 0}
 
 
 def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, capacity: np.ndarray,
@@ -942,7 +1085,7 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
 
 def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weights: Weights | None = None,
                 fingerprints: pl.DataFrame | None = None, keep_pairs: bool = False,
-                taken: pl.DataFrame | None = None) -> InferResult:
+                taken: pl.DataFrame | None = None, check: bool = True) -> InferResult:
     """Infer the parent of each target post among every earlier post of ``posts``.
 
     ``posts`` has ``id, created_at, text`` and optionally ``author, views, remixes,
@@ -953,7 +1096,9 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     (declared links, earlier inferred ones) and each later child takes a parent with room
     left (:func:`_capacitated`). Returns an :class:`InferResult`;
     ``edges`` has ``child, parent`` (String), ``confidence`` (Float64 in (0, 1]) and
-    ``features`` (:data:`FEATURE_STRUCT`), sorted by child.
+    ``features`` (:data:`FEATURE_STRUCT`), sorted by child. With ``check`` (default) the
+    tree check (:func:`tree_check`) runs over the links found and moves those it cuts to
+    ``cut``; :func:`infer` runs it itself, over the links of every run.
 
     >>> from datetime import datetime, timezone
     >>> t = lambda h: datetime(2026, 1, 1, h, tzinfo=timezone.utc)
@@ -1022,8 +1167,11 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     pairs = None
     if keep_pairs:
         pairs = {"c": c, "p": p, "X": X, "prob": prob, "ids": ids, "jac": raw["jaccard"], "t": P.t}
+    cut = None
+    if check:
+        edges, cut = tree_check(edges, w)
     return InferResult(edges=edges, reasons=reasons.sort("id"), considered=int(tmask.sum() + len(reasons)),
-                       pairs=pairs)
+                       pairs=pairs, cut=cut)
 
 
 # ---------------------------------------------------------------------------------------------- the archive
@@ -1045,9 +1193,24 @@ def inferred_edges(arc: Any) -> pl.DataFrame:
     return arc.read_table("inferred_edges", schema=INFERRED_SCHEMA)
 
 
+def inferred_cut(arc: Any) -> pl.DataFrame:
+    """The archive's ``inferred_cut`` table (:data:`CUT_SCHEMA`): the links the tree check cut in the
+    latest run (empty when none or when ``infer`` never ran).
+
+    >>> import tempfile
+    >>> from archive.store import Archive
+    >>> inferred_cut(Archive.open(tempfile.mkdtemp() + "/a", create=True)).columns[-2:]
+    ['descendants', 'tree_check']
+    """
+    return arc.read_table("inferred_cut", schema=CUT_SCHEMA)
+
+
 #: Key of the ``inferred_edges`` commit metadata saying whether the run covered every post (``all``) or
 #: only a ``source``/``since`` scope (``partial``).
 SCOPE_KEY = "remix_archivist.inferred_scope"
+#: Key of the run id in the commit metadata of ``inferred_edges`` and ``inferred_cut``: a run writes the
+#: cut links first, so two different ids mean a run stopped between the two (the next run is a full one).
+RUN_KEY = "remix_archivist.infer_run"
 
 
 def infer(arc: Any, *, source: str | None = None, since: datetime | str | None = None,
@@ -1087,6 +1250,12 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
         t0 = parse_time(since if "T" in str(since) else f"{since}T00:00:00Z") if isinstance(since, str) else since
         eligible = eligible.filter(pl.col("created_at") >= t0)
     old = inferred_edges(arc)
+    old_cut = inferred_cut(arc)
+    # the links of the last run before its tree check: the kept ones and the cut ones (both tables
+    # from one run; different run ids: a run stopped between its two writes, so recompute all)
+    same_run = (arc.table_commit_metadata("inferred_edges").get(RUN_KEY)
+                == arc.table_commit_metadata("inferred_cut").get(RUN_KEY))
+    old = pl.concat([old, old_cut.select(list(INFERRED_SCHEMA))]) if same_run else old.head(0)
     start = None  # recompute targets created at or after this time
     # a run restricted by source or since covers only its scope: it recomputes that scope, and the next
     # unrestricted run recomputes every post (the posts outside the scope were never looked at)
@@ -1131,7 +1300,7 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     taken = (pl.concat([arc.edges().select(id="parent"), took.select(id="parent")])
              .group_by("id").agg(taken=pl.len().cast(pl.Float64)))
     res = infer_frame(posts, targets=targets.get_column("id"), weights=w,
-                      fingerprints=load_fingerprints(arc.path), taken=taken)
+                      fingerprints=load_fingerprints(arc.path), taken=taken, check=False)
     run_id = uuid.uuid4().hex
     now = datetime.now(timezone.utc)
     new = res.edges.with_columns(method=pl.lit(w.version), run_id=pl.lit(run_id),
@@ -1140,13 +1309,17 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     out = pl.concat([keep.cast(INFERRED_SCHEMA), new.cast(INFERRED_SCHEMA)]).sort("child")  # type: ignore[arg-type]
     # store_version names the store this table answers for; every row is valid for it
     out = out.with_columns(store_version=pl.lit(version, dtype=pl.Int64))
+    say("checking every link against the trees it makes")
+    out, cut = tree_check(out, w, lineage=arc.lineage().select("id", "parent"))
     say("writing inferred_edges")
+    arc.write_table("inferred_cut", cut.cast(CUT_SCHEMA).sort("child"), mode="overwrite",  # type: ignore[arg-type]
+                    metadata={RUN_KEY: run_id})
     arc.write_table("inferred_edges", out, mode="overwrite",
-                    metadata={SCOPE_KEY: "partial" if restricted else "all"})
+                    metadata={SCOPE_KEY: "partial" if restricted else "all", RUN_KEY: run_id})
     summary = res.summary()
     n = out.height
     summary.update({
-        "considered": res.considered, "parents_found": n,
+        "considered": res.considered, "parents_found": n, "cut_by_tree_check": cut.height,
         "share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / n) if n else None,
         "recomputed": targets.height, "run_id": run_id, "store_version": version,
     })

@@ -1,8 +1,9 @@
 """Fitting lineage inference on the simulator's ground truth (``archivist infer --fit``).
 
 Three disjoint groups of simulated archives: :data:`FIT_SETTINGS` fit the
-conditional-logit weights (maximum likelihood with a small L2 penalty, L-BFGS) and then
-the second stage's logistic model (:func:`_fit_attach`), :data:`CALIBRATION_SETTINGS` fit the recalibration (Platt with covariates) of the chosen option's
+conditional-logit weights (maximum likelihood with a small L2 penalty, L-BFGS), then
+the second stage's logistic model (:func:`_fit_attach`) and the tree check's
+(:func:`_fit_tree_check`), :data:`CALIBRATION_SETTINGS` fit the recalibration (Platt with covariates) of the chosen option's
 probability, and :data:`EVAL_SETTINGS` (seeds and parameter values neither of the
 others used) give the report shipped beside the weights. Half the archives of
 each group hide the platform's remix counts, so the weights also serve sources
@@ -218,6 +219,51 @@ def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]
     return {f_: float(v) for f_, v in zip(FEATURES, r.x)}, report
 
 
+def _fit_tree_check(first: Any, l2: float = 1e-3) -> tuple[dict[str, float], dict[str, Any]]:
+    """The tree check: a logistic model, on the fit settings, of "the chosen parent is in the
+    child's own tree" over every link the first two stages choose (:data:`lineage.infer.TREE_CHECK_TERMS`).
+
+    Each link is weighted by ``1 + descendants``, the posts its mistake would misplace: a root
+    wrongly given a parent misplaces its whole tree, a leaf only itself. Unweighted, the model
+    learns the typical link (a leaf, nearly always right) and cuts nothing.
+    """
+    from scipy.optimize import minimize
+
+    from lineage.infer import TREE_CHECK_TERMS, _link_design, infer_frame
+    from lineage.infer_eval import _truth_root
+
+    Xs, ys, ws = [], [], []
+    for s in FIT_SETTINGS:
+        posts, truth = simulated_posts(s)
+        edges = infer_frame(posts, weights=first, check=False).edges
+        if edges.height == 0:
+            continue
+        X, desc = _link_design(edges, None)
+        ids = posts.get_column("id").to_list()
+        root = _truth_root(ids, {i: truth.get(i) for i in ids})
+        ys.append(np.array([root[c] == root[p] for c, p in edges.select("child", "parent").iter_rows()], float))
+        Xs.append(X)
+        ws.append(1.0 + desc.astype(np.float64))
+    X, y, wt = np.concatenate(Xs), np.concatenate(ys), np.concatenate(ws)
+
+    def f(b: np.ndarray) -> tuple[float, np.ndarray]:
+        z = X @ b
+        q = 1.0 / (1.0 + np.exp(-z))
+        loss = float(np.sum(wt * (np.logaddexp(0.0, z) - y * z)) / wt.sum()) + l2 * float(b[1:] @ b[1:])
+        g = X.T @ (wt * (q - y)) / wt.sum()
+        g[1:] += 2 * l2 * b[1:]
+        return loss, g
+
+    r = minimize(f, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    cut = (X @ r.x) < 0
+    report = {"links": int(y.shape[0]), "share_in_own_tree": float(y.mean()), "cut": int(cut.sum()),
+              "cut_in_own_tree": int((cut & (y > 0.5)).sum()),
+              "posts_misplaced_before": float(((1 - y) * wt).sum()),
+              "posts_misplaced_after": float(((1 - y) * wt * ~cut + y * wt * cut).sum()),
+              "converged": bool(r.success), "l2": l2}
+    return {t: float(v) for t, v in zip(TREE_CHECK_TERMS, r.x)}, report
+
+
 def _platt(D: np.ndarray, ok: np.ndarray) -> tuple[float, ...]:
     """Platt scaling with covariates: a logistic regression of "the chosen parent is the true one"
     on a :func:`lineage.infer.calibration_design` matrix (its first column the raw logit)."""
@@ -274,7 +320,9 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
                                           f.get_column("jaccard").to_numpy(), f.get_column("delay_hours").to_numpy()))
         oks.append(np.array([truth.get(c) == p for c, p in e.select("child", "parent").iter_rows()], float))
     cal = _platt(np.concatenate(designs), np.concatenate(oks))
-    weights = Weights(coef=coef, calibration=cal, attach=attach)
+    say("fitting the tree check (cut a link whose child heads a tree unlike its parent's)")
+    tree, tree_report = _fit_tree_check(raw)
+    weights = Weights(coef=coef, calibration=cal, attach=attach, tree_check=tree)
     per = []
     keys = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
             "edge_overlap", "ece", "precision_at_0_9", "coverage_at_0_9", "baseline_parent_accuracy", "n"]
@@ -292,10 +340,12 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
         "coef": coef,
         "attach": attach,
         "calibration": list(cal),
+        "tree_check": tree,
         "report": {
             "fit_settings": FIT_SETTINGS, "calibration_settings": CALIBRATION_SETTINGS,
             "optimizer": {"converged": bool(r.success), "iterations": int(r.nit), "nll": float(r.fun), "l2": l2},
             "attach": attach_report,
+            "tree_check": tree_report,
             "evaluation": {"mean": mean, "per_setting": per},
         },
     }
