@@ -120,17 +120,23 @@ def views(arc: Archive, as_of: str | None = None, edges: str = "declared") -> Vi
 
 
 def inferred_why(arc: Archive) -> pl.DataFrame:
-    """``child, confidence, why`` of every inferred link (the sentence a person reads), memoised per run."""
-    from lineage.infer import inferred_edges, why
+    """``id, confidence, why, cut`` of every inferred link and of every link the tree check cut
+    (``cut`` True: the post has no inferred parent), with the sentence a person reads; memoised per run."""
+    from lineage.infer import inferred_cut, inferred_edges, why, why_cut
 
     def load() -> pl.DataFrame:
         inf = inferred_edges(arc)
-        return pl.DataFrame({"id": inf.get_column("child"), "confidence": inf.get_column("confidence"),
-                             "why": [why(f, c) for f, c in zip(inf.get_column("features").to_list(),
-                                                               inf.get_column("confidence").to_list())]},
-                            schema={"id": pl.String, "confidence": pl.Float64, "why": pl.String})
+        cut = inferred_cut(arc)
+        texts = [why(f, c) for f, c in zip(inf.get_column("features").to_list(),
+                                           inf.get_column("confidence").to_list())]
+        texts += [why_cut(p, f, c, d) for p, f, c, d in cut.select("parent", "features", "confidence",
+                                                                    "descendants").iter_rows()]
+        return pl.DataFrame({"id": pl.concat([inf.get_column("child"), cut.get_column("child")]),
+                             "confidence": pl.concat([inf.get_column("confidence"), cut.get_column("confidence")]),
+                             "why": texts, "cut": [False] * inf.height + [True] * cut.height},
+                            schema={"id": pl.String, "confidence": pl.Float64, "why": pl.String, "cut": pl.Boolean})
 
-    return memo(("inferred_why", arc.table_version("inferred_edges")), load)
+    return memo(("inferred_why", arc.table_version("inferred_edges"), arc.table_version("inferred_cut")), load)
 
 
 def _slice(frame: pl.DataFrame, col: str, keys: pl.Series) -> pl.DataFrame:

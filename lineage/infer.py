@@ -97,7 +97,7 @@ __all__ = [
     "METHOD_VERSION", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
     "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
     "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design", "TREE_CHECK_TERMS",
-    "tree_check", "tree_check_design", "inferred_cut",
+    "tree_check", "tree_check_design", "inferred_cut", "why_cut",
 ]
 
 #: /3: style-term features and candidate bands, older same-word candidates, delay shape and
@@ -1353,6 +1353,17 @@ def why(features: dict[str, Any] | None, confidence: float | None) -> str:
     if f.get("margin") is not None and f["margin"] < 0:
         tail = "; kept to hold the post in its tree (likely in it, this parent a guess)"
     return head + (": " + ", ".join(parts) if parts else "") + tail
+
+
+def why_cut(parent: str, features: dict[str, Any] | None, confidence: float | None, descendants: int) -> str:
+    """A person's sentence for a post whose inferred link the tree check cut (:func:`tree_check`).
+
+    >>> why_cut("t:9", {"jaccard": 0.35, "delay_hours": 72.0}, 0.41, 245)
+    'no inferred parent: the tree check cut the link to t:9 (confidence 0.41: prompt 35% the same, posted 3 days after), as this post heads 245 posts of its own: more like an original than a remix'
+    """
+    link = why(features, confidence).removeprefix("inferred, ")
+    return (f"no inferred parent: the tree check cut the link to {parent} ({link}), as this post heads "
+            f"{descendants:,} post{'s' if descendants != 1 else ''} of its own: more like an original than a remix")
 
 
 def _duration(h: float) -> str:

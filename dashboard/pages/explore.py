@@ -279,14 +279,17 @@ def tree_and_drift(arc, root: str, as_of: str | None, edges: str = "declared"):
         tree = tree_of(vw, root)
         if edges == "all":
             inferred = tree.edges.filter(pl.col("evidence") == "inferred").select(pl.col("child").alias("id"))
-            why = inferred.join(inferred_why(arc).select("id", "why"), on="id", how="left")
+            reasons = inferred_why(arc)
+            why = pl.concat([inferred.join(reasons.filter(~pl.col("cut")).select("id", "why"), on="id", how="left"),
+                             # the root: a post whose inferred link the tree check cut says so
+                             reasons.filter(pl.col("cut"), pl.col("id") == tree.root).select("id", "why")])
             tree = Tree(root=tree.root, nodes=tree.nodes.join(why, on="id", how="left", maintain_order="left"),
                         edges=tree.edges)
         analysed = None if as_of else memo(("analysed_drift", vw.version), lambda: measures.analysed_drift(arc))
         return tree, measures.tree_drift(tree, analysed)
 
     key = ("tree", vw.version, root, as_of) if edges != "all" else (
-        "tree", vw.version, root, as_of, edges, arc.table_version("inferred_edges"))
+        "tree", vw.version, root, as_of, edges, arc.table_version("inferred_edges"), arc.table_version("inferred_cut"))
     return memo(key, load)
 
 

@@ -1,6 +1,7 @@
 """Inferred links in the explorer, in a real headless Chromium: dashed, toggled, and saying why."""
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from selenium.webdriver.common.by import By
 from archive.ingest import ingest_records
 from archive.sources.simulate import SimParams, simulate
 from archive.store import Archive
-from lineage.infer import infer, inferred_edges
+from lineage.infer import infer, inferred_cut, inferred_edges, load_weights, why_cut
 from lineage.infer import why as explain
 from test_dashboard_browser import node_offset, settle, severe, shoot, wait
 
@@ -89,3 +90,34 @@ def test_overview_counts_links_by_evidence(page):
     for figure, label in ((declared, "declared remix links"), (0, "C2PA links"),
                           (inferred, "inferred links (archivist infer)")):
         assert f"{figure:,}\n{label}" in text
+
+
+@pytest.fixture(scope="module")
+def cut_page(tmp_path_factory: pytest.TempPathFactory):
+    """An archive where the tree check cut links: a real ``infer`` run with a strict tree check (every
+    link whose child has two or more descendants is cut), so a small archive has cuts to show."""
+    path = tmp_path_factory.mktemp("infer-cut") / "archive"
+    recs, _ = simulate(SimParams(seed=21, posts=300, self_remix=0.3))
+    a = Archive.open(path, create=True)
+    ingest_records(a, [{k: v for k, v in r.items() if k != "parents"} for r in recs], source="simulate")
+    infer(a, weights=dataclasses.replace(load_weights(), tree_check={"bias": 1.0, "log_descendants": -1.0}))
+    row = inferred_cut(a).sort(["descendants", "child"], descending=[True, False]).row(0, named=True)
+    server = Server(path)
+    driver, profile = make_browser()
+    yield server, driver, row, path
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+    server.stop()
+
+
+def test_a_post_whose_link_the_tree_check_cut_says_so(cut_page):
+    server, driver, row, path = cut_page
+    assert row["descendants"] >= 2
+    driver.get(server.url + f"/explore?node={row['child']}&edges=all")
+    settle(driver)
+    why = wait(driver, lambda d: d.find_elements(By.ID, "explore-why"))[0].text
+    assert why == why_cut(row["parent"], row["features"], row["confidence"], row["descendants"])
+    assert why.startswith(f"no inferred parent: the tree check cut the link to {row['parent']} (confidence ")
+    # it heads its own tree: the cut link is drawn nowhere
+    assert inferred_edges(Archive.open(path)).filter(pl.col("child") == row["child"]).height == 0
+    assert severe(driver) == []
