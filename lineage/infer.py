@@ -1334,15 +1334,22 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
         prev_v = int(old.get_column("store_version").max())
         try:
             before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash")
-            before_decl = arc.edges(as_of=prev_v).get_column("child").unique()
+            before_edges = arc.edges(as_of=prev_v).select("child", "parent")
         except Exception:  # the older version can no longer be read (redaction): a full run
             before = None
         if before is not None:
             changed = posts.join(before, on=["id", "content_hash"], how="anti")
             gone = before.join(posts.select("id"), on="id", how="anti")
+            before_decl = before_edges.get_column("child").unique()
             decl_changed = declared.to_frame().join(before_decl.to_frame(), on="child", how="anti")
+            # a declared link added or gone changes its parent's count of remixes taken, which every
+            # later post's capacitated choice reads: recompute from the parent's time
+            now_edges = arc.edges().select("child", "parent")
+            moved = pl.concat([now_edges.join(before_edges, on=["child", "parent"], how="anti"),
+                               before_edges.join(now_edges, on=["child", "parent"], how="anti")])
             times = pl.concat([changed.select("created_at"),
-                               posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at")])
+                               posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at"),
+                               posts.join(moved.select(id="parent").unique(), on="id").select("created_at")])
             if gone.height:
                 start = None
             elif times.height == 0:
