@@ -1283,12 +1283,16 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
 
     Only what new or changed posts can change is recomputed: every post's parent depends
     only on earlier posts, so targets created before the earliest post added or changed
-    since the last run keep their rows (``full=True`` recomputes all). ``source`` and
+    since the last run (or the parent of a declared link added or gone: later posts read the
+    remixes it has taken) keep their rows (``full=True`` recomputes all). ``source`` and
     ``since`` restrict the posts that get a parent (candidates come from the whole
     archive); rows of other posts are kept; such a run recomputes its whole scope, and the next
     run without them recomputes every post (it knows from the table's commit metadata,
-    :data:`SCOPE_KEY`). Returns the summary (``considered,
-    parents_found, share_at_0_9, no_part, run_id, store_version, recomputed_from``).
+    :data:`SCOPE_KEY`), as does a run with other weights than the last (:data:`WEIGHTS_KEY`)
+    or after a run stopped between its two writes (:data:`RUN_KEY`). Every run checks every
+    link again (:func:`tree_check`) and writes ``inferred_cut``, then ``inferred_edges``.
+    Returns the summary (``considered, parents_found, share_at_0_9, no_part, cut_by_tree_check,
+    recomputed, run_id, store_version``).
     Raises :class:`~lineage.errors.LineageError` when the archive is read-only.
 
     >>> import tempfile
