@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import networkx as nx
 import numpy as np
 import polars as pl
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 import lineage.infer as I
@@ -223,3 +226,27 @@ def test_a_rerun_with_nothing_new_still_says_how_many_links_are_cut(tmp_path):
     text = " ".join(out.output.split())
     assert out.exit_code == 0 and text.startswith("nothing new to consider")
     assert f"{n} link{'s' if n != 1 else ''} cut by the tree check" in text
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(-1, 24), min_size=1, max_size=25), st.lists(st.booleans(), min_size=25, max_size=25))
+def test_the_forest_equals_networkx_on_any_parent_array_loops_included(raw, soft_raw):
+    n = len(raw)
+    parent = np.array([p if p < n else -1 for i, p in enumerate(raw)], dtype=np.int64)  # self-loops too
+    soft = np.array(soft_raw[:n], dtype=bool)
+    depth, desc = I._forest(parent, soft=soft)
+    # the oracle: on each loop (networkx finds them) cut its soft links, or all of them when none is soft
+    g = nx.DiGraph((i, int(p)) for i, p in enumerate(parent) if p >= 0)  # child -> parent
+    cut = parent.copy()
+    for loop in nx.simple_cycles(g):
+        on = [v for v in loop if soft[v]] or loop
+        cut[on] = -1
+    t = nx.DiGraph()
+    t.add_nodes_from(range(n))
+    t.add_edges_from((int(p), i) for i, p in enumerate(cut) if p >= 0)  # parent -> child, now a forest
+    assert nx.is_forest(t)
+    want = {}
+    for r in (i for i in range(n) if cut[i] < 0):
+        want.update(nx.single_source_shortest_path_length(t, r))
+    assert depth.tolist() == [want[i] for i in range(n)]
+    assert desc.tolist() == [len(nx.descendants(t, i)) for i in range(n)]
