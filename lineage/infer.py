@@ -921,7 +921,8 @@ def _calibrate(D: np.ndarray, ab: tuple[float, ...]) -> np.ndarray:
 #: (log), the prompt Jaccard, their product, the delay (log hours) and the parent's depth (log).
 TREE_CHECK_TERMS = ["bias", "log_descendants", "jaccard", "jaccard_x_log_descendants", "log_delay_h",
                     "log_parent_depth"]
-#: The words for a post the tree check cut (it took part: no ``reasons`` row; the summary counts it as ``cut_by_tree_check``).
+#: The words for a post the tree check cut (it took part: no ``reasons`` row; the summary counts it
+#: as ``cut_by_tree_check``).
 CUT_REASON = "cut by the tree check"
 
 
