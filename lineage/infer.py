@@ -1391,7 +1391,7 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     out = out.with_columns(store_version=pl.lit(version, dtype=pl.Int64))
     say("checking every link against the trees it makes")
     out, cut = tree_check(out, w, lineage=arc.lineage().select("id", "parent"))
-    say("writing inferred_edges")
+    say("writing inferred_cut and inferred_edges")
     arc.write_table("inferred_cut", cut.cast(CUT_SCHEMA).sort("child"), mode="overwrite",  # type: ignore[arg-type]
                     metadata={RUN_KEY: run_id})
     arc.write_table("inferred_edges", out, mode="overwrite",
