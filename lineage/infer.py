@@ -1348,13 +1348,15 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
             before_decl = before_edges.get_column("child").unique()
             decl_changed = declared.to_frame().join(before_decl.to_frame(), on="child", how="anti")
             # a declared link added or gone changes its parent's count of remixes taken, which every
-            # later post's capacitated choice reads: recompute from the parent's time
+            # later post's capacitated choice reads (where the parent publishes a remix count):
+            # recompute from the parent's time
             now_edges = arc.edges().select("child", "parent")
             moved = pl.concat([now_edges.join(before_edges, on=["child", "parent"], how="anti"),
                                before_edges.join(now_edges, on=["child", "parent"], how="anti")])
+            counted = posts.filter(pl.col("remixes").is_not_null())
             times = pl.concat([changed.select("created_at"),
                                posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at"),
-                               posts.join(moved.select(id="parent").unique(), on="id").select("created_at")])
+                               counted.join(moved.select(id="parent").unique(), on="id").select("created_at")])
             if gone.height:
                 start = None
             elif times.height == 0:

@@ -250,3 +250,22 @@ def test_the_forest_equals_networkx_on_any_parent_array_loops_included(raw, soft
         want.update(nx.single_source_shortest_path_length(t, r))
     assert depth.tolist() == [want[i] for i in range(n)]
     assert desc.tolist() == [len(nx.descendants(t, i)) for i in range(n)]
+
+
+def test_a_declared_link_under_a_post_without_a_published_count_recomputes_only_from_its_child(tmp_path):
+    recs = _records(EVAL_SETTINGS[1], 1200)
+    for r in recs:  # a platform that publishes no remix counts: a parent has no capacity to read
+        r["metrics"] = {k: v for k, v in r.get("metrics", {}).items() if k != "remixes"}
+    recs.sort(key=lambda r: r["created_at"])
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, recs, source="simulate")
+    I.infer(a)
+    late = [{**r, "parents": [{"id": recs[0]["id"], "relation": "remix"}], "fetched_at": "2026-08-01T00:00:00Z"}
+            for r in recs[-3:]]
+    ingest_records(a, late, source="simulate")
+    assert I.infer(a)["recomputed"] == 0  # the 3 posts are declared now; nothing later to choose again
+    full = Archive.open(tmp_path / "full", create=True)
+    ingest_records(full, recs, source="simulate")
+    ingest_records(full, late, source="simulate")
+    I.infer(full)
+    assert_frame_equal(I.inferred_edges(a).select(COLS), I.inferred_edges(full).select(COLS))
