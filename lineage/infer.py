@@ -1284,8 +1284,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
 
     Only what new or changed posts can change is recomputed: every post's parent depends
     only on earlier posts, so targets created before the earliest post added or changed
-    since the last run (or the parent of a declared link added or gone: later posts read the
-    remixes it has taken) keep their rows (``full=True`` recomputes all). ``source`` and
+    since the last run (or the parent, with a published remix count, of a declared link added or
+    gone: later posts read the remixes it has taken) keep their rows (``full=True`` recomputes all). ``source`` and
     ``since`` restrict the posts that get a parent (candidates come from the whole
     archive); rows of other posts are kept; such a run recomputes its whole scope, and the next
     run without them recomputes every post (it knows from the table's commit metadata,
