@@ -121,16 +121,16 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         return
     share = summary["share_at_0_9"]
     no_part = ", ".join(f"{v} {k}" for k, v in summary["no_part"].items())
+    cut = summary.get("cut_by_tree_check", 0)
+    cut_note = (f"; {cut} link{'s' if cut != 1 else ''} cut by the tree check (the posts head "
+                "trees of their own; the inferred_cut table keeps the links)" if cut else "")
     if summary["recomputed"] == 0 and summary["parents_found"] and not summary["no_part"]:
         console.print(f"nothing new to consider since the last run: the archive keeps its {summary['parents_found']}"
-                      f" inferred links ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9); "
-                      "--full recomputes every post")
+                      f" inferred links ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9)"
+                      f"{cut_note}; --full recomputes every post")
     else:
-        cut = summary.get("cut_by_tree_check", 0)
         console.print(f"considered {summary['considered']} posts, parents found for {summary['parents_found']}"
-                      f" ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9)"
-                      + (f"; {cut} link{'s' if cut != 1 else ''} cut by the tree check (the posts head "
-                         "trees of their own; the inferred_cut table keeps the links)" if cut else "")
+                      f" ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9)" + cut_note
                       + (f"; no part: {no_part}" if no_part else ""))
     if min_confidence > 0:
         rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence).sort("confidence", descending=True)

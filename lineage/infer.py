@@ -78,6 +78,7 @@ True
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import uuid
@@ -169,14 +170,50 @@ def load_weights(path: str | Path | None = None) -> Weights:
         d = json.loads(p.read_text("utf-8"))
     except (OSError, ValueError) as e:
         raise LineageError(f"inference weights {p} cannot be read ({e}); run `archivist infer --fit`") from None
+    if not isinstance(d, dict):
+        raise LineageError(f"inference weights {p} are not a JSON object; run `archivist infer --fit`")
     if d.get("method") != METHOD_VERSION:
         raise LineageError(f"inference weights {p} are for method {d.get('method')!r}, not {METHOD_VERSION!r}; "
                            "run `archivist infer --fit`")
-    return Weights(coef={k: float(v) for k, v in d["coef"].items()},
-                   calibration=tuple(float(x) for x in d["calibration"]),
-                   attach={k: float(v) for k, v in d.get("attach", {}).items()},
-                   version=d["method"], report=d.get("report", {}),
-                   tree_check={k: float(v) for k, v in d.get("tree_check", {}).items()})
+    problems: list[str] = []
+    coef = _weight_terms(d, "coef", FEATURES, problems)
+    attach = _weight_terms(d, "attach", FEATURES, problems, required=False, every=False)
+    tree = _weight_terms(d, "tree_check", TREE_CHECK_TERMS, problems)
+    cal = d.get("calibration")
+    if not (isinstance(cal, list) and 2 <= len(cal) <= len(CALIBRATION_TERMS) and all(_finite(x) for x in cal)):
+        problems.append(f"calibration must be a list of 2 to {len(CALIBRATION_TERMS)} finite numbers "
+                        f"({', '.join(CALIBRATION_TERMS)})")
+    if problems:
+        raise LineageError(f"inference weights {p} are not usable: {'; '.join(problems)}; "
+                           "run `archivist infer --fit`")
+    return Weights(coef=coef, calibration=tuple(float(x) for x in cal), attach=attach,
+                   version=d["method"], report=d.get("report", {}), tree_check=tree)
+
+
+def _finite(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _weight_terms(d: dict, key: str, names: list[str], problems: list[str], *, required: bool = True,
+                  every: bool = True) -> dict[str, float]:
+    """The ``{term: number}`` object ``d[key]`` checked against its term ``names`` (problems appended:
+    missing, not an object, unknown or, with ``every``, absent terms, values not finite numbers)."""
+    v = d.get(key)
+    if v is None and not required and key not in d:
+        return {}
+    if not isinstance(v, dict):
+        problems.append(f"{key} is missing" if key not in d else f"{key} must be an object of term: number")
+        return {}
+    unknown = sorted(set(v) - set(names))
+    absent = [n for n in names if n not in v] if every else []
+    bad = sorted(k for k, x in v.items() if k in names and not _finite(x))
+    if unknown:
+        problems.append(f"{key} has unknown terms {', '.join(unknown)}")
+    if absent:
+        problems.append(f"{key} lacks the terms {', '.join(absent)}")
+    if bad:
+        problems.append(f"{key} has values that are not finite numbers: {', '.join(bad)}")
+    return {k: float(x) for k, x in v.items() if k in names and _finite(x)}
 
 
 # ---------------------------------------------------------------------------------------------- media
@@ -884,20 +921,28 @@ def _calibrate(D: np.ndarray, ab: tuple[float, ...]) -> np.ndarray:
 #: (log), the prompt Jaccard, their product, the delay (log hours) and the parent's depth (log).
 TREE_CHECK_TERMS = ["bias", "log_descendants", "jaccard", "jaccard_x_log_descendants", "log_delay_h",
                     "log_parent_depth"]
-#: Why a post the tree check cut has no parent (its ``reasons`` row and the summary's count).
+#: The words for a post the tree check cut (it took part: no ``reasons`` row; the summary counts it
+#: as ``cut_by_tree_check``).
 CUT_REASON = "cut by the tree check"
 
 
-def _forest(parent: np.ndarray, max_rounds: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def _forest(parent: np.ndarray, max_rounds: int = 64, soft: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
     """Depth and descendant count of every node of a forest given as ``parent`` indices (-1: a root).
 
-    Depth by pointer jumping (Wyllie's list ranking: ``log2(depth)`` vectorised rounds); the
-    nodes still climbing after ``max_rounds`` rounds (on or below a cycle, which only declared
-    links can make) are counted as roots. Descendants summed level by level, deepest first.
+    Depth by pointer jumping (Wyllie's list ranking: ``log2(depth)`` vectorised rounds). The
+    nodes still climbing after ``max_rounds`` rounds are on or below a cycle (which only a
+    declared parent created after its child can close); the links of the nodes *on* a cycle
+    are cut where they stand, those marked ``soft`` (bool per node: its link is inferred)
+    first, as the readers drop the guess and keep the declared link; the nodes below keep
+    their parents and count. Descendants summed level by level, deepest first.
 
     >>> d, n = _forest(np.array([-1, 0, 1, 0, -1]))
     >>> d.tolist(), n.tolist()
     ([0, 1, 2, 1, 0], [3, 1, 0, 0, 0])
+    >>> d, n = _forest(np.array([1, 0, 1]), soft=np.array([False, True, False]))  # 0 <-> 1, 2 below
+    >>> d.tolist(), n.tolist()
+    ([1, 0, 1], [0, 2, 0])
     """
     m = parent.shape[0]
     depth = (parent >= 0).astype(np.int64)
@@ -914,9 +959,15 @@ def _forest(parent: np.ndarray, max_rounds: int = 64) -> tuple[np.ndarray, np.nd
     else:
         live = np.flatnonzero(nxt >= 0)
         if live.size:  # on or below a cycle: cut the cycle's links where they stand and count again
+            # after 2^max_rounds jumps every such node points onto its cycle, and the jump is a
+            # rotation of each cycle: the nodes pointed at are exactly the nodes on a cycle
+            on = np.zeros(m, dtype=bool)
+            on[nxt[live]] = True
+            if soft is not None and (on & soft).any():
+                on &= soft
             cut = parent.copy()
-            cut[live] = -1
-            return _forest(cut, max_rounds)
+            cut[on] = -1
+            return _forest(cut, max_rounds, soft)
     desc = np.zeros(m, dtype=np.int64)
     has = np.flatnonzero(parent >= 0)
     if has.size:
@@ -946,18 +997,21 @@ def tree_check_design(descendants: np.ndarray, jaccard: np.ndarray, delay_h: np.
 def _link_design(links: pl.DataFrame, lineage: pl.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
     """The :func:`tree_check_design` rows of ``links`` in the forest they make with ``lineage``'s
     declared parents, and each child's descendant count."""
-    parts = [links.select(id="child", parent="parent")]
+    parts = [links.select(id="child", parent="parent", soft=pl.lit(True))]
     if lineage is not None and lineage.height:
-        parts.append(lineage.select("id", "parent").filter(pl.col("parent").is_not_null())
+        parts.append(lineage.select("id", "parent", soft=pl.lit(False)).filter(pl.col("parent").is_not_null())
                      .join(links.select(id="child"), on="id", how="anti"))  # a child has one parent here
     edges = pl.concat(parts).unique("id", keep="first")
     nodes = pl.concat([edges.get_column("id"), edges.get_column("parent")]).unique().sort()
     index = pl.DataFrame({"id": nodes}).with_row_index("i")
     e = (edges.join(index, on="id").join(index.rename({"id": "parent", "i": "j"}), on="parent")
-         .select("i", "j"))
+         .select("i", "j", "soft"))
     parent = np.full(nodes.len(), -1, dtype=np.int64)
-    parent[e.get_column("i").to_numpy().astype(np.int64)] = e.get_column("j").to_numpy().astype(np.int64)
-    depth, desc = _forest(parent)
+    i = e.get_column("i").to_numpy().astype(np.int64)
+    parent[i] = e.get_column("j").to_numpy().astype(np.int64)
+    soft = np.zeros(nodes.len(), dtype=bool)  # an inferred link: on a loop with declared ones, it goes
+    soft[i] = e.get_column("soft").to_numpy()
+    depth, desc = _forest(parent, soft=soft)
     at = (links.select("child", "parent").with_row_index("k")
           .join(index.rename({"id": "child", "i": "ci"}), on="child")
           .join(index.rename({"id": "parent", "i": "pi"}), on="parent").sort("k"))
@@ -1211,6 +1265,16 @@ SCOPE_KEY = "remix_archivist.inferred_scope"
 #: Key of the run id in the commit metadata of ``inferred_edges`` and ``inferred_cut``: a run writes the
 #: cut links first, so two different ids mean a run stopped between the two (the next run is a full one).
 RUN_KEY = "remix_archivist.infer_run"
+#: Key of the weights' digest (:func:`_weights_digest`) in the commit metadata of ``inferred_edges``: a
+#: run with other weights (``--weights``) than the last one recomputes every post.
+WEIGHTS_KEY = "remix_archivist.infer_weights"
+
+
+def _weights_digest(w: Weights) -> str:
+    """A digest of everything in ``w`` that decides a link (not its fit report)."""
+    doc = {"method": w.version, "coef": w.coef, "calibration": list(w.calibration), "attach": w.attach,
+           "tree_check": w.tree_check}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
 def infer(arc: Any, *, source: str | None = None, since: datetime | str | None = None,
@@ -1220,12 +1284,16 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
 
     Only what new or changed posts can change is recomputed: every post's parent depends
     only on earlier posts, so targets created before the earliest post added or changed
-    since the last run keep their rows (``full=True`` recomputes all). ``source`` and
+    since the last run (or the parent, with a published remix count, of a declared link added or
+    gone: later posts read the remixes it has taken) keep their rows (``full=True`` recomputes all). ``source`` and
     ``since`` restrict the posts that get a parent (candidates come from the whole
     archive); rows of other posts are kept; such a run recomputes its whole scope, and the next
     run without them recomputes every post (it knows from the table's commit metadata,
-    :data:`SCOPE_KEY`). Returns the summary (``considered,
-    parents_found, share_at_0_9, no_part, run_id, store_version, recomputed_from``).
+    :data:`SCOPE_KEY`), as does a run with other weights than the last (:data:`WEIGHTS_KEY`)
+    or after a run stopped between its two writes (:data:`RUN_KEY`). Every run checks every
+    link again (:func:`tree_check`) and writes ``inferred_cut``, then ``inferred_edges``.
+    Returns the summary (``considered, parents_found, share_at_0_9, no_part, cut_by_tree_check,
+    recomputed, run_id, store_version``).
     Raises :class:`~lineage.errors.LineageError` when the archive is read-only.
 
     >>> import tempfile
@@ -1250,31 +1318,45 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
         t0 = parse_time(since if "T" in str(since) else f"{since}T00:00:00Z") if isinstance(since, str) else since
         eligible = eligible.filter(pl.col("created_at") >= t0)
     old = inferred_edges(arc)
-    old_cut = inferred_cut(arc)
     # the links of the last run before its tree check: the kept ones and the cut ones (both tables
-    # from one run; different run ids: a run stopped between its two writes, so recompute all)
+    # from one run). Different run ids: a run stopped between its two writes; inferred_edges is still
+    # the last finished run's (a --source/--since run keeps its rows of other posts), but that run's
+    # cut links are gone, so every post is recomputed
     same_run = (arc.table_commit_metadata("inferred_edges").get(RUN_KEY)
                 == arc.table_commit_metadata("inferred_cut").get(RUN_KEY))
-    old = pl.concat([old, old_cut.select(list(INFERRED_SCHEMA))]) if same_run else old.head(0)
+    if same_run:
+        old = pl.concat([old, inferred_cut(arc).select(list(INFERRED_SCHEMA))])
     start = None  # recompute targets created at or after this time
     # a run restricted by source or since covers only its scope: it recomputes that scope, and the next
     # unrestricted run recomputes every post (the posts outside the scope were never looked at)
     restricted = source is not None or since is not None
-    last_partial = old.height > 0 and arc.table_commit_metadata("inferred_edges").get(SCOPE_KEY) == "partial"
-    if (not full and not restricted and not last_partial and old.height
-            and old.get_column("method").unique().to_list() == [w.version]):
+    last_meta = arc.table_commit_metadata("inferred_edges")
+    last_partial = old.height > 0 and last_meta.get(SCOPE_KEY) == "partial"
+    digest = _weights_digest(w)
+    if (not full and same_run and not restricted and not last_partial and old.height
+            and old.get_column("method").unique().to_list() == [w.version]
+            and last_meta.get(WEIGHTS_KEY) == digest):  # links of other weights: every post again
         prev_v = int(old.get_column("store_version").max())
         try:
             before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash")
-            before_decl = arc.edges(as_of=prev_v).get_column("child").unique()
+            before_edges = arc.edges(as_of=prev_v).select("child", "parent")
         except Exception:  # the older version can no longer be read (redaction): a full run
             before = None
         if before is not None:
             changed = posts.join(before, on=["id", "content_hash"], how="anti")
             gone = before.join(posts.select("id"), on="id", how="anti")
+            before_decl = before_edges.get_column("child").unique()
             decl_changed = declared.to_frame().join(before_decl.to_frame(), on="child", how="anti")
+            # a declared link added or gone changes its parent's count of remixes taken, which every
+            # later post's capacitated choice reads (where the parent publishes a remix count):
+            # recompute from the parent's time
+            now_edges = arc.edges().select("child", "parent")
+            moved = pl.concat([now_edges.join(before_edges, on=["child", "parent"], how="anti"),
+                               before_edges.join(now_edges, on=["child", "parent"], how="anti")])
+            counted = posts.filter(pl.col("remixes").is_not_null())
             times = pl.concat([changed.select("created_at"),
-                               posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at")])
+                               posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at"),
+                               counted.join(moved.select(id="parent").unique(), on="id").select("created_at")])
             if gone.height:
                 start = None
             elif times.height == 0:
@@ -1311,11 +1393,12 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     out = out.with_columns(store_version=pl.lit(version, dtype=pl.Int64))
     say("checking every link against the trees it makes")
     out, cut = tree_check(out, w, lineage=arc.lineage().select("id", "parent"))
-    say("writing inferred_edges")
+    say("writing inferred_cut and inferred_edges")
     arc.write_table("inferred_cut", cut.cast(CUT_SCHEMA).sort("child"), mode="overwrite",  # type: ignore[arg-type]
                     metadata={RUN_KEY: run_id})
     arc.write_table("inferred_edges", out, mode="overwrite",
-                    metadata={SCOPE_KEY: "partial" if restricted else "all", RUN_KEY: run_id})
+                    metadata={SCOPE_KEY: "partial" if restricted else "all", RUN_KEY: run_id,
+                              WEIGHTS_KEY: digest})
     summary = res.summary()
     n = out.height
     summary.update({
