@@ -921,6 +921,10 @@ def _calibrate(D: np.ndarray, ab: tuple[float, ...]) -> np.ndarray:
 #: (log), the prompt Jaccard, their product, the delay (log hours) and the parent's depth (log).
 TREE_CHECK_TERMS = ["bias", "log_descendants", "jaccard", "jaccard_x_log_descendants", "log_delay_h",
                     "log_parent_depth"]
+#: Parents deeper than this count as this deep in the tree check: the fit saw inferred parents down to
+#: depth 23, and beyond its range the depth term extrapolates (an identical leaf posted a day under a
+#: declared chain 5,000 deep, as Scratch keeps them, was cut).
+TREE_CHECK_MAX_DEPTH = 32
 #: The words for a post the tree check cut (it took part: no ``reasons`` row; the summary counts it
 #: as ``cut_by_tree_check``).
 CUT_REASON = "cut by the tree check"
@@ -1019,7 +1023,8 @@ def _link_design(links: pl.DataFrame, lineage: pl.DataFrame | None) -> tuple[np.
     pj = at.get_column("pi").to_numpy().astype(np.int64)
     f = links.get_column("features").struct
     X = tree_check_design(desc[ci], f.field("jaccard").fill_null(0.0).to_numpy(),
-                          f.field("delay_hours").fill_null(0.0).to_numpy(), depth[pj])
+                          f.field("delay_hours").fill_null(0.0).to_numpy(),
+                          np.minimum(depth[pj], TREE_CHECK_MAX_DEPTH))
     return X, desc[ci]
 
 

@@ -124,3 +124,19 @@ def test_a_run_stopped_between_its_two_writes_is_followed_by_a_full_run(tmp_path
     assert s["recomputed"] == len(recs)  # the two tables disagree: every post again
     assert_frame_equal(I.inferred_edges(a).select(COLS), before)
     assert I.infer(a)["recomputed"] == 0  # and the next run is incremental again
+
+
+def test_a_leaf_under_a_very_deep_declared_chain_is_kept():
+    # a declared chain 5,000 deep (Scratch keeps such chains) and an identical leaf posted a day after its
+    # last post: the depth term counts at most TREE_CHECK_MAX_DEPTH, the range the fit saw (it was cut)
+    n = 5000
+    lin = pl.DataFrame({"id": [f"s{i}" for i in range(n)], "parent": [None] + [f"s{i}" for i in range(n - 1)]})
+    links = pl.DataFrame({"child": ["leaf"], "parent": [f"s{n - 1}"],
+                          "features": [{"jaccard": 1.0, "delay_hours": 24.0}]})
+    X, desc = I._link_design(links, lin)
+    assert desc.tolist() == [0] and X[0, 5] == pytest.approx(np.log1p(I.TREE_CHECK_MAX_DEPTH))
+    kept, cut = I.tree_check(links, I.load_weights(), lineage=lin)
+    assert kept.height == 1 and cut.height == 0
+    # a parent within the fitted range is counted at its own depth
+    X, _ = I._link_design(links.with_columns(parent=pl.lit("s3")), lin)
+    assert X[0, 5] == pytest.approx(np.log1p(3))
