@@ -45,6 +45,9 @@ def _f(v: Any) -> str:
 @click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1),
               help="List the links at least this sure (every link is stored with its confidence, and "
                    "--edges all reads them all).")
+@click.option("--show-cut", is_flag=True,
+              help="List the links the tree check cut (the posts head trees of their own), with the descendants "
+                   "that decided it.")
 @click.option("--full", is_flag=True, help="Recompute every post, not only what new posts can change.")
 @click.option("--evaluate", is_flag=True,
               help="Hide the declared links, infer, and report accuracy and calibration against them (writes nothing).")
@@ -55,8 +58,8 @@ def _f(v: Any) -> str:
 @archive_option
 @json_option
 @handle_errors
-def infer_cmd(source: str | None, since: datetime | None, min_confidence: float, full: bool, evaluate: bool,
-              refit: bool, weights: Path | None, archive_path: Path | None, as_json: bool) -> None:
+def infer_cmd(source: str | None, since: datetime | None, min_confidence: float, show_cut: bool, full: bool,
+              evaluate: bool, refit: bool, weights: Path | None, archive_path: Path | None, as_json: bool) -> None:
     """Infer the most likely earlier parent of every post without a declared or C2PA parent.
 
     Results go to the archive's inferred_edges table (declared links always win); read
@@ -65,7 +68,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     heading a large tree of its own whose link the tree check finds unlike a remix.
     """
     from lineage.infer import evaluate as run_evaluate
-    from lineage.infer import infer, inferred_edges, load_weights
+    from lineage.infer import infer, inferred_cut, inferred_edges, load_weights
     from lineage.infer_fit import fit
 
     show = not as_json and err_console.is_terminal
@@ -117,13 +120,15 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         if min_confidence > 0:
             rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence)
             summary["edges"] = rows.select("child", "parent", "confidence").sort("child").to_dicts()
+        if show_cut:
+            summary["cut"] = inferred_cut(arc).select("child", "parent", "confidence", "descendants").to_dicts()
         emit_json(summary)
         return
     share = summary["share_at_0_9"]
     no_part = ", ".join(f"{v} {k}" for k, v in summary["no_part"].items())
     cut = summary.get("cut_by_tree_check", 0)
     cut_note = (f"; {cut} link{'s' if cut != 1 else ''} cut by the tree check (the posts head "
-                "trees of their own; the inferred_cut table keeps the links)" if cut else "")
+                "trees of their own; --show-cut lists them)" if cut else "")
     if summary["recomputed"] == 0 and summary["parents_found"] and not summary["no_part"]:
         console.print(f"nothing new to consider since the last run: the archive keeps its {summary['parents_found']}"
                       f" inferred links ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9)"
@@ -139,6 +144,14 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             t.add_column(c)
         for r in rows.head(50).iter_rows(named=True):
             t.add_row(r["child"], r["parent"], f"{r['confidence']:.2f}")
+        console.print(t)
+    if show_cut:
+        rows = inferred_cut(arc).sort("descendants", "child", descending=[True, False])
+        t = Table(title=f"links cut by the tree check ({rows.height})", title_justify="left", min_width=40)
+        for c in ("child (starts a tree)", "parent cut", "confidence", "descendants"):
+            t.add_column(c)
+        for r in rows.head(50).iter_rows(named=True):
+            t.add_row(r["child"], r["parent"], f"{r['confidence']:.2f}", f"{r['descendants']:,}")
         console.print(t)
 
 

@@ -226,6 +226,13 @@ def test_a_rerun_with_nothing_new_still_says_how_many_links_are_cut(tmp_path):
     text = " ".join(out.output.split())
     assert out.exit_code == 0 and text.startswith("nothing new to consider")
     assert f"{n} link{'s' if n != 1 else ''} cut by the tree check" in text
+    # --show-cut lists them, in JSON with the descendants that decided each
+    listed = json.loads(run("infer", "--archive", str(tmp_path / "a"), "--json", "--show-cut").output)["cut"]
+    stored = I.inferred_cut(a)
+    assert sorted(r["child"] for r in listed) == sorted(stored["child"].to_list())
+    assert all(r["descendants"] >= 1 and 0 < r["confidence"] <= 1 for r in listed)
+    table = " ".join(run("infer", "--archive", str(tmp_path / "a"), "--show-cut").output.split())
+    assert f"links cut by the tree check ({n})" in table and stored["child"][0] in table
 
 
 @settings(max_examples=150, deadline=None)
