@@ -263,6 +263,9 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 @click.option("--style-popularity", default=0.0, show_default=True,
               help="Zipf exponent of style terms' popularity: popular terms recur across trees (0: each tree "
                    "its own terms).")
+@click.option("--edge-delays", is_flag=True,
+              help="Draw each remix's delay from its parent's time (cascade timing) instead of handing a tree's "
+                   "times out in breadth-first order.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Write JSON Lines (and <name>.truth.json beside it) instead of ingesting.")
 @archive_option
@@ -270,7 +273,8 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 @handle_errors
 def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float, mutation_rate: float,
                     half_life: float, attachment: float, repost: float, self_remix: float, cross_copy: float,
-                    style_popularity: float, out: Path | None, archive_path: Path | None, as_json: bool) -> None:
+                    style_popularity: float, edge_delays: bool, out: Path | None, archive_path: Path | None,
+                    as_json: bool) -> None:
     """Generate a realistic remix network with known parameters (the seeded simulator).
 
     The ground truth (parameters and realised figures) is written beside the output:
@@ -282,7 +286,8 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
         raise click.BadParameter("must be at least 1", param_hint="--posts")
     params = SimParams(seed=seed, posts=posts, m0=m0, gamma=gamma, bleed=bleed, mutation_rate=mutation_rate,
                        activity_half_life_days=half_life, attachment=attachment, repost=repost,
-                       self_remix=self_remix, cross_copy=cross_copy, style_popularity=style_popularity)
+                       self_remix=self_remix, cross_copy=cross_copy, style_popularity=style_popularity,
+                       edge_delays=edge_delays)
     if out is not None:
         records, truth = simulate(params)
         write_jsonl(records, out, truth)

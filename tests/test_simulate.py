@@ -122,3 +122,43 @@ def test_style_popularity_shares_popular_terms_across_trees_and_is_off_by_defaul
     a, _ = simulate(SimParams(seed=11, posts=200))
     b, _ = simulate(SimParams(seed=11, posts=200, style_popularity=0.0))
     assert a == b
+
+
+def _generations_overlap(recs: list[dict]) -> int:
+    """Pairs of consecutive generations of one tree where a deeper post came before a shallower one."""
+    first: dict[tuple[int, int], str] = {}
+    last: dict[tuple[int, int], str] = {}
+    for r in recs:
+        k = (r["extra"]["simulator"]["tree"], r["extra"]["simulator"]["depth"])
+        first[k] = min(first.get(k, r["created_at"]), r["created_at"])
+        last[k] = max(last.get(k, r["created_at"]), r["created_at"])
+    return sum(1 for (t, d), f in first.items() if d > 1 and (t, d - 1) in last and f < last[(t, d - 1)])
+
+
+def test_edge_delays_draw_each_delay_from_the_parent_and_generations_overlap():
+    default, _ = simulate(SimParams(seed=5, posts=2000))
+    cascade, truth = simulate(SimParams(seed=5, posts=2000, edge_delays=True))
+    assert truth["params"]["edge_delays"] is True
+    # breadth-first times: every generation after the whole one before it; cascade times overlap
+    assert _generations_overlap(default) == 0 and _generations_overlap(cascade) > 10
+    when = {r["id"]: r["created_at"] for r in cascade}
+    assert all(when[p["id"]] < r["created_at"] for r in cascade for p in r.get("parents", []))
+    # the structure and the prompts' edits come from the same draws: only the times moved
+    ops = lambda recs: Counter(op for r in recs for op in r["extra"]["simulator"]["ops"])  # noqa: E731
+    assert abs(sum(ops(cascade).values()) - sum(ops(default).values())) < 0.1 * sum(ops(default).values())
+
+
+def test_the_cli_passes_the_inference_habits_to_the_simulator(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from dashboard.cli import build_cli
+
+    out = tmp_path / "sim.jsonl"
+    r = CliRunner().invoke(build_cli(), ["ingest", "simulate", "--seed", "5", "--posts", "300", "--edge-delays",
+                                         "--style-popularity", "1.0", "--repost", "0.1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    params = json.loads(out.with_suffix(".truth.json").read_text())["params"]
+    assert params["edge_delays"] is True and params["style_popularity"] == 1.0 and params["repost"] == 0.1
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert recs == json.loads(json.dumps(simulate(SimParams(seed=5, posts=300, edge_delays=True,
+                                                             style_popularity=1.0, repost=0.1))[0]))

@@ -27,6 +27,13 @@ tree's palette is drawn from the lexicon with Zipf weights of that exponent (ran
 every tree owns a disjoint slice of the lexicon while it lasts, which makes style words a tree's
 signature: lineage inference is evaluated with shared palettes so that it cannot lean on that.
 
+``edge_delays`` (off by default) draws each remix's delay from its *parent's* time (an
+exponential law with the same median), as in continuous-time cascade models (NetRate,
+Gomez-Rodriguez et al. 2011), instead of handing the tree's sorted times out in breadth-first
+order. The default makes every generation come after the whole one before it, a regularity
+lineage inference learns to use (a parent is older than the child's similar siblings); with
+cascade timing generations overlap, and ``archivist infer --evaluate`` shows what that costs.
+
 Every record carries its ground truth in ``extra.simulator`` and
 :func:`simulate` returns the parameters and realised figures, written as
 ``<output>.truth.json`` beside the records.
@@ -85,6 +92,7 @@ class SimParams:
     self_remix: float = 0.0  # probability a remix is posted by its parent's author
     cross_copy: float = 0.0  # probability a new tree starts from a copy of an earlier post of another tree
     style_popularity: float = 0.0  # Zipf exponent of style terms' popularity across trees' palettes (0: disjoint)
+    edge_delays: bool = False  # each remix's delay is drawn from its parent's time, not from its root's
 
 
 def lexicon_terms() -> list[str]:
@@ -321,9 +329,13 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
             depth += 1
         # breadth-first order gets sorted offsets: parents always precede children
         remixes = order[1:]
-        offsets = sorted(rng.expovariate(1.0) * scale_s for _ in remixes)
-        for nid, off in zip(remixes, offsets):
-            nodes[nid]["t"] = t_root + off
+        if P.edge_delays:  # breadth-first order: a parent's time is set before its children's
+            for nid in remixes:
+                nodes[nid]["t"] = nodes[nodes[nid]["parent"]]["t"] + rng.expovariate(1.0) * scale_s
+        else:
+            offsets = sorted(rng.expovariate(1.0) * scale_s for _ in remixes)
+            for nid, off in zip(remixes, offsets):
+                nodes[nid]["t"] = t_root + off
         n_alive += sum(1 for nid in order if nodes[nid]["t"] <= fetch_s)
     # 2. what exists at fetch time, at most P.posts posts (cut whole posts in time order)
     alive = [i for i, n in enumerate(nodes) if n["t"] <= fetch_s]
