@@ -1,6 +1,7 @@
 """Inferred links in the explorer, in a real headless Chromium: dashed, toggled, and saying why."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 from pathlib import Path
@@ -35,15 +36,24 @@ def inferred_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]
     return path, inf.get_column("child")[0]
 
 
+@contextlib.contextmanager
+def _served(path: Path):
+    """The dashboard on ``path`` and a headless Chromium, both stopped after."""
+    server = Server(path)
+    driver, profile = make_browser()
+    try:
+        yield server, driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        server.stop()
+
+
 @pytest.fixture(scope="module")
 def page(inferred_store):
     path, child = inferred_store
-    server = Server(path)
-    driver, profile = make_browser()
-    yield server, driver, child, path
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-    server.stop()
+    with _served(path) as (server, driver):
+        yield server, driver, child, path
 
 
 def _traces(driver) -> list[dict]:
@@ -102,12 +112,8 @@ def cut_page(tmp_path_factory: pytest.TempPathFactory):
     ingest_records(a, [{k: v for k, v in r.items() if k != "parents"} for r in recs], source="simulate")
     infer(a, weights=dataclasses.replace(load_weights(), tree_check={"bias": 1.0, "log_descendants": -1.0}))
     row = inferred_cut(a).sort(["descendants", "child"], descending=[True, False]).row(0, named=True)
-    server = Server(path)
-    driver, profile = make_browser()
-    yield server, driver, row, path
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-    server.stop()
+    with _served(path) as (server, driver):
+        yield server, driver, row, path
 
 
 def test_a_post_whose_link_the_tree_check_cut_says_so(cut_page):
