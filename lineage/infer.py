@@ -137,8 +137,10 @@ _MAX32 = np.uint64(0xFFFFFFFF)
 # ---------------------------------------------------------------------------------------------- weights
 @dataclass(frozen=True)
 class Weights:
-    """Fitted weights: ``coef`` per feature of :data:`FEATURES`, and the recalibration's coefficients
-    per :data:`CALIBRATION_TERMS` (``(a, b)`` alone is plain Platt scaling)."""
+    """Fitted weights: ``coef`` per feature of :data:`FEATURES`, the recalibration's coefficients
+    per :data:`CALIBRATION_TERMS` (``(a, b)`` alone is plain Platt scaling), the second stage's
+    ``attach`` logit per feature, and the ``tree_check`` logit per :data:`TREE_CHECK_TERMS`
+    (empty: the tree check cuts nothing)."""
 
     coef: dict[str, float]
     calibration: tuple[float, ...] = (1.0, 0.0)
@@ -925,9 +927,6 @@ TREE_CHECK_TERMS = ["bias", "log_descendants", "jaccard", "jaccard_x_log_descend
 #: depth 23, and beyond its range the depth term extrapolates (an identical leaf posted a day under a
 #: declared chain 5,000 deep, as Scratch keeps them, was cut).
 TREE_CHECK_MAX_DEPTH = 32
-#: The words for a post the tree check cut (it took part: no ``reasons`` row; the summary counts it
-#: as ``cut_by_tree_check``).
-CUT_REASON = "cut by the tree check"
 
 
 def _forest(parent: np.ndarray, max_rounds: int = 64, soft: np.ndarray | None = None
