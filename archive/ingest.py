@@ -476,6 +476,11 @@ def _raw_hash(source: str, raw: str) -> str:
     return hashlib.sha256(f"{source}\0{raw}".encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
+#: Keys of a records commit's metadata: the run that wrote it, and the cursor after its batch.
+RUN_KEY = "remix_archivist.run_id"
+CURSOR_KEY = "remix_archivist.cursor"
+
+
 def _resume_cursor(archive: Archive, source: str, target: str) -> str | None:
     """The cursor of the last committed batch of an interrupted run of the same source and target.
 
@@ -517,10 +522,12 @@ def reconcile_runs(archive: Archive) -> pl.DataFrame:
     A run commits a batch to ``records`` and then a checkpoint to ``runs``: two Delta
     tables, two commits. A run killed between the two (or whose checkpoint a full disk
     refused) has rows in the log its last ``runs`` row does not count. For each such
-    run a row is added with the counts raised by the difference (same status and
-    cursor, ``error`` saying so), so ``stored`` per run matches the log again.
+    run a row is added with the counts raised by the difference (same status, ``error``
+    saying so), so ``stored`` per run matches the log again, and with the cursor of the run's
+    last records commit (kept in that commit's metadata, :data:`CURSOR_KEY`), so the rerun
+    resumes after the batch it stored instead of reading it again.
     Ingest calls this under the writer lock before it starts (when no other run can be
-    between its two commits).
+    between its two commits), and resumes from the ledger it leaves.
 
     Examples
     --------
@@ -539,10 +546,18 @@ def reconcile_runs(archive: Archive) -> pl.DataFrame:
     short = last.join(logged, on="run_id", how="inner").filter(pl.col("_n") > pl.col("stored"))
     if short.height == 0:
         return short.drop("_n")
+    # the cursor of each such run's last records commit (kept in the commit itself): where it resumes
+    last_cursor: dict[str, str] = {}
+    for h in archive.commit_metadata_history("records", RUN_KEY):  # newest first
+        rid = h[RUN_KEY]
+        if rid not in last_cursor and CURSOR_KEY in h:
+            last_cursor[rid] = h[CURSOR_KEY]
     fix = short.with_columns(
         (pl.col("read") + pl.col("_n") - pl.col("stored")).alias("read"),
         pl.col("_n").alias("stored"),
         pl.lit(_now()).cast(RUN_SCHEMA["at"]).alias("at"),
+        pl.col("run_id").replace_strict(last_cursor, default=pl.col("cursor"), return_dtype=pl.String)
+        .alias("cursor"),
         pl.format("reconciled: {} stored row(s) were committed after the last checkpoint of this run",
                   pl.col("_n") - pl.col("stored")).alias("error"),
     ).drop("_n").select(list(RUN_SCHEMA)).cast(RUN_SCHEMA)  # type: ignore[arg-type]
@@ -573,15 +588,15 @@ def ingest(
         raise IngestError("batch size must be at least 1")
     run_id = uuid.uuid4().hex[:16]
     started = _now()
-    cursor = _resume_cursor(archive, source.name, source.target) if resume else None
-    result = IngestResult(run_id=run_id, source=source.name, target=source.target, resumed_from=cursor)
     with archive.writing():  # one consistent look at the store (no commit in between), the ledger made whole
         known, seen_files = archive.hashes_since(set())
         reconcile_runs(archive)
+        cursor = _resume_cursor(archive, source.name, source.target) if resume else None
         redacted = archive.redacted_ids()
         quarantined_before = set(archive.quarantine().get_column("raw_hash").to_list())
         q_version = [archive.table_version("quarantine")]
         r_version = [archive.table_version("redactions")]
+    result = IngestResult(run_id=run_id, source=source.name, target=source.target, resumed_from=cursor)
 
     def run_row(status: str, cur: str | None, error: str | None = None) -> pl.DataFrame:
         return pl.DataFrame(
@@ -620,7 +635,10 @@ def ingest(
             q_version[0] = archive.table_version("quarantine")
             quarantined_before.update(archive.quarantine().get_column("raw_hash").to_list())
         if df.height:
-            result.store_version = archive.append("records", df)
+            # the batch's cursor rides in the same atomic commit as its records: a run stopped before
+            # its checkpoint row is still resumed after this batch (reconcile_runs reads it back)
+            meta = {RUN_KEY: run_id} | ({CURSOR_KEY: batch.cursor} if batch.cursor is not None else {})
+            result.store_version = archive.append("records", df, metadata=meta)
             result.commits += 1
             known.update(batch.hashes)
             seen_files = archive.hashes_since(seen_files, read=False)[1]  # our own: no one else committed since

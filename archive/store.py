@@ -530,19 +530,42 @@ class Archive:
             return pl.read_delta(str(self.path / name), version=version, columns=columns)
         return pl.read_delta(str(self.path / name), columns=columns)
 
-    def append(self, name: str, frame: pl.DataFrame) -> int:
+    def append(self, name: str, frame: pl.DataFrame, *, metadata: dict[str, str] | None = None) -> int:
         """Append a frame to a table in one atomic Delta commit; returns the new version.
 
         The commit holds the writer lock (:meth:`writing`) and is retried on a
         conflict; a full disk, a read-only folder or a missing permission is a
-        one-line :class:`~archive.errors.StoreError`.
+        one-line :class:`~archive.errors.StoreError`. ``metadata`` is kept with the
+        commit, in the same atomic step (see :meth:`commit_metadata_history`).
         """
         self._writable()
         if frame.height == 0:
             return self.table_version(name)
+        opts = None
+        if metadata:
+            from deltalake import CommitProperties
+
+            opts = {"commit_properties": CommitProperties(custom_metadata=dict(metadata))}
         with self.writing():
-            self.commit(f"writing the {name} table", lambda: frame.write_delta(str(self.path / name), mode="append"))
+            self.commit(f"writing the {name} table", lambda: frame.write_delta(
+                str(self.path / name), mode="append", delta_write_options=opts))  # type: ignore[arg-type]
             return self.table_version(name)
+
+    def commit_metadata_history(self, name: str, key: str) -> list[dict[str, Any]]:
+        """Every commit of table ``name`` whose metadata has ``key``, newest first (Delta's history
+        entries; ``[]`` when the table does not exist). Reads the whole commit log: for rare checks.
+
+        >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+        >>> _ = a.append("notes", pl.DataFrame({"x": [1]}), metadata={"batch": "1"})
+        >>> _ = a.append("notes", pl.DataFrame({"x": [2]}))
+        >>> [h["batch"] for h in a.commit_metadata_history("notes", "batch")]
+        ['1']
+        """
+        if not self.has_table(name):
+            return []
+        from deltalake import DeltaTable
+
+        return [dict(h) for h in DeltaTable(str(self.path / name)).history() if key in h]
 
     def write_table(self, name: str, frame: pl.DataFrame | pl.LazyFrame, *, mode: str = "overwrite",
                     metadata: dict[str, str] | None = None) -> int:

@@ -126,8 +126,8 @@ import os, signal, sys
 from archive.store import Archive
 from archive.ingest import ingest_lines
 real = Archive.append
-def append(self, name, frame):
-    v = real(self, name, frame)
+def append(self, name, frame, **kw):
+    v = real(self, name, frame, **kw)
     if name == "records":            # the batch is committed; its checkpoint in `runs` is not
         os.kill(os.getpid(), signal.SIGKILL)
     return v
