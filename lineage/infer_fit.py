@@ -167,6 +167,32 @@ def _nll(w: np.ndarray, data: list[tuple], l2: float) -> tuple[float, np.ndarray
     return total, grad
 
 
+def _logistic(X: np.ndarray, y: np.ndarray, *, l2: float = 0.0, sample_weight: np.ndarray | None = None,
+              w0: np.ndarray | None = None, maxiter: int | None = None) -> Any:
+    """Logistic regression by L-BFGS (scipy): the mean log loss of ``X @ w`` against ``y`` (weighted by
+    ``sample_weight`` when given), plus ``l2`` times the squared weights but the first (the constant).
+    Returns scipy's result (``x``, ``success``, ``nit``, ``fun``). The second stage, the tree check and
+    the recalibration are all fitted with it."""
+    from scipy.optimize import minimize
+
+    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = X @ w
+        q = 1.0 / (1.0 + np.exp(-z))
+        if sample_weight is None:
+            loss = float(np.mean(np.logaddexp(0.0, z) - y * z))
+            g = X.T @ (q - y) / y.shape[0]
+        else:
+            total = sample_weight.sum()
+            loss = float(np.sum(sample_weight * (np.logaddexp(0.0, z) - y * z)) / total)
+            g = X.T @ (sample_weight * (q - y)) / total
+        loss += l2 * float(w[1:] @ w[1:])
+        g[1:] += 2 * l2 * w[1:]
+        return loss, g
+
+    return minimize(f, np.zeros(X.shape[1]) if w0 is None else w0, jac=True, method="L-BFGS-B",
+                    options={"maxiter": maxiter} if maxiter is not None else None)
+
+
 def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]]:
     """The second stage: a logistic model, on the fit settings, of "this candidate is in the post's
     own tree", over every candidate of the posts the first stage leaves without parent.
@@ -178,8 +204,6 @@ def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]
     than not in its own tree (the label), if any. Its confidence stays the probability that the
     candidate is *the* parent (low: the calibration sees these links too).
     """
-    from scipy.optimize import minimize
-
     from lineage.infer import FEATURES, infer_frame
     from lineage.infer_eval import _truth_root
 
@@ -189,7 +213,7 @@ def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]
         res = infer_frame(posts, weights=first, keep_pairs=True)
         pr = res.pairs
         assert pr is not None
-        c, p, prob = pr["c"], pr["p"], pr["prob"]
+        c, p = pr["c"], pr["p"]
         if c.size == 0:
             continue
         ids = pr["ids"].to_list()
@@ -202,16 +226,7 @@ def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]
         ys.append(np.array([root[ids[int(c[k])]] == root[ids[int(p[k])]] for k in best], dtype=float))
         Xs.append(pr["X"][best].astype(np.float64))
     X, y = np.concatenate(Xs), np.concatenate(ys)
-
-    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
-        z = X @ w
-        q = 1.0 / (1.0 + np.exp(-z))
-        loss = float(np.mean(np.logaddexp(0.0, z) - y * z)) + l2 * float(w[1:] @ w[1:])
-        g = X.T @ (q - y) / y.shape[0]
-        g[1:] += 2 * l2 * w[1:]
-        return loss, g
-
-    r = minimize(f, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    r = _logistic(X, y, l2=l2, maxiter=500)
     pred = (X @ r.x) > 0
     report = {"posts": int(y.shape[0]), "share_in_own_tree": float(y.mean()) if y.size else None,
               "attached": int(pred.sum()), "accuracy": float((pred == (y > 0.5)).mean()) if y.size else None,
@@ -227,8 +242,6 @@ def _fit_tree_check(first: Any, l2: float = 1e-3) -> tuple[dict[str, float], dic
     wrongly given a parent misplaces its whole tree, a leaf only itself. Unweighted, the model
     learns the typical link (a leaf, nearly always right) and cuts nothing.
     """
-    from scipy.optimize import minimize
-
     from lineage.infer import TREE_CHECK_TERMS, _link_design, infer_frame
     from lineage.infer_eval import _truth_root
 
@@ -245,16 +258,7 @@ def _fit_tree_check(first: Any, l2: float = 1e-3) -> tuple[dict[str, float], dic
         Xs.append(X)
         ws.append(1.0 + desc.astype(np.float64))
     X, y, wt = np.concatenate(Xs), np.concatenate(ys), np.concatenate(ws)
-
-    def f(b: np.ndarray) -> tuple[float, np.ndarray]:
-        z = X @ b
-        q = 1.0 / (1.0 + np.exp(-z))
-        loss = float(np.sum(wt * (np.logaddexp(0.0, z) - y * z)) / wt.sum()) + l2 * float(b[1:] @ b[1:])
-        g = X.T @ (wt * (q - y)) / wt.sum()
-        g[1:] += 2 * l2 * b[1:]
-        return loss, g
-
-    r = minimize(f, np.zeros(X.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    r = _logistic(X, y, l2=l2, sample_weight=wt, maxiter=1000)
     cut = (X @ r.x) < 0
     report = {"links": int(y.shape[0]), "share_in_own_tree": float(y.mean()), "cut": int(cut.sum()),
               "cut_in_own_tree": int((cut & (y > 0.5)).sum()),
@@ -267,17 +271,9 @@ def _fit_tree_check(first: Any, l2: float = 1e-3) -> tuple[dict[str, float], dic
 def _platt(D: np.ndarray, ok: np.ndarray) -> tuple[float, ...]:
     """Platt scaling with covariates: a logistic regression of "the chosen parent is the true one"
     on a :func:`lineage.infer.calibration_design` matrix (its first column the raw logit)."""
-    from scipy.optimize import minimize
-
-    def f(w: np.ndarray) -> tuple[float, np.ndarray]:
-        z = D @ w
-        pz = 1 / (1 + np.exp(-z))
-        loss = float(np.mean(np.logaddexp(0, z) - ok * z))
-        return loss, D.T @ (pz - ok) / ok.shape[0]
-
     w0 = np.zeros(D.shape[1])
     w0[0] = 1.0
-    r = minimize(f, w0, jac=True, method="L-BFGS-B")
+    r = _logistic(D, ok, w0=w0)
     return tuple(float(x) for x in r.x)
 
 
