@@ -92,6 +92,7 @@ import polars as pl
 
 from archive.paths import data_dir
 from lineage.errors import LineageError
+from lineage.paths import depths as node_depths, parent_index, subtree_sums
 from lineage.text import set_strings, token_codes, tokens_series
 
 __all__ = [
@@ -933,12 +934,12 @@ def _forest(parent: np.ndarray, max_rounds: int = 64, soft: np.ndarray | None = 
             ) -> tuple[np.ndarray, np.ndarray]:
     """Depth and descendant count of every node of a forest given as ``parent`` indices (-1: a root).
 
-    Depth by pointer jumping (Wyllie's list ranking: ``log2(depth)`` vectorised rounds). The
-    nodes still climbing after ``max_rounds`` rounds are on or below a cycle (which only a
-    declared parent created after its child can close); the links of the nodes *on* a cycle
-    are cut where they stand, those marked ``soft`` (bool per node: its link is inferred)
-    first, as the readers drop the guess and keep the declared link; the nodes below keep
-    their parents and count. Descendants summed level by level, deepest first.
+    Loops first (only a declared parent created after its child can close one): the nodes still
+    climbing after ``max_rounds`` rounds of pointer jumping are on or below a loop; the links of
+    the nodes *on* a loop are cut where they stand, those marked ``soft`` (bool per node: its link
+    is inferred) first, as the readers drop the guess and keep the declared link; the nodes below
+    keep their parents and count. Then :func:`lineage.paths.depths` and
+    :func:`lineage.paths.subtree_sums` on the forest left.
 
     >>> d, n = _forest(np.array([-1, 0, 1, 0, -1]))
     >>> d.tolist(), n.tolist()
@@ -947,40 +948,26 @@ def _forest(parent: np.ndarray, max_rounds: int = 64, soft: np.ndarray | None = 
     >>> d.tolist(), n.tolist()
     ([1, 0, 1], [0, 2, 0])
     """
-    m = parent.shape[0]
-    depth = (parent >= 0).astype(np.int64)
     nxt = parent.copy()
     for _ in range(max_rounds):
         live = np.flatnonzero(nxt >= 0)
         if live.size == 0:
             break
-        up = nxt[live]
-        depth_new = depth.copy()
-        depth_new[live] += depth[up]
-        nxt[live] = nxt[up]  # reads of nxt above are done: the round's jumps are synchronous
-        depth = depth_new
+        nxt[live] = nxt[nxt[live]]  # the right side is read whole first: the round's jumps are synchronous
     else:
         live = np.flatnonzero(nxt >= 0)
-        if live.size:  # on or below a cycle: cut the cycle's links where they stand and count again
-            # after 2^max_rounds jumps every such node points onto its cycle, and the jump is a
-            # rotation of each cycle: the nodes pointed at are exactly the nodes on a cycle
-            on = np.zeros(m, dtype=bool)
+        if live.size:
+            # after 2^max_rounds jumps every such node points onto its loop, and the jump is a
+            # rotation of each loop: the nodes pointed at are exactly the nodes on a loop
+            on = np.zeros(parent.shape[0], dtype=bool)
             on[nxt[live]] = True
             if soft is not None and (on & soft).any():
                 on &= soft
             cut = parent.copy()
             cut[on] = -1
             return _forest(cut, max_rounds, soft)
-    desc = np.zeros(m, dtype=np.int64)
-    has = np.flatnonzero(parent >= 0)
-    if has.size:
-        order = has[np.argsort(-depth[has], kind="stable")]
-        d_sorted = depth[order]
-        cuts = np.flatnonzero(np.r_[True, d_sorted[1:] != d_sorted[:-1], True])
-        for a, b in zip(cuts[:-1], cuts[1:]):
-            lvl = order[a:b]
-            np.add.at(desc, parent[lvl], 1 + desc[lvl])
-    return depth, desc
+    depth = node_depths(parent)
+    return depth, subtree_sums(parent, np.ones(parent.shape[0], dtype=np.int64), depth) - 1
 
 
 def tree_check_design(descendants: np.ndarray, jaccard: np.ndarray, delay_h: np.ndarray,
@@ -1005,21 +992,14 @@ def _link_design(links: pl.DataFrame, lineage: pl.DataFrame | None) -> tuple[np.
         parts.append(lineage.select("id", "parent", soft=pl.lit(False)).filter(pl.col("parent").is_not_null())
                      .join(links.select(id="child"), on="id", how="anti"))  # a child has one parent here
     edges = pl.concat(parts).unique("id", keep="first")
-    nodes = pl.concat([edges.get_column("id"), edges.get_column("parent")]).unique().sort()
-    index = pl.DataFrame({"id": nodes}).with_row_index("i")
-    e = (edges.join(index, on="id").join(index.rename({"id": "parent", "i": "j"}), on="parent")
-         .select("i", "j", "soft"))
-    parent = np.full(nodes.len(), -1, dtype=np.int64)
-    i = e.get_column("i").to_numpy().astype(np.int64)
-    parent[i] = e.get_column("j").to_numpy().astype(np.int64)
-    soft = np.zeros(nodes.len(), dtype=bool)  # an inferred link: on a loop with declared ones, it goes
-    soft[i] = e.get_column("soft").to_numpy()
-    depth, desc = _forest(parent, soft=soft)
-    at = (links.select("child", "parent").with_row_index("k")
-          .join(index.rename({"id": "child", "i": "ci"}), on="child")
-          .join(index.rename({"id": "parent", "i": "pi"}), on="parent").sort("k"))
-    ci = at.get_column("ci").to_numpy().astype(np.int64)
-    pj = at.get_column("pi").to_numpy().astype(np.int64)
+    nodes = pl.DataFrame({"id": pl.concat([edges.get_column("id"), edges.get_column("parent")]).unique().sort()})
+    forest = nodes.join(edges, on="id", how="left", maintain_order="left")
+    parent = parent_index(forest)
+    # an inferred link: on a loop with declared ones, it goes
+    depth, desc = _forest(parent, soft=forest.get_column("soft").fill_null(False).to_numpy())
+    ci = (links.select(id="child").with_row_index("k").join(nodes.with_row_index("i"), on="id").sort("k")
+          .get_column("i").to_numpy().astype(np.int64))
+    pj = parent[ci]  # a link's parent is its child's parent in the forest
     f = links.get_column("features").struct
     X = tree_check_design(desc[ci], f.field("jaccard").fill_null(0.0).to_numpy(),
                           f.field("delay_hours").fill_null(0.0).to_numpy(),
