@@ -1306,15 +1306,14 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     # from one run). Different run ids: a run stopped between its two writes; inferred_edges is still
     # the last finished run's (a --source/--since run keeps its rows of other posts), but that run's
     # cut links are gone, so every post is recomputed
-    same_run = (arc.table_commit_metadata("inferred_edges").get(RUN_KEY)
-                == arc.table_commit_metadata("inferred_cut").get(RUN_KEY))
+    last_meta = arc.table_commit_metadata("inferred_edges")
+    same_run = last_meta.get(RUN_KEY) == arc.table_commit_metadata("inferred_cut").get(RUN_KEY)
     if same_run:
         old = pl.concat([old, inferred_cut(arc).select(list(INFERRED_SCHEMA))])
     start = None  # recompute targets created at or after this time
     # a run restricted by source or since covers only its scope: it recomputes that scope, and the next
     # unrestricted run recomputes every post (the posts outside the scope were never looked at)
     restricted = source is not None or since is not None
-    last_meta = arc.table_commit_metadata("inferred_edges")
     last_partial = old.height > 0 and last_meta.get(SCOPE_KEY) == "partial"
     digest = _weights_digest(w)
     if (not full and same_run and not restricted and not last_partial and old.height
