@@ -377,6 +377,15 @@ def _views_of(latest: pl.DataFrame, observations: pl.DataFrame, *, edges: pl.Dat
             "trees": trees, "observations": observations}
 
 
+def _with_metadata(opts: dict[str, Any] | None, metadata: dict[str, str] | None) -> dict[str, Any] | None:
+    """Delta write options ``opts`` with ``metadata`` kept in the commit (Delta commit properties)."""
+    if not metadata:
+        return opts
+    from deltalake import CommitProperties
+
+    return {**(opts or {}), "commit_properties": CommitProperties(custom_metadata=dict(metadata))}
+
+
 class Archive:
     """A graph store on disk. Open it with :meth:`Archive.open`."""
 
@@ -541,11 +550,7 @@ class Archive:
         self._writable()
         if frame.height == 0:
             return self.table_version(name)
-        opts = None
-        if metadata:
-            from deltalake import CommitProperties
-
-            opts = {"commit_properties": CommitProperties(custom_metadata=dict(metadata))}
+        opts = _with_metadata(None, metadata)
         with self.writing():
             self.commit(f"writing the {name} table", lambda: frame.write_delta(
                 str(self.path / name), mode="append", delta_write_options=opts))  # type: ignore[arg-type]
@@ -579,11 +584,8 @@ class Archive:
         """
         self._writable()
         with self.writing():
-            opts = {"schema_mode": "overwrite"} if mode == "overwrite" and self.has_table(name) else None
-            if metadata:
-                from deltalake import CommitProperties
-
-                opts = {**(opts or {}), "commit_properties": CommitProperties(custom_metadata=dict(metadata))}
+            opts = _with_metadata({"schema_mode": "overwrite"} if mode == "overwrite" and self.has_table(name)
+                                  else None, metadata)
             if isinstance(frame, pl.LazyFrame):
                 lazy = frame
                 write = lambda: write_deltalake(  # noqa: E731 - a fresh stream for each try of the commit
