@@ -9,6 +9,14 @@ cd "$(dirname "$0")"
 PY=${PYTHON:-python3}
 VENV=.venv
 
+native_deps() {  # what the native ingest engine (archive/_ingest_native.cpp) builds with
+  apt_install build-essential libsimdjson-dev libssl-dev
+  # Python's headers: a Debian python3 has them in python3-dev (a python built from source has its own)
+  local inc
+  inc=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])' 2>/dev/null || true)
+  [ -n "$inc" ] && [ -f "$inc/Python.h" ] || apt_install python3-dev
+}
+
 apt_install() {  # apt_install PACKAGE... : install the Debian packages that are missing
   local missing=()
   for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
@@ -28,7 +36,8 @@ setup() {  # setup EXTRAS : a virtual environment with the package installed (sk
   if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV" 2>/dev/null || { apt_install python3-venv; "$PY" -m venv "$VENV"; }
   fi
-  local stamp="$VENV/.installed-$extras-$(sha256sum pyproject.toml | cut -c1-16)"
+  # the stamp changes with what the install builds: the package's metadata and the native ingest engine
+  local stamp="$VENV/.installed-$extras-$(cat pyproject.toml setup.py archive/_ingest_native.cpp | sha256sum | cut -c1-16)"
   if [ ! -f "$stamp" ]; then
     echo "installing Python packages ($extras) into $VENV ..." >&2
     "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | { grep -v "^WARNING: Location" || true; } >&2
@@ -44,6 +53,7 @@ case "${1:-}" in
   demo)
     shift
     apt_install fonts-noto-cjk build-essential  # CJK prompts in the sample; pdqhash builds from source
+    native_deps
     setup base
     exec "$VENV/bin/archivist" demo "$@"
     ;;
@@ -51,17 +61,18 @@ case "${1:-}" in
     shift
     apt_install chromium chromium-driver poppler-utils fonts-noto-cjk libxml2-utils build-essential  # xmllint: exports checked against the official XSDs; build-essential: pdqhash builds from source
     command -v java >/dev/null || apt_install openjdk-17-jre-headless  # Spark local mode
+    native_deps
     setup test,spark
     exec "$VENV/bin/python" -m pytest "$@"
     ;;
   bench)
     shift
-    apt_install build-essential
+    native_deps
     setup test,spark
     exec "$VENV/bin/python" -m pytest tests/benchmarks -m benchmark -s "$@"
     ;;
   setup)
-    apt_install build-essential
+    native_deps
     setup test,spark
     ;;
   *)

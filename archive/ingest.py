@@ -1,8 +1,9 @@
 """Ingest: validate, deduplicate, batch and commit what a source yields.
 
 A *source* yields items ``(location, payload, cursor)``: ``payload`` is JSON
-text (``bytes`` or ``str``), an already parsed record (``dict``) or a
-:class:`Bad` (something the source could not read at all). The ingestor owns
+text (``bytes`` or ``str``), an already parsed record (``dict``), a run of JSON
+lines (:class:`Lines`) or a :class:`Bad` (something the source could not read
+at all). The ingestor owns
 the rest: every record is checked against the schema (every reason kept),
 bad ones go to ``quarantine`` with their raw text, good ones are hashed and
 those already in the log are counted as unchanged. Each batch is one atomic
@@ -27,15 +28,18 @@ Examples
 """
 from __future__ import annotations
 
+import bisect
 import gc
 import hashlib
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol, Union
 
+import numpy as np
 import orjson
 import polars as pl
 import pyarrow as pa
@@ -47,15 +51,20 @@ from archive.record import EVIDENCE, KNOWN_FIELDS, RELATIONS, canonical_json, ch
 from archive.sources.jsonl import parse_record
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
 
-__all__ = ["Bad", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH",
+__all__ = ["Bad", "Lines", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH",
            "reconcile_runs"]
 
-DEFAULT_BATCH = 50_000
+DEFAULT_BATCH = 100_000
 _TIME_FMT = "%Y-%m-%dT%H:%M:%S%.fZ"
+_WS = b" \t\r\n"  # what JSON Lines strips around a line (as archive.sources.jsonl does)
 _KNOWN = frozenset(KNOWN_FIELDS)
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*:.", re.S)  # the record's id rule (the rest is "anything")
 _NORMAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?Z\Z")
 _dumps, _SORT_KEYS, _sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
+try:  # the native engine (archive/_ingest_native.cpp), built when the package is installed
+    from archive import ingest_native as _native
+except ImportError:  # not built (no compiler at install): the msgspec fast path takes every line
+    _native = None  # type: ignore[assignment]
 _PARENT_TYPE = pa.struct([("id", pa.string()), ("relation", pa.string()), ("evidence", pa.string()),
                           ("confidence", pa.float64())])
 
@@ -149,7 +158,20 @@ class Bad:
     reasons: list[str]
 
 
-Payload = Union[bytes, str, dict, Bad]
+@dataclass(frozen=True)
+class Lines:
+    """A run of JSON lines of one file, handed over whole (see :meth:`archive.sources.jsonl.JsonlSource.runs`).
+
+    Line number ``first + i`` of ``path`` is ``lines[i]``, as read: blank lines included (they
+    are skipped, not counted), ends and surrounding blanks not stripped.
+    """
+
+    path: str
+    first: int
+    lines: list[bytes]
+
+
+Payload = Union[bytes, str, dict, Bad, Lines]
 Item = tuple[str, Payload, Union[str, None]]
 
 
@@ -158,6 +180,9 @@ class Source(Protocol):
 
     A source may also say what it could not read (``incomplete``: a list of sentences, e.g. a
     ``.gz`` cut short): the run is then recorded with status ``incomplete`` and those words as its error.
+    A source of JSON lines may also have ``runs(cursor)``, yielding the same items except that
+    plain lines come many at a time as a :class:`Lines` payload: the ingestor then uses it, and
+    its native engine checks them a batch at a time (:class:`archive.sources.jsonl.JsonlSource`).
     """
 
     name: str
@@ -346,12 +371,109 @@ class _Batch:
         self._hash = c["content_hash"].append
         self._views, self._likes = c["views"].append, c["likes"].append
         self._remixes, self._comments = c["remixes"].append, c["comments"].append
+        # JSON lines wait here for the native engine, which checks them a batch at a time
+        self.pending: list[bytes] = []
+        self.pending_at: list[tuple[int, str | Lines, int]] = []  # (first pending index, location or run, offset)
+        self.native: list[tuple[pa.Table, np.ndarray, np.ndarray]] = []  # the engine's rows, those kept, their positions
+        self.positions: list[int] = []  # each Python-path row's position among the batch's items
+
+    def size(self) -> int:
+        """Items added so far, checked or waiting."""
+        return self.read + len(self.pending)
 
     def add(self, location: str, payload: Payload, known: set[str]) -> None:
+        if type(payload) is bytes and _native is not None:
+            self.pending_at.append((len(self.pending), location, 0))
+            self.pending.append(payload)
+            return
+        if type(payload) is Lines:
+            self.add_lines(payload, 0, len(payload.lines), known)
+            return
+        if self.pending:
+            self.settle(known)  # every earlier line first: deduplication keeps the first of equal records
+        before, pos = len(self.cols["id"]), self.read
         if type(payload) is bytes:
             self.add_raw(location, payload, known)
         else:
             self.add_prepared(location, _prepare(payload, self.redacted), known)
+        if len(self.cols["id"]) > before:
+            self.positions.append(pos)
+
+    def add_lines(self, run: Lines, lo: int, hi: int, known: set[str]) -> None:
+        """Add lines ``lo:hi`` of a run (blank ones are skipped when checked, and not counted)."""
+        if _native is not None:
+            self.pending_at.append((len(self.pending), run, lo))
+            self.pending.extend(run.lines[lo:hi])
+            return
+        for i in range(lo, hi):
+            line = run.lines[i].strip(_WS)
+            if line:
+                self.add(f"{run.path}:{run.first + i}", line, known)
+
+    def _location(self, i: int) -> tuple[str, bool]:
+        """The location of waiting line ``i``, and whether it came in a run of lines."""
+        at = self.pending_at
+        k = bisect.bisect_right(at, i, key=lambda x: x[0]) - 1
+        start, where, offset = at[k]
+        if isinstance(where, str):
+            return where, False
+        return f"{where.path}:{where.first + offset + i - start}", True
+
+    def settle(self, known: set[str], threads: int | None = None) -> None:
+        """Check the waiting JSON lines: the native engine, then (for the lines it leaves) the Python paths.
+
+        Lines are counted and deduplicated in the order read, as :meth:`add_raw` does one by one.
+        """
+        lines = self.pending
+        if not lines:
+            return
+        assert _native is not None
+        ok, table = _native.check_lines(lines, threads)
+        hashes = table.column("content_hash").to_pylist()
+        ids = table.column("id").to_pylist() if self.redacted else None
+        first = self.read
+        seen, redacted, cols_id = self.hashes, self.redacted, self.cols["id"]
+        if ids is None and ok.count(1) == len(ok):  # every line good (the usual case): one pass over the hashes
+            # a record already stored, or met earlier in the run, is unchanged; seen.add marks the first
+            keep = np.fromiter((not (h in known or h in seen or seen.add(h)) for h in hashes), dtype=bool,
+                               count=len(hashes))
+            self.read += len(hashes)
+            self.unchanged += len(hashes) - int(keep.sum())
+            if keep.any():
+                self.native.append((table, keep, np.arange(first, first + len(hashes))[keep]))
+            self.pending, self.pending_at = [], []
+            return
+        keep = np.zeros(len(hashes), dtype=bool)
+        j = 0
+        for i, good in enumerate(ok):
+            if good == 1:
+                h = hashes[j]
+                j += 1
+                if ids is None or ids[j - 1] not in redacted:  # a redacted id: the full path reduces it
+                    self.read += 1
+                    if h in known or h in seen:
+                        self.unchanged += 1
+                    else:
+                        seen.add(h)
+                        keep[j - 1] = True
+                    continue
+            where, run = self._location(i)
+            if run:  # a line of a run is stripped as JSON Lines strips it, and skipped if blank
+                if good == 2:
+                    continue
+                raw = lines[i].strip(_WS)
+            else:  # a line given on its own is taken as given (a blank one is a bad record)
+                raw = lines[i]
+            before, pos = len(cols_id), self.read
+            self.add_raw(where, raw, known)
+            if len(cols_id) > before:
+                self.positions.append(pos)
+        if keep.any():
+            # the position among the batch's items of each line the engine took (blank lines are no item)
+            status = np.frombuffer(ok, dtype=np.uint8)
+            item = np.cumsum(status != 2) - 1 + first
+            self.native.append((table, keep, item[status == 1][keep]))
+        self.pending, self.pending_at = [], []
 
     def add_raw(self, location: str, raw: bytes, known: set[str]) -> None:
         """Count and keep one JSON line: the compiled fast path, else the full checker (as :func:`_prepare`).
@@ -449,6 +571,29 @@ class _Batch:
         self.redacted_rows.append(was_redacted)
 
     def frame(self, run_id: str, at: datetime) -> pl.DataFrame:
+        """The batch's stored rows (:data:`RECORD_SCHEMA`), in the order their items were read."""
+        order = [c for c in RECORD_SCHEMA if c not in ("run_id", "ingested_at")]
+        parts: list[pl.DataFrame] = []
+        if self.cols["id"] or not self.native:
+            parts.append(self._python_rows().with_columns(
+                pl.col("created_at").str.to_datetime(_TIME_FMT, time_unit="us", time_zone="UTC"),
+                pl.col("fetched_at").str.to_datetime(_TIME_FMT, time_unit="us", time_zone="UTC"),
+            ).select(order))
+        for table, keep, _ in self.native:
+            df = pl.from_arrow(table)
+            assert isinstance(df, pl.DataFrame)
+            parts.append((df if keep.all() else df.filter(pl.Series(keep))).with_columns(
+                redacted=pl.lit(False)).select(order))
+        df = parts[0] if len(parts) == 1 else pl.concat(parts, how="vertical_relaxed")
+        if self.cols["id"] and self.native:  # both paths kept rows: back into the order read
+            pos = np.concatenate([np.asarray(self.positions, dtype=np.int64)] + [p for _, _, p in self.native])
+            df = df.with_columns(_pos=pl.Series(pos)).sort("_pos").drop("_pos")
+        return df.with_columns(
+            run_id=pl.lit(run_id, pl.String), ingested_at=pl.lit(at, pl.Datetime("us", "UTC")),
+        ).select(list(RECORD_SCHEMA)).cast(RECORD_SCHEMA)  # type: ignore[arg-type]
+
+    def _python_rows(self) -> pl.DataFrame:
+        """The rows the Python paths kept (times still text)."""
         # columns go through Arrow arrays: one typed pass per column, nulls included
         arrow = {pl.String: pa.string(), pl.Int64: pa.int64()}
         cols: dict[str, Any] = {}
@@ -464,12 +609,7 @@ class _Batch:
                                                       pa.array(self.tags, pa.string()))
         df = pl.from_arrow(pa.table(cols))
         assert isinstance(df, pl.DataFrame)
-        return df.with_columns(
-            pl.col("created_at").str.to_datetime(_TIME_FMT, time_unit="us", time_zone="UTC"),
-            pl.col("fetched_at").str.to_datetime(_TIME_FMT, time_unit="us", time_zone="UTC"),
-            run_id=pl.lit(run_id, pl.String), ingested_at=pl.lit(at, pl.Datetime("us", "UTC")),
-            redacted=pl.Series(self.redacted_rows, dtype=pl.Boolean),
-        ).select(list(RECORD_SCHEMA)).cast(RECORD_SCHEMA)  # type: ignore[arg-type]
+        return df.with_columns(redacted=pl.Series(self.redacted_rows, dtype=pl.Boolean))
 
 
 def _raw_hash(source: str, raw: str) -> str:
@@ -581,8 +721,9 @@ def ingest(
     cursor advances only with the commit that stores its batch: a run that fails
     (status ``failed``) or is stopped with Ctrl-C (status ``interrupted``) records the
     cursor of its last committed batch, so the rerun reads the uncommitted items again.
-    (Parsing in worker processes was measured and did not pay off on 2 cores: the main
-    process still deduplicates, builds columns and writes; see the benchmark notes.)
+    JSON lines are checked a batch at a time by the native engine (:mod:`archive.ingest_native`),
+    and a full batch is committed on a thread of its own while the next one is read and checked
+    (one batch in flight at most; the Parquet write holds no GIL).
     """
     if batch_size < 1:
         raise IngestError("batch size must be at least 1")
@@ -608,10 +749,42 @@ def ingest(
         )
 
     committed = cursor  # the cursor of the last committed batch (what a rerun resumes after)
+    others: set[str] = set()  # content hashes other writers committed while this run went on
 
-    def flush(batch: _Batch) -> None:
+    committing: list[threading.Thread] = []  # the full batch being committed while the next one is read
+    failed: list[BaseException] = []
+
+    def settled() -> None:
+        """Wait for the batch being committed; its failure is the run's."""
+        while committing:
+            committing.pop().join()
+        if failed:
+            raise failed.pop()
+
+    def commit_locked(batch: _Batch) -> None:
         with archive.writing():  # dedup, commit and checkpoint as one step: no other writer in between
             commit_batch(batch)
+
+    def in_background(batch: _Batch) -> None:
+        try:
+            commit_locked(batch)
+        except BaseException as e:  # a Ctrl-C or a store error: raised again where the run waits for it
+            failed.append(e)
+
+    def flush(batch: _Batch, *, last: bool = False) -> None:
+        # the waiting lines checked (outside the lock: no store read), on one thread while the
+        # last batch is being written (the write is the longer step: it keeps a core to itself)
+        batch.settle(known, 1 if committing and committing[0].is_alive() else None)
+        settled()  # one batch in flight at most: its cursor is the run's until it lands
+        if last:
+            commit_locked(batch)
+            return
+        # The Parquet write holds no GIL: the next batch is read and checked while this one is
+        # written. It deduplicates against this one's records, stored or about to be.
+        known.update(batch.hashes)
+        t = threading.Thread(target=in_background, args=(batch,), name="ingest-commit", daemon=True)
+        committing.append(t)
+        t.start()
 
     def commit_batch(batch: _Batch) -> None:
         nonlocal seen_files, committed
@@ -623,10 +796,14 @@ def ingest(
         late = 0
         if theirs:
             known.update(theirs)
-            if df.height:
-                keep = ~df.get_column("content_hash").is_in(pl.Series(list(theirs), dtype=pl.String).implode())
-                late = df.height - int(keep.sum())
-                df = df.filter(keep) if late else df
+            others.update(theirs)
+        if others and df.height:
+            # Everything others stored during this run, not only since the last look: this batch was
+            # checked against `known` while the batch before it was committing, so what that commit
+            # learnt from others may be missing from its deduplication.
+            keep = ~df.get_column("content_hash").is_in(pl.Series(list(others), dtype=pl.String).implode())
+            late = df.height - int(keep.sum())
+            df = df.filter(keep) if late else df
         batch.unchanged += late
         if df.height and archive.table_version("redactions") != r_version[0]:  # a redaction ran meanwhile
             r_version[0] = archive.table_version("redactions")
@@ -672,16 +849,32 @@ def ingest(
     gc_was = gc.isenabled()
     gc.disable()
     try:
-        for location, payload, cur in source.items(cursor):
-            batch.add(location, payload, known)  # a JSON line takes the compiled fast path first
+        items = getattr(source, "runs", None) if _native is not None else None  # plain lines handed over whole
+        for location, payload, cur in (items or source.items)(cursor):
+            if type(payload) is Lines:  # cut at the batch size, as single lines are
+                lo, n = 0, len(payload.lines)
+                while lo < n:
+                    hi = min(n, lo + batch_size - batch.size())
+                    batch.add_lines(payload, lo, hi, known)
+                    lo = hi
+                    if batch.size() >= batch_size:
+                        flush(batch)
+                        batch = _Batch(redacted)
+                continue
+            batch.add(location, payload, known)  # a JSON line takes the native engine, or the compiled fast path
             if cur is not None:
                 batch.cursor = cur
-            if batch.read >= batch_size:
+            if batch.size() >= batch_size:
                 flush(batch)
                 batch = _Batch(redacted)
-        if batch.read or result.read == 0:
-            flush(batch)
+        settled()
+        if batch.size() or result.read == 0:
+            flush(batch, last=True)
     except BaseException as e:  # record the failure, keep what was committed, re-raise
+        try:
+            settled()  # the batch being committed lands (or fails) before the run's last row says where it stands
+        except BaseException:
+            pass
         # the batch in flight was never committed: the run's cursor stays at the last commit
         if isinstance(e, KeyboardInterrupt):
             result.status, result.error = "interrupted", "interrupted (Ctrl-C) before the batch in flight was stored"

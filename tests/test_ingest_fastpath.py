@@ -257,8 +257,10 @@ def test_an_archive_ingested_without_the_fast_path_reingests_as_unchanged(tmp_pa
         data = lines[:300]
     data += [_tamper(d, t, rnd) for d, t in zip(data[:60], ["dup-key", "bom", "surrogate", "big-int", "cut", "not-utf8"] * 10)]
     old = Archive.open(tmp_path / "old", create=True)
-    with monkeypatch.context() as m:  # the archive as today's full path writes it
+    with monkeypatch.context() as m:  # the archive as today's full path writes it (no native engine, no msgspec path)
         m.setattr(ingest_mod, "_prepare_fast", lambda raw, redacted=(): None)
+        m.setattr(ingest_mod, "_check_line", lambda raw, redacted=(): None)
+        m.setattr(ingest_mod, "_native", None)
         before = ingest_lines(old, data, source="t")
     after = ingest_lines(old, data, source="t")  # with the fast path: nothing new, nothing lost
     assert (after.read, after.stored, after.unchanged, after.quarantined) == \
