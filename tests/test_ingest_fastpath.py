@@ -175,10 +175,15 @@ def _tamper(raw: bytes, how: str, rnd: random.Random) -> bytes:
     return raw
 
 
+#: A line as tests of the ingest paths generate it: a record (in normal form twice as often), how it was
+#: written, how it went wrong (mostly not), and the randomness the tampering draws on.
+LINES = (st.one_of(good_records, good_records, full_records), st.sampled_from(["orjson", "compact", "ascii", "sorted"]),
+         st.sampled_from(["none"] * 10 + ["dup-key", "dup-nested", "dup-escaped-colon", "bom", "surrogate",
+                                          "not-utf8", "trailing", "cut", "big-int"]), st.randoms(use_true_random=False))
+
+
 @settings(max_examples=1500, deadline=None)
-@given(st.one_of(good_records, good_records, full_records), st.sampled_from(["orjson", "compact", "ascii", "sorted"]),
-       st.sampled_from(["none"] * 10 + ["dup-key", "dup-nested", "dup-escaped-colon", "bom", "surrogate",
-                        "not-utf8", "trailing", "cut", "big-int"]), st.randoms(use_true_random=False))
+@given(*LINES)
 def test_the_compiled_fast_path_gives_exactly_what_the_full_checker_gives(rec, how, tamper, rnd):
     raw = _tamper(_dumps(rec, how), tamper, rnd)
     full = _prepare_full(raw)
@@ -194,10 +199,14 @@ def test_the_compiled_fast_path_gives_exactly_what_the_full_checker_gives(rec, h
     assert _prepare(raw) == full  # ingest's entry point: the fast path or else the full one, never a third answer
 
 
+def line_lists(max_size: int, tampers: tuple[str, ...] = ("dup-key", "big-int", "cut")) -> st.SearchStrategy:
+    """Lists of (record, how written, how tampered): what a batch of lines is made of in these tests."""
+    return st.lists(st.tuples(st.one_of(good_records, good_records, full_records), st.sampled_from(["orjson", "ascii"]),
+                              st.sampled_from(["none"] * 6 + list(tampers))), min_size=1, max_size=max_size)
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.one_of(good_records, good_records, full_records), st.sampled_from(["orjson", "ascii"]),
-                          st.sampled_from(["none"] * 6 + ["dup-key", "big-int", "cut"])), min_size=1, max_size=12),
-       st.randoms(use_true_random=False))
+@given(line_lists(12), st.randoms(use_true_random=False))
 def test_a_batch_built_on_the_fast_path_is_the_batch_the_full_checker_builds(recs, rnd):
     from datetime import datetime, timezone
 

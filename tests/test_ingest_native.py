@@ -17,7 +17,7 @@ from archive.ingest_native import check_lines
 from archive.record import format_time
 from archive.sources.jsonl import JsonlSource
 from archive.store import Archive
-from tests.test_ingest_fastpath import _dumps, _tamper, full_records, good_records
+from tests.test_ingest_fastpath import LINES, _dumps, _tamper, line_lists
 
 AT = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -49,9 +49,7 @@ def _same_row(native: tuple, full: tuple) -> None:
 
 
 @settings(max_examples=1500, deadline=None)
-@given(st.one_of(good_records, good_records, full_records), st.sampled_from(["orjson", "compact", "ascii", "sorted"]),
-       st.sampled_from(["none"] * 10 + ["dup-key", "dup-nested", "dup-escaped-colon", "bom", "surrogate",
-                        "not-utf8", "trailing", "cut", "big-int"]), st.randoms(use_true_random=False))
+@given(*LINES)
 def test_a_line_the_engine_takes_is_exactly_what_the_full_checker_gives(rec, how, tamper, rnd):
     raw = _tamper(_dumps(rec, how), tamper, rnd)
     ok, table = check_lines([raw], 1)
@@ -64,9 +62,7 @@ def test_a_line_the_engine_takes_is_exactly_what_the_full_checker_gives(rec, how
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.one_of(good_records, good_records, full_records), st.sampled_from(["orjson", "ascii"]),
-                          st.sampled_from(["none"] * 6 + ["dup-key", "big-int", "cut"])), min_size=1, max_size=40),
-       st.randoms(use_true_random=False))
+@given(line_lists(40), st.randoms(use_true_random=False))
 def test_two_threads_give_what_one_gives(recs, rnd):
     raws = [_tamper(_dumps(r, how), t, rnd) for r, how, t in recs]
     raws = (raws * (4200 // len(raws) + 1))[:4200]  # past the size where the engine splits the batch in two
@@ -134,9 +130,7 @@ def _batches(raws: list[bytes], redacted: frozenset[str], known: set[str]) -> tu
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(st.one_of(good_records, good_records, full_records), st.sampled_from(["orjson", "ascii"]),
-                          st.sampled_from(["none"] * 6 + ["dup-key", "big-int", "cut", "bom"])), min_size=1, max_size=14),
-       st.randoms(use_true_random=False), st.booleans())
+@given(line_lists(14, ("dup-key", "big-int", "cut", "bom")), st.randoms(use_true_random=False), st.booleans())
 def test_a_batch_through_the_engine_is_the_batch_the_python_paths_build(recs, rnd, redact):
     raws = [_tamper(_dumps(r, how), t, rnd) for r, how, t in recs]
     raws += raws[: len(raws) // 2]  # repeats: deduplicated within the batch, in order
