@@ -3,7 +3,7 @@
 Everything else is configured in pyproject.toml. The engine needs a C++17 compiler and the
 Debian packages libsimdjson-dev and libssl-dev (run.sh installs them). It is optional: where
 it cannot be built the install goes on, and ingest checks every line in Python (the same
-results, about a third of the speed).
+results, about a quarter of the speed).
 """
 from setuptools import Extension, setup
 
