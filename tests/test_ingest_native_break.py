@@ -1,0 +1,42 @@
+"""Ingest attacked as a hostile new user would: each test is a fault found, and fails on the code before its fix."""
+from __future__ import annotations
+
+import pytest
+
+import archive.ingest as ingest_mod
+from archive.ingest import _prepare, _prepare_full, ingest
+from archive.sources.jsonl import MAX_DEPTH, JsonlSource
+from archive.store import Archive
+
+HEAD = b'"id":"t:%d","source":"t","created_at":"2026-01-01T00:00:00Z"'
+
+
+def _nested(i: int, depth: int) -> bytes:
+    """A record ``depth + 1`` levels deep: its ``extra`` holds objects ``depth`` deep."""
+    return b"{" + HEAD % i + b',"extra":' + b'{"a":' * depth + b"1" + b"}" * depth + b"}"
+
+
+@pytest.mark.parametrize("engine", [True, False])
+def test_a_deeply_nested_line_is_quarantined_and_the_run_goes_on(tmp_path, monkeypatch, engine):
+    # was: msgspec raised RecursionError (1000 levels) and the full path a TypeError from orjson.dumps
+    # (255 levels and more): one hostile line stopped the whole ingest with a traceback
+    if not engine:
+        monkeypatch.setattr(ingest_mod, "_native", None)
+    lines = [b"{" + HEAD % i + b"}" for i in range(3)] + [_nested(3, MAX_DEPTH - 1), _nested(4, MAX_DEPTH),
+                                                            _nested(5, 300), _nested(6, 1100)]
+    f = tmp_path / "deep.jsonl"
+    f.write_bytes(b"\n".join(lines) + b"\n")
+    a = Archive.open(tmp_path / "a", create=True)
+    r = ingest(a, JsonlSource([str(f)]))
+    assert (r.read, r.stored, r.quarantined, r.status) == (7, 4, 3, "completed")
+    q = dict(zip(*a.quarantine().select("location", "reasons")))
+    assert f"{f}:4" not in q  # as deep as a record may be: stored
+    assert any("nested more than 254 levels" in x for x in q[f"{f}:5"]) and any("nested" in x for x in q[f"{f}:6"])
+    assert any("depth limit" in x for x in q[f"{f}:7"])
+    assert ingest(a, JsonlSource([str(f)])).stored == 0
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH - 1, MAX_DEPTH, 300, 1023, 1100])
+def test_the_fast_path_and_the_full_path_agree_on_deep_nesting(depth):
+    raw = _nested(1, depth)
+    assert _prepare(raw) == _prepare_full(raw)
