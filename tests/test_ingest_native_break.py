@@ -40,3 +40,24 @@ def test_a_deeply_nested_line_is_quarantined_and_the_run_goes_on(tmp_path, monke
 def test_the_fast_path_and_the_full_path_agree_on_deep_nesting(depth):
     raw = _nested(1, depth)
     assert _prepare(raw) == _prepare_full(raw)
+
+
+def test_without_the_engine_the_suite_runs_and_one_test_says_what_to_do(tmp_path):
+    # was: with the extension not built (no compiler), collecting archive/ingest_native.py's doctests and
+    # tests/test_ingest_native.py stopped the whole run on "cannot import name '_ingest_native'"
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    hide = "import sys; sys.modules['archive._ingest_native'] = None; import pytest; "
+    opts = "'-p', 'no:cacheprovider', '-p', 'no:randomly', '-o', 'addopts=--doctest-modules'"
+    collect = subprocess.run([sys.executable, "-c", hide + f"sys.exit(pytest.main(['--co', '-q', {opts}, "
+                              "'archive', 'tests/test_ingest_native.py']))"], cwd=repo, capture_output=True, text=True)
+    assert collect.returncode == 0, collect.stdout[-2000:]
+    assert "test_the_engine_is_built" in collect.stdout and "archive/ingest.py::" in collect.stdout
+    built = subprocess.run([sys.executable, "-c", hide + f"sys.exit(pytest.main(['-q', {opts}, "
+                            "'tests/test_ingest_native.py']))"], cwd=repo, capture_output=True, text=True)
+    assert built.returncode == 1, built.stdout[-2000:]  # one failure, the rest skipped
+    assert "1 failed" in built.stdout and "skipped" in built.stdout
+    assert "apt-get install build-essential libsimdjson-dev" in built.stdout and "pip install -e ." in built.stdout
