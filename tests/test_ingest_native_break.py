@@ -61,3 +61,30 @@ def test_without_the_engine_the_suite_runs_and_one_test_says_what_to_do(tmp_path
     assert built.returncode == 1, built.stdout[-2000:]  # one failure, the rest skipped
     assert "1 failed" in built.stdout and "skipped" in built.stdout
     assert "apt-get install build-essential libsimdjson-dev" in built.stdout and "pip install -e ." in built.stdout
+
+
+_OUT_OF_MEMORY = """
+import resource, sys
+from archive.ingest_native import check_lines
+threads = int(sys.argv[1])
+big = b'{"id":"t:1","source":"t","created_at":"2026-01-01T00:00:00Z","prompt":"' + b"x" * (150 << 20) + b'"}'
+lines = [b'{"id":"t:2","source":"t","created_at":"2026-01-01T00:00:00Z"}'] * (4095 if threads == 2 else 0) + [big]
+size = next(int(x.split()[1]) * 1024 for x in open("/proc/self/status") if x.startswith("VmSize"))
+resource.setrlimit(resource.RLIMIT_AS, (size + (200 << 20), size + (200 << 20)))  # less than the engine needs
+try:
+    check_lines(lines, threads)
+except MemoryError as e:
+    print("MemoryError:", e)
+"""
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_engine_running_out_of_memory_is_a_memory_error_not_a_crash(threads):
+    # was: a C++ exception caught after the GIL had been released (segmentation fault), or thrown on the
+    # helper thread (abort)
+    import subprocess
+    import sys
+
+    p = subprocess.run([sys.executable, "-c", _OUT_OF_MEMORY, str(threads)], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, (p.returncode, p.stderr[-1000:])
+    assert "MemoryError: the native ingest engine ran out of memory" in p.stdout
