@@ -88,3 +88,18 @@ def test_the_engine_running_out_of_memory_is_a_memory_error_not_a_crash(threads)
     p = subprocess.run([sys.executable, "-c", _OUT_OF_MEMORY, str(threads)], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, (p.returncode, p.stderr[-1000:])
     assert "MemoryError: the native ingest engine ran out of memory" in p.stdout
+
+
+@pytest.mark.parametrize("engine", [True, False])
+def test_blank_lines_do_not_count_towards_a_batch(tmp_path, monkeypatch, engine):
+    # was: with the engine, the blank lines of a run waited with the lines and counted towards --batch-size,
+    # so a file with blank lines between records was committed in smaller batches (more commits) than without it
+    if not engine:
+        monkeypatch.setattr(ingest_mod, "_native", None)
+    f = tmp_path / "spaced.jsonl"
+    pad = b',"prompt":"' + b"x" * 100_000 + b'"'  # 3 MB: runs of lines begin with the second chunk read (1 MiB)
+    f.write_bytes(b"\n".join(b"{" + HEAD % i + pad + b"}\n\n  \r" for i in range(30)) + b"\n")
+    a = Archive.open(tmp_path / "a", create=True)
+    r = ingest(a, JsonlSource([str(f)]), batch_size=7)
+    assert (r.read, r.stored, r.commits) == (30, 30, 5)  # 7 + 7 + 7 + 7 + 2
+    assert sorted(a.records().group_by("ingested_at").len()["len"].to_list()) == [2, 7, 7, 7, 7]
