@@ -744,42 +744,66 @@ PyObject *check_lines(PyObject *, PyObject *args) {
     }
     lines[(size_t)i] = std::string_view(PyBytes_AS_STRING(items[i]), (size_t)PyBytes_GET_SIZE(items[i]));
   }
-  std::vector<uint8_t> ok((size_t)n, 0);
-  Columns cols;
+  // A C++ exception (memory running out) becomes Python's MemoryError: caught where it is thrown (on
+  // the helper thread too, and before the GIL is taken back), never let through into the interpreter.
+  bool failed = false;
   try {
+    std::vector<uint8_t> ok((size_t)n, 0);
+    Columns cols;
     Py_BEGIN_ALLOW_THREADS  // the bytes stay referenced by `fast`; nothing Python is touched
-    if (threads < 2 || n < 2048) {
-      run(lines, 0, (size_t)n, cols, ok);
-    } else {
-      size_t half = (size_t)n / 2;
-      Columns second;
-      std::thread t([&] { run(lines, half, (size_t)n, second, ok); });
-      run(lines, 0, half, cols, ok);
-      t.join();
-      append_cols(cols, second);
+    try {
+      if (threads < 2 || n < 2048) {
+        run(lines, 0, (size_t)n, cols, ok);
+      } else {
+        size_t half = (size_t)n / 2;
+        Columns second;
+        bool second_failed = false;
+        std::thread t([&] {
+          try {
+            run(lines, half, (size_t)n, second, ok);
+          } catch (const std::exception &) {
+            second_failed = true;
+          }
+        });
+        try {
+          run(lines, 0, half, cols, ok);
+        } catch (const std::exception &) {
+          failed = true;
+        }
+        t.join();
+        failed = failed || second_failed;
+        if (!failed) append_cols(cols, second);
+      }
+    } catch (const std::exception &) {
+      failed = true;
     }
     Py_END_ALLOW_THREADS
-  } catch (const std::exception &e) {
-    Py_DECREF(fast);
-    PyErr_SetString(PyExc_MemoryError, e.what());
-    return nullptr;
+    if (!failed) {
+      Py_DECREF(fast);
+      fast = nullptr;
+      PyObject *strs = PyTuple_New(N_STR);
+      for (int k = 0; k < N_STR; k++) PyTuple_SET_ITEM(strs, k, str_col(cols.s[k]));
+      PyObject *times = PyTuple_New(N_TIME);
+      for (int m = 0; m < N_TIME; m++)
+        PyTuple_SET_ITEM(times, m, Py_BuildValue("(NN)", bitmap(cols.t[m].valid), owned(std::move(cols.t[m].v))));
+      PyObject *ints = PyTuple_New(N_INT);
+      for (int m = 0; m < N_INT; m++)
+        PyTuple_SET_ITEM(ints, m, Py_BuildValue("(NN)", bitmap(cols.m[m].valid), owned(std::move(cols.m[m].v))));
+      PyObject *tags = Py_BuildValue("(NN)", owned(std::move(cols.tag_off)),
+                                     str_col(cols.tags));
+      PyObject *pars = Py_BuildValue("(NNNNN)", owned(std::move(cols.par_off)),
+                                     str_col(cols.par_id), str_col(cols.par_rel), str_col(cols.par_ev),
+                                     owned(std::move(cols.par_conf)));
+      return Py_BuildValue("(NLNNNNN)", bytes_of(ok.data(), ok.size()), (long long)cols.rows, strs, times, ints, tags,
+                           pars);
+    }
+  } catch (const std::exception &) {
+    failed = true;
   }
-  Py_DECREF(fast);
-  PyObject *strs = PyTuple_New(N_STR);
-  for (int k = 0; k < N_STR; k++) PyTuple_SET_ITEM(strs, k, str_col(cols.s[k]));
-  PyObject *times = PyTuple_New(N_TIME);
-  for (int m = 0; m < N_TIME; m++)
-    PyTuple_SET_ITEM(times, m, Py_BuildValue("(NN)", bitmap(cols.t[m].valid), owned(std::move(cols.t[m].v))));
-  PyObject *ints = PyTuple_New(N_INT);
-  for (int m = 0; m < N_INT; m++)
-    PyTuple_SET_ITEM(ints, m, Py_BuildValue("(NN)", bitmap(cols.m[m].valid), owned(std::move(cols.m[m].v))));
-  PyObject *tags = Py_BuildValue("(NN)", owned(std::move(cols.tag_off)),
-                                 str_col(cols.tags));
-  PyObject *pars = Py_BuildValue("(NNNNN)", owned(std::move(cols.par_off)),
-                                 str_col(cols.par_id), str_col(cols.par_rel), str_col(cols.par_ev),
-                                 owned(std::move(cols.par_conf)));
-  return Py_BuildValue("(NLNNNNN)", bytes_of(ok.data(), ok.size()), (long long)cols.rows, strs, times, ints, tags,
-                       pars);
+  Py_XDECREF(fast);
+  PyErr_Format(PyExc_MemoryError, "the native ingest engine ran out of memory checking %zd line(s); "
+               "a smaller --batch-size needs less", n);
+  return nullptr;
 }
 
 PyMethodDef methods[] = {

@@ -771,10 +771,20 @@ def ingest(
         except BaseException as e:  # a Ctrl-C or a store error: raised again where the run waits for it
             failed.append(e)
 
-    def flush(batch: _Batch, *, last: bool = False) -> None:
+    def settle(batch: _Batch) -> None:
         # the waiting lines checked (outside the lock: no store read), on one thread while the
         # last batch is being written (the write is the longer step: it keeps a core to itself)
         batch.settle(known, 1 if committing and committing[0].is_alive() else None)
+
+    def full(batch: _Batch) -> bool:
+        """Whether the batch holds ``batch_size`` items. The blank lines of a run wait with the
+        others but are no item: when they may be what fills it, the waiting lines are checked first."""
+        if batch.size() >= batch_size and batch.pending:
+            settle(batch)
+        return batch.size() >= batch_size
+
+    def flush(batch: _Batch, *, last: bool = False) -> None:
+        settle(batch)
         settled()  # one batch in flight at most: its cursor is the run's until it lands
         if last:
             commit_locked(batch)
@@ -857,14 +867,14 @@ def ingest(
                     hi = min(n, lo + batch_size - batch.size())
                     batch.add_lines(payload, lo, hi, known)
                     lo = hi
-                    if batch.size() >= batch_size:
+                    if full(batch):
                         flush(batch)
                         batch = _Batch(redacted)
                 continue
             batch.add(location, payload, known)  # a JSON line takes the native engine, or the compiled fast path
             if cur is not None:
                 batch.cursor = cur
-            if batch.size() >= batch_size:
+            if full(batch):
                 flush(batch)
                 batch = _Batch(redacted)
         settled()

@@ -47,6 +47,8 @@ from typing import Annotated, Any, Literal, Union
 import msgspec
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from archive.sources.jsonl import MAX_DEPTH as _MAX_DEPTH
+
 __all__ = ["Record", "Parent", "Media", "check_line", "prepare"]
 
 # ids and times are checked in Python after the decode (one compiled regex match each, the times
@@ -155,9 +157,11 @@ def check_line(raw: bytes, redacted: Any = ()) -> tuple[Record, bytes, str] | No
     """
     try:
         r = _decode(raw)
-    except _Error:
+    except (_Error, RecursionError):  # msgspec's nesting limit: the full path names the problem
         return None
     out = _encode(r)
+    if len(out) > 2 * _MAX_DEPTH and out.count(b"{") + out.count(b"[") > _MAX_DEPTH:
+        return None  # maybe nested deeper than the full path can write: it decides
     n = raw.count(b":")
     if b"\\u" in raw:
         n += raw.count(b"\\u003a") + raw.count(b"\\u003A")

@@ -71,6 +71,11 @@ _RUN19 = b"0" * 19  # 19 digits in a row: maybe an integer beyond 64 bits (orjso
 _LONE = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
                    r"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 _I64 = (-(1 << 63), (1 << 63) - 1)
+#: the deepest nesting a record may have (objects and arrays inside each other): what orjson, which
+#: writes the canonical JSON that content hashes are made of, can write
+MAX_DEPTH = 254
+TOO_DEEP = (f"record: nested more than {MAX_DEPTH} levels deep (objects and arrays inside each other); "
+            "flatten it before ingesting")
 
 
 def _strict(raw: bytes | str) -> tuple[Any, list[str]]:
@@ -158,7 +163,11 @@ def parse_record(raw: bytes | str) -> tuple[Any, list[str]]:
             return parse_record(raw[3:] if isinstance(raw, bytes) else raw[1:])
         return None, [parse_error_reason(raw, e)]
     b = raw if type(raw) is bytes else str(raw).encode("utf-8", "surrogatepass")
-    if (b.count(b":") > orjson.dumps(obj).count(b":") and type(obj) in (dict, list)) or _RUN19 in b.translate(_DIGITS):
+    try:
+        again = orjson.dumps(obj)
+    except TypeError:  # orjson writes at most 254 levels: the record's canonical JSON could not be written
+        return None, [TOO_DEEP]
+    if (b.count(b":") > again.count(b":") and type(obj) in (dict, list)) or _RUN19 in b.translate(_DIGITS):
         try:
             obj, reasons = _strict(raw)
         except (ValueError, RecursionError) as e:
