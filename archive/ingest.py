@@ -469,9 +469,13 @@ class _Batch:
             if len(cols_id) > before:
                 self.positions.append(pos)
         if keep.any():
-            # the position among the batch's items of each line the engine took (blank lines are no item)
+            # the position among the batch's items of each line the engine took (a blank line of a run
+            # is no item; one given on its own is, a bad one)
             status = np.frombuffer(ok, dtype=np.uint8)
-            item = np.cumsum(status != 2) - 1 + first
+            is_item = status != 2
+            for i in np.flatnonzero(~is_item):
+                is_item[i] = not self._location(int(i))[1]
+            item = np.cumsum(is_item) - 1 + first
             self.native.append((table, keep, item[status == 1][keep]))
         self.pending, self.pending_at = [], []
 

@@ -197,3 +197,23 @@ def test_a_file_ingested_with_the_engine_is_the_file_ingested_without_it(tmp_pat
 def test_the_engine_refuses_what_is_not_a_list_of_bytes():
     with pytest.raises(TypeError, match="list of bytes"):
         check_lines(["a str"])  # type: ignore[list-item]
+
+
+def test_a_blank_line_given_on_its_own_is_an_item_and_keeps_the_rows_in_order():
+    good = [b'{"id":"t:%d","source":"t","created_at":"2026-01-01T00:00:00Z"}' % i for i in range(4)]
+    odd = b'{"id":"t:9","source":"t","created_at":"2026-01-01T00:00:00+00:00"}'  # the Python paths normalise it
+    items = [good[0], b"", b" ", odd, good[1], good[2]]  # as ingest_lines gives them: each line its own item
+    native = _Batch()
+    for i, raw in enumerate(items):
+        native.add(f"x:{i}", raw, set())
+    native.settle(set())
+    engine, ingest_mod._native = ingest_mod._native, None
+    try:
+        python = _Batch()
+        for i, raw in enumerate(items):
+            python.add(f"x:{i}", raw, set())
+    finally:
+        ingest_mod._native = engine
+    assert native.read == python.read == 6 and len(native.bad) == 2  # the blank ones are bad records
+    assert native.frame("r", AT)["id"].to_list() == python.frame("r", AT)["id"].to_list() == \
+           ["t:0", "t:9", "t:1", "t:2"]
