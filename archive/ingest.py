@@ -48,7 +48,7 @@ from archive.errors import ArchiveError, IngestError, StoreError
 from archive.ingest_fast import check_line as _check_line
 from archive.ingest_fast import prepare as _prepare_fast
 from archive.record import EVIDENCE, KNOWN_FIELDS, RELATIONS, canonical_json, check, content_hash, reduced
-from archive.sources.jsonl import parse_record
+from archive.sources.jsonl import _WS, parse_record  # _WS: what JSON Lines strips around a line
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
 
 __all__ = ["Bad", "Lines", "Source", "IngestResult", "ingest", "ingest_lines", "ingest_records", "DEFAULT_BATCH",
@@ -56,7 +56,6 @@ __all__ = ["Bad", "Lines", "Source", "IngestResult", "ingest", "ingest_lines", "
 
 DEFAULT_BATCH = 100_000
 _TIME_FMT = "%Y-%m-%dT%H:%M:%S%.fZ"
-_WS = b" \t\r\n"  # what JSON Lines strips around a line (as archive.sources.jsonl does)
 _KNOWN = frozenset(KNOWN_FIELDS)
 _ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*:.", re.S)  # the record's id rule (the rest is "anything")
 _NORMAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{6})?Z\Z")

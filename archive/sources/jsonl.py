@@ -363,18 +363,11 @@ def _lines(stream: BinaryIO, max_line: int = MAX_LINE, runs: list[bool] | None =
             break
         parts = chunk.split(b"\n")
         last = parts.pop()
+        run: list[bytes] | None = None
         if runs is not None and runs[0] and len(parts) > 1 and too_long is None:
-            if pending:  # the first part ends the line the last chunk began
-                part = parts[0]
-                n += 1
-                yield _TooLong((b"".join(pending) + part)[:200]) if size + len(part) > max_line else \
-                    b"".join(pending) + part
-                pending, size = [], 0
-                parts = parts[1:]
-            if parts and max(map(len, parts)) <= max_line:
-                n += len(parts)
-                yield parts
-                parts = []
+            k = 1 if pending else 0  # a first part that ends the line the last chunk began goes one by one
+            if max(map(len, parts[k:])) <= max_line:
+                parts, run = parts[:k], parts[k:]
         for part in parts:  # each ends a line
             n += 1
             if too_long is not None:
@@ -385,6 +378,9 @@ def _lines(stream: BinaryIO, max_line: int = MAX_LINE, runs: list[bool] | None =
             else:
                 yield b"".join(pending) + part if pending else part
             pending, size = [], 0
+        if run is not None:
+            n += len(run)
+            yield run
         if last and too_long is None:
             if size + len(last) > max_line:  # this line will not be held: keep its start, drop the rest
                 too_long, pending, size = (b"".join(pending) + last)[:200], [], 0
