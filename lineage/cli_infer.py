@@ -94,14 +94,20 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             progress("evaluating")
             rep = run_evaluate(open_archive(archive_path, read_only=True), weights=w)
             if as_json:
-                emit_json({k: rep[k] for k in _KEYS} | {"reliability": rep["reliability"]})
+                emit_json({k: rep[k] for k in _KEYS} | {k: rep[k] for k in ("candidate_recall", "intervals",
+                                                                           "reliability")})
                 return
             t = Table(title=f"inference against the declared links ({rep['n']} posts)", title_justify="left")
             t.add_column("figure")
             t.add_column("value", justify="right")
-            for k in _KEYS[:-1]:
-                t.add_row(k, _f(rep[k]))
+            t.add_column("95% interval", justify="right")
+            for k in _KEYS[:-1] + ["candidate_recall"]:
+                iv = rep["intervals"].get(k)
+                t.add_row(k, _f(rep[k]), f"{iv[0]:.3f}-{iv[1]:.3f}" if iv else "")
             console.print(t)
+            console.print("95% interval: a cluster bootstrap over the true trees. candidate_recall: the share of "
+                          "remixes whose true parent was among their candidates (the most the choice could reach).",
+                          style="dim")
             r = Table(title="reliability", title_justify="left")
             for c in ("confidence bin", "edges", "mean confidence", "share right"):
                 r.add_column(c, justify="right")

@@ -265,10 +265,15 @@ def test_fit_writes_weights_that_load(tmp_path: Path, monkeypatch):
     monkeypatch.setattr(F, "FIT_SETTINGS", small(F.FIT_SETTINGS))
     monkeypatch.setattr(F, "CALIBRATION_SETTINGS", small(F.CALIBRATION_SETTINGS))
     monkeypatch.setattr(F, "EVAL_SETTINGS", small(F.EVAL_SETTINGS))
+    monkeypatch.setattr(F, "EVAL_SEEDS", (0, 10))
     doc = F.fit(out=tmp_path / "w.json")
     w = I.load_weights(tmp_path / "w.json")
     assert w.coef["jaccard"] > 0 and w.coef["same_author"] > 0  # what the simulator makes informative
-    assert doc["report"]["evaluation"]["mean"]["n"] == 1200
+    ev = doc["report"]["evaluation"]
+    assert ev["archives"] == 4 and ev["mean"]["n"] == 2400  # two settings at two seeds each
+    assert sorted(p["setting"]["seed"] for p in ev["per_setting"]) == [901, 902, 911, 912]
+    lo, hi = ev["range"]["tree_accuracy"]
+    assert lo <= ev["mean"]["tree_accuracy"] <= hi
 
 
 def test_readers_take_edges_all(tmp_path: Path):
@@ -426,3 +431,36 @@ def test_the_recalibration_with_covariates_is_platt_when_they_are_zero():
     plain = 1 / (1 + np.exp(-(1.3 * D[:, 0] - 0.4)))
     np.testing.assert_allclose(I._calibrate(D, (1.3, -0.4)), plain)
     np.testing.assert_allclose(I._calibrate(D, (1.3, -0.4, 2.0, 5.0, 7.0)), plain)
+
+
+def test_evaluation_intervals_and_candidate_recall():
+    posts, truth = simulated_posts(dict(seed=41, posts=1500, self_remix=0.2, repost=0.1, counts=False))
+    rep = I.evaluate_frame(posts, truth)
+    for k, (lo, hi) in rep["intervals"].items():
+        assert lo <= rep[k] <= hi and hi - lo > 0.005, k  # the accuracies vary from tree to tree
+    # a remix whose chosen parent is its true one had it among its candidates
+    res = I.infer_frame(posts)
+    chosen = dict(zip(res.edges["child"].to_list(), res.edges["parent"].to_list()))
+    right = sum(1 for c, p in chosen.items() if truth.get(c) is not None and truth[c] == p)
+    remixes = sum(1 for i in posts["id"].to_list() if truth.get(i) is not None)
+    assert right <= rep["candidate_recall"] * remixes + 1e-9 and rep["candidate_recall"] < 1.0
+
+
+def test_the_tree_bootstrap_equals_scipys_bootstrap_over_trees():
+    from scipy.stats import bootstrap
+
+    from lineage.infer_eval import tree_bootstrap
+
+    rng = np.random.default_rng(3)
+    sizes = rng.integers(1, 40, size=400)  # trees of very different sizes, as remix trees are
+    tree = np.repeat(np.arange(sizes.size), sizes)
+    rate = rng.beta(4, 2, size=sizes.size)[tree]  # each tree has its own accuracy
+    hit = rng.random(tree.size) < rate
+    ours = tree_bootstrap(tree, {"a": hit}, replicates=4000)["a"]
+    per_tree = np.bincount(tree, weights=hit.astype(float))
+    ref = bootstrap((per_tree, sizes.astype(float)), lambda h, s: h.sum() / s.sum(), paired=True, vectorized=False,
+                    n_resamples=4000, method="percentile", random_state=np.random.default_rng(5)).confidence_interval
+    assert ours[0] == pytest.approx(ref.low, abs=0.006) and ours[1] == pytest.approx(ref.high, abs=0.006)
+    # resampling posts one by one, as if they were independent, gives a narrower interval
+    naive = tree_bootstrap(np.arange(tree.size), {"a": hit}, replicates=4000)["a"]
+    assert naive[1] - naive[0] < 0.8 * (ours[1] - ours[0])

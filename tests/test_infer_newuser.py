@@ -106,9 +106,13 @@ def test_evaluate_json_keys_and_values(tmp_path):
     out = run("infer", "--evaluate", "--json", "--archive", arc)
     assert out.exit_code == 0, out.output
     rep = json.loads(out.output)
-    assert set(rep) == KEYS and rep["n"] == 400
-    for k in KEYS - {"n", "reliability"}:
+    # the issue's keys, and two more: the accuracies' 95% intervals and the candidate recall
+    assert set(rep) == KEYS | {"intervals", "candidate_recall"} and rep["n"] == 400
+    for k in KEYS - {"n", "reliability"} | {"candidate_recall"}:
         assert 0 <= rep[k] <= 1, k
+    assert set(rep["intervals"]) == {"parent_accuracy", "tree_accuracy", "baseline_parent_accuracy"}
+    for k, (lo, hi) in rep["intervals"].items():
+        assert 0 <= lo <= rep[k] <= hi <= 1, k
     assert rep["ancestor_accuracy"] >= rep["parent_accuracy"]
     # the reliability table is of the inferred links: its bins hold them all, each mean confidence in its bin
     for b in rep["reliability"]:
@@ -117,6 +121,7 @@ def test_evaluate_json_keys_and_values(tmp_path):
     assert not Archive.open(arc).has_table("inferred_edges")  # evaluation writes nothing
     out = run("infer", "--evaluate", "--archive", arc)
     assert out.exit_code == 0 and "baseline_parent_accuracy" in out.output and "reliability" in out.output
+    assert "95% interval" in out.output and "candidate_recall" in out.output
 
 
 # ------------------------------------------------------------------------------------------------ bad input

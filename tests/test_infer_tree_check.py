@@ -32,7 +32,8 @@ def test_the_tree_check_keeps_trees_together_on_settings_the_fit_never_saw():
     assert w.tree_check, "the shipped weights carry the tree check"
     without = dataclasses.replace(w, tree_check={})
     gains, parent_changes, cut_right, cut_n = [], [], 0, 0
-    for s in (EVAL_SETTINGS[1], EVAL_SETTINGS[3]):
+    # two unseen settings, two seeds each: on one archive a handful of cuts decide the share right
+    for s in [dict(x, seed=x["seed"] + k) for x in (EVAL_SETTINGS[1], EVAL_SETTINGS[3]) for k in (0, 10)]:
         assert s["seed"] not in fitted
         posts, truth = simulated_posts(s)
         on, off = I.evaluate_frame(posts, truth, weights=w), I.evaluate_frame(posts, truth, weights=without)
@@ -46,7 +47,8 @@ def test_the_tree_check_keeps_trees_together_on_settings_the_fit_never_saw():
         cut_n += res.cut.height
         cut_right += sum(root[c] != root[p] for c, p in res.cut.select("child", "parent").iter_rows())
         assert not res.cut["child"].is_in(res.edges["child"].implode()).any()
-    # measured 0.656 -> 0.803 and 0.629 -> 0.798 (tree membership); parent accuracy as before
+    # measured (method 6): 0.564 -> 0.768, 0.737 -> 0.823, 0.632 -> 0.791 and 0.668 -> 0.860 (tree membership),
+    # parent accuracy within 0.002; 53 cuts, 32 of them right (0.60; 0.67 over twelve unseen archives)
     assert np.mean(gains) >= 0.08 and min(gains) > 0.0
     assert min(parent_changes) >= -0.003
     assert cut_n > 0 and cut_right / cut_n >= 0.6

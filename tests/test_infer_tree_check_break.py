@@ -144,7 +144,7 @@ def test_a_source_run_after_a_stopped_run_keeps_the_links_of_other_sources(tmp_p
 
 # ------------------------------------------------------------------------------------------------ declared links
 def test_declared_links_arriving_later_restore_a_cut_link_and_the_rerun_equals_a_full_run(tmp_path):
-    recs = _records(EVAL_SETTINGS[1], 2000)
+    recs = _records(EVAL_SETTINGS[1], 2500)
     inc = Archive.open(tmp_path / "inc", create=True)
     ingest_records(inc, recs, source="simulate")
     I.infer(inc)
@@ -218,7 +218,7 @@ def test_the_forest_cuts_only_the_links_on_a_loop():
 # ------------------------------------------------------------------------------------------------ the CLI
 def test_a_rerun_with_nothing_new_still_says_how_many_links_are_cut(tmp_path):
     a = Archive.open(tmp_path / "a", create=True)
-    ingest_records(a, _records(EVAL_SETTINGS[1], 2000), source="simulate")
+    ingest_records(a, _records(EVAL_SETTINGS[1], 2500), source="simulate")
     first = run("infer", "--archive", str(tmp_path / "a"), "--json")
     n = json.loads(first.output)["cut_by_tree_check"]
     assert n >= 1 and I.inferred_cut(a).height == n  # this archive has a link the tree check cuts
