@@ -72,7 +72,8 @@ def tree_bootstrap(tree: np.ndarray, hits: dict[str, np.ndarray], *, replicates:
     a 0/1 (or bool) array over the same posts. Each replicate draws the trees with replacement
     (Poisson weights of mean 1, the large-sample form of the multinomial draw: Hanley and
     MacGibbon 2006) and takes each figure's share over the posts drawn. Returns
-    ``{name: [low, high]}`` at ``level``; an empty dict when there are no posts.
+    ``{name: [low, high]}`` at ``level``; an empty dict with fewer than two trees (one tree says
+    nothing of how trees vary). A replicate that draws no tree counts for none of the figures.
 
     >>> t = np.repeat(np.arange(50), 4)
     >>> iv = tree_bootstrap(t, {"a": np.tile([1, 1, 1, 0], 50)})["a"]
@@ -81,10 +82,12 @@ def tree_bootstrap(tree: np.ndarray, hits: dict[str, np.ndarray], *, replicates:
     >>> lo, hi = tree_bootstrap(t, {"a": (t < 25)})["a"]
     >>> 0.3 < lo < 0.5 < hi < 0.7
     True
+    >>> tree_bootstrap(np.zeros(3, dtype=np.int64), {"a": np.array([1, 0, 1])})
+    {}
     """
-    if tree.size == 0:
-        return {}
     codes, inv = np.unique(tree, return_inverse=True)
+    if codes.size < 2:
+        return {}
     size = np.bincount(inv).astype(np.float64)
     sums = {k: np.bincount(inv, weights=np.asarray(v, dtype=np.float64)) for k, v in hits.items()}
     rng = np.random.default_rng(seed)
@@ -95,11 +98,11 @@ def tree_bootstrap(tree: np.ndarray, hits: dict[str, np.ndarray], *, replicates:
         w = rng.poisson(1.0, size=(min(step, replicates - r0), codes.size)).astype(np.float64)
         n = w @ size
         for k, v in sums.items():
-            draws[k].append((w @ v) / np.maximum(n, 1.0))
+            draws[k].append(np.where(n > 0, (w @ v) / np.maximum(n, 1.0), np.nan))
     a = (1.0 - level) / 2.0
     for k in hits:
         d = np.concatenate(draws[k])
-        out[k] = [float(np.quantile(d, a)), float(np.quantile(d, 1.0 - a))]
+        out[k] = [float(np.nanquantile(d, a)), float(np.nanquantile(d, 1.0 - a))]
     return out
 
 
