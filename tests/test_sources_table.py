@@ -237,7 +237,7 @@ def test_pandas_style_float_ids_and_times_and_nested_columns_mapped_by_mistake(t
 @pytest.mark.parametrize("name, body, message", [
     ("book.xlsx", b"PK\x03\x04rest of a zip", "a spreadsheet workbook or zip file, not a text table: save it as CSV"),
     ("r.jsonl", b'\xef\xbb\xbf{"id": "t:1"}\n', "JSON, not a table: ingest it with `archivist ingest jsonl"),
-    ("r.csv.gz", __import__("gzip").compress(b"id,prompt,ts\n1,a, b,2022-01-01T00:00:00Z\n"),
+    ("r.csv.gz", __import__("gzip").compress(b"id,prompt,ts\n1,a, b,2022-01-01T00:00:00Z\n", mtime=0),
      "row 1 has 4 fields, the header 3"),
 ])
 def test_a_workbook_json_or_gzip_csv_with_a_bad_row_is_named_as_such(tmp_path, name, body, message):
@@ -274,3 +274,33 @@ def test_a_bad_row_after_batches_were_given_says_what_was_kept(tmp_path):
         for df in src._batches():
             n += df.height
     assert 0 < n < 300_000
+
+
+@pytest.mark.parametrize("stamp", [0x09090909, 0x3B3B3B3B, 0x7C7C7C7C, 0x2C2C2C2C, 0x6B0E1F09])
+def test_a_gzip_csv_is_sniffed_on_its_text_not_its_compressed_bytes(tmp_path, stamp):
+    """The gzip header's time stamp is four arbitrary bytes: a tab, ; or | there made a .csv.gz
+    read as one column (0x6B0E1F09, a real time stamp, failed a CI run: "no column 'id', 'ts'
+    (its columns: id,prompt,ts)")."""
+    import gzip
+
+    f = tmp_path / "r.csv.gz"
+    f.write_bytes(gzip.compress(b"id,prompt,ts\nt1,a cat,2022-01-01T00:00:00Z\n", mtime=stamp))
+    assert TableSource(f, parse_map("id=id,created_at=ts")).separator == ","
+    tsv = tmp_path / "r.tsv.gz"  # and a tab-separated one whose stamp holds commas
+    tsv.write_bytes(gzip.compress(b"id\tprompt\tts\nt1\ta cat\t2022-01-01T00:00:00Z\n", mtime=stamp))
+    assert TableSource(tsv, parse_map("id=id,created_at=ts")).separator == "\t"
+    res = _cli(f, "--map", "id=id,created_at=ts", "--archive", tmp_path / "a")
+    assert res.exit_code == 0, res.stderr
+
+
+def test_gzip_json_and_a_broken_gzip_are_named(tmp_path):
+    import gzip
+
+    j = tmp_path / "r.csv.gz"
+    j.write_bytes(gzip.compress(b'{"id": "t:1"}\n', mtime=0))
+    with pytest.raises(SourceError, match="JSON, not a table"):
+        TableSource(j, parse_map("id=id,created_at=ts"))
+    b = tmp_path / "b.csv.gz"
+    b.write_bytes(gzip.compress(b"id,prompt,ts\n" * 50, mtime=0)[:30])  # cut short
+    with pytest.raises(SourceError, match="cannot be decompressed"):
+        TableSource(b, parse_map("id=id,created_at=ts"))

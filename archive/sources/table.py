@@ -180,8 +180,7 @@ class TableSource:
     def _check_text(self) -> None:
         """Refuse, in words, what polars would misread: UTF-16/32 text (Excel "Unicode text", PowerShell),
         a workbook (``.xlsx``/``.ods`` are zip files), JSON."""
-        with open(self.path, "rb") as fh:
-            head = fh.read(4096)
+        head = self._head(4096)  # a gzip file's text, not its compressed bytes
         if head[:4] == b"PK\x03\x04":
             raise SourceError(f"{self.path}: a spreadsheet workbook or zip file, not a text table: save it as CSV "
                               "(e.g. Excel: Save As > CSV UTF-8) and ingest that")
@@ -196,8 +195,7 @@ class TableSource:
         (a tab-separated file named ``.csv``, a semicolon CSV from a European Excel)."""
         if self.kind != "csv":
             return default
-        with open(self.path, "rb") as fh:
-            header = fh.readline(1 << 16)
+        header = self._head(1 << 16).split(b"\n", 1)[0]  # of a gzip file, its text's first line
         if default.encode() in header:
             return default
         counts = {sep: header.count(sep.encode()) for sep in ("\t", ",", ";", "|")}
@@ -222,6 +220,16 @@ class TableSource:
                 "and ingest it again (what is stored is skipped)" if stored
                 else "nothing was stored: fix the file and ingest it again")
         return SourceError(f"{self.path}: cannot be read as {self.kind} ({where or msg}); {kept}")
+
+    def _head(self, n: int) -> bytes:
+        """The first ``n`` bytes of the file's text: decompressed when it is gzip, as polars reads it
+        (its compressed bytes hold the gzip header's time stamp, where a tab or a comma is chance)."""
+        try:
+            with self._open_bytes() as fh:
+                return fh.read(n)
+        except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+            raise SourceError(f"{self.path}: starts like a gzip file but cannot be decompressed ({e}); "
+                              "check the file (gzip -t) or give it uncompressed") from None
 
     def _open_bytes(self) -> BinaryIO:
         with open(self.path, "rb") as fh:
