@@ -440,12 +440,45 @@ class _Prepared:
     reason: list[str | None]
 
 
+#: Most distinct tokens a run codes one to one: :func:`lineage.text.code_strings` and
+#: :func:`~lineage.text.set_strings` give each token one Unicode character, and there are about
+#: 1.1 million. An archive with more (numbers, seeds, hashes, typos: a few million posts have them)
+#: keeps its most used tokens and folds the rest into :data:`RARE_BUCKETS` by a hash of their text.
+MAX_TOKEN_CODES = 1_000_000
+RARE_BUCKETS = 200_000
+
+
+def _fold_rare_tokens(tokens: pl.Series, limit: int | None = None, buckets: int | None = None) -> pl.Series:
+    """``tokens`` (``list[str]`` per post) with at most ``limit`` (:data:`MAX_TOKEN_CODES`) distinct tokens:
+    when there are more, the ``limit - buckets`` most used stay (ties: the smaller token) and every
+    other token becomes one of ``buckets`` stand-ins (``"\\x00"`` and a number, from a seeded hash of
+    its text, so the same archive gives the same stand-ins). Two rare tokens then count as the same
+    word with probability ``1 / buckets``; an archive within the limit is returned as it is.
+
+    >>> s = pl.Series([["a", "b", "x"], ["a", "y"], ["a", "b", "z"]])
+    >>> _fold_rare_tokens(s, limit=4, buckets=2).to_list()[0][:2], _fold_rare_tokens(s).to_list() == s.to_list()
+    (['a', 'b'], True)
+    >>> len(set(_fold_rare_tokens(s, limit=4, buckets=2).explode().to_list()))
+    4
+    """
+    limit = MAX_TOKEN_CODES if limit is None else limit
+    buckets = RARE_BUCKETS if buckets is None else buckets
+    flat = tokens.explode().drop_nulls().rename("tok")
+    if flat.n_unique() <= limit:
+        return tokens
+    keep = (flat.value_counts(name="_n").sort(["_n", "tok"], descending=[True, False])
+            .head(limit - buckets).get_column("tok"))
+    e = pl.element()
+    stand_in = pl.lit("\x00") + (e.hash(seed=20263) % buckets).cast(pl.String)
+    return tokens.list.eval(pl.when(e.is_in(keep.implode())).then(e).otherwise(stand_in))
+
+
 def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepared:
     df = posts.sort(["created_at", "id"])
     n = df.height
     ids = df.get_column("id")
     t = df.get_column("created_at").dt.epoch("us").fill_null(0).to_numpy().astype(np.int64)
-    ordered = tokens_series(df.get_column("text").fill_null(""))
+    ordered = _fold_rare_tokens(tokens_series(df.get_column("text").fill_null("")))
     seqs = code_strings(token_codes(ordered), max_tokens=MAX_ALIGN_TOKENS)
     # sorted distinct tokens; list.eval is several times faster than .list.unique().list.sort() here
     toks = ordered.list.eval(pl.element().unique().sort())
