@@ -42,3 +42,39 @@ def test_folding_rare_words_keeps_the_common_ones_and_is_the_same_every_run():
     assert [r[:2] for r in f.to_list()] == [["a", "b"], ["a", f[1][1]], ["a", "b"]]  # order and common words kept
     assert f[1][2] == "b" and all(t.startswith("\x00") for r in f.to_list() for t in r if t not in ("a", "b"))
     assert f.explode().n_unique() <= 4
+
+
+# ------------------------------------------------------------------------------------------------ the intervals
+def _exact_cluster_bootstrap(right: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every resample of ``K`` trees out of ``K`` (with replacement) with its probability, the share right
+    in it: the exact distribution that a cluster bootstrap (and scipy.stats.bootstrap) samples from."""
+    import itertools
+    from math import factorial
+
+    k = sizes.size
+    vals, probs = [], []
+    for c in itertools.product(range(k + 1), repeat=k):
+        if sum(c) == k:
+            w = np.array(c)
+            probs.append(factorial(k) / np.prod([factorial(x) for x in c]) / k ** k)
+            vals.append((w @ right) / (w @ sizes))
+    return np.array(vals), np.array(probs)
+
+
+def test_the_interval_of_an_archive_of_a_few_trees_is_the_cluster_bootstraps():
+    from lineage.infer_eval import tree_bootstrap
+
+    # five trees, one holding most posts (a viral meme), the small ones all right or all wrong; the
+    # Poisson weights drew a tree alone 1 time in 86 (a resample of five trees: 1 in 3,125), so the
+    # interval reached 1.0 (all right, a small tree alone) where the resampling's 97.5% point is 0.86
+    sizes, right = np.array([60, 12, 5, 2, 1]), np.array([30, 3, 5, 0, 1])
+    tree = np.repeat(np.arange(5), sizes)
+    hit = np.concatenate([np.arange(s) < r for s, r in zip(sizes, right)])
+    lo, hi = tree_bootstrap(tree, {"a": hit})["a"]
+    vals, probs = _exact_cluster_bootstrap(right, sizes)
+    below = lambda x: probs[vals < x - 1e-12].sum()
+    upto = lambda x: probs[vals <= x + 1e-12].sum()
+    # each end is the exact distribution's 2.5% (97.5%) point, give or take the draw (1,000 replicates)
+    assert below(lo) <= 0.025 + 0.01 and upto(lo) >= 0.025 - 0.01, (lo, below(lo), upto(lo))
+    assert below(hi) <= 0.975 + 0.01 and upto(hi) >= 0.975 - 0.01, (hi, below(hi), upto(hi))
+    assert lo <= hit.mean() <= hi
