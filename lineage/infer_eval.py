@@ -233,16 +233,17 @@ def evaluate(arc: Any, *, weights: Any = None) -> dict[str, Any]:
     >>> from archive.store import Archive
     >>> evaluate(Archive.open(tempfile.mkdtemp() + "/a", create=True))
     Traceback (most recent call last):
-    lineage.errors.LineageError: the archive has no declared links to evaluate against; ingest an archive that has them (e.g. archivist ingest simulate)
+    lineage.errors.LineageError: the archive has no declared links to evaluate against (a link to a post the archive lacks counts as none); ingest an archive that has them (e.g. archivist ingest simulate)
     """
     from lineage.infer import _archive_posts, load_fingerprints
 
     lin = arc.lineage().filter(~pl.col("placeholder"))
     placeholders = set(arc.posts().filter(pl.col("placeholder")).get_column("id").to_list())
-    if lin.get_column("parent").drop_nulls().len() == 0:
-        raise LineageError("the archive has no declared links to evaluate against; ingest an archive that has "
-                           "them (e.g. archivist ingest simulate)")
     truth = {i: (p if p not in placeholders else None) for i, p in lin.select("id", "parent").iter_rows()}
+    if not any(p is not None for p in truth.values()):  # none, or only links to posts the archive lacks
+        raise LineageError("the archive has no declared links to evaluate against (a link to a post the archive "
+                           "lacks counts as none); ingest an archive that has them (e.g. archivist "
+                           "ingest simulate)")
     return evaluate_frame(_archive_posts(arc), truth, weights=weights, fingerprints=load_fingerprints(arc.path))
 
 

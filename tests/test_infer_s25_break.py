@@ -78,3 +78,22 @@ def test_the_interval_of_an_archive_of_a_few_trees_is_the_cluster_bootstraps():
     assert below(lo) <= 0.025 + 0.01 and upto(lo) >= 0.025 - 0.01, (lo, below(lo), upto(lo))
     assert below(hi) <= 0.975 + 0.01 and upto(hi) >= 0.975 - 0.01, (hi, below(hi), upto(hi))
     assert lo <= hit.mean() <= hi
+
+
+# ------------------------------------------------------------------------------------------------ evaluate
+def test_evaluate_refuses_an_archive_whose_declared_links_all_lead_out_of_it(tmp_path):
+    from click.testing import CliRunner
+
+    from archive.ingest import ingest_records
+    from archive.store import Archive
+    from dashboard.cli import cli as main
+
+    # every post declares a parent the archive lacks (a crawl that kept the remixes, not the originals):
+    # those links count as none, so there is nothing to compare with; it reported accuracies against
+    # "every post is a root", a truth the archive says is false
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [{"id": f"r:{i}", "source": "r", "created_at": f"2026-01-0{i + 1}T00:00:00Z",
+                        "prompt": f"a red fox at dawn {i}", "parents": [{"id": f"r:gone{i}"}]} for i in range(5)])
+    out = CliRunner().invoke(main, ["infer", "--evaluate", "--json", "--archive", str(tmp_path / "a")])
+    assert out.exit_code == 1 and "no declared links to evaluate against" in out.output, out.output
+    assert "a post the archive lacks" in out.output and len(out.output.strip().splitlines()) == 1
