@@ -81,6 +81,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shlex
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -170,15 +171,19 @@ def load_weights(path: str | Path | None = None) -> Weights:
     True
     """
     p = Path(path) if path is not None else data_dir() / WEIGHTS_FILE
+    # a file of the user's own: `--fit` alone would write the shipped file, and theirs would fail again
+    todo = ("run `archivist infer --fit`" if path is None else
+            f"run `archivist infer --fit` with --weights {shlex.quote(str(p))} to refit it, or leave out "
+            "--weights to use the shipped weights")
     try:
         d = json.loads(p.read_text("utf-8"))
     except (OSError, ValueError) as e:
-        raise LineageError(f"inference weights {p} cannot be read ({e}); run `archivist infer --fit`") from None
+        raise LineageError(f"inference weights {p} cannot be read ({e}); {todo}") from None
     if not isinstance(d, dict):
-        raise LineageError(f"inference weights {p} are not a JSON object; run `archivist infer --fit`")
+        raise LineageError(f"inference weights {p} are not a JSON object; {todo}")
     if d.get("method") != METHOD_VERSION:
         raise LineageError(f"inference weights {p} are for method {d.get('method')!r}, not {METHOD_VERSION!r}; "
-                           "run `archivist infer --fit`")
+                           f"{todo}")
     problems: list[str] = []
     coef = _weight_terms(d, "coef", FEATURES, problems)
     attach = _weight_terms(d, "attach", FEATURES, problems, required=False, every=False)
@@ -189,7 +194,7 @@ def load_weights(path: str | Path | None = None) -> Weights:
                         f"({', '.join(CALIBRATION_TERMS)})")
     if problems:
         raise LineageError(f"inference weights {p} are not usable: {'; '.join(problems)}; "
-                           "run `archivist infer --fit`")
+                           f"{todo}")
     return Weights(coef=coef, calibration=tuple(float(x) for x in cal), attach=attach,
                    version=d["method"], report=d.get("report", {}), tree_check=tree)
 
