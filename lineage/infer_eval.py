@@ -89,18 +89,23 @@ def tree_bootstrap(tree: np.ndarray, hits: dict[str, np.ndarray], *, replicates:
     codes, inv = np.unique(tree, return_inverse=True)
     if codes.size < 2:
         return {}
-    size = np.bincount(inv).astype(np.float64)
-    sums = {k: np.bincount(inv, weights=np.asarray(v, dtype=np.float64)) for k, v in hits.items()}
+    names = list(hits)
+    # trees alike in size and hits (most single-post trees are) are pooled: the draws of a group of
+    # trees are a multinomial over the groups, the same distribution in far fewer cells
+    per_tree = np.column_stack([np.bincount(inv)] + [np.bincount(inv, weights=np.asarray(hits[k], dtype=np.float64))
+                                                     for k in names])
+    kinds, trees_of_kind = np.unique(per_tree, axis=0, return_counts=True)
+    size = kinds[:, 0]
     rng = np.random.default_rng(seed)
-    out: dict[str, list[float]] = {k: [] for k in hits}
-    step = max(1, min(replicates, 10_000_000 // max(1, codes.size)))  # bounds the weights' memory
-    draws: dict[str, list[np.ndarray]] = {k: [] for k in hits}
-    uniform = np.full(codes.size, 1.0 / codes.size)
+    out: dict[str, list[float]] = {}
+    step = max(1, min(replicates, 10_000_000 // kinds.shape[0]))  # bounds the weights' memory
+    draws: dict[str, list[np.ndarray]] = {k: [] for k in names}
+    share = trees_of_kind / codes.size
     for r0 in range(0, replicates, step):
-        w = rng.multinomial(codes.size, uniform, size=min(step, replicates - r0)).astype(np.float64)
+        w = rng.multinomial(codes.size, share, size=min(step, replicates - r0)).astype(np.float64)
         n = w @ size  # every tree holds a post: never 0
-        for k, v in sums.items():
-            draws[k].append((w @ v) / n)
+        for j, k in enumerate(names):
+            draws[k].append((w @ kinds[:, j + 1]) / n)
     a = (1.0 - level) / 2.0
     for k in hits:
         d = np.concatenate(draws[k])

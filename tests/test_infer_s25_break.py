@@ -129,3 +129,16 @@ def test_a_method_5_weights_file_says_how_to_refit_that_file(tmp_path):
         assert f"--fit` with --weights {shlex.quote(str(f))} to refit it" in line
         assert "leave out --weights" in line
     assert (data_dir() / I.WEIGHTS_FILE).read_bytes() == shipped
+
+
+def test_an_archive_of_single_post_trees_has_the_binomial_interval():
+    from lineage.infer_eval import tree_bootstrap
+
+    # 3,000 posts, each its own tree, 900 right: resampling trees is resampling posts, and the 95%
+    # interval is the binomial's, 0.3 +- 1.96 sqrt(0.3 * 0.7 / 3000) = 0.3 +- 0.0164 (the alike trees
+    # are pooled into two cells; the draw must not change)
+    hit = np.arange(3000) % 10 < 3
+    lo, hi = tree_bootstrap(np.arange(3000), {"a": hit, "b": ~hit})["a"]
+    half = 1.96 * np.sqrt(0.3 * 0.7 / 3000)
+    assert lo == pytest.approx(0.3 - half, abs=0.004) and hi == pytest.approx(0.3 + half, abs=0.004)
+    assert tree_bootstrap(np.arange(3000), {"b": ~hit})["b"] == pytest.approx([1 - hi, 1 - lo], abs=0.004)
