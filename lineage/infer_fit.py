@@ -344,11 +344,13 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
         rep = evaluate_frame(posts, truth, weights=weights)
         per.append({"setting": s, **{k: rep[k] for k in keys + ["candidate_recall"]}, "intervals": rep["intervals"],
                     "reliability": rep["reliability"]})
-    mean = {k: float(np.mean([p[k] for p in per if p[k] is not None])) for k in keys + ["candidate_recall"]
-            if k != "n"}
+    # a figure an archive cannot give (no link at confidence 0.9: no precision there) is left out of
+    # the mean and the spread; None when no archive gives it (NaN is not JSON)
+    given = {k: [p[k] for p in per if p[k] is not None] for k in keys + ["candidate_recall"]}
+    mean = {k: float(np.mean(v)) if v else None for k, v in given.items() if k != "n"}
     mean["n"] = int(sum(p["n"] for p in per))
     # the spread of each figure over the archives (each setting at each seed)
-    spread = {k: [float(min(p[k] for p in per)), float(max(p[k] for p in per))]
+    spread = {k: [float(min(given[k])), float(max(given[k]))] if given[k] else None
               for k in ("parent_accuracy", "tree_accuracy", "ece", "precision_at_0_9", "coverage_at_0_9",
                         "baseline_parent_accuracy")}
     doc = {

@@ -164,3 +164,40 @@ def test_huge_prompts_give_the_same_links_by_either_intersection(monkeypatch):
     monkeypatch.setattr(I, "LONG_SET", 10**9)
     slow = I.infer_frame(posts).edges.select("child", "parent", "confidence", "features").sort("child")
     assert fast.equals(slow)
+
+
+# ------------------------------------------------------------------------------------------------ the fit's report
+def test_the_fits_report_leaves_out_a_figure_an_archive_cannot_give(tmp_path, monkeypatch):
+    import json
+
+    import lineage.infer_fit as F
+
+    small = lambda ss: [{**s, "posts": 400} for s in ss[:2]]  # noqa: E731
+    monkeypatch.setattr(F, "FIT_SETTINGS", small(F.FIT_SETTINGS))
+    monkeypatch.setattr(F, "CALIBRATION_SETTINGS", small(F.CALIBRATION_SETTINGS))
+    monkeypatch.setattr(F, "EVAL_SETTINGS", small(F.EVAL_SETTINGS))
+    monkeypatch.setattr(F, "EVAL_SEEDS", (0, 10))
+    real = I.evaluate_frame
+    seen: list[dict] = []
+
+    def evaluate_frame(posts, truth, **kw):
+        # an unseen archive where no link reaches confidence 0.9 has no precision there (None), and an
+        # archive of roots no candidate recall: the report's range failed on None (min of None and
+        # floats), its mean of no value was NaN, which is not JSON
+        rep = real(posts, truth, **kw)
+        if not seen:
+            rep["precision_at_0_9"] = None
+        rep["candidate_recall"] = None
+        seen.append(rep)
+        return rep
+
+    monkeypatch.setattr(I, "evaluate_frame", evaluate_frame)
+    F.fit(out=tmp_path / "w.json")
+    doc = json.loads((tmp_path / "w.json").read_text("utf-8"),
+                     parse_constant=lambda c: pytest.fail(f"{c} in the weights file"))
+    ev = doc["report"]["evaluation"]
+    given = [r["precision_at_0_9"] for r in seen[1:]]
+    assert ev["archives"] == 4 and ev["range"]["precision_at_0_9"] == [min(given), max(given)]
+    assert ev["mean"]["precision_at_0_9"] == pytest.approx(np.mean(given))
+    assert ev["mean"]["candidate_recall"] is None
+    assert I.load_weights(tmp_path / "w.json").coef == doc["coef"]
