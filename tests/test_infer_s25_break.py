@@ -201,3 +201,20 @@ def test_the_fits_report_leaves_out_a_figure_an_archive_cannot_give(tmp_path, mo
     assert ev["mean"]["precision_at_0_9"] == pytest.approx(np.mean(given))
     assert ev["mean"]["candidate_recall"] is None
     assert I.load_weights(tmp_path / "w.json").coef == doc["coef"]
+
+
+def test_fit_to_a_folder_that_does_not_exist_says_so_before_the_work(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import lineage.infer_fit as F
+    from dashboard.cli import cli as main
+
+    # a minute of fitting, then a traceback (FileNotFoundError) and the weights lost: the place is
+    # checked first
+    monkeypatch.setattr(F, "_design", lambda *a, **k: pytest.fail("fitted before checking where to write"))
+    for target, says in ((tmp_path / "nodir" / "w.json", f"the folder {tmp_path / 'nodir'} does not exist"),
+                         (tmp_path, "it is a folder")):
+        out = CliRunner().invoke(main, ["infer", "--fit", "--weights", str(target)])
+        line = out.output.strip()
+        assert out.exit_code == 1 and "\n" not in line and "Traceback" not in line, out.output
+        assert line.startswith(f"Error: cannot write the weights to {target}: ") and says in line
