@@ -483,8 +483,13 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     n = df.height
     ids = df.get_column("id")
     t = df.get_column("created_at").dt.epoch("us").fill_null(0).to_numpy().astype(np.int64)
-    ordered = _fold_rare_tokens(tokens_series(df.get_column("text").fill_null("")))
-    seqs = code_strings(token_codes(ordered), max_tokens=MAX_ALIGN_TOKENS)
+    ordered = tokens_series(df.get_column("text").fill_null(""))
+    ocodes = token_codes(ordered)  # dense: the largest code + 1 is the number of distinct tokens
+    if n and (ocodes.list.max().max() or 0) >= MAX_TOKEN_CODES:
+        ordered = _fold_rare_tokens(ordered)
+        ocodes = token_codes(ordered)
+    seqs = code_strings(ocodes, max_tokens=MAX_ALIGN_TOKENS)
+    del ocodes
     # sorted distinct tokens; list.eval is several times faster than .list.unique().list.sort() here
     toks = ordered.list.eval(pl.element().unique().sort())
     del ordered
