@@ -81,6 +81,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import shlex
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -170,15 +171,19 @@ def load_weights(path: str | Path | None = None) -> Weights:
     True
     """
     p = Path(path) if path is not None else data_dir() / WEIGHTS_FILE
+    # a file of the user's own: `--fit` alone would write the shipped file, and theirs would fail again
+    todo = ("run `archivist infer --fit`" if path is None else
+            f"run `archivist infer --fit` with --weights {shlex.quote(str(p))} to refit it, or leave out "
+            "--weights to use the shipped weights")
     try:
         d = json.loads(p.read_text("utf-8"))
     except (OSError, ValueError) as e:
-        raise LineageError(f"inference weights {p} cannot be read ({e}); run `archivist infer --fit`") from None
+        raise LineageError(f"inference weights {p} cannot be read ({e}); {todo}") from None
     if not isinstance(d, dict):
-        raise LineageError(f"inference weights {p} are not a JSON object; run `archivist infer --fit`")
+        raise LineageError(f"inference weights {p} are not a JSON object; {todo}")
     if d.get("method") != METHOD_VERSION:
         raise LineageError(f"inference weights {p} are for method {d.get('method')!r}, not {METHOD_VERSION!r}; "
-                           "run `archivist infer --fit`")
+                           f"{todo}")
     problems: list[str] = []
     coef = _weight_terms(d, "coef", FEATURES, problems)
     attach = _weight_terms(d, "attach", FEATURES, problems, required=False, every=False)
@@ -189,7 +194,7 @@ def load_weights(path: str | Path | None = None) -> Weights:
                         f"({', '.join(CALIBRATION_TERMS)})")
     if problems:
         raise LineageError(f"inference weights {p} are not usable: {'; '.join(problems)}; "
-                           "run `archivist infer --fit`")
+                           f"{todo}")
     return Weights(coef=coef, calibration=tuple(float(x) for x in cal), attach=attach,
                    version=d["method"], report=d.get("report", {}), tree_check=tree)
 
@@ -440,13 +445,51 @@ class _Prepared:
     reason: list[str | None]
 
 
+#: Most distinct tokens a run codes one to one: :func:`lineage.text.code_strings` and
+#: :func:`~lineage.text.set_strings` give each token one Unicode character, and there are about
+#: 1.1 million. An archive with more (numbers, seeds, hashes, typos: a few million posts have them)
+#: keeps its most used tokens and folds the rest into :data:`RARE_BUCKETS` by a hash of their text.
+MAX_TOKEN_CODES = 1_000_000
+RARE_BUCKETS = 200_000
+
+
+def _fold_rare_tokens(tokens: pl.Series, limit: int | None = None, buckets: int | None = None) -> pl.Series:
+    """``tokens`` (``list[str]`` per post) with at most ``limit`` (:data:`MAX_TOKEN_CODES`) distinct tokens:
+    when there are more, the ``limit - buckets`` most used stay (ties: the smaller token) and every
+    other token becomes one of ``buckets`` stand-ins (``"\\x00"`` and a number, from a seeded hash of
+    its text, so the same archive gives the same stand-ins). Two rare tokens then count as the same
+    word with probability ``1 / buckets``; an archive within the limit is returned as it is.
+
+    >>> s = pl.Series([["a", "b", "x"], ["a", "y"], ["a", "b", "z"]])
+    >>> _fold_rare_tokens(s, limit=4, buckets=2).to_list()[0][:2], _fold_rare_tokens(s).to_list() == s.to_list()
+    (['a', 'b'], True)
+    >>> len(set(_fold_rare_tokens(s, limit=4, buckets=2).explode().to_list()))
+    4
+    """
+    limit = MAX_TOKEN_CODES if limit is None else limit
+    buckets = RARE_BUCKETS if buckets is None else buckets
+    flat = tokens.explode().drop_nulls().rename("tok")
+    if flat.n_unique() <= limit:
+        return tokens
+    keep = (flat.value_counts(name="_n").sort(["_n", "tok"], descending=[True, False])
+            .head(limit - buckets).get_column("tok"))
+    e = pl.element()
+    stand_in = pl.lit("\x00") + (e.hash(seed=20263) % buckets).cast(pl.String)
+    return tokens.list.eval(pl.when(e.is_in(keep.implode())).then(e).otherwise(stand_in))
+
+
 def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepared:
     df = posts.sort(["created_at", "id"])
     n = df.height
     ids = df.get_column("id")
     t = df.get_column("created_at").dt.epoch("us").fill_null(0).to_numpy().astype(np.int64)
     ordered = tokens_series(df.get_column("text").fill_null(""))
-    seqs = code_strings(token_codes(ordered), max_tokens=MAX_ALIGN_TOKENS)
+    ocodes = token_codes(ordered)  # dense: the largest code + 1 is the number of distinct tokens
+    if n and (ocodes.list.max().max() or 0) >= MAX_TOKEN_CODES:
+        ordered = _fold_rare_tokens(ordered)
+        ocodes = token_codes(ordered)
+    seqs = code_strings(ocodes, max_tokens=MAX_ALIGN_TOKENS)
+    del ocodes
     # sorted distinct tokens; list.eval is several times faster than .list.unique().list.sort() here
     toks = ordered.list.eval(pl.element().unique().sort())
     del ordered
@@ -668,7 +711,7 @@ def _similar_only(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, 
     keep = jac > 0
     both = np.flatnonzero(keep & (P.nstyle[c] > 0) & (P.nstyle[p] > 0))
     if both.size:  # the shared words may all be style words: count the shared subject words
-        keep[both] = _shared(P.subject_sets, P.nsubject, c[both], p[both]) > 0
+        keep[both] = _shared_any(P.subject_sets, P.nsubject, c[both], p[both]) > 0
     if not keep.all() and fingerprints is not None:
         rest = np.flatnonzero(~keep)
         _, _, vis = visual_pairs(fingerprints, P.ids, child=c[rest], parent=p[rest])
@@ -775,6 +818,31 @@ def _shared(sets: np.ndarray, lens: np.ndarray, c: np.ndarray, p: np.ndarray) ->
     return (lens[c] + lens[p] - d) / 2.0
 
 
+#: Pairs whose shorter set is longer than this are intersected as sorted arrays (linear time):
+#: the Indel distance takes time in the product of the lengths (two 100,000-word prompts: 0.15 s a pair;
+#: the two ways cost about the same near 600 words).
+LONG_SET = 1000
+
+
+def _shared_any(sets: np.ndarray, lens: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """:func:`_shared`, with the pairs of two long sets (:data:`LONG_SET`) intersected as sorted arrays
+    of their characters instead (the same count: a set string is sorted and has no repeat).
+
+    >>> s = set_strings(token_codes(pl.Series([[str(i) for i in range(5000)], [str(i) for i in range(2500, 9000)]])))
+    >>> _shared_any(s, np.array([5000, 6500]), np.array([1]), np.array([0])).tolist()
+    [2500.0]
+    """
+    long = np.minimum(lens[c], lens[p]) > LONG_SET
+    if not long.any():
+        return _shared(sets, lens, c, p)
+    out = np.empty(c.shape[0])
+    out[~long] = _shared(sets, lens, c[~long], p[~long])
+    as_codes = lambda x: np.frombuffer(x.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+    for k in np.nonzero(long)[0].tolist():
+        out[k] = np.intersect1d(as_codes(sets[c[k]]), as_codes(sets[p[k]]), assume_unique=True).shape[0]
+    return out
+
+
 def _token_edits(seqs: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Per pair, the token edit distance (float64): Levenshtein's distance between the two prompts'
     token sequences (:func:`lineage.text.code_strings`, one character per token; rapidfuzz, in C),
@@ -798,7 +866,7 @@ def _token_edits(seqs: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 def _jaccard_of(sets: np.ndarray, lens: np.ndarray, c: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per pair: the exact Jaccard of two sets (0 when both are empty), and their intersection size."""
-    inter = _shared(sets, lens, c, p)
+    inter = _shared_any(sets, lens, c, p)
     union = lens[c] + lens[p] - inter
     return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0), inter
 

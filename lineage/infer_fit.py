@@ -32,6 +32,8 @@ from typing import Any, Callable
 import numpy as np
 import polars as pl
 
+from lineage.errors import LineageError
+
 __all__ = ["FIT_SETTINGS", "CALIBRATION_SETTINGS", "EVAL_SETTINGS", "EVAL_SEEDS", "evaluation_archives", "fit",
            "simulated_posts"]
 
@@ -312,6 +314,8 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
     from archive.paths import data_dir
     from lineage.infer import FEATURES, METHOD_VERSION, Weights, calibration_design, evaluate_frame, infer_frame
 
+    path = Path(out) if out is not None else data_dir() / "inference_weights.json"
+    _check_writable(path)  # before a minute of work, not after
     say = progress or (lambda s: None)
     data = _design(FIT_SETTINGS, say)
     say("fitting the conditional logit")
@@ -344,11 +348,13 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
         rep = evaluate_frame(posts, truth, weights=weights)
         per.append({"setting": s, **{k: rep[k] for k in keys + ["candidate_recall"]}, "intervals": rep["intervals"],
                     "reliability": rep["reliability"]})
-    mean = {k: float(np.mean([p[k] for p in per if p[k] is not None])) for k in keys + ["candidate_recall"]
-            if k != "n"}
+    # a figure an archive cannot give (no link at confidence 0.9: no precision there) is left out of
+    # the mean and the spread; None when no archive gives it (NaN is not JSON)
+    given = {k: [p[k] for p in per if p[k] is not None] for k in keys + ["candidate_recall"]}
+    mean = {k: float(np.mean(v)) if v else None for k, v in given.items() if k != "n"}
     mean["n"] = int(sum(p["n"] for p in per))
     # the spread of each figure over the archives (each setting at each seed)
-    spread = {k: [float(min(p[k] for p in per)), float(max(p[k] for p in per))]
+    spread = {k: [float(min(given[k])), float(max(given[k]))] if given[k] else None
               for k in ("parent_accuracy", "tree_accuracy", "ece", "precision_at_0_9", "coverage_at_0_9",
                         "baseline_parent_accuracy")}
     doc = {
@@ -367,6 +373,30 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
             "evaluation": {"mean": mean, "range": spread, "archives": len(per), "per_setting": per},
         },
     }
-    path = Path(out) if out is not None else data_dir() / "inference_weights.json"
-    path.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
+    try:
+        path.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
+    except OSError as e:
+        raise LineageError(f"cannot write the weights to {path} ({e.strerror or e}); give another --weights") from None
     return doc
+
+
+def _check_writable(path: Path) -> None:
+    """Raise :class:`~lineage.errors.LineageError` unless a weights file can be written at ``path``
+    (its folder exists and is writable, and the path is no folder).
+
+    >>> _check_writable(Path("/no/such/folder/w.json"))
+    Traceback (most recent call last):
+    lineage.errors.LineageError: cannot write the weights to /no/such/folder/w.json: the folder /no/such/folder does not exist; create it or give another --weights
+    """
+    import os
+
+    folder = path.parent
+    if path.is_dir():
+        problem = "it is a folder; name a file in it"
+    elif not folder.is_dir():
+        problem = f"the folder {folder} does not exist; create it or give another --weights"
+    elif not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        problem = "it is not writable here; give another --weights"
+    else:
+        return
+    raise LineageError(f"cannot write the weights to {path}: {problem}")
