@@ -118,9 +118,9 @@ MAX_CANDIDATES = 16  # kept per post after ranking by exact token Jaccard, then 
 FEATURES = [
     "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
     "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
-    "log_tokens", "short_prompt", "log_same_text", "log_novel", "style_jaccard", "style_lost", "no_styles",
-    "log_delay_sq", "delay_share", "views_step", "views_step_sq", "log_token_edits",
-]
+    "log_tokens", "short_prompt", "log_same_text", "log_novel", "log_delay_sq", "delay_share", "views_step",
+    "views_step_sq", "style_jaccard", "style_lost", "no_styles", "log_token_edits",
+]  # in the order _features makes the columns (tests/test_infer.py holds each name to its column)
 FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
                             "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
                             "margin": pl.Float64})

@@ -464,3 +464,54 @@ def test_the_tree_bootstrap_equals_scipys_bootstrap_over_trees():
     # resampling posts one by one, as if they were independent, gives a narrower interval
     naive = tree_bootstrap(np.arange(tree.size), {"a": hit}, replicates=4000)["a"]
     assert naive[1] - naive[0] < 0.8 * (ours[1] - ours[0])
+
+
+def test_each_feature_name_labels_its_own_column():
+    """The weights file names each weight by its feature: the names must follow the order the
+    columns are made in (three style names and four delay-shape and views names were swapped in
+    methods 3 to 5, so the file labelled the delay's square "style_jaccard")."""
+    from datetime import datetime, timedelta, timezone
+
+    from rapidfuzz.distance import Levenshtein
+
+    from lineage.text import tokenize
+
+    t0 = datetime(2026, 3, 1, tzinfo=timezone.utc)
+    rows = [  # (hours, author, views, prompt, style terms in it)
+        (0, "@a", 900, "a paper boat on a frozen lake, claymation, watercolor", {"claymation", "watercolor"}),
+        (5, "@b", 400, "a paper boat on a frozen lake at night, claymation", {"claymation"}),
+        (9, "@a", 150, "a paper boat sailing on a frozen lake at night", set()),
+        (30, "@c", 60, "a paper boat on a frozen lake at night, oil painting, claymation", {"oil painting", "claymation"}),
+        (31, "@d", 20, "night lake frozen on a paper boat a", set()),
+    ]
+    posts = pl.DataFrame({"id": [f"p{k}" for k in range(len(rows))],
+                          "created_at": [t0 + timedelta(hours=h) for h, *_ in rows],
+                          "author": [r[1] for r in rows], "views": [r[2] for r in rows],
+                          "text": [r[3] for r in rows]})
+    res = I.infer_frame(posts, keep_pairs=True, check=False)
+    pr = res.pairs
+    c, p, X = pr["c"], pr["p"], pr["X"]
+    assert c.size >= 6
+    col = {f: X[:, k].astype(float) for k, f in enumerate(I.FEATURES)}
+    order = [int(i[1:]) for i in pr["ids"].to_list()]  # the frame's rows in time order: here the same
+    assert order == sorted(order)
+    hours = np.array([rows[i][0] for i in order], float)
+    for k, (ci, pi) in enumerate(zip(c.tolist(), p.tolist())):
+        a, b = rows[order[ci]], rows[order[pi]]
+        ta, tb = tokenize(a[3]), tokenize(b[3])
+        delay = hours[ci] - hours[pi]
+        ld = np.log1p(delay)
+        longest = max(np.log1p(hours[ci] - hours[q]) for q in p[c == ci].tolist())
+        step = np.log1p(b[2]) - np.log1p(a[2])
+        sa, sb = a[4], b[4]
+        want = {
+            "bias": 1.0, "jaccard": len(set(ta) & set(tb)) / len(set(ta) | set(tb)), "log_delay_h": ld,
+            "same_author": float(a[1] == b[1]), "log_views": np.log1p(b[2]) / 10, "log_tokens": np.log1p(len(set(ta))),
+            "short_prompt": float(len(set(ta)) <= 2), "log_delay_sq": ld * ld / 10, "delay_share": ld / longest,
+            "views_step": step / 3, "views_step_sq": step * step / 9,
+            "style_jaccard": len(sa & sb) / len(sa | sb) if sa | sb else 0.0,
+            "style_lost": np.log1p(len(sb - sa)), "no_styles": float(not sa and not sb),
+            "log_token_edits": np.log1p(Levenshtein.distance(ta, tb)),
+        }
+        for name, v in want.items():
+            assert col[name][k] == pytest.approx(v, rel=1e-5, abs=1e-6), (name, a[3], b[3])
