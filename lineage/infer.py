@@ -711,7 +711,7 @@ def _similar_only(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, 
     keep = jac > 0
     both = np.flatnonzero(keep & (P.nstyle[c] > 0) & (P.nstyle[p] > 0))
     if both.size:  # the shared words may all be style words: count the shared subject words
-        keep[both] = _shared_any(P.subject_sets, P.nsubject, c[both], p[both]) > 0
+        keep[both] = _shared(P.subject_sets, P.nsubject, c[both], p[both]) > 0
     if not keep.all() and fingerprints is not None:
         rest = np.flatnonzero(~keep)
         _, _, vis = visual_pairs(fingerprints, P.ids, child=c[rest], parent=p[rest])
@@ -803,19 +803,17 @@ def _top_per_child(c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int, k: i
     return c[sel], p[sel], score[sel]
 
 
-def _shared(sets: np.ndarray, lens: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """Per pair, how many elements the sets of ``c`` and ``p`` share (float64): :func:`lineage.text.set_strings`
-    strings, ``|A & B| = (|A| + |B| - Indel(A, B)) / 2`` (rapidfuzz, in C), 2,000,000 pairs at a time
-    (the Python string lists of every pair would be the run's peak)."""
-    from rapidfuzz.distance import Indel
+def _pair_distances(strings: np.ndarray, c: np.ndarray, p: np.ndarray, scorer: Callable) -> np.ndarray:
+    """Per pair, ``scorer(strings[c], strings[p])`` (float64) by rapidfuzz's ``cpdist`` in C, 2,000,000 pairs
+    at a time (the Python string lists of every pair would be the run's peak)."""
     from rapidfuzz.process import cpdist
 
     d = np.empty(c.shape[0])
     step = 2_000_000
     for s0 in range(0, c.shape[0], step):
         s1 = min(c.shape[0], s0 + step)
-        d[s0:s1] = cpdist(sets[c[s0:s1]].tolist(), sets[p[s0:s1]].tolist(), scorer=Indel.distance, workers=-1)
-    return (lens[c] + lens[p] - d) / 2.0
+        d[s0:s1] = cpdist(strings[c[s0:s1]].tolist(), strings[p[s0:s1]].tolist(), scorer=scorer, workers=-1)
+    return d
 
 
 #: Pairs whose shorter set is longer than this are intersected as sorted arrays (linear time):
@@ -824,49 +822,46 @@ def _shared(sets: np.ndarray, lens: np.ndarray, c: np.ndarray, p: np.ndarray) ->
 LONG_SET = 1000
 
 
-def _shared_any(sets: np.ndarray, lens: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
-    """:func:`_shared`, with the pairs of two long sets (:data:`LONG_SET`) intersected as sorted arrays
-    of their characters instead (the same count: a set string is sorted and has no repeat).
+def _shared(sets: np.ndarray, lens: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Per pair, how many elements the sets of ``c`` and ``p`` share (float64): :func:`lineage.text.set_strings`
+    strings, ``|A & B| = (|A| + |B| - Indel(A, B)) / 2`` (rapidfuzz, :func:`_pair_distances`); pairs of two
+    long sets (:data:`LONG_SET`) are intersected as sorted arrays of their characters instead (the same
+    count: a set string is sorted and has no repeat).
 
     >>> s = set_strings(token_codes(pl.Series([[str(i) for i in range(5000)], [str(i) for i in range(2500, 9000)]])))
-    >>> _shared_any(s, np.array([5000, 6500]), np.array([1]), np.array([0])).tolist()
+    >>> _shared(s, np.array([5000, 6500]), np.array([1]), np.array([0])).tolist()
     [2500.0]
     """
+    from rapidfuzz.distance import Indel
+
     long = np.minimum(lens[c], lens[p]) > LONG_SET
-    if not long.any():
-        return _shared(sets, lens, c, p)
+    short = np.flatnonzero(~long)
     out = np.empty(c.shape[0])
-    out[~long] = _shared(sets, lens, c[~long], p[~long])
-    as_codes = lambda x: np.frombuffer(x.encode("utf-32-le", "surrogatepass"), dtype="<u4")
-    for k in np.nonzero(long)[0].tolist():
+    out[short] = (lens[c[short]] + lens[p[short]] - _pair_distances(sets, c[short], p[short], Indel.distance)) / 2.0
+    as_codes = lambda x: np.frombuffer(x.encode("utf-32-le", "surrogatepass"), dtype="<u4")  # noqa: E731
+    for k in np.flatnonzero(long).tolist():
         out[k] = np.intersect1d(as_codes(sets[c[k]]), as_codes(sets[p[k]]), assume_unique=True).shape[0]
     return out
 
 
 def _token_edits(seqs: np.ndarray, c: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Per pair, the token edit distance (float64): Levenshtein's distance between the two prompts'
-    token sequences (:func:`lineage.text.code_strings`, one character per token; rapidfuzz, in C),
-    so a replaced word counts 1 and a moved or repeated word shows, unlike in the Jaccard of the sets.
-    2,000,000 pairs at a time, as :func:`_shared`.
+    token sequences (:func:`lineage.text.code_strings`, one character per token; rapidfuzz,
+    :func:`_pair_distances`), so a replaced word counts 1 and a moved or repeated word shows, unlike
+    in the Jaccard of the sets.
 
     >>> s = code_strings(token_codes(pl.Series([["a", "red", "fox"], ["a", "fox", "red"], ["a", "red", "fox", "red"]])))
     >>> _token_edits(s, np.array([1, 2]), np.array([0, 0])).tolist()
     [2.0, 1.0]
     """
     from rapidfuzz.distance import Levenshtein
-    from rapidfuzz.process import cpdist
 
-    d = np.empty(c.shape[0])
-    step = 2_000_000
-    for s0 in range(0, c.shape[0], step):
-        s1 = min(c.shape[0], s0 + step)
-        d[s0:s1] = cpdist(seqs[c[s0:s1]].tolist(), seqs[p[s0:s1]].tolist(), scorer=Levenshtein.distance, workers=-1)
-    return d
+    return _pair_distances(seqs, c, p, Levenshtein.distance)
 
 
 def _jaccard_of(sets: np.ndarray, lens: np.ndarray, c: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per pair: the exact Jaccard of two sets (0 when both are empty), and their intersection size."""
-    inter = _shared_any(sets, lens, c, p)
+    inter = _shared(sets, lens, c, p)
     union = lens[c] + lens[p] - inter
     return np.where(union > 0, inter / np.maximum(union, 1.0), 0.0), inter
 
