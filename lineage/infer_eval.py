@@ -154,8 +154,9 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
         return out
 
     n = len(ids)
-    exact = sum(inferred.get(i) == tp[i] for i in ids)
-    base_exact = sum(base[i] == tp[i] for i in ids)
+    exact_hit = np.array([inferred.get(i) == tp[i] for i in ids], dtype=bool)
+    base_hit = np.array([base[i] == tp[i] for i in ids], dtype=bool)
+    exact, base_exact = int(exact_hit.sum()), int(base_hit.sum())
     anc_ok = 0
     for i in ids:
         q = inferred.get(i)
@@ -169,8 +170,7 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
     root_ok = sum((tp[i] is None) == (inferred.get(i) is None) for i in ids)
     intervals = tree_bootstrap(
         pl.Series([t_root[i] for i in ids], dtype=pl.String).cast(pl.Categorical).to_physical().to_numpy(),
-        {"parent_accuracy": np.array([inferred.get(i) == tp[i] for i in ids], dtype=bool), "tree_accuracy": tree_hit,
-         "baseline_parent_accuracy": np.array([base[i] == tp[i] for i in ids], dtype=bool)})
+        {"parent_accuracy": exact_hit, "tree_accuracy": tree_hit, "baseline_parent_accuracy": base_hit})
     # candidate recall: the true parent among the post's candidates
     index = {x: k for k, x in enumerate(ids)}
     true_idx = np.array([index.get(tp[i], -1) if tp[i] is not None else -1 for i in ids], dtype=np.int64)
