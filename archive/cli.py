@@ -266,6 +266,12 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 @click.option("--edge-delays", is_flag=True,
               help="Draw each remix's delay from its parent's time (cascade timing) instead of handing a tree's "
                    "times out in breadth-first order.")
+@click.option("--fingerprints", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Share of posts whose picture has a PDQ fingerprint (written to the archive's media_fingerprints "
+                   "table; with --out, in each record's extra.simulator.pdq).")
+@click.option("--media-reuse", default=0.5, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Probability a remix re-uses its parent's picture (moved as real re-posts move PDQ); else its "
+                   "picture is new.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Write JSON Lines (and <name>.truth.json beside it) instead of ingesting.")
 @archive_option
@@ -273,8 +279,8 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 @handle_errors
 def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float, mutation_rate: float,
                     half_life: float, attachment: float, repost: float, self_remix: float, cross_copy: float,
-                    style_popularity: float, edge_delays: bool, out: Path | None, archive_path: Path | None,
-                    as_json: bool) -> None:
+                    style_popularity: float, edge_delays: bool, fingerprints: float, media_reuse: float,
+                    out: Path | None, archive_path: Path | None, as_json: bool) -> None:
     """Generate a realistic remix network with known parameters (the seeded simulator).
 
     The ground truth (parameters and realised figures) is written beside the output:
@@ -287,7 +293,7 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
     params = SimParams(seed=seed, posts=posts, m0=m0, gamma=gamma, bleed=bleed, mutation_rate=mutation_rate,
                        activity_half_life_days=half_life, attachment=attachment, repost=repost,
                        self_remix=self_remix, cross_copy=cross_copy, style_popularity=style_popularity,
-                       edge_delays=edge_delays)
+                       edge_delays=edge_delays, fingerprints=fingerprints, media_reuse=media_reuse)
     if out is not None:
         records, truth = simulate(params)
         write_jsonl(records, out, truth)
@@ -302,11 +308,27 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
             not as_json else contextlib.nullcontext():
         source.prepare()
     run_ingest(arc, source, as_json=as_json, total=posts)
+    if source.fingerprints:
+        _simulated_fingerprints(arc, source.fingerprints)
     truth_path = arc.path / "simulations" / f"seed-{seed}-posts-{posts}.truth.json"
     truth_path.parent.mkdir(exist_ok=True)
     truth_path.write_text(json.dumps(source.truth, indent=2, ensure_ascii=False), "utf-8")
     if not as_json:
         console.print(f"ground truth: {truth_path}")
+
+
+def _simulated_fingerprints(arc: Any, rows: list[dict[str, str]]) -> None:
+    """Append the simulated pictures' PDQ fingerprints to ``media_fingerprints`` (those not there yet),
+    as the media part writes a real picture's: lineage inference and visual drift read them."""
+    import polars as pl
+
+    from archive.media.store import FINGERPRINT_SCHEMA, FINGERPRINTS_TABLE, fingerprints as read_fingerprints
+
+    have = set(read_fingerprints(arc).get_column("id").to_list())
+    new = [{"id": r["id"], "sha256": None, "kind": "image", "frame_s": None, "pdq": r["pdq"], "quality": 100,
+            "phash": None} for r in rows if r["id"] not in have]
+    if new:
+        arc.append(FINGERPRINTS_TABLE, pl.DataFrame(new, schema=FINGERPRINT_SCHEMA))
 
 
 @cli.command("trees")

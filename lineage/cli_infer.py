@@ -82,12 +82,15 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         if refit:
             doc = fit(out=weights, progress=progress)
             mean = doc["report"]["evaluation"]["mean"]
+            media = doc["report"]["evaluation_with_media"]["mean"]
             if as_json:
-                emit_json({"weights": str(weights or "data/inference_weights.json"), **mean})
+                emit_json({"weights": str(weights or "data/inference_weights.json"), **mean, "with_media": media})
             else:
                 console.print(f"fitted {len(doc['coef'])} weights; on unseen settings: parent "
                               f"{_f(mean['parent_accuracy'])} (baseline {_f(mean['baseline_parent_accuracy'])}), "
-                              f"ECE {_f(mean['ece'])}")
+                              f"tree membership {_f(mean['tree_accuracy'])}, ECE {_f(mean['ece'])}; with every "
+                              f"post's picture fingerprinted: parent {_f(media['parent_accuracy'])}, tree membership "
+                              f"{_f(media['tree_accuracy'])}, ECE {_f(media['ece'])}")
             return
         w = load_weights(weights)
         if evaluate:

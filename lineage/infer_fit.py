@@ -19,7 +19,8 @@ The fit sees both, the calibration and the report only the harder, realistic cas
 
 Examples
 --------
->>> sorted(set(FIT_SETTINGS[0]) - {"counts", "short"}) == sorted(set(EVAL_SETTINGS[0]) - {"counts", "short"})
+>>> media = {"counts", "short", "fingerprints", "media_reuse"}
+>>> sorted(set(FIT_SETTINGS[0]) - media) == sorted(set(EVAL_SETTINGS[0]) - media)
 True
 """
 from __future__ import annotations
@@ -35,30 +36,34 @@ import polars as pl
 from lineage.errors import LineageError
 
 __all__ = ["FIT_SETTINGS", "CALIBRATION_SETTINGS", "EVAL_SETTINGS", "EVAL_SEEDS", "evaluation_archives", "fit",
-           "simulated_posts"]
+           "simulated_posts", "simulated_archive"]
 
 _HABITS = dict(attachment=1.0, repost=0.15, self_remix=0.2, cross_copy=0.03)
 FIT_SETTINGS: list[dict[str, Any]] = [
     dict(seed=101, posts=8000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=True,
-         **_HABITS, style_popularity=1.0),
+         **_HABITS, style_popularity=1.0, fingerprints=1.0, media_reuse=0.6),
     dict(seed=102, posts=8000, m0=2.5, gamma=0.8, mutation_rate=1.6, activity_half_life_days=2.0, counts=False,
          attachment=2.0, repost=0.1, self_remix=0.3, cross_copy=0.05, style_popularity=0.0),
     dict(seed=103, posts=8000, m0=3.5, gamma=0.7, mutation_rate=0.9, activity_half_life_days=5.0, counts=True,
-         attachment=0.5, repost=0.25, self_remix=0.1, cross_copy=0.02, style_popularity=0.8),
+         attachment=0.5, repost=0.25, self_remix=0.1, cross_copy=0.02, style_popularity=0.8, fingerprints=0.5,
+         media_reuse=0.3),
     dict(seed=104, posts=8000, m0=3.0, gamma=0.75, mutation_rate=2.0, activity_half_life_days=1.0, counts=False,
          attachment=0.0, repost=0.0, self_remix=0.0, cross_copy=0.0, style_popularity=0.0),
     dict(seed=105, posts=8000, m0=2.0, gamma=0.85, mutation_rate=1.2, activity_half_life_days=4.0, counts=True,
-         attachment=1.5, repost=0.2, self_remix=0.25, cross_copy=0.04, style_popularity=1.2),
+         attachment=1.5, repost=0.2, self_remix=0.25, cross_copy=0.04, style_popularity=1.2, fingerprints=1.0,
+         media_reuse=0.4),
     dict(seed=106, posts=8000, m0=4.0, gamma=0.65, mutation_rate=1.4, activity_half_life_days=3.0, counts=False,
          **_HABITS, style_popularity=0.0),
 ]
 CALIBRATION_SETTINGS: list[dict[str, Any]] = [
     dict(seed=201, posts=4000, m0=3.0, gamma=0.72, mutation_rate=1.3, activity_half_life_days=2.5, counts=True,
-         attachment=1.2, repost=0.15, self_remix=0.2, cross_copy=0.03, style_popularity=1.0),
+         attachment=1.2, repost=0.15, self_remix=0.2, cross_copy=0.03, style_popularity=1.0, fingerprints=1.0,
+         media_reuse=0.45),
     dict(seed=202, posts=4000, m0=2.8, gamma=0.78, mutation_rate=1.1, activity_half_life_days=3.5, counts=False,
          attachment=0.8, repost=0.12, self_remix=0.15, cross_copy=0.03, style_popularity=0.9),
     dict(seed=203, posts=4000, m0=3.2, gamma=0.74, mutation_rate=1.5, activity_half_life_days=2.0, counts=True,
-         attachment=1.6, repost=0.2, self_remix=0.25, cross_copy=0.02, style_popularity=1.1),
+         attachment=1.6, repost=0.2, self_remix=0.25, cross_copy=0.02, style_popularity=1.1, fingerprints=0.7,
+         media_reuse=0.55),
     dict(seed=204, posts=4000, m0=2.6, gamma=0.8, mutation_rate=1.0, activity_half_life_days=4.5, counts=False,
          attachment=0.6, repost=0.18, self_remix=0.1, cross_copy=0.04, style_popularity=1.0),
 ]
@@ -91,6 +96,11 @@ def evaluation_archives() -> list[dict[str, Any]]:
     return [dict(s, seed=s["seed"] + k) for s in EVAL_SETTINGS for k in EVAL_SEEDS]
 
 
+#: The media the report's second evaluation gives every post of the same twelve archives: a PDQ
+#: fingerprint each, a remix re-using its parent's picture half the time (a value no fit used).
+EVAL_MEDIA = dict(fingerprints=1.0, media_reuse=0.5)
+
+
 def simulated_posts(setting: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, str | None]]:
     """The posts frame and true parents of one simulated setting (``counts=False`` hides remix counts),
     with :data:`SHORT_PROMPTS` of independent one- or two-word posts added (``short=`` overrides).
@@ -99,17 +109,32 @@ def simulated_posts(setting: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, st
     >>> posts.height, posts["remixes"].null_count(), sum(i.startswith("short:") for i in truth)
     (52, 52, 2)
     """
+    posts, truth, _ = simulated_archive(setting)
+    return posts, truth
+
+
+def simulated_archive(setting: dict[str, Any]) -> tuple[pl.DataFrame, dict[str, str | None], pl.DataFrame | None]:
+    """:func:`simulated_posts` and the posts' media fingerprints (``id, pdq``: String, 64 hex
+    characters), or None when the setting has none (``fingerprints`` 0, the simulator's default).
+
+    >>> posts, truth, fp = simulated_archive(dict(seed=3, posts=50, fingerprints=0.5))
+    >>> fp.columns, 0 < fp.height < 50
+    (['id', 'pdq'], True)
+    """
     from archive.sources.simulate import SimParams, simulate
     from lineage.infer import posts_from_records
 
     kw = {k: v for k, v in setting.items() if k not in ("counts", "short")}
-    posts, truth = posts_from_records(simulate(SimParams(**kw))[0])
+    records = simulate(SimParams(**kw))[0]
+    posts, truth = posts_from_records(records)
+    pdq = [(r["id"], r["extra"]["simulator"]["pdq"]) for r in records if "pdq" in r["extra"]["simulator"]]
+    fp = pl.DataFrame(pdq, schema={"id": pl.String, "pdq": pl.String}, orient="row") if kw.get("fingerprints") else None
     share = setting.get("short", SHORT_PROMPTS)
     if share > 0 and posts.height:
         posts = _with_short_prompts(posts, truth, share, int(setting.get("seed", 0)))
     if not setting.get("counts", True):
         posts = posts.with_columns(pl.lit(None, dtype=pl.Int64).alias("remixes"))
-    return posts, truth
+    return posts, truth, fp
 
 
 #: Share of extra posts, in every fit, calibration and evaluation setting, that are one or two
@@ -149,8 +174,8 @@ def _design(settings: list[dict[str, Any]], say: Callable[[str], None]) -> list[
     out = []
     for s in settings:
         say(f"simulating and scoring seed {s['seed']}")
-        posts, truth = simulated_posts(s)
-        res = infer_frame(posts, weights=zero, keep_pairs=True)
+        posts, truth, fp = simulated_archive(s)
+        res = infer_frame(posts, weights=zero, keep_pairs=True, fingerprints=fp)
         pr = res.pairs
         assert pr is not None
         ids = pr["ids"].to_list()
@@ -227,8 +252,8 @@ def _fit_attach(first: Any, l2: float) -> tuple[dict[str, float], dict[str, Any]
 
     Xs, ys = [], []
     for s in FIT_SETTINGS:
-        posts, truth = simulated_posts(s)
-        res = infer_frame(posts, weights=first, keep_pairs=True)
+        posts, truth, fp = simulated_archive(s)
+        res = infer_frame(posts, weights=first, keep_pairs=True, fingerprints=fp)
         pr = res.pairs
         assert pr is not None
         c, p = pr["c"], pr["p"]
@@ -265,8 +290,8 @@ def _fit_tree_check(first: Any, l2: float = 1e-3) -> tuple[dict[str, float], dic
 
     Xs, ys, ws = [], [], []
     for s in FIT_SETTINGS:
-        posts, truth = simulated_posts(s)
-        edges = infer_frame(posts, weights=first, check=False).edges
+        posts, truth, fp = simulated_archive(s)
+        edges = infer_frame(posts, weights=first, check=False, fingerprints=fp).edges
         if edges.height == 0:
             continue
         X, desc = _link_design(edges, None)
@@ -312,7 +337,7 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
     from scipy.optimize import minimize
 
     from archive.paths import data_dir
-    from lineage.infer import FEATURES, METHOD_VERSION, Weights, calibration_design, evaluate_frame, infer_frame
+    from lineage.infer import FEATURES, METHOD_VERSION, Weights, calibration_design, infer_frame
 
     path = Path(out) if out is not None else data_dir() / "inference_weights.json"
     _check_writable(path)  # before a minute of work, not after
@@ -328,8 +353,8 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
     designs, oks = [], []
     for s in CALIBRATION_SETTINGS:
         say(f"calibrating on seed {s['seed']}")
-        posts, truth = simulated_posts(s)
-        res = infer_frame(posts, weights=raw)
+        posts, truth, fp = simulated_archive(s)
+        res = infer_frame(posts, weights=raw, fingerprints=fp)
         e = res.edges.join(posts.select(parent="id", _count=pl.col("remixes").is_not_null()), on="parent", how="left")
         f = e.get_column("features").struct.unnest()
         designs.append(calibration_design(e.get_column("confidence").to_numpy(), e.get_column("_count").to_numpy(),
@@ -339,25 +364,9 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
     say("fitting the tree check (cut a link whose child heads a tree unlike its parent's)")
     tree, tree_report = _fit_tree_check(raw)
     weights = Weights(coef=coef, calibration=cal, attach=attach, tree_check=tree)
-    per = []
-    keys = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
-            "edge_overlap", "ece", "precision_at_0_9", "coverage_at_0_9", "baseline_parent_accuracy", "n",
-            "candidate_recall"]
-    for s in evaluation_archives():
-        say(f"evaluating on seed {s['seed']}")
-        posts, truth = simulated_posts(s)
-        rep = evaluate_frame(posts, truth, weights=weights)
-        per.append({"setting": s, **{k: rep[k] for k in keys}, "intervals": rep["intervals"],
-                    "reliability": rep["reliability"]})
-    # a figure an archive cannot give (no link at confidence 0.9: no precision there) is left out of
-    # the mean and the spread; None when no archive gives it (NaN is not JSON)
-    given = {k: [p[k] for p in per if p[k] is not None] for k in keys}
-    mean = {k: float(np.mean(v)) if v else None for k, v in given.items() if k != "n"}
-    mean["n"] = int(sum(p["n"] for p in per))
-    # the spread of each figure over the archives (each setting at each seed)
-    spread = {k: [float(min(given[k])), float(max(given[k]))] if given[k] else None
-              for k in ("parent_accuracy", "tree_accuracy", "ece", "precision_at_0_9", "coverage_at_0_9",
-                        "baseline_parent_accuracy")}
+    evaluation = _evaluate_all(evaluation_archives(), weights, say)
+    say("evaluating with media fingerprints")
+    with_media = _evaluate_all([dict(s, **EVAL_MEDIA) for s in evaluation_archives()], weights, say)
     doc = {
         "method": METHOD_VERSION,
         "fitted_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -371,7 +380,8 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
             "optimizer": {"converged": bool(r.success), "iterations": int(r.nit), "nll": float(r.fun), "l2": l2},
             "attach": attach_report,
             "tree_check": tree_report,
-            "evaluation": {"mean": mean, "range": spread, "archives": len(per), "per_setting": per},
+            "evaluation": evaluation,
+            "evaluation_with_media": with_media,
         },
     }
     try:
@@ -379,6 +389,32 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
     except OSError as e:
         raise LineageError(f"cannot write the weights to {path} ({e.strerror or e}); give another --weights") from None
     return doc
+
+
+def _evaluate_all(archives: list[dict[str, Any]], weights: Any, say: Callable[[str], None]) -> dict[str, Any]:
+    """Each archive's :func:`lineage.infer.evaluate_frame` figures, their mean and their range."""
+    from lineage.infer import evaluate_frame
+
+    per = []
+    keys = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
+            "edge_overlap", "ece", "precision_at_0_9", "coverage_at_0_9", "baseline_parent_accuracy", "n",
+            "candidate_recall"]
+    for s in archives:
+        say(f"evaluating on seed {s['seed']}")
+        posts, truth, fp = simulated_archive(s)
+        rep = evaluate_frame(posts, truth, weights=weights, fingerprints=fp)
+        per.append({"setting": s, **{k: rep[k] for k in keys}, "intervals": rep["intervals"],
+                    "reliability": rep["reliability"]})
+    # a figure an archive cannot give (no link at confidence 0.9: no precision there) is left out of
+    # the mean and the spread; None when no archive gives it (NaN is not JSON)
+    given = {k: [p[k] for p in per if p[k] is not None] for k in keys}
+    mean = {k: float(np.mean(v)) if v else None for k, v in given.items() if k != "n"}
+    mean["n"] = int(sum(p["n"] for p in per))
+    # the spread of each figure over the archives (each setting at each seed)
+    spread = {k: [float(min(given[k])), float(max(given[k]))] if given[k] else None
+              for k in ("parent_accuracy", "tree_accuracy", "ece", "precision_at_0_9", "coverage_at_0_9",
+                        "baseline_parent_accuracy")}
+    return {"mean": mean, "range": spread, "archives": len(per), "per_setting": per}
 
 
 def _check_writable(path: Path) -> None:

@@ -196,10 +196,14 @@ def test_the_fits_report_leaves_out_a_figure_an_archive_cannot_give(tmp_path, mo
     doc = json.loads((tmp_path / "w.json").read_text("utf-8"),
                      parse_constant=lambda c: pytest.fail(f"{c} in the weights file"))
     ev = doc["report"]["evaluation"]
-    given = [r["precision_at_0_9"] for r in seen[1:]]
+    assert len(seen) == 8  # the four archives as they are, then with media fingerprints
+    given = [r["precision_at_0_9"] for r in seen[1:4]]
     assert ev["archives"] == 4 and ev["range"]["precision_at_0_9"] == [min(given), max(given)]
     assert ev["mean"]["precision_at_0_9"] == pytest.approx(np.mean(given))
     assert ev["mean"]["candidate_recall"] is None
+    media = doc["report"]["evaluation_with_media"]
+    assert media["archives"] == 4 and media["mean"]["precision_at_0_9"] == pytest.approx(
+        np.mean([r["precision_at_0_9"] for r in seen[4:]]))
     assert I.load_weights(tmp_path / "w.json").coef == doc["coef"]
 
 

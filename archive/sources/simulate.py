@@ -27,6 +27,15 @@ tree's palette is drawn from the lexicon with Zipf weights of that exponent (ran
 every tree owns a disjoint slice of the lexicon while it lasts, which makes style words a tree's
 signature: lineage inference is evaluated with shared palettes so that it cannot lean on that.
 
+``fingerprints`` (off by default) gives that share of posts a PDQ fingerprint of their picture
+(``extra.simulator.pdq``, 64 hex characters), as an archive that downloaded their media holds. A
+root's picture is new (256 random bits); a remix re-uses its parent's picture with probability
+``media_reuse`` (re-cut, captioned, re-encoded: its PDQ moves by a distance drawn from real PDQ
+distances of real re-posts, ``data/pdq_repost_distances.json``, made by
+:func:`archive.sources.simulate_media.repost_distances`), else its picture is a new generation,
+unrelated to its parent's. Every post gets a picture, so a chain stays a chain where one of its
+posts was not fingerprinted. Lineage inference fits its visual weights on these.
+
 ``edge_delays`` (off by default) draws each remix's delay from its *parent's* time (an
 exponential law with the same median), as in continuous-time cascade models (NetRate,
 Gomez-Rodriguez et al. 2011), instead of handing the tree's sorted times out in breadth-first
@@ -93,6 +102,10 @@ class SimParams:
     cross_copy: float = 0.0  # probability a new tree starts from a copy of an earlier post of another tree
     style_popularity: float = 0.0  # Zipf exponent of style terms' popularity across trees' palettes (0: disjoint)
     edge_delays: bool = False  # each remix's delay is drawn from its parent's time, not from its root's
+    # Media fingerprints (off by default): the share of posts whose picture the archive fingerprinted,
+    # and the probability that a remix re-uses its parent's picture (else its picture is new)
+    fingerprints: float = 0.0
+    media_reuse: float = 0.5
 
 
 def lexicon_terms() -> list[str]:
@@ -171,6 +184,11 @@ _VOCAB: dict[str, dict[str, list[str]]] = {
 _HANDLE_A = ["quiet", "neon", "paper", "lucky", "velvet", "cosmic", "tiny", "salty", "lazy", "wild", "mellow", "pixel"]
 _HANDLE_B = ["otter", "comet", "fern", "moth", "harbor", "tram", "kiwi", "ghost", "loaf", "orbit", "crow", "dune"]
 _SLOTS = ("subject", "action", "setting")
+
+
+def _repost_distances() -> list[int]:
+    """Real PDQ distances of real re-posts (bits), shipped in ``data/pdq_repost_distances.json``."""
+    return [int(x) for x in json.loads((data_dir() / "pdq_repost_distances.json").read_text("utf-8"))["distances"]]
 
 
 def _render(lang: str, p: dict[str, Any]) -> str:
@@ -389,6 +407,9 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
     extra_rng = random.Random(P.seed + 2)  # the optional habits draw from their own stream
     author_of: dict[int, str] = {}
     done: list[int] = []
+    media_rng = random.Random(P.seed + 3)
+    picture: dict[int, int] = {}  # each post's PDQ as one 256-bit integer
+    reposts = _repost_distances() if P.fingerprints > 0 else []
 
     def rec_id(k: int) -> str:
         return f"simulate:{seed_tag}_{k:07d}"
@@ -478,6 +499,12 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
         if n["parent"] >= 0 and P.self_remix > 0 and extra_rng.random() < P.self_remix:
             author = author_of[n["parent"]]
         author_of[i] = author
+        if P.fingerprints > 0:  # its own stream: the posts are the same with or without pictures
+            if n["parent"] >= 0 and media_rng.random() < P.media_reuse:
+                d = media_rng.choice(reposts)
+                picture[i] = picture[n["parent"]] ^ sum(1 << b for b in media_rng.sample(range(256), d))
+            else:
+                picture[i] = media_rng.getrandbits(256)
         done.append(i)
         rid = rec_id(i)
         rec: dict[str, Any] = {
@@ -499,6 +526,8 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
         }
         if copied is not None:
             rec["extra"]["simulator"]["copied_from"] = rec_id(copied)
+        if P.fingerprints > 0 and media_rng.random() < P.fingerprints:
+            rec["extra"]["simulator"]["pdq"] = f"{picture[i]:064x}"
         if n["parent"] >= 0:
             rec["parents"] = [{"id": f"simulate:{seed_tag}_{n['parent']:07d}", "relation": "remix",
                                "evidence": "declared", "confidence": 1.0}]
@@ -556,6 +585,8 @@ class SimulateSource:
         self.target = f"seed={params.seed} posts={params.posts}"
         self.truth: dict | None = None
         self._records: list[dict] | None = None
+        #: ``{"id", "pdq"}`` of every record yielded whose picture was fingerprinted (``fingerprints``)
+        self.fingerprints: list[dict[str, str]] = []
 
     def prepare(self) -> None:
         """Simulate now (the slow part, before any record is yielded), so a caller can show it."""
@@ -566,6 +597,8 @@ class SimulateSource:
         self.prepare()
         records, self._records = self._records or [], None
         for k, r in enumerate(records):
+            if "pdq" in r["extra"]["simulator"]:
+                self.fingerprints.append({"id": r["id"], "pdq": r["extra"]["simulator"]["pdq"]})
             yield (f"simulate:{k}", r, None)
 
     def __len__(self) -> int:

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["sample_photographs", "simulate_media_forest", "transform", "make_video", "TRANSFORMS", "evaluate"]
+__all__ = ["sample_photographs", "simulate_media_forest", "transform", "make_video", "TRANSFORMS", "evaluate",
+           "repost_distances"]
 
 TRANSFORMS = ("crop", "resize", "colour", "text", "reencode", "mirror")
 _WORDS = ["heron", "lantern", "harbour", "fox", "neon", "rain", "glacier", "violin", "market", "comet", "desert",
@@ -110,6 +111,39 @@ def transform(img: Any, name: str, rng: random.Random) -> Any:
     if name == "mirror":
         return ImageOps.mirror(img)
     raise ValueError(f"unknown transformation {name!r}; known: {', '.join(TRANSFORMS)}")
+
+
+def repost_distances(n: int = 1000, *, seed: int = 0, side: int = 512,
+                     transforms: tuple[str, ...] = ("crop", "reencode", "text", "resize", "colour"),
+                     per_edge: tuple[int, int] = (1, 2)) -> list[int]:
+    """PDQ Hamming distances (bits of 256) between ``n`` real pictures and re-posts of them.
+
+    Each picture is a root picture of :func:`simulate_media_forest` (a region of one of the
+    bundled photographs); its re-post applies one or two of ``transforms`` as a remix of that
+    forest does; both are hashed with PDQ (:func:`archive.media.fingerprint.pdq_of`). The text
+    simulator draws the distance of a remix that re-uses its parent's picture from this list
+    (``data/pdq_repost_distances.json`` holds ``repost_distances()``). PDQ is not made for crops:
+    a crop of a tenth moves it by 100 bits or more, as far as an unrelated picture.
+
+    >>> d = repost_distances(3, side=128)
+    >>> len(d), all(0 <= x <= 256 for x in d)
+    (3, True)
+    """
+    from archive.media.fingerprint import pdq_of
+
+    rng = random.Random(seed)
+    photos = sample_photographs()
+    out = []
+    for _ in range(n):
+        img = _root_picture(photos[rng.randrange(len(photos))], rng.randrange(2), side, rng)
+        steps = rng.sample(list(transforms), min(len(transforms), rng.randint(*per_edge)))
+        post = img
+        for s in steps:
+            post = transform(post, s, rng)
+        a = int(pdq_of(np.asarray(img))[0], 16)
+        b = int(pdq_of(np.asarray(post.convert("RGB")))[0], 16)
+        out.append(bin(a ^ b).count("1"))
+    return out
 
 
 def _root_picture(photo: Path, k: int, side: int, rng: random.Random) -> Any:
