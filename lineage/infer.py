@@ -100,7 +100,7 @@ __all__ = [
     "METHOD_VERSION", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
     "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
     "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design", "TREE_CHECK_TERMS",
-    "tree_check", "tree_check_design", "inferred_cut", "why_cut",
+    "tree_check", "tree_check_design", "inferred_cut", "why_cut", "since_time",
 ]
 
 #: /3: style-term features and candidate bands, older same-word candidates, delay shape and
@@ -352,7 +352,7 @@ class _Groups:
     which the score then weighs.
     """
 
-    def __init__(self, rows: np.ndarray, key: np.ndarray) -> None:
+    def __init__(self, rows: np.ndarray, key: np.ndarray, t: np.ndarray | None = None) -> None:
         self.rows = rows
         if rows.size and int(rows.max()) < (1 << 24):
             packed = (key.astype(np.uint64) >> np.uint64(24) << np.uint64(24)) | rows.astype(np.uint64)
@@ -369,6 +369,22 @@ class _Groups:
         start[1:] = self.skey[1:] != self.skey[:-1]
         first = np.maximum.accumulate(np.where(start, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
         self.grank = (np.arange(m) - first).astype(np.int32)
+        # rows of the group at the same time before each position (``t``, time order within a group): the
+        # "d-th earlier row" counts from the first row of the child's time, so a batch of posts sharing one
+        # timestamp does not fill the window with rows that cannot be parents (None: no such ties)
+        self.tgap: np.ndarray | None = None
+        if t is not None and m > 1:
+            ts = t[rows[self.order]]
+            tie = ~start[1:] & (ts[1:] == ts[:-1])
+            if tie.any():
+                tstart = np.r_[True, ~tie]
+                tfirst = np.maximum.accumulate(np.where(tstart, np.arange(m), 0))
+                self.tgap = (np.arange(m) - tfirst).astype(np.int32)
+                self.grank = self.grank - self.tgap  # rows of the group strictly earlier
+
+    def _base(self, a_pos: np.ndarray) -> np.ndarray:
+        """Sorted position of the first row of the group at the same time as each of ``a_pos``."""
+        return a_pos if self.tgap is None else a_pos - self.tgap[a_pos]
 
     def earlier(self, lo: int, hi: int, t: np.ndarray, depth: int, depths: list[int] | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -382,8 +398,9 @@ class _Groups:
         child = self.rows[j0:j1]
         cs, ps = [], []
         rank = self.grank[a_pos]
+        base = self._base(a_pos)
         for d in (depths if depths is not None else range(1, depth + 1)):
-            b_pos = a_pos - (rank if d == 0 else d)
+            b_pos = base - (rank if d == 0 else d)
             ok = b_pos >= 0
             b_pos = np.where(ok, b_pos, 0)
             par = self.rows[self.order[b_pos]]
@@ -403,7 +420,8 @@ class _Groups:
             return
         a_pos = self.inv[j0:j1]
         child = self.rows[j0:j1]
-        rank = self.grank[a_pos]
+        rank = self.grank[a_pos]  # rows of the group strictly earlier
+        a_pos = self._base(a_pos)  # counted from the first row of the child's time
         if depths is None:
             depths = list(range(1, out.shape[1] + 1))
         for col, d in enumerate(depths):
@@ -598,24 +616,24 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         s = P.sig[rows, band * ROWS:(band + 1) * ROWS].astype(np.uint64)
         key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
                                                           * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
-        bands.append(_Groups(rows, key))
+        bands.append(_Groups(rows, key, P.t))
     # STYLE_BANDS more buckets: one-row MinHash bands over the style terms (a remix that rewrote its
     # subject keeps them; two posts share band k with probability the Jaccard of their style sets)
     srows = np.nonzero(P.usable & (P.nstyle > 0))[0]
     if srows.size:
         for k in range(STYLE_BANDS):
-            bands.append(_Groups(srows, P.style_keys[srows, k]))
+            bands.append(_Groups(srows, P.style_keys[srows, k], P.t))
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
     # flagged groups (preferred at equal score by both cuts): the author's few latest posts, and older posts
     # with exactly the same words (an identical prompt's bucket holds its latest copies only)
     flagged: list[tuple[_Groups, list[int]]] = []
     if arows.size:
-        flagged.append((_Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24)),
+        flagged.append((_Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24), P.t),
                         list(range(1, PER_AUTHOR + 1))))
     trows = np.nonzero(P.usable & (P.ntok > 0))[0]
     if trows.size:
         tkey = pl.Series(P.sets[trows].tolist(), dtype=pl.String).hash(seed=20263).to_numpy()
-        flagged.append((_Groups(trows, tkey), DEEP_SAME_TEXT))
+        flagged.append((_Groups(trows, tkey, P.t), DEEP_SAME_TEXT))
     visual = None
     if fingerprints is not None:
         vc, vp, _ = visual_pairs(fingerprints, P.ids)
@@ -1342,6 +1360,9 @@ RUN_KEY = "remix_archivist.infer_run"
 #: Key of the weights' digest (:func:`_weights_digest`) in the commit metadata of ``inferred_edges``: a
 #: run with other weights (``--weights``) than the last one recomputes every post.
 WEIGHTS_KEY = "remix_archivist.infer_weights"
+#: Key of the store version a run answered for, in the commit metadata of ``inferred_edges`` (the rows
+#: carry it too, but a run that found no link has none): the next run recomputes only what changed since.
+STORE_VERSION_KEY = "remix_archivist.infer_store_version"
 
 
 def _weights_digest(w: Weights) -> str:
@@ -1366,8 +1387,12 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     :data:`SCOPE_KEY`), as does a run with other weights than the last (:data:`WEIGHTS_KEY`)
     or after a run stopped between its two writes (:data:`RUN_KEY`). Every run checks every
     link again (:func:`tree_check`) and writes ``inferred_cut``, then ``inferred_edges``.
-    Returns the summary (``considered, parents_found, share_at_0_9, no_part, cut_by_tree_check,
-    recomputed, run_id, store_version``).
+    Returns the summary: of this run's posts ``considered = parents_found + no_parent`` (they start
+    trees, the links the tree check cut included) ``+`` the counts of ``no_part`` (by reason), and
+    ``share_at_0_9`` of the links found; of the whole table ``inferred_links`` and
+    ``inferred_share_at_0_9``, and ``cut_by_tree_check``; ``eligible`` (the posts in scope without a
+    declared parent), ``recomputed``, ``run_id``, ``store_version``.
+    ``since``: see :func:`since_time`.
     Raises :class:`~lineage.errors.LineageError` when the archive is read-only.
 
     >>> import tempfile
@@ -1375,8 +1400,6 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     >>> infer(Archive.open(tempfile.mkdtemp() + "/a", create=True))["parents_found"]
     0
     """
-    from archive.record import parse_time
-
     if arc.read_only:
         raise LineageError(f"the archive at {arc.path} is open read-only; inference writes inferred_edges")
     say = progress or (lambda s: None)
@@ -1389,8 +1412,7 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     if source is not None:
         eligible = eligible.filter(pl.col("source") == source)
     if since is not None:
-        t0 = parse_time(since if "T" in str(since) else f"{since}T00:00:00Z") if isinstance(since, str) else since
-        eligible = eligible.filter(pl.col("created_at") >= t0)
+        eligible = eligible.filter(pl.col("created_at") >= since_time(since))
     old = inferred_edges(arc)
     # the links of the last run before its tree check: the kept ones and the cut ones (both tables
     # from one run). Different run ids: a run stopped between its two writes; inferred_edges is still
@@ -1404,19 +1426,28 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     # a run restricted by source or since covers only its scope: it recomputes that scope, and the next
     # unrestricted run recomputes every post (the posts outside the scope were never looked at)
     restricted = source is not None or since is not None
-    last_partial = old.height > 0 and last_meta.get(SCOPE_KEY) == "partial"
+    last_partial = last_meta.get(SCOPE_KEY) == "partial"
     digest = _weights_digest(w)
-    if (not full and same_run and not restricted and not last_partial and old.height
-            and old.get_column("method").unique().to_list() == [w.version]
+    # the store version the last run answered for: its rows say it, and (since a run that found no link
+    # has no row) its commit metadata
+    prev_v = (int(old.get_column("store_version").max()) if old.height
+              else int(last_meta[STORE_VERSION_KEY]) if str(last_meta.get(STORE_VERSION_KEY, "")).isdigit()
+              else None)
+    if (not full and same_run and not restricted and not last_partial and prev_v is not None
+            and set(old.get_column("method").unique().to_list()) <= {w.version}
             and last_meta.get(WEIGHTS_KEY) == digest):  # links of other weights: every post again
-        prev_v = int(old.get_column("store_version").max())
         try:
-            before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash")
+            before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash",
+                                                                                   "created_at")
             before_edges = arc.edges(as_of=prev_v).select("child", "parent")
         except Exception:  # the older version can no longer be read (redaction): a full run
             before = None
         if before is not None:
             changed = posts.join(before, on=["id", "content_hash"], how="anti")
+            # a changed post counts from its time before the change too: a created_at corrected to later
+            # leaves the posts in between with a parent that is no longer earlier (and a full run would
+            # give them another)
+            was = before.join(posts, on=["id", "content_hash"], how="anti")
             gone = before.join(posts.select("id"), on="id", how="anti")
             before_decl = before_edges.get_column("child").unique()
             decl_changed = declared.to_frame().join(before_decl.to_frame(), on="child", how="anti")
@@ -1427,7 +1458,7 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
             moved = pl.concat([now_edges.join(before_edges, on=["child", "parent"], how="anti"),
                                before_edges.join(now_edges, on=["child", "parent"], how="anti")])
             counted = posts.filter(pl.col("remixes").is_not_null())
-            times = pl.concat([changed.select("created_at"),
+            times = pl.concat([changed.select("created_at"), was.select("created_at"),
                                posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at"),
                                counted.join(moved.select(id="parent").unique(), on="id").select("created_at")])
             if gone.height:
@@ -1471,15 +1502,44 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
                     metadata={RUN_KEY: run_id})
     arc.write_table("inferred_edges", out, mode="overwrite",
                     metadata={SCOPE_KEY: "partial" if restricted else "all", RUN_KEY: run_id,
-                              WEIGHTS_KEY: digest})
+                              WEIGHTS_KEY: digest, STORE_VERSION_KEY: str(version)})
+    # the counts of this run's posts reconcile: considered = parents_found + no_parent + the no_part
+    # reasons (a post whose link the tree check cut has no parent); the archive's whole table beside them
+    found = out.join(targets.select(child="id"), on="child", how="semi")
     summary = res.summary()
-    n = out.height
+    n, hi = found.height, int((found.get_column("confidence") >= 0.9).sum())
+    m = out.height
     summary.update({
-        "considered": res.considered, "parents_found": n, "cut_by_tree_check": cut.height,
-        "share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / n) if n else None,
-        "recomputed": targets.height, "run_id": run_id, "store_version": version,
+        "considered": res.considered, "parents_found": n, "share_at_0_9": (hi / n) if n else None,
+        "no_parent": res.considered - n - sum(summary["no_part"].values()),
+        "cut_by_tree_check": cut.height, "recomputed": targets.height, "eligible": eligible.height,
+        "inferred_links": m,
+        "inferred_share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / m) if m else None,
+        "run_id": run_id, "store_version": version,
     })
     return summary
+
+
+def since_time(since: datetime | str) -> datetime:
+    """The time ``since`` names, in UTC: a datetime (naive: UTC), a date ``YYYY-MM-DD`` (midnight UTC) or
+    an RFC 3339 time (without an offset: UTC). Raises :class:`~lineage.errors.LineageError` for anything else.
+
+    >>> since_time("2026-06-01"), since_time(datetime(2026, 6, 1, 12))
+    (datetime.datetime(2026, 6, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2026, 6, 1, 12, 0, tzinfo=datetime.timezone.utc))
+    >>> since_time("last tuesday")
+    Traceback (most recent call last):
+    lineage.errors.LineageError: 'last tuesday' is not a date: give YYYY-MM-DD or an RFC 3339 time (2026-06-01T12:00:00Z)
+    """
+    from archive.record import parse_time
+
+    if isinstance(since, datetime):
+        return since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since.astimezone(timezone.utc)
+    v = str(since).strip()
+    try:
+        return parse_time(v if "T" in v or " " in v else f"{v}T00:00:00Z").astimezone(timezone.utc)
+    except (ValueError, TypeError):
+        raise LineageError(f"{since!r} is not a date: give YYYY-MM-DD or an RFC 3339 time "
+                           "(2026-06-01T12:00:00Z)") from None
 
 
 def why(features: dict[str, Any] | None, confidence: float | None) -> str:
