@@ -211,7 +211,7 @@ def _summary_line(s: dict[str, Any], *, source: str | None, since: datetime | No
     if s["considered"] == 0:
         return f"nothing new to consider since the last run: {table}{cut_note}; --full recomputes every post"
     no_part = ", ".join(f"{v} {k}" for k, v in s["no_part"].items())
-    line = (f"considered {s['considered']} posts, parents found for {s['parents_found']}"
+    line = (f"considered {s['considered']} post{'s' if s['considered'] != 1 else ''}, parents found for {s['parents_found']}"
             f" ({_pct(s['share_at_0_9'])} at confidence >= 0.9), none for {s['no_parent']} (each starts a tree)")
     if s["inferred_links"] != s["parents_found"]:  # links of posts this run did not look at are kept
         line += f"; {table}"
