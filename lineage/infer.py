@@ -240,7 +240,7 @@ def load_fingerprints(archive_path: str | Path) -> pl.DataFrame | None:
     if not (p / "_delta_log").exists():
         return None
     fp = pl.read_delta(str(p), columns=["id", "pdq"]).drop_nulls()
-    return fp.filter(pl.col("pdq").str.len_chars() == 64)
+    return fp.filter(pl.col("pdq").str.contains(r"^[0-9a-fA-F]{64}$"))  # a malformed hash is no fingerprint
 
 
 def _pdq_words(pdq: pl.Series) -> np.ndarray:
@@ -257,7 +257,7 @@ def _popcount(x: np.ndarray) -> np.ndarray:
 
 
 def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_distance: int = 31,
-                 child: np.ndarray | None = None, parent: np.ndarray | None = None
+                 child: np.ndarray | None = None, parent: np.ndarray | None = None, t: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Visual similarity ``1 - hamming / 256`` of the best frame pair, for candidate pairs or new ones.
 
@@ -265,7 +265,10 @@ def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_dista
     scores those pairs (NaN where either post has no fingerprint); without them it
     finds candidate pairs whose best frames are within ``max_distance`` bits, by
     multi-index hashing (eight 32-bit blocks: pairs within 7 bits always share a
-    block; the rest are found when they happen to). The one place that knows the
+    block; the rest are found when they happen to), each post paired with the
+    :data:`PER_BUCKET` posts before it in a block's bucket (``t``, the posts' times in
+    index order: before the first post of its time, so a batch of pictures posted at one
+    instant does not fill the window). The one place that knows the
     fingerprint format, so a faster index can replace it.
     Returns ``(child, parent, similarity)``; pairs found are not yet ordered in time.
 
@@ -297,12 +300,22 @@ def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_dista
             sim[k] = 1.0 - d.min() / 256.0
         return child, parent, sim
     cs, ps = [], []
+    m = pos.shape[0]
     for blk in range(8):
         key = (words[:, blk // 2] >> np.uint64(32 * (blk % 2))) & _MAX32
         order = np.lexsort((pos, key))
+        sk = key[order]
+        if t is None:
+            base = np.arange(m)
+        else:  # the first row of each run of one key and one time
+            st = t[pos[order]]
+            start = np.r_[True, (sk[1:] != sk[:-1]) | (st[1:] != st[:-1])] if m else np.zeros(0, dtype=bool)
+            base = np.maximum.accumulate(np.where(start, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
         for d in range(1, PER_BUCKET + 1):
-            a, b = order[d:], order[:-d]
-            same = (key[a] == key[b]) & (pos[a] != pos[b])
+            i = np.flatnonzero(base >= d)
+            j = base[i] - d
+            a, b = order[i], order[j]
+            same = (sk[i] == sk[j]) & (pos[a] != pos[b])
             cs.append(a[same])
             ps.append(b[same])
     if not cs:
@@ -636,7 +649,7 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         flagged.append((_Groups(trows, tkey, P.t), DEEP_SAME_TEXT))
     visual = None
     if fingerprints is not None:
-        vc, vp, _ = visual_pairs(fingerprints, P.ids)
+        vc, vp, _ = visual_pairs(fingerprints, P.ids, t=P.t)
         later = P.t[vc] > P.t[vp]
         c2 = np.where(later, vc, vp)
         p2 = np.where(later, vp, vc)

@@ -233,3 +233,27 @@ def test_since_in_the_library_takes_naive_times_and_refuses_garbage(tmp_path):
     assert I.infer(a, since=cut, full=True)["recomputed"] == 80
     with pytest.raises(LineageError, match="'junk' is not a date: give YYYY-MM-DD"):
         I.infer(a, since="junk")
+
+
+# ------------------------------------------------------------------------------------------------ pictures
+def test_a_batch_of_pictures_sharing_one_timestamp_each_finds_the_earlier_picture():
+    # 40 re-posts of one picture (no prompt) uploaded at one instant: each multi-index bucket paired a post
+    # with the 12 rows before it, all of its own batch, so only 12 found the earlier original
+    n = 40
+    posts = pl.DataFrame({"id": [f"m{i:02d}" for i in range(n + 1)],
+                          "created_at": [T0] + [T0 + timedelta(hours=3)] * n, "text": [""] * (n + 1)})
+    fp = pl.DataFrame({"id": posts["id"], "pdq": ["f0" * 32] + ["f0" * 31 + "f1"] * n})
+    r = I.infer_frame(posts, fingerprints=fp, keep_pairs=True)
+    assert np.unique(r.pairs["c"]).size == n and set(r.pairs["p"].tolist()) == {0}
+    # without times, the pairs are the same as before the fix (each row and the 12 before it)
+    c, p, _ = I.visual_pairs(fp, posts["id"])
+    assert sorted(set(zip(c.tolist(), p.tolist()))) == sorted({(i, j) for i in range(n + 1)
+                                                               for j in range(max(0, i - 12), i)})
+
+
+def test_a_malformed_fingerprint_is_no_fingerprint(tmp_path):
+    # a media_fingerprints table holding a 64-character value that is not hex (a foreign or damaged
+    # table): inference failed with int()'s "invalid literal for int() with base 16"
+    fp = pl.DataFrame({"id": ["t:1", "t:2", "t:3"], "pdq": ["f0" * 32, "f0" * 31 + "f1", "zz" * 32]})
+    fp.write_delta(str(tmp_path / "media_fingerprints"))
+    assert I.load_fingerprints(tmp_path)["id"].to_list() == ["t:1", "t:2"]
