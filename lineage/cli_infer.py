@@ -203,7 +203,8 @@ def _summary_line(s: dict[str, Any], *, source: str | None, since: datetime | No
     cut_note = (f"; {cut} link{'s' if cut != 1 else ''} cut by the tree check (the posts head "
                 "trees of their own; --show-cut lists them)" if cut else "")
     table = (f"the archive keeps its {s['inferred_links']} inferred link{'s' if s['inferred_links'] != 1 else ''}"
-             f" ({_pct(s['inferred_share_at_0_9'])} at confidence >= 0.9)")
+             f" ({_pct(s['inferred_share_at_0_9'])} at confidence >= 0.9)" if s["inferred_links"]
+             else "the archive holds no inferred link")
     if s["eligible"] == 0:
         scope = "".join(f" {x}" for x in (f"of source {source!r}" if source else "",
                                           f"created on or after {since:%Y-%m-%d %H:%M:%S} UTC" if since else "") if x)
