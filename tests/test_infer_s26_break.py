@@ -257,3 +257,25 @@ def test_a_malformed_fingerprint_is_no_fingerprint(tmp_path):
     fp = pl.DataFrame({"id": ["t:1", "t:2", "t:3"], "pdq": ["f0" * 32, "f0" * 31 + "f1", "zz" * 32]})
     fp.write_delta(str(tmp_path / "media_fingerprints"))
     assert I.load_fingerprints(tmp_path)["id"].to_list() == ["t:1", "t:2"]
+
+
+def test_the_candidate_windows_are_the_latest_strictly_earlier_rows_of_a_group_ties_included():
+    # the rule the windows implement, against a plain reading of it, on times with many ties
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 50))
+        t = np.sort(rng.integers(0, 8, size=n)).astype(np.int64)
+        rows = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
+        key = rng.integers(0, 3, size=rows.size).astype(np.uint64) << np.uint64(30)
+        g = I._Groups(rows, key, t)
+        depth = int(rng.integers(1, 5))
+        group = dict(zip(rows.tolist(), key.tolist()))
+        earlier = {i: [j for j in rows.tolist() if group[j] == group[i] and t[j] < t[i]] for i in rows.tolist()}
+        want = {(i, j) for i, e in earlier.items() for j in e[-depth:]}
+        c, p = g.earlier(0, n, t, depth)
+        assert set(zip(c.tolist(), p.tolist())) == want
+        c, p = g.earlier(0, n, t, 0, [0])  # the group's first row, when strictly earlier
+        assert set(zip(c.tolist(), p.tolist())) == {(i, e[0]) for i, e in earlier.items() if e}
+        out = np.full((n, depth), -1, dtype=np.int64)
+        g.earlier_dense(0, n, t, out, 0)
+        assert {(i, int(v) >> 1) for i in range(n) for v in out[i] if v >= 0} == want
