@@ -1334,11 +1334,22 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
 
 
 # ---------------------------------------------------------------------------------------------- the archive
+#: A title that is a media file's name (what ``archivist ingest media`` gives a picture without a prompt or
+#: sidecar): "IMG_1000.jpg" and "IMG_1001.jpg" share the words "img" and "jpg", which say nothing of either.
+FILE_NAME_TITLE = (r"(?i)^[^/\\\n]+\.(jpe?g|png|webp|gif|bmp|tiff?|heic|heif|avif|jxl|mp4|m4v|mov|webm|mkv|avi"
+                   r"|mpe?g|3gp)$")
+
+
 def _archive_posts(arc: Any, source: str | None = None) -> pl.DataFrame:
+    """The posts inference reads: ``text`` is the prompt, else the title unless the title is only a media
+    file's name (:data:`FILE_NAME_TITLE`: such a post takes part by its picture alone)."""
     posts = arc.posts().filter(~pl.col("placeholder"))
+    no_prompt = pl.col("prompt").fill_null("").str.strip_chars() == ""
+    file_name = pl.col("title").fill_null("").str.strip_chars().str.contains(FILE_NAME_TITLE)
     # a record without fetched_at was observed when the store took it: a later created_at is from the future
     return posts.select("id", "source", "created_at", pl.coalesce("fetched_at", "observed_at").alias("fetched_at"),
-                        "author", "text", "views", "remixes", "content_hash")
+                        "author", pl.when(no_prompt & file_name).then(pl.lit("")).otherwise(pl.col("text")).alias("text"),
+                        "views", "remixes", "content_hash")
 
 
 def inferred_edges(arc: Any) -> pl.DataFrame:

@@ -279,3 +279,34 @@ def test_the_candidate_windows_are_the_latest_strictly_earlier_rows_of_a_group_t
         out = np.full((n, depth), -1, dtype=np.int64)
         g.earlier_dense(0, n, t, out, 0)
         assert {(i, int(v) >> 1) for i in range(n) for v in out[i] if v >= 0} == want
+
+
+def _camera_roll(tmp_path, n: int = 40) -> Archive:
+    """``n`` unrelated pictures as ``archivist ingest media`` leaves them: no prompt, the file name as title,
+    a PDQ fingerprint each (random: no two alike), ten minutes apart."""
+    rng = np.random.default_rng(5)
+    a = Archive.open(tmp_path / "roll", create=True)
+    ids = [f"media:{k:064x}" for k in range(n)]
+    ingest_records(a, [{"id": i, "source": "media", "title": f"IMG_{1000 + k}.jpg", "created_at": _t(k / 6)}
+                       for k, i in enumerate(ids)])
+    pdq = ["".join(f"{x:02x}" for x in rng.integers(0, 256, size=32)) for _ in ids]
+    pl.DataFrame({"id": ids, "pdq": pdq}).write_delta(str(a.path / "media_fingerprints"))
+    return a
+
+
+def test_pictures_named_by_a_camera_are_not_linked_by_their_file_names(tmp_path, monkeypatch):
+    # forty unrelated photos IMG_1000.jpg ... IMG_1039.jpg: their titles (file names) were read as prompts,
+    # "img" and "jpg" shared by all, and 39 of the 40 were chained into one tree
+    a = _camera_roll(tmp_path)
+    s = I.infer(a)
+    assert (s["considered"], s["parents_found"], s["no_part"]) == (40, 0, {})  # each takes part by its picture
+    assert I.inferred_edges(a).height == 0
+    # a real title, or a prompt beside a file-name title, is still text
+    ingest_records(a, [{"id": "media:p1", "source": "media", "title": "IMG_2000.jpg", "created_at": _t(20),
+                        "prompt": "a lighthouse on a cliff in a storm, oil painting"},
+                       {"id": "media:p2", "source": "media", "title": "a lighthouse on a cliff in a storm, oil "
+                        "painting, at dawn", "created_at": _t(21)}])
+    I.infer(a)
+    assert I.inferred_edges(a).select("child", "parent").rows() == [("media:p2", "media:p1")]
+    assert I._archive_posts(a).filter(pl.col("id") == "media:p1")["text"].to_list() == [
+        "a lighthouse on a cliff in a storm, oil painting"]
