@@ -739,10 +739,14 @@ def _similar_only(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, 
     subjects that end in their usual "cinematic lighting, highly detailed, 8k" with up to 0.98.
     On the simulator's truth such links are 0.1% of the true ones.
     """
-    keep = jac > 0
-    both = np.flatnonzero(keep & (P.nstyle[c] > 0) & (P.nstyle[p] > 0))
-    if both.size:  # the shared words may all be style words: count the shared subject words
-        keep[both] = _shared(P.subject_sets, P.nsubject, c[both], p[both]) > 0
+    # a prompt of style terms and function words alone has no subject to share
+    keep = (jac > 0) & (P.nsubject[c] > 0) & (P.nsubject[p] > 0)
+    # the shared words may all be style terms or function words ("a", "on", "the": an author's unrelated
+    # prompts were linked at up to 0.96 by them when neither had a style term): count the shared subject
+    # words (two equal sets share their whole subject)
+    check = np.flatnonzero(keep & (jac < 1.0))
+    if check.size:
+        keep[check] = _shared(P.subject_sets, P.nsubject, c[check], p[check]) > 0
     if not keep.all() and fingerprints is not None:
         rest = np.flatnonzero(~keep)
         _, _, vis = visual_pairs(fingerprints, P.ids, child=c[rest], parent=p[rest])
