@@ -112,14 +112,19 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             bar.update(task, description=f"infer: {stage}")
 
         if refit:
+            from archive.paths import data_dir
+            from lineage.infer import WEIGHTS_FILE
+
             doc = fit(out=weights, progress=progress)
             mean = doc["report"]["evaluation"]["mean"]
+            # where the file went: the shipped one lives in the package's data folder, not ./data
+            where = str(Path(weights).resolve() if weights is not None else data_dir() / WEIGHTS_FILE)
             if as_json:
-                emit_json({"weights": str(weights or "data/inference_weights.json"), **mean})
+                emit_json({"weights": where, **mean})
             else:
-                console.print(f"fitted {len(doc['coef'])} weights; on unseen settings: parent "
+                console.print(f"fitted {len(doc['coef'])} weights into {where}; on unseen settings: parent "
                               f"{_f(mean['parent_accuracy'])} (baseline {_f(mean['baseline_parent_accuracy'])}), "
-                              f"ECE {_f(mean['ece'])}")
+                              f"ECE {_f(mean['ece'])}", markup=False, highlight=False)
             return
         w = load_weights(weights)
         if evaluate:

@@ -206,6 +206,13 @@ def test_fit_still_runs_with_the_archive_in_the_environment(tmp_path, monkeypatc
     monkeypatch.setenv("REMIX_ARCHIVE", str(tmp_path / "a"))
     out = run("infer", "--fit", "--weights", str(tmp_path / "w.json"))
     assert out.exit_code == 0 and len(seen) == 1, out.output
+    assert f"fitted 0 weights into {tmp_path / 'w.json'}" in flat(out.output)
+    # --json named "data/inference_weights.json", a path relative to wherever the user stood; it is the
+    # package's data folder
+    from archive.paths import data_dir
+
+    got = json.loads(run("infer", "--fit", "--json").output)
+    assert got["weights"] == str(data_dir() / I.WEIGHTS_FILE) and got["ece"] == 0.03
 
 
 def test_a_long_list_says_it_shows_only_part(tmp_path):
