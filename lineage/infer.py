@@ -362,7 +362,9 @@ class _Groups:
 
     ``key`` is packed with the row's rank (< 2**24) in one uint64 (its top 40 bits): one sort
     instead of a two-key lexsort. Keys that share their top 40 bits merely add candidates,
-    which the score then weighs.
+    which the score then weighs. With ``t`` (every post's time, by global index) "the d-th
+    earlier row" of a child is counted back from the first row of its group at the child's
+    time: rows of the same time are never parents, so they take no place in the window.
     """
 
     def __init__(self, rows: np.ndarray, key: np.ndarray, t: np.ndarray | None = None) -> None:
