@@ -346,3 +346,16 @@ def test_prompts_of_function_words_alone_are_no_link():
     posts = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [T0, T0 + timedelta(hours=1), T0 + timedelta(hours=2)],
                           "text": ["of the", "of the", "the of a"], "author": ["@1", "@1", "@1"]})
     assert I.infer_frame(posts).edges.height == 0
+
+
+def test_min_confidence_zero_given_lists_every_link(tmp_path):
+    # `--min-confidence 0` listed nothing (0 was taken for "not given")
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [rec(1, 0, "a paper boat on a frozen lake, claymation"),
+                       rec(2, 1, "a paper boat on a frozen lake, claymation, noir"),
+                       rec(3, 2, "two robots in love on mars")])
+    run("infer", "--archive", str(a.path))
+    got = json.loads(run("infer", "--json", "--min-confidence", "0", "--archive", str(a.path)).output)
+    assert [(e["child"], e["parent"]) for e in got["edges"]] == [("t:2", "t:1")]
+    assert "t:2" in run("infer", "--min-confidence", "0", "--archive", str(a.path)).output
+    assert "edges" not in json.loads(run("infer", "--json", "--archive", str(a.path)).output)
