@@ -92,7 +92,10 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     from lineage.infer import infer, inferred_cut, inferred_edges, load_weights
     from lineage.infer_fit import fit
 
-    given = {"source": source, "since": since, "min_confidence": min_confidence > 0, "show_cut": show_cut,
+    # --min-confidence 0 given on the command line lists every link (the default 0 lists none)
+    listing = min_confidence > 0 or (click.get_current_context().get_parameter_source("min_confidence")
+                                     == ParameterSource.COMMANDLINE)
+    given = {"source": source, "since": since, "min_confidence": listing, "show_cut": show_cut,
              "full": full}
     if refit and evaluate:
         raise click.UsageError("--fit and --evaluate are two runs: --fit writes the weights, then "
@@ -160,7 +163,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     import polars as pl
 
     if as_json:
-        if min_confidence > 0:
+        if listing:
             rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence)
             summary["edges"] = rows.select("child", "parent", "confidence").sort("child").to_dicts()
         if show_cut:
@@ -168,7 +171,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         emit_json(summary)
         return
     console.print(_summary_line(summary, source=source, since=since))
-    if min_confidence > 0:
+    if listing:
         rows = (inferred_edges(arc).filter(pl.col("confidence") >= min_confidence)
                 .sort(["confidence", "child"], descending=[True, False]))
         t = Table(title=f"inferred links at confidence >= {min_confidence}" + _shown(rows.height),
