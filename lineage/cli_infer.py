@@ -213,6 +213,8 @@ def _summary_line(s: dict[str, Any], *, source: str | None, since: datetime | No
     table = (f"the archive keeps its {s['inferred_links']} inferred link{'s' if s['inferred_links'] != 1 else ''}"
              f" ({_pct(s['inferred_share_at_0_9'])} at confidence >= 0.9)" if s["inferred_links"]
              else "the archive holds no inferred link")
+    if s.get("posts") == 0:
+        return "the archive holds no post: nothing to infer (ingest some first, e.g. `archivist ingest jsonl FILE`)"
     if s["eligible"] == 0:
         scope = "".join(f" {x}" for x in (f"of source {source!r}" if source else "",
                                           f"created on or after {since:%Y-%m-%d %H:%M:%S} UTC" if since else "") if x)

@@ -1420,8 +1420,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     Returns the summary: of this run's posts ``considered = parents_found + no_parent`` (they start
     trees, the links the tree check cut included) ``+`` the counts of ``no_part`` (by reason), and
     ``share_at_0_9`` of the links found; of the whole table ``inferred_links`` and
-    ``inferred_share_at_0_9``, and ``cut_by_tree_check``; ``eligible`` (the posts in scope without a
-    declared parent), ``recomputed``, ``run_id``, ``store_version``.
+    ``inferred_share_at_0_9``, and ``cut_by_tree_check``; ``posts`` (the archive's, placeholders aside),
+    ``eligible`` (the posts in scope without a declared parent), ``recomputed``, ``run_id``, ``store_version``.
     ``since``: see :func:`since_time`.
     Raises :class:`~lineage.errors.LineageError` when the archive is read-only.
 
@@ -1543,6 +1543,7 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
         "considered": res.considered, "parents_found": n, "share_at_0_9": (hi / n) if n else None,
         "no_parent": res.considered - n - sum(summary["no_part"].values()),
         "cut_by_tree_check": cut.height, "recomputed": targets.height, "eligible": eligible.height,
+        "posts": posts.height,
         "inferred_links": m,
         "inferred_share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / m) if m else None,
         "run_id": run_id, "store_version": version,

@@ -148,7 +148,14 @@ def test_a_scope_with_no_post_says_so_not_nothing_new(tmp_path):
                                        f"nothing to consider; the archive keeps its {n} inferred links")
     empty = tmp_path / "empty"
     Archive.open(empty, create=True)
-    assert flat(run("infer", "--archive", str(empty)).output).startswith("no post lacks a declared parent")
+    assert flat(run("infer", "--archive", str(empty)).output).startswith("the archive holds no post: nothing to infer")
+    # every post declared: nothing lacks a parent
+    decl = Archive.open(tmp_path / "decl", create=True)
+    ingest_records(decl, [rec(1, 0, "a red fox in snow"), rec(2, 1, "a red fox in snow at dusk", parents=["t:1"])])
+    I.infer(decl)  # t:1 is a root: considered once; the rerun finds t:1 unchanged
+    ingest_records(decl, [rec(1, 0, "a red fox in snow", parents=["t:0"])])  # a placeholder parent now
+    out = flat(run("infer", "--archive", str(decl.path)).output)
+    assert out.startswith("no post lacks a declared parent: nothing to consider"), out
 
 
 def test_a_rerun_of_an_archive_where_nothing_linked_is_incremental(tmp_path):
