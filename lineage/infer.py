@@ -1497,6 +1497,17 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
                 start = "nothing"
             else:
                 start = times.get_column("created_at").min()
+    if start == "nothing" and prev_v == version:
+        # nothing changed since the last run, which answered for this very store version: its tables are
+        # this run's result, so nothing is written (a new version of inferred_edges would mark an
+        # `analyze --edges all` made since as stale)
+        out, cut = inferred_edges(arc), inferred_cut(arc)
+        m = out.height
+        return {"considered": 0, "parents_found": 0, "share_at_0_9": None, "no_part": {},
+                "cut_by_tree_check": cut.height, "no_parent": 0, "recomputed": 0, "eligible": eligible.height,
+                "posts": posts.height, "inferred_links": m,
+                "inferred_share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / m) if m else None,
+                "run_id": last_meta.get(RUN_KEY), "store_version": version}
     say("inferring")
     if start == "nothing":
         targets = eligible.head(0)

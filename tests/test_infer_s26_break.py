@@ -366,3 +366,25 @@ def test_min_confidence_zero_given_lists_every_link(tmp_path):
     assert [(e["child"], e["parent"]) for e in got["edges"]] == [("t:2", "t:1")]
     assert "t:2" in run("infer", "--min-confidence", "0", "--archive", str(a.path)).output
     assert "edges" not in json.loads(run("infer", "--json", "--archive", str(a.path)).output)
+
+
+def test_a_rerun_with_nothing_new_writes_nothing_and_the_analysis_stays_current(tmp_path):
+    # the rerun said "nothing new" but wrote new versions of inferred_edges and inferred_cut, so an
+    # `analyze --edges all` made in between was reported stale and redone from scratch
+    from lineage.stale import analysis_state
+
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, _stripped(25, 300), source="simulate")
+    first = I.infer(a)
+    assert run("analyze", "--edges", "all", "--archive", str(a.path)).exit_code == 0
+    assert analysis_state(a, edges="all").current
+    versions = (a.table_version("inferred_edges"), a.table_version("inferred_cut"))
+    s = I.infer(a)
+    assert (a.table_version("inferred_edges"), a.table_version("inferred_cut")) == versions
+    assert analysis_state(a, edges="all").current
+    assert (s["recomputed"], s["inferred_links"], s["run_id"]) == (0, first["inferred_links"], first["run_id"])
+    assert "nothing new to consider" in flat(run("infer", "--archive", str(a.path)).output)
+    # a change is still a run: a new post is inferred and written
+    ingest_records(a, [{**_stripped(25, 300)[-1], "id": "simulate:new", "created_at": "2026-11-01T00:00:00Z",
+                        "fetched_at": "2026-11-02T00:00:00Z"}], source="simulate")
+    assert I.infer(a)["recomputed"] == 1 and a.table_version("inferred_edges") > versions[0]
