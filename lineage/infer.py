@@ -1421,7 +1421,9 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     trees, the links the tree check cut included) ``+`` the counts of ``no_part`` (by reason), and
     ``share_at_0_9`` of the links found; of the whole table ``inferred_links`` and
     ``inferred_share_at_0_9``, and ``cut_by_tree_check``; ``posts`` (the archive's, placeholders aside),
-    ``eligible`` (the posts in scope without a declared parent), ``recomputed``, ``run_id``, ``store_version``.
+    ``eligible`` (the posts in scope without a declared parent), ``recomputed``, ``run_id`` (the run whose
+    tables stand: a run that finds nothing changed since the last one, at the same store version, writes
+    nothing), ``store_version``.
     ``since``: see :func:`since_time`.
     Raises :class:`~lineage.errors.LineageError` when the archive is read-only.
 
