@@ -388,3 +388,49 @@ def test_a_rerun_with_nothing_new_writes_nothing_and_the_analysis_stays_current(
     ingest_records(a, [{**_stripped(25, 300)[-1], "id": "simulate:new", "created_at": "2026-11-01T00:00:00Z",
                         "fetched_at": "2026-11-02T00:00:00Z"}], source="simulate")
     assert I.infer(a)["recomputed"] == 1 and a.table_version("inferred_edges") > versions[0]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reruns_after_hostile_ingests_equal_a_full_run(seed, tmp_path):
+    # posts in random order (back-filled history), a third of them with hour-rounded times (ties), then
+    # later observations that correct dates (earlier or later), add declared links, or edit prompts:
+    # after each ingest every inferred parent is earlier, and at the end both tables equal a full run
+    import copy
+    import random
+
+    rng = random.Random(seed)
+    recs = simulate(SimParams(seed=seed, posts=300, self_remix=0.2, repost=0.1, attachment=0.5))[0]
+    for r in recs:
+        if rng.random() < 0.7:
+            r.pop("parents", None)
+        r["fetched_at"] = "2026-09-01T00:00:00Z"
+        if rng.random() < 0.3:
+            r["created_at"] = r["created_at"][:13] + ":00:00Z"
+    rng.shuffle(recs)
+    times = sorted(r["created_at"] for r in recs)
+    upd = []
+    for r in rng.sample(recs, 12):
+        u = {**copy.deepcopy(r), "fetched_at": "2026-10-01T00:00:00Z"}
+        x = rng.random()
+        if x < 0.4:
+            u["created_at"] = rng.choice(times)
+        elif x < 0.7:
+            u["parents"] = [{"id": rng.choice(recs)["id"]}]
+        else:
+            u["prompt"] = (u.get("prompt") or "") + " noir"
+        upd.append(u)
+    batches = [recs[:100], recs[100:220], recs[220:], upd]
+    inc = Archive.open(tmp_path / "inc", create=True)
+    for b in batches:
+        ingest_records(inc, b, source="simulate")
+        I.infer(inc)
+        t = dict(zip(inc.posts()["id"], inc.posts()["created_at"]))
+        got = inc.edges(edges="all").filter(pl.col("evidence") == "inferred")
+        assert got.height and all(t[p] < t[c] for c, p in got.select("child", "parent").iter_rows())
+    full = Archive.open(tmp_path / "full", create=True)
+    for b in batches:
+        ingest_records(full, b, source="simulate")
+    I.infer(full)
+    cols = ["child", "parent", "confidence", "features"]
+    for table in (I.inferred_edges, I.inferred_cut):
+        assert_frame_equal(table(inc).select(cols).sort("child"), table(full).select(cols).sort("child"))
