@@ -994,7 +994,8 @@ class Archive:
         """Inferred links valid for this pin, as edge rows (``evidence == "inferred"``), and the table version.
 
         A link is dropped where its child now has a declared or C2PA parent (declared links
-        always win) or where either end does not exist at the pin.
+        always win), where either end does not exist at the pin, or where its parent is no longer
+        created strictly earlier than its child (a date corrected since ``archivist infer`` ran).
         """
         iv = self.table_version("inferred_edges")
         schema = {"child": pl.String, "parent": pl.String, "relation": pl.String, "evidence": pl.String,
@@ -1002,10 +1003,12 @@ class Archive:
         if iv < 0:
             return pl.DataFrame(schema=schema), iv
         inf = pl.read_delta(str(self.path / "inferred_edges"), columns=["child", "parent", "confidence"])
-        posts = self._view("posts", None, (version, t)).filter(~pl.col("placeholder")).get_column("id")
+        when = self._view("posts", None, (version, t)).filter(~pl.col("placeholder")).select("id", "created_at")
         declared = self._view("edges", None, (version, t)).get_column("child")
-        inf = inf.filter(pl.col("child").is_in(posts.implode()), pl.col("parent").is_in(posts.implode()),
-                         ~pl.col("child").is_in(declared.implode()))
+        inf = (inf.filter(~pl.col("child").is_in(declared.implode()))
+               .join(when.rename({"id": "child", "created_at": "_tc"}), on="child", how="inner")
+               .join(when.rename({"id": "parent", "created_at": "_tp"}), on="parent", how="inner")
+               .filter(pl.col("_tp") < pl.col("_tc")).sort("child"))
         return inf.select("child", "parent", relation=pl.lit("remix"), evidence=pl.lit("inferred"),
                           confidence="confidence", rank=pl.lit(0, dtype=pl.Int64)).cast(schema), iv  # type: ignore
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,16 +23,36 @@ _KEYS = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy
 
 def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
     """``--since``: a date (YYYY-MM-DD, midnight UTC) or an RFC 3339 time, parsed before any work."""
-    from archive.record import parse_time
+    from lineage.errors import LineageError
+    from lineage.infer import since_time
 
     if value is None:
         return None
-    v = value.strip()
     try:
-        return parse_time(v if "T" in v or " " in v else f"{v}T00:00:00Z")
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date: give YYYY-MM-DD or an RFC 3339 time "
-                                 "(2026-06-01T12:00:00Z)") from None
+        return since_time(value)
+    except LineageError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+def _confidence(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """``--min-confidence``: a number in 0..1 (``nan`` passes FloatRange, and would list nothing)."""
+    if value != value:
+        raise click.BadParameter("nan is not a confidence: give a number from 0 to 1")
+    return value
+
+
+#: options that only a plain run uses: with --evaluate or --fit they would be ignored without a word
+_RUN_ONLY = {"source": "--source", "since": "--since", "min_confidence": "--min-confidence",
+             "show_cut": "--show-cut", "full": "--full"}
+
+
+def _refuse_ignored(mode: str, given: dict[str, Any]) -> None:
+    ignored = [flag for name, flag in _RUN_ONLY.items() if given.get(name)]
+    if ignored:
+        raise click.UsageError(f"{', '.join(ignored)} do{'es' if len(ignored) == 1 else ''} not apply to {mode} "
+                               f"({'it evaluates every post of the archive' if mode == '--evaluate' else 'it fits on simulated archives'}); "
+                               f"run `archivist infer` with {'it' if len(ignored) == 1 else 'them'} instead, or leave "
+                               f"{'it' if len(ignored) == 1 else 'them'} out")
 
 
 def _f(v: Any) -> str:
@@ -42,7 +63,7 @@ def _f(v: Any) -> str:
 @click.option("--source", default=None, help="Only give parents to posts of this source (candidates: every post).")
 @click.option("--since", default=None, metavar="DATE", callback=_since,
               help="Only give parents to posts created on or after DATE (YYYY-MM-DD or an RFC 3339 time).")
-@click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+@click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1), callback=_confidence,
               help="List the links at least this sure (every link is stored with its confidence, and "
                    "--edges all reads them all).")
 @click.option("--show-cut", is_flag=True,
@@ -71,6 +92,20 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     from lineage.infer import infer, inferred_cut, inferred_edges, load_weights
     from lineage.infer_fit import fit
 
+    # --min-confidence 0 given on the command line lists every link (the default 0 lists none)
+    listing = min_confidence > 0 or (click.get_current_context().get_parameter_source("min_confidence")
+                                     == ParameterSource.COMMANDLINE)
+    given = {"source": source, "since": since, "min_confidence": listing, "show_cut": show_cut,
+             "full": full}
+    if refit and evaluate:
+        raise click.UsageError("--fit and --evaluate are two runs: --fit writes the weights, then "
+                               "`archivist infer --evaluate --weights PATH` measures them on this archive")
+    if refit or evaluate:
+        _refuse_ignored("--fit" if refit else "--evaluate", given)
+    if refit and click.get_current_context().get_parameter_source("archive_path") == ParameterSource.COMMANDLINE:
+        raise click.UsageError("--fit does not read an archive (it fits on simulated archives): leave out "
+                               "--archive, or run `archivist infer --evaluate --archive PATH` to measure the "
+                               "weights on it")
     show = not as_json and err_console.is_terminal
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
                   console=err_console, disable=not show, transient=True) as bar:
@@ -80,17 +115,22 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             bar.update(task, description=f"infer: {stage}")
 
         if refit:
+            from archive.paths import data_dir
+            from lineage.infer import WEIGHTS_FILE
+
             doc = fit(out=weights, progress=progress)
             mean = doc["report"]["evaluation"]["mean"]
             media = doc["report"]["evaluation_with_media"]["mean"]
+            # where the file went: the shipped one lives in the package's data folder, not ./data
+            where = str(Path(weights).resolve() if weights is not None else data_dir() / WEIGHTS_FILE)
             if as_json:
-                emit_json({"weights": str(weights or "data/inference_weights.json"), **mean, "with_media": media})
+                emit_json({"weights": where, **mean, "with_media": media})
             else:
-                console.print(f"fitted {len(doc['coef'])} weights; on unseen settings: parent "
+                console.print(f"fitted {len(doc['coef'])} weights into {where}; on unseen settings: parent "
                               f"{_f(mean['parent_accuracy'])} (baseline {_f(mean['baseline_parent_accuracy'])}), "
                               f"tree membership {_f(mean['tree_accuracy'])}, ECE {_f(mean['ece'])}; with every "
                               f"post's picture fingerprinted: parent {_f(media['parent_accuracy'])}, tree membership "
-                              f"{_f(media['tree_accuracy'])}, ECE {_f(media['ece'])}")
+                              f"{_f(media['tree_accuracy'])}, ECE {_f(media['ece'])}", markup=False, highlight=False)
             return
         w = load_weights(weights)
         if evaluate:
@@ -126,42 +166,70 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     import polars as pl
 
     if as_json:
-        if min_confidence > 0:
+        if listing:
             rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence)
             summary["edges"] = rows.select("child", "parent", "confidence").sort("child").to_dicts()
         if show_cut:
             summary["cut"] = inferred_cut(arc).select("child", "parent", "confidence", "descendants").to_dicts()
         emit_json(summary)
         return
-    share = summary["share_at_0_9"]
-    no_part = ", ".join(f"{v} {k}" for k, v in summary["no_part"].items())
-    cut = summary.get("cut_by_tree_check", 0)
-    cut_note = (f"; {cut} link{'s' if cut != 1 else ''} cut by the tree check (the posts head "
-                "trees of their own; --show-cut lists them)" if cut else "")
-    if summary["recomputed"] == 0 and summary["parents_found"] and not summary["no_part"]:
-        console.print(f"nothing new to consider since the last run: the archive keeps its {summary['parents_found']}"
-                      f" inferred links ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9)"
-                      f"{cut_note}; --full recomputes every post")
-    else:
-        console.print(f"considered {summary['considered']} posts, parents found for {summary['parents_found']}"
-                      f" ({'–' if share is None else f'{share:.0%}'} at confidence >= 0.9)" + cut_note
-                      + (f"; no part: {no_part}" if no_part else ""))
-    if min_confidence > 0:
-        rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence).sort("confidence", descending=True)
-        t = Table(title=f"inferred links at confidence >= {min_confidence}", title_justify="left", min_width=40)
+    console.print(_summary_line(summary, source=source, since=since))
+    if listing:
+        rows = (inferred_edges(arc).filter(pl.col("confidence") >= min_confidence)
+                .sort(["confidence", "child"], descending=[True, False]))
+        t = Table(title=f"inferred links at confidence >= {min_confidence}" + _shown(rows.height),
+                  title_justify="left", min_width=40)
         for c in ("child", "parent", "confidence"):
             t.add_column(c)
-        for r in rows.head(50).iter_rows(named=True):
+        for r in rows.head(_LISTED).iter_rows(named=True):
             t.add_row(r["child"], r["parent"], f"{r['confidence']:.2f}")
         console.print(t)
     if show_cut:
         rows = inferred_cut(arc).sort("descendants", "child", descending=[True, False])
-        t = Table(title=f"links cut by the tree check ({rows.height})", title_justify="left", min_width=40)
+        t = Table(title=f"links cut by the tree check ({rows.height})" + _shown(rows.height),
+                  title_justify="left", min_width=40)
         for c in ("child (starts a tree)", "parent cut", "confidence", "descendants"):
             t.add_column(c)
-        for r in rows.head(50).iter_rows(named=True):
+        for r in rows.head(_LISTED).iter_rows(named=True):
             t.add_row(r["child"], r["parent"], f"{r['confidence']:.2f}", f"{r['descendants']:,}")
         console.print(t)
+
+
+#: rows a table of links shows (--json lists every one)
+_LISTED = 50
+
+
+def _shown(n: int) -> str:
+    return f", the first {_LISTED} of {n:,} (--json lists them all)" if n > _LISTED else ""
+
+
+def _pct(share: float | None) -> str:
+    return "–" if share is None else f"{share:.0%}"
+
+
+def _summary_line(s: dict[str, Any], *, source: str | None, since: datetime | None) -> str:
+    """The one-line summary: this run's posts (considered = parents found + no parent + no part), then
+    the archive's table when the run did not cover every post."""
+    cut = s.get("cut_by_tree_check", 0)
+    cut_note = (f"; {cut} link{'s' if cut != 1 else ''} cut by the tree check (the posts head "
+                "trees of their own; --show-cut lists them)" if cut else "")
+    table = (f"the archive keeps its {s['inferred_links']} inferred link{'s' if s['inferred_links'] != 1 else ''}"
+             f" ({_pct(s['inferred_share_at_0_9'])} at confidence >= 0.9)" if s["inferred_links"]
+             else "the archive holds no inferred link")
+    if s.get("posts") == 0:
+        return "the archive holds no post: nothing to infer (ingest some first, e.g. `archivist ingest jsonl FILE`)"
+    if s["eligible"] == 0:
+        scope = "".join(f" {x}" for x in (f"of source {source!r}" if source else "",
+                                          f"created on or after {since:%Y-%m-%d %H:%M:%S} UTC" if since else "") if x)
+        return f"no post{scope} lacks a declared parent: nothing to consider; {table}{cut_note}"
+    if s["considered"] == 0:
+        return f"nothing new to consider since the last run: {table}{cut_note}; --full recomputes every post"
+    no_part = ", ".join(f"{v} {k}" for k, v in s["no_part"].items())
+    line = (f"considered {s['considered']} post{'s' if s['considered'] != 1 else ''}, parents found for {s['parents_found']}"
+            f" ({_pct(s['share_at_0_9'])} at confidence >= 0.9), none for {s['no_parent']} (each starts a tree)")
+    if s["inferred_links"] != s["parents_found"]:  # links of posts this run did not look at are kept
+        line += f"; {table}"
+    return line + cut_note + (f"; no part: {no_part}" if no_part else "")
 
 
 #: registered by ``dashboard.cli.build_cli``

@@ -100,7 +100,7 @@ __all__ = [
     "METHOD_VERSION", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
     "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
     "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design", "TREE_CHECK_TERMS",
-    "tree_check", "tree_check_design", "inferred_cut", "why_cut",
+    "tree_check", "tree_check_design", "inferred_cut", "why_cut", "since_time",
 ]
 
 #: /3: style-term features and candidate bands, older same-word candidates, delay shape and
@@ -242,7 +242,7 @@ def load_fingerprints(archive_path: str | Path) -> pl.DataFrame | None:
     if not (p / "_delta_log").exists():
         return None
     fp = pl.read_delta(str(p), columns=["id", "pdq"]).drop_nulls()
-    return fp.filter(pl.col("pdq").str.len_chars() == 64)
+    return fp.filter(pl.col("pdq").str.contains(r"^[0-9a-fA-F]{64}$"))  # a malformed hash is no fingerprint
 
 
 def _pdq_words(pdq: pl.Series) -> np.ndarray:
@@ -259,7 +259,7 @@ def _popcount(x: np.ndarray) -> np.ndarray:
 
 
 def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_distance: int = 31,
-                 child: np.ndarray | None = None, parent: np.ndarray | None = None
+                 child: np.ndarray | None = None, parent: np.ndarray | None = None, t: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Visual similarity ``1 - hamming / 256`` of the best frame pair, for candidate pairs or new ones.
 
@@ -267,7 +267,10 @@ def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_dista
     scores those pairs (NaN where either post has no fingerprint); without them it
     finds candidate pairs whose best frames are within ``max_distance`` bits, by
     multi-index hashing (eight 32-bit blocks: pairs within 7 bits always share a
-    block; the rest are found when they happen to). The one place that knows the
+    block; the rest are found when they happen to), each post paired with the
+    :data:`PER_BUCKET` posts before it in a block's bucket (``t``, the posts' times in
+    index order: before the first post of its time, so a batch of pictures posted at one
+    instant does not fill the window). The one place that knows the
     fingerprint format, so a faster index can replace it.
     Returns ``(child, parent, similarity)``; pairs found are not yet ordered in time.
 
@@ -289,12 +292,22 @@ def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_dista
         assert parent is not None
         return child, parent, _best_frame_similarity(pos, words, ids.len(), child, parent)
     cs, ps = [], []
+    m = pos.shape[0]
     for blk in range(8):
         key = (words[:, blk // 2] >> np.uint64(32 * (blk % 2))) & _MAX32
         order = np.lexsort((pos, key))
+        sk = key[order]
+        if t is None:
+            base = np.arange(m)
+        else:  # the first row of each run of one key and one time
+            st = t[pos[order]]
+            start = np.r_[True, (sk[1:] != sk[:-1]) | (st[1:] != st[:-1])] if m else np.zeros(0, dtype=bool)
+            base = np.maximum.accumulate(np.where(start, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
         for d in range(1, PER_BUCKET + 1):
-            a, b = order[d:], order[:-d]
-            same = (key[a] == key[b]) & (pos[a] != pos[b])
+            i = np.flatnonzero(base >= d)
+            j = base[i] - d
+            a, b = order[i], order[j]
+            same = (sk[i] == sk[j]) & (pos[a] != pos[b])
             cs.append(a[same])
             ps.append(b[same])
     if not cs:
@@ -371,10 +384,12 @@ class _Groups:
 
     ``key`` is packed with the row's rank (< 2**24) in one uint64 (its top 40 bits): one sort
     instead of a two-key lexsort. Keys that share their top 40 bits merely add candidates,
-    which the score then weighs.
+    which the score then weighs. With ``t`` (every post's time, by global index) "the d-th
+    earlier row" of a child is counted back from the first row of its group at the child's
+    time: rows of the same time are never parents, so they take no place in the window.
     """
 
-    def __init__(self, rows: np.ndarray, key: np.ndarray) -> None:
+    def __init__(self, rows: np.ndarray, key: np.ndarray, t: np.ndarray | None = None) -> None:
         self.rows = rows
         if rows.size and int(rows.max()) < (1 << 24):
             packed = (key.astype(np.uint64) >> np.uint64(24) << np.uint64(24)) | rows.astype(np.uint64)
@@ -391,6 +406,22 @@ class _Groups:
         start[1:] = self.skey[1:] != self.skey[:-1]
         first = np.maximum.accumulate(np.where(start, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
         self.grank = (np.arange(m) - first).astype(np.int32)
+        # rows of the group at the same time before each position (``t``, time order within a group): the
+        # "d-th earlier row" counts from the first row of the child's time, so a batch of posts sharing one
+        # timestamp does not fill the window with rows that cannot be parents (None: no such ties)
+        self.tgap: np.ndarray | None = None
+        if t is not None and m > 1:
+            ts = t[rows[self.order]]
+            tie = ~start[1:] & (ts[1:] == ts[:-1])
+            if tie.any():
+                tstart = np.r_[True, ~tie]
+                tfirst = np.maximum.accumulate(np.where(tstart, np.arange(m), 0))
+                self.tgap = (np.arange(m) - tfirst).astype(np.int32)
+                self.grank = self.grank - self.tgap  # rows of the group strictly earlier
+
+    def _base(self, a_pos: np.ndarray) -> np.ndarray:
+        """Sorted position of the first row of the group at the same time as each of ``a_pos``."""
+        return a_pos if self.tgap is None else a_pos - self.tgap[a_pos]
 
     def earlier(self, lo: int, hi: int, t: np.ndarray, depth: int, depths: list[int] | None = None
                 ) -> tuple[np.ndarray, np.ndarray]:
@@ -404,8 +435,9 @@ class _Groups:
         child = self.rows[j0:j1]
         cs, ps = [], []
         rank = self.grank[a_pos]
+        base = self._base(a_pos)
         for d in (depths if depths is not None else range(1, depth + 1)):
-            b_pos = a_pos - (rank if d == 0 else d)
+            b_pos = base - (rank if d == 0 else d)
             ok = b_pos >= 0
             b_pos = np.where(ok, b_pos, 0)
             par = self.rows[self.order[b_pos]]
@@ -425,7 +457,8 @@ class _Groups:
             return
         a_pos = self.inv[j0:j1]
         child = self.rows[j0:j1]
-        rank = self.grank[a_pos]
+        rank = self.grank[a_pos]  # rows of the group strictly earlier
+        a_pos = self._base(a_pos)  # counted from the first row of the child's time
         if depths is None:
             depths = list(range(1, out.shape[1] + 1))
         for col, d in enumerate(depths):
@@ -620,27 +653,27 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         s = P.sig[rows, band * ROWS:(band + 1) * ROWS].astype(np.uint64)
         key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
                                                           * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
-        bands.append(_Groups(rows, key))
+        bands.append(_Groups(rows, key, P.t))
     # STYLE_BANDS more buckets: one-row MinHash bands over the style terms (a remix that rewrote its
     # subject keeps them; two posts share band k with probability the Jaccard of their style sets)
     srows = np.nonzero(P.usable & (P.nstyle > 0))[0]
     if srows.size:
         for k in range(STYLE_BANDS):
-            bands.append(_Groups(srows, P.style_keys[srows, k]))
+            bands.append(_Groups(srows, P.style_keys[srows, k], P.t))
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
     # flagged groups (preferred at equal score by both cuts): the author's few latest posts, and older posts
     # with exactly the same words (an identical prompt's bucket holds its latest copies only)
     flagged: list[tuple[_Groups, list[int]]] = []
     if arows.size:
-        flagged.append((_Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24)),
+        flagged.append((_Groups(arows, P.author[arows].astype(np.uint64) << np.uint64(24), P.t),
                         list(range(1, PER_AUTHOR + 1))))
     trows = np.nonzero(P.usable & (P.ntok > 0))[0]
     if trows.size:
         tkey = pl.Series(P.sets[trows].tolist(), dtype=pl.String).hash(seed=20263).to_numpy()
-        flagged.append((_Groups(trows, tkey), DEEP_SAME_TEXT))
+        flagged.append((_Groups(trows, tkey, P.t), DEEP_SAME_TEXT))
     visual = None
     if fingerprints is not None:
-        vc, vp, _ = visual_pairs(fingerprints, P.ids)
+        vc, vp, _ = visual_pairs(fingerprints, P.ids, t=P.t)
         later = P.t[vc] > P.t[vp]
         c2 = np.where(later, vc, vp)
         p2 = np.where(later, vp, vc)
@@ -730,10 +763,14 @@ def _similar_only(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, 
     subjects that end in their usual "cinematic lighting, highly detailed, 8k" with up to 0.98.
     On the simulator's truth such links are 0.1% of the true ones.
     """
-    keep = jac > 0
-    both = np.flatnonzero(keep & (P.nstyle[c] > 0) & (P.nstyle[p] > 0))
-    if both.size:  # the shared words may all be style words: count the shared subject words
-        keep[both] = _shared(P.subject_sets, P.nsubject, c[both], p[both]) > 0
+    # a prompt of style terms and function words alone has no subject to share
+    keep = (jac > 0) & (P.nsubject[c] > 0) & (P.nsubject[p] > 0)
+    # the shared words may all be style terms or function words ("a", "on", "the": an author's unrelated
+    # prompts were linked at up to 0.96 by them when neither had a style term): count the shared subject
+    # words (two equal sets share their whole subject)
+    check = np.flatnonzero(keep & (jac < 1.0))
+    if check.size:
+        keep[check] = _shared(P.subject_sets, P.nsubject, c[check], p[check]) > 0
     if not keep.all() and fingerprints is not None:
         rest = np.flatnonzero(~keep)
         _, _, vis = visual_pairs(fingerprints, P.ids, child=c[rest], parent=p[rest])
@@ -1325,11 +1362,22 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
 
 
 # ---------------------------------------------------------------------------------------------- the archive
+#: A title that is a media file's name (what ``archivist ingest media`` gives a picture without a prompt or
+#: sidecar): "IMG_1000.jpg" and "IMG_1001.jpg" share the words "img" and "jpg", which say nothing of either.
+FILE_NAME_TITLE = (r"(?i)^[^/\\\n]+\.(jpe?g|png|webp|gif|bmp|tiff?|heic|heif|avif|jxl|mp4|m4v|mov|webm|mkv|avi"
+                   r"|mpe?g|3gp)$")
+
+
 def _archive_posts(arc: Any, source: str | None = None) -> pl.DataFrame:
+    """The posts inference reads: ``text`` is the prompt, else the title unless the title is only a media
+    file's name (:data:`FILE_NAME_TITLE`: such a post takes part by its picture alone)."""
     posts = arc.posts().filter(~pl.col("placeholder"))
+    no_prompt = pl.col("prompt").fill_null("").str.strip_chars() == ""
+    file_name = pl.col("title").fill_null("").str.strip_chars().str.contains(FILE_NAME_TITLE)
     # a record without fetched_at was observed when the store took it: a later created_at is from the future
     return posts.select("id", "source", "created_at", pl.coalesce("fetched_at", "observed_at").alias("fetched_at"),
-                        "author", "text", "views", "remixes", "content_hash")
+                        "author", pl.when(no_prompt & file_name).then(pl.lit("")).otherwise(pl.col("text")).alias("text"),
+                        "views", "remixes", "content_hash")
 
 
 def inferred_edges(arc: Any) -> pl.DataFrame:
@@ -1364,6 +1412,9 @@ RUN_KEY = "remix_archivist.infer_run"
 #: Key of the weights' digest (:func:`_weights_digest`) in the commit metadata of ``inferred_edges``: a
 #: run with other weights (``--weights``) than the last one recomputes every post.
 WEIGHTS_KEY = "remix_archivist.infer_weights"
+#: Key of the store version a run answered for, in the commit metadata of ``inferred_edges`` (the rows
+#: carry it too, but a run that found no link has none): the next run recomputes only what changed since.
+STORE_VERSION_KEY = "remix_archivist.infer_store_version"
 
 
 def _weights_digest(w: Weights) -> str:
@@ -1388,8 +1439,14 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     :data:`SCOPE_KEY`), as does a run with other weights than the last (:data:`WEIGHTS_KEY`)
     or after a run stopped between its two writes (:data:`RUN_KEY`). Every run checks every
     link again (:func:`tree_check`) and writes ``inferred_cut``, then ``inferred_edges``.
-    Returns the summary (``considered, parents_found, share_at_0_9, no_part, cut_by_tree_check,
-    recomputed, run_id, store_version``).
+    Returns the summary: of this run's posts ``considered = parents_found + no_parent`` (they start
+    trees, the links the tree check cut included) ``+`` the counts of ``no_part`` (by reason), and
+    ``share_at_0_9`` of the links found; of the whole table ``inferred_links`` and
+    ``inferred_share_at_0_9``, and ``cut_by_tree_check``; ``posts`` (the archive's, placeholders aside),
+    ``eligible`` (the posts in scope without a declared parent), ``recomputed``, ``run_id`` (the run whose
+    tables stand: a run that finds nothing changed since the last one, at the same store version, writes
+    nothing), ``store_version``.
+    ``since``: see :func:`since_time`.
     Raises :class:`~lineage.errors.LineageError` when the archive is read-only.
 
     >>> import tempfile
@@ -1397,8 +1454,6 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     >>> infer(Archive.open(tempfile.mkdtemp() + "/a", create=True))["parents_found"]
     0
     """
-    from archive.record import parse_time
-
     if arc.read_only:
         raise LineageError(f"the archive at {arc.path} is open read-only; inference writes inferred_edges")
     say = progress or (lambda s: None)
@@ -1411,8 +1466,7 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     if source is not None:
         eligible = eligible.filter(pl.col("source") == source)
     if since is not None:
-        t0 = parse_time(since if "T" in str(since) else f"{since}T00:00:00Z") if isinstance(since, str) else since
-        eligible = eligible.filter(pl.col("created_at") >= t0)
+        eligible = eligible.filter(pl.col("created_at") >= since_time(since))
     old = inferred_edges(arc)
     # the links of the last run before its tree check: the kept ones and the cut ones (both tables
     # from one run). Different run ids: a run stopped between its two writes; inferred_edges is still
@@ -1426,19 +1480,28 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     # a run restricted by source or since covers only its scope: it recomputes that scope, and the next
     # unrestricted run recomputes every post (the posts outside the scope were never looked at)
     restricted = source is not None or since is not None
-    last_partial = old.height > 0 and last_meta.get(SCOPE_KEY) == "partial"
+    last_partial = last_meta.get(SCOPE_KEY) == "partial"
     digest = _weights_digest(w)
-    if (not full and same_run and not restricted and not last_partial and old.height
-            and old.get_column("method").unique().to_list() == [w.version]
+    # the store version the last run answered for: its rows say it, and (since a run that found no link
+    # has no row) its commit metadata
+    prev_v = (int(old.get_column("store_version").max()) if old.height
+              else int(last_meta[STORE_VERSION_KEY]) if str(last_meta.get(STORE_VERSION_KEY, "")).isdigit()
+              else None)
+    if (not full and same_run and not restricted and not last_partial and prev_v is not None
+            and set(old.get_column("method").unique().to_list()) <= {w.version}
             and last_meta.get(WEIGHTS_KEY) == digest):  # links of other weights: every post again
-        prev_v = int(old.get_column("store_version").max())
         try:
-            before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash")
+            before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash",
+                                                                                   "created_at")
             before_edges = arc.edges(as_of=prev_v).select("child", "parent")
         except Exception:  # the older version can no longer be read (redaction): a full run
             before = None
         if before is not None:
             changed = posts.join(before, on=["id", "content_hash"], how="anti")
+            # a changed post counts from its time before the change too: a created_at corrected to later
+            # leaves the posts in between with a parent that is no longer earlier (and a full run would
+            # give them another)
+            was = before.join(posts, on=["id", "content_hash"], how="anti")
             gone = before.join(posts.select("id"), on="id", how="anti")
             before_decl = before_edges.get_column("child").unique()
             decl_changed = declared.to_frame().join(before_decl.to_frame(), on="child", how="anti")
@@ -1449,7 +1512,7 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
             moved = pl.concat([now_edges.join(before_edges, on=["child", "parent"], how="anti"),
                                before_edges.join(now_edges, on=["child", "parent"], how="anti")])
             counted = posts.filter(pl.col("remixes").is_not_null())
-            times = pl.concat([changed.select("created_at"),
+            times = pl.concat([changed.select("created_at"), was.select("created_at"),
                                posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at"),
                                counted.join(moved.select(id="parent").unique(), on="id").select("created_at")])
             if gone.height:
@@ -1458,6 +1521,17 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
                 start = "nothing"
             else:
                 start = times.get_column("created_at").min()
+    if start == "nothing" and prev_v == version:
+        # nothing changed since the last run, which answered for this very store version: its tables are
+        # this run's result, so nothing is written (a new version of inferred_edges would mark an
+        # `analyze --edges all` made since as stale)
+        out, cut = inferred_edges(arc), inferred_cut(arc)
+        m = out.height
+        return {"considered": 0, "parents_found": 0, "share_at_0_9": None, "no_part": {},
+                "cut_by_tree_check": cut.height, "no_parent": 0, "recomputed": 0, "eligible": eligible.height,
+                "posts": posts.height, "inferred_links": m,
+                "inferred_share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / m) if m else None,
+                "run_id": last_meta.get(RUN_KEY), "store_version": version}
     say("inferring")
     if start == "nothing":
         targets = eligible.head(0)
@@ -1493,15 +1567,45 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
                     metadata={RUN_KEY: run_id})
     arc.write_table("inferred_edges", out, mode="overwrite",
                     metadata={SCOPE_KEY: "partial" if restricted else "all", RUN_KEY: run_id,
-                              WEIGHTS_KEY: digest})
+                              WEIGHTS_KEY: digest, STORE_VERSION_KEY: str(version)})
+    # the counts of this run's posts reconcile: considered = parents_found + no_parent + the no_part
+    # reasons (a post whose link the tree check cut has no parent); the archive's whole table beside them
+    found = out.join(targets.select(child="id"), on="child", how="semi")
     summary = res.summary()
-    n = out.height
+    n, hi = found.height, int((found.get_column("confidence") >= 0.9).sum())
+    m = out.height
     summary.update({
-        "considered": res.considered, "parents_found": n, "cut_by_tree_check": cut.height,
-        "share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / n) if n else None,
-        "recomputed": targets.height, "run_id": run_id, "store_version": version,
+        "considered": res.considered, "parents_found": n, "share_at_0_9": (hi / n) if n else None,
+        "no_parent": res.considered - n - sum(summary["no_part"].values()),
+        "cut_by_tree_check": cut.height, "recomputed": targets.height, "eligible": eligible.height,
+        "posts": posts.height,
+        "inferred_links": m,
+        "inferred_share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / m) if m else None,
+        "run_id": run_id, "store_version": version,
     })
     return summary
+
+
+def since_time(since: datetime | str) -> datetime:
+    """The time ``since`` names, in UTC: a datetime (naive: UTC), a date ``YYYY-MM-DD`` (midnight UTC) or
+    an RFC 3339 time (without an offset: UTC). Raises :class:`~lineage.errors.LineageError` for anything else.
+
+    >>> since_time("2026-06-01"), since_time(datetime(2026, 6, 1, 12))
+    (datetime.datetime(2026, 6, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2026, 6, 1, 12, 0, tzinfo=datetime.timezone.utc))
+    >>> since_time("last tuesday")
+    Traceback (most recent call last):
+    lineage.errors.LineageError: 'last tuesday' is not a date: give YYYY-MM-DD or an RFC 3339 time (2026-06-01T12:00:00Z)
+    """
+    from archive.record import parse_time
+
+    if isinstance(since, datetime):
+        return since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since.astimezone(timezone.utc)
+    v = str(since).strip()
+    try:
+        return parse_time(v if "T" in v or " " in v else f"{v}T00:00:00Z").astimezone(timezone.utc)
+    except (ValueError, TypeError):
+        raise LineageError(f"{since!r} is not a date: give YYYY-MM-DD or an RFC 3339 time "
+                           "(2026-06-01T12:00:00Z)") from None
 
 
 def why(features: dict[str, Any] | None, confidence: float | None) -> str:

@@ -65,13 +65,15 @@ def test_infer_summary_json_and_min_confidence_list(stripped):
     assert out.exit_code == 0, out.output
     table = I.inferred_edges(Archive.open(stripped))
     n, hi = table.height, int((table["confidence"] >= 0.9).sum())
-    assert flat(out.output) == f"considered 500 posts, parents found for {n} ({hi / n:.0%} at confidence >= 0.9)"
+    assert flat(out.output) == (f"considered 500 posts, parents found for {n} ({hi / n:.0%} at confidence >= 0.9), "
+                                f"none for {500 - n} (each starts a tree)")
     # nothing new: the rerun says so rather than "considered 0 posts, parents found for N"
     out = run("infer", "--archive", arc)
     assert flat(out.output) == (f"nothing new to consider since the last run: the archive keeps its {n} inferred "
                                 f"links ({hi / n:.0%} at confidence >= 0.9); --full recomputes every post")
     got = json.loads(run("infer", "--json", "--min-confidence", "0.9", "--archive", arc).output)
-    assert got["parents_found"] == n and got["share_at_0_9"] == pytest.approx(hi / n)
+    assert got["inferred_links"] == n and got["inferred_share_at_0_9"] == pytest.approx(hi / n)
+    assert (got["considered"], got["parents_found"]) == (0, 0)  # nothing new: this run looked at no post
     sure = table.filter(pl.col("confidence") >= 0.9).sort("child")
     assert [e["child"] for e in got["edges"]] == sure["child"].to_list()
     assert [e["parent"] for e in got["edges"]] == sure["parent"].to_list()
@@ -203,7 +205,8 @@ def test_empty_and_roots_only_archives_through_the_cli(tmp_path):
                        rec(2, 5, "two robots in love on mars", author="@2"),
                        rec(3, 9, "an origami crane over a desert highway", author="@3")])
     out = run("infer", "--archive", str(roots))
-    assert flat(out.output) == "considered 3 posts, parents found for 0 (– at confidence >= 0.9)"
+    assert flat(out.output) == ("considered 3 posts, parents found for 0 (– at confidence >= 0.9), "
+                                "none for 3 (each starts a tree)")
     got = json.loads(run("analyze", "--edges", "all", "--json", "--archive", str(roots)).output)
     assert (got["inferred_links"], got["inferred_version"], got["trees"]) == (0, 0, 3)
     out = run("analyze", "--edges", "all", "--force", "--archive", str(roots))
