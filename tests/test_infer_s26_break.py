@@ -208,8 +208,9 @@ def test_fit_still_runs_with_the_archive_in_the_environment(tmp_path, monkeypatc
     import lineage.infer_fit as F
 
     seen = []
-    monkeypatch.setattr(F, "fit", lambda **k: seen.append(k) or {"coef": {}, "report": {"evaluation": {"mean": {
-        "parent_accuracy": 0.5, "baseline_parent_accuracy": 0.4, "ece": 0.03}}}})
+    mean = {"parent_accuracy": 0.5, "baseline_parent_accuracy": 0.4, "tree_accuracy": 0.8, "ece": 0.03}
+    monkeypatch.setattr(F, "fit", lambda **k: seen.append(k) or {"coef": {}, "report": {
+        "evaluation": {"mean": mean}, "evaluation_with_media": {"mean": mean}}})
     monkeypatch.setenv("REMIX_ARCHIVE", str(tmp_path / "a"))
     out = run("infer", "--fit", "--weights", str(tmp_path / "w.json"))
     assert out.exit_code == 0 and len(seen) == 1, out.output
