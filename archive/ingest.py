@@ -47,7 +47,7 @@ import pyarrow as pa
 from archive.errors import ArchiveError, IngestError, StoreError
 from archive.ingest_fast import check_line as _check_line
 from archive.ingest_fast import prepare as _prepare_fast
-from archive.record import EVIDENCE, KNOWN_FIELDS, RELATIONS, canonical_json, check, content_hash, reduced
+from archive.record import EVIDENCE, KNOWN_FIELDS, MAX_COUNT, RELATIONS, canonical_json, check, content_hash, reduced
 from archive.sources.jsonl import _WS, parse_record  # _WS: what JSON Lines strips around a line
 from archive.store import QUARANTINE_SCHEMA, RECORD_SCHEMA, RUN_SCHEMA, Archive
 
@@ -141,7 +141,7 @@ def _is_normal(rec: Any) -> bool:
         if type(metrics) is not dict:
             return False
         for x in metrics.values():
-            if x is not None and (type(x) is not int or x < 0):
+            if x is not None and (type(x) is not int or x < 0 or x > MAX_COUNT):
                 return False
     for key in ("consent", "provenance", "extra"):
         if key in rec and type(rec[key]) is not dict:

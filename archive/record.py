@@ -35,6 +35,7 @@ __all__ = [
     "EVIDENCE",
     "METRICS",
     "KNOWN_FIELDS",
+    "MAX_COUNT",
     "check",
     "content_hash",
     "canonical_json",
@@ -249,6 +250,8 @@ def check(rec: Any) -> tuple[dict | None, list[str]]:
             for k, x in metrics.items():
                 if x is not None and (isinstance(x, bool) or not isinstance(x, int) or x < 0):
                     reasons.append(f"metrics.{k}: must be a non-negative integer, got {x!r}")
+                elif x is not None and x > MAX_COUNT:  # the store's counts are 64-bit
+                    reasons.append(f"metrics.{k}: must be at most {MAX_COUNT:,} (a 64-bit count), got {x!r}")
             out["metrics"] = metrics
     for key in ("consent", "provenance", "extra"):
         v = rec.get(key)
@@ -269,6 +272,9 @@ def check(rec: Any) -> tuple[dict | None, list[str]]:
 
 
 #: what a redaction keeps of a record: enough for the lineage and the engagement series to survive
+#: The largest count a record's ``metrics`` may hold: the store keeps them as Int64.
+MAX_COUNT = (1 << 63) - 1
+
 REDACTION_KEEPS = ("id", "source", "created_at", "fetched_at", "parents", "metrics", "license", "consent")
 
 

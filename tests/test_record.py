@@ -94,3 +94,31 @@ def test_reingesting_anything_changes_nothing(batch, tmp_path_factory):
 def test_times_python_and_schema_agree(t):
     rec = {"id": "a:1", "source": "a", "created_at": t}
     assert (not check(rec)[1]) == VALIDATOR.is_valid(rec), t
+
+
+def test_a_count_beyond_64_bits_is_quarantined_not_a_crash(tmp_path):
+    # ingest_records (dicts from Python) raised OverflowError deep in the Arrow write for views of 10**30;
+    # `ingest jsonl` quarantined the same record. The checker and the fast path now both refuse it.
+    from archive.ingest import _is_normal, ingest_records
+    from archive.record import MAX_COUNT, check
+    from archive.store import Archive
+
+    base = {"id": "x:1", "source": "x", "created_at": "2026-01-01T00:00:00Z", "prompt": "hi"}
+    big, edge = dict(base, metrics={"views": MAX_COUNT + 1}), dict(base, id="x:2", metrics={"views": MAX_COUNT})
+    assert check(big)[1] == [f"metrics.views: must be at most {MAX_COUNT:,} (a 64-bit count), got {MAX_COUNT + 1}"]
+    assert not _is_normal(big) and _is_normal(edge) and check(edge)[1] == []
+    a = Archive.open(tmp_path / "a", create=True)
+    res = ingest_records(a, [big, edge])
+    assert (res.read, res.stored, res.quarantined) == (2, 1, 1) and res.reasons == {"metrics.views": 1}
+    assert a.records().get_column("views").to_list() == [MAX_COUNT]
+
+
+def test_the_schema_names_the_64_bit_limit_of_counts_too():
+    import jsonschema as js
+
+    from archive.record import MAX_COUNT, check
+
+    for k in ("views", "likes", "remixes", "comments", "shares"):
+        for x, ok in ((MAX_COUNT, True), (MAX_COUNT + 1, False)):
+            rec = {"id": "x:1", "source": "x", "created_at": "2026-01-01T00:00:00Z", "metrics": {k: x}}
+            assert js.Draft202012Validator(schema()).is_valid(rec) is ok and (check(rec)[1] == []) is ok
