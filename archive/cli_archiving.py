@@ -109,10 +109,10 @@ def snapshots_cmd(root: str, folder: Path | None, archive_path: Path | None, as_
         console.print(Text(f"no snapshots of {root} yet: make one with `archivist snapshot {root}`"))
         return
     t = Table(title=f"snapshots of {root}", title_justify="left")
-    for c in ("taken at", "store version", "posts", "added", "removed", "changed", "media", "bag"):
-        t.add_column(c, overflow="fold", justify="right" if c not in ("taken at", "bag") else "left")
-    for r in df.iter_rows(named=True):
-        t.add_row(str(r["taken_at"] or "")[:19], str(r["store_version"]), str(r["posts"]),
+    for c in ("taken at", "links", "store version", "posts", "added", "removed", "changed", "media", "bag"):
+        t.add_column(c, overflow="fold", justify="right" if c not in ("taken at", "links", "bag") else "left")
+    for r in df.iter_rows(named=True):  # added/removed: against the last bag with the same links
+        t.add_row(str(r["taken_at"] or "")[:19], r["edges"], str(r["store_version"]), str(r["posts"]),
                   *("" if r[k] is None else str(r[k]) for k in ("added", "removed", "changed")),
                   str(r["media_files"]), Text(Path(r["bag"]).name))
     print_table(t, ids=("bag",), drop=("removed", "changed", "media", "added", "store version"))

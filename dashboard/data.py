@@ -122,6 +122,9 @@ def views(arc: Archive, as_of: str | None = None, edges: str = "declared") -> Vi
 def inferred_why(arc: Archive) -> pl.DataFrame:
     """``id, confidence, why, cut`` of every inferred link and of every link the tree check cut
     (``cut`` True: the post has no inferred parent), with the sentence a person reads; memoised per run."""
+    from archive.shorten import cut as cut_text
+    from archive.shorten import one_line
+    from lineage.bidi import show_bidi
     from lineage.infer import inferred_cut, inferred_edges, why, why_cut
 
     def load() -> pl.DataFrame:
@@ -129,8 +132,11 @@ def inferred_why(arc: Archive) -> pl.DataFrame:
         cut = inferred_cut(arc)
         texts = [why(f, c) for f, c in zip(inf.get_column("features").to_list(),
                                            inf.get_column("confidence").to_list())]
-        texts += [why_cut(p, f, c, d) for p, f, c, d in cut.select("parent", "features", "confidence",
-                                                                    "descendants").iter_rows()]
+        # the cut parent's id is record text inside a sentence: one line, at most 80 characters, its bidi
+        # controls shown (an id holding U+202E would otherwise reverse the rest of the sentence, in the
+        # panel and in the tree's SVG hover label, which has no bidi isolate)
+        texts += [why_cut(show_bidi(cut_text(one_line(p), 80)), f, c, d)
+                  for p, f, c, d in cut.select("parent", "features", "confidence", "descendants").iter_rows()]
         return pl.DataFrame({"id": pl.concat([inf.get_column("child"), cut.get_column("child")]),
                              "confidence": pl.concat([inf.get_column("confidence"), cut.get_column("confidence")]),
                              "why": texts, "cut": [False] * inf.height + [True] * cut.height},

@@ -206,7 +206,7 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
     why = sub.get_column("why").to_list() if "why" in sub.columns else [None] * n
     inferred = np.array([w is not None for w in why], dtype=bool)
     if inferred.any():
-        hover = np.array([h + ("<br><i>" + html.escape(w, quote=False) + "</i>" if w else "")
+        hover = np.array([h + ("<br><i>" + html.escape(show_bidi(w), quote=False) + "</i>" if w else "")
                           for h, w in zip(hover.tolist(), why)], dtype=object)
     declared_lay = lay
     if inferred.any():  # two line traces: declared links solid, inferred ones dashed

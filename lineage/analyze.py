@@ -665,7 +665,10 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     versions, decay, n_edges = written["versions"], written["decay"], written["edges"]
     seconds = time.perf_counter() - t_start
     # the inferred links the measured graph holds (primary or not: every edge row with evidence "inferred")
-    inf = (all_edges.filter(pl.col("evidence") == "inferred").join(nodes.select(child="id"), on="child", how="semi")
+    from archive.export import made_by_infer
+
+    # (made_by_infer: a record's own "inferred" parent is what its source stated, not a link of `archivist infer`)
+    inf = (made_by_infer(archive, all_edges).join(nodes.select(child="id"), on="child", how="semi")
            if edge_set == "all" else all_edges.head(0))
     inferred = {"edges": [edge_set], "inferred_version": [inferred_version], "inferred_links": [inf.height],
                 "min_confidence": [inf.get_column("confidence").min() if inf.height else None]}

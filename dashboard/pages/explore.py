@@ -68,6 +68,12 @@ def depth_range(arc, root: str | None, as_of: str | None, edges: str = "declared
     return auto_depth(counts), max(1, max([d for d, _ in counts] or [1]))
 
 
+def node_depth(arc, node: str | None, as_of: str | None, edges: str = "declared") -> int:
+    """The generation of ``node`` in its tree with that edge set (0 when it is not in the archive)."""
+    hit = views(arc, as_of, edges).lineage.filter(pl.col("id") == node) if node else None
+    return int(hit.get_column("depth")[0] or 0) if hit is not None and hit.height else 0
+
+
 def _depth(arc, root: str | None, as_of: str | None, asked: int | None, edges: str = "declared") -> int:
     if not root:
         return 1
@@ -205,7 +211,8 @@ def next_state(state: dict, trigger: str | None, *, tree: str | None = None, dep
     elif trigger == "explore-asof":
         s["as_of"] = parse_as_of(as_of)
     elif trigger == "explore-edges":
-        s["edges"] = "all" if "all" in (edges or []) else "declared"
+        # another edge set is another tree: its depth is chosen again (the old one could fold the post read)
+        s.update(edges="all" if "all" in (edges or []) else "declared", depth=None)
     elif trigger == "explore-graph" and click:
         points = click.get("points") or []
         pid = points[0].get("customdata") if points else None
@@ -261,8 +268,9 @@ def on_action(tree, depth, size, as_of, click, _toggle, _reset, edges, state, pi
     if s == state:
         return no_update, no_update, no_update
     auto, deepest = depth_range(archive(), s.get("root"), s.get("as_of"), s.get("edges") or "declared")
-    if s.get("depth") is None:
-        s["depth"] = auto
+    if s.get("depth") is None:  # deep enough to draw the selected post (the slider can fold it again)
+        s["depth"] = min(deepest, max(auto, node_depth(archive(), s.get("node"), s.get("as_of"),
+                                                       s.get("edges") or "declared")))
     return (s, s["depth"] if s["depth"] != depth else no_update,
             deepest if s.get("root") != state.get("root") or s.get("as_of") != state.get("as_of")
             or s.get("edges") != state.get("edges") else no_update)

@@ -48,12 +48,15 @@ def card(value: str, label: str, href: str | None = None) -> html.Div:
 
 
 def link_counts(arc) -> dict[str, int]:
-    """Remix links by evidence: ``declared`` (and any other stated kind), ``c2pa``, ``inferred`` (in force)."""
-    # without inferred links the declared edges are all of them (no second lineage built and kept)
-    e = arc.edges(edges="all") if arc.table_version("inferred_edges") >= 0 else arc.edges()
-    got = dict(e.group_by("evidence").len().rows()) if e.height else {}
+    """Remix links by evidence: ``declared`` (and any other stated kind: a record's own ``inferred`` parent
+    too), ``c2pa``, ``inferred`` (the links of ``archivist infer`` in force)."""
+    from archive.export import made_by_infer
+
+    stated = arc.edges()
+    got = dict(stated.group_by("evidence").len().rows()) if stated.height else {}
     c2pa = int(got.pop("c2pa", 0))
-    inferred = int(got.pop("inferred", 0))
+    # without inferred links the declared edges are all of them (no second lineage built and kept)
+    inferred = made_by_infer(arc, arc.edges(edges="all")).height if arc.table_version("inferred_edges") >= 0 else 0
     return {"declared": int(sum(got.values())), "c2pa": c2pa, "inferred": inferred}
 
 

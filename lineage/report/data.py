@@ -102,6 +102,7 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
     from lineage.stale import MEASURE_COLS as _MEASURE_COLS
     from lineage.decay import activity, branching_decay, fidelity_by_depth, fit_fidelity
 
+    from archive.export import made_by_infer
     from lineage.analyze import inferred_note
 
     tree = archive.tree(post_id, as_of=as_of, edges=edges)
@@ -165,7 +166,8 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
              "mean_root_drift": t["mean_root_drift"], "mean_retention": t["mean_retention"],
              "structural_virality": t["structural_virality"], "redacted": int(nodes.get_column("redacted")
                                                                              .fill_null(False).sum())}
-    inf = tree.edges.filter(pl.col("evidence") == "inferred")
+    # the links of `archivist infer` (a record's own "inferred" parent is what its source stated)
+    inf = made_by_infer(archive, tree.edges, as_of)
     note = inferred_note(inf.height, inf.get_column("confidence").min()) if edges == "all" else None
     title = f"How “{_short(root_row['text'], 70) or tree.root}” mutated" + (" (lineage partly inferred)" if note else "")
     data = ReportData(scope="tree", root=tree.root, title=title, facts=facts, sentences=[], nodes=nd,

@@ -1,0 +1,178 @@
+"""What shows or exports inferred links, broken as a new user would: hostile ids in the "why" text,
+the explorer's toggle, snapshots of both edge sets, and links a record itself calls inferred.
+
+One small archive (:func:`build`): a chain of six posts with no declared links whose prompts hold
+markup, one id holding a right-to-left override, markup and a line break, and a tree of stated
+links (declared, C2PA, and one the record itself marks ``evidence: "inferred"``). ``infer`` runs
+with a strict tree check (a link whose child heads two or more posts is cut), so it has inferred
+links and cut ones.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+from pathlib import Path
+
+import networkx as nx
+import polars as pl
+import pytest
+from dash._callback_context import context_value
+from dash._utils import AttributeDict
+
+from archive.ingest import ingest_records
+from archive.snapshot import list_snapshots, read_bag_info, snapshot
+from archive.store import Archive
+from lineage.infer import infer, inferred_cut, inferred_edges, load_weights
+
+BASE = "a corgi surfing a giant wave at golden hour on 35mm film with warm light"
+EVIL = "jsonl:\u202eevil <b>x</b>\nnl"  # an id with a right-to-left override, markup and a line break
+CHAIN = ["jsonl:k0", EVIL, "jsonl:k2", "jsonl:k3", "jsonl:k4", "jsonl:k5"]
+OTHER = "a lighthouse in a storm painted in thick oil"
+
+
+def records() -> list[dict]:
+    """The chain (each post adds three words to the one before) and the tree of stated links."""
+    recs = [{"id": i, "source": "jsonl", "created_at": f"2026-05-01T1{k}:00:00Z", "author": "same",
+             "prompt": BASE + " " + " ".join(f"w{j}" for j in range(3 * k)) + " <img src=x onerror=alert(1)>"}
+            for k, i in enumerate(CHAIN)]
+    t = "2026-04-0{}T10:00:00Z"
+    recs += [{"id": "d:1", "source": "d", "created_at": t.format(1), "prompt": OTHER},
+             {"id": "d:2", "source": "d", "created_at": t.format(2), "prompt": OTHER + " again", "parents": ["d:1"]},
+             {"id": "d:3", "source": "d", "created_at": t.format(3), "prompt": OTHER + " signed",
+              "parents": [{"id": "d:1", "evidence": "c2pa"}]},
+             {"id": "d:4", "source": "d", "created_at": t.format(4), "prompt": OTHER + " guessed",
+              "parents": [{"id": "d:1", "evidence": "inferred", "confidence": 0.4}]}]
+    return recs
+
+
+def build(path: Path) -> Archive:
+    a = Archive.open(path, create=True)
+    ingest_records(a, records(), source="jsonl")
+    infer(a, weights=dataclasses.replace(load_weights(), tree_check={"bias": 1.0, "log_descendants": -1.0}))
+    return a
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("s26") / "archive"
+    a = build(path)
+    # what the tests below rely on: the chain's links, and a cut link whose parent is the hostile id
+    assert inferred_edges(a).select("child", "parent").sort("child").rows() == [
+        ("jsonl:k4", "jsonl:k3"), ("jsonl:k5", "jsonl:k4")]
+    assert ("jsonl:k2", EVIL) in inferred_cut(a).select("child", "parent").rows()
+    return path
+
+
+@pytest.fixture(scope="module")
+def app(store):
+    from dashboard.app import create_app
+
+    return create_app(store)
+
+
+@pytest.fixture()
+def actx(app):
+    with app.server.app_context():
+        yield importlib.import_module("dashboard.pages.explore"), importlib.import_module("dashboard.pages.overview")
+
+
+def test_why_of_a_cut_link_cannot_reorder_or_break_its_sentence(store, actx):
+    """`archivist dashboard` on this archive, /explore?node=jsonl:k2&edges=all: the why text held the cut
+    parent's id raw, so its U+202E reversed the rest of the sentence in the panel and in the hover label
+    (the SVG label has no bidi isolate; the hover lost its first line) and its line break split it."""
+    from dashboard.data import inferred_why
+    from dashboard.figures import tree_figure
+
+    explore, _ = actx
+    arc = Archive.open(store)
+    why = inferred_why(arc).filter(pl.col("id") == "jsonl:k2").get_column("why")[0]
+    assert "\u202e" not in why and "\n" not in why
+    assert "cut the link to jsonl:⟨U+202E⟩evil <b>x</b> nl (confidence " in why
+    tree, drift = explore.tree_and_drift(arc, "jsonl:k2", None, "all")
+    assert tree.root == "jsonl:k2" and tree.nodes.filter(pl.col("id") == "jsonl:k2").get_column("why")[0] == why
+    # the tree figure escapes it and shows bidi controls, whatever why text it is given
+    fig = tree_figure(tree.nodes.with_columns(why=pl.lit("cut the link to a\u202eb <i>")), root="jsonl:k2")
+    hover = next(t for t in fig.data if t.name == "posts").hovertext[0]
+    assert "\u202e" not in hover and "a⟨U+202E⟩b &lt;i&gt;" in hover
+
+
+def test_showing_inferred_links_chooses_the_depth_again_so_the_post_read_stays_drawn(actx):
+    """/explore?node=jsonl:k5 (a one-post declared tree, depth 1), then tick "show inferred links": the
+    depth 1 of the declared tree was kept, so jsonl:k5 (generation 2 with inferred links) was folded
+    away: "3 posts in this tree; 2 drawn, 1 folded", the post being read not drawn."""
+    explore, _ = actx
+    state = {"root": "jsonl:k5", "node": "jsonl:k5", "depth": 1, "edges": "declared", "size": "views",
+             "as_of": None, "collapsed": [], "expanded": [], "compare": None}
+    assert explore.next_state(state, "explore-edges", edges=["all"])["depth"] is None
+    token = context_value.set(AttributeDict(triggered_inputs=[{"prop_id": "explore-edges.value", "value": ["all"]}]))
+    try:
+        s, depth, deepest = explore.on_action(None, 1, "views", None, None, None, None, ["all"], state, "node", [])
+    finally:
+        context_value.reset(token)
+    assert s["edges"] == "all" and s["depth"] == depth == deepest == 2
+    fig, caption, _ = explore.draw_tree(s)
+    assert "jsonl:k5" in list(next(t for t in fig.data if t.name == "posts").customdata)
+    assert any(t.name == "selected" for t in fig.data)
+
+
+def test_overview_counts_only_the_links_of_archivist_infer_as_inferred(store, actx):
+    """A record may state its own parent with evidence "inferred" (the record schema allows it): the
+    overview counted it under "inferred links (archivist infer)" (2, the inferred_edges table holds 1
+    in force... here 2 of 3) instead of with the links the sources state."""
+    _, overview = actx
+    a = Archive.open(store)
+    assert overview.link_counts(a) == {"declared": 2, "c2pa": 1, "inferred": inferred_edges(a).height}
+
+
+def test_a_records_own_inferred_parent_is_not_passed_off_as_a_link_of_archivist_infer(store, tmp_path):
+    """`archivist snapshot d:1 --edges all`: inferred_edges.jsonl listed d:4's stated link with method and
+    features null, as if `archivist infer` had made it; `archivist report d:1 --edges all` said it
+    "includes 1 inferred link ... reconstructed by `archivist infer`" though the tree holds none."""
+    from lineage.report import report_data
+
+    a = Archive.open(store)
+    bag = snapshot(a, "d:1", out=tmp_path, edges="all")
+    assert (bag / "data" / "inferred_edges.jsonl").read_text("utf-8") == ""
+    assert read_bag_info(bag)["Remix-Inferred-Edges"] == "0"
+    # the stated link itself is kept, with the source's evidence and confidence
+    g = nx.read_graphml(bag / "data" / "tree.graphml")
+    assert {k: v for k, v in g.edges["d:1", "d:4"].items() if k in ("evidence", "confidence")} == {
+        "evidence": "inferred", "confidence": 0.4}
+    assert report_data(a, "d:1", edges="all").inferred is None
+    chain = snapshot(a, "jsonl:k5", out=tmp_path / "chain", edges="all")
+    lines = [json.loads(x) for x in (chain / "data" / "inferred_edges.jsonl").read_text("utf-8").splitlines()]
+    assert [(r["child"], r["parent"]) for r in lines] == [("jsonl:k4", "jsonl:k3"), ("jsonl:k5", "jsonl:k4")]
+    assert all(r["method"] and r["features"] for r in lines)
+    assert report_data(a, "jsonl:k5", edges="all").inferred.startswith("includes 2 inferred links")
+
+
+def test_analysis_with_inferred_links_counts_only_those_of_archivist_infer(tmp_path):
+    """`archivist analyze --edges all` then `archivist report --edges all`: the archive report's "includes
+    N inferred links" counted the record's own inferred parent as one of archivist infer's."""
+    from lineage.analyze import analyze
+    from lineage.stale import analysis_state
+
+    a = build(tmp_path / "archive")
+    analyze(a, edges="all", n_boot=10)
+    assert analysis_state(a, edges="all").inferred_links == inferred_edges(a).height == 2
+
+
+def test_snapshots_are_compared_with_the_last_one_of_the_same_links(store, tmp_path):
+    """`archivist snapshot jsonl:k5 --edges all`, then `archivist snapshot jsonl:k5`, then
+    `archivist snapshots jsonl:k5`: the list did not show the all-links bag (filed under that tree's
+    root, jsonl:k3) and, for a root whose folders held both kinds, compared a declared bag with an
+    all-links one ("removed 2": nothing was removed, the links differ)."""
+    a = Archive.open(store)
+    (a.path / "snapshots").mkdir(exist_ok=True)
+    first = snapshot(a, "jsonl:k3", edges="all")  # jsonl:k3 heads the tree of inferred links: 3 posts
+    declared = snapshot(a, "jsonl:k3")  # the declared tree of jsonl:k3: 1 post
+    again = snapshot(a, "jsonl:k3", edges="all")
+    alone = snapshot(a, "jsonl:k5")  # jsonl:k5 on its own (declared)
+    rows = list_snapshots(a, "jsonl:k3").select("bag", "edges", "posts", "added", "removed", "changed").rows()
+    assert rows == [(str(first), "all", 3, None, None, None), (str(declared), "declared", 1, None, None, None),
+                    (str(again), "all", 3, 0, 0, 0)]
+    # jsonl:k5's snapshots: its own declared bag, and the all-links bags of the tree it is in with them
+    listed = list_snapshots(a, "jsonl:k5")
+    assert set(listed.get_column("bag").to_list()) == {str(first), str(again), str(alone)}
+    assert json.loads((first / "data" / "snapshot.json").read_text("utf-8"))["edges"] == "all"
