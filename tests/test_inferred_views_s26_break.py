@@ -91,6 +91,8 @@ def test_why_of_a_cut_link_cannot_reorder_or_break_its_sentence(store, actx):
     assert "cut the link to jsonl:⟨U+202E⟩evil <b>x</b> nl (confidence " in why
     tree, drift = explore.tree_and_drift(arc, "jsonl:k2", None, "all")
     assert tree.root == "jsonl:k2" and tree.nodes.filter(pl.col("id") == "jsonl:k2").get_column("why")[0] == why
+    # it heads its own tree: no inferred link is drawn (an empty "inferred links" trace was)
+    assert [t.name for t in tree_figure(tree.nodes, root=tree.root).data if t.name == "inferred links"] == []
     # the tree figure escapes it and shows bidi controls, whatever why text it is given
     fig = tree_figure(tree.nodes.with_columns(why=pl.lit("cut the link to a\u202eb <i>")), root="jsonl:k2")
     hover = next(t for t in fig.data if t.name == "posts").hovertext[0]
@@ -118,8 +120,8 @@ def test_showing_inferred_links_chooses_the_depth_again_so_the_post_read_stays_d
 
 def test_overview_counts_only_the_links_of_archivist_infer_as_inferred(store, actx):
     """A record may state its own parent with evidence "inferred" (the record schema allows it): the
-    overview counted it under "inferred links (archivist infer)" (2, the inferred_edges table holds 1
-    in force... here 2 of 3) instead of with the links the sources state."""
+    overview counted it under "inferred links (archivist infer)" (3, where infer made 2) instead of
+    with the links the sources state (1, where they state 2)."""
     _, overview = actx
     a = Archive.open(store)
     assert overview.link_counts(a) == {"declared": 2, "c2pa": 1, "inferred": inferred_edges(a).height}
