@@ -38,6 +38,14 @@ def _drift(ext, arc, edges: str):
     return ext.drift(arc) if edges == "declared" else ext.drift(arc, edges=edges)
 
 
+def _no_inferred_note(arc, edges: str) -> None:
+    """With ``--edges all`` on an archive ``archivist infer`` never ran on: say so (stderr), rather than
+    hand over what looks like the graph with inferred links and is the declared one."""
+    if edges == "all" and arc.table_version("inferred_edges") < 0:
+        err_console.print(Text("note: no inferred links to add: `archivist infer` never ran on this archive "
+                               "(run it first)"), soft_wrap=True)
+
+
 @click.command("snapshot")
 @click.argument("root")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
@@ -77,6 +85,7 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
     policy = (NetPolicy.from_options(allow_private, allow_host, allow_link_local, max_body_mb=None)
               if allow_host or allow_link_local else allow_private)
     ext = current()
+    _no_inferred_note(arc, edges)
     bag = snapshot(arc, root, out=out, media=media, as_of=_as_of(as_of), allow_private=policy,
                    media_dirs=media_dirs, report=ext.report, drift=_drift(ext, arc, edges), edges=edges)
     info = read_bag_info(bag)
@@ -84,7 +93,9 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
         emit_json({"bag": str(bag), **{k: v for k, v in info.items()}})
         return
     console.print(Text(f"snapshot of {info.get('Remix-Root')} written to {bag}"))
-    console.print(f"{info.get('Remix-Posts')} posts, {info.get('Remix-Edges')} edges, depth {info.get('Remix-Depth')}, "
+    inferred = f" ({info['Remix-Inferred-Edges']} inferred)" if "Remix-Inferred-Edges" in info else ""
+    console.print(f"{info.get('Remix-Posts')} posts, {info.get('Remix-Edges')} edges{inferred}, "
+                  f"depth {info.get('Remix-Depth')}, "
                   f"{info.get('Remix-Media-Files')} media file(s), store version {info.get('Remix-Store-Version')}; "
                   f"drift report: {info.get('Remix-Drift-Report')}")
 
@@ -206,6 +217,7 @@ def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path |
     arc = open_archive(archive_path, read_only=True)
     ext = current()
     drift = _drift(ext, arc, edges)
+    _no_inferred_note(arc, edges)
     if out == "-":
         if fmt == "parquet":
             raise click.BadParameter("parquet is binary: give a file name", param_hint="-o")

@@ -146,6 +146,11 @@ def _bag_hashes(nodes: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
             .with_columns(content_hash=pl.coalesce("_h", "content_hash")).drop("_h"))
 
 
+#: edge set -> its ``Remix-Edge-Set`` tag in bag-info.txt
+EDGE_SETS = {"declared": "declared (the links the sources state: declared and C2PA)",
+             "all": "all (declared, C2PA and inferred links)"}
+
+
 def _write_inferred(archive: Archive, inferred: pl.DataFrame, path: Path) -> None:
     """The tree's links made by ``archivist infer`` (``inferred``: edge rows of :func:`made_by_infer`) as
     JSON Lines: ``child, parent, evidence, confidence, method, features``."""
@@ -264,7 +269,8 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
             "Remix-Snapshot-Time": now.isoformat().replace("+00:00", "Z"),
             **{f"Remix-{k.replace('_', '-').title()}": str(v) for k, v in counts.items()},
             "Remix-Drift-Report": report_note,
-            **({"Remix-Edges": "all (declared, C2PA and inferred links)"} if mode == "all" else {}),
+            # the edge set has a tag of its own: Remix-Edges is the edge count (it used to be overwritten)
+            "Remix-Edge-Set": EDGE_SETS[mode],
         }.items()}
         cwd = os.getcwd()
         try:
@@ -470,5 +476,7 @@ def list_snapshots(archive: Archive, root: str | None = None, *, folder: str | P
 
 
 def _bag_edges(info: dict[str, str]) -> str:
-    """``all`` for a bag made with inferred links (its ``Remix-Edges`` tag), else ``declared``."""
-    return "all" if (info.get("Remix-Edges") or "").startswith("all") else "declared"
+    """``all`` for a bag made with inferred links (its ``Remix-Edge-Set`` tag; bags made before it
+    had that tag wrote ``Remix-Edges: all (…)``), else ``declared``."""
+    tag = info.get("Remix-Edge-Set") or info.get("Remix-Edges") or ""
+    return "all" if tag.startswith("all") else "declared"

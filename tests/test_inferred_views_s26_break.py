@@ -178,3 +178,39 @@ def test_snapshots_are_compared_with_the_last_one_of_the_same_links(store, tmp_p
     listed = list_snapshots(a, "jsonl:k5")
     assert set(listed.get_column("bag").to_list()) == {str(first), str(again), str(alone)}
     assert json.loads((first / "data" / "snapshot.json").read_text("utf-8"))["edges"] == "all"
+
+
+def test_a_bag_with_inferred_links_keeps_its_edge_count_and_names_its_edge_set(store, tmp_path):
+    """`archivist snapshot jsonl:k5 --edges all`: bag-info.txt's Remix-Edges (the edge count in every other
+    bag) was overwritten with "all (declared, C2PA and inferred links)", and the command printed
+    "3 posts, all (declared, C2PA and inferred links) edges, depth 2"."""
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+
+    res = CliRunner().invoke(cli, ["snapshot", "jsonl:k5", "--edges", "all", "-o", str(tmp_path / "all"),
+                                   "--archive", str(store)])
+    assert res.exit_code == 0, res.output
+    assert "3 posts, 2 edges (2 inferred), depth 2" in " ".join(res.output.split())
+    info = read_bag_info(next((tmp_path / "all").iterdir()))
+    assert (info["Remix-Edges"], info["Remix-Inferred-Edges"]) == ("2", "2")
+    assert info["Remix-Edge-Set"].startswith("all (")
+    declared = read_bag_info(snapshot(Archive.open(store), "d:1", out=tmp_path / "declared"))
+    assert (declared["Remix-Edges"], "Remix-Inferred-Edges" in declared) == ("3", False)
+    assert declared["Remix-Edge-Set"].startswith("declared (")
+
+
+def test_edges_all_on_an_archive_infer_never_ran_on_says_so(tmp_path):
+    """`archivist export --format csv --edges all` before any `archivist infer`: the file was written as if
+    it held inferred links, without a word; now a note on stderr says none could be added."""
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+
+    a = Archive.open(tmp_path / "archive", create=True)
+    ingest_records(a, records()[:3], source="jsonl")
+    res = CliRunner().invoke(cli, ["export", "--format", "csv", "--edges", "all", "-o", str(tmp_path / "x.csv"),
+                                   "--archive", str(a.path)])
+    assert res.exit_code == 0 and "`archivist infer` never ran on this archive" in res.stderr
+    res = CliRunner().invoke(cli, ["export", "--format", "csv", "-o", str(tmp_path / "y.csv"), "--archive", str(a.path)])
+    assert res.exit_code == 0 and "infer" not in res.stderr
