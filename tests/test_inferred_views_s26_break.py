@@ -109,13 +109,54 @@ def test_showing_inferred_links_chooses_the_depth_again_so_the_post_read_stays_d
     assert explore.next_state(state, "explore-edges", edges=["all"])["depth"] is None
     token = context_value.set(AttributeDict(triggered_inputs=[{"prop_id": "explore-edges.value", "value": ["all"]}]))
     try:
-        s, depth, deepest = explore.on_action(None, 1, "views", None, None, None, None, ["all"], state, "node", [])
+        s, depth, deepest, options, tree = explore.on_action("jsonl:k5", 1, "views", None, None, None, None, ["all"],
+                                                             state, "node", [])
     finally:
         context_value.reset(token)
     assert s["edges"] == "all" and s["depth"] == depth == deepest == 2
     fig, caption, _ = explore.draw_tree(s)
     assert "jsonl:k5" in list(next(t for t in fig.data if t.name == "posts").customdata)
     assert any(t.name == "selected" for t in fig.data)
+    # the tree list follows: jsonl:k5 is in jsonl:k3's tree of 3 posts
+    assert s["root"] == tree == "jsonl:k3" and {"label": "3 posts · " + records()[3]["prompt"][:70],
+                                                 "value": "jsonl:k3"} in options
+
+
+def _on_action(explore, trigger: str, value, state: dict, **inputs):
+    args = dict(tree=state["root"], depth=state["depth"], size="views", as_of=None, click=None, _toggle=None,
+                _reset=None, edges=["all"] if state["edges"] == "all" else [])
+    args.update(inputs)
+    token = context_value.set(AttributeDict(triggered_inputs=[{"prop_id": trigger, "value": value}]))
+    try:
+        return explore.on_action(*args.values(), state, "node", [])
+    finally:
+        context_value.reset(token)
+
+
+def test_the_explorer_with_inferred_links_opens_on_their_trees(store, actx):
+    """/explore?node=jsonl:k5&edges=all: the tree list, the root and the generations slider were those
+    of the declared links (jsonl:k5 alone, slider max 1, while 3 posts over 2 generations were drawn),
+    so the slider could never show generation 2 again; /explore?edges=all (the overview's "inferred
+    links" card) opened the largest declared tree, d:1, which holds no link of `archivist infer`;
+    unticking "show inferred links" then kept jsonl:k3's tree, where jsonl:k5 alone is not."""
+    from dash import dcc
+
+    from tests.test_dashboard_callbacks import walk
+
+    explore, _ = actx
+    arc = Archive.open(store)
+    state = explore.initial_state(arc, {"node": "jsonl:k5", "edges": "all"})
+    assert (state["root"], state["node"], state["depth"]) == ("jsonl:k3", "jsonl:k5", 2)
+    page = explore.layout(node="jsonl:k5", edges="all")
+    slider = next(c for c in walk(page) if isinstance(c, dcc.Slider))
+    dropdown = next(c for c in walk(page) if isinstance(c, dcc.Dropdown) and c.id == "explore-tree")
+    assert slider.max == 2 and dropdown.value == "jsonl:k3"
+    assert next(o for o in dropdown.options if o["value"] == "jsonl:k3")["label"].startswith("3 posts · ")
+    assert explore.initial_state(arc, {"edges": "all"})["root"] == "jsonl:k3"
+    assert explore.initial_state(arc, {})["root"] == "d:1"  # declared: the largest tree
+    # unticking the box: back to the declared tree of the post read
+    s, depth, deepest, _, tree = _on_action(explore, "explore-edges.value", [], state, edges=[])
+    assert (s["edges"], s["root"], s["node"], tree, deepest) == ("declared", "jsonl:k5", "jsonl:k5", "jsonl:k5", 1)
 
 
 def test_overview_counts_only_the_links_of_archivist_infer_as_inferred(store, actx):

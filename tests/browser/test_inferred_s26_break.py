@@ -84,12 +84,28 @@ def test_ticking_show_inferred_links_keeps_the_post_read_drawn(page):
     t = _traces(driver)
     assert t["inferred links"]["dash"] == "dash" and "jsonl:k5" in t["posts"]["ids"] and "selected" in t
     assert len(t["posts"]["ids"]) == 6
+    # the tree list and the generations slider are those of the graph drawn
+    assert wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#explore-tree").text.startswith("6 posts · "))
+    assert driver.find_element(By.CSS_SELECTOR, "#explore-depth .rc-slider-handle, #explore-depth [role=slider]"
+                               ).get_attribute("aria-valuemax") == "5"
     why = wait(driver, lambda d: d.find_elements(By.ID, "explore-why"))[0].text
     assert why.startswith("inferred, confidence ") and "after" in why
     assert "jsonl:k5" in _hover(driver, "jsonl:k5")
     # the prompts' markup is text: no element was made from it, no script ran
     assert driver.execute_script("return document.querySelectorAll('img[src=\"x\"]').length") == 0
     assert_no_alert(driver)
+    assert severe(driver) == []
+
+
+def test_the_overviews_inferred_links_card_opens_a_tree_that_has_some(page):
+    """The overview's "inferred links (archivist infer)" card opened /explore?edges=all on the largest
+    declared tree (d:1, 4 posts, no link of `archivist infer`): nothing dashed to see."""
+    server, driver, _ = page
+    driver.get(server.url + "/")
+    settle(driver)
+    driver.find_element(By.XPATH, "//a[.//div[text()='inferred links (archivist infer)']]").click()
+    wait(driver, lambda d: "inferred links" in _traces(d))
+    assert wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#explore-tree").text).startswith("6 posts · ")
     assert severe(driver) == []
 
 
