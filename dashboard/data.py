@@ -248,10 +248,12 @@ def node_record(arc: Archive, post_id: str, as_of: str | None = None) -> dict | 
     return orjson.loads(rec)
 
 
-def search_posts(arc: Archive, query: str, *, as_of: str | None = None, limit: int = 20) -> pl.DataFrame:
+def search_posts(arc: Archive, query: str, *, as_of: str | None = None, limit: int = 20,
+                 edges: str = "declared") -> pl.DataFrame:
     """Posts whose id is ``query``, else whose id, author or prompt contains every word of it (case-insensitive).
 
-    Returns ``id, root, depth, text, tree_size`` with roots and bigger trees first.
+    Returns ``id, root, depth, text, tree_size`` with roots and bigger trees first; root, depth and
+    size are of the trees of ``edges`` (``"all"``: with inferred links).
     """
     q = (query or "").strip()
     cols = ["id", "root", "depth", "text", "tree_size"]
@@ -268,8 +270,8 @@ def search_posts(arc: Archive, query: str, *, as_of: str | None = None, limit: i
         for word in q.lower().split():
             cond = cond & hay.str.contains(word, literal=True)
         hits = posts.filter(cond)
-    lin = arc.lineage(as_of).select("id", "root", "depth")
-    sizes = arc.trees(as_of).select("root", pl.col("size").alias("tree_size"))
+    lin = arc.lineage(as_of, edges=edges).select("id", "root", "depth")
+    sizes = arc.trees(as_of, edges=edges).select("root", pl.col("size").alias("tree_size"))
     return (
         hits.join(lin, on="id", how="inner")
         .join(sizes, on="root", how="left")

@@ -255,3 +255,29 @@ def test_edges_all_on_an_archive_infer_never_ran_on_says_so(tmp_path):
     assert res.exit_code == 0 and "`archivist infer` never ran on this archive" in res.stderr
     res = CliRunner().invoke(cli, ["export", "--format", "csv", "-o", str(tmp_path / "y.csv"), "--archive", str(a.path)])
     assert res.exit_code == 0 and "infer" not in res.stderr
+
+
+def test_links_in_the_explorer_keep_inferred_links_shown(store, actx):
+    """/explore?node=jsonl:k5&edges=all, side panel: "link to this view" and each step of "Path from the
+    root" (jsonl:k3 -> jsonl:k4 -> jsonl:k5, inferred links) opened the declared view, where jsonl:k5 is
+    alone and jsonl:k3 heads a one-post tree; search hits did too, saying "tree of 1"."""
+    from dash import dcc
+
+    from tests.test_dashboard_callbacks import walk
+
+    explore, _ = actx
+    state = explore.initial_state(Archive.open(store), {"node": "jsonl:k5", "edges": "all"})
+    panel, _ = explore.show_node(state)
+    # (the styles' "from tree" links name the declared tree a style came from: they stay declared)
+    hrefs = [c.href for c in walk(panel) if isinstance(c, dcc.Link) and "&node=" in c.href]
+    steps = [c.children for c in walk(panel) if isinstance(c, dcc.Link) and getattr(c, "className", None) == "mono"]
+    assert sorted(steps) == ["jsonl:k3", "jsonl:k4", "jsonl:k5"] and len(hrefs) == 4  # (walk: any order)
+    assert all(h.endswith("&edges=all") for h in hrefs)
+    hits = explore.search("w8", state)
+    links = [c for c in walk(hits) if isinstance(c, dcc.Link)]
+    assert sorted(c.children for c in links) == ["jsonl:k3", "jsonl:k4", "jsonl:k5"]
+    assert all(c.href.endswith("&edges=all") for c in links) and "tree of 3" in " ".join(
+        c for c in walk(hits) if isinstance(c, str))
+    # with the declared links the links stay as they were
+    panel, _ = explore.show_node(explore.initial_state(Archive.open(store), {"node": "jsonl:k5"}))
+    assert not any("edges=" in c.href for c in walk(panel) if isinstance(c, dcc.Link))

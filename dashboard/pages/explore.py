@@ -453,10 +453,12 @@ def show_node(state):
         blame=measures.blame_words(anc.select("id", "depth", "text")),
         drift=row.row(0, named=True) if row.height else None,
         edges=(tree.edges.filter(pl.col("child") == node["id"]).sort("rank")
-               .with_columns(primary=pl.col("parent") == node.get("parent")).to_dicts()),
+               .with_columns(primary=pl.col("parent").eq_missing(pl.lit(node.get("parent"), dtype=pl.String)))
+               .to_dicts()),
         record=None if node.get("placeholder") else node_record(arc, node["id"], as_of),
         path=path, styles=measures.post_style_labels(arc, node["id"], as_of=as_of), as_of=as_of,
-        picture=picture_facts(arc, node["id"], node.get("parent"), _thumbs(arc)))
+        picture=picture_facts(arc, node["id"], node.get("parent"), _thumbs(arc)),
+        edge_set=state.get("edges") or "declared")
     if node.get("why"):  # an inferred link: say why, above the panel
         panel = html.Div([html.P(node["why"], id="explore-why", className="why"), panel])
     other = _node_dict(nodes, state.get("compare"))
@@ -474,8 +476,9 @@ def search(query, state):
     if not query or not query.strip():
         return None
     as_of = (state or {}).get("as_of")
-    hits = search_posts(archive(), query, as_of=as_of, limit=12)
-    return search_results(hits.to_dicts(), as_of=as_of)
+    edges = (state or {}).get("edges") or "declared"
+    hits = search_posts(archive(), query, as_of=as_of, limit=12, edges=edges)
+    return search_results(hits.to_dicts(), as_of=as_of, edges=edges)
 
 
 @callback(Output("explore-share", "href"), Input("explore-state", "data"))
