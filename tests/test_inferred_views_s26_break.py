@@ -281,3 +281,29 @@ def test_links_in_the_explorer_keep_inferred_links_shown(store, actx):
     # with the declared links the links stay as they were
     panel, _ = explore.show_node(explore.initial_state(Archive.open(store), {"node": "jsonl:k5"}))
     assert not any("edges=" in c.href for c in walk(panel) if isinstance(c, dcc.Link))
+
+
+def test_a_post_whose_inferred_link_readers_left_out_says_why(tmp_path):
+    """t:a states t:b as its parent though t:b was posted an hour later; `archivist infer` gives t:b the
+    parent t:a, which would close a loop, so readers leave that guess out (inferred_dropped). The
+    explorer showed t:b as a root with inferred links shown and said nothing (a cut link says why)."""
+    from dashboard.app import create_app
+
+    base = "a corgi surfing a giant wave at golden hour on 35mm film with warm light"
+    a = Archive.open(tmp_path / "archive", create=True)
+    ingest_records(a, [{"id": "t:a", "source": "t", "created_at": "2026-05-01T10:00:00Z", "prompt": base,
+                        "parents": ["t:b"]},
+                       {"id": "t:b", "source": "t", "created_at": "2026-05-01T11:00:00Z", "prompt": base + " again"}],
+                   source="t")
+    infer(a)
+    assert inferred_edges(a).select("child", "parent").rows() == [("t:b", "t:a")]
+    assert a.problems(edges="all").get_column("kind").to_list() == ["inferred_dropped"]
+    app = create_app(a.path)
+    with app.server.app_context():
+        explore = importlib.import_module("dashboard.pages.explore")
+        tree, _ = explore.tree_and_drift(Archive.open(a.path), "t:b", None, "all")
+        assert tree.root == "t:b"
+        why = tree.nodes.filter(pl.col("id") == "t:b").get_column("why")[0]
+        assert why.startswith("no inferred parent: the inferred link to t:a (confidence ")
+        assert why.endswith("is left out, as it would close a loop with declared links (declared links win)")
+        assert tree.nodes.filter(pl.col("id") == "t:a").get_column("why")[0] is None  # its link is declared

@@ -310,6 +310,22 @@ def on_action(tree, depth, size, as_of, click, _toggle, _reset, edges, state, pi
             s.get("root") if s.get("root") != tree else no_update)
 
 
+def _dropped_why(arc, as_of: str | None, post: str, reasons: pl.DataFrame) -> pl.DataFrame:
+    """``id, why`` for ``post`` when readers left its inferred link out (``inferred_dropped``: with a
+    declared parent created after its child, the guess would close a loop), else no row."""
+    from archive.shorten import cut, one_line
+    from lineage.bidi import show_bidi
+
+    drop = arc.problems(as_of, edges="all").filter(pl.col("kind") == "inferred_dropped", pl.col("id") == post)
+    link = reasons.filter(~pl.col("cut"), pl.col("id") == post).get_column("why")
+    if not drop.height:
+        return pl.DataFrame(schema={"id": pl.String, "why": pl.String})
+    parent = show_bidi(cut(one_line(drop.get_column("parent")[0]), 80))
+    how = f" ({link[0].removeprefix('inferred, ')})" if link.len() else ""
+    return pl.DataFrame({"id": [post], "why": [f"no inferred parent: the inferred link to {parent}{how} is left out, "
+                                               "as it would close a loop with declared links (declared links win)"]})
+
+
 def tree_and_drift(arc, root: str, as_of: str | None, edges: str = "declared"):
     """The tree and its node drift, memoised per store version (a click redraws without re-measuring).
 
@@ -324,7 +340,9 @@ def tree_and_drift(arc, root: str, as_of: str | None, edges: str = "declared"):
             reasons = inferred_why(arc)
             why = pl.concat([inferred.join(reasons.filter(~pl.col("cut")).select("id", "why"), on="id", how="left"),
                              # the root: a post whose inferred link the tree check cut says so
-                             reasons.filter(pl.col("cut"), pl.col("id") == tree.root).select("id", "why")])
+                             reasons.filter(pl.col("cut"), pl.col("id") == tree.root).select("id", "why"),
+                             # ... and one whose inferred link readers left out (it closed a loop)
+                             _dropped_why(arc, as_of, tree.root, reasons)])
             tree = Tree(root=tree.root, nodes=tree.nodes.join(why, on="id", how="left", maintain_order="left"),
                         edges=tree.edges)
         analysed = None if as_of else memo(("analysed_drift", vw.version), lambda: measures.analysed_drift(arc))
