@@ -307,3 +307,33 @@ def test_a_post_whose_inferred_link_readers_left_out_says_why(tmp_path):
         assert why.startswith("no inferred parent: the inferred link to t:a (confidence ")
         assert why.endswith("is left out, as it would close a loop with declared links (declared links win)")
         assert tree.nodes.filter(pl.col("id") == "t:a").get_column("why")[0] is None  # its link is declared
+
+
+def test_the_archive_page_says_which_snapshots_hold_inferred_links(store, actx, tmp_path):
+    """The dashboard's Archive page listed a bag made with --edges all like any other, its root opening
+    the declared tree (jsonl:k3 alone) and its counts compared with a declared bag of the same folder."""
+    from dash import dcc
+
+    from tests.test_dashboard_callbacks import walk
+
+    import shutil
+
+    copy = tmp_path / "archive"
+    shutil.copytree(store, copy)
+    a = Archive.open(copy)
+    snapshot(a, "jsonl:k3")
+    snapshot(a, "jsonl:k3", edges="all")
+    from dashboard.app import create_app
+
+    app = create_app(copy)
+    with app.server.app_context():
+        page = importlib.import_module("dashboard.pages.archive_page").layout()
+    table = next(c for c in walk(page) if getattr(c, "className", None) == "grid"
+                 and "links" in str(c.children[0]))
+    rows = [[cell.children for cell in tr.children] for tr in table.children[1].children]
+    by_links = {r[1]: r for r in rows}
+    assert set(by_links) == {"declared", "all"}
+    assert isinstance(by_links["all"][0], dcc.Link) and by_links["all"][0].href == "/explore?root=jsonl%3Ak3&edges=all"
+    assert by_links["declared"][0].href == "/explore?root=jsonl%3Ak3"
+    # posts, and nothing "added": the first bag with inferred links is compared with none
+    assert (by_links["all"][4], by_links["all"][5]) == ("3", "") and by_links["declared"][4] == "1"
