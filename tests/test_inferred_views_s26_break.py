@@ -337,3 +337,27 @@ def test_the_archive_page_says_which_snapshots_hold_inferred_links(store, actx, 
     assert by_links["declared"][0].href == "/explore?root=jsonl%3Ak3"
     # posts, and nothing "added": the first bag with inferred links is compared with none
     assert (by_links["all"][4], by_links["all"][5]) == ("3", "") and by_links["declared"][4] == "1"
+
+
+def test_show_and_drift_mark_only_the_links_of_archivist_infer(store):
+    """`archivist show d:4 --edges all --json` listed d:4's own stated "inferred" parent among
+    "inferred_links" and said "1 of the links drawn were inferred by `archivist infer`"; so did
+    `archivist drift d:4 --edges all` ("link(s) of this path were inferred by `archivist infer`")."""
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+
+    run = CliRunner()
+    res = run.invoke(cli, ["show", "d:4", "--edges", "all", "--json", "--archive", str(store)])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["inferred_links"] == []
+    res = run.invoke(cli, ["show", "jsonl:k5", "--edges", "all", "--json", "--archive", str(store)])
+    assert [(r["child"], r["parent"]) for r in json.loads(res.stdout)["inferred_links"]] == [
+        ("jsonl:k4", "jsonl:k3"), ("jsonl:k5", "jsonl:k4")]
+    res = run.invoke(cli, ["show", "d:4", "--edges", "all", "--archive", str(store)])
+    assert res.exit_code == 0 and "archivist infer" not in res.output
+    res = run.invoke(cli, ["drift", "d:4", "--edges", "all", "--archive", str(store)])
+    assert res.exit_code == 0 and "archivist infer" not in res.output, res.output
+    res = run.invoke(cli, ["drift", "jsonl:k5", "--edges", "all", "--archive", str(store)])
+    assert res.exit_code == 0 and "2 link(s) of this path were inferred by `archivist infer`" in " ".join(
+        res.output.split())
