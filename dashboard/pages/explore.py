@@ -337,7 +337,7 @@ def tree_and_drift(arc, root: str, as_of: str | None, edges: str = "declared"):
         tree = tree_of(vw, root)
         if edges == "all":
             inferred = tree.edges.filter(pl.col("evidence") == "inferred").select(pl.col("child").alias("id"))
-            reasons = inferred_why(arc)
+            reasons = inferred_why(arc, tree.nodes.get_column("id"))  # the sentences of this tree's posts only
             why = pl.concat([inferred.join(reasons.filter(~pl.col("cut")).select("id", "why"), on="id", how="left"),
                              # the root: a post whose inferred link the tree check cut says so
                              reasons.filter(pl.col("cut"), pl.col("id") == tree.root).select("id", "why"),
