@@ -387,3 +387,22 @@ def test_opening_a_tree_with_inferred_links_makes_only_its_own_why_sentences(sto
         assert tree.root == "jsonl:k3" and tree.nodes.height == 3 and sorted(made) == ["cut", "why", "why", "why"]
         assert inferred_why(arc).height == 5 and inferred_why(arc, ["jsonl:k5"]).get_column("id").to_list() == [
             "jsonl:k5"]
+
+
+def test_the_overviews_tree_figures_say_they_are_of_the_declared_links(store, actx, tmp_path):
+    """Beside "2 inferred links (archivist infer)" the overview's "remix trees", "longest chain" and
+    "posts in the largest tree" are figures of the declared links (on an archive whose links are all
+    inferred: one tree per post, longest chain 0), and did not say so."""
+    from tests.test_dashboard_callbacks import text_of
+
+    _, overview = actx
+    text = text_of(overview.layout())
+    assert "remix trees (declared links)" in text and "longest chain (generations) (declared links)" in text
+    assert "posts in the largest tree (declared links)" in text
+    a = Archive.open(tmp_path / "plain", create=True)
+    ingest_records(a, records()[6:], source="d")  # stated links only, infer never ran
+    from dashboard.app import create_app
+
+    with create_app(a.path).server.app_context():
+        text = text_of(importlib.import_module("dashboard.pages.overview").layout())
+    assert "remix trees" in text and "(declared links)" not in text
