@@ -180,6 +180,11 @@ def restore_cmd(bag: Path, archive_path: Path | None, as_json: bool) -> None:
                                if len(reasons) > 1 else ""), reasons)
     arc = open_archive(archive_path, create=True)
     result = restore(bag, arc)
+    guesses = bag / "data" / "inferred_edges.jsonl"  # a bag made with --edges all
+    n = sum(1 for line in guesses.read_text("utf-8").splitlines() if line.strip()) if guesses.is_file() else 0
+    if n:  # the records are restored; links `archivist infer` guessed are not records, and are not restored
+        err_console.print(Text(f"note: the bag's {n:,} inferred link(s) (data/inferred_edges.jsonl) are not restored "
+                               "as links: run `archivist infer` on the archive to infer them again"), soft_wrap=True)
     if as_json:
         emit_json(result.as_dict())
         return

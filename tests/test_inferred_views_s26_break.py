@@ -406,3 +406,22 @@ def test_the_overviews_tree_figures_say_they_are_of_the_declared_links(store, ac
     with create_app(a.path).server.app_context():
         text = text_of(importlib.import_module("dashboard.pages.overview").layout())
     assert "remix trees" in text and "(declared links)" not in text
+
+
+def test_restoring_a_bag_with_inferred_links_says_they_are_not_restored(store, tmp_path):
+    """`archivist restore BAG` of a bag made with --edges all restored the records and said nothing of the
+    bag's inferred links, which are not restored (the archive then has no link between those posts)."""
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+
+    bag = snapshot(Archive.open(store), "jsonl:k5", out=tmp_path / "bags", edges="all")
+    res = CliRunner().invoke(cli, ["restore", str(bag), "--archive", str(tmp_path / "restored"), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["stored"] == 3
+    assert "the bag's 2 inferred link(s) (data/inferred_edges.jsonl) are not restored" in res.stderr
+    back = Archive.open(tmp_path / "restored")
+    assert back.edges().height == 0 and not back.has_table("inferred_edges")
+    plain = snapshot(Archive.open(store), "d:1", out=tmp_path / "plain")
+    res = CliRunner().invoke(cli, ["restore", str(plain), "--archive", str(tmp_path / "restored2")])
+    assert res.exit_code == 0 and "inferred" not in res.stderr
