@@ -425,3 +425,73 @@ def test_restoring_a_bag_with_inferred_links_says_they_are_not_restored(store, t
     plain = snapshot(Archive.open(store), "d:1", out=tmp_path / "plain")
     res = CliRunner().invoke(cli, ["restore", str(plain), "--archive", str(tmp_path / "restored2")])
     assert res.exit_code == 0 and "inferred" not in res.stderr
+
+
+# ----------------------------------------------------------------------- hostile text in inferred exports
+# (a guard: these passed when tried; the exports' own hostile-text tests hold declared links only)
+_IDS = ['h:a b', 'h:q"uote', "h:ap'os", 'h:c:o:l', 'h:s/l/a/sh', 'h:ünï©ødé', 'h:<b>x</b>', 'h:=cmd', 'h:\u202ertl',
+        'h:zw\u200bj', 'h:t\tab', 'h:plain']
+_TAILS = ['<img src=x onerror=alert(1)>', '=HYPERLINK("http://evil","x")', '+cmd|calc', '@SUM(A1)', '-2+3',
+          '\u202eevil\u202c', 'zero\u200bwidth\u200d', 'line1\nline2', 'tab\there', 'cr\rhere', 'bel\x07esc\x1b',
+          '\uff1d1+1']
+_AUTHORS = ['=HYPERLINK("x")', '@me', '\u202eRTL', 'a\nb']
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Archive:
+    a = Archive.open(tmp_path_factory.mktemp("hostile-inferred") / "archive", create=True)
+    ingest_records(a, [{"id": i, "source": "h", "created_at": f"2026-05-01T{10 + k // 4:02d}:{k % 4 * 15:02d}:00Z",
+                        "prompt": BASE + " " + (_TAILS[k] if k != 5 else "long " * 10_000),
+                        "author": _AUTHORS[k % 4]} for k, i in enumerate(_IDS)], source="h")
+    infer(a)
+    assert inferred_edges(a).height >= 8 and a.edges().height == 0
+    return a
+
+
+def test_exports_with_hostile_inferred_links_validate_and_keep_every_link(hostile, tmp_path):
+    import csv
+    import shutil
+    import subprocess
+
+    import bagit
+    import prov
+
+    from archive.export import export
+    from tests.test_export_conformance import PROV_XSD, XSD
+
+    inf = {(c, p): conf for c, p, conf in inferred_edges(hostile).select("child", "parent", "confidence").rows()}
+
+    def lint(schema: Path, doc: Path) -> None:
+        if shutil.which("xmllint"):
+            r = subprocess.run(["xmllint", "--noout", "--schema", str(schema), str(doc)], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr[-2000:]
+
+    g = export(hostile, "graphml", tmp_path / "x.graphml", edges="all")
+    lint(XSD / "graphml" / "graphml.xsd", g)
+    lint(XSD / "gexf-1.2draft" / "gexf.xsd", export(hostile, "gexf", tmp_path / "x.gexf", edges="all"))
+    graph = nx.read_graphml(g)
+    ids = {k: v.get("original_id", k) for k, v in graph.nodes(data=True)}
+    got = {(ids[c], ids[p]): (d["evidence"], d["confidence"]) for p, c, d in graph.edges(data=True)}
+    assert got == {k: ("inferred", pytest.approx(v)) for k, v in inf.items()}
+    doc = prov.read(str(export(hostile, "prov-json", tmp_path / "x.prov.json", edges="all")), format="json")
+    (tmp_path / "x.prov.xml").write_text(doc.serialize(format="xml"), "utf-8")
+    lint(PROV_XSD, tmp_path / "x.prov.xml")
+    derived = [r for r in doc.get_records() if r.get_type().localpart == "Derivation"]
+    assert len(derived) == len(inf) and all(
+        any(str(v) == "inferred" for k, v in r.attributes if k.localpart == "evidence") for r in derived)
+    rows = list(csv.DictReader(export(hostile, "csv", tmp_path / "x.csv", edges="all").open(newline="", encoding="utf-8")))
+    by_id = {r["id"]: r for r in rows}
+    for (child, parent), conf in inf.items():
+        assert by_id[child]["parent"] == parent and by_id[child]["parent_evidence"] == "inferred"
+        assert float(by_id[child]["parent_confidence"]) == pytest.approx(conf)
+    assert not [v for r in rows for v in r.values() if v and v[0] in "=+-@\t\r\n\uff1d\uff0b\uff0d\uff20"]
+    # the declared export has no trace of a guess
+    for fmt in ("graphml", "gexf", "prov-json", "csv", "newick"):
+        assert b"inferred" not in export(hostile, fmt, edges="declared")
+    # a bag of the tree with its inferred links: valid, and lists each of them
+    bag = snapshot(hostile, "h:plain", out=tmp_path / "bags", edges="all")
+    bagit.Bag(str(bag)).validate()
+    listed = [json.loads(x) for x in (bag / "data" / "inferred_edges.jsonl").read_text("utf-8").splitlines()]
+    tree = set(hostile.tree("h:plain", edges="all").nodes.get_column("id").to_list())
+    assert {(r["child"], r["parent"]) for r in listed} == {k for k in inf if k[0] in tree}
+    lint(XSD / "graphml" / "graphml.xsd", bag / "data" / "tree.graphml")
