@@ -495,3 +495,13 @@ def test_exports_with_hostile_inferred_links_validate_and_keep_every_link(hostil
     tree = set(hostile.tree("h:plain", edges="all").nodes.get_column("id").to_list())
     assert {(r["child"], r["parent"]) for r in listed} == {k for k in inf if k[0] in tree}
     lint(XSD / "graphml" / "graphml.xsd", bag / "data" / "tree.graphml")
+
+
+def test_a_report_with_a_very_unsure_inferred_link_gives_a_bound_that_says_something():
+    """On the hostile archive one inferred link had confidence 0.002: `archivist report ROOT --edges all`
+    opened with "includes 14 inferred links, confidence >= 0.00", a bound every confidence meets."""
+    from lineage.analyze import inferred_note
+
+    assert inferred_note(14, 0.002265) == "includes 14 inferred links, confidence >= 0.0022"
+    assert inferred_note(2, 0.0100001) == "includes 2 inferred links, confidence >= 0.01"
+    assert inferred_note(1, 0.9) == "includes 1 inferred link, confidence >= 0.90"
