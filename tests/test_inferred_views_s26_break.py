@@ -505,3 +505,24 @@ def test_a_report_with_a_very_unsure_inferred_link_gives_a_bound_that_says_somet
     assert inferred_note(14, 0.002265) == "includes 14 inferred links, confidence >= 0.0022"
     assert inferred_note(2, 0.0100001) == "includes 2 inferred links, confidence >= 0.01"
     assert inferred_note(1, 0.9) == "includes 1 inferred link, confidence >= 0.90"
+
+
+def test_a_reports_largest_mutations_mark_the_ones_along_inferred_links(store):
+    """`archivist report jsonl:k5 --edges all --format md|html`: "The largest mutations" gave each remix's
+    parent ("parent jsonl:k4: …", "from jsonl:k4") with no word that the link was a guess of `archivist
+    infer` (the tree above it marks it; this section is the one a critic quotes)."""
+    from lineage.report import render, report_data
+
+    a = Archive.open(store)
+    conf = dict(inferred_edges(a).select("child", "confidence").rows())
+    d = report_data(a, "jsonl:k5", edges="all")
+    assert dict(d.mutations.select("child", "inferred_confidence").rows()) == conf
+    md, html_ = render(d, "md").decode(), render(d, "html").decode()
+    for child, parent in (("jsonl:k4", "jsonl:k3"), ("jsonl:k5", "jsonl:k4")):
+        mark = f" (inferred link, confidence {conf[child]:.2f})"
+        assert f"- parent {parent}{mark}: " in md
+        assert f"<small>from {parent}{mark}</small>" in html_
+    # a stated link is not marked as a guess of `archivist infer` (d:4's record calls its own link inferred)
+    d = report_data(a, "d:1", edges="all")
+    assert d.mutations.height and d.mutations.get_column("inferred_confidence").null_count() == d.mutations.height
+    assert "- parent d:1 (inferred" not in render(d, "md").decode().split("## The largest mutations")[1]
