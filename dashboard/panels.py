@@ -72,6 +72,15 @@ def path_list(path: list[dict], *, root: str, as_of: str | None = None, edges: s
     return html.Ol(items, className="path")
 
 
+def _confidence(v: Any) -> str:
+    """A link's confidence: two decimals, or two significant digits below 0.01 (a guess at 0.002 is not "0.00").
+
+    >>> _confidence(0.8312), _confidence(0.002265), _confidence(None)
+    ('0.83', '0.0023', '–')
+    """
+    return f"{v:.2g}" if isinstance(v, float) and 0 < v < 0.01 else _fmt(v)
+
+
 def _evidence_rows(edges: list[dict]) -> html.Table | html.Div:
     if not edges:
         return html.Div("no parent: this post starts its tree", className="muted small")
@@ -79,7 +88,7 @@ def _evidence_rows(edges: list[dict]) -> html.Table | html.Div:
     body = [html.Tr([html.Td(e["parent"], className="mono"), html.Td(e.get("relation") or "remix"),
                      html.Td(html.Span(e.get("evidence") or "declared",
                                        className=f"badge ev-{e.get('evidence') or 'declared'}")),
-                     html.Td(_fmt(e.get("confidence"))), html.Td("yes" if e.get("primary") else "")])
+                     html.Td(_confidence(e.get("confidence"))), html.Td("yes" if e.get("primary") else "")])
             for e in edges]
     return html.Table([head, *body], className="grid")
 

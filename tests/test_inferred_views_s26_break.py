@@ -526,3 +526,15 @@ def test_a_reports_largest_mutations_mark_the_ones_along_inferred_links(store):
     d = report_data(a, "d:1", edges="all")
     assert d.mutations.height and d.mutations.get_column("inferred_confidence").null_count() == d.mutations.height
     assert "- parent d:1 (inferred" not in render(d, "md").decode().split("## The largest mutations")[1]
+
+
+def test_the_side_panels_evidence_table_never_shows_a_guess_as_confidence_zero():
+    """The hostile archive's least sure inferred link (confidence 0.002) read "0.00" in the explorer's
+    "Lineage evidence" table: as if the link had no confidence at all."""
+    from dashboard.panels import _evidence_rows
+    from tests.test_dashboard_callbacks import text_of
+
+    text = text_of(_evidence_rows([{"parent": "h:a b", "relation": "remix", "evidence": "inferred",
+                                    "confidence": 0.002265, "primary": True},
+                                   {"parent": "h:c", "evidence": "declared", "confidence": 1.0}]))
+    assert "0.0023" in text and "0.00 " not in text + " " and "1.00" in text
