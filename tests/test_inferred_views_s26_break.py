@@ -495,6 +495,10 @@ def test_exports_with_hostile_inferred_links_validate_and_keep_every_link(hostil
     tree = set(hostile.tree("h:plain", edges="all").nodes.get_column("id").to_list())
     assert {(r["child"], r["parent"]) for r in listed} == {k for k in inf if k[0] in tree}
     lint(XSD / "graphml" / "graphml.xsd", bag / "data" / "tree.graphml")
+    # the default bag (declared links) holds no guess anywhere: h:plain alone, no inferred_edges.jsonl
+    plain = snapshot(hostile, "h:plain", out=tmp_path / "plain")
+    assert not (plain / "data" / "inferred_edges.jsonl").exists()
+    assert [f for f in plain.rglob("*") if f.is_file() and b"inferred" in f.read_bytes()] == []
 
 
 def test_a_report_with_a_very_unsure_inferred_link_gives_a_bound_that_says_something():
