@@ -388,7 +388,9 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
     notes += [f"cycle cut: {d}" for d in cuts.get_column("detail").to_list()]
     # with --edges all, a guessed link is marked as one wherever it is drawn: never shown as a fact
     shown = pl.concat([anc.select("id"), desc.select("id")])
-    inferred = (arc.edges(at, edges=edges).filter(pl.col("evidence") == "inferred")
+    from archive.export import made_by_infer  # a record's own "inferred" parent is what its source stated
+
+    inferred = (made_by_infer(arc, arc.edges(at, edges=edges), at)
                 .join(shown.rename({"id": "child"}), on="child", how="semi").select("child", "parent", "confidence")
                 if edges == "all" else pl.DataFrame(schema={"child": pl.String, "parent": pl.String,
                                                             "confidence": pl.Float64}))

@@ -38,6 +38,14 @@ def _drift(ext, arc, edges: str):
     return ext.drift(arc) if edges == "declared" else ext.drift(arc, edges=edges)
 
 
+def _no_inferred_note(arc, edges: str) -> None:
+    """With ``--edges all`` on an archive ``archivist infer`` never ran on: say so (stderr), rather than
+    hand over what looks like the graph with inferred links and is the declared one."""
+    if edges == "all" and arc.table_version("inferred_edges") < 0:
+        err_console.print(Text("note: no inferred links to add: `archivist infer` never ran on this archive "
+                               "(run it first)"), soft_wrap=True)
+
+
 @click.command("snapshot")
 @click.argument("root")
 @click.option("-o", "--out", type=click.Path(path_type=Path), default=None,
@@ -77,6 +85,7 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
     policy = (NetPolicy.from_options(allow_private, allow_host, allow_link_local, max_body_mb=None)
               if allow_host or allow_link_local else allow_private)
     ext = current()
+    _no_inferred_note(arc, edges)
     bag = snapshot(arc, root, out=out, media=media, as_of=_as_of(as_of), allow_private=policy,
                    media_dirs=media_dirs, report=ext.report, drift=_drift(ext, arc, edges), edges=edges)
     info = read_bag_info(bag)
@@ -84,7 +93,9 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
         emit_json({"bag": str(bag), **{k: v for k, v in info.items()}})
         return
     console.print(Text(f"snapshot of {info.get('Remix-Root')} written to {bag}"))
-    console.print(f"{info.get('Remix-Posts')} posts, {info.get('Remix-Edges')} edges, depth {info.get('Remix-Depth')}, "
+    inferred = f" ({info['Remix-Inferred-Edges']} inferred)" if "Remix-Inferred-Edges" in info else ""
+    console.print(f"{info.get('Remix-Posts')} posts, {info.get('Remix-Edges')} edges{inferred}, "
+                  f"depth {info.get('Remix-Depth')}, "
                   f"{info.get('Remix-Media-Files')} media file(s), store version {info.get('Remix-Store-Version')}; "
                   f"drift report: {info.get('Remix-Drift-Report')}")
 
@@ -109,10 +120,10 @@ def snapshots_cmd(root: str, folder: Path | None, archive_path: Path | None, as_
         console.print(Text(f"no snapshots of {root} yet: make one with `archivist snapshot {root}`"))
         return
     t = Table(title=f"snapshots of {root}", title_justify="left")
-    for c in ("taken at", "store version", "posts", "added", "removed", "changed", "media", "bag"):
-        t.add_column(c, overflow="fold", justify="right" if c not in ("taken at", "bag") else "left")
-    for r in df.iter_rows(named=True):
-        t.add_row(str(r["taken_at"] or "")[:19], str(r["store_version"]), str(r["posts"]),
+    for c in ("taken at", "links", "store version", "posts", "added", "removed", "changed", "media", "bag"):
+        t.add_column(c, overflow="fold", justify="right" if c not in ("taken at", "links", "bag") else "left")
+    for r in df.iter_rows(named=True):  # added/removed: against the last bag with the same links
+        t.add_row(str(r["taken_at"] or "")[:19], r["edges"], str(r["store_version"]), str(r["posts"]),
                   *("" if r[k] is None else str(r[k]) for k in ("added", "removed", "changed")),
                   str(r["media_files"]), Text(Path(r["bag"]).name))
     print_table(t, ids=("bag",), drop=("removed", "changed", "media", "added", "store version"))
@@ -169,6 +180,11 @@ def restore_cmd(bag: Path, archive_path: Path | None, as_json: bool) -> None:
                                if len(reasons) > 1 else ""), reasons)
     arc = open_archive(archive_path, create=True)
     result = restore(bag, arc)
+    guesses = bag / "data" / "inferred_edges.jsonl"  # a bag made with --edges all
+    n = sum(1 for line in guesses.read_text("utf-8").splitlines() if line.strip()) if guesses.is_file() else 0
+    if n:  # the records are restored; links `archivist infer` guessed are not records, and are not restored
+        err_console.print(Text(f"note: the bag's {n:,} inferred link(s) (data/inferred_edges.jsonl) are not restored "
+                               "as links: run `archivist infer` on the archive to infer them again"), soft_wrap=True)
     if as_json:
         emit_json(result.as_dict())
         return
@@ -206,6 +222,7 @@ def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path |
     arc = open_archive(archive_path, read_only=True)
     ext = current()
     drift = _drift(ext, arc, edges)
+    _no_inferred_note(arc, edges)
     if out == "-":
         if fmt == "parquet":
             raise click.BadParameter("parquet is binary: give a file name", param_hint="-o")

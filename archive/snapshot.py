@@ -64,7 +64,7 @@ from archive.bag import VerifyResult, _bag_info, check_bag_paths, restore, resto
 from archive import tempfiles
 from archive.extensions import ReportWriter
 from archive.errors import ArchiveError, NotFoundError, SnapshotError, resource_problem
-from archive.export import export_frames, to_csv, to_graphml, to_newick, to_prov_json, with_parent_evidence
+from archive.export import export_frames, made_by_infer, to_csv, to_graphml, to_newick, to_prov_json, with_parent_evidence
 from archive.snapshot_media import write_media
 from archive.names import ONE_LINE, escape_chars, portable_name
 from archive.record import content_hash
@@ -146,13 +146,19 @@ def _bag_hashes(nodes: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
             .with_columns(content_hash=pl.coalesce("_h", "content_hash")).drop("_h"))
 
 
-def _write_inferred(archive: Archive, edges: pl.DataFrame, path: Path) -> None:
-    """The tree's inferred links as JSON Lines: ``child, parent, evidence, confidence, method, features``."""
-    inf = edges.filter(pl.col("evidence") == "inferred").select("child", "parent", "confidence")
-    extra = archive.read_table("inferred_edges", columns=["child", "method", "features"]) \
+#: edge set -> its ``Remix-Edge-Set`` tag in bag-info.txt
+EDGE_SETS = {"declared": "declared (the links the sources state: declared and C2PA)",
+             "all": "all (declared, C2PA and inferred links)"}
+
+
+def _write_inferred(archive: Archive, inferred: pl.DataFrame, path: Path) -> None:
+    """The tree's links made by ``archivist infer`` (``inferred``: edge rows of :func:`made_by_infer`) as
+    JSON Lines: ``child, parent, evidence, confidence, method, features``."""
+    inf = inferred.select("child", "parent", "confidence")
+    extra = archive.read_table("inferred_edges", columns=["child", "parent", "method", "features"]) \
         if archive.has_table("inferred_edges") else None
     if extra is not None:
-        inf = inf.join(extra, on="child", how="left", maintain_order="left")
+        inf = inf.join(extra, on=["child", "parent"], how="left", maintain_order="left")
     rows = [{"child": r["child"], "parent": r["parent"], "relation": "remix", "evidence": "inferred",
              "confidence": r["confidence"], "method": r.get("method"), "features": r.get("features")}
             for r in inf.sort("child").iter_rows(named=True)]
@@ -209,8 +215,10 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
         (tmp / "records.jsonl").write_text(
             "".join(r + "\n" for r in records.get_column("record").to_list()), "utf-8")
         (tmp / "posts.csv").write_bytes(to_csv(nodes))
+        # a parent a record states with evidence "inferred" is the source's, not a link of `archivist infer`
+        guessed = made_by_infer(archive, edges, as_of) if mode == "all" else edges.head(0)
         if mode == "all":
-            _write_inferred(archive, edges, tmp / "inferred_edges.jsonl")
+            _write_inferred(archive, guessed, tmp / "inferred_edges.jsonl")
         (tmp / "tree.graphml").write_bytes(to_graphml(nodes, edges))
         (tmp / "tree.nwk").write_text(to_newick(nodes), "utf-8")
         (tmp / "prov.json").write_bytes(to_prov_json(nodes, edges, engine="direct"))
@@ -239,7 +247,9 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
                   "media_listed": len(index), "media_files": sum(1 for r in index if r["file"]),
                   "c2pa_manifests": n_c2pa + n_media_c2pa,
                   "redacted": int(posts.get_column("redacted").fill_null(False).sum())}
-        meta = {"format": "remix-archivist snapshot 1", "root": tree_root, "counts": counts,
+        if mode == "all":  # how many of the edges are guesses (Remix-Inferred-Edges in bag-info.txt)
+            counts["inferred_edges"] = guessed.height
+        meta = {"format": "remix-archivist snapshot 1", "root": tree_root, "edges": mode, "counts": counts,
                 "posts": dict(zip(*real.select("id", "content_hash").get_columns())),
                 # every file and folder name made from an id (c2pa/, media/, the snapshot folder) -> that id
                 "names": {safe_name(i): i for i in nodes.get_column("id").to_list()}}
@@ -259,7 +269,8 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
             "Remix-Snapshot-Time": now.isoformat().replace("+00:00", "Z"),
             **{f"Remix-{k.replace('_', '-').title()}": str(v) for k, v in counts.items()},
             "Remix-Drift-Report": report_note,
-            **({"Remix-Edges": "all (declared, C2PA and inferred links)"} if mode == "all" else {}),
+            # the edge set has a tag of its own: Remix-Edges is the edge count (it used to be overwritten)
+            "Remix-Edge-Set": EDGE_SETS[mode],
         }.items()}
         cwd = os.getcwd()
         try:
@@ -370,7 +381,8 @@ def read_bag_info(bag: str | Path) -> dict[str, str]:
     return _bag_info(Path(bag), "utf-8")  # one reader of bag-info.txt (archive.bag), continuation lines too
 
 
-_LIST_SCHEMA = {"bag": pl.String, "root": pl.String, "taken_at": pl.String, "store_version": pl.Int64,
+_LIST_SCHEMA = {"bag": pl.String, "root": pl.String, "edges": pl.String, "taken_at": pl.String,
+                "store_version": pl.Int64,
                 "posts": pl.Int64, "added": pl.Int64, "removed": pl.Int64, "changed": pl.Int64,
                 "media_files": pl.Int64}
 
@@ -395,7 +407,10 @@ def list_snapshots(archive: Archive, root: str | None = None, *, folder: str | P
     """The snapshots of a tree, oldest first, each compared with the one before it.
 
     ``added``/``removed``/``changed`` count posts by content hash against the
-    previous snapshot (null for the first).
+    previous snapshot of the same edge set (null for the first): ``edges`` is ``declared``, or
+    ``all`` for a bag made with ``edges="all"`` (inferred links join trees, so such a bag can hold
+    more posts than the declared tree without any post having been added). The bags made with
+    ``edges="all"`` of the tree ``root`` is in with inferred links are listed too.
 
     Examples
     --------
@@ -418,21 +433,36 @@ def list_snapshots(archive: Archive, root: str | None = None, *, folder: str | P
             tree_root = root
         folders = [archive.path / "snapshots" / safe_name(tree_root),
                    archive.path / "snapshots" / _legacy_name(tree_root)]  # bags made before portable names
+        all_root = tree_root
+        if archive.has_table("inferred_edges"):  # `snapshot ROOT --edges all` files the bag under that tree's root
+            try:
+                all_root = archive.root_of(root, edges="all")
+            except NotFoundError:
+                pass
+        # the all-links tree's folder holds that root's declared bags too: only its edges=all bags are ROOT's
+        extra = [archive.path / "snapshots" / safe_name(all_root)] if all_root != tree_root else []
     else:
-        folders = [Path(folder)]
-    bags = sorted((p for base in dict.fromkeys(folders) if base.is_dir() for p in base.iterdir()
-                   if p.is_dir() and not p.name.startswith(".") and (p / "bagit.txt").exists()),
+        folders, extra = [Path(folder)], []
+
+    def bags_in(bases: list[Path]) -> list[Path]:
+        return [p for base in dict.fromkeys(bases) if base.is_dir() for p in base.iterdir()
+                if p.is_dir() and not p.name.startswith(".") and (p / "bagit.txt").exists()]
+
+    bags = sorted(bags_in(folders) + [b for b in bags_in(extra) if _bag_edges(read_bag_info(b)) == "all"],
                   key=lambda p: (p.name, str(p)))
     rows: list[dict[str, Any]] = []
-    prev: dict[str, str] | None = None
+    prev_of: dict[str, dict[str, str]] = {}  # edge set -> posts of the last bag of that set
     for b in bags:
         info = read_bag_info(b)
+        mode = _bag_edges(info)
+        prev = prev_of.get(mode)
         try:
             meta = json.loads((b / "data" / "snapshot.json").read_text("utf-8"))
         except (OSError, ValueError):
             meta = {"posts": {}, "root": info.get("Remix-Root")}
         cur: dict[str, str] = meta.get("posts") or {}
-        row: dict[str, Any] = {"bag": str(b), "root": meta.get("root"), "taken_at": info.get("Remix-Snapshot-Time"),
+        row: dict[str, Any] = {"bag": str(b), "root": meta.get("root"), "edges": mode,
+                               "taken_at": info.get("Remix-Snapshot-Time"),
                                "store_version": int(info.get("Remix-Store-Version", "-1") or -1),
                                "posts": len(cur), "added": None, "removed": None, "changed": None,
                                "media_files": int(info.get("Remix-Media-Files", "0") or 0)}
@@ -441,5 +471,12 @@ def list_snapshots(archive: Archive, root: str | None = None, *, folder: str | P
             row["removed"] = len(prev.keys() - cur.keys())
             row["changed"] = sum(1 for k in cur.keys() & prev.keys() if cur[k] != prev[k])
         rows.append(row)
-        prev = cur
+        prev_of[mode] = cur
     return pl.DataFrame(rows, schema=_LIST_SCHEMA)
+
+
+def _bag_edges(info: dict[str, str]) -> str:
+    """``all`` for a bag made with inferred links (its ``Remix-Edge-Set`` tag; bags made before it
+    had that tag wrote ``Remix-Edges: all (…)``), else ``declared``."""
+    tag = info.get("Remix-Edge-Set") or info.get("Remix-Edges") or ""
+    return "all" if tag.startswith("all") else "declared"

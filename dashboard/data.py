@@ -119,24 +119,35 @@ def views(arc: Archive, as_of: str | None = None, edges: str = "declared") -> Vi
     return memo(("views", v, as_of) if mode == "declared" else ("views", v, as_of, mode, iv), load)
 
 
-def inferred_why(arc: Archive) -> pl.DataFrame:
+def inferred_why(arc: Archive, ids: pl.Series | list[str] | None = None) -> pl.DataFrame:
     """``id, confidence, why, cut`` of every inferred link and of every link the tree check cut
-    (``cut`` True: the post has no inferred parent), with the sentence a person reads; memoised per run."""
+    (``cut`` True: the post has no inferred parent), with the sentence a person reads.
+
+    ``ids`` limits it to those children (a tree's posts): the sentences are made in Python, about
+    20 µs each, so the whole archive's (a million links: 20 s) are never made for one tree. The
+    two tables are read once per run of ``archivist infer`` (memoised on their versions).
+    """
+    from archive.shorten import cut as cut_text
+    from archive.shorten import one_line
+    from lineage.bidi import show_bidi
     from lineage.infer import inferred_cut, inferred_edges, why, why_cut
 
-    def load() -> pl.DataFrame:
-        inf = inferred_edges(arc)
-        cut = inferred_cut(arc)
-        texts = [why(f, c) for f, c in zip(inf.get_column("features").to_list(),
-                                           inf.get_column("confidence").to_list())]
-        texts += [why_cut(p, f, c, d) for p, f, c, d in cut.select("parent", "features", "confidence",
-                                                                    "descendants").iter_rows()]
-        return pl.DataFrame({"id": pl.concat([inf.get_column("child"), cut.get_column("child")]),
-                             "confidence": pl.concat([inf.get_column("confidence"), cut.get_column("confidence")]),
-                             "why": texts, "cut": [False] * inf.height + [True] * cut.height},
-                            schema={"id": pl.String, "confidence": pl.Float64, "why": pl.String, "cut": pl.Boolean})
-
-    return memo(("inferred_why", arc.table_version("inferred_edges"), arc.table_version("inferred_cut")), load)
+    inf, cut = memo(("inferred_rows", arc.table_version("inferred_edges"), arc.table_version("inferred_cut")),
+                    lambda: (inferred_edges(arc).select("child", "confidence", "features"),
+                             inferred_cut(arc).select("child", "parent", "confidence", "features", "descendants")))
+    if ids is not None:
+        keep = pl.Series("id", ids, dtype=pl.String).implode()
+        inf, cut = inf.filter(pl.col("child").is_in(keep)), cut.filter(pl.col("child").is_in(keep))
+    texts = [why(f, c) for f, c in zip(inf.get_column("features").to_list(), inf.get_column("confidence").to_list())]
+    # the cut parent's id is record text inside a sentence: one line, at most 80 characters, its bidi
+    # controls shown (an id holding U+202E would otherwise reverse the rest of the sentence, in the
+    # panel and in the tree's SVG hover label, which has no bidi isolate)
+    texts += [why_cut(show_bidi(cut_text(one_line(p), 80)), f, c, d)
+              for p, f, c, d in cut.select("parent", "features", "confidence", "descendants").iter_rows()]
+    return pl.DataFrame({"id": pl.concat([inf.get_column("child"), cut.get_column("child")]),
+                         "confidence": pl.concat([inf.get_column("confidence"), cut.get_column("confidence")]),
+                         "why": texts, "cut": [False] * inf.height + [True] * cut.height},
+                        schema={"id": pl.String, "confidence": pl.Float64, "why": pl.String, "cut": pl.Boolean})
 
 
 def _slice(frame: pl.DataFrame, col: str, keys: pl.Series) -> pl.DataFrame:
@@ -242,10 +253,12 @@ def node_record(arc: Archive, post_id: str, as_of: str | None = None) -> dict | 
     return orjson.loads(rec)
 
 
-def search_posts(arc: Archive, query: str, *, as_of: str | None = None, limit: int = 20) -> pl.DataFrame:
+def search_posts(arc: Archive, query: str, *, as_of: str | None = None, limit: int = 20,
+                 edges: str = "declared") -> pl.DataFrame:
     """Posts whose id is ``query``, else whose id, author or prompt contains every word of it (case-insensitive).
 
-    Returns ``id, root, depth, text, tree_size`` with roots and bigger trees first.
+    Returns ``id, root, depth, text, tree_size`` with roots and bigger trees first; root, depth and
+    size are of the trees of ``edges`` (``"all"``: with inferred links).
     """
     q = (query or "").strip()
     cols = ["id", "root", "depth", "text", "tree_size"]
@@ -262,8 +275,8 @@ def search_posts(arc: Archive, query: str, *, as_of: str | None = None, limit: i
         for word in q.lower().split():
             cond = cond & hay.str.contains(word, literal=True)
         hits = posts.filter(cond)
-    lin = arc.lineage(as_of).select("id", "root", "depth")
-    sizes = arc.trees(as_of).select("root", pl.col("size").alias("tree_size"))
+    lin = arc.lineage(as_of, edges=edges).select("id", "root", "depth")
+    sizes = arc.trees(as_of, edges=edges).select("root", pl.col("size").alias("tree_size"))
     return (
         hits.join(lin, on="id", how="inner")
         .join(sizes, on="root", how="left")

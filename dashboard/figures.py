@@ -206,8 +206,10 @@ def tree_figure(nodes: pl.DataFrame, *, root: str, drift: pl.DataFrame | None = 
     why = sub.get_column("why").to_list() if "why" in sub.columns else [None] * n
     inferred = np.array([w is not None for w in why], dtype=bool)
     if inferred.any():
-        hover = np.array([h + ("<br><i>" + html.escape(w, quote=False) + "</i>" if w else "")
+        hover = np.array([h + ("<br><i>" + html.escape(show_bidi(w), quote=False) + "</i>" if w else "")
                           for h, w in zip(hover.tolist(), why)], dtype=object)
+    # a why on a post drawn without its parent (the root: a cut link says why it has none) draws no line
+    inferred &= lay.parent_index >= 0
     declared_lay = lay
     if inferred.any():  # two line traces: declared links solid, inferred ones dashed
         from dataclasses import replace

@@ -57,17 +57,28 @@ def _fmt(v: Any, digits: int = 2) -> str:
     return str(v)
 
 
-def path_list(path: list[dict], *, root: str, as_of: str | None = None) -> html.Ol:
-    """The path from the root to a node, each step a link that selects it."""
+def path_list(path: list[dict], *, root: str, as_of: str | None = None, edges: str = "declared") -> html.Ol:
+    """The path from the root to a node, each step a link that selects it (in the same edge set: with
+    inferred links shown, a step may be an inferred ancestor, whose declared tree is another)."""
+    shown = "all" if edges == "all" else None
     items = []
     for p in path:
         label = p["text"] if not p.get("placeholder") else "(not in the archive)"
         items.append(html.Li([
-            dcc.Link(p["id"], href=explore_href(root, p["id"], as_of=as_of), className="mono"),
+            dcc.Link(p["id"], href=explore_href(root, p["id"], as_of=as_of, edges=shown), className="mono"),
             html.Span(f" gen {p['depth']}: ", className="muted"),
             html.Bdi(label[:120] + ("…" if len(label) > 120 else "")),
         ]))
     return html.Ol(items, className="path")
+
+
+def _confidence(v: Any) -> str:
+    """A link's confidence: two decimals, or two significant digits below 0.01 (a guess at 0.002 is not "0.00").
+
+    >>> _confidence(0.8312), _confidence(0.002265), _confidence(None)
+    ('0.83', '0.0023', '–')
+    """
+    return f"{v:.2g}" if isinstance(v, float) and 0 < v < 0.01 else _fmt(v)
 
 
 def _evidence_rows(edges: list[dict]) -> html.Table | html.Div:
@@ -77,7 +88,7 @@ def _evidence_rows(edges: list[dict]) -> html.Table | html.Div:
     body = [html.Tr([html.Td(e["parent"], className="mono"), html.Td(e.get("relation") or "remix"),
                      html.Td(html.Span(e.get("evidence") or "declared",
                                        className=f"badge ev-{e.get('evidence') or 'declared'}")),
-                     html.Td(_fmt(e.get("confidence"))), html.Td("yes" if e.get("primary") else "")])
+                     html.Td(_confidence(e.get("confidence"))), html.Td("yes" if e.get("primary") else "")])
             for e in edges]
     return html.Table([head, *body], className="grid")
 
@@ -150,10 +161,13 @@ def _picture(p: dict) -> html.Div:
 
 def node_panel(node: dict, *, root: str, parent: dict | None, diff: list | None, blame: list[dict] | None,
                drift: dict | None, edges: list[dict], record: dict | None, path: list[dict],
-               styles: list[dict] | None, as_of: str | None = None, picture: dict | None = None) -> html.Div:
+               styles: list[dict] | None, as_of: str | None = None, picture: dict | None = None,
+               edge_set: str = "declared") -> html.Div:
     """Everything about one post: prompt, diff against its parent, blame, styles, metrics,
-    provenance, edge evidence, media and the path to the root."""
+    provenance, edge evidence, media and the path to the root. Its links keep the view's
+    ``edge_set`` (``"all"``: inferred links shown)."""
     pid = node["id"]
+    shown = "all" if edge_set == "all" else None
     ph = bool(node.get("placeholder"))
     sections: list[Any] = [
         html.H3(["Post ", html.Span(pid, className="mono")], className="node-title"),
@@ -162,7 +176,7 @@ def node_panel(node: dict, *, root: str, parent: dict | None, diff: list | None,
         html.Div([html.Span(["by ", html.Bdi(node.get("author") or "unknown")]),
                   html.Span(f" · {str(node.get('created_at') or '')[:16].replace('T', ' ')}"),
                   html.Span(f" · generation {node['depth']}"),
-                  " · ", dcc.Link("link to this view", href=explore_href(root, pid, as_of=as_of))],
+                  " · ", dcc.Link("link to this view", href=explore_href(root, pid, as_of=as_of, edges=shown))],
                  className="muted small"),
         html.H4("Prompt"), prompt_text(node.get("text"), placeholder=ph),
     ]
@@ -188,7 +202,7 @@ def node_panel(node: dict, *, root: str, parent: dict | None, diff: list | None,
     sections += [html.H4("Metrics"), kv_table([(k, _fmt(v) if not isinstance(v, str) else v) for k, v in metrics])]
     sections += [html.H4("Lineage evidence"), _evidence_rows(edges)]
     sections += [html.H4("Provenance"), _provenance(record), html.H4("Media"), _media(record)]
-    sections += [html.H4(f"Path from the root ({len(path) - 1} step(s))"), path_list(path, root=root, as_of=as_of)]
+    sections += [html.H4(f"Path from the root ({len(path) - 1} step(s))"), path_list(path, root=root, as_of=as_of, edges=edge_set)]
     return html.Div(sections, className="node-panel", id="node-panel-body")
 
 
@@ -206,11 +220,12 @@ def compare_panel(a: dict, b: dict, diff: list | None) -> html.Div:
     return html.Div(body, className="compare-panel")
 
 
-def search_results(hits: list[dict], *, as_of: str | None = None) -> html.Div:
-    """Search hits as links into the explorer."""
+def search_results(hits: list[dict], *, as_of: str | None = None, edges: str = "declared") -> html.Div:
+    """Search hits as links into the explorer (keeping the view's edge set)."""
     if not hits:
         return html.Div("no post matches", className="muted small")
-    return html.Ul([html.Li([dcc.Link(h["id"], href=explore_href(h["root"], h["id"], as_of=as_of),
+    shown = "all" if edges == "all" else None
+    return html.Ul([html.Li([dcc.Link(h["id"], href=explore_href(h["root"], h["id"], as_of=as_of, edges=shown),
                                       className="mono"),
                              html.Span(f" gen {h['depth']} · tree of {h['tree_size']}", className="muted small"),
                              html.Div(h["text"][:140] + ("…" if len(h["text"]) > 140 else ""), className="small")])

@@ -35,9 +35,10 @@ def cell_text(v: Any, width: int = 90) -> str:
     return cut(one_line(str(v)), width)
 
 
-def tree_link(root: str, node: str | None = None) -> dcc.Link:
-    """A link that opens a tree (and a node of it) in the explorer."""
-    return dcc.Link(node or root, href=explore_href(root, node), className="mono")
+def tree_link(root: str, node: str | None = None, edges: str = "declared") -> dcc.Link:
+    """A link that opens a tree (and a node of it) in the explorer (``edges="all"``: with inferred links)."""
+    return dcc.Link(node or root, href=explore_href(root, node, edges="all" if edges == "all" else None),
+                    className="mono")
 
 
 def frame_table(df: pl.DataFrame, *, headers: dict[str, str] | None = None,

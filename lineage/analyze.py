@@ -384,19 +384,30 @@ def results_table(name: str, edges: str = "declared") -> str:
 _table = results_table
 
 
+def _floor_text(x: float) -> str:
+    """``x`` rounded down to two decimals, or to two significant digits when that would be 0."""
+    if x >= 0.01 or x <= 0:
+        return f"{math.floor(x * 100) / 100:.2f}"
+    k = 1 - math.floor(math.log10(x))  # decimals that keep two significant digits
+    return f"{math.floor(x * 10 ** k) / 10 ** k:.{k}f}"
+
+
 def inferred_note(links: int | None, min_confidence: float | None) -> str | None:
     """What a reader of figures built on inferred links is told (``None`` when none were used).
 
-    The confidence is rounded down, so the bound stays true.
+    The confidence is rounded down, so the bound stays true; below 0.01 it keeps two significant
+    digits (a bound of "0.00" says nothing: every confidence is above 0).
 
     >>> inferred_note(12, 0.4567)
     'includes 12 inferred links, confidence >= 0.45'
+    >>> inferred_note(3, 0.002265)
+    'includes 3 inferred links, confidence >= 0.0022'
     >>> inferred_note(0, None) is None
     True
     """
     if not links:
         return None
-    low = "?" if min_confidence is None else f"{math.floor(min_confidence * 100) / 100:.2f}"
+    low = "?" if min_confidence is None else _floor_text(min_confidence)
     return f"includes {links:,} inferred link{'s' if links != 1 else ''}, confidence >= {low}"
 
 
@@ -665,7 +676,10 @@ def analyze(archive: Archive, *, force: bool = False, progress: Progress | None 
     versions, decay, n_edges = written["versions"], written["decay"], written["edges"]
     seconds = time.perf_counter() - t_start
     # the inferred links the measured graph holds (primary or not: every edge row with evidence "inferred")
-    inf = (all_edges.filter(pl.col("evidence") == "inferred").join(nodes.select(child="id"), on="child", how="semi")
+    from archive.export import made_by_infer
+
+    # (made_by_infer: a record's own "inferred" parent is what its source stated, not a link of `archivist infer`)
+    inf = (made_by_infer(archive, all_edges).join(nodes.select(child="id"), on="child", how="semi")
            if edge_set == "all" else all_edges.head(0))
     inferred = {"edges": [edge_set], "inferred_version": [inferred_version], "inferred_links": [inf.height],
                 "min_confidence": [inf.get_column("confidence").min() if inf.height else None]}

@@ -209,7 +209,9 @@ def _inferred_on_path(arc: Any, path: pl.DataFrame, edges: str) -> pl.DataFrame:
     """The inferred links (``child, parent, confidence``) whose child is on ``path`` (none with declared edges)."""
     if edges != "all":
         return pl.DataFrame(schema={"child": pl.String, "parent": pl.String, "confidence": pl.Float64})
-    return (arc.edges(edges="all").filter(pl.col("evidence") == "inferred")
+    from archive.export import made_by_infer  # a record's own "inferred" parent is what its source stated
+
+    return (made_by_infer(arc, arc.edges(edges="all"))
             .join(path.select(child="id"), on="child", how="semi").select("child", "parent", "confidence")
             .sort("child"))
 

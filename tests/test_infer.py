@@ -309,7 +309,7 @@ def test_snapshot_with_inferred_links(tmp_path: Path):
     I.infer(a)
     child, parent, conf = I.inferred_edges(a).sort("confidence", descending=True).row(0)[:3]
     bag = snapshot(a, child, edges="all")
-    assert verify(bag).ok and read_bag_info(bag)["Remix-Edges"].startswith("all")
+    assert verify(bag).ok and read_bag_info(bag)["Remix-Edge-Set"].startswith("all")
     rows = [json.loads(x) for x in (bag / "data" / "inferred_edges.jsonl").read_text().splitlines()]
     mine = next(r for r in rows if r["child"] == child)
     assert mine["parent"] == parent and mine["evidence"] == "inferred" and mine["confidence"] == pytest.approx(conf)

@@ -54,6 +54,7 @@ __all__ = [
     "FORMATS",
     "export_frames",
     "with_parent_evidence",
+    "made_by_infer",
     "to_graph",
     "graph_id",
     "to_graphml",
@@ -77,6 +78,34 @@ FORMATS: dict[str, str] = {
     "parquet": "parquet",
     "csv": "csv",
 }
+
+
+def made_by_infer(archive: Archive, edges: pl.DataFrame, as_of: Any = None) -> pl.DataFrame:
+    """The rows of ``edges`` (an ``edges="all"`` frame: ``child, parent, evidence``, …) that
+    ``archivist infer`` made, in their order.
+
+    ``evidence == "inferred"`` alone does not say it: a record may state a parent with evidence
+    ``inferred`` itself (a source's own guess, e.g. a platform's "similar to"). Such a link is
+    what the source stated, kept in the declared edges; a link of ``archivist infer`` is in the
+    ``edges="all"`` frame only. Raises nothing; an archive without inferred links gives no rows.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from archive.ingest import ingest_records
+    >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+    >>> _ = ingest_records(a, [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z"},
+    ...     {"id": "t:2", "source": "t", "created_at": "2026-01-02T00:00:00Z",
+    ...      "parents": [{"id": "t:1", "evidence": "inferred", "confidence": 0.4}]}])
+    >>> e = a.edges(edges="all")
+    >>> e.get_column("evidence").to_list(), made_by_infer(a, e).height
+    (['inferred'], 0)
+    """
+    inf = edges.filter(pl.col("evidence") == "inferred")
+    if not inf.height:
+        return inf
+    stated = archive.edges(as_of).filter(pl.col("evidence") == "inferred").select("child", "parent")
+    return inf.join(stated, on=["child", "parent"], how="anti", maintain_order="left") if stated.height else inf
 
 
 def with_parent_evidence(nodes: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:

@@ -51,11 +51,12 @@ def layout(**_: str) -> html.Div:
         snap_part = html.Div(["No snapshots yet. Make one with ", html.Code("archivist snapshot ROOT_ID"),
                               "; it appears here."], className="note")
     else:
-        snap_part = frame_table(snaps.select("root", "taken_at", "store_version", "posts", "added", "removed",
+        # "links": declared, or all (a bag made with inferred links: added/removed are against the last such bag)
+        snap_part = frame_table(snaps.select("root", "edges", "taken_at", "store_version", "posts", "added", "removed",
                                              "changed", "media_files", "bag"),
-                                headers={"taken_at": "taken", "store_version": "store version",
+                                headers={"taken_at": "taken", "store_version": "store version", "edges": "links",
                                          "bag": "bag (in the archive folder)"},
-                                cells={"root": lambda r: tree_link(r["root"]) if r["root"] else ""})
+                                cells={"root": lambda r: tree_link(r["root"], edges=r["edges"]) if r["root"] else ""})
     run_cols = ["started_at", "at", "source", "target", "status", "read", "stored", "unchanged", "quarantined",
                 "store_version", "error"]
     return html.Div([

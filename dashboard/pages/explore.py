@@ -68,6 +68,12 @@ def depth_range(arc, root: str | None, as_of: str | None, edges: str = "declared
     return auto_depth(counts), max(1, max([d for d, _ in counts] or [1]))
 
 
+def node_depth(arc, node: str | None, as_of: str | None, edges: str = "declared") -> int:
+    """The generation of ``node`` in its tree with that edge set (0 when it is not in the archive)."""
+    hit = views(arc, as_of, edges).lineage.filter(pl.col("id") == node) if node else None
+    return int(hit.get_column("depth")[0] or 0) if hit is not None and hit.height else 0
+
+
 def _depth(arc, root: str | None, as_of: str | None, asked: int | None, edges: str = "declared") -> int:
     if not root:
         return 1
@@ -80,7 +86,8 @@ def initial_state(arc, query: dict) -> dict:
     as_of = parse_as_of(query.get("as_of"))
     root = first_value(query.get("root"))
     node = first_value(query.get("node"))
-    vw = views(arc, as_of)
+    edges = "all" if first_value(query.get("edges")) == "all" else "declared"
+    vw = views(arc, as_of, edges)  # with inferred links, trees (and so roots) are those of that graph
     lin = vw.lineage
     if node and not root:
         hit = lin.filter(pl.col("id") == node)
@@ -89,16 +96,38 @@ def initial_state(arc, query: dict) -> dict:
         hit = lin.filter(pl.col("id") == root)
         root = hit.get_column("root")[0] if hit.height else root
     if not root:
-        root = vw.trees.get_column("root")[0] if vw.trees.height else None
+        root = _largest_tree(arc, vw, edges)
     size = first_value(query.get("size"))
     depth = _int(query.get("depth"))
     return {
         "root": root, "node": node or root, "compare": first_value(query.get("compare")),
-        "depth": _depth(arc, root, as_of, depth, "all" if first_value(query.get("edges")) == "all" else "declared"),
+        "depth": _depth(arc, root, as_of, depth, edges),
         "size": size if size in ("views", "likes", "remixes") else "views",
         "as_of": as_of, "collapsed": _list(query.get("collapsed")), "expanded": _list(query.get("expanded")),
-        "edges": "all" if first_value(query.get("edges")) == "all" else "declared",
+        "edges": edges,
     }
+
+
+def _largest_tree(arc, vw, edges: str) -> str | None:
+    """The tree a bare explorer URL opens: the largest one; with inferred links shown, the largest one
+    that holds an inferred link (the overview's "inferred links" card opens it), else the largest."""
+    if not vw.trees.height:
+        return None
+    if edges == "all":
+        from archive.export import made_by_infer
+
+        kids = made_by_infer(arc, vw.edges).select(id="child")
+        roots = vw.lineage.join(kids, on="id", how="semi").get_column("root").unique()
+        held = vw.trees.filter(pl.col("root").is_in(roots.implode()))
+        if held.height:
+            return held.get_column("root")[0]
+    return vw.trees.get_column("root")[0]
+
+
+def root_in(arc, post: str | None, as_of: str | None, edges: str) -> str | None:
+    """The root of the tree ``post`` is in with that edge set (``None`` when it is not in the archive)."""
+    hit = views(arc, as_of, edges).lineage.filter(pl.col("id") == post) if post else None
+    return hit.get_column("root")[0] if hit is not None and hit.height else None
 
 
 def state_href(state: dict) -> str:
@@ -110,9 +139,10 @@ def state_href(state: dict) -> str:
                         edges="all" if state.get("edges") == "all" else None)
 
 
-def tree_options(arc, as_of: str | None, keep: str | None = None, limit: int = 300) -> list[dict]:
-    """Dropdown entries for the biggest trees (plus ``keep``, when it is smaller)."""
-    trees = views(arc, as_of).trees
+def tree_options(arc, as_of: str | None, keep: str | None = None, limit: int = 300,
+                 edges: str = "declared") -> list[dict]:
+    """Dropdown entries for the biggest trees (plus ``keep``, when it is smaller), of that edge set."""
+    trees = views(arc, as_of, edges).trees
     t = trees.head(limit)
     if keep and keep not in set(t.get_column("root").to_list()):
         t = pl.concat([t, trees.filter(pl.col("root") == keep)])
@@ -144,10 +174,12 @@ def layout(**query: Any) -> html.Div:
                           className="input"),
                 html.Div(id="explore-hits"),
                 html.Label("Tree", htmlFor="explore-tree"),
-                dcc.Dropdown(id="explore-tree", options=tree_options(arc, state["as_of"], keep=root), value=root,
-                             clearable=False),
+                dcc.Dropdown(id="explore-tree", options=tree_options(arc, state["as_of"], keep=root,
+                                                                     edges=state["edges"]),
+                             value=root, clearable=False),
                 html.Label("Generations drawn below the root"),
-                dcc.Slider(id="explore-depth", min=1, max=depth_range(arc, root, state["as_of"])[1], step=1,
+                dcc.Slider(id="explore-depth", min=1, max=depth_range(arc, root, state["as_of"], state["edges"])[1],
+                           step=1,
                            value=state["depth"], marks=None, tooltip={"placement": "bottom", "always_visible": True}),
                 html.Label("Marker size"),
                 dcc.RadioItems(id="explore-size", options=SIZE_CHOICES, value=state["size"], inline=True),
@@ -205,7 +237,8 @@ def next_state(state: dict, trigger: str | None, *, tree: str | None = None, dep
     elif trigger == "explore-asof":
         s["as_of"] = parse_as_of(as_of)
     elif trigger == "explore-edges":
-        s["edges"] = "all" if "all" in (edges or []) else "declared"
+        # another edge set is another tree: its depth is chosen again (the old one could fold the post read)
+        s.update(edges="all" if "all" in (edges or []) else "declared", depth=None)
     elif trigger == "explore-graph" and click:
         points = click.get("points") or []
         pid = points[0].get("customdata") if points else None
@@ -240,6 +273,8 @@ def next_state(state: dict, trigger: str | None, *, tree: str | None = None, dep
     Output("explore-state", "data"),
     Output("explore-depth", "value"),
     Output("explore-depth", "max"),
+    Output("explore-tree", "options"),
+    Output("explore-tree", "value"),
     Input("explore-tree", "value"),
     Input("explore-depth", "value"),
     Input("explore-size", "value"),
@@ -259,13 +294,36 @@ def on_action(tree, depth, size, as_of, click, _toggle, _reset, edges, state, pi
     s = next_state(state, ctx.triggered_id, tree=tree, depth=depth, size=size, as_of=as_of, click=click,
                    pick=pick or "node", folded=frozenset(folded or ()), edges=edges)
     if s == state:
-        return no_update, no_update, no_update
-    auto, deepest = depth_range(archive(), s.get("root"), s.get("as_of"), s.get("edges") or "declared")
-    if s.get("depth") is None:
-        s["depth"] = auto
+        return no_update, no_update, no_update, no_update, no_update
+    mode = s.get("edges") or "declared"
+    relinked = s.get("edges") != state.get("edges")
+    if relinked:  # the post read stays: its tree is the one it is in with the other links
+        s["root"] = root_in(archive(), s.get("node"), s.get("as_of"), mode) or s.get("root")
+    auto, deepest = depth_range(archive(), s.get("root"), s.get("as_of"), mode)
+    if s.get("depth") is None:  # deep enough to draw the selected post (the slider can fold it again)
+        s["depth"] = min(deepest, max(auto, node_depth(archive(), s.get("node"), s.get("as_of"), mode)))
+    retreed = relinked or s.get("as_of") != state.get("as_of")  # the list of trees (and their sizes) changed
     return (s, s["depth"] if s["depth"] != depth else no_update,
             deepest if s.get("root") != state.get("root") or s.get("as_of") != state.get("as_of")
-            or s.get("edges") != state.get("edges") else no_update)
+            or relinked else no_update,
+            tree_options(archive(), s.get("as_of"), keep=s.get("root"), edges=mode) if retreed else no_update,
+            s.get("root") if s.get("root") != tree else no_update)
+
+
+def _dropped_why(arc, as_of: str | None, post: str, reasons: pl.DataFrame) -> pl.DataFrame:
+    """``id, why`` for ``post`` when readers left its inferred link out (``inferred_dropped``: with a
+    declared parent created after its child, the guess would close a loop), else no row."""
+    from archive.shorten import cut, one_line
+    from lineage.bidi import show_bidi
+
+    drop = arc.problems(as_of, edges="all").filter(pl.col("kind") == "inferred_dropped", pl.col("id") == post)
+    link = reasons.filter(~pl.col("cut"), pl.col("id") == post).get_column("why")
+    if not drop.height:
+        return pl.DataFrame(schema={"id": pl.String, "why": pl.String})
+    parent = show_bidi(cut(one_line(drop.get_column("parent")[0]), 80))
+    how = f" ({link[0].removeprefix('inferred, ')})" if link.len() else ""
+    return pl.DataFrame({"id": [post], "why": [f"no inferred parent: the inferred link to {parent}{how} is left out, "
+                                               "as it would close a loop with declared links (declared links win)"]})
 
 
 def tree_and_drift(arc, root: str, as_of: str | None, edges: str = "declared"):
@@ -279,10 +337,12 @@ def tree_and_drift(arc, root: str, as_of: str | None, edges: str = "declared"):
         tree = tree_of(vw, root)
         if edges == "all":
             inferred = tree.edges.filter(pl.col("evidence") == "inferred").select(pl.col("child").alias("id"))
-            reasons = inferred_why(arc)
+            reasons = inferred_why(arc, tree.nodes.get_column("id"))  # the sentences of this tree's posts only
             why = pl.concat([inferred.join(reasons.filter(~pl.col("cut")).select("id", "why"), on="id", how="left"),
                              # the root: a post whose inferred link the tree check cut says so
-                             reasons.filter(pl.col("cut"), pl.col("id") == tree.root).select("id", "why")])
+                             reasons.filter(pl.col("cut"), pl.col("id") == tree.root).select("id", "why"),
+                             # ... and one whose inferred link readers left out (it closed a loop)
+                             _dropped_why(arc, as_of, tree.root, reasons)])
             tree = Tree(root=tree.root, nodes=tree.nodes.join(why, on="id", how="left", maintain_order="left"),
                         edges=tree.edges)
         analysed = None if as_of else memo(("analysed_drift", vw.version), lambda: measures.analysed_drift(arc))
@@ -411,10 +471,12 @@ def show_node(state):
         blame=measures.blame_words(anc.select("id", "depth", "text")),
         drift=row.row(0, named=True) if row.height else None,
         edges=(tree.edges.filter(pl.col("child") == node["id"]).sort("rank")
-               .with_columns(primary=pl.col("parent") == node.get("parent")).to_dicts()),
+               .with_columns(primary=pl.col("parent").eq_missing(pl.lit(node.get("parent"), dtype=pl.String)))
+               .to_dicts()),
         record=None if node.get("placeholder") else node_record(arc, node["id"], as_of),
         path=path, styles=measures.post_style_labels(arc, node["id"], as_of=as_of), as_of=as_of,
-        picture=picture_facts(arc, node["id"], node.get("parent"), _thumbs(arc)))
+        picture=picture_facts(arc, node["id"], node.get("parent"), _thumbs(arc)),
+        edge_set=state.get("edges") or "declared")
     if node.get("why"):  # an inferred link: say why, above the panel
         panel = html.Div([html.P(node["why"], id="explore-why", className="why"), panel])
     other = _node_dict(nodes, state.get("compare"))
@@ -432,8 +494,9 @@ def search(query, state):
     if not query or not query.strip():
         return None
     as_of = (state or {}).get("as_of")
-    hits = search_posts(archive(), query, as_of=as_of, limit=12)
-    return search_results(hits.to_dicts(), as_of=as_of)
+    edges = (state or {}).get("edges") or "declared"
+    hits = search_posts(archive(), query, as_of=as_of, limit=12, edges=edges)
+    return search_results(hits.to_dicts(), as_of=as_of, edges=edges)
 
 
 @callback(Output("explore-share", "href"), Input("explore-state", "data"))

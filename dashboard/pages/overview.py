@@ -48,18 +48,21 @@ def card(value: str, label: str, href: str | None = None) -> html.Div:
 
 
 def link_counts(arc) -> dict[str, int]:
-    """Remix links by evidence: ``declared`` (and any other stated kind), ``c2pa``, ``inferred`` (in force)."""
-    # without inferred links the declared edges are all of them (no second lineage built and kept)
-    e = arc.edges(edges="all") if arc.table_version("inferred_edges") >= 0 else arc.edges()
-    got = dict(e.group_by("evidence").len().rows()) if e.height else {}
+    """Remix links by evidence: ``declared`` (and any other stated kind: a record's own ``inferred`` parent
+    too), ``c2pa``, ``inferred`` (the links of ``archivist infer`` in force)."""
+    from archive.export import made_by_infer
+
+    stated = arc.edges()
+    got = dict(stated.group_by("evidence").len().rows()) if stated.height else {}
     c2pa = int(got.pop("c2pa", 0))
-    inferred = int(got.pop("inferred", 0))
+    # without inferred links the declared edges are all of them (no second lineage built and kept)
+    inferred = made_by_infer(arc, arc.edges(edges="all")).height if arc.table_version("inferred_edges") >= 0 else 0
     return {"declared": int(sum(got.values())), "c2pa": c2pa, "inferred": inferred}
 
 
-def link_cards(arc) -> list[html.Div]:
+def link_cards(arc, n: dict[str, int] | None = None) -> list[html.Div]:
     """Three cards: declared, C2PA and inferred links (inferred ones open the explorer with them shown)."""
-    n = link_counts(arc)
+    n = n or link_counts(arc)
     return [card(f"{n['declared']:,}", "declared remix links"), card(f"{n['c2pa']:,}", "C2PA links"),
             card(f"{n['inferred']:,}", "inferred links (archivist infer)", "/explore?edges=all")]
 
@@ -75,6 +78,10 @@ def layout(**_: str) -> html.Div:
     link = {"root": lambda r: tree_link(r["root"])}
     active = most_active(trees, lin)
     notes = lineage_notes(trees, lin, arc.problems())
+    n = link_counts(arc)
+    cards = link_cards(arc, n)
+    # the tree figures are of the stated links: beside a count of inferred ones, say so
+    of = " (declared links)" if n["inferred"] else ""
     runs = arc.runs().head(5).select("started_at", "source", "target", "status", "read", "stored", "unchanged",
                                      "quarantined")
     return html.Div([
@@ -84,10 +91,10 @@ def layout(**_: str) -> html.Div:
         *[note(t) for t in stale_notes(arc, analysis=False, newer=False)],
         html.Div([
             card(f"{s['posts']:,}", "posts"),
-            card(f"{s['trees']:,}", "remix trees", "/explore"),
-            *link_cards(arc),
-            card(f"{s['max_depth']:,}", "longest chain (generations)"),
-            card(f"{s['largest_tree']:,}", "posts in the largest tree"),
+            card(f"{s['trees']:,}", "remix trees" + of, "/explore"),
+            *cards,
+            card(f"{s['max_depth']:,}", "longest chain (generations)" + of),
+            card(f"{s['largest_tree']:,}", "posts in the largest tree" + of),
             card(f"{s['placeholders']:,}", "parents not in the archive"),
             card(f"{s['runs']:,}", "ingest runs", "/archive"),
             card(f"{s['quarantined']:,}", "records in quarantine", "/archive"),

@@ -21,6 +21,22 @@ def _num(v: float | None, digits: int = 2) -> str:
     return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}f}"
 
 
+def _conf(v: float | None) -> str:
+    """A link's confidence: two decimals, or two significant digits below 0.01 (never a bare "0.00").
+
+    >>> _conf(0.8312), _conf(0.002265), _conf(None)
+    ('0.83', '0.0023', '–')
+    """
+    if v is None:
+        return "–"
+    return f"{v:.2f}" if v >= 0.01 or v <= 0 else f"{v:.2g}"
+
+
+def _inferred_mark(conf: float | None) -> str:
+    """What a mutation along a link of ``archivist infer`` says after its parent ("" for a stated link)."""
+    return "" if conf is None else f" (inferred link, confidence {_conf(conf)})"
+
+
 def _short(text: str | None, n: int = 90) -> str:
     return cut(one_line(text), n)
 

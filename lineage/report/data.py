@@ -43,6 +43,15 @@ class ReportData:
     inferred: str | None = None  # "includes N inferred links, confidence >= X" when it is built on any
 
 
+def _with_inferred(mutations: pl.DataFrame, inferred: pl.DataFrame | None) -> pl.DataFrame:
+    """``mutations`` with ``inferred_confidence`` (Float64): the confidence of the link when ``archivist infer``
+    made it (``inferred``: its edge rows), null for a stated link, so no guess reads as a fact."""
+    if inferred is None or not inferred.height:
+        return mutations.with_columns(inferred_confidence=pl.lit(None, dtype=pl.Float64))
+    return mutations.join(inferred.select("child", "parent", inferred_confidence="confidence"),
+                          on=["child", "parent"], how="left", maintain_order="left")
+
+
 def _inferred_banner(d: ReportData) -> str | None:
     """The sentence a report built on inferred links opens with (``None`` when it holds none)."""
     if not d.inferred:
@@ -102,6 +111,7 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
     from lineage.stale import MEASURE_COLS as _MEASURE_COLS
     from lineage.decay import activity, branching_decay, fidelity_by_depth, fit_fidelity
 
+    from archive.export import made_by_infer
     from lineage.analyze import inferred_note
 
     tree = archive.tree(post_id, as_of=as_of, edges=edges)
@@ -124,6 +134,7 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
                  .sort(["drift", "depth", "child"], descending=[True, False, False]).head(top)
                  .select("child", "parent", "depth", "drift", "edit", "added", "removed", "replaced",
                          "parent_text", "child_text"))
+    mutations = _with_inferred(mutations, made_by_infer(archive, tree.edges, as_of) if edges == "all" else None)
     leaves = (nd.filter(pl.col("children") == 0, pl.col("depth") > 0, ~pl.col("placeholder"))
               .sort(["depth", "views", "id"], descending=[True, True, False], nulls_last=True).head(_LEAVES))
     blame = (out["blame"].join(leaves.select("id"), on="id", how="semi")
@@ -165,7 +176,8 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
              "mean_root_drift": t["mean_root_drift"], "mean_retention": t["mean_retention"],
              "structural_virality": t["structural_virality"], "redacted": int(nodes.get_column("redacted")
                                                                              .fill_null(False).sum())}
-    inf = tree.edges.filter(pl.col("evidence") == "inferred")
+    # the links of `archivist infer` (a record's own "inferred" parent is what its source stated)
+    inf = made_by_infer(archive, tree.edges, as_of)
     note = inferred_note(inf.height, inf.get_column("confidence").min()) if edges == "all" else None
     title = f"How “{_short(root_row['text'], 70) or tree.root}” mutated" + (" (lineage partly inferred)" if note else "")
     data = ReportData(scope="tree", root=tree.root, title=title, facts=facts, sentences=[], nodes=nd,
@@ -262,6 +274,10 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
                      .sort(["drift", "child"], descending=[True, False]).head(top)
                      .select("child", "parent", "depth", "drift", "edit", "added", "removed", "replaced",
                              "parent_text", "child_text"))
+        if edges == "all":
+            from archive.export import made_by_infer
+
+            mutations = _with_inferred(mutations, made_by_infer(archive, archive.edges(as_of, edges="all"), as_of))
     tr = tables.get("trees")
     if tr is not None:
         keep = [c for c in ("root", "size", "depth", "drift_rate", "mean_root_drift", "mean_retention",

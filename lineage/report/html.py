@@ -5,7 +5,7 @@ from typing import Any
 
 from archive.store import Archive  # noqa: F401  (doctests)
 from lineage.bidi import bdi_html
-from lineage.report._text import _METHOD, _decay_rows, _diff_runs, _num, _pct, _short
+from lineage.report._text import _METHOD, _decay_rows, _diff_runs, _inferred_mark, _num, _pct, _short
 from lineage.report.data import ReportData, report_data  # noqa: F401  (report_data: doctests)
 from lineage.report.figures import _figures
 
@@ -50,7 +50,8 @@ def _html_body(d: ReportData, figs: dict[str, str]) -> str:
                  "<table><tr><th>remix</th><th>gen</th><th>drift</th><th>parent prompt</th>"
                  "<th>diff to the remix</th></tr>")
         for m in d.mutations.iter_rows(named=True):
-            p.append(f"<tr><td>{_e(m['child'])}<br><small>from {_e(m['parent'])}</small></td><td>{m['depth']}</td>"
+            p.append(f"<tr><td>{_e(m['child'])}<br><small>from {_e(m['parent'])}"
+                     f"{_e(_inferred_mark(m.get('inferred_confidence')))}</small></td><td>{m['depth']}</td>"
                      f"<td>{_pct(m['drift'])}</td><td class='prompt'>{_e(m['parent_text'])}</td>"
                      f"<td class='prompt'>{_diff_html(m['parent_text'], m['child_text'])}</td></tr>")
         p.append("</table>")

@@ -6,7 +6,8 @@ from typing import Any
 
 from archive.store import Archive  # noqa: F401  (doctests)
 from lineage.bidi import show_bidi
-from lineage.report._text import _METHOD, _decay_rows, _diff_runs, _num, _pct, _phrases, _short
+from lineage.report._text import (_METHOD, _conf, _decay_rows, _diff_runs, _inferred_mark, _num, _pct, _phrases,
+                                  _short)
 from lineage.report.data import ReportData, report_data  # noqa: F401  (report_data: doctests)
 
 __all__ = ["to_markdown"]
@@ -51,7 +52,7 @@ def to_markdown(d: ReportData, *, max_outline: int = 60) -> str:
         conf = shown.get_column("parent_confidence") if ev is not None else None
         for k, (i, dep, rd, t) in enumerate(shown.select("id", "depth", "root_drift", "text").head(max_outline)
                                             .iter_rows()):
-            how = f", inferred link, confidence {_num(conf[k])}" if ev is not None and ev[k] == "inferred" else ""
+            how = f", inferred link, confidence {_conf(conf[k])}" if ev is not None and ev[k] == "inferred" else ""
             out.append(f"{'  ' * dep}- **{_md(i)}** (gen {dep}, drift {_num(rd)}{how}): {_md(_short(t, 80))}")
         if shown.height > max_outline:
             out.append(f"\n… and {shown.height - max_outline} more posts (the HTML report draws them all).")
@@ -60,7 +61,8 @@ def to_markdown(d: ReportData, *, max_outline: int = 60) -> str:
     if d.mutations.height:
         for m in d.mutations.iter_rows(named=True):
             out += [f"### {_md(m['child'])} (generation {m['depth']}): {_pct(m['drift'])} of the words changed", "",
-                    f"- parent {_md(m['parent'])}: {_md(m['parent_text'])}",
+                    f"- parent {_md(m['parent'])}{_inferred_mark(m.get('inferred_confidence'))}: "
+                    f"{_md(m['parent_text'])}",
                     f"- remix: {_md(m['child_text'])}",
                     f"- diff (~~dropped~~, **+added+**): {_diff_md(m['parent_text'], m['child_text'])}",
                     f"- what changed: {_md('; '.join(_phrases(m)) or 'word order only')}", ""]
