@@ -78,7 +78,9 @@ def _confidence(v: Any) -> str:
     >>> _confidence(0.8312), _confidence(0.002265), _confidence(None)
     ('0.83', '0.0023', '–')
     """
-    return f"{v:.2g}" if isinstance(v, float) and 0 < v < 0.01 else _fmt(v)
+    from lineage.infer import confidence_text
+
+    return confidence_text(v) if isinstance(v, float) and 0 < v < 0.01 else _fmt(v)
 
 
 def _evidence_rows(edges: list[dict]) -> html.Table | html.Div:

@@ -1608,6 +1608,16 @@ def since_time(since: datetime | str) -> datetime:
                            "(2026-06-01T12:00:00Z)") from None
 
 
+def confidence_text(v: float) -> str:
+    """A link's confidence for people: two decimals, or two significant digits below 0.01 (a guess at
+    0.002 is not "0.00", which would read as no chance at all).
+
+    >>> confidence_text(0.8312), confidence_text(0.002265), confidence_text(1.0)
+    ('0.83', '0.0023', '1.00')
+    """
+    return f"{v:.2g}" if 0 < v < 0.01 else f"{v:.2f}"
+
+
 def why(features: dict[str, Any] | None, confidence: float | None) -> str:
     """A person's sentence for an inferred link: confidence, prompt overlap, delay, author.
 
@@ -1630,7 +1640,7 @@ def why(features: dict[str, Any] | None, confidence: float | None) -> str:
         parts.append(f"posted {_duration(h)} after")
     if f.get("same_author"):
         parts.append("same author")
-    head = f"inferred, confidence {confidence:.2f}" if confidence is not None else "inferred"
+    head = f"inferred, confidence {confidence_text(confidence)}" if confidence is not None else "inferred"
     tail = ""
     if f.get("margin") is not None and f["margin"] < 0:
         tail = "; kept to hold the post in its tree (likely in it, this parent a guess)"

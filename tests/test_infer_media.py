@@ -138,3 +138,10 @@ def test_a_simulated_archive_with_pictures_is_evaluated_with_them(tmp_path):
     media = run("infer", "--evaluate", "--json", "--archive", str(tmp_path / "media"))
     assert media["n"] == text["n"] == 1500
     assert media["parent_accuracy"] >= text["parent_accuracy"] + 0.03
+
+
+def test_the_why_of_a_very_unsure_link_is_not_confidence_zero():
+    # the dashboard's why read "inferred, confidence 0.00" for a link at 0.002 (the report and the panel
+    # already kept two significant digits)
+    assert I.why({"jaccard": 0.5}, 0.002265) == "inferred, confidence 0.0023: prompt 50% the same"
+    assert I.why({"jaccard": 0.5}, 0.83) == "inferred, confidence 0.83: prompt 50% the same"

@@ -27,9 +27,9 @@ def _conf(v: float | None) -> str:
     >>> _conf(0.8312), _conf(0.002265), _conf(None)
     ('0.83', '0.0023', '–')
     """
-    if v is None:
-        return "–"
-    return f"{v:.2f}" if v >= 0.01 or v <= 0 else f"{v:.2g}"
+    from lineage.infer import confidence_text
+
+    return "–" if v is None else confidence_text(v)
 
 
 def _inferred_mark(conf: float | None) -> str:
