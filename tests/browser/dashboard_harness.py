@@ -1,7 +1,9 @@
 """Running the dashboard and a headless Chromium for tests and benchmarks."""
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -83,3 +85,14 @@ def make_browser(width: int = 1600, height: int = 1100, extra_args: tuple[str, .
     return driver, profile
 
 
+@contextlib.contextmanager
+def served(path: Path):
+    """The dashboard on the archive at ``path`` and a headless Chromium, both stopped after."""
+    server = Server(path)
+    driver, profile = make_browser()
+    try:
+        yield server, driver
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
+        server.stop()

@@ -1,14 +1,12 @@
 """Inferred links in the explorer, in a real headless Chromium: dashed, toggled, and saying why."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import shutil
 from pathlib import Path
 
 import polars as pl
 import pytest
-from dashboard_harness import Server, make_browser
+from dashboard_harness import served
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
@@ -36,23 +34,12 @@ def inferred_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]
     return path, inf.get_column("child")[0]
 
 
-@contextlib.contextmanager
-def _served(path: Path):
-    """The dashboard on ``path`` and a headless Chromium, both stopped after."""
-    server = Server(path)
-    driver, profile = make_browser()
-    try:
-        yield server, driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-        server.stop()
 
 
 @pytest.fixture(scope="module")
 def page(inferred_store):
     path, child = inferred_store
-    with _served(path) as (server, driver):
+    with served(path) as (server, driver):
         yield server, driver, child, path
 
 
@@ -112,7 +99,7 @@ def cut_page(tmp_path_factory: pytest.TempPathFactory):
     ingest_records(a, [{k: v for k, v in r.items() if k != "parents"} for r in recs], source="simulate")
     infer(a, weights=dataclasses.replace(load_weights(), tree_check={"bias": 1.0, "log_descendants": -1.0}))
     row = inferred_cut(a).sort(["descendants", "child"], descending=[True, False]).row(0, named=True)
-    with _served(path) as (server, driver):
+    with served(path) as (server, driver):
         yield server, driver, row, path
 
 

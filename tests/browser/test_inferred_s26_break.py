@@ -5,15 +5,13 @@ parent id holds a right-to-left override and markup, and an archive whose inferr
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import shutil
 import urllib.parse
 from pathlib import Path
 
 import polars as pl
 import pytest
-from dashboard_harness import Server, make_browser
+from dashboard_harness import served
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from test_dashboard_browser import assert_no_alert, node_offset, settle, severe, wait
@@ -26,16 +24,6 @@ from tests.test_inferred_views_s26_break import EVIL, records
 pytestmark = pytest.mark.browser
 
 
-@contextlib.contextmanager
-def _served(path: Path):
-    server = Server(path)
-    driver, profile = make_browser()
-    try:
-        yield server, driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +34,7 @@ def page(tmp_path_factory: pytest.TempPathFactory):
     ingest_records(a, records(), source="jsonl")
     infer(a)
     assert inferred_edges(a).filter(pl.col("child") == "jsonl:k5").get_column("parent").to_list() == ["jsonl:k4"]
-    with _served(path) as (server, driver):
+    with served(path) as (server, driver):
         yield server, driver, path
 
 
@@ -156,7 +144,7 @@ def test_an_archive_whose_inferred_table_is_empty(tmp_path: Path):
                         "prompt": "tax forms on a desk"}], source="e")
     infer(a)
     assert a.has_table("inferred_edges") and inferred_edges(a).height == 0
-    with _served(path) as (server, driver):
+    with served(path) as (server, driver):
         driver.get(server.url + "/")
         settle(driver)
         assert "0\ninferred links (archivist infer)" in driver.find_element(By.CSS_SELECTOR, ".cards").text
