@@ -14,7 +14,7 @@ Style words are shared across trees the way real ones are (``style_popularity``,
 exponent, see :mod:`archive.sources.simulate`) in every calibration and evaluation archive
 and half the fit archives. With the simulator's default, each tree owns a disjoint slice of
 the style lexicon, so style words name the tree: an evaluation on such archives shows tree
-membership of 0.92 where shared palettes give 0.88 (the same method and weights, method 6, twelve archives).
+membership of 0.92 where shared palettes give 0.88 (the same method and weights, method 7, twelve archives).
 The fit sees both, the calibration and the report only the harder, realistic case.
 
 Examples
