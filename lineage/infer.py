@@ -307,27 +307,31 @@ def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_dista
     for blk in range(8):
         key = (words[:, blk // 2] >> np.uint64(32 * (blk % 2))) & _MAX32
         order = np.lexsort((pos, key))
-        sk = key[order]
+        sk, sp = key[order], pos[order]
+        # one group per post in the bucket (a video's frames that share the block are one): the window
+        # holds PER_BUCKET earlier *posts*, or forty frames of one video hid the picture it was cut from
+        gstart = np.r_[True, (sk[1:] != sk[:-1]) | (sp[1:] != sp[:-1])] if m else np.zeros(0, dtype=bool)
+        gk, gp = sk[gstart], sp[gstart]
+        g = gk.shape[0]
         if t is None:
-            base = np.arange(m)
-        else:  # the first row of each run of one key and one time
-            st = t[pos[order]]
-            start = np.r_[True, (sk[1:] != sk[:-1]) | (st[1:] != st[:-1])] if m else np.zeros(0, dtype=bool)
-            base = np.maximum.accumulate(np.where(start, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
+            base = np.arange(g)
+        else:  # the first group of each run of one key and one time
+            gt = t[gp]
+            start = np.r_[True, (gk[1:] != gk[:-1]) | (gt[1:] != gt[:-1])] if g else np.zeros(0, dtype=bool)
+            base = np.maximum.accumulate(np.where(start, np.arange(g), 0)) if g else np.zeros(0, dtype=np.int64)
         for d in range(1, PER_BUCKET + 1):
             i = np.flatnonzero(base >= d)
             j = base[i] - d
-            a, b = order[i], order[j]
-            same = (sk[i] == sk[j]) & (pos[a] != pos[b])
-            cs.append(a[same])
-            ps.append(b[same])
+            same = gk[i] == gk[j]
+            cs.append(gp[i[same]])
+            ps.append(gp[j[same]])
     if not cs:
         return empty, empty, np.zeros(0)
-    a = np.concatenate(cs)
-    b = np.concatenate(ps)
-    dist = _popcount(words[a] ^ words[b]).sum(axis=1)
-    ok = dist <= max_distance
-    return pos[a[ok]], pos[b[ok]], 1.0 - dist[ok] / 256.0
+    pair = np.unique(np.concatenate(cs) * ids.len() + np.concatenate(ps))
+    a, b = pair // ids.len(), pair % ids.len()
+    sim = _best_frame_similarity(pos, words, ids.len(), a, b)  # the best frame pair, not the one that met
+    ok = sim >= 1.0 - max_distance / 256.0
+    return a[ok], b[ok], sim[ok]
 
 
 def _best_frame_similarity(pos: np.ndarray, words: np.ndarray, n: int, child: np.ndarray, parent: np.ndarray,
@@ -812,7 +816,9 @@ def _picture_only_cap(P: _Prepared, c: np.ndarray, p: np.ndarray, bounds: np.nda
     cap = np.ones(chosen.shape[0])
     if chosen.size == 0:
         return cap
-    only = ~_text_related(P, c, p, jac) & (np.nan_to_num(vis) >= MIN_VISUAL)
+    alike = np.flatnonzero(np.nan_to_num(vis) >= MIN_VISUAL)  # few: the text test only where a picture matched
+    only = np.zeros(c.shape[0], dtype=bool)
+    only[alike] = ~_text_related(P, c[alike], p[alike], jac[alike])
     if not only[chosen].any():
         return cap
     k = np.bincount(seg, weights=only, minlength=bounds.shape[0])[seg[chosen]]
