@@ -242,7 +242,7 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
     arc = open_archive(archive_path, create=True)
     result = run_ingest(arc, source, as_json=as_json, batch_size=batch_size)
     if result.stored:  # the simulator's pictures (ingest simulate --out --fingerprints) are pictures here too
-        _simulated_fingerprints(arc)
+        _simulated_fingerprints(arc, result.run_id)
     if source.incomplete:  # what was read is stored; the exit code says the file was not whole
         from archive.errors import SourceError
 
@@ -320,32 +320,38 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
         console.print(f"ground truth: {truth_path}")
 
 
-def _simulated_fingerprints(arc: Any) -> int:
+def _simulated_fingerprints(arc: Any, run_id: str | None = None) -> int:
     """Make the simulated pictures' rows of ``media_fingerprints`` what the archive's latest simulated
     records say (``extra.simulator.pdq``), as the media part writes a real picture's: lineage inference
-    and visual drift read them. Returns how many rows were written (0: already so).
+    and visual drift read them. With ``run_id``, only the posts that run stored are looked at (an
+    ingest of other records reads no more than it wrote). Returns how many rows were written (0:
+    already so).
 
-    Read from the stored records, not from one run, so the pictures of a simulation written with
-    ``--out`` and ingested with ``ingest jsonl`` are kept, and a rerun with another ``--media-reuse``
-    or ``--fingerprints`` replaces a post's old picture instead of giving it two. Rows of real media
-    (they have a sha256) are never touched."""
+    Read from the stored records, not from one run's source, so the pictures of a simulation written
+    with ``--out`` and ingested with ``ingest jsonl`` are kept, and a rerun with another
+    ``--media-reuse`` or ``--fingerprints`` replaces a post's old picture instead of giving it two.
+    Rows of real media (they have a sha256) are never touched."""
     import polars as pl
 
     from archive.media.store import FINGERPRINT_SCHEMA, FINGERPRINTS_TABLE
 
     if not arc.has_table("records"):
         return 0
-    latest = arc.posts().filter(pl.col("source") == "simulate").select("id", "content_hash")
-    if latest.height == 0:
+    log = pl.scan_delta(str(arc.table_path("records"))).filter(pl.col("source") == "simulate")
+    if run_id is not None:
+        log = log.filter(pl.col("run_id") == run_id)
+    log = log.select("id", "content_hash", "record").collect()
+    if log.height == 0:
         return 0
-    want = (arc.records(columns=["id", "source", "content_hash", "record"])
-            .filter(pl.col("source") == "simulate")
-            .join(latest, on=["id", "content_hash"], how="semi")
+    latest = arc.posts().select("id", "content_hash")
+    touched = log.select("id").unique()
+    want = (log.join(latest, on=["id", "content_hash"], how="semi")
             .select("id", pl.col("record").str.json_path_match("$.extra.simulator.pdq").alias("pdq"))
             .drop_nulls("pdq").unique("id").sort("id"))
     table = arc.read_table(FINGERPRINTS_TABLE, schema=FINGERPRINT_SCHEMA)
-    simulated = pl.col("sha256").is_null() & pl.col("id").str.starts_with("simulate:")
-    have = table.filter(simulated).select("id", "pdq").unique().sort("id", "pdq")
+    mine = (pl.col("sha256").is_null() & pl.col("id").str.starts_with("simulate:")
+            & pl.col("id").is_in(touched.get_column("id").implode()))
+    have = table.filter(mine).select("id", "pdq").unique().sort("id", "pdq")
     rows = want.with_columns(sha256=pl.lit(None, pl.String), kind=pl.lit("image"), frame_s=pl.lit(None, pl.Float64),
                              quality=pl.lit(100, pl.Int32), phash=pl.lit(None, pl.String)
                              ).select(list(FINGERPRINT_SCHEMA)).cast(FINGERPRINT_SCHEMA)  # type: ignore[arg-type]
@@ -355,7 +361,7 @@ def _simulated_fingerprints(arc: Any) -> int:
         new = rows.join(have, on=["id", "pdq"], how="anti")
         arc.append(FINGERPRINTS_TABLE, new)
         return new.height
-    arc.write_table(FINGERPRINTS_TABLE, pl.concat([table.filter(~simulated), rows]))
+    arc.write_table(FINGERPRINTS_TABLE, pl.concat([table.filter(~mine), rows]))
     return rows.height
 
 

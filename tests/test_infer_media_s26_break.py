@@ -74,6 +74,12 @@ def test_pictures_written_with_out_are_kept_by_ingest_jsonl(tmp_path):
     assert_frame_equal(got, pictures_in_records(tmp_path / "via-file"))
     run("ingest", "jsonl", str(tmp_path / "s.jsonl"), "--archive", str(tmp_path / "via-file"), "--json")
     assert Archive.open(tmp_path / "via-file").table_version(FINGERPRINTS_TABLE) == 0  # nothing new: no commit
+    # a file of the same posts with other pictures replaces them, through jsonl too
+    run(*SIM, "--fingerprints", "1", "--media-reuse", "0.9", "--out", str(tmp_path / "s2.jsonl"))
+    run("ingest", "jsonl", str(tmp_path / "s2.jsonl"), "--archive", str(tmp_path / "via-file"), "--json")
+    got = pictures(tmp_path / "via-file")
+    assert got.height == got["id"].n_unique() == 300
+    assert_frame_equal(got, pictures_in_records(tmp_path / "via-file"))
 
 
 def test_a_rerun_with_other_picture_settings_replaces_each_posts_picture(tmp_path):
