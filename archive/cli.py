@@ -239,7 +239,10 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
         opener = functools.partial(open_url, allow_private=NetPolicy.from_options(allow_private, allow_host,
                                                                                   allow_link_local))
     source = JsonlSource(list(paths), url_opener=opener)
-    run_ingest(open_archive(archive_path, create=True), source, as_json=as_json, batch_size=batch_size)
+    arc = open_archive(archive_path, create=True)
+    result = run_ingest(arc, source, as_json=as_json, batch_size=batch_size)
+    if result.stored:  # the simulator's pictures (ingest simulate --out --fingerprints) are pictures here too
+        _simulated_fingerprints(arc, result.run_id)
     if source.incomplete:  # what was read is stored; the exit code says the file was not whole
         from archive.errors import SourceError
 
@@ -286,7 +289,7 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
     The ground truth (parameters and realised figures) is written beside the output:
     <out>.truth.json, or simulations/seed-N.truth.json inside the archive.
     """
-    from archive.sources.simulate import SimParams, SimulateSource, simulate, write_jsonl
+    from archive.sources.simulate import SimParams, SimulateSource, check_params, simulate, write_jsonl
 
     if posts < 1:
         raise click.BadParameter("must be at least 1", param_hint="--posts")
@@ -294,6 +297,7 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
                        activity_half_life_days=half_life, attachment=attachment, repost=repost,
                        self_remix=self_remix, cross_copy=cross_copy, style_popularity=style_popularity,
                        edge_delays=edge_delays, fingerprints=fingerprints, media_reuse=media_reuse)
+    check_params(params)  # before anything is written
     if out is not None:
         records, truth = simulate(params)
         write_jsonl(records, out, truth)
@@ -308,8 +312,7 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
             not as_json else contextlib.nullcontext():
         source.prepare()
     run_ingest(arc, source, as_json=as_json, total=posts)
-    if source.fingerprints:
-        _simulated_fingerprints(arc, source.fingerprints)
+    _simulated_fingerprints(arc)
     truth_path = arc.path / "simulations" / f"seed-{seed}-posts-{posts}.truth.json"
     truth_path.parent.mkdir(exist_ok=True)
     truth_path.write_text(json.dumps(source.truth, indent=2, ensure_ascii=False), "utf-8")
@@ -317,18 +320,49 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
         console.print(f"ground truth: {truth_path}")
 
 
-def _simulated_fingerprints(arc: Any, rows: list[dict[str, str]]) -> None:
-    """Append the simulated pictures' PDQ fingerprints to ``media_fingerprints`` (those not there yet),
-    as the media part writes a real picture's: lineage inference and visual drift read them."""
+def _simulated_fingerprints(arc: Any, run_id: str | None = None) -> int:
+    """Make the simulated pictures' rows of ``media_fingerprints`` what the archive's latest simulated
+    records say (``extra.simulator.pdq``), as the media part writes a real picture's: lineage inference
+    and visual drift read them. With ``run_id``, only the posts that run stored are looked at (an
+    ingest of other records reads no more than it wrote). Returns how many rows were written (0:
+    already so).
+
+    Read from the stored records, not from one run's source, so the pictures of a simulation written
+    with ``--out`` and ingested with ``ingest jsonl`` are kept, and a rerun with another
+    ``--media-reuse`` or ``--fingerprints`` replaces a post's old picture instead of giving it two.
+    Rows of real media (they have a sha256) are never touched."""
     import polars as pl
 
-    from archive.media.store import FINGERPRINT_SCHEMA, FINGERPRINTS_TABLE, fingerprints as read_fingerprints
+    from archive.media.store import FINGERPRINT_SCHEMA, FINGERPRINTS_TABLE
 
-    have = set(read_fingerprints(arc).get_column("id").to_list())
-    new = [{"id": r["id"], "sha256": None, "kind": "image", "frame_s": None, "pdq": r["pdq"], "quality": 100,
-            "phash": None} for r in rows if r["id"] not in have]
-    if new:
-        arc.append(FINGERPRINTS_TABLE, pl.DataFrame(new, schema=FINGERPRINT_SCHEMA))
+    if not arc.has_table("records"):
+        return 0
+    log = pl.scan_delta(str(arc.table_path("records"))).filter(pl.col("source") == "simulate")
+    if run_id is not None:
+        log = log.filter(pl.col("run_id") == run_id)
+    log = log.select("id", "content_hash", "record").collect()
+    if log.height == 0:
+        return 0
+    latest = arc.posts().select("id", "content_hash")
+    touched = log.select("id").unique()
+    want = (log.join(latest, on=["id", "content_hash"], how="semi")
+            .select("id", pl.col("record").str.json_path_match("$.extra.simulator.pdq").alias("pdq"))
+            .drop_nulls("pdq").unique("id").sort("id"))
+    table = arc.read_table(FINGERPRINTS_TABLE, schema=FINGERPRINT_SCHEMA)
+    mine = (pl.col("sha256").is_null() & pl.col("id").str.starts_with("simulate:")
+            & pl.col("id").is_in(touched.get_column("id").implode()))
+    have = table.filter(mine).select("id", "pdq").unique().sort("id", "pdq")
+    rows = want.with_columns(sha256=pl.lit(None, pl.String), kind=pl.lit("image"), frame_s=pl.lit(None, pl.Float64),
+                             quality=pl.lit(100, pl.Int32), phash=pl.lit(None, pl.String)
+                             ).select(list(FINGERPRINT_SCHEMA)).cast(FINGERPRINT_SCHEMA)  # type: ignore[arg-type]
+    if have.equals(want):
+        return 0
+    if have.join(want, on=["id", "pdq"], how="anti").height == 0:  # only new posts: append them
+        new = rows.join(have, on=["id", "pdq"], how="anti")
+        arc.append(FINGERPRINTS_TABLE, new)
+        return new.height
+    arc.write_table(FINGERPRINTS_TABLE, pl.concat([table.filter(~mine), rows]))
+    return rows.height
 
 
 @cli.command("trees")

@@ -241,8 +241,19 @@ def load_fingerprints(archive_path: str | Path) -> pl.DataFrame | None:
     p = Path(archive_path) / "media_fingerprints"
     if not (p / "_delta_log").exists():
         return None
-    fp = pl.read_delta(str(p), columns=["id", "pdq"]).drop_nulls()
-    return fp.filter(pl.col("pdq").str.contains(r"^[0-9a-fA-F]{64}$"))  # a malformed hash is no fingerprint
+    fp = pl.read_delta(str(p), columns=["id", "pdq"]).drop_nulls().with_columns(pl.col("pdq").str.to_lowercase())
+    # a malformed hash is no fingerprint; one picture written twice is one frame
+    return fp.filter(pl.col("pdq").str.contains(r"^[0-9a-f]{64}$")).unique(maintain_order=True)
+
+
+def _valid_fingerprints(fingerprints: pl.DataFrame | None) -> pl.DataFrame | None:
+    """``id, pdq`` rows whose ``pdq`` is 64 hex characters (lowercased), each once; the rule of
+    :func:`load_fingerprints` for a frame given directly (a null or short hash stopped inference
+    with a TypeError or ValueError)."""
+    if fingerprints is None:
+        return None
+    return (fingerprints.select(pl.col("id").cast(pl.String), pl.col("pdq").cast(pl.String).str.to_lowercase())
+            .filter(pl.col("pdq").str.contains(r"^[0-9a-f]{64}$")).unique(maintain_order=True))
 
 
 def _pdq_words(pdq: pl.Series) -> np.ndarray:
@@ -296,27 +307,31 @@ def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_dista
     for blk in range(8):
         key = (words[:, blk // 2] >> np.uint64(32 * (blk % 2))) & _MAX32
         order = np.lexsort((pos, key))
-        sk = key[order]
+        sk, sp = key[order], pos[order]
+        # one group per post in the bucket (a video's frames that share the block are one): the window
+        # holds PER_BUCKET earlier *posts*, or forty frames of one video hid the picture it was cut from
+        gstart = np.r_[True, (sk[1:] != sk[:-1]) | (sp[1:] != sp[:-1])] if m else np.zeros(0, dtype=bool)
+        gk, gp = sk[gstart], sp[gstart]
+        g = gk.shape[0]
         if t is None:
-            base = np.arange(m)
-        else:  # the first row of each run of one key and one time
-            st = t[pos[order]]
-            start = np.r_[True, (sk[1:] != sk[:-1]) | (st[1:] != st[:-1])] if m else np.zeros(0, dtype=bool)
-            base = np.maximum.accumulate(np.where(start, np.arange(m), 0)) if m else np.zeros(0, dtype=np.int64)
+            base = np.arange(g)
+        else:  # the first group of each run of one key and one time
+            gt = t[gp]
+            start = np.r_[True, (gk[1:] != gk[:-1]) | (gt[1:] != gt[:-1])] if g else np.zeros(0, dtype=bool)
+            base = np.maximum.accumulate(np.where(start, np.arange(g), 0)) if g else np.zeros(0, dtype=np.int64)
         for d in range(1, PER_BUCKET + 1):
             i = np.flatnonzero(base >= d)
             j = base[i] - d
-            a, b = order[i], order[j]
-            same = (sk[i] == sk[j]) & (pos[a] != pos[b])
-            cs.append(a[same])
-            ps.append(b[same])
+            same = gk[i] == gk[j]
+            cs.append(gp[i[same]])
+            ps.append(gp[j[same]])
     if not cs:
         return empty, empty, np.zeros(0)
-    a = np.concatenate(cs)
-    b = np.concatenate(ps)
-    dist = _popcount(words[a] ^ words[b]).sum(axis=1)
-    ok = dist <= max_distance
-    return pos[a[ok]], pos[b[ok]], 1.0 - dist[ok] / 256.0
+    pair = np.unique(np.concatenate(cs) * ids.len() + np.concatenate(ps))
+    a, b = pair // ids.len(), pair % ids.len()
+    sim = _best_frame_similarity(pos, words, ids.len(), a, b)  # the best frame pair, not the one that met
+    ok = sim >= 1.0 - max_distance / 256.0
+    return a[ok], b[ok], sim[ok]
 
 
 def _best_frame_similarity(pos: np.ndarray, words: np.ndarray, n: int, child: np.ndarray, parent: np.ndarray,
@@ -763,14 +778,10 @@ def _similar_only(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, 
     subjects that end in their usual "cinematic lighting, highly detailed, 8k" with up to 0.98.
     On the simulator's truth such links are 0.1% of the true ones.
     """
-    # a prompt of style terms and function words alone has no subject to share
-    keep = (jac > 0) & (P.nsubject[c] > 0) & (P.nsubject[p] > 0)
-    # the shared words may all be style terms or function words ("a", "on", "the": an author's unrelated
-    # prompts were linked at up to 0.96 by them when neither had a style term): count the shared subject
-    # words (two equal sets share their whole subject)
-    check = np.flatnonzero(keep & (jac < 1.0))
-    if check.size:
-        keep[check] = _shared(P.subject_sets, P.nsubject, c[check], p[check]) > 0
+    # a prompt of style terms and function words alone has no subject to share; the shared words may all be
+    # style terms or function words ("a", "on", "the": an author's unrelated prompts were linked at up to 0.96
+    # by them when neither had a style term): count the shared subject words (equal sets share their subject)
+    keep = _text_related(P, c, p, jac)
     if not keep.all() and fingerprints is not None:
         rest = np.flatnonzero(~keep)
         _, _, vis = visual_pairs(fingerprints, P.ids, child=c[rest], parent=p[rest])
@@ -778,6 +789,40 @@ def _similar_only(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, 
     if keep.all():
         return c, p, hits, jac
     return c[keep], p[keep], hits[keep], jac[keep]
+
+
+#: The most a link may be trusted when the picture is its only evidence (the prompts share no subject word):
+#: a near-duplicate picture is as likely a stock photo, a template or a watermark-only frame that
+#: unrelated posts share as a remix that rewrote its whole prompt. The simulator cannot say which (its
+#: pictures never collide by chance, so its fit trusts any match); the rule is stated, not fitted.
+PICTURE_ONLY_CONFIDENCE = 0.5
+
+
+def _text_related(P: _Prepared, c: np.ndarray, p: np.ndarray, jac: np.ndarray) -> np.ndarray:
+    """Pairs whose prompts share a subject word (or are the same words): :func:`_similar_only`'s text test."""
+    keep = (jac > 0) & (P.nsubject[c] > 0) & (P.nsubject[p] > 0)
+    check = np.flatnonzero(keep & (jac < 1.0))
+    if check.size:
+        keep[check] = _shared(P.subject_sets, P.nsubject, c[check], p[check]) > 0
+    return keep
+
+
+def _picture_only_cap(P: _Prepared, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, seg: np.ndarray,
+                      jac: np.ndarray, vis: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """The highest confidence each chosen pair may have: 1, or where the prompts share no subject word
+    and only a near-duplicate picture links them, :data:`PICTURE_ONLY_CONFIDENCE` shared among the
+    child's candidates that show the same picture with no text in common (a stock photo three earlier
+    unrelated posts carry says a third as much of which one is the parent)."""
+    cap = np.ones(chosen.shape[0])
+    if chosen.size == 0:
+        return cap
+    alike = np.flatnonzero(np.nan_to_num(vis) >= MIN_VISUAL)  # few: the text test only where a picture matched
+    only = np.zeros(c.shape[0], dtype=bool)
+    only[alike] = ~_text_related(P, c[alike], p[alike], jac[alike])
+    if not only[chosen].any():
+        return cap
+    k = np.bincount(seg, weights=only, minlength=bounds.shape[0])[seg[chosen]]
+    return np.where(only[chosen], PICTURE_ONLY_CONFIDENCE / np.maximum(k, 1.0), 1.0)
 
 
 def _second_cut(P: _Prepared, c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int
@@ -1299,6 +1344,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
         posts = posts.with_columns(text=pl.coalesce(pl.col("prompt") if "prompt" in posts.columns else None,
                                                     pl.col("title") if "title" in posts.columns else None,
                                                     pl.lit("")))
+    fingerprints = _valid_fingerprints(fingerprints)
     P = _prepare(posts, fingerprints)
     n = P.ids.len()
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
@@ -1339,6 +1385,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
             second = prob[chosen] - run
     conf = _calibrate(calibration_design(chosen_p, ~np.isnan(P.remixes[p[chosen]]), raw["jaccard"][chosen],
                                          raw["delay_hours"][chosen]), w.calibration)
+    conf = np.minimum(conf, _picture_only_cap(P, c, p, bounds, seg, raw["jaccard"], raw["visual"], chosen))
     ids = P.ids
     feats = pl.DataFrame({
         "jaccard": raw["jaccard"][chosen], "delay_hours": raw["delay_hours"][chosen],

@@ -127,8 +127,15 @@ def media_nodes(archive: Archive) -> pl.DataFrame:
 
 
 def fingerprints(archive: Archive) -> pl.DataFrame:
-    """Every fingerprint (:data:`FINGERPRINT_SCHEMA`), sorted by id and frame time."""
+    """Every fingerprint (:data:`FINGERPRINT_SCHEMA`), sorted by id and frame time.
+
+    ``pdq`` is read as 64 lowercase hex characters; a row whose ``pdq`` is not that (null, short,
+    not hex: written by another tool or damaged) is no fingerprint and is left out, so visual drift,
+    search and the dashboard read what lineage inference reads (a bad row stopped ``analyze``).
+    """
     return (archive.read_table(FINGERPRINTS_TABLE, schema=FINGERPRINT_SCHEMA)
+            .with_columns(pl.col("pdq").str.to_lowercase())
+            .filter(pl.col("pdq").str.contains(r"^[0-9a-f]{64}$"))
             .unique(["id", "kind", "frame_s", "pdq"], keep="first").sort(["id", "frame_s"], nulls_last=False))
 
 

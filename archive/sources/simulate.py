@@ -72,7 +72,7 @@ from typing import Any, Iterator
 from archive.paths import data_dir
 from archive.record import format_time
 
-__all__ = ["SimParams", "simulate", "write_jsonl", "SimulateSource", "lexicon_terms"]
+__all__ = ["SimParams", "simulate", "check_params", "write_jsonl", "SimulateSource", "lexicon_terms"]
 
 
 @dataclass(frozen=True)
@@ -306,12 +306,41 @@ class _RecentStyles:
         return src_tree, term
 
 
+#: Settings that are probabilities or shares (0 to 1).
+_PROBABILITIES = ("bleed", "repost", "self_remix", "cross_copy", "fingerprints", "media_reuse")
+
+
+def check_params(params: SimParams) -> None:
+    """Raise :class:`~archive.errors.SourceError` naming every setting that is not a finite number, or a
+    probability (:data:`_PROBABILITIES`) outside 0 to 1 (a NaN share of pictures gave none, silently).
+
+    >>> check_params(SimParams(fingerprints=float("nan"), repost=2.0))
+    Traceback (most recent call last):
+    ...
+    archive.errors.SourceError: simulator settings out of range: repost=2.0 (a probability, 0 to 1); fingerprints=nan (a probability, 0 to 1)
+    """
+    from archive.errors import SourceError
+
+    problems = []
+    for name, value in asdict(params).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if name in _PROBABILITIES and not 0.0 <= value <= 1.0:
+            problems.append(f"{name}={value} (a probability, 0 to 1)")
+        elif not math.isfinite(value):
+            problems.append(f"{name}={value} (not a finite number)")
+    if problems:
+        raise SourceError("simulator settings out of range: " + "; ".join(problems))
+
+
 def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
     """Generate ``params.posts`` remix records and the ground truth.
 
-    Returns ``(records, truth)``; records are sorted by ``created_at``.
+    Returns ``(records, truth)``; records are sorted by ``created_at``. Raises
+    :class:`~archive.errors.SourceError` on settings out of range (:func:`check_params`).
     """
     P = params or SimParams()
+    check_params(P)
     rng = random.Random(P.seed)
     t0 = datetime.fromisoformat(P.start.replace("Z", "+00:00"))
     span_s = P.span_days * 86400.0
