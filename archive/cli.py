@@ -272,6 +272,9 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 @click.option("--fingerprints", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="Share of posts whose picture has a PDQ fingerprint (written to the archive's media_fingerprints "
                    "table; with --out, in each record's extra.simulator.pdq).")
+@click.option("--no-prompt", "no_prompt", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Share of posts held without their prompt (an exported file, a re-post with no text): with "
+                   "--fingerprints, known by their picture alone.")
 @click.option("--media-reuse", default=0.5, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="Probability a remix re-uses its parent's picture (moved as real re-posts move PDQ); else its "
                    "picture is new.")
@@ -282,8 +285,8 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 @handle_errors
 def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float, mutation_rate: float,
                     half_life: float, attachment: float, repost: float, self_remix: float, cross_copy: float,
-                    style_popularity: float, edge_delays: bool, fingerprints: float, media_reuse: float,
-                    out: Path | None, archive_path: Path | None, as_json: bool) -> None:
+                    style_popularity: float, edge_delays: bool, fingerprints: float, no_prompt: float,
+                    media_reuse: float, out: Path | None, archive_path: Path | None, as_json: bool) -> None:
     """Generate a realistic remix network with known parameters (the seeded simulator).
 
     The ground truth (parameters and realised figures) is written beside the output:
@@ -296,7 +299,8 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
     params = SimParams(seed=seed, posts=posts, m0=m0, gamma=gamma, bleed=bleed, mutation_rate=mutation_rate,
                        activity_half_life_days=half_life, attachment=attachment, repost=repost,
                        self_remix=self_remix, cross_copy=cross_copy, style_popularity=style_popularity,
-                       edge_delays=edge_delays, fingerprints=fingerprints, media_reuse=media_reuse)
+                       edge_delays=edge_delays, fingerprints=fingerprints, media_reuse=media_reuse,
+                       no_prompt=no_prompt)
     check_params(params)  # before anything is written
     if out is not None:
         records, truth = simulate(params)

@@ -109,7 +109,8 @@ __all__ = [
 #: /5: the tree check (:func:`tree_check`). /6: the token edit distance (DESIGN's second text
 #: similarity beside the Jaccard: word order and repeats, which a set of words cannot see). /7: the
 #: visual similarity's weights fitted (up to /6 the fit's archives had no pictures, so the score gave
-#: them no weight: a near-duplicate picture found candidates but did not help choose among them).
+#: them no weight: a near-duplicate picture found candidates but did not help choose among them), and
+#: posts held without their prompt (two features: the child's or the candidate's text is missing).
 METHOD_VERSION = "text-style-time-author-visual/7"
 NUM_PERM = 48
 BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
@@ -121,7 +122,8 @@ FEATURES = [
     "bias", "jaccard", "jaccard_gap", "is_best", "log_ties", "hits", "log_delay_h", "log_recency_rank",
     "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
     "log_tokens", "short_prompt", "log_same_text", "log_novel", "log_delay_sq", "delay_share", "views_step",
-    "views_step_sq", "style_jaccard", "style_lost", "no_styles", "log_token_edits",
+    "views_step_sq", "style_jaccard", "style_lost", "no_styles", "log_token_edits", "no_text", "parent_no_text",
+    "visual_no_text",
 ]  # in the order _features makes the columns (tests/test_infer.py holds each name to its column)
 FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
                             "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
@@ -504,6 +506,7 @@ class _Prepared:
     sets: np.ndarray  # object array of set strings
     seqs: np.ndarray  # object array of the tokens in order, one character each (the first MAX_ALIGN_TOKENS)
     same_before: np.ndarray  # earlier posts with exactly this token set (a meme's size so far)
+    missing_before: np.ndarray  # share of earlier posts (that take part) held without their prompt
     novel: np.ndarray  # tokens of the post that no earlier post used (new words: a new idea more than a remix)
     sig: np.ndarray
     style_sets: np.ndarray  # object array of set strings of the style-lexicon terms in the prompt
@@ -570,6 +573,7 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     sets = set_strings(codes)
     same_before = (pl.DataFrame({"s": pl.Series(sets.tolist(), dtype=pl.String)})
                    .select(pl.int_range(pl.len()).over("s")).to_series().to_numpy().astype(np.int64))
+    same_before[lens == 0] = 0  # posts without a prompt share no text: they are no meme
     # a token is novel in the first post (time order) that uses it
     first_use = (pl.DataFrame({"code": codes}).with_row_index("row").explode("code").drop_nulls("code")
                  .group_by("code").agg(pl.col("row").min()))
@@ -605,10 +609,15 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
         reason[i] = "no prompt or media fingerprint"
     for i in np.nonzero(future)[0].tolist():
         reason[i] = "created after it was observed (a date from the future)"
-    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, seqs=seqs, same_before=same_before, novel=novel, sig=sig,
+    usable = ~no_content & ~future
+    # the share of earlier posts known by their picture alone: where many parents have no words, a
+    # worded child's best worded candidate is more often its grandparent (the calibration reads it)
+    seen = np.cumsum(usable) - usable
+    missing_before = (np.cumsum(usable & (lens == 0)) - (usable & (lens == 0))) / np.maximum(seen, 1)
+    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, seqs=seqs, same_before=same_before, missing_before=missing_before, novel=novel, sig=sig,
                      style_sets=style_sets, nstyle=nstyle, style_keys=style_keys,
                      subject_sets=subject_sets, nsubject=nsubject,
-                     usable=~no_content & ~future, reason=reason)
+                     usable=usable, reason=reason)
 
 
 STYLE_BANDS = 4  # one-row LSH bands over each post's style terms
@@ -812,7 +821,8 @@ def _picture_only_cap(P: _Prepared, c: np.ndarray, p: np.ndarray, bounds: np.nda
     """The highest confidence each chosen pair may have: 1, or where the prompts share no subject word
     and only a near-duplicate picture links them, :data:`PICTURE_ONLY_CONFIDENCE` shared among the
     child's candidates that show the same picture with no text in common (a stock photo three earlier
-    unrelated posts carry says a third as much of which one is the parent)."""
+    unrelated posts carry says a third as much of which one is the parent). Where one of the two posts
+    has no prompt at all (an exported file), nothing contradicts the picture: 1 shared among them."""
     cap = np.ones(chosen.shape[0])
     if chosen.size == 0:
         return cap
@@ -821,8 +831,11 @@ def _picture_only_cap(P: _Prepared, c: np.ndarray, p: np.ndarray, bounds: np.nda
     only[alike] = ~_text_related(P, c[alike], p[alike], jac[alike])
     if not only[chosen].any():
         return cap
-    k = np.bincount(seg, weights=only, minlength=bounds.shape[0])[seg[chosen]]
-    return np.where(only[chosen], PICTURE_ONLY_CONFIDENCE / np.maximum(k, 1.0), 1.0)
+    k = np.maximum(np.bincount(seg, weights=only, minlength=bounds.shape[0])[seg[chosen]], 1.0)
+    # a post held without its prompt has no words to disagree with the picture: its picture is all the
+    # evidence there is, shared only among the earlier posts that show it
+    worded = (P.ntok[c[chosen]] > 0) & (P.ntok[p[chosen]] > 0)
+    return np.where(only[chosen], np.where(worded, PICTURE_ONLY_CONFIDENCE, 1.0) / k, 1.0)
 
 
 def _second_cut(P: _Prepared, c: np.ndarray, p: np.ndarray, score: np.ndarray, n: int
@@ -1073,6 +1086,12 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     add(none)
     del sj, lost, none
     add(np.log1p(_token_edits(P.seqs, c, p)))
+    # a post the archive holds without its prompt (an exported file, a re-post with no text): its own
+    # baseline, so that a missing prompt reads neither as a short one nor as a meme's
+    add(P.ntok[c] == 0)
+    add(P.ntok[p] == 0)
+    # and the picture weighs as the only evidence there, not as one beside the words
+    add(np.nan_to_num(vis) * ((P.ntok[c] == 0) | (P.ntok[p] == 0)))
     assert k == len(FEATURES)
     ncand = (np.bincount(seg)[seg] if m else np.zeros(0)).astype(np.int32)
     raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
@@ -1089,22 +1108,32 @@ def _softmax_choice(u: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return e / z[seg], seg, bounds
 
 
-#: The recalibration's terms: Platt's (the raw probability's logit, a constant) and three covariates
+#: The recalibration's terms: Platt's (the raw probability's logit, a constant) and five covariates
 #: on which the softmax's over- or under-confidence depends across settings: whether the parent
-#: publishes a remix count (the capacitated choice), the prompt Jaccard and the delay.
-CALIBRATION_TERMS = ["logit", "bias", "has_count", "jaccard", "log_delay_h"]
+#: publishes a remix count (the capacitated choice), the prompt Jaccard, the delay, whether both
+#: posts have a picture to compare and the share of earlier posts held without their prompt.
+CALIBRATION_TERMS = ["logit", "bias", "has_count", "jaccard", "log_delay_h", "has_pictures", "missing_prompts"]
 
 
-def calibration_design(prob: np.ndarray, has_count: np.ndarray, jaccard: np.ndarray, delay_h: np.ndarray
-                       ) -> np.ndarray:
+def calibration_design(prob: np.ndarray, has_count: np.ndarray, jaccard: np.ndarray, delay_h: np.ndarray,
+                       visual: np.ndarray | None = None, missing: np.ndarray | None = None) -> np.ndarray:
     """The recalibration's design matrix (one row per link, one column per :data:`CALIBRATION_TERMS`).
 
+    ``visual`` is the link's picture similarity (NaN, or None for every link: no picture on one side);
+    the term is 1 where both posts have a picture: the softmax's sureness depends on whether pictures
+    were there to compare, and how many posts have one varies from archive to archive.
+
+    ``missing`` is the share of the child's earlier posts held without their prompt (None: 0).
+
     >>> calibration_design(np.array([0.5]), np.array([True]), np.array([0.8]), np.array([0.0])).tolist()
-    [[0.0, 1.0, 1.0, 0.8, 0.0]]
+    [[0.0, 1.0, 1.0, 0.8, 0.0, 0.0, 0.0]]
     """
     q = np.clip(prob, 1e-9, 1 - 1e-9)
+    vis = np.zeros(q.shape[0]) if visual is None else (~np.isnan(np.asarray(visual, dtype=np.float64))
+                                                       ).astype(np.float64)
+    miss = np.zeros(q.shape[0]) if missing is None else np.asarray(missing, dtype=np.float64)
     return np.column_stack([np.log(q / (1 - q)), np.ones(q.shape[0]), has_count.astype(np.float64),
-                            jaccard.astype(np.float64), np.log1p(np.maximum(delay_h, 0.0))])
+                            jaccard.astype(np.float64), np.log1p(np.maximum(delay_h, 0.0)), vis, miss])
 
 
 def _calibrate(D: np.ndarray, ab: tuple[float, ...]) -> np.ndarray:
@@ -1240,7 +1269,8 @@ class InferResult:
 
     ``edges``: ``child, parent, confidence, features`` (one row per post given a parent);
     ``reasons``: ``id, reason`` of posts that could take no part; ``considered``: posts looked at;
-    ``cut``: the links the tree check cut (:func:`tree_check`; their children start trees).
+    ``cut``: the links the tree check cut (:func:`tree_check`; their children start trees);
+    ``calibration``: each chosen link's recalibration row (what the fit calibrates on).
     """
 
     edges: pl.DataFrame
@@ -1248,6 +1278,8 @@ class InferResult:
     considered: int
     pairs: dict[str, np.ndarray] | None = None
     cut: pl.DataFrame | None = None
+    #: ``child`` and ``design`` (its link's :func:`calibration_design` row, the raw probability's logit first)
+    calibration: pl.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
         """``considered, parents_found, share_at_0_9, no_part`` (counts by reason), ``cut_by_tree_check``."""
@@ -1383,8 +1415,9 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
             pr[chosen] = -1.0
             run = np.maximum(np.maximum.reduceat(pr, bounds)[seg[chosen]], null_p[seg[chosen]])
             second = prob[chosen] - run
-    conf = _calibrate(calibration_design(chosen_p, ~np.isnan(P.remixes[p[chosen]]), raw["jaccard"][chosen],
-                                         raw["delay_hours"][chosen]), w.calibration)
+    design = calibration_design(chosen_p, ~np.isnan(P.remixes[p[chosen]]), raw["jaccard"][chosen],
+                                raw["delay_hours"][chosen], raw["visual"][chosen], P.missing_before[c[chosen]])
+    conf = _calibrate(design, w.calibration)
     conf = np.minimum(conf, _picture_only_cap(P, c, p, bounds, seg, raw["jaccard"], raw["visual"], chosen))
     ids = P.ids
     feats = pl.DataFrame({
@@ -1405,7 +1438,8 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     if check:
         edges, cut = tree_check(edges, w)
     return InferResult(edges=edges, reasons=reasons.sort("id"), considered=int(tmask.sum() + len(reasons)),
-                       pairs=pairs, cut=cut)
+                       pairs=pairs, cut=cut, calibration=pl.DataFrame({
+                           "child": ids.gather(c[chosen]), "design": design.astype(np.float64)}))
 
 
 # ---------------------------------------------------------------------------------------------- the archive

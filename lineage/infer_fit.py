@@ -19,7 +19,7 @@ The fit sees both, the calibration and the report only the harder, realistic cas
 
 Examples
 --------
->>> media = {"counts", "short", "fingerprints", "media_reuse"}
+>>> media = {"counts", "short", "fingerprints", "media_reuse", "no_prompt"}
 >>> sorted(set(FIT_SETTINGS[0]) - media) == sorted(set(EVAL_SETTINGS[0]) - media)
 True
 """
@@ -41,7 +41,7 @@ __all__ = ["FIT_SETTINGS", "CALIBRATION_SETTINGS", "EVAL_SETTINGS", "EVAL_SEEDS"
 _HABITS = dict(attachment=1.0, repost=0.15, self_remix=0.2, cross_copy=0.03)
 FIT_SETTINGS: list[dict[str, Any]] = [
     dict(seed=101, posts=8000, m0=3.0, gamma=0.75, mutation_rate=1.2, activity_half_life_days=3.0, counts=True,
-         **_HABITS, style_popularity=1.0, fingerprints=1.0, media_reuse=0.6),
+         **_HABITS, style_popularity=1.0, fingerprints=1.0, media_reuse=0.6, no_prompt=0.15),
     dict(seed=102, posts=8000, m0=2.5, gamma=0.8, mutation_rate=1.6, activity_half_life_days=2.0, counts=False,
          attachment=2.0, repost=0.1, self_remix=0.3, cross_copy=0.05, style_popularity=0.0),
     dict(seed=103, posts=8000, m0=3.5, gamma=0.7, mutation_rate=0.9, activity_half_life_days=5.0, counts=True,
@@ -51,19 +51,19 @@ FIT_SETTINGS: list[dict[str, Any]] = [
          attachment=0.0, repost=0.0, self_remix=0.0, cross_copy=0.0, style_popularity=0.0),
     dict(seed=105, posts=8000, m0=2.0, gamma=0.85, mutation_rate=1.2, activity_half_life_days=4.0, counts=True,
          attachment=1.5, repost=0.2, self_remix=0.25, cross_copy=0.04, style_popularity=1.2, fingerprints=1.0,
-         media_reuse=0.4),
+         media_reuse=0.4, no_prompt=0.3),
     dict(seed=106, posts=8000, m0=4.0, gamma=0.65, mutation_rate=1.4, activity_half_life_days=3.0, counts=False,
          **_HABITS, style_popularity=0.0),
 ]
 CALIBRATION_SETTINGS: list[dict[str, Any]] = [
     dict(seed=201, posts=4000, m0=3.0, gamma=0.72, mutation_rate=1.3, activity_half_life_days=2.5, counts=True,
          attachment=1.2, repost=0.15, self_remix=0.2, cross_copy=0.03, style_popularity=1.0, fingerprints=1.0,
-         media_reuse=0.45),
+         media_reuse=0.45, no_prompt=0.2),
     dict(seed=202, posts=4000, m0=2.8, gamma=0.78, mutation_rate=1.1, activity_half_life_days=3.5, counts=False,
          attachment=0.8, repost=0.12, self_remix=0.15, cross_copy=0.03, style_popularity=0.9),
     dict(seed=203, posts=4000, m0=3.2, gamma=0.74, mutation_rate=1.5, activity_half_life_days=2.0, counts=True,
          attachment=1.6, repost=0.2, self_remix=0.25, cross_copy=0.02, style_popularity=1.1, fingerprints=0.7,
-         media_reuse=0.55),
+         media_reuse=0.55, no_prompt=0.1),
     dict(seed=204, posts=4000, m0=2.6, gamma=0.8, mutation_rate=1.0, activity_half_life_days=4.5, counts=False,
          attachment=0.6, repost=0.18, self_remix=0.1, cross_copy=0.04, style_popularity=1.0),
 ]
@@ -337,7 +337,8 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
     from scipy.optimize import minimize
 
     from archive.paths import data_dir
-    from lineage.infer import FEATURES, METHOD_VERSION, Weights, calibration_design, infer_frame
+    from lineage.infer import FEATURES, METHOD_VERSION, Weights, infer_frame
+    from lineage.text import tokens_expr
 
     path = Path(out) if out is not None else data_dir() / "inference_weights.json"
     _check_writable(path)  # before a minute of work, not after
@@ -355,10 +356,16 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
         say(f"calibrating on seed {s['seed']}")
         posts, truth, fp = simulated_archive(s)
         res = infer_frame(posts, weights=raw, fingerprints=fp)
-        e = res.edges.join(posts.select(parent="id", _count=pl.col("remixes").is_not_null()), on="parent", how="left")
-        f = e.get_column("features").struct.unnest()
-        designs.append(calibration_design(e.get_column("confidence").to_numpy(), e.get_column("_count").to_numpy(),
-                                          f.get_column("jaccard").to_numpy(), f.get_column("delay_hours").to_numpy()))
+        # links of a post held without its prompt (or to one) are not calibrated here: the picture alone
+        # links them, and infer_frame caps such a link's confidence (PICTURE_ONLY_CONFIDENCE) after the
+        # calibration; read as raw probabilities, the capped values bent the calibration of every link
+        worded = posts.select("id", _w=tokens_expr(pl.col("text").fill_null("")).list.len() > 0)
+        assert res.calibration is not None
+        e = (res.edges.join(res.calibration, on="child", how="left")
+             .join(worded.rename({"id": "child", "_w": "_wc"}), on="child", how="left")
+             .join(worded.rename({"id": "parent", "_w": "_wp"}), on="parent", how="left")
+             .filter(pl.col("_wc") & pl.col("_wp")))
+        designs.append(np.array(e.get_column("design").to_list(), dtype=np.float64).reshape(e.height, -1))
         oks.append(np.array([truth.get(c) == p for c, p in e.select("child", "parent").iter_rows()], float))
     cal = _platt(np.concatenate(designs), np.concatenate(oks))
     say("fitting the tree check (cut a link whose child heads a tree unlike its parent's)")

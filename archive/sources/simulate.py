@@ -36,6 +36,10 @@ distances of real re-posts, ``data/pdq_repost_distances.json``, made by
 unrelated to its parent's. Every post gets a picture, so a chain stays a chain where one of its
 posts was not fingerprinted. Lineage inference fits its visual weights on these.
 
+``no_prompt`` (off by default) is the share of posts the archive holds without their prompt (an
+exported file with no sidecar, a re-post with no text): the record has no ``prompt``, though its
+remixes edit the prompt it had. With ``fingerprints`` such a post is known by its picture alone.
+
 ``edge_delays`` (off by default) draws each remix's delay from its *parent's* time (an
 exponential law with the same median), as in continuous-time cascade models (NetRate,
 Gomez-Rodriguez et al. 2011), instead of handing the tree's sorted times out in breadth-first
@@ -106,6 +110,8 @@ class SimParams:
     # and the probability that a remix re-uses its parent's picture (else its picture is new)
     fingerprints: float = 0.0
     media_reuse: float = 0.5
+    # the share of posts the archive holds without their prompt (an exported file, a re-post with no text)
+    no_prompt: float = 0.0
 
 
 def lexicon_terms() -> list[str]:
@@ -307,7 +313,7 @@ class _RecentStyles:
 
 
 #: Settings that are probabilities or shares (0 to 1).
-_PROBABILITIES = ("bleed", "repost", "self_remix", "cross_copy", "fingerprints", "media_reuse")
+_PROBABILITIES = ("bleed", "repost", "self_remix", "cross_copy", "fingerprints", "media_reuse", "no_prompt")
 
 
 def check_params(params: SimParams) -> None:
@@ -437,6 +443,7 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
     author_of: dict[int, str] = {}
     done: list[int] = []
     media_rng = random.Random(P.seed + 3)
+    text_rng = random.Random(P.seed + 4)
     picture: dict[int, int] = {}  # each post's PDQ as one 256-bit integer
     reposts = _repost_distances() if P.fingerprints > 0 else []
 
@@ -557,6 +564,8 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
             rec["extra"]["simulator"]["copied_from"] = rec_id(copied)
         if P.fingerprints > 0 and media_rng.random() < P.fingerprints:
             rec["extra"]["simulator"]["pdq"] = f"{picture[i]:064x}"
+        if P.no_prompt > 0 and text_rng.random() < P.no_prompt:
+            del rec["prompt"]  # the prompt was written (the chain below it reads it) but the archive lacks it
         if n["parent"] >= 0:
             rec["parents"] = [{"id": f"simulate:{seed_tag}_{n['parent']:07d}", "relation": "remix",
                                "evidence": "declared", "confidence": 1.0}]
