@@ -123,7 +123,7 @@ FEATURES = [
     "same_author", "log_views", "has_count", "log_remixes", "zero_remixes", "visual", "has_visual",
     "log_tokens", "short_prompt", "log_same_text", "log_novel", "log_delay_sq", "delay_share", "views_step",
     "views_step_sq", "style_jaccard", "style_lost", "no_styles", "log_token_edits", "no_text", "parent_no_text",
-    "visual_no_text",
+    "visual_no_text", "missing_before",
 ]  # in the order _features makes the columns (tests/test_infer.py holds each name to its column)
 FEATURE_STRUCT = pl.Struct({"jaccard": pl.Float64, "delay_hours": pl.Float64, "same_author": pl.Boolean,
                             "visual": pl.Float64, "candidates": pl.Int64, "ties": pl.Int64,
@@ -1092,6 +1092,9 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     add(P.ntok[p] == 0)
     # and the picture weighs as the only evidence there, not as one beside the words
     add(np.nan_to_num(vis) * ((P.ntok[c] == 0) | (P.ntok[p] == 0)))
+    # where many earlier posts have no words, a worded child's true parent is often one of them, out of
+    # the text's reach: its best worded candidate is then more often a grandparent
+    add(P.missing_before[c])
     assert k == len(FEATURES)
     ncand = (np.bincount(seg)[seg] if m else np.zeros(0)).astype(np.int32)
     raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,

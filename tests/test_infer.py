@@ -520,6 +520,7 @@ def test_each_feature_name_labels_its_own_column():
             "style_lost": np.log1p(len(sb - sa)), "no_styles": float(not sa and not sb),
             "log_token_edits": np.log1p(Levenshtein.distance(ta, tb)),
             "no_text": float(not ta), "parent_no_text": float(not tb), "visual_no_text": 0.0,
+            "missing_before": 0.0,
         }
         for name, v in want.items():
             assert col[name][k] == pytest.approx(v, rel=1e-5, abs=1e-6), (name, a[3], b[3])
