@@ -1424,11 +1424,13 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     conf = np.minimum(conf, _picture_only_cap(P, c, p, bounds, seg, raw["jaccard"], raw["visual"], chosen))
     ids = P.ids
     feats = pl.DataFrame({
-        "jaccard": raw["jaccard"][chosen], "delay_hours": raw["delay_hours"][chosen],
+        # no prompt overlap where one of the two has no words: "prompt 0% the same" would say the words differ
+        "jaccard": np.where((P.ntok[c[chosen]] > 0) & (P.ntok[p[chosen]] > 0), raw["jaccard"][chosen], np.nan),
+        "delay_hours": raw["delay_hours"][chosen],
         "same_author": raw["same_author"][chosen], "visual": raw["visual"][chosen],
         "candidates": raw["candidates"][chosen].astype(np.int64), "ties": raw["ties"][chosen].astype(np.int64),
         "margin": second,
-    }).with_columns(pl.col("visual").fill_nan(None)).to_struct("features")
+    }).with_columns(pl.col("visual", "jaccard").fill_nan(None)).to_struct("features")
     edges = pl.DataFrame({"child": ids.gather(c[chosen]), "parent": ids.gather(p[chosen]),
                           "confidence": conf}).with_columns(feats).sort("child")
     reasons = pl.DataFrame({"id": ids, "reason": pl.Series(P.reason, dtype=pl.String)}).filter(
@@ -1712,11 +1714,19 @@ def why(features: dict[str, Any] | None, confidence: float | None) -> str:
 
     >>> why({"jaccard": 0.5, "delay_hours": 30.0, "margin": -0.2}, 0.12)
     'inferred, confidence 0.12: prompt 50% the same, posted 30 h after; kept to hold the post in its tree (likely in it, this parent a guess)'
+
+    A post held without its prompt (or whose parent has none) has no words to compare (its ``jaccard`` is
+    null): the sentence says so rather than "prompt 0% the same":
+
+    >>> why({"jaccard": None, "delay_hours": 12.0, "visual": 1.0}, 0.78)
+    'inferred, confidence 0.78: no prompt to compare, picture 100% alike, posted 12 h after'
     """
     f = features or {}
     parts = []
-    if f.get("jaccard") is not None:
+    if f.get("jaccard") is not None and not (isinstance(f["jaccard"], float) and math.isnan(f["jaccard"])):
         parts.append(f"prompt {round(100 * f['jaccard'])}% the same")
+    elif "jaccard" in f:
+        parts.append("no prompt to compare")
     if f.get("visual") is not None and not (isinstance(f["visual"], float) and math.isnan(f["visual"])):
         parts.append(f"picture {round(100 * f['visual'])}% alike")
     h = f.get("delay_hours")
