@@ -1458,12 +1458,21 @@ def _archive_posts(arc: Any, source: str | None = None) -> pl.DataFrame:
     """The posts inference reads: ``text`` is the prompt, else the title unless the title is only a media
     file's name (:data:`FILE_NAME_TITLE`: such a post takes part by its picture alone)."""
     posts = arc.posts().filter(~pl.col("placeholder"))
-    no_prompt = pl.col("prompt").fill_null("").str.strip_chars() == ""
     file_name = pl.col("title").fill_null("").str.strip_chars().str.contains(FILE_NAME_TITLE)
+    titled = pl.col("title").fill_null("").str.strip_chars().ne("") & ~file_name
+    # a prompt of no words (only punctuation, spaces, weights' syntax) is no prompt: the title stands in, as
+    # for an empty one (the store's text took "..." over a worded title, and the post took part text-less)
+    check = posts.select(pl.arg_where(titled & pl.col("prompt").fill_null("").str.strip_chars().ne(""))).to_series()
+    wordless = pl.Series([], dtype=pl.UInt32)
+    if check.len():
+        worded = tokens_series(posts.get_column("prompt").gather(check)).list.len() > 0
+        wordless = check.filter(~worded)
+    no_prompt = pl.col("prompt").fill_null("").str.strip_chars() == ""
+    text = (pl.when(pl.int_range(pl.len(), dtype=pl.UInt32).is_in(wordless.implode())).then(pl.col("title"))
+            .when(no_prompt & file_name).then(pl.lit("")).otherwise(pl.col("text")))
     # a record without fetched_at was observed when the store took it: a later created_at is from the future
     return posts.select("id", "source", "created_at", pl.coalesce("fetched_at", "observed_at").alias("fetched_at"),
-                        "author", pl.when(no_prompt & file_name).then(pl.lit("")).otherwise(pl.col("text")).alias("text"),
-                        "views", "remixes", "content_hash")
+                        "author", text.alias("text"), "views", "remixes", "content_hash")
 
 
 def inferred_edges(arc: Any) -> pl.DataFrame:

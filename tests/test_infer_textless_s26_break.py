@@ -76,3 +76,32 @@ def test_a_rerun_after_earlier_and_later_text_less_posts_equals_a_full_run(tmp_p
     I.infer(full)
     cols = ["child", "parent", "confidence", "features", "method"]
     assert_frame_equal(I.inferred_edges(inc).select(cols), I.inferred_edges(full).select(cols))
+
+
+def test_a_prompt_of_no_words_gives_way_to_the_title(tmp_path: Path):
+    # a prompt of only punctuation or spaces is no prompt: the post's worded title stands in for it, as for
+    # an empty prompt (before: the store's text took "..." over the title, and the post had no part at all)
+    from datetime import datetime, timedelta, timezone
+
+    t0 = datetime(2026, 5, 1, tzinfo=timezone.utc)
+
+    def rec(i, hours, prompt, title=None):
+        r = {"id": f"t:{i}", "source": "t", "created_at": (t0 + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+             "prompt": prompt, "author": f"@{i}"}
+        return {**r, "title": title} if title is not None else r
+
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [rec(1, 0, "a corgi surfing in tokyo at dusk"),
+                       rec(2, 1, "...", "a corgi surfing in tokyo at dusk, noir"),
+                       rec(3, 2, " !! ", "a corgi surfing in tokyo at dusk, noir, claymation"),
+                       rec(4, 3, "?!", "IMG_2031.jpg"),  # a file's name says nothing: no words, no picture
+                       rec(5, 4, "a red fox in snow", "a corgi surfing")])  # a worded prompt keeps its place
+    posts = I._archive_posts(a).sort("id")
+    text = posts["text"].to_list()
+    assert text[:3] + text[4:] == ["a corgi surfing in tokyo at dusk", "a corgi surfing in tokyo at dusk, noir",
+                                   "a corgi surfing in tokyo at dusk, noir, claymation", "a red fox in snow"]
+    assert text[3] in ("", "?!")  # no words either way
+    s = I.infer(a)
+    assert s["no_part"] == {"no prompt or media fingerprint": 1}
+    links = dict(I.inferred_edges(a).select("child", "parent").iter_rows())
+    assert links.get("t:2") == "t:1" and links.get("t:3") == "t:2" and "t:4" not in links
