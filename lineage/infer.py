@@ -1510,6 +1510,27 @@ WEIGHTS_KEY = "remix_archivist.infer_weights"
 #: Key of the store version a run answered for, in the commit metadata of ``inferred_edges`` (the rows
 #: carry it too, but a run that found no link has none): the next run recomputes only what changed since.
 STORE_VERSION_KEY = "remix_archivist.infer_store_version"
+#: Key of the ``media_fingerprints`` version a run read (``-1``: none), in the commit metadata of
+#: ``inferred_edges``: pictures added or changed since (a post first known by its picture) are recomputed
+#: from their post's time, as a changed post is.
+PICTURES_KEY = "remix_archivist.infer_pictures"
+
+
+def _pictures_changed(arc: Any, since: str | None) -> pl.Series | None:
+    """Ids of posts whose fingerprints differ between ``media_fingerprints`` at version ``since`` (the
+    last run's, ``-1`` or None: no table) and now; None when the old version cannot be read."""
+    from archive.media.store import FINGERPRINTS_TABLE
+
+    now = load_fingerprints(arc.path)
+    now = now if now is not None else pl.DataFrame(schema={"id": pl.String, "pdq": pl.String})
+    old = pl.DataFrame(schema={"id": pl.String, "pdq": pl.String})
+    if since is not None and since.lstrip("-").isdigit() and int(since) >= 0:
+        try:
+            old = _valid_fingerprints(arc.read_table(FINGERPRINTS_TABLE, version=int(since), columns=["id", "pdq"]))
+        except Exception:  # the version is gone (vacuumed, the table replaced): recompute every post
+            return None
+    diff = pl.concat([now.join(old, on=["id", "pdq"], how="anti"), old.join(now, on=["id", "pdq"], how="anti")])
+    return diff.get_column("id").unique()
 
 
 def _weights_digest(w: Weights) -> str:
@@ -1568,6 +1589,9 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     # the last finished run's (a --source/--since run keeps its rows of other posts), but that run's
     # cut links are gone, so every post is recomputed
     last_meta = arc.table_commit_metadata("inferred_edges")
+    from archive.media.store import FINGERPRINTS_TABLE
+
+    pictures_version = arc.table_version(FINGERPRINTS_TABLE)
     same_run = last_meta.get(RUN_KEY) == arc.table_commit_metadata("inferred_cut").get(RUN_KEY)
     if same_run:
         old = pl.concat([old, inferred_cut(arc).select(list(INFERRED_SCHEMA))])
@@ -1607,7 +1631,13 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
             moved = pl.concat([now_edges.join(before_edges, on=["child", "parent"], how="anti"),
                                before_edges.join(now_edges, on=["child", "parent"], how="anti")])
             counted = posts.filter(pl.col("remixes").is_not_null())
+            pictured = (_pictures_changed(arc, last_meta.get(PICTURES_KEY))
+                        if last_meta.get(PICTURES_KEY) != str(pictures_version) else pl.Series([], dtype=pl.String))
+            if pictured is None:
+                gone = posts.select("id")  # the old pictures cannot be read: every post again
+                pictured = pl.Series([], dtype=pl.String)
             times = pl.concat([changed.select("created_at"), was.select("created_at"),
+                               posts.filter(pl.col("id").is_in(pictured.implode())).select("created_at"),
                                posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at"),
                                counted.join(moved.select(id="parent").unique(), on="id").select("created_at")])
             if gone.height:
@@ -1662,7 +1692,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
                     metadata={RUN_KEY: run_id})
     arc.write_table("inferred_edges", out, mode="overwrite",
                     metadata={SCOPE_KEY: "partial" if restricted else "all", RUN_KEY: run_id,
-                              WEIGHTS_KEY: digest, STORE_VERSION_KEY: str(version)})
+                              WEIGHTS_KEY: digest, STORE_VERSION_KEY: str(version),
+                              PICTURES_KEY: str(pictures_version)})
     # the counts of this run's posts reconcile: considered = parents_found + no_parent + the no_part
     # reasons (a post whose link the tree check cut has no parent); the archive's whole table beside them
     found = out.join(targets.select(child="id"), on="child", how="semi")
