@@ -138,7 +138,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             rep = run_evaluate(open_archive(archive_path, read_only=True), weights=w)
             if as_json:
                 emit_json({k: rep[k] for k in _KEYS} | {k: rep[k] for k in ("candidate_recall", "intervals",
-                                                                           "reliability")})
+                                                                           "reliability", "no_part")})
                 return
             t = Table(title=f"inference against the declared links ({rep['n']} posts)", title_justify="left")
             t.add_column("figure")
@@ -151,6 +151,8 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             console.print("95% interval: a cluster bootstrap over the true trees. candidate_recall: the share of "
                           "remixes whose true parent was among their candidates (the most the choice could reach).",
                           style="dim")
+            if rep["no_part"]:
+                console.print("no part (scored as roots): " + ", ".join(f"{v:,} {k}" for k, v in rep["no_part"].items()))
             r = Table(title="reliability", title_justify="left")
             for c in ("confidence bin", "edges", "mean confidence", "share right"):
                 r.add_column(c, justify="right")

@@ -123,7 +123,7 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
     ``reliability``), ``candidate_recall`` (share of posts with a true parent that had it
     among their candidates; None without such posts) and ``intervals`` (95% cluster-bootstrap
     intervals of ``parent_accuracy``, ``tree_accuracy`` and ``baseline_parent_accuracy``,
-    :func:`tree_bootstrap`).
+    :func:`tree_bootstrap`), ``no_part`` (counts, by reason, of the posts that could take no part).
 
     >>> from archive.sources.simulate import SimParams, simulate
     >>> recs, _ = simulate(SimParams(seed=5, posts=300))
@@ -224,6 +224,9 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
         "inferred_edges": edges_n,
         "true_edges": sum(v is not None for v in tp.values()),
         "reliability": table,
+        # posts that could take no part (no words and no picture, a date from the future), by reason: they
+        # are scored as roots, so a remix among them counts against parent accuracy
+        "no_part": res.summary()["no_part"],
     }
 
 

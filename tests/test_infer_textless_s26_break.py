@@ -127,3 +127,23 @@ def test_pictures_added_after_a_run_are_read_by_the_next_run(tmp_path: Path):
     cols = ["child", "parent", "confidence", "features", "method"]
     assert_frame_equal(I.inferred_edges(inc).select(cols), I.inferred_edges(full).select(cols))
     assert I.infer(inc)["recomputed"] == 0  # and a run after it has nothing new to read
+
+
+def test_the_evaluation_counts_the_posts_without_words_or_picture(tmp_path: Path):
+    # `infer --evaluate` scored the text-less posts of an archive without pictures as roots and said nothing
+    # of them: its n held 81 posts that could take no part, and its figures read as inference's own misses
+    import json
+
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+
+    args = ["ingest", "simulate", "--seed", "6", "--posts", "300", "--no-prompt", "0.3", "--archive", str(tmp_path / "a")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    wordless = Archive.open(tmp_path / "a").posts().filter(pl.col("prompt").fill_null("") == "").height
+    assert 60 < wordless < 120
+    r = CliRunner().invoke(cli, ["infer", "--evaluate", "--json", "--archive", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["no_part"] == {"no prompt or media fingerprint": wordless}
+    r = CliRunner().invoke(cli, ["infer", "--evaluate", "--archive", str(tmp_path / "a")], terminal_width=200)
+    assert f"no part (scored as roots): {wordless} no prompt or media fingerprint" in r.output
