@@ -108,8 +108,9 @@ def test_evaluate_json_keys_and_values(tmp_path):
     out = run("infer", "--evaluate", "--json", "--archive", arc)
     assert out.exit_code == 0, out.output
     rep = json.loads(out.output)
-    # the issue's keys, and two more: the accuracies' 95% intervals and the candidate recall
-    assert set(rep) == KEYS | {"intervals", "candidate_recall"} and rep["n"] == 400
+    # the issue's keys, and three more: the accuracies' 95% intervals, the candidate recall and the posts
+    # that could take no part (by reason)
+    assert set(rep) == KEYS | {"intervals", "candidate_recall", "no_part"} and rep["n"] == 400 and rep["no_part"] == {}
     for k in KEYS - {"n", "reliability"} | {"candidate_recall"}:
         assert 0 <= rep[k] <= 1, k
     assert set(rep["intervals"]) == {"parent_accuracy", "tree_accuracy", "baseline_parent_accuracy"}
