@@ -506,7 +506,7 @@ class _Prepared:
     sets: np.ndarray  # object array of set strings
     seqs: np.ndarray  # object array of the tokens in order, one character each (the first MAX_ALIGN_TOKENS)
     same_before: np.ndarray  # earlier posts with exactly this token set (a meme's size so far)
-    missing_before: np.ndarray  # share of earlier posts (that take part) held without their prompt
+    missing_before: np.ndarray  # share of earlier posts held without words (with a picture or not)
     novel: np.ndarray  # tokens of the post that no earlier post used (new words: a new idea more than a remix)
     sig: np.ndarray
     style_sets: np.ndarray  # object array of set strings of the style-lexicon terms in the prompt
@@ -610,10 +610,11 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     for i in np.nonzero(future)[0].tolist():
         reason[i] = "created after it was observed (a date from the future)"
     usable = ~no_content & ~future
-    # the share of earlier posts known by their picture alone: where many parents have no words, a
-    # worded child's best worded candidate is more often its grandparent (the calibration reads it)
-    seen = np.cumsum(usable) - usable
-    missing_before = (np.cumsum(usable & (lens == 0)) - (usable & (lens == 0))) / np.maximum(seen, 1)
+    # the share of earlier posts held without words, with a picture or not (dates from the future aside):
+    # where many parents have none, a worded child's best worded candidate is more often its grandparent
+    here = ~future
+    wordless = here & (lens == 0)
+    missing_before = (np.cumsum(wordless) - wordless) / np.maximum(np.cumsum(here) - here, 1)
     return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, seqs=seqs, same_before=same_before, missing_before=missing_before, novel=novel, sig=sig,
                      style_sets=style_sets, nstyle=nstyle, style_keys=style_keys,
                      subject_sets=subject_sets, nsubject=nsubject,
@@ -1094,7 +1095,8 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     add(np.nan_to_num(vis) * ((P.ntok[c] == 0) | (P.ntok[p] == 0)))
     # where many earlier posts have no words, a worded child's true parent is often one of them, out of
     # the text's reach: its best worded candidate is then more often a grandparent
-    add(P.missing_before[c])
+    # (between worded posts only: a child or a candidate without words has its own terms)
+    add(np.where((P.ntok[c] > 0) & (P.ntok[p] > 0), P.missing_before[c], 0.0))
     assert k == len(FEATURES)
     ncand = (np.bincount(seg)[seg] if m else np.zeros(0)).astype(np.int32)
     raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
@@ -1111,32 +1113,41 @@ def _softmax_choice(u: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return e / z[seg], seg, bounds
 
 
-#: The recalibration's terms: Platt's (the raw probability's logit, a constant) and five covariates
+#: The recalibration's terms: Platt's (the raw probability's logit, a constant) and seven covariates
 #: on which the softmax's over- or under-confidence depends across settings: whether the parent
 #: publishes a remix count (the capacitated choice), the prompt Jaccard, the delay, whether both
-#: posts have a picture to compare and the share of earlier posts held without their prompt.
-CALIBRATION_TERMS = ["logit", "bias", "has_count", "jaccard", "log_delay_h", "has_pictures", "missing_prompts"]
+#: posts have a picture to compare, the share of earlier posts held without their prompt, and whether
+#: the child, or else the parent, has no words at all.
+CALIBRATION_TERMS = ["logit", "bias", "has_count", "jaccard", "log_delay_h", "has_pictures", "missing_prompts",
+                     "child_no_words", "parent_no_words"]
 
 
 def calibration_design(prob: np.ndarray, has_count: np.ndarray, jaccard: np.ndarray, delay_h: np.ndarray,
-                       visual: np.ndarray | None = None, missing: np.ndarray | None = None) -> np.ndarray:
+                       visual: np.ndarray | None = None, missing: np.ndarray | None = None,
+                       child_no_words: np.ndarray | None = None, parent_no_words: np.ndarray | None = None
+                       ) -> np.ndarray:
     """The recalibration's design matrix (one row per link, one column per :data:`CALIBRATION_TERMS`).
 
     ``visual`` is the link's picture similarity (NaN, or None for every link: no picture on one side);
     the term is 1 where both posts have a picture: the softmax's sureness depends on whether pictures
     were there to compare, and how many posts have one varies from archive to archive.
 
-    ``missing`` is the share of the child's earlier posts held without their prompt (None: 0).
+    ``missing`` is the share of the child's earlier posts held without their prompt (None: 0; infer
+    gives it for links between worded posts only); ``child_no_words`` and ``parent_no_words`` mark a
+    link whose child, or (the child worded) whose parent, has no words: the picture alone made it.
 
     >>> calibration_design(np.array([0.5]), np.array([True]), np.array([0.8]), np.array([0.0])).tolist()
-    [[0.0, 1.0, 1.0, 0.8, 0.0, 0.0, 0.0]]
+    [[0.0, 1.0, 1.0, 0.8, 0.0, 0.0, 0.0, 0.0, 0.0]]
     """
     q = np.clip(prob, 1e-9, 1 - 1e-9)
     vis = np.zeros(q.shape[0]) if visual is None else (~np.isnan(np.asarray(visual, dtype=np.float64))
                                                        ).astype(np.float64)
     miss = np.zeros(q.shape[0]) if missing is None else np.asarray(missing, dtype=np.float64)
+    cnone, pnone = (np.zeros(q.shape[0]) if x is None else np.asarray(x, dtype=np.float64)
+                    for x in (child_no_words, parent_no_words))
     return np.column_stack([np.log(q / (1 - q)), np.ones(q.shape[0]), has_count.astype(np.float64),
-                            jaccard.astype(np.float64), np.log1p(np.maximum(delay_h, 0.0)), vis, miss])
+                            np.nan_to_num(np.asarray(jaccard, dtype=np.float64)),
+                            np.log1p(np.maximum(delay_h, 0.0)), vis, miss, cnone, pnone * (1.0 - cnone)])
 
 
 def _calibrate(D: np.ndarray, ab: tuple[float, ...]) -> np.ndarray:
@@ -1418,8 +1429,10 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
             pr[chosen] = -1.0
             run = np.maximum(np.maximum.reduceat(pr, bounds)[seg[chosen]], null_p[seg[chosen]])
             second = prob[chosen] - run
+    cnone, pnone = P.ntok[c[chosen]] == 0, P.ntok[p[chosen]] == 0
     design = calibration_design(chosen_p, ~np.isnan(P.remixes[p[chosen]]), raw["jaccard"][chosen],
-                                raw["delay_hours"][chosen], raw["visual"][chosen], P.missing_before[c[chosen]])
+                                raw["delay_hours"][chosen], raw["visual"][chosen],
+                                np.where(cnone | pnone, 0.0, P.missing_before[c[chosen]]), cnone, pnone)
     conf = _calibrate(design, w.calibration)
     conf = np.minimum(conf, _picture_only_cap(P, c, p, bounds, seg, raw["jaccard"], raw["visual"], chosen))
     ids = P.ids

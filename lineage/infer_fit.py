@@ -342,7 +342,6 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
 
     from archive.paths import data_dir
     from lineage.infer import FEATURES, METHOD_VERSION, Weights, infer_frame
-    from lineage.text import tokens_expr
 
     path = Path(out) if out is not None else data_dir() / "inference_weights.json"
     _check_writable(path)  # before a minute of work, not after
@@ -360,15 +359,10 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
         say(f"calibrating on seed {s['seed']}")
         posts, truth, fp = simulated_archive(s)
         res = infer_frame(posts, weights=raw, fingerprints=fp)
-        # links of a post held without its prompt (or to one) are not calibrated here: the picture alone
-        # links them, and infer_frame caps such a link's confidence (PICTURE_ONLY_CONFIDENCE) after the
-        # calibration; read as raw probabilities, the capped values bent the calibration of every link
-        worded = posts.select("id", _w=tokens_expr(pl.col("text").fill_null("")).list.len() > 0)
+        # every chosen link, its design row's first column the raw probability's logit (the picture-only
+        # cap comes after the calibration, in infer_frame)
         assert res.calibration is not None
-        e = (res.edges.join(res.calibration, on="child", how="left")
-             .join(worded.rename({"id": "child", "_w": "_wc"}), on="child", how="left")
-             .join(worded.rename({"id": "parent", "_w": "_wp"}), on="parent", how="left")
-             .filter(pl.col("_wc") & pl.col("_wp")))
+        e = res.edges.join(res.calibration, on="child", how="left")
         designs.append(np.array(e.get_column("design").to_list(), dtype=np.float64).reshape(e.height, -1))
         oks.append(np.array([truth.get(c) == p for c, p in e.select("child", "parent").iter_rows()], float))
     cal = _platt(np.concatenate(designs), np.concatenate(oks))
