@@ -55,7 +55,7 @@ def test_recovers_simulated_lineage_on_settings_the_fit_never_saw():
         assert r["ece"] <= 0.06
         assert sum(b["n"] for b in r["reliability"]) == r["inferred_edges"]
         trees.append(r["tree_accuracy"])
-    # whole trees mostly hold together with style words shared across trees (method 7: 0.877, 0.951, 0.982)
+    # whole trees mostly hold together with style words shared across trees (method 7: 0.874, 0.951, 0.980)
     assert np.mean(trees) >= 0.9
 
 
