@@ -80,7 +80,7 @@ def _confidence(v: Any) -> str:
     """
     from lineage.infer import confidence_text
 
-    return confidence_text(v) if isinstance(v, float) and 0 < v < 0.01 else _fmt(v)
+    return confidence_text(v) if isinstance(v, float) else _fmt(v)
 
 
 def _evidence_rows(edges: list[dict]) -> html.Table | html.Div:

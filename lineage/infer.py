@@ -243,19 +243,18 @@ def load_fingerprints(archive_path: str | Path) -> pl.DataFrame | None:
     p = Path(archive_path) / "media_fingerprints"
     if not (p / "_delta_log").exists():
         return None
-    fp = pl.read_delta(str(p), columns=["id", "pdq"]).drop_nulls().with_columns(pl.col("pdq").str.to_lowercase())
-    # a malformed hash is no fingerprint; one picture written twice is one frame
-    return fp.filter(pl.col("pdq").str.contains(r"^[0-9a-f]{64}$")).unique(maintain_order=True)
+    return _valid_fingerprints(pl.read_delta(str(p), columns=["id", "pdq"]).drop_nulls())
 
 
 def _valid_fingerprints(fingerprints: pl.DataFrame | None) -> pl.DataFrame | None:
-    """``id, pdq`` rows whose ``pdq`` is 64 hex characters (lowercased), each once; the rule of
-    :func:`load_fingerprints` for a frame given directly (a null or short hash stopped inference
-    with a TypeError or ValueError)."""
+    """``id, pdq`` rows whose ``pdq`` is a PDQ hash (:func:`archive.media.store.valid_pdq`), each once
+    (one picture written twice is one frame); for the table read and for a frame given directly alike
+    (a null or short hash stopped inference with a TypeError or ValueError)."""
+    from archive.media.store import valid_pdq
+
     if fingerprints is None:
         return None
-    return (fingerprints.select(pl.col("id").cast(pl.String), pl.col("pdq").cast(pl.String).str.to_lowercase())
-            .filter(pl.col("pdq").str.contains(r"^[0-9a-f]{64}$")).unique(maintain_order=True))
+    return valid_pdq(fingerprints.select(pl.col("id").cast(pl.String), "pdq")).unique(maintain_order=True)
 
 
 def _pdq_words(pdq: pl.Series) -> np.ndarray:
@@ -1089,14 +1088,18 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     add(np.log1p(_token_edits(P.seqs, c, p)))
     # a post the archive holds without its prompt (an exported file, a re-post with no text): its own
     # baseline, so that a missing prompt reads neither as a short one nor as a meme's
-    add(P.ntok[c] == 0)
-    add(P.ntok[p] == 0)
+    cnone, pnone = P.ntok[c] == 0, P.ntok[p] == 0
+    add(cnone)
+    add(pnone)
+    wordless = cnone | pnone
+    del cnone, pnone
     # and the picture weighs as the only evidence there, not as one beside the words
-    add(np.nan_to_num(vis) * ((P.ntok[c] == 0) | (P.ntok[p] == 0)))
+    add(np.nan_to_num(vis) * wordless)
     # where many earlier posts have no words, a worded child's true parent is often one of them, out of
     # the text's reach: its best worded candidate is then more often a grandparent
     # (between worded posts only: a child or a candidate without words has its own terms)
-    add(np.where((P.ntok[c] > 0) & (P.ntok[p] > 0), P.missing_before[c], 0.0))
+    add(np.where(wordless, 0.0, P.missing_before[c]))
+    del wordless
     assert k == len(FEATURES)
     ncand = (np.bincount(seg)[seg] if m else np.zeros(0)).astype(np.int32)
     raw = {"jaccard": jac, "delay_hours": delay_h, "same_author": same_author, "visual": vis,
@@ -1438,7 +1441,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     ids = P.ids
     feats = pl.DataFrame({
         # no prompt overlap where one of the two has no words: "prompt 0% the same" would say the words differ
-        "jaccard": np.where((P.ntok[c[chosen]] > 0) & (P.ntok[p[chosen]] > 0), raw["jaccard"][chosen], np.nan),
+        "jaccard": np.where(cnone | pnone, np.nan, raw["jaccard"][chosen]),
         "delay_hours": raw["delay_hours"][chosen],
         "same_author": raw["same_author"][chosen], "visual": raw["visual"][chosen],
         "candidates": raw["candidates"][chosen].astype(np.int64), "ties": raw["ties"][chosen].astype(np.int64),
@@ -1663,12 +1666,9 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
         # nothing changed since the last run, which answered for this very store version: its tables are
         # this run's result, so nothing is written (a new version of inferred_edges would mark an
         # `analyze --edges all` made since as stale)
-        out, cut = inferred_edges(arc), inferred_cut(arc)
-        m = out.height
         return {"considered": 0, "parents_found": 0, "share_at_0_9": None, "no_part": {},
-                "cut_by_tree_check": cut.height, "no_parent": 0, "recomputed": 0, "eligible": eligible.height,
-                "posts": posts.height, "inferred_links": m,
-                "inferred_share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / m) if m else None,
+                "cut_by_tree_check": inferred_cut(arc).height, "no_parent": 0, "recomputed": 0,
+                "eligible": eligible.height, "posts": posts.height, **_table_figures(inferred_edges(arc)),
                 "run_id": last_meta.get(RUN_KEY), "store_version": version}
     say("inferring")
     if start == "nothing":
@@ -1711,18 +1711,23 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     # reasons (a post whose link the tree check cut has no parent); the archive's whole table beside them
     found = out.join(targets.select(child="id"), on="child", how="semi")
     summary = res.summary()
-    n, hi = found.height, int((found.get_column("confidence") >= 0.9).sum())
-    m = out.height
+    this_run = _table_figures(found)
+    n = this_run["inferred_links"]
     summary.update({
-        "considered": res.considered, "parents_found": n, "share_at_0_9": (hi / n) if n else None,
+        "considered": res.considered, "parents_found": n, "share_at_0_9": this_run["inferred_share_at_0_9"],
         "no_parent": res.considered - n - sum(summary["no_part"].values()),
         "cut_by_tree_check": cut.height, "recomputed": targets.height, "eligible": eligible.height,
-        "posts": posts.height,
-        "inferred_links": m,
-        "inferred_share_at_0_9": (int((out.get_column("confidence") >= 0.9).sum()) / m) if m else None,
-        "run_id": run_id, "store_version": version,
+        "posts": posts.height, **_table_figures(out), "run_id": run_id, "store_version": version,
     })
     return summary
+
+
+def _table_figures(links: pl.DataFrame) -> dict[str, Any]:
+    """``inferred_links`` (how many rows) and ``inferred_share_at_0_9`` (the share at confidence >= 0.9,
+    None without a row) of inferred ``links``."""
+    m = links.height
+    return {"inferred_links": m,
+            "inferred_share_at_0_9": int((links.get_column("confidence") >= 0.9).sum()) / m if m else None}
 
 
 def since_time(since: datetime | str) -> datetime:

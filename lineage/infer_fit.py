@@ -363,7 +363,7 @@ def fit(*, out: str | Path | None = None, l2: float = 1e-4, progress: Callable[[
         # cap comes after the calibration, in infer_frame)
         assert res.calibration is not None
         e = res.edges.join(res.calibration, on="child", how="left")
-        designs.append(np.array(e.get_column("design").to_list(), dtype=np.float64).reshape(e.height, -1))
+        designs.append(e.get_column("design").to_numpy().astype(np.float64).reshape(e.height, -1))
         oks.append(np.array([truth.get(c) == p for c, p in e.select("child", "parent").iter_rows()], float))
     cal = _platt(np.concatenate(designs), np.concatenate(oks))
     say("fitting the tree check (cut a link whose child heads a tree unlike its parent's)")

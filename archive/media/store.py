@@ -49,7 +49,7 @@ from archive.store import Archive
 
 __all__ = ["MediaStore", "NODE_SCHEMA", "FINGERPRINT_SCHEMA", "fingerprints", "media_nodes", "thumbnails",
            "thumbnail_bytes", "thumbnail_data_uri", "archive_index", "NODES_TABLE", "FINGERPRINTS_TABLE",
-           "snapshot_media"]
+           "snapshot_media", "valid_pdq"]
 
 NODES_TABLE = "media_nodes"
 FINGERPRINTS_TABLE = "media_fingerprints"
@@ -133,10 +133,19 @@ def fingerprints(archive: Archive) -> pl.DataFrame:
     not hex: written by another tool or damaged) is no fingerprint and is left out, so visual drift,
     search and the dashboard read what lineage inference reads (a bad row stopped ``analyze``).
     """
-    return (archive.read_table(FINGERPRINTS_TABLE, schema=FINGERPRINT_SCHEMA)
-            .with_columns(pl.col("pdq").str.to_lowercase())
-            .filter(pl.col("pdq").str.contains(r"^[0-9a-f]{64}$"))
+    return (valid_pdq(archive.read_table(FINGERPRINTS_TABLE, schema=FINGERPRINT_SCHEMA))
             .unique(["id", "kind", "frame_s", "pdq"], keep="first").sort(["id", "frame_s"], nulls_last=False))
+
+
+def valid_pdq(frame: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``frame`` whose ``pdq`` is a PDQ hash, 64 hex characters, read lowercase; a null,
+    short or non-hex one (written by another tool, or damaged) is no fingerprint.
+
+    >>> valid_pdq(pl.DataFrame({"id": ["a", "b", "c"], "pdq": ["AB" * 32, "ab", None]})).rows()
+    [('a', 'abababababababababababababababababababababababababababababababab')]
+    """
+    return frame.with_columns(pl.col("pdq").cast(pl.String).str.to_lowercase()).filter(
+        pl.col("pdq").str.contains(r"^[0-9a-f]{64}$"))
 
 
 def thumbnails(archive: Archive) -> dict[str, str]:
