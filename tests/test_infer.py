@@ -524,3 +524,29 @@ def test_each_feature_name_labels_its_own_column():
         }
         for name, v in want.items():
             assert col[name][k] == pytest.approx(v, rel=1e-5, abs=1e-6), (name, a[3], b[3])
+
+
+# ------------------------------------------------------------------------------------------------ method 8
+def test_a_recent_parent_is_not_crowded_out_of_the_candidates_by_older_posts_of_another_tree():
+    """The bundled sample's largest split (a subtree of 75 posts): a remix rewrote its parent's setting an
+    hour after it; more than sixteen posts of another tree, a week older, shared the new setting's longer
+    wording ("on the rings of Saturn") and so had the higher token Jaccard (0.53-0.57 against 0.35). Ranked
+    by Jaccard alone they took every candidate place and the remix started a tree; the second cut now
+    discounts the Jaccard by the delay, and the parent is among the candidates the utility scores."""
+    styles = ["post-apocalyptic", "y2k", "film noir", "vaporwave", "claymation", "watercolor", "anime", "cyberpunk",
+              "steampunk", "pixel art", "kodachrome", "betamax", "wuxia", "film grain", "tilt-shift", "low key",
+              "high key", "bokeh", "drone shot", "fisheye lens", "comic book", "art nouveau", "baroque", "gouache"]
+    soon = T0 + timedelta(days=7)
+    posts = pl.DataFrame({
+        "id": [f"o{k:02d}" for k in range(24)] + ["p", "c"],
+        "created_at": [T0 + timedelta(hours=k) for k in range(24)] + [soon, soon + timedelta(hours=1)],
+        "author": [f"@o{k}" for k in range(24)] + ["@p", "@c"],
+        "text": [f"a snowman on holiday reading a letter on the rings of Saturn, {x}" for x in styles]
+        + ["a street dancer reading a letter in Tokyo at night, nature documentary, rainbow",
+           "a street dancer reading a letter on the rings of Saturn, rainbow"]})
+    P = I._prepare(posts, None)
+    jac = I._jaccard(P, np.array([25, 25]), np.array([24, 0]))
+    assert jac[0] == pytest.approx(6 / 17) and jac[1] > 0.5  # the older posts are the more alike by words
+    r = I.infer_frame(posts, keep_pairs=True)
+    cand = r.pairs["p"][r.pairs["c"] == 25].tolist()
+    assert 24 in cand and len(cand) == I.MAX_CANDIDATES
