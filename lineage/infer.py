@@ -413,7 +413,8 @@ class _Groups:
     time: rows of the same time are never parents, so they take no place in the window.
     """
 
-    def __init__(self, rows: np.ndarray, key: np.ndarray, t: np.ndarray | None = None) -> None:
+    def __init__(self, rows: np.ndarray, key: np.ndarray, t: np.ndarray | None = None,
+                 eligible: np.ndarray | None = None) -> None:
         self.rows = rows
         if rows.size and int(rows.max()) < (1 << 24):
             packed = (key.astype(np.uint64) >> np.uint64(24) << np.uint64(24)) | rows.astype(np.uint64)
@@ -442,6 +443,34 @@ class _Groups:
                 tfirst = np.maximum.accumulate(np.where(tstart, np.arange(m), 0))
                 self.tgap = (np.arange(m) - tfirst).astype(np.int32)
                 self.grank = self.grank - self.tgap  # rows of the group strictly earlier
+        # ``eligible`` (bool per global index, or None: every row): the rows that may be a parent. Every row
+        # still looks for its earlier rows, but only eligible ones are counted and returned, so rows that
+        # cannot be parents take no place in the window. ecum[a]: eligible sorted positions before a.
+        self.ecum: np.ndarray | None = None
+        self.epos: np.ndarray | None = None
+        if eligible is not None and m:
+            el = eligible[rows[self.order]]
+            if not el.all():
+                self.ecum = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(el, dtype=np.int64)])
+                self.epos = np.flatnonzero(el)
+
+    def _windows(self, a_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For children at sorted positions ``a_pos``: the position from which earlier rows are counted
+        back (the first row of the child's time), the group's first position, and how many rows that
+        may be parents lie strictly earlier in the group."""
+        rank = self.grank[a_pos]
+        base = self._base(a_pos)
+        first = base - rank
+        if self.ecum is None:
+            return base, first, rank.astype(np.int64)
+        return base, first, self.ecum[base] - self.ecum[first]
+
+    def _back(self, base: np.ndarray, first: np.ndarray, d: int) -> np.ndarray:
+        """Sorted position of the ``d``-th earlier row that may be a parent (``d`` 0: the group's first);
+        callers keep only children with at least ``max(d, 1)`` such rows."""
+        if self.ecum is None:
+            return first if d == 0 else base - d
+        return self.epos[self.ecum[first]] if d == 0 else self.epos[self.ecum[base] - d]
 
     def _base(self, a_pos: np.ndarray) -> np.ndarray:
         """Sorted position of the first row of the group at the same time as each of ``a_pos``."""
@@ -458,16 +487,15 @@ class _Groups:
         a_pos = self.inv[j0:j1]
         child = self.rows[j0:j1]
         cs, ps = [], []
-        rank = self.grank[a_pos]
-        base = self._base(a_pos)
+        base, first, rank = self._windows(a_pos)
         for d in (depths if depths is not None else range(1, depth + 1)):
-            b_pos = base - (rank if d == 0 else d)
-            ok = b_pos >= 0
-            b_pos = np.where(ok, b_pos, 0)
+            ok = rank >= max(d, 1)
+            b_pos = self._back(base[ok], first[ok], d)
+            ch = child[ok]
             par = self.rows[self.order[b_pos]]
-            ok &= (self.skey[b_pos] == self.skey[a_pos]) & (t[par] < t[child])
-            cs.append(child[ok])
-            ps.append(par[ok])
+            keep = t[par] < t[ch]
+            cs.append(ch[keep])
+            ps.append(par[keep])
         return np.concatenate(cs), np.concatenate(ps)
 
 
@@ -481,23 +509,24 @@ class _Groups:
             return
         a_pos = self.inv[j0:j1]
         child = self.rows[j0:j1]
-        rank = self.grank[a_pos]  # rows of the group strictly earlier
-        a_pos = self._base(a_pos)  # counted from the first row of the child's time
+        # counted back from the first row of the child's time; rank: rows of the group strictly earlier
+        # (those that may be parents)
+        base, first, rank = self._windows(a_pos)
         if depths is None:
             depths = list(range(1, out.shape[1] + 1))
         for col, d in enumerate(depths):
             if d == 0:  # the group's first row
                 ok = rank >= 1
-                par = self.rows[self.order[a_pos[ok] - rank[ok]]]
+                par = self.rows[self.order[self._back(base[ok], first[ok], 0)]]
                 ch = child[ok]
                 ok2 = t[par] < t[ch]
                 out[ch[ok2] - lo, col] = par[ok2] * 2 + flag
                 continue
             more = rank >= d  # children with a d-th earlier row in their group
-            a_pos, child, rank = a_pos[more], child[more], rank[more]
-            if a_pos.size == 0:
+            base, first, child, rank = base[more], first[more], child[more], rank[more]
+            if base.size == 0:
                 break
-            par = self.rows[self.order[a_pos - d]]
+            par = self.rows[self.order[self._back(base, first, d)]]
             ok = t[par] < t[child]
             out[child[ok] - lo, col] = par[ok] * 2 + flag
 
@@ -509,6 +538,7 @@ class _Prepared:
     author: np.ndarray  # int codes, -1 unknown
     views: np.ndarray
     remixes: np.ndarray  # NaN unknown
+    counted: np.ndarray  # epoch µs the published count was read (its post's fetched_at), NaN unknown
     ntok: np.ndarray
     sets: np.ndarray  # object array of set strings
     seqs: np.ndarray  # object array of the tokens in order, one character each (the first MAX_ALIGN_TOKENS)
@@ -523,6 +553,26 @@ class _Prepared:
     nsubject: np.ndarray
     usable: np.ndarray  # may take part (text or media, not from the future)
     reason: list[str | None]
+
+
+def _count_for(P: _Prepared, c: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The parent's published remix count as evidence about each child: NaN (unknown) where the
+    platform publishes none, or where it was read before the child was posted (a count fetched
+    yesterday cannot hold today's remix: read as "no remixes", it hid the parent)."""
+    rem = P.remixes[p]
+    stale = P.counted[p] < P.t[c]  # False where the time it was read is unknown (NaN)
+    return np.where(stale, np.nan, rem) if stale.any() else rem
+
+
+def _final_counts(P: _Prepared) -> np.ndarray:
+    """Each post's published count where no post of the archive can have outdated it (read after the
+    archive's latest post, or at an unknown time), else NaN: the capacity of the assignment, and the
+    windows' "a post with 0 remixes is no parent", need such a count. (The archive's latest post, not
+    the run's: an incremental run reads the counts as a full run does.)"""
+    if not P.usable.any():
+        return P.remixes
+    last = P.t[P.usable].max()
+    return np.where(P.counted < last, np.nan, P.remixes)
 
 
 #: Most distinct tokens a run codes one to one: :func:`lineage.text.code_strings` and
@@ -622,7 +672,8 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     here = ~future
     wordless = here & (lens == 0)
     missing_before = (np.cumsum(wordless) - wordless) / np.maximum(np.cumsum(here) - here, 1)
-    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, ntok=lens, sets=sets, seqs=seqs, same_before=same_before, missing_before=missing_before, novel=novel, sig=sig,
+    counted = np.full(n, np.nan) if observed is None else np.asarray(observed, dtype=np.float64)
+    return _Prepared(ids=ids, t=t, author=author, views=views, remixes=remixes, counted=counted, ntok=lens, sets=sets, seqs=seqs, same_before=same_before, missing_before=missing_before, novel=novel, sig=sig,
                      style_sets=style_sets, nstyle=nstyle, style_keys=style_keys,
                      subject_sets=subject_sets, nsubject=nsubject,
                      usable=usable, reason=reason)
@@ -680,18 +731,21 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
     the chunking."""
     n = P.t.shape[0]
     rows = np.nonzero(P.usable & (P.ntok > 0))[0]
+    # a post whose platform publishes 0 remixes is no parent: it takes no place in a bucket's window
+    # (the author's latest posts still include it: the utility weighs the count)
+    eligible = ~(_final_counts(P) == 0)
     bands = []
     for band in range(BANDS):
         s = P.sig[rows, band * ROWS:(band + 1) * ROWS].astype(np.uint64)
         key = (s[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ ((s[:, 1] + np.uint64(0x632BE59BD9B4E019))
                                                           * np.uint64(0xBF58476D1CE4E5B9)) ^ s[:, 2]
-        bands.append(_Groups(rows, key, P.t))
+        bands.append(_Groups(rows, key, P.t, eligible))
     # STYLE_BANDS more buckets: one-row MinHash bands over the style terms (a remix that rewrote its
     # subject keeps them; two posts share band k with probability the Jaccard of their style sets)
     srows = np.nonzero(P.usable & (P.nstyle > 0))[0]
     if srows.size:
         for k in range(STYLE_BANDS):
-            bands.append(_Groups(srows, P.style_keys[srows, k], P.t))
+            bands.append(_Groups(srows, P.style_keys[srows, k], P.t, eligible))
     arows = np.nonzero(P.usable & (P.author >= 0))[0]
     # flagged groups (preferred at equal score by both cuts): the author's few latest posts, and older posts
     # with exactly the same words (an identical prompt's bucket holds its latest copies only)
@@ -702,7 +756,7 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
     trows = np.nonzero(P.usable & (P.ntok > 0))[0]
     if trows.size:
         tkey = pl.Series(P.sets[trows].tolist(), dtype=pl.String).hash(seed=20263).to_numpy()
-        flagged.append((_Groups(trows, tkey, P.t), DEEP_SAME_TEXT))
+        flagged.append((_Groups(trows, tkey, P.t, eligible), DEEP_SAME_TEXT))
     visual = None
     if fingerprints is not None:
         vc, vp, _ = visual_pairs(fingerprints, P.ids, t=P.t)
@@ -1067,7 +1121,7 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     same_author = (P.author[c] >= 0) & (P.author[c] == P.author[p])
     add(same_author)
     add(np.log1p(P.views[p]) / 10.0)
-    rem = P.remixes[p]
+    rem = _count_for(P, c, p)
     has_count = ~np.isnan(rem)
     add(has_count)
     add(np.where(has_count, np.log1p(np.nan_to_num(rem)), 0.0))
@@ -1419,7 +1473,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     attach = ua if ua is not None else np.full(c.shape[0], -np.inf)
     del ua
     prob, seg, bounds = _softmax_choice(u, c)
-    capacity = P.remixes.copy()
+    capacity = _final_counts(P).copy()
     if taken is not None and taken.height:
         used = pl.DataFrame({"id": P.ids}).join(taken, on="id", how="left").get_column("taken").fill_null(0)
         capacity = capacity - used.to_numpy()
@@ -1445,7 +1499,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
             run = np.maximum(np.maximum.reduceat(pr, bounds)[seg[chosen]], null_p[seg[chosen]])
             second = prob[chosen] - run
     cnone, pnone = P.ntok[c[chosen]] == 0, P.ntok[p[chosen]] == 0
-    design = calibration_design(chosen_p, ~np.isnan(P.remixes[p[chosen]]), raw["jaccard"][chosen],
+    design = calibration_design(chosen_p, ~np.isnan(_count_for(P, c[chosen], p[chosen])), raw["jaccard"][chosen],
                                 raw["delay_hours"][chosen], raw["visual"][chosen],
                                 np.where(cnone | pnone, 0.0, P.missing_before[c[chosen]]), cnone, pnone)
     conf = _calibrate(design, w.calibration)

@@ -550,3 +550,45 @@ def test_a_recent_parent_is_not_crowded_out_of_the_candidates_by_older_posts_of_
     r = I.infer_frame(posts, keep_pairs=True)
     cand = r.pairs["p"][r.pairs["c"] == 25].tolist()
     assert 24 in cand and len(cand) == I.MAX_CANDIDATES
+
+
+def test_posts_the_platform_says_have_no_remixes_take_no_place_in_the_candidates_windows():
+    """A post whose published count is 0 (read after every post of the archive) is no parent: sixty
+    such near copies posted after the parent used to fill the twelve places of each bucket, and the
+    remix's parent (1 remix published) was no candidate."""
+    from archive.sources.simulate import lexicon_terms
+
+    styles = [x for x in lexicon_terms() if x not in ("watercolor", "gouache")][:60]
+    n = len(styles)
+    posts = pl.DataFrame({
+        "id": ["p"] + [f"z{k:02d}" for k in range(n)] + ["c"],
+        "created_at": [T0 + timedelta(minutes=k) for k in range(n + 2)],
+        "fetched_at": [T0 + timedelta(days=30)] * (n + 2),
+        "author": ["@p"] + [f"@z{k}" for k in range(n)] + ["@c"],
+        "remixes": [1] + [0] * n + [0],
+        "text": ["a cat surfing a glassy wave at dawn, watercolor"]
+        + [f"a cat surfing a glassy wave at dawn, watercolor, {x}" for x in styles]
+        + ["a cat surfing a glassy wave at dawn, watercolor, gouache"]})
+    r = I.infer_frame(posts, keep_pairs=True)
+    assert 0 in r.pairs["p"][r.pairs["c"] == n + 1].tolist()
+    assert r.edges.filter(pl.col("child") == "c")["parent"].to_list() == ["p"]
+
+
+def test_a_count_read_before_the_remix_was_posted_does_not_hide_its_parent():
+    """An archive crawled in two passes: the parent's count (0) was read the day before its remix was
+    posted. Read as "no remixes", it made the parent no parent at all (a weight of -4.5 on zero remixes);
+    it says nothing of a later post, so the remix finds its parent as if the count were unpublished."""
+    day = timedelta(days=1)
+    base = dict(id=["p", "q", "c"], created_at=[T0, T0 + timedelta(hours=1), T0 + 2 * day],
+                author=["@p", "@q", "@c"],
+                text=["a corgi in a tiny wetsuit surfing a glassy wave in Tokyo at night, claymation",
+                      "a red panda barista reading a letter on a frozen lake, film noir",
+                      "a corgi in a tiny wetsuit surfing a glassy wave in Lagos at night, claymation"])
+    stale = pl.DataFrame(dict(base, fetched_at=[T0 + day, T0 + day, T0 + 3 * day], remixes=[0, 0, 0]))
+    unknown = pl.DataFrame(dict(base, fetched_at=[T0 + day, T0 + day, T0 + 3 * day])).with_columns(
+        remixes=pl.lit(None, dtype=pl.Int64))
+    final = pl.DataFrame(dict(base, fetched_at=[T0 + 3 * day] * 3, remixes=[0, 0, 0]))
+    e_stale, e_unknown, e_final = (I.infer_frame(x).edges for x in (stale, unknown, final))
+    assert e_stale["parent"].to_list() == ["p"]
+    assert e_stale["confidence"].to_list() == pytest.approx(e_unknown["confidence"].to_list())
+    assert e_final.height == 0  # read after the remix was posted, the 0 holds: no parent
