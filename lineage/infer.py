@@ -451,8 +451,8 @@ class _Groups:
         if eligible is not None and m:
             el = eligible[rows[self.order]]
             if not el.all():
-                self.ecum = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(el, dtype=np.int64)])
-                self.epos = np.flatnonzero(el)
+                self.ecum = np.concatenate([np.zeros(1, dtype=np.int32), np.cumsum(el, dtype=np.int32)])
+                self.epos = np.flatnonzero(el).astype(np.int32)  # int32: 8 bytes a row for both, not 16
 
     def _windows(self, a_pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """For children at sorted positions ``a_pos``: the position from which earlier rows are counted
