@@ -15,14 +15,16 @@ content, and says how sure it is:
    LSH bucket a post sees only the :data:`PER_BUCKET` most recent earlier posts, and
    it keeps :data:`MAX_CANDIDATES` of them, ranked by token Jaccard less
    :data:`CUT_DELAY_DISCOUNT` per e-fold of the delay, so
-   ten thousand identical prompts still give a handful of candidates each.
+   ten thousand identical prompts still give a handful of candidates each; a post
+   whose platform publishes 0 remixes (:func:`_final_counts`) takes no place in them.
    Time is the direction: a candidate is created *strictly* earlier; two posts
    with the same timestamp never link each other.
 2. **Score**: a conditional logit (one softmax per post over its candidates and
    "no parent") on the features in :data:`FEATURES`: token Jaccard and its gap to
    the best candidate, ties at the best, band hits, the delay (log hours), its
    recency rank, same author, the parent's views and published remix count
-   (when the platform publishes one), visual similarity, the prompt's length, its
+   (when the platform publishes one and it was read after the child was posted:
+   :func:`_count_for`), visual similarity, the prompt's length, its
    novel words (used by no earlier post: the mark of a new idea more than of a remix),
    the overlap of style terms (Jaccard, the parent's styles the child lacks: a chain keeps
    its styles while its subject drifts, an unrelated post that shares subject words does
@@ -40,12 +42,14 @@ content, and says how sure it is:
    tree: a remix wrongly left as a root cuts its whole subtree off its tree, a root wrongly
    given a parent merges its tree into another, and both cost about the subtree below the
    post, so the even odds are the right bar. The link keeps its low confidence (the
-   probability that this candidate is *the* parent).
+   probability that this candidate is *the* parent). Where a parent's published count
+   holds for every post (:func:`_final_counts`), it is a capacity (:func:`_capacitated`).
 4. **Confidence**: the option's softmax probability, recalibrated on simulated archives
-   held apart from the fit (Platt scaling, J. Platt 1999, with three covariates,
-   :data:`CALIBRATION_TERMS`: whether the parent publishes a remix count, the Jaccard and the
-   delay; plain Platt was over-confident where counts are published and under-confident
-   where not): the probability that the chosen parent is the true one. A post whose "no parent" option wins, and that the second
+   held apart from the fit (Platt scaling, J. Platt 1999, with seven covariates,
+   :data:`CALIBRATION_TERMS`: whether the parent's remix count is known, the Jaccard, the
+   delay, whether both posts have a picture, the share of earlier posts without words, and
+   whether the child, or else the parent, has none; plain Platt was over-confident where
+   counts are published and under-confident where not): the probability that the chosen parent is the true one. A post whose "no parent" option wins, and that the second
    stage leaves alone, starts a tree.
 5. **Tree check** (:func:`tree_check`, :attr:`Weights.tree_check`): the per-post choice
    cannot see what a link does to whole trees. A post with many remixes of its own below
@@ -1430,6 +1434,29 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
     return (np.array(out_k, dtype=np.int64), np.array(out_p, dtype=np.float64), np.array(out_m, dtype=np.float64))
 
 
+def _with_text(posts: pl.DataFrame) -> pl.DataFrame:
+    if "text" in posts.columns:
+        return posts
+    return posts.with_columns(text=pl.coalesce(pl.col("prompt") if "prompt" in posts.columns else None,
+                                               pl.col("title") if "title" in posts.columns else None,
+                                               pl.lit("")))
+
+
+def plain_candidates(posts: pl.DataFrame, fingerprints: pl.DataFrame | None = None) -> dict[str, Any]:
+    """The candidate pairs of :func:`infer_frame` with every published remix count hidden, for the
+    plain baseline of :func:`lineage.infer_eval.evaluate_frame` (the most similar earlier prompt
+    must not know which posts have remixes): ``c, p`` (int64 post indices, in the order of
+    ``InferResult.pairs["ids"]``), ``jac`` (token Jaccard) and ``t`` (every post's time, epoch µs)."""
+    posts = _with_text(posts)
+    if "remixes" in posts.columns:
+        posts = posts.with_columns(pl.lit(None, dtype=pl.Float64).alias("remixes"))
+    fingerprints = _valid_fingerprints(fingerprints)
+    P = _prepare(posts, fingerprints)
+    c, p, hits, jac = _candidates(P, P.usable.copy(), fingerprints)
+    c, p, _, jac = _similar_only(P, c, p, hits, jac, fingerprints)
+    return {"c": c, "p": p, "jac": jac, "t": P.t, "ids": P.ids}
+
+
 def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weights: Weights | None = None,
                 fingerprints: pl.DataFrame | None = None, keep_pairs: bool = False,
                 taken: pl.DataFrame | None = None, check: bool = True) -> InferResult:
@@ -1455,10 +1482,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     (0, [('c', 'no prompt or media fingerprint')])
     """
     w = weights or load_weights()
-    if "text" not in posts.columns:
-        posts = posts.with_columns(text=pl.coalesce(pl.col("prompt") if "prompt" in posts.columns else None,
-                                                    pl.col("title") if "title" in posts.columns else None,
-                                                    pl.lit("")))
+    posts = _with_text(posts)
     fingerprints = _valid_fingerprints(fingerprints)
     P = _prepare(posts, fingerprints)
     n = P.ids.len()

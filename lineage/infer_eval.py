@@ -132,13 +132,16 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
     >>> r["n"], r["parent_accuracy"] > r["baseline_parent_accuracy"]
     (300, True)
     """
-    from lineage.infer import infer_frame
+    from lineage.infer import infer_frame, plain_candidates
 
     res = infer_frame(posts, weights=weights, fingerprints=fingerprints, keep_pairs=True)
     ids = res.pairs["ids"].to_list()  # type: ignore[index]
     inferred = dict(zip(res.edges.get_column("child").to_list(), res.edges.get_column("parent").to_list()))
     conf = dict(zip(res.edges.get_column("child").to_list(), res.edges.get_column("confidence").to_list()))
-    base_idx = _baseline(res.pairs, len(ids))  # type: ignore[arg-type]
+    # the plain baseline reads no remix counts: its candidates are the method's with every count hidden
+    plain = plain_candidates(posts, fingerprints)
+    assert plain["ids"].equals(res.pairs["ids"])  # type: ignore[index]
+    base_idx = _baseline(plain, len(ids))  # type: ignore[arg-type]
     base = {ids[k]: (ids[j] if j >= 0 else None) for k, j in enumerate(base_idx.tolist())}
     tp = {i: truth_parent.get(i) for i in ids}
     t_root = _truth_root(ids, tp)
