@@ -484,11 +484,12 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
 @cli.command("stats")
 @archive_option
 @as_of_option
+@edges_option
 @json_option
 @handle_errors
-def stats_cmd(archive_path: Path | None, as_of: str | None, as_json: bool) -> None:
+def stats_cmd(archive_path: Path | None, as_of: str | None, edges: str, as_json: bool) -> None:
     """Counts: posts, placeholders, edges, trees, depth, runs, quarantine, cycles."""
-    s = open_archive(archive_path, read_only=True).stats(_as_of(as_of))
+    s = open_archive(archive_path, read_only=True).stats(_as_of(as_of), edges=edges)
     if as_json:
         emit_json(s)
         return

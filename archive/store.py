@@ -1371,24 +1371,39 @@ class Archive:
         """Every record that broke the schema, with its raw text and every reason."""
         return self.read_table("quarantine", schema=QUARANTINE_SCHEMA)
 
-    def stats(self, as_of: AsOf = None) -> dict[str, Any]:
-        """Counts a person or a script wants first."""
+    def stats(self, as_of: AsOf = None, *, edges: str = "declared") -> dict[str, Any]:
+        """Counts a person or a script wants first: ``archive, version, observations, posts, placeholders,
+        edges, trees, max_depth, largest_tree, runs, quarantined, cycles, self_loops`` and ``sources``
+        (posts per source). With ``edges="all"`` the edges, trees and depths are those of the graph with
+        the links of ``archivist infer``, and ``inferred_edges`` counts those links.
+
+        >>> import tempfile
+        >>> a = Archive.open(tempfile.mkdtemp() + "/a", create=True)
+        >>> s = a.stats(edges="all")
+        >>> s["posts"], s["edges"], s["inferred_edges"]
+        (0, 0, 0)
+        """
         posts = self.posts(as_of)
-        trees = self.trees(as_of)
-        lin = self.lineage(as_of)
-        return {
+        trees = self.trees(as_of, edges=edges)
+        lin = self.lineage(as_of, edges=edges)
+        links = self.edges(as_of, edges=edges)
+        problems = self.problems(as_of, edges=edges).get_column("kind")
+        out = {
             "archive": str(self.path),
             "version": self._pin(as_of)[0],
             "observations": self.observations(as_of).height,
             "posts": int(posts.filter(~pl.col("placeholder")).height),
             "placeholders": int(posts.get_column("placeholder").sum()),
-            "edges": self.edges(as_of).height,
+            "edges": links.height,
             "trees": trees.height,
             "max_depth": int(lin.get_column("depth").max() or 0),
             "largest_tree": int(trees.get_column("size").max() or 0),
             "runs": self.runs().height,
             "quarantined": self.quarantine().height,
-            "cycles": int((self.problems(as_of).get_column("kind") == "cycle").sum()),
-            "self_loops": int((self.problems(as_of).get_column("kind") == "self_loop").sum()),
+            "cycles": int((problems == "cycle").sum()),
+            "self_loops": int((problems == "self_loop").sum()),
             "sources": dict(sorted(posts.drop_nulls("source").group_by("source").len().rows())),
         }
+        if edges == "all":
+            out["inferred_edges"] = int((links.get_column("evidence") == "inferred").sum())
+        return out

@@ -604,3 +604,21 @@ def test_the_plain_baseline_reads_no_remix_counts():
     hidden = I.evaluate_frame(posts.with_columns(pl.lit(None, dtype=pl.Int64).alias("remixes")), truth)
     assert with_counts["baseline_parent_accuracy"] == hidden["baseline_parent_accuracy"]
     assert with_counts["parent_accuracy"] > hidden["parent_accuracy"]  # the method does read them
+
+
+def test_stats_count_the_graph_with_inferred_links(tmp_path: Path):
+    """`archivist stats` was the one reader of the CLI without --edges: its trees and edges were the
+    declared graph's even after `archivist infer` (the issue: "the CLI as --edges declared|all")."""
+    from dashboard.cli import cli as main
+
+    recs, _ = simulate(SimParams(seed=7, posts=400))
+    arc = Archive.open(tmp_path / "a", create=True)
+    ingest_records(arc, strip(recs))
+    run = CliRunner().invoke
+    found = json.loads(run(main, ["infer", "--json", "--archive", str(arc.path)]).output)["parents_found"]
+    assert found > 300
+    declared = json.loads(run(main, ["stats", "--json", "--archive", str(arc.path)]).output)
+    both = json.loads(run(main, ["stats", "--json", "--edges", "all", "--archive", str(arc.path)]).output)
+    assert declared["edges"] == 0 and declared["trees"] == 400 and "inferred_edges" not in declared
+    assert both["edges"] == both["inferred_edges"] == found
+    assert both["trees"] == 400 - found and both["max_depth"] > 0 and both["posts"] == declared["posts"] == 400
