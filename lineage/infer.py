@@ -572,11 +572,21 @@ def _final_counts(P: _Prepared) -> np.ndarray:
     """Each post's published count where no post of the archive can have outdated it (read after the
     archive's latest post, or at an unknown time), else NaN: the capacity of the assignment, and the
     windows' "a post with 0 remixes is no parent", need such a count. (The archive's latest post, not
-    the run's: an incremental run reads the counts as a full run does.)"""
-    if not P.usable.any():
+    the run's: an incremental run reads the counts as a full run does. Every post not from the future
+    counts, with words or without: a declared remix with no prompt is a remix too; :func:`infer`
+    recomputes from the posts whose count this time outdates, :func:`_latest_post`.)"""
+    here = ~(P.counted < P.t)  # not a date from the future (read before it was made)
+    if not here.any():
         return P.remixes
-    last = P.t[P.usable].max()
+    last = P.t[here].max()
     return np.where(P.counted < last, np.nan, P.remixes)
+
+
+def _latest_post(posts: pl.DataFrame) -> datetime | None:
+    """The time of the latest post of ``posts`` (``created_at``, ``fetched_at``) not from the future: the
+    time :func:`_final_counts` holds a count against (None without such a post)."""
+    here = posts.filter(pl.col("fetched_at").is_null() | (pl.col("created_at") <= pl.col("fetched_at")))
+    return here.get_column("created_at").max() if here.height else None  # type: ignore[return-value]
 
 
 #: Most distinct tokens a run codes one to one: :func:`lineage.text.code_strings` and
@@ -1716,8 +1726,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
             and set(old.get_column("method").unique().to_list()) <= {w.version}
             and last_meta.get(WEIGHTS_KEY) == digest):  # links of other weights: every post again
         try:
-            before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash",
-                                                                                   "created_at")
+            before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select(
+                "id", "content_hash", "created_at", pl.coalesce("fetched_at", "observed_at").alias("fetched_at"))
             before_edges = arc.edges(as_of=prev_v).select("child", "parent")
         except Exception:  # the older version can no longer be read (redaction): a full run
             before = None
@@ -1737,6 +1747,12 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
             moved = pl.concat([now_edges.join(before_edges, on=["child", "parent"], how="anti"),
                                before_edges.join(now_edges, on=["child", "parent"], how="anti")])
             counted = posts.filter(pl.col("remixes").is_not_null())
+            # a count read between the archive's latest post then and now held for every post then and
+            # holds no longer (or the other way): it stops (or starts) being a capacity and closing the
+            # windows to a post with 0 remixes, for every later post (the post itself unchanged)
+            ends = [x for x in (_latest_post(before), _latest_post(posts)) if x is not None]
+            outdated = (counted.filter(pl.col("fetched_at").is_between(min(ends), max(ends), closed="left"))
+                        if len(ends) == 2 else counted.head(0))
             pictured = (_pictures_changed(arc, last_meta.get(PICTURES_KEY))
                         if last_meta.get(PICTURES_KEY) != str(pictures_version) else pl.Series([], dtype=pl.String))
             if pictured is None:
@@ -1745,7 +1761,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
             times = pl.concat([changed.select("created_at"), was.select("created_at"),
                                posts.filter(pl.col("id").is_in(pictured.implode())).select("created_at"),
                                posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at"),
-                               counted.join(moved.select(id="parent").unique(), on="id").select("created_at")])
+                               counted.join(moved.select(id="parent").unique(), on="id").select("created_at"),
+                               outdated.select("created_at")])
             if gone.height:
                 start = None
             elif times.height == 0:
