@@ -622,11 +622,38 @@ def _fold_rare_tokens(tokens: pl.Series, limit: int | None = None, buckets: int 
     return tokens.list.eval(pl.when(e.is_in(keep.implode())).then(e).otherwise(stand_in))
 
 
+def _count_values(df: pl.DataFrame, col: str) -> np.ndarray:
+    """A count column (``views``, ``remixes``) as float64 whole numbers, NaN (unknown) where absent or not a
+    count: null, NaN, infinite, negative, or text that is no number (a published remix count of -1 closed
+    its post to every child, one of infinity made any child its remix with confidence 1.0, and "many"
+    stopped the run with a polars error)."""
+    if col not in df.columns:
+        return np.full(df.height, np.nan)
+    try:
+        v = df.get_column(col).cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy().astype(np.float64)
+    except Exception as e:  # a list, a struct: nothing a count is read from
+        raise LineageError(f"posts column {col} must hold counts (numbers), not {df.schema[col]}") from e
+    return np.where(np.isfinite(v) & (v >= 0), np.rint(v), np.nan)
+
+
+def _epoch_us(df: pl.DataFrame, col: str) -> pl.Series:
+    """A time column as epoch µs (Int64, null kept): a Datetime of any zone (naive: UTC) or a Date; anything
+    else raises :class:`~lineage.errors.LineageError` saying how to parse it (times as text stopped the run
+    with polars' "casting from string to datetime is not supported")."""
+    s = df.get_column(col)
+    if s.dtype == pl.Date:
+        s = s.cast(pl.Datetime("us"))
+    if not isinstance(s.dtype, pl.Datetime):
+        raise LineageError(f"posts column {col} must be a datetime, not {s.dtype}; parse text times first, "
+                           f"e.g. pl.col({col!r}).str.to_datetime()")
+    return s.dt.epoch("us")
+
+
 def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepared:
     df = posts.sort(["created_at", "id"])
     n = df.height
     ids = df.get_column("id")
-    t = df.get_column("created_at").dt.epoch("us").fill_null(0).to_numpy().astype(np.int64)
+    t = _epoch_us(df, "created_at").fill_null(0).to_numpy().astype(np.int64)
     ordered = tokens_series(df.get_column("text").fill_null(""))
     ocodes = token_codes(ordered)  # dense: the largest code + 1 is the number of distinct tokens
     if n and (ocodes.list.max().max() or 0) >= MAX_TOKEN_CODES:
@@ -658,17 +685,15 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     subject_sets = set_strings(subject)
     author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
               if "author" in df.columns else np.full(n, -1))
-    views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
-        else np.zeros(n)
-    remixes = df.get_column("remixes").cast(pl.Float64).fill_null(np.nan).to_numpy() if "remixes" in df.columns \
-        else np.full(n, np.nan)
+    views = np.nan_to_num(_count_values(df, "views"), nan=0.0)
+    remixes = _count_values(df, "remixes")
     has_media = np.zeros(n, dtype=bool)
     if fingerprints is not None and fingerprints.height:
         has_media = ids.is_in(fingerprints.get_column("id").implode()).to_numpy()
     observed = None
     for col in ("fetched_at", "observed_at"):
         if col in df.columns:
-            observed = df.get_column(col).dt.epoch("us").to_numpy()
+            observed = _epoch_us(df, col).to_numpy()
             break
     future = np.zeros(n, dtype=bool)
     if observed is not None:

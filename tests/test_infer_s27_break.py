@@ -76,3 +76,65 @@ def test_an_archive_crawled_in_two_passes_infers_incrementally_what_a_full_run_d
     for table in (I.inferred_edges, I.inferred_cut):
         assert_frame_equal(table(a).select(COLS).sort("child"), table(b).select(COLS).sort("child"))
     assert I.inferred_edges(a).height > 150
+
+
+def test_a_declared_remix_without_words_made_after_a_count_was_read_outdates_it(tmp_path):
+    # t:a's count (1) was read at 05:00; t:d, a declared remix of t:a with no prompt, came at 10:00. The
+    # archive's latest post was taken among posts with words or pictures only (t:b, 01:00), so the count
+    # held for every post: a capacity of 1, taken by t:d, and t:b (its true remix, 1 of the count) could
+    # not have t:a; t:d's remix is not in the count
+    from archive.ingest import ingest_records
+
+    def rec(i, h, prompt=None, **kw):
+        return {"id": f"t:{i}", "source": "t", "created_at": f"2026-01-01T{h:02d}:00:00Z", "author": f"@{i}",
+                **({"prompt": prompt} if prompt else {}), **kw}
+
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [
+        rec("a", 0, "a corgi surfing a glassy wave in tokyo at night, claymation", metrics={"remixes": 1},
+            fetched_at="2026-01-01T05:00:00Z"),
+        rec("b", 1, "a corgi surfing a glassy wave in tokyo at night, claymation, noir", metrics={"remixes": 0},
+            fetched_at="2026-01-01T05:00:00Z"),
+        rec("d", 10, parents=[{"id": "t:a"}], metrics={"remixes": 0}, fetched_at="2026-01-01T20:00:00Z")])
+    s = I.infer(a)
+    assert I.inferred_edges(a).select("child", "parent").rows() == [("t:b", "t:a")]
+    assert s["no_part"] == {}  # t:d has its declared parent: not a post inference looks at
+
+
+# ------------------------------------------------------------------------------------- hostile counts and times
+def _three(remixes, dtype=None, **cols) -> pl.DataFrame:
+    df = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [T0 + timedelta(hours=h) for h in (0, 1, 2)],
+                       "text": ["a corgi surfing a glassy wave in tokyo at night, claymation",
+                                "a corgi surfing a glassy wave in tokyo at night, claymation, noir",
+                                "a corgi surfing a glassy wave in tokyo at night, claymation, noir, vhs"],
+                       "author": ["x", "y", "z"], "remixes": remixes, **cols},
+                      schema_overrides={"remixes": dtype} if dtype else None)
+    return df
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf"), "many"], ids=["negative", "nan", "inf", "text"])
+def test_a_remix_count_that_is_no_count_is_an_unknown_count(bad):
+    # t:a's count is garbage (a frame built by hand, a CSV): -1 closed t:a to every child (no link at all);
+    # infinity made t:c a remix of t:a with confidence 1.0; "many" stopped the run with a polars error.
+    # Each reads as an unknown count: the links are those of an archive that publishes none for t:a
+    unknown = I.infer_frame(_three([None, None, None], pl.Float64)).edges.select("child", "parent", "confidence")
+    dtype = pl.String if isinstance(bad, str) else pl.Float64
+    got = I.infer_frame(_three([bad, None, None], dtype)).edges.select("child", "parent", "confidence")
+    assert_frame_equal(got, unknown)
+    assert got.select("child", "parent").rows() == [("b", "a"), ("c", "b")]
+
+
+def test_counts_given_as_floats_or_numeric_text_read_as_the_whole_numbers():
+    # a float column (a frame with nulls through pandas: 0.0, 2.0) or numbers as text is the same count
+    want = I.infer_frame(_three([2, 1, 0], pl.Int64)).edges
+    for df in (_three([2.0, 1.0, 0.0], pl.Float64), _three(["2", "1", "0"], pl.String),
+               _three([2.2, 0.9, 0.1], pl.Float64)):
+        assert_frame_equal(I.infer_frame(df).edges, want)
+
+
+@pytest.mark.parametrize("col", ["created_at", "fetched_at"])
+def test_times_as_text_are_refused_with_a_line_that_says_how_to_parse_them(col):
+    df = _three([1, 0, 0]).with_columns(fetched_at=pl.lit(T0 + timedelta(days=3)))
+    df = df.with_columns(pl.col(col).dt.to_string("%Y-%m-%dT%H:%M:%SZ"))
+    with pytest.raises(I.LineageError, match=f"posts column {col} must be a datetime.*str.to_datetime"):
+        I.infer_frame(df)
