@@ -283,8 +283,8 @@ def _popcount(x: np.ndarray) -> np.ndarray:
 
 
 def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_distance: int = 31,
-                 child: np.ndarray | None = None, parent: np.ndarray | None = None, t: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 child: np.ndarray | None = None, parent: np.ndarray | None = None, t: np.ndarray | None = None,
+                 eligible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Visual similarity ``1 - hamming / 256`` of the best frame pair, for candidate pairs or new ones.
 
     ``ids`` are the posts in index order. With ``child``/``parent`` index arrays it
@@ -294,7 +294,9 @@ def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_dista
     block; the rest are found when they happen to), each post paired with the
     :data:`PER_BUCKET` posts before it in a block's bucket (``t``, the posts' times in
     index order: before the first post of its time, so a batch of pictures posted at one
-    instant does not fill the window). The one place that knows the
+    instant does not fill the window; ``eligible``, a bool per post in index order: only those posts may
+    be a parent, and only they take a place in the window, as in the text's windows, so twenty copies of a
+    picture that publish 0 remixes do not hide the post they copied). The one place that knows the
     fingerprint format, so a faster index can replace it.
     Returns ``(child, parent, similarity)``; pairs found are not yet ordered in time.
 
@@ -332,6 +334,18 @@ def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_dista
             gt = t[gp]
             start = np.r_[True, (gk[1:] != gk[:-1]) | (gt[1:] != gt[:-1])] if g else np.zeros(0, dtype=bool)
             base = np.maximum.accumulate(np.where(start, np.arange(g), 0)) if g else np.zeros(0, dtype=np.int64)
+        if eligible is not None and g and not eligible[gp].all():
+            # count back over the key's eligible groups only (ecum[a]: eligible groups before position a)
+            el = eligible[gp]
+            ecum = np.r_[0, np.cumsum(el)]
+            epos = np.flatnonzero(el)
+            kstart = np.r_[True, gk[1:] != gk[:-1]]
+            avail = ecum[base] - ecum[np.maximum.accumulate(np.where(kstart, np.arange(g), 0))]
+            for d in range(1, PER_BUCKET + 1):
+                i = np.flatnonzero(avail >= d)
+                cs.append(gp[i])
+                ps.append(gp[epos[ecum[base[i]] - d]])
+            continue
         for d in range(1, PER_BUCKET + 1):
             i = np.flatnonzero(base >= d)
             j = base[i] - d
@@ -798,7 +812,7 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         flagged.append((_Groups(trows, tkey, P.t, eligible), DEEP_SAME_TEXT))
     visual = None
     if fingerprints is not None:
-        vc, vp, _ = visual_pairs(fingerprints, P.ids, t=P.t)
+        vc, vp, _ = visual_pairs(fingerprints, P.ids, t=P.t, eligible=eligible)
         later = P.t[vc] > P.t[vp]
         c2 = np.where(later, vc, vp)
         p2 = np.where(later, vp, vc)

@@ -138,3 +138,53 @@ def test_times_as_text_are_refused_with_a_line_that_says_how_to_parse_them(col):
     df = df.with_columns(pl.col(col).dt.to_string("%Y-%m-%dT%H:%M:%SZ"))
     with pytest.raises(I.LineageError, match=f"posts column {col} must be a datetime.*str.to_datetime"):
         I.infer_frame(df)
+
+
+# ------------------------------------------------------------------------------------- the pictures' windows
+def test_twenty_copies_of_a_picture_without_remixes_no_longer_hide_the_post_they_copied():
+    # version 8 left posts publishing 0 remixes out of the text's windows, not out of the pictures': a
+    # text-less remix (an exported file) of t:p, after twenty sticker posts re-using t:p's picture with
+    # no remixes each, saw only the twelve latest stickers (capacity 0: no open candidate) and no parent
+    words = ("apple river stone cloud maple violin copper desert lantern harbor falcon meadow velvet ember "
+             "quartz tundra orchid canyon glacier saffron").split()
+    n = 20
+    ids = ["p"] + [f"k{i:02d}" for i in range(n)] + ["c"]
+    posts = pl.DataFrame({
+        "id": ids, "created_at": [T0 + timedelta(hours=i) for i in range(n + 2)],
+        "text": ["a lighthouse keeper feeding seagulls at dawn"]
+        + [f"{words[i]} {words[(i + 7) % 20]} {words[(i + 3) % 20]} sticker" for i in range(n)] + [""],
+        "author": [f"@{i}" for i in range(n + 2)], "remixes": [25] + [0] * (n + 1),
+        "fetched_at": [T0 + timedelta(days=30)] * (n + 2)})
+    fp = pl.DataFrame({"id": ids, "pdq": ["0" * 64] * (n + 2)})
+    r = I.infer_frame(posts, fingerprints=fp, keep_pairs=True)
+    assert r.pairs["p"][r.pairs["c"] == n + 1].tolist() == [0]  # the stickers publish 0: only t:p is open
+    link = r.edges.filter(pl.col("child") == "c")
+    assert link.get_column("parent").to_list() == ["p"] and link.get_column("confidence")[0] > 0.9
+
+
+def test_the_pictures_windows_count_only_posts_that_may_be_parents():
+    # visual_pairs with ``eligible`` against a plain reading of its rule: each post is paired, per 32-bit
+    # block of its hash, with the PER_BUCKET latest eligible posts strictly earlier that share the block
+    rng = np.random.default_rng(7)
+    pool = ["".join(rng.choice(list("0123456789abcdef"), 64)) for _ in range(3)]
+    for _ in range(60):
+        n = int(rng.integers(2, 50))
+        t = np.sort(rng.integers(0, 12, size=n)).astype(np.int64)
+        ids = pl.Series([f"x{i:03d}" for i in range(n)])
+        # every hash one of three, some with their last block changed: posts share some blocks, not all
+        hashes = [pool[int(rng.integers(0, 3))] for _ in range(n)]
+        hashes = [h[:56] + ("ffffffff" if rng.random() < 0.3 else h[56:]) for h in hashes]
+        eligible = rng.random(n) < 0.5
+        fp = pl.DataFrame({"id": ids, "pdq": hashes})
+        c, p, _ = I.visual_pairs(fp, ids, t=t, eligible=eligible, max_distance=256)
+        want = set()
+        for blk in range(8):
+            key = [h[8 * blk:8 * blk + 8] for h in hashes]
+            for i in range(n):
+                earlier = [j for j in range(n) if key[j] == key[i] and t[j] < t[i] and eligible[j]]
+                want |= {(i, j) for j in earlier[-I.PER_BUCKET:]}
+        assert set(zip(c.tolist(), p.tolist())) == want
+        # every post eligible: the windows as before
+        c0, p0, _ = I.visual_pairs(fp, ids, t=t, max_distance=256)
+        c1, p1, _ = I.visual_pairs(fp, ids, t=t, eligible=np.ones(n, dtype=bool), max_distance=256)
+        assert np.array_equal(c0, c1) and np.array_equal(p0, p1)
