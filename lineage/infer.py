@@ -16,7 +16,8 @@ content, and says how sure it is:
    it keeps :data:`MAX_CANDIDATES` of them, ranked by token Jaccard less
    :data:`CUT_DELAY_DISCOUNT` per e-fold of the delay, so
    ten thousand identical prompts still give a handful of candidates each; a post
-   whose platform publishes 0 remixes (:func:`_final_counts`) takes no place in them.
+   whose platform publishes 0 remixes (:func:`_final_counts`) takes no place in them, nor in the
+   windows of near-duplicate pictures.
    Time is the direction: a candidate is created *strictly* earlier; two posts
    with the same timestamp never link each other.
 2. **Score**: a conditional logit (one softmax per post over its candidates and
@@ -1703,7 +1704,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     Only what new or changed posts can change is recomputed: every post's parent depends
     only on earlier posts, so targets created before the earliest post added or changed
     since the last run (or the parent, with a published remix count, of a declared link added or
-    gone: later posts read the remixes it has taken) keep their rows (``full=True`` recomputes all). ``source`` and
+    gone: later posts read the remixes it has taken; or a post whose published count a newer post now
+    outdates, :func:`_final_counts`) keep their rows (``full=True`` recomputes all). ``source`` and
     ``since`` restrict the posts that get a parent (candidates come from the whole
     archive); rows of other posts are kept; such a run recomputes its whole scope, and the next
     run without them recomputes every post (it knows from the table's commit metadata,
