@@ -1518,7 +1518,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     posts that may get a parent (default: all). Where a post's published ``remixes`` count is
     known, it is a capacity: ``taken`` (``id, taken``) counts the children it already has
     (declared links, earlier inferred ones) and each later child takes a parent with room
-    left (:func:`_capacitated`). Returns an :class:`InferResult`;
+    left (:func:`_capacitated`); a count below ``taken`` is no count (unknown). Returns an :class:`InferResult`;
     ``edges`` has ``child, parent`` (String), ``confidence`` (Float64 in (0, 1]) and
     ``features`` (:data:`FEATURE_STRUCT`), sorted by child. With ``check`` (default) the
     tree check (:func:`tree_check`) runs over the links found and moves those it cuts to
@@ -1536,6 +1536,16 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     fingerprints = _valid_fingerprints(fingerprints)
     P = _prepare(posts, fingerprints)
     n = P.ids.len()
+    used = np.zeros(n)
+    if taken is not None and taken.height:
+        used = (pl.DataFrame({"id": P.ids}).join(taken, on="id", how="left").get_column("taken")
+                .cast(pl.Float64).fill_null(0.0).to_numpy())
+        # a count below the children the post is known to have is no count (Scratch's listings publish 0 for
+        # remixed projects): read as "no remixes", it closed the post to every other child and left it out of
+        # the windows
+        wrong = _final_counts(P) < used
+        if wrong.any():
+            P.remixes = np.where(wrong, np.nan, P.remixes)
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
     tmask &= P.usable
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
@@ -1547,10 +1557,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     attach = ua if ua is not None else np.full(c.shape[0], -np.inf)
     del ua
     prob, seg, bounds = _softmax_choice(u, c)
-    capacity = _final_counts(P).copy()
-    if taken is not None and taken.height:
-        used = pl.DataFrame({"id": P.ids}).join(taken, on="id", how="left").get_column("taken").fill_null(0)
-        capacity = capacity - used.to_numpy()
+    capacity = _final_counts(P) - used
     if c.size and np.isfinite(capacity[p]).any():
         chosen, chosen_p, second = _capacitated(u, c, p, bounds, capacity, attach)
     else:

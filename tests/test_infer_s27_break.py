@@ -233,3 +233,28 @@ def test_reruns_after_crawls_whose_counts_age_equal_a_full_run(seed, tmp_path):
     for table in (I.inferred_edges, I.inferred_cut):
         assert_frame_equal(table(inc).select(COLS).sort("child"), table(full).select(COLS).sort("child"))
     assert I.inferred_edges(inc).height > 150
+
+
+# ------------------------------------------------------------------------------------- declared children
+def test_a_count_below_the_declared_children_is_no_count(tmp_path):
+    # Scratch's listing objects publish 0 remixes for remixed projects (DESIGN, Sources). scratch:1 has a
+    # declared remix, scratch:2, yet its count of 0, read after every post, made it no parent of anything
+    # else: out of the windows and a capacity of 0 - 1. scratch:3, its undeclared remix, started a tree
+    from archive.ingest import ingest_records
+
+    def rec(i, h, title, **kw):
+        return {"id": f"scratch:{i}", "source": "scratch", "created_at": f"2026-01-{1 + h // 24:02d}T{h % 24:02d}:00:00Z",
+                "author": f"@{i}", "title": title, "metrics": {"remixes": 0}, "fetched_at": "2026-02-01T00:00:00Z", **kw}
+
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [rec(1, 0, "Pong with a bouncing cat, arrow keys to move the paddle"),
+                       rec(2, 5, "Pong with a bouncing cat, arrow keys to move the paddle, two players",
+                           parents=[{"id": "scratch:1"}]),
+                       rec(3, 30, "Pong with a bouncing cat, arrow keys to move the paddle, now with sound")])
+    I.infer(a)
+    assert I.inferred_edges(a).select("child", "parent").rows() == [("scratch:3", "scratch:1")]
+    # a count that holds (1: the declared remix) still closes the post once it is taken
+    ingest_records(a, [{**rec(1, 0, "Pong with a bouncing cat, arrow keys to move the paddle"),
+                        "metrics": {"remixes": 1}, "fetched_at": "2026-02-02T00:00:00Z"}])
+    I.infer(a)
+    assert I.inferred_edges(a).height == 0  # (scratch:2 publishes 0 remixes, read after scratch:3: no parent)
