@@ -16,7 +16,8 @@ content, and says how sure it is:
    it keeps :data:`MAX_CANDIDATES` of them, ranked by token Jaccard less
    :data:`CUT_DELAY_DISCOUNT` per e-fold of the delay, so
    ten thousand identical prompts still give a handful of candidates each; a post
-   whose platform publishes 0 remixes (:func:`_final_counts`) takes no place in them.
+   whose platform publishes 0 remixes (:func:`_final_counts`) takes no place in them, nor in the
+   windows of near-duplicate pictures.
    Time is the direction: a candidate is created *strictly* earlier; two posts
    with the same timestamp never link each other.
 2. **Score**: a conditional logit (one softmax per post over its candidates and
@@ -283,8 +284,8 @@ def _popcount(x: np.ndarray) -> np.ndarray:
 
 
 def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_distance: int = 31,
-                 child: np.ndarray | None = None, parent: np.ndarray | None = None, t: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 child: np.ndarray | None = None, parent: np.ndarray | None = None, t: np.ndarray | None = None,
+                 eligible: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Visual similarity ``1 - hamming / 256`` of the best frame pair, for candidate pairs or new ones.
 
     ``ids`` are the posts in index order. With ``child``/``parent`` index arrays it
@@ -294,7 +295,9 @@ def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_dista
     block; the rest are found when they happen to), each post paired with the
     :data:`PER_BUCKET` posts before it in a block's bucket (``t``, the posts' times in
     index order: before the first post of its time, so a batch of pictures posted at one
-    instant does not fill the window). The one place that knows the
+    instant does not fill the window; ``eligible``, a bool per post in index order: only those posts may
+    be a parent, and only they take a place in the window, as in the text's windows, so twenty copies of a
+    picture that publish 0 remixes do not hide the post they copied). The one place that knows the
     fingerprint format, so a faster index can replace it.
     Returns ``(child, parent, similarity)``; pairs found are not yet ordered in time.
 
@@ -332,6 +335,18 @@ def visual_pairs(fingerprints: pl.DataFrame | None, ids: pl.Series, *, max_dista
             gt = t[gp]
             start = np.r_[True, (gk[1:] != gk[:-1]) | (gt[1:] != gt[:-1])] if g else np.zeros(0, dtype=bool)
             base = np.maximum.accumulate(np.where(start, np.arange(g), 0)) if g else np.zeros(0, dtype=np.int64)
+        if eligible is not None and g and not eligible[gp].all():
+            # count back over the key's eligible groups only (ecum[a]: eligible groups before position a)
+            el = eligible[gp]
+            ecum = np.r_[0, np.cumsum(el)]
+            epos = np.flatnonzero(el)
+            kstart = np.r_[True, gk[1:] != gk[:-1]]
+            avail = ecum[base] - ecum[np.maximum.accumulate(np.where(kstart, np.arange(g), 0))]
+            for d in range(1, PER_BUCKET + 1):
+                i = np.flatnonzero(avail >= d)
+                cs.append(gp[i])
+                ps.append(gp[epos[ecum[base[i]] - d]])
+            continue
         for d in range(1, PER_BUCKET + 1):
             i = np.flatnonzero(base >= d)
             j = base[i] - d
@@ -572,11 +587,21 @@ def _final_counts(P: _Prepared) -> np.ndarray:
     """Each post's published count where no post of the archive can have outdated it (read after the
     archive's latest post, or at an unknown time), else NaN: the capacity of the assignment, and the
     windows' "a post with 0 remixes is no parent", need such a count. (The archive's latest post, not
-    the run's: an incremental run reads the counts as a full run does.)"""
-    if not P.usable.any():
+    the run's: an incremental run reads the counts as a full run does. Every post not from the future
+    counts, with words or without: a declared remix with no prompt is a remix too; :func:`infer`
+    recomputes from the posts whose count this time outdates, :func:`_latest_post`.)"""
+    here = ~(P.counted < P.t)  # not a date from the future (read before it was made)
+    if not here.any():
         return P.remixes
-    last = P.t[P.usable].max()
+    last = P.t[here].max()
     return np.where(P.counted < last, np.nan, P.remixes)
+
+
+def _latest_post(posts: pl.DataFrame) -> datetime | None:
+    """The time of the latest post of ``posts`` (``created_at``, ``fetched_at``) not from the future: the
+    time :func:`_final_counts` holds a count against (None without such a post)."""
+    here = posts.filter(pl.col("fetched_at").is_null() | (pl.col("created_at") <= pl.col("fetched_at")))
+    return here.get_column("created_at").max() if here.height else None  # type: ignore[return-value]
 
 
 #: Most distinct tokens a run codes one to one: :func:`lineage.text.code_strings` and
@@ -612,11 +637,38 @@ def _fold_rare_tokens(tokens: pl.Series, limit: int | None = None, buckets: int 
     return tokens.list.eval(pl.when(e.is_in(keep.implode())).then(e).otherwise(stand_in))
 
 
+def _count_values(df: pl.DataFrame, col: str) -> np.ndarray:
+    """A count column (``views``, ``remixes``) as float64 whole numbers, NaN (unknown) where absent or not a
+    count: null, NaN, infinite, negative, or text that is no number (a published remix count of -1 closed
+    its post to every child, one of infinity made any child its remix with confidence 1.0, and "many"
+    stopped the run with a polars error)."""
+    if col not in df.columns:
+        return np.full(df.height, np.nan)
+    try:
+        v = df.get_column(col).cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy().astype(np.float64)
+    except Exception as e:  # a list, a struct: nothing a count is read from
+        raise LineageError(f"posts column {col} must hold counts (numbers), not {df.schema[col]}") from e
+    return np.where(np.isfinite(v) & (v >= 0), np.rint(v), np.nan)
+
+
+def _epoch_us(df: pl.DataFrame, col: str) -> pl.Series:
+    """A time column as epoch µs (Int64, null kept): a Datetime of any zone (naive: UTC) or a Date; anything
+    else raises :class:`~lineage.errors.LineageError` saying how to parse it (times as text stopped the run
+    with polars' "casting from string to datetime is not supported")."""
+    s = df.get_column(col)
+    if s.dtype == pl.Date:
+        s = s.cast(pl.Datetime("us"))
+    if not isinstance(s.dtype, pl.Datetime):
+        raise LineageError(f"posts column {col} must be a datetime, not {s.dtype}; parse text times first, "
+                           f"e.g. pl.col({col!r}).str.to_datetime()")
+    return s.dt.epoch("us")
+
+
 def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepared:
     df = posts.sort(["created_at", "id"])
     n = df.height
     ids = df.get_column("id")
-    t = df.get_column("created_at").dt.epoch("us").fill_null(0).to_numpy().astype(np.int64)
+    t = _epoch_us(df, "created_at").fill_null(0).to_numpy().astype(np.int64)
     ordered = tokens_series(df.get_column("text").fill_null(""))
     ocodes = token_codes(ordered)  # dense: the largest code + 1 is the number of distinct tokens
     if n and (ocodes.list.max().max() or 0) >= MAX_TOKEN_CODES:
@@ -648,17 +700,15 @@ def _prepare(posts: pl.DataFrame, fingerprints: pl.DataFrame | None) -> _Prepare
     subject_sets = set_strings(subject)
     author = (df.get_column("author").cast(pl.Categorical).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
               if "author" in df.columns else np.full(n, -1))
-    views = df.get_column("views").fill_null(0).to_numpy().astype(np.float64) if "views" in df.columns \
-        else np.zeros(n)
-    remixes = df.get_column("remixes").cast(pl.Float64).fill_null(np.nan).to_numpy() if "remixes" in df.columns \
-        else np.full(n, np.nan)
+    views = np.nan_to_num(_count_values(df, "views"), nan=0.0)
+    remixes = _count_values(df, "remixes")
     has_media = np.zeros(n, dtype=bool)
     if fingerprints is not None and fingerprints.height:
         has_media = ids.is_in(fingerprints.get_column("id").implode()).to_numpy()
     observed = None
     for col in ("fetched_at", "observed_at"):
         if col in df.columns:
-            observed = df.get_column(col).dt.epoch("us").to_numpy()
+            observed = _epoch_us(df, col).to_numpy()
             break
     future = np.zeros(n, dtype=bool)
     if observed is not None:
@@ -763,7 +813,7 @@ def _candidates(P: _Prepared, targets: np.ndarray, fingerprints: pl.DataFrame | 
         flagged.append((_Groups(trows, tkey, P.t, eligible), DEEP_SAME_TEXT))
     visual = None
     if fingerprints is not None:
-        vc, vp, _ = visual_pairs(fingerprints, P.ids, t=P.t)
+        vc, vp, _ = visual_pairs(fingerprints, P.ids, t=P.t, eligible=eligible)
         later = P.t[vc] > P.t[vp]
         c2 = np.where(later, vc, vp)
         p2 = np.where(later, vp, vc)
@@ -1468,7 +1518,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     posts that may get a parent (default: all). Where a post's published ``remixes`` count is
     known, it is a capacity: ``taken`` (``id, taken``) counts the children it already has
     (declared links, earlier inferred ones) and each later child takes a parent with room
-    left (:func:`_capacitated`). Returns an :class:`InferResult`;
+    left (:func:`_capacitated`); a count below ``taken`` is no count (unknown). Returns an :class:`InferResult`;
     ``edges`` has ``child, parent`` (String), ``confidence`` (Float64 in (0, 1]) and
     ``features`` (:data:`FEATURE_STRUCT`), sorted by child. With ``check`` (default) the
     tree check (:func:`tree_check`) runs over the links found and moves those it cuts to
@@ -1486,6 +1536,16 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     fingerprints = _valid_fingerprints(fingerprints)
     P = _prepare(posts, fingerprints)
     n = P.ids.len()
+    used = np.zeros(n)
+    if taken is not None and taken.height:
+        used = (pl.DataFrame({"id": P.ids}).join(taken, on="id", how="left").get_column("taken")
+                .cast(pl.Float64).fill_null(0.0).to_numpy())
+        # a count below the children the post is known to have is no count (Scratch's listings publish 0 for
+        # remixed projects): read as "no remixes", it closed the post to every other child and left it out of
+        # the windows
+        wrong = _final_counts(P) < used
+        if wrong.any():
+            P.remixes = np.where(wrong, np.nan, P.remixes)
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
     tmask &= P.usable
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
@@ -1497,10 +1557,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     attach = ua if ua is not None else np.full(c.shape[0], -np.inf)
     del ua
     prob, seg, bounds = _softmax_choice(u, c)
-    capacity = _final_counts(P).copy()
-    if taken is not None and taken.height:
-        used = pl.DataFrame({"id": P.ids}).join(taken, on="id", how="left").get_column("taken").fill_null(0)
-        capacity = capacity - used.to_numpy()
+    capacity = _final_counts(P) - used
     if c.size and np.isfinite(capacity[p]).any():
         chosen, chosen_p, second = _capacitated(u, c, p, bounds, capacity, attach)
     else:
@@ -1654,7 +1711,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     Only what new or changed posts can change is recomputed: every post's parent depends
     only on earlier posts, so targets created before the earliest post added or changed
     since the last run (or the parent, with a published remix count, of a declared link added or
-    gone: later posts read the remixes it has taken) keep their rows (``full=True`` recomputes all). ``source`` and
+    gone: later posts read the remixes it has taken; or a post whose published count a newer post now
+    outdates, :func:`_final_counts`) keep their rows (``full=True`` recomputes all). ``source`` and
     ``since`` restrict the posts that get a parent (candidates come from the whole
     archive); rows of other posts are kept; such a run recomputes its whole scope, and the next
     run without them recomputes every post (it knows from the table's commit metadata,
@@ -1716,8 +1774,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
             and set(old.get_column("method").unique().to_list()) <= {w.version}
             and last_meta.get(WEIGHTS_KEY) == digest):  # links of other weights: every post again
         try:
-            before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select("id", "content_hash",
-                                                                                   "created_at")
+            before = arc.posts(as_of=prev_v).filter(~pl.col("placeholder")).select(
+                "id", "content_hash", "created_at", pl.coalesce("fetched_at", "observed_at").alias("fetched_at"))
             before_edges = arc.edges(as_of=prev_v).select("child", "parent")
         except Exception:  # the older version can no longer be read (redaction): a full run
             before = None
@@ -1737,6 +1795,12 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
             moved = pl.concat([now_edges.join(before_edges, on=["child", "parent"], how="anti"),
                                before_edges.join(now_edges, on=["child", "parent"], how="anti")])
             counted = posts.filter(pl.col("remixes").is_not_null())
+            # a count read between the archive's latest post then and now held for every post then and
+            # holds no longer (or the other way): it stops (or starts) being a capacity and closing the
+            # windows to a post with 0 remixes, for every later post (the post itself unchanged)
+            ends = [x for x in (_latest_post(before), _latest_post(posts)) if x is not None]
+            outdated = (counted.filter(pl.col("fetched_at").is_between(min(ends), max(ends), closed="left"))
+                        if len(ends) == 2 else counted.head(0))
             pictured = (_pictures_changed(arc, last_meta.get(PICTURES_KEY))
                         if last_meta.get(PICTURES_KEY) != str(pictures_version) else pl.Series([], dtype=pl.String))
             if pictured is None:
@@ -1745,7 +1809,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
             times = pl.concat([changed.select("created_at"), was.select("created_at"),
                                posts.filter(pl.col("id").is_in(pictured.implode())).select("created_at"),
                                posts.join(decl_changed.rename({"child": "id"}), on="id").select("created_at"),
-                               counted.join(moved.select(id="parent").unique(), on="id").select("created_at")])
+                               counted.join(moved.select(id="parent").unique(), on="id").select("created_at"),
+                               outdated.select("created_at")])
             if gone.height:
                 start = None
             elif times.height == 0:

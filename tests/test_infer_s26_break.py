@@ -127,8 +127,10 @@ def test_the_summary_of_an_incremental_run_reconciles(tmp_path):
     assert s["share_at_0_9"] == pytest.approx((new["confidence"] >= 0.9).mean())
     assert s["inferred_share_at_0_9"] == pytest.approx((table["confidence"] >= 0.9).mean())
     # the line says both: this run's posts, then the archive's table
-    ingest_records(a, [{**recs[-1], "id": "simulate:late", "created_at": "2026-12-01T00:00:00Z",
-                       "fetched_at": "2026-12-02T00:00:00Z"}],
+    # (made before the other posts' counts were read, 2026-07-13: a post made after would outdate them all,
+    # and the rerun would rightly recompute every post)
+    ingest_records(a, [{**recs[-1], "id": "simulate:late", "created_at": "2026-07-01T00:00:00Z",
+                       "fetched_at": "2026-07-13T00:00:00Z"}],
                    source="simulate")
     line = flat(run("infer", "--archive", str(a.path)).output)
     s = I.inferred_edges(a)
@@ -385,9 +387,10 @@ def test_a_rerun_with_nothing_new_writes_nothing_and_the_analysis_stays_current(
     assert analysis_state(a, edges="all").current
     assert (s["recomputed"], s["inferred_links"], s["run_id"]) == (0, first["inferred_links"], first["run_id"])
     assert "nothing new to consider" in flat(run("infer", "--archive", str(a.path)).output)
-    # a change is still a run: a new post is inferred and written
-    ingest_records(a, [{**_stripped(25, 300)[-1], "id": "simulate:new", "created_at": "2026-11-01T00:00:00Z",
-                        "fetched_at": "2026-11-02T00:00:00Z"}], source="simulate")
+    # a change is still a run: a new post is inferred and written (made before the others' counts were
+    # read, 2026-07-13: a post made after would outdate them all, and every post would be recomputed)
+    ingest_records(a, [{**_stripped(25, 300)[-1], "id": "simulate:new", "created_at": "2026-07-01T00:00:00Z",
+                        "fetched_at": "2026-07-13T00:00:00Z"}], source="simulate")
     assert I.infer(a)["recomputed"] == 1 and a.table_version("inferred_edges") > versions[0]
 
 
