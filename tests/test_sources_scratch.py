@@ -242,3 +242,27 @@ def test_a_parent_that_is_gone_or_is_the_project_itself(tmp_path, case):
                                 "declared and the archive reports it as a self-loop"]
     else:
         assert r.stored == len(ids) and src.skipped_repeats == 1 and arc.stats()["self_loops"] == 0
+
+
+def test_a_listed_project_publishes_no_remix_count(tmp_path):
+    """A listing object with its author is stored as listed (no detail request), and its stats.remixes is 0
+    whatever the project's remixes (scratch-www#2441, #4204). Stored, that 0 told `archivist infer` the
+    project had no remixes: it was left out of the candidates' windows and had no capacity for its own
+    undeclared remixes. A listed project now publishes no count; a detail object's count is kept."""
+    projects, children = generations(3, fanout=2, seed=9)
+
+    def listed_with_author(p: dict) -> dict:
+        q = as_listed(p)
+        q["author"] = dict(p["author"])  # with its username: the crawl asks for no detail object
+        return q
+
+    arc = Archive.open(tmp_path / "a", create=True)
+    root = min(projects)
+    with ReplayServer() as srv:
+        serve_tree(srv, projects, children, listing=listed_with_author)
+        ingest(arc, source(srv, root))
+        details = {q.path for q in srv.requests if q.path.count("/") == 2}
+    assert details == {f"/projects/{root}"}  # every other project came from a listing
+    got = dict(arc.posts().select("id", "remixes").rows())
+    assert got.pop(f"scratch:{root}") == 2  # the detail object's count
+    assert len(got) == 14 and set(got.values()) == {None}  # no listing's false 0

@@ -19,7 +19,8 @@ each remix a full project object. The crawl:
 
 Each project becomes one record: ``scratch:<id>``, parent ``scratch:<remix.parent>``
 (relation ``remix``, evidence ``declared``), title, the instructions and notes as
-the text, stats as metrics (views, loves as likes, remixes), ``history.created`` as
+the text, stats as metrics (views, loves as likes, remixes: from a detail object only, a listing's
+says 0 for remixed projects), ``history.created`` as
 ``created_at``, and every other field the API gave kept verbatim in ``extra``
 (except ``project_token``, a short-lived access token).
 
@@ -66,8 +67,12 @@ def _now() -> str:
     return format_time(datetime.now(timezone.utc))
 
 
-def project_record(p: dict[str, Any], *, fetched_at: str) -> dict[str, Any]:
-    """Turn one Scratch project object into a remix record (see the module docstring)."""
+def project_record(p: dict[str, Any], *, fetched_at: str, listed: bool = False) -> dict[str, Any]:
+    """Turn one Scratch project object into a remix record (see the module docstring).
+
+    ``listed``: ``p`` is an object of a remixes listing, whose ``stats.remixes`` is no count (Scratch's
+    listings report 0 for remixed projects, scratch-www#2441, #4204): the record then publishes no remix
+    count, where it published a false 0 that made the project "no parent" to ``archivist infer``."""
     def obj(key: str) -> dict[str, Any]:
         v = p.get(key)
         return v if isinstance(v, dict) else {}
@@ -78,7 +83,8 @@ def project_record(p: dict[str, Any], *, fetched_at: str) -> dict[str, Any]:
     text = "\n\n".join(x.strip() for x in (p.get("instructions"), p.get("description"))
                        if isinstance(x, str) and x.strip())
     metrics = {k: stats.get(src) for k, src in (("views", "views"), ("likes", "loves"), ("remixes", "remixes"),
-                                                 ("comments", "comments")) if stats.get(src) is not None}
+                                                 ("comments", "comments"))
+               if stats.get(src) is not None and not (listed and k == "remixes")}
     rec: dict[str, Any] = {
         "id": f"scratch:{p.get('id')}",
         "source": "scratch",
@@ -248,7 +254,8 @@ class ScratchSource:
             if cid in seen:  # an ancestor of the start project: stored already, walked now
                 continue
             seen.add(cid)
-            yield (loc, project_record(self._detailed(child), fetched_at=t), self._cursor(t, frames))
+            obj = self._detailed(child)
+            yield (loc, project_record(obj, fetched_at=t, listed=obj is child), self._cursor(t, frames))
 
     def _cursor(self, t: str, frames: list[list[int]], ancestors: set[int] | None = None) -> str:
         if ancestors is not None:
