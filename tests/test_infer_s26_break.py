@@ -276,18 +276,23 @@ def test_a_malformed_fingerprint_is_no_fingerprint(tmp_path):
     assert I.load_fingerprints(tmp_path)["id"].to_list() == ["t:1", "t:2"]
 
 
-def test_the_candidate_windows_are_the_latest_strictly_earlier_rows_of_a_group_ties_included():
-    # the rule the windows implement, against a plain reading of it, on times with many ties
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        n = int(rng.integers(1, 50))
-        t = np.sort(rng.integers(0, 8, size=n)).astype(np.int64)
+@pytest.mark.parametrize("some_eligible", [False, True])
+def test_the_candidate_windows_are_the_latest_strictly_earlier_rows_of_a_group_ties_included(some_eligible):
+    # the rule the windows implement, against a plain reading of it, on times with many ties; with
+    # ``eligible`` (version 8: a post with 0 published remixes is no parent) every row still looks back,
+    # and only eligible rows count and are returned
+    rng = np.random.default_rng(1 if some_eligible else 0)
+    for _ in range(300 if some_eligible else 200):
+        n = int(rng.integers(1, 60 if some_eligible else 50))
+        t = np.sort(rng.integers(0, 10 if some_eligible else 8, size=n)).astype(np.int64)
         rows = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
         key = rng.integers(0, 3, size=rows.size).astype(np.uint64) << np.uint64(30)
-        g = I._Groups(rows, key, t)
+        eligible = rng.random(n) < 0.5 if some_eligible else np.ones(n, dtype=bool)
+        g = I._Groups(rows, key, t, eligible if some_eligible else None)
         depth = int(rng.integers(1, 5))
         group = dict(zip(rows.tolist(), key.tolist()))
-        earlier = {i: [j for j in rows.tolist() if group[j] == group[i] and t[j] < t[i]] for i in rows.tolist()}
+        earlier = {i: [j for j in rows.tolist() if group[j] == group[i] and t[j] < t[i] and eligible[j]]
+                   for i in rows.tolist()}
         want = {(i, j) for i, e in earlier.items() for j in e[-depth:]}
         c, p = g.earlier(0, n, t, depth)
         assert set(zip(c.tolist(), p.tolist())) == want
@@ -296,6 +301,11 @@ def test_the_candidate_windows_are_the_latest_strictly_earlier_rows_of_a_group_t
         out = np.full((n, depth), -1, dtype=np.int64)
         g.earlier_dense(0, n, t, out, 0)
         assert {(i, int(v) >> 1) for i in range(n) for v in out[i] if v >= 0} == want
+        out = np.full((n, 3), -1, dtype=np.int64)
+        g.earlier_dense(0, n, t, out, 1, [0, 2, 3])
+        got = {(i, int(v) >> 1) for i in range(n) for v in out[i] if v >= 0}
+        assert got == ({(i, e[0]) for i, e in earlier.items() if e}
+                       | {(i, e[-d]) for i, e in earlier.items() for d in (2, 3) if len(e) >= d})
 
 
 def _camera_roll(tmp_path, n: int = 40) -> Archive:
@@ -438,33 +448,3 @@ def test_reruns_after_hostile_ingests_equal_a_full_run(seed, tmp_path):
     cols = ["child", "parent", "confidence", "features"]
     for table in (I.inferred_edges, I.inferred_cut):
         assert_frame_equal(table(inc).select(cols).sort("child"), table(full).select(cols).sort("child"))
-
-
-def test_the_windows_skip_rows_that_cannot_be_parents_and_count_only_those_that_can():
-    # the windows' rule with ``eligible`` (version 8: a post with 0 published remixes is no parent), against
-    # a plain reading of it, on times with many ties: every row still looks back, only eligible rows count
-    rng = np.random.default_rng(1)
-    for _ in range(300):
-        n = int(rng.integers(1, 60))
-        t = np.sort(rng.integers(0, 10, size=n)).astype(np.int64)
-        rows = np.sort(rng.choice(n, size=int(rng.integers(1, n + 1)), replace=False))
-        key = rng.integers(0, 3, size=rows.size).astype(np.uint64) << np.uint64(30)
-        eligible = rng.random(n) < 0.5
-        g = I._Groups(rows, key, t, eligible)
-        depth = int(rng.integers(1, 5))
-        group = dict(zip(rows.tolist(), key.tolist()))
-        earlier = {i: [j for j in rows.tolist() if group[j] == group[i] and t[j] < t[i] and eligible[j]]
-                   for i in rows.tolist()}
-        want = {(i, j) for i, e in earlier.items() for j in e[-depth:]}
-        c, p = g.earlier(0, n, t, depth)
-        assert set(zip(c.tolist(), p.tolist())) == want
-        c, p = g.earlier(0, n, t, 0, [0])
-        assert set(zip(c.tolist(), p.tolist())) == {(i, e[0]) for i, e in earlier.items() if e}
-        out = np.full((n, depth), -1, dtype=np.int64)
-        g.earlier_dense(0, n, t, out, 0)
-        assert {(i, int(v) >> 1) for i in range(n) for v in out[i] if v >= 0} == want
-        out = np.full((n, 3), -1, dtype=np.int64)
-        g.earlier_dense(0, n, t, out, 1, [0, 2, 3])
-        got = {(i, int(v) >> 1) for i in range(n) for v in out[i] if v >= 0}
-        assert got == ({(i, e[0]) for i, e in earlier.items() if e}
-                       | {(i, e[-d]) for i, e in earlier.items() for d in (2, 3) if len(e) >= d})
