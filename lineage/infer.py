@@ -1615,13 +1615,19 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
 #: sidecar): "IMG_1000.jpg" and "IMG_1001.jpg" share the words "img" and "jpg", which say nothing of either.
 FILE_NAME_TITLE = (r"(?i)^[^/\\\n]+\.(jpe?g|png|webp|gif|bmp|tiff?|heic|heif|avif|jxl|mp4|m4v|mov|webm|mkv|avi"
                    r"|mpe?g|3gp)$")
+#: A title a platform or editor gave a project nobody named: Scratch shares such projects as "Untitled",
+#: "Untitled-2", "Untitled-3"… (its offline editor: "Scratch Project"). Like a file's name it says nothing of the
+#: project: an author's "Untitled-6" is no remix of their "Untitled", and two "Untitled-2" share no idea.
+DEFAULT_TITLE = r"(?i)^(untitled([ _-]*\d+)?|scratch project)$"
 
 
 def _archive_posts(arc: Any, source: str | None = None) -> pl.DataFrame:
     """The posts inference reads: ``text`` is the prompt, else the title unless the title is only a media
-    file's name (:data:`FILE_NAME_TITLE`: such a post takes part by its picture alone)."""
+    file's name (:data:`FILE_NAME_TITLE`) or a name given by default (:data:`DEFAULT_TITLE`): such a post
+    takes part by its picture alone, and without one by no evidence (no prompt or media fingerprint)."""
     posts = arc.posts().filter(~pl.col("placeholder"))
-    file_name = pl.col("title").fill_null("").str.strip_chars().str.contains(FILE_NAME_TITLE)
+    bare = pl.col("title").fill_null("").str.strip_chars()
+    file_name = bare.str.contains(FILE_NAME_TITLE) | bare.str.contains(DEFAULT_TITLE)
     titled = pl.col("title").fill_null("").str.strip_chars().ne("") & ~file_name
     # a prompt of no words (only punctuation, spaces, weights' syntax) is no prompt: the title stands in, as
     # for an empty one (the store's text took "..." over a worded title, and the post took part text-less)

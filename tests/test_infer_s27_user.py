@@ -1,0 +1,84 @@
+"""``archivist infer`` met by a historian with real-shaped archives (session 27's new-user pass): each fault
+found through the CLI, with its right value."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+import lineage.infer as I
+from archive.ingest import ingest_records
+from archive.store import Archive
+
+T0 = datetime(2024, 3, 1, tzinfo=timezone.utc)
+
+
+def _t(hours: float) -> str:
+    return (T0 + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def run(*args: str):
+    from dashboard.cli import cli as main
+
+    return CliRunner().invoke(main, list(args), terminal_width=200)
+
+
+def project(i: int, hours: float, title: str, author: str, text: str = "") -> dict:
+    """A Scratch project as the crawler stores it: the prompt is its instructions and notes (often both
+    empty), no published remix count (a listing's 0 is no count)."""
+    return {"id": f"scratch:{900 + i}", "source": "scratch", "created_at": _t(hours), "fetched_at": _t(1000),
+            "author": author, "title": title, "prompt": text, "metrics": {"views": 10 + i}}
+
+
+@pytest.mark.parametrize("titles", [
+    ["Untitled", "Untitled-2", "Untitled-3", "Untitled-12", "Untitled-2"],
+    ["untitled 4", "Untitled_7", "  Untitled-19 ", "Scratch Project", "Untitled-1"],
+])
+def test_a_default_title_the_platform_gave_is_no_prompt(titles, tmp_path):
+    """Scratch shares a project nobody named as "Untitled", "Untitled-2", "Untitled-3"… (the editor
+    offline: "Scratch Project"). Such a name says nothing of the project, as "IMG_1000.jpg" says nothing of
+    a picture: an author's "Untitled-6" is no remix of their "Untitled" of the day before. Read as words they
+    joined unrelated projects into trees, at confidence up to 0.89 (same author, one shared word)."""
+    recs = []
+    for k in range(60):
+        recs.append(project(k, 3 * k, titles[k % len(titles)], f"kid{k % 7}"))
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, recs, source="scratch")
+    out = run("infer", "--archive", str(a.path), "--json")
+    assert out.exit_code == 0, out.output
+    s = json.loads(out.output)
+    assert s["no_part"] == {"no prompt or media fingerprint": 60}
+    assert (s["parents_found"], I.inferred_edges(a).height) == (0, 0)
+    assert a.lineage(edges="all").height == 60  # nothing lost: each default-titled project starts a tree
+
+
+def test_a_default_title_beside_a_prompt_leaves_the_prompt_to_speak(tmp_path):
+    """Only the title is discounted: a project called "Untitled-3" with instructions is linked by them."""
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [project(1, 0, "Untitled", "ann", "a maze game where a cat chases mice through a castle"),
+                       project(2, 5, "Untitled-3", "bob",
+                               "a maze game where a cat chases mice through a castle with ghosts")], source="scratch")
+    I.infer(a)
+    assert I.inferred_edges(a).select("child", "parent").rows() == [("scratch:902", "scratch:901")]
+
+
+def test_worded_projects_among_a_few_untitled_ones_are_still_linked(tmp_path):
+    """The control: a remix with words still finds its parent where some projects around it are untitled."""
+    subjects = ["a maze where a cat chases mice", "a platformer with lava and coins", "a quiz about the planets",
+                "a drawing tool with rainbow pens", "a racing game on a moon track", "a piano that plays songs",
+                "a pong game with two paddles", "a story about a dragon who bakes bread"]
+    recs = [project(k, 3 * k + 2, ["Untitled", "Untitled-2"][k], "kid") for k in range(2)]
+    recs += [project(200 + j, 0.5 * j, subj.title(), f"w{j}", subj) for j, subj in enumerate(subjects)]
+    recs.append(project(100, 1, "Pixel garden", "ann", "arrow keys to move, collect every seed to grow the garden"))
+    recs.append(project(101, 30, "Pixel garden remix", "bob",
+                        "arrow keys to move, collect every seed to grow the garden, now with lava levels"))
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, recs, source="scratch")
+    s = I.infer(a)
+    assert s["no_part"] == {"no prompt or media fingerprint": 2}
+    links = {c: (p, conf) for c, p, conf in I.inferred_edges(a).select("child", "parent", "confidence").rows()}
+    assert links["scratch:1001"][0] == "scratch:1000" and links["scratch:1001"][1] > 0.5
+    assert not {"scratch:900", "scratch:901"} & {x for c, (p, _) in links.items() for x in (c, p)}
