@@ -1165,11 +1165,14 @@ def _features(P: _Prepared, c: np.ndarray, p: np.ndarray, hits: np.ndarray, jac:
     add(hits / BANDS)
     delay_h = (P.t[c] - P.t[p]) / 3.6e9
     add(np.log1p(np.maximum(delay_h, 0.0)))
-    # recency rank among the child's candidates (0 = most recent)
+    # recency rank among the child's candidates (0 = most recent); candidates posted at one instant share
+    # their rank (the number of the child's candidates strictly later): nothing but the id tells them apart
     order = np.lexsort((-P.t[p], c))
+    ts, cs = P.t[p[order]], c[order]
+    new = np.r_[True, (cs[1:] != cs[:-1]) | (ts[1:] != ts[:-1])] if m else np.zeros(0, dtype=bool)
     rank = np.empty(m, dtype=np.int64)
-    rank[order] = np.arange(m) - bounds[seg[order]]
-    del order
+    rank[order] = np.maximum.accumulate(np.where(new, np.arange(m), 0)) - bounds[seg[order]] if m else 0
+    del order, ts, cs, new
     add(np.log1p(rank))
     del rank
     same_author = (P.author[c] >= 0) & (P.author[c] == P.author[p])
@@ -1429,7 +1432,8 @@ class InferResult:
 
 
 def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, capacity: np.ndarray,
-                 attach: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 attach: np.ndarray | None = None, *, tie: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Children in time order each take their best candidate that still has published remixes to give.
 
     A platform that publishes a remix count (``remixes``) says how many children a post has:
@@ -1441,10 +1445,12 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
     "no parent" outscores every open candidate, the child goes under its best open candidate among
     those with a positive such logit (if any). Such a link takes no published remix from the parent (it is
     a guess about the tree, not about the count), so it never pushes a later sure child out.
-    Returns ``(chosen pair index, its probability, margin over
+    ``tie`` (per pair, default ``p``): the higher wins a tie of utilities (the stated rule: the later
+    parent, then the smaller id). Returns ``(chosen pair index, its probability, margin over
     the runner-up)``.
     """
     cap = np.where(np.isnan(capacity), np.inf, capacity).tolist()
+    tie = p if tie is None else tie
     if attach is None:
         attach = np.full(c.shape[0], -np.inf)
     ends_all = np.r_[bounds[1:], c.shape[0]]
@@ -1455,6 +1461,7 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
         base = int(bounds[s0])
         top = int(ends_all[s1 - 1])
         ul, pl_, att = u[base:top].tolist(), p[base:top].tolist(), attach[base:top].tolist()
+        tl = tie[base:top].tolist()
         for lo, hi in zip((bounds[s0:s1] - base).tolist(), (ends_all[s0:s1] - base).tolist()):
             best_k, best_u, second_u = -1, 0.0, None  # the null option has utility 0
             open_ = [k for k in range(lo, hi) if cap[pl_[k]] > 0.5]
@@ -1462,14 +1469,14 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
                 continue
             mx = max(0.0, max(ul[k] for k in open_))
             total = math.exp(-mx) + sum(math.exp(ul[k] - mx) for k in open_)
-            # best: highest utility; ties: later parent (higher index)
+            # best: highest utility; ties: the higher tie key (later parent, then smaller id)
             for k in open_:
-                if best_k < 0 or ul[k] > ul[best_k] or (ul[k] == ul[best_k] and pl_[k] > pl_[best_k]):
+                if best_k < 0 or ul[k] > ul[best_k] or (ul[k] == ul[best_k] and tl[k] > tl[best_k]):
                     best_k = k
             if ul[best_k] <= 0.0:
                 alt = -1
                 for k in open_:
-                    if att[k] > 0.0 and (alt < 0 or ul[k] > ul[alt] or (ul[k] == ul[alt] and pl_[k] > pl_[alt])):
+                    if att[k] > 0.0 and (alt < 0 or ul[k] > ul[alt] or (ul[k] == ul[alt] and tl[k] > tl[alt])):
                         alt = k
                 if alt < 0:
                     continue
@@ -1558,16 +1565,20 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     del ua
     prob, seg, bounds = _softmax_choice(u, c)
     capacity = _final_counts(P) - used
+    # the stated tie rule as one key per post (higher wins): the later parent, then the smaller id (posts are
+    # indexed by (created_at, id), so among posts of one instant the smaller id has the smaller index)
+    tie = np.empty(P.t.shape[0], dtype=np.int64)
+    tie[np.lexsort((-np.arange(P.t.shape[0]), P.t))] = np.arange(P.t.shape[0])
     if c.size and np.isfinite(capacity[p]).any():
-        chosen, chosen_p, second = _capacitated(u, c, p, bounds, capacity, attach)
+        chosen, chosen_p, second = _capacitated(u, c, p, bounds, capacity, attach, tie=tie[p])
     else:
-        # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id (index)
-        order = np.lexsort((-p, -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
+        # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id
+        order = np.lexsort((-tie[p], -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
         first = order[bounds] if c.size else order  # c is sorted: each child's run starts at its bound
         null_p = 1.0 - np.bincount(seg, weights=prob)
         beats = prob[first] > null_p[seg[first]]
         # else the candidate most likely in the child's own tree (second stage), if more likely than not
-        order = np.lexsort((-p, -prob, attach <= 0.0, c)) if c.size else order
+        order = np.lexsort((-tie[p], -prob, attach <= 0.0, c)) if c.size else order
         alt = order[bounds] if c.size else order
         pick = np.where(beats, first, alt)
         chosen = pick[beats | (attach[alt] > 0.0)]
@@ -1585,6 +1596,13 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
                                 np.where(cnone | pnone, 0.0, P.missing_before[c[chosen]]), cnone, pnone)
     conf = _calibrate(design, w.calibration)
     conf = np.minimum(conf, _picture_only_cap(P, c, p, bounds, seg, raw["jaccard"], raw["visual"], chosen))
+    if chosen.size:
+        # candidates the model cannot tell apart (every feature equal: the same words posted at one instant)
+        # share the link: the chosen one, by the tie rule alone, is at most 1/k sure
+        best_u = np.full(bounds.shape[0], np.nan)
+        best_u[seg[chosen]] = u[chosen]
+        same = np.bincount(seg, weights=(u == best_u[seg]), minlength=bounds.shape[0])[seg[chosen]]
+        conf = np.minimum(conf, 1.0 / np.maximum(same, 1.0))
     ids = P.ids
     feats = pl.DataFrame({
         # no prompt overlap where one of the two has no words: "prompt 0% the same" would say the words differ

@@ -82,3 +82,39 @@ def test_worded_projects_among_a_few_untitled_ones_are_still_linked(tmp_path):
     links = {c: (p, conf) for c, p, conf in I.inferred_edges(a).select("child", "parent", "confidence").rows()}
     assert links["scratch:1001"][0] == "scratch:1000" and links["scratch:1001"][1] > 0.5
     assert not {"scratch:900", "scratch:901"} & {x for c, (p, _) in links.items() for x in (c, p)}
+
+
+@pytest.mark.parametrize("order", [["t:b", "t:a", "t:c"], ["t:c", "t:a", "t:b"]])
+@pytest.mark.parametrize("counts", [False, True])
+def test_two_candidates_posted_at_one_instant_are_a_tie_the_stated_rule_breaks(order, counts, tmp_path):
+    """Two identical prompts posted at the same instant (a batch upload, a dump dated to the second) by two
+    authors, remixed later by a third: nothing tells them apart. The recency rank counted them as one before
+    the other (by id), so the larger id took the link at 0.53-0.55 and the smaller 0.43. Both are equally
+    likely (at most one half each), and the stated rule picks: the later parent, then the smaller id."""
+    text = "a heron made of origami standing in a koi pond"
+    rows = {"t:b": (0, text, "x"), "t:a": (0, text, "y"), "t:c": (5, text + " at night", "z")}
+    recs = [{"id": i, "source": "t", "created_at": _t(rows[i][0]), "fetched_at": _t(100), "prompt": rows[i][1],
+             "author": rows[i][2], **({"metrics": {"remixes": 1 if i != "t:c" else 0}} if counts else {})}
+            for i in order]
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, recs, source="t")
+    out = run("infer", "--archive", str(a.path), "--min-confidence", "0", "--json")
+    assert out.exit_code == 0, out.output
+    (child, parent, conf), = I.inferred_edges(a).select("child", "parent", "confidence").rows()
+    assert (child, parent) == ("t:c", "t:a")
+    assert conf <= 0.5
+
+
+def test_equal_time_candidates_share_their_recency_rank():
+    """In the library: the two candidates' probabilities are equal, whatever their ids."""
+    from datetime import datetime
+
+    t = lambda h: datetime(2025, 1, 1, h, tzinfo=timezone.utc)  # noqa: E731
+    text = "a heron made of origami standing in a koi pond"
+    posts = pl.DataFrame({"id": ["t:b", "t:a", "t:0", "t:c"], "created_at": [t(0), t(0), t(1), t(5)],
+                          "author": ["x", "y", "w", "z"], "text": [text, text, "a heron made of origami", text + " at night"]})
+    r = I.infer_frame(posts, keep_pairs=True)
+    ids = r.pairs["ids"]
+    prob = {ids[int(p)]: q for c, p, q in zip(r.pairs["c"], r.pairs["p"], r.pairs["prob"]) if ids[int(c)] == "t:c"}
+    assert set(prob) == {"t:a", "t:b", "t:0"}
+    assert prob["t:a"] == pytest.approx(prob["t:b"], rel=1e-12)
