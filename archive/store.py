@@ -1405,5 +1405,8 @@ class Archive:
             "sources": dict(sorted(posts.drop_nulls("source").group_by("source").len().rows())),
         }
         if edges == "all":
-            out["inferred_edges"] = int((links.get_column("evidence") == "inferred").sum())
+            # the links of `archivist infer`: a record's own "inferred" parent is what its source stated (a
+            # declared edge row), and infer never gives a parent to a post that states one
+            stated = self.edges(as_of).filter(pl.col("evidence") == "inferred").height
+            out["inferred_edges"] = int((links.get_column("evidence") == "inferred").sum()) - stated
         return out

@@ -118,3 +118,24 @@ def test_equal_time_candidates_share_their_recency_rank():
     prob = {ids[int(p)]: q for c, p, q in zip(r.pairs["c"], r.pairs["p"], r.pairs["prob"]) if ids[int(c)] == "t:c"}
     assert set(prob) == {"t:a", "t:b", "t:0"}
     assert prob["t:a"] == pytest.approx(prob["t:b"], rel=1e-12)
+
+
+def test_stats_counts_only_the_links_of_archivist_infer_as_inferred(tmp_path):
+    """A record may state a parent with evidence "inferred" itself (a source's own guess): it is what the
+    source stated, counted with the declared links. `stats --edges all` counted it among the links of
+    `archivist infer` (2 where infer made 1), unlike show, export, snapshot, report and the overview."""
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [
+        {"id": "t:1", "source": "t", "created_at": _t(0), "prompt": "a glass whale floating above a desert town at sunset"},
+        {"id": "t:2", "source": "t", "created_at": _t(24),
+         "prompt": "a glass whale floating above a desert town at sunset, watercolor"},
+        {"id": "t:3", "source": "t", "created_at": _t(48),
+         "prompt": "a glass whale floating above a snowy town at sunset, watercolor",
+         "parents": [{"id": "t:2", "evidence": "inferred", "confidence": 0.7}]}], source="t")
+    assert run("infer", "--archive", str(a.path)).exit_code == 0
+    assert I.inferred_edges(a).select("child", "parent").rows() == [("t:2", "t:1")]
+    out = run("stats", "--edges", "all", "--json", "--archive", str(a.path))
+    assert out.exit_code == 0, out.output
+    s = json.loads(out.output)
+    assert (s["edges"], s["inferred_edges"]) == (2, 1)
+    assert a.stats(edges="declared")["edges"] == 1  # the source's own guess is a stated link
