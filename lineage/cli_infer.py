@@ -148,9 +148,11 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
                 iv = rep["intervals"].get(k)
                 t.add_row(k, _f(rep[k]), f"{iv[0]:.3f}-{iv[1]:.3f}" if iv else "")
             console.print(t)
-            console.print("95% interval: a cluster bootstrap over the true trees. candidate_recall: the share of "
-                          "remixes whose true parent was among their candidates (the most the choice could reach).",
-                          style="dim")
+            why = ("" if rep["intervals"] else
+                   " None here: the declared links make a single tree, and one tree says nothing of how trees vary.")
+            console.print(f"95% interval (of {', '.join(sorted(rep['intervals'])) or 'the accuracies'}): a cluster "
+                          f"bootstrap over the true trees.{why} candidate_recall: the share of remixes whose true parent "
+                          "was among their candidates (the most the choice could reach).", style="dim")
             if rep["no_part"]:
                 console.print("no part (scored as roots): " + ", ".join(f"{v:,} {k}" for k, v in rep["no_part"].items()))
             r = Table(title="reliability", title_justify="left")

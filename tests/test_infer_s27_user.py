@@ -139,3 +139,19 @@ def test_stats_counts_only_the_links_of_archivist_infer_as_inferred(tmp_path):
     s = json.loads(out.output)
     assert (s["edges"], s["inferred_edges"]) == (2, 1)
     assert a.stats(edges="declared")["edges"] == 1  # the source's own guess is a stated link
+
+
+def test_evaluate_on_one_tree_says_why_it_has_no_intervals(tmp_path):
+    """A crawl of one Scratch project is one tree: the bootstrap over trees has nothing to resample, and
+    the table's interval column was left blank with no word of why."""
+    texts = ["a maze where a cat chases mice", "a maze where a cat chases mice, with ghosts",
+             "a maze where a cat chases mice, with ghosts and keys", "a maze where a dog chases mice, with ghosts"]
+    recs = [{"id": f"t:{k}", "source": "t", "created_at": _t(5 * k), "prompt": x, "author": f"u{k}",
+             "parents": [{"id": f"t:{k - 1}"}] if k else []} for k, x in enumerate(texts)]
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, recs, source="t")
+    out = run("infer", "--evaluate", "--archive", str(a.path))
+    assert out.exit_code == 0, out.output
+    assert "None here: the declared links make a single tree" in " ".join(out.output.split())
+    out = run("infer", "--evaluate", "--json", "--archive", str(a.path))
+    assert json.loads(out.output)["intervals"] == {}
