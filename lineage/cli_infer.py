@@ -71,7 +71,9 @@ def _f(v: Any) -> str:
                    "that decided it.")
 @click.option("--full", is_flag=True, help="Recompute every post, not only what new posts can change.")
 @click.option("--evaluate", is_flag=True,
-              help="Hide the declared links, infer, and report accuracy and calibration against them (writes nothing).")
+              help="Hide the declared links, infer, and report accuracy and calibration against them (writes "
+                   "nothing). The declared links are taken as the whole truth: a post without one counts as a root, "
+                   "so on an archive that has lost some links a right guess scores as wrong.")
 @click.option("--fit", "refit", is_flag=True,
               help="Refit the weights on simulated truth and write data/inference_weights.json (about a minute).")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,

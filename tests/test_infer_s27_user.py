@@ -155,3 +155,8 @@ def test_evaluate_on_one_tree_says_why_it_has_no_intervals(tmp_path):
     assert "None here: the declared links make a single tree" in " ".join(out.output.split())
     out = run("infer", "--evaluate", "--json", "--archive", str(a.path))
     assert json.loads(out.output)["intervals"] == {}
+
+
+def test_evaluate_help_says_the_declared_links_are_taken_as_the_whole_truth():
+    out = run("infer", "--help")
+    assert "a post without one counts as a root" in " ".join(out.output.split())
