@@ -149,7 +149,8 @@ def test_reports_built_on_inferred_links_say_so(inferred, tmp_path):
     assert len(dashed[0]["x"]) == 3 * inf.height  # one dashed segment (parent, child, gap) per inferred link
     assert escape(note) in fig["layout"]["title"]["text"]
     md = render(d, "md").decode()
-    assert "inferred link, confidence" in md and note.replace(">", "&gt;") in md
+    assert "inferred link, confidence" in md and note in md  # ">=" as written, not "&gt;=" (raw Markdown is read)
+    assert "reconstructed by archivist infer from the content" in md
     csv = render(d, "csv").decode().splitlines()
     assert csv[0].split(",")[2:4] == ["parent_evidence", "parent_confidence"]
     assert sum(",inferred," in line for line in csv[1:]) == inf.height

@@ -56,7 +56,7 @@ def _inferred_banner(d: ReportData) -> str | None:
     """The sentence a report built on inferred links opens with (``None`` when it holds none)."""
     if not d.inferred:
         return None
-    return (f"Lineage partly inferred: this report {d.inferred}, reconstructed by `archivist infer` from the "
+    return (f"Lineage partly inferred: this report {d.inferred}, reconstructed by archivist infer from the "
             "content (not declared by the source)" + ("; inferred links are drawn dashed." if d.scope == "tree" else
                                                        "; its measures count them as remix links."))
 

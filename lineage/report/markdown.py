@@ -1,7 +1,6 @@
 """The report as Markdown: prompts escaped, the tree as an indented outline."""
 from __future__ import annotations
 
-import html
 from typing import Any
 
 from archive.store import Archive  # noqa: F401  (doctests)
@@ -14,8 +13,11 @@ __all__ = ["to_markdown"]
 
 
 def _md(text: Any) -> str:
-    """Text safe inside Markdown (and the HTML a Markdown viewer makes of it)."""
-    s = html.escape(show_bidi(" ".join(str(text if text is not None else "").split())), quote=False)
+    """Text safe inside Markdown (and the HTML a Markdown viewer makes of it): ``&`` and ``<`` as entities
+    (no tag, entity or autolink can open; a lone ``>`` opens nothing mid-line, and every line here starts
+    with the report's own marks, so it stays ``>``, not ``&gt;`` in the raw file), Markdown's marks
+    backslash-escaped."""
+    s = show_bidi(" ".join(str(text if text is not None else "").split())).replace("&", "&amp;").replace("<", "&lt;")
     for ch in "\\`*_[]|#~":
         s = s.replace(ch, "\\" + ch)
     return s
@@ -37,7 +39,7 @@ def to_markdown(d: ReportData, *, max_outline: int = 60) -> str:
     >>> _ = ingest_records(a, [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z",
     ...                         "prompt": "<script>alert(1)</script>"}])
     >>> md = to_markdown(report_data(a, "t:1"))
-    >>> "<script>" in md, "&lt;script&gt;" in md
+    >>> "<script>" in md, "&lt;script>" in md
     (False, True)
     """
     out = [f"# {_md(d.title)}", ""]
