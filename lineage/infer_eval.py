@@ -139,7 +139,9 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
     inferred = dict(zip(res.edges.get_column("child").to_list(), res.edges.get_column("parent").to_list()))
     conf = dict(zip(res.edges.get_column("child").to_list(), res.edges.get_column("confidence").to_list()))
     # the plain baseline reads no remix counts: its candidates are the method's with every count hidden
-    plain = plain_candidates(posts, fingerprints)
+    # (the method's own where no count is published: the same pairs, not found twice)
+    hidden = "remixes" not in posts.columns or posts.get_column("remixes").null_count() == posts.height
+    plain = res.pairs if hidden else plain_candidates(posts, fingerprints)
     assert plain["ids"].equals(res.pairs["ids"])  # type: ignore[index]
     base_idx = _baseline(plain, len(ids))  # type: ignore[arg-type]
     base = {ids[k]: (ids[j] if j >= 0 else None) for k, j in enumerate(base_idx.tolist())}
