@@ -1645,8 +1645,8 @@ def _archive_posts(arc: Any, source: str | None = None) -> pl.DataFrame:
     takes part by its picture alone, and without one by no evidence (no prompt or media fingerprint)."""
     posts = arc.posts().filter(~pl.col("placeholder"))
     bare = pl.col("title").fill_null("").str.strip_chars()
-    file_name = bare.str.contains(FILE_NAME_TITLE) | bare.str.contains(DEFAULT_TITLE)
-    titled = pl.col("title").fill_null("").str.strip_chars().ne("") & ~file_name
+    unnamed = bare.str.contains(FILE_NAME_TITLE) | bare.str.contains(DEFAULT_TITLE)  # a name nobody chose
+    titled = bare.ne("") & ~unnamed
     # a prompt of no words (only punctuation, spaces, weights' syntax) is no prompt: the title stands in, as
     # for an empty one (the store's text took "..." over a worded title, and the post took part text-less)
     check = posts.select(pl.arg_where(titled & pl.col("prompt").fill_null("").str.strip_chars().ne(""))).to_series()
@@ -1656,7 +1656,7 @@ def _archive_posts(arc: Any, source: str | None = None) -> pl.DataFrame:
         wordless = check.filter(~worded)
     no_prompt = pl.col("prompt").fill_null("").str.strip_chars() == ""
     text = (pl.when(pl.int_range(pl.len(), dtype=pl.UInt32).is_in(wordless.implode())).then(pl.col("title"))
-            .when(no_prompt & file_name).then(pl.lit("")).otherwise(pl.col("text")))
+            .when(no_prompt & unnamed).then(pl.lit("")).otherwise(pl.col("text")))
     # a record without fetched_at was observed when the store took it: a later created_at is from the future
     return posts.select("id", "source", "created_at", pl.coalesce("fetched_at", "observed_at").alias("fetched_at"),
                         "author", text.alias("text"), "views", "remixes", "content_hash")
