@@ -65,7 +65,7 @@ BAD_WEIGHTS = {
     "a term as text": (_edited(tree_check={**SHIPPED["tree_check"], "bias": "8.8"}), "not finite numbers: bias"),
     "a NaN term": (_edited(tree_check={**SHIPPED["tree_check"], "bias": float("nan")}), "not finite numbers: bias"),
     "no coef": (_edited(coef=...), "coef is missing"),
-    "calibration too long": (_edited(calibration=[1.0] * 10), "calibration must be a list"),
+    "calibration too long": (_edited(calibration=[1.0] * (len(I.CALIBRATION_TERMS) + 1)), "calibration must be a list"),
     "older method": (_edited(method="text-style-time-author-visual/4"), "are for method"),
     "not an object": ([1, 2, 3], "not a JSON object"),
 }
