@@ -1596,7 +1596,7 @@ def _assign_batch(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarra
         gain = u - va[seg] + _TIE_EPS * (tie_f - np.where(alt >= 0, tie_f[np.maximum(alt, 0)], 1.0)[seg])
         for a, b in zip(starts.tolist(), stops.tolist()):
             ks, cs, ps = fk[a:b], fc[a:b], fp_[a:b]
-            if ps[0] == ps[-1]:  # one parent: its remixes go to the children that gain most
+            if (ps == ps[0]).all():  # one parent: its remixes go to the children that gain most
                 take = ks[np.lexsort((cs, -gain[ks]))][: int(cap[ps[0]])]
                 take = take[gain[take] > 0.0]
                 pick[seg[take]] = take
