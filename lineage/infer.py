@@ -1664,8 +1664,6 @@ def _assign_batch(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarra
     return chosen, prob, margin, used
 
 
-
-
 def _with_text(posts: pl.DataFrame) -> pl.DataFrame:
     if "text" in posts.columns:
         return posts
@@ -2044,8 +2042,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     if start is None and not restricted:
         keep = keep.head(0)
     # children each parent already has: declared ones and inferred ones kept from the last run that took
-    # one of its published remixes (a second-stage link, margin < 0 as "no parent" beat it, takes none:
-    # counting it would close a parent to later posts that a full run leaves open)
+    # one of its published remixes (a second-stage link takes none, and its margin is negative by rule,
+    # :func:`_assign_batch`: counting it would close a parent to later posts that a full run leaves open)
     took = keep.filter(pl.col("features").struct.field("margin").fill_null(0.0) >= 0.0)
     taken = (pl.concat([arc.edges().select(id="parent"), took.select(id="parent")])
              .group_by("id").agg(taken=pl.len().cast(pl.Float64)))
