@@ -1747,15 +1747,13 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
                                                 batch=assign_batch(P.t[c[bounds]]))
     else:
         # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id
-        order = np.lexsort((-tie[p], -prob, c)) if c.size else np.zeros(0, dtype=np.int64)
-        first = order[bounds] if c.size else order  # c is sorted: each child's run starts at its bound
-        null_p = 1.0 - np.bincount(seg, weights=prob)
-        beats = prob[first] > null_p[seg[first]]
+        first = _best_per_child(prob, tie[p], bounds, seg)
+        null_p = 1.0 - np.bincount(seg, weights=prob, minlength=bounds.shape[0])
+        beats = prob[first] > null_p
         # else the candidate most likely in the child's own tree (second stage), if more likely than not
-        order = np.lexsort((-tie[p], -prob, attach <= 0.0, c)) if c.size else order
-        alt = order[bounds] if c.size else order
+        alt = _best_per_child(np.where(attach > 0.0, prob, -np.inf), tie[p], bounds, seg)
         pick = np.where(beats, first, alt)
-        chosen = pick[beats | (attach[alt] > 0.0)]
+        chosen = pick[pick >= 0]
         chosen_p = prob[chosen]
         second = np.zeros(chosen.shape[0])
         if chosen.size:
