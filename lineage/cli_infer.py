@@ -41,16 +41,20 @@ def _confidence(ctx: click.Context, param: click.Parameter, value: float) -> flo
     return value
 
 
-#: options that only a plain run uses: with --evaluate or --fit they would be ignored without a word
+#: options that only a plain run uses: with --evaluate, --calibrate or --fit they would be ignored without a word
 _RUN_ONLY = {"source": "--source", "since": "--since", "min_confidence": "--min-confidence",
              "show_cut": "--show-cut", "full": "--full"}
+
+
+_WHAT = {"--evaluate": "it evaluates every post of the archive", "--fit": "it fits on simulated archives",
+         "--calibrate": "it calibrates on every declared link of the archive"}
 
 
 def _refuse_ignored(mode: str, given: dict[str, Any]) -> None:
     ignored = [flag for name, flag in _RUN_ONLY.items() if given.get(name)]
     if ignored:
         raise click.UsageError(f"{', '.join(ignored)} do{'es' if len(ignored) == 1 else ''} not apply to {mode} "
-                               f"({'it evaluates every post of the archive' if mode == '--evaluate' else 'it fits on simulated archives'}); "
+                               f"({_WHAT[mode]}); "
                                f"run `archivist infer` with {'it' if len(ignored) == 1 else 'them'} instead, or leave "
                                f"{'it' if len(ignored) == 1 else 'them'} out")
 
@@ -74,15 +78,22 @@ def _f(v: Any) -> str:
               help="Hide the declared links, infer, and report accuracy and calibration against them (writes "
                    "nothing). The declared links are taken as the whole truth: a post without one counts as a root, "
                    "so on an archive that has lost some links a right guess scores as wrong.")
+@click.option("--calibrate", is_flag=True,
+              help="Fit how sure the links say they are on this archive's own declared links (hide them, infer, "
+                   "refit the confidence's calibration), report the calibration error before and after "
+                   "(cross-validated over the trees), and write the weights to ARCHIVE/inference_weights.json "
+                   "(or --weights), which later runs on this archive read. The links do not change.")
 @click.option("--fit", "refit", is_flag=True,
               help="Refit the weights on simulated truth and write data/inference_weights.json (about a minute).")
 @click.option("--weights", type=click.Path(path_type=Path), default=None,
-              help="A weights file (default: the shipped data/inference_weights.json); with --fit, where to write.")
+              help="A weights file (default: the archive's own, from --calibrate, else the shipped "
+                   "data/inference_weights.json); with --fit or --calibrate, where to write.")
 @archive_option
 @json_option
 @handle_errors
 def infer_cmd(source: str | None, since: datetime | None, min_confidence: float, show_cut: bool, full: bool,
-              evaluate: bool, refit: bool, weights: Path | None, archive_path: Path | None, as_json: bool) -> None:
+              evaluate: bool, calibrate: bool, refit: bool, weights: Path | None, archive_path: Path | None,
+              as_json: bool) -> None:
     """Infer the most likely earlier parent of every post without a declared or C2PA parent.
 
     Results go to the archive's inferred_edges table (declared links always win); read
@@ -90,8 +101,8 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     whose best candidate is too weak gets no parent and starts a tree, and so does a post
     heading a large tree of its own whose link the tree check finds unlike a remix.
     """
+    from lineage.infer import archive_weights, infer, inferred_cut, inferred_edges, load_weights, weights_for
     from lineage.infer import evaluate as run_evaluate
-    from lineage.infer import infer, inferred_cut, inferred_edges, load_weights
     from lineage.infer_fit import fit
 
     # --min-confidence 0 given on the command line lists every link (the default 0 lists none)
@@ -102,8 +113,15 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     if refit and evaluate:
         raise click.UsageError("--fit and --evaluate are two runs: --fit writes the weights, then "
                                "`archivist infer --evaluate --weights PATH` measures them on this archive")
-    if refit or evaluate:
-        _refuse_ignored("--fit" if refit else "--evaluate", given)
+    if calibrate and refit:
+        raise click.UsageError("--calibrate and --fit are two runs: --fit refits every weight on simulated archives, "
+                               "then `archivist infer --calibrate` refits the confidence on this archive's links")
+    if calibrate and evaluate:
+        raise click.UsageError("--calibrate reports the calibration error before and after itself (cross-validated "
+                               "over the trees); leave out --evaluate (run after it, --evaluate would score the "
+                               "archive with a calibration fitted on the same links)")
+    if refit or evaluate or calibrate:
+        _refuse_ignored("--fit" if refit else "--evaluate" if evaluate else "--calibrate", given)
     if refit and click.get_current_context().get_parameter_source("archive_path") == ParameterSource.COMMANDLINE:
         raise click.UsageError("--fit does not read an archive (it fits on simulated archives): leave out "
                                "--archive, or run `archivist infer --evaluate --archive PATH` to measure the "
@@ -134,10 +152,14 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
                               f"post's picture fingerprinted: parent {_f(media['parent_accuracy'])}, tree membership "
                               f"{_f(media['tree_accuracy'])}, ECE {_f(media['ece'])}", markup=False, highlight=False)
             return
-        w = load_weights(weights)
+        if calibrate:
+            progress("calibrating")
+            _calibrate_cmd(open_archive(archive_path, read_only=True), weights, as_json)
+            return
         if evaluate:
             progress("evaluating")
-            rep = run_evaluate(open_archive(archive_path, read_only=True), weights=w)
+            arc = open_archive(archive_path, read_only=True)
+            rep = run_evaluate(arc, weights=load_weights(weights) if weights is not None else weights_for(arc.path))
             if as_json:
                 emit_json({k: rep[k] for k in _KEYS} | {k: rep[k] for k in ("candidate_recall", "intervals",
                                                                            "reliability", "no_part")})
@@ -168,7 +190,10 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         if source is not None and source not in (known := arc.stats()["sources"]):
             raise click.BadParameter(f"no post of source {source!r} in the archive; its sources are: "
                                      f"{', '.join(known) or 'none (the archive is empty)'}", param_hint="--source")
+        w = load_weights(weights) if weights is not None else weights_for(arc.path)
         summary = infer(arc, source=source, since=since, weights=w, full=full, progress=progress)
+        own = archive_weights(arc.path) if weights is None else None
+        summary["weights"] = str(Path(weights).resolve() if weights is not None else own or "shipped")
     import polars as pl
 
     if as_json:
@@ -180,6 +205,9 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         emit_json(summary)
         return
     console.print(_summary_line(summary, source=source, since=since))
+    if own is not None:
+        console.print(f"confidence calibrated on this archive's declared links ({own}; delete it to use the shipped "
+                      "calibration)", style="dim", markup=False, highlight=False)
     if listing:
         rows = (inferred_edges(arc).filter(pl.col("confidence") >= min_confidence)
                 .sort(["confidence", "child"], descending=[True, False]))
@@ -199,6 +227,50 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         for r in rows.head(_LISTED).iter_rows(named=True):
             t.add_row(r["child"], r["parent"], f"{r['confidence']:.2f}", f"{r['descendants']:,}")
         console.print(t)
+
+
+def _calibrate_cmd(arc: Any, weights: Path | None, as_json: bool) -> None:
+    """``archivist infer --calibrate``: :func:`lineage.infer_eval.recalibrate` on ``arc``, its weights written
+    to ``weights`` (default: the archive's own file, :func:`lineage.infer.archive_weights`)."""
+    import json
+    from datetime import timezone
+
+    from archive.paths import data_dir
+    from lineage.errors import LineageError
+    from lineage.infer import WEIGHTS_FILE
+    from lineage.infer_eval import recalibrate
+    from lineage.infer_fit import _check_writable
+
+    out = Path(weights) if weights is not None else Path(arc.path) / WEIGHTS_FILE
+    _check_writable(out)
+    shipped = data_dir() / WEIGHTS_FILE
+    if out.resolve() == shipped.resolve():
+        raise click.UsageError(f"--calibrate would overwrite the shipped weights {shipped}: give another --weights "
+                               "(or leave it out to write the archive's own)")
+    w, rep = recalibrate(arc)  # from the shipped weights: only the calibration is the archive's
+    doc = json.loads(shipped.read_text("utf-8"))
+    doc["calibration"] = list(w.calibration)
+    doc["recalibration"] = {"archive": str(Path(arc.path).resolve()), "store_version": arc.version(),
+                            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            "command": "archivist infer --calibrate", **rep}
+    try:
+        out.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
+    except OSError as e:
+        raise LineageError(f"cannot write the weights to {out} ({e.strerror or e}); give another --weights") from None
+    if as_json:
+        emit_json({"weights": str(out.resolve()), **rep})
+        return
+    own = out.resolve() == (Path(arc.path) / WEIGHTS_FILE).resolve()
+    hi = (f"; at confidence >= 0.9, precision {_f(rep['precision_at_0_9_before'])} -> "
+          f"{_f(rep['precision_at_0_9_after'])} and share {_pct(rep['coverage_at_0_9_before'])} -> "
+          f"{_pct(rep['coverage_at_0_9_after'])}")
+    console.print(f"calibrated the confidence on {rep['links']:,} links ({rep['trees']:,} trees, {_pct(rep['share_right'])} "
+                  f"right): expected calibration error {_f(rep['ece_before'])} with the shipped calibration, "
+                  f"{_f(rep['ece_after'])} with this archive's (cross-validated: each half of the trees scored by a fit "
+                  f"on the other){hi}. The links do not change.", markup=False, highlight=False)
+    console.print(f"written to {out}; " + ("`archivist infer` and `--evaluate` on this archive now read it (delete it "
+                                           "to use the shipped calibration)" if own else
+                                           f"use it with --weights {out}"), markup=False, highlight=False)
 
 
 #: rows a table of links shows (--json lists every one)

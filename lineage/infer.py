@@ -120,7 +120,7 @@ __all__ = [
 #: visual similarity's weights fitted (up to /6 the fit's archives had no pictures, so the score gave
 #: them no weight: a near-duplicate picture found candidates but did not help choose among them), and
 #: posts held without their prompt (two features: the child's or the candidate's text is missing).
-METHOD_VERSION = "text-style-time-author-visual/9"
+METHOD_VERSION = "text-style-time-author-visual/10"
 NUM_PERM = 48
 BANDS, ROWS = 16, 3  # LSH: a pair with token Jaccard s shares a band with probability 1 - (1 - s^3)^16
 PER_BUCKET = 12  # most recent earlier posts a post sees in one LSH bucket
@@ -220,6 +220,37 @@ def load_weights(path: str | Path | None = None) -> Weights:
 
 def _finite(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def archive_weights(archive_path: str | Path) -> Path | None:
+    """The archive's own weights file (``ARCHIVE/inference_weights.json``, written by ``archivist infer
+    --calibrate``: the shipped weights with the confidence recalibrated on the archive's declared
+    links), or None when it has none. :func:`infer` and :func:`lineage.infer_eval.evaluate` read it
+    when given no weights.
+
+    >>> import tempfile
+    >>> archive_weights(tempfile.mkdtemp()) is None
+    True
+    """
+    p = Path(archive_path) / WEIGHTS_FILE
+    return p if p.is_file() else None
+
+
+def weights_for(archive_path: str | Path) -> Weights:
+    """The weights an archive's runs use: its own (:func:`archive_weights`), else the shipped ones.
+
+    Raises :class:`~lineage.errors.LineageError` when the archive's file cannot be used, saying how
+    to calibrate again or go back to the shipped weights.
+    """
+    own = archive_weights(archive_path)
+    if own is None:
+        return load_weights()
+    try:
+        return load_weights(own)
+    except LineageError as e:
+        raise LineageError(f"{e}. This archive's own calibration is no longer usable: run `archivist infer "
+                           f"--calibrate` again, or delete {shlex.quote(str(own))} to use the shipped "
+                           "weights") from None
 
 
 def _weight_terms(d: dict, key: str, names: list[str], problems: list[str], *, required: bool = True,
@@ -1282,11 +1313,26 @@ def calibration_design(prob: np.ndarray, has_count: np.ndarray, jaccard: np.ndar
                             logit * counted])
 
 
+def _row_dot(D: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``D @ w``, summed term by term from the first column: each row's value depends on that row alone.
+    A BLAS product rounds a row by its place in the matrix, and a rerun, which computes fewer rows than a
+    full run, read a confidence one unit in the last place off the full run's.
+
+    >>> D = np.array([[0.1, 0.2, 0.3]] * 5)
+    >>> bool((_row_dot(D, np.array([1.0, 2.0, 3.0])) == _row_dot(D[:1], np.array([1.0, 2.0, 3.0]))[0]).all())
+    True
+    """
+    z = np.zeros(D.shape[0])
+    for j in range(D.shape[1]):
+        z += D[:, j] * w[j]
+    return z
+
+
 def _calibrate(D: np.ndarray, ab: tuple[float, ...]) -> np.ndarray:
     """Calibrated confidence from a :func:`calibration_design` matrix; ``ab`` may hold only Platt's ``(a, b)``."""
     w = np.zeros(len(CALIBRATION_TERMS))
     w[:len(ab)] = ab
-    return 1.0 / (1.0 + np.exp(-(D @ w)))
+    return 1.0 / (1.0 + np.exp(-_row_dot(D, w)))
 
 
 #: The tree check's terms (:func:`tree_check_design`): a constant, the child's descendant count
@@ -1401,7 +1447,7 @@ def tree_check(links: pl.DataFrame, weights: Weights | None = None, *, lineage: 
     if not w.tree_check or links.height == 0:
         return links, empty
     X, desc = _link_design(links, lineage)
-    z = X @ np.array([w.tree_check.get(t, 0.0) for t in TREE_CHECK_TERMS], dtype=np.float64)
+    z = _row_dot(X, np.array([w.tree_check.get(t, 0.0) for t in TREE_CHECK_TERMS], dtype=np.float64))
     cut = z < 0.0
     if not cut.any():
         return links, empty
@@ -1483,7 +1529,8 @@ def _best_per_child(val: np.ndarray, tie: np.ndarray, bounds: np.ndarray, seg: n
 
 def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, capacity: np.ndarray,
                  attach: np.ndarray | None = None, *, tie: np.ndarray | None = None,
-                 batch: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 batch: np.ndarray | None = None, remixed: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The assignment of children to parents that publish a remix count, each taking at most that many.
 
     A platform that publishes a remix count (``remixes``) says how many children a post has
@@ -1516,8 +1563,11 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
 
     ``attach`` (per pair): the second stage's logit that the candidate is in the child's tree; a
     child left without parent goes under its best candidate among those with a positive such
-    logit (if any), a parent whose remixes went to other children included: such a link takes no
-    published remix (it is a guess about the tree, not about the count). ``tie`` (per pair,
+    logit (if any), a parent whose remixes went to other children included (of this batch, of an earlier
+    one, or declared: ``remixed`` per post, default every post with remixes left, says which posts have
+    any remix at all, a published count of at least 1 or none published; until version 10 only the
+    first, and the same child posted an hour later, past the week's start, started a tree): such a link
+    takes no published remix (it is a guess about the tree, not about the count). ``tie`` (per pair,
     default ``p``): the higher wins a tie of utilities (the stated rule: the later parent, then
     the smaller id). Returns ``(chosen pair index, its probability, margin over the
     runner-up)``: the probability is the softmax over the candidates left to the child (with a
@@ -1534,13 +1584,14 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
     ends = np.r_[bounds[1:], npair]
     counted = np.isfinite(capacity)
     cap = np.where(counted, np.maximum(np.round(np.where(counted, capacity, 0.0)), 0.0), np.inf)
+    remixed = cap > 0.5 if remixed is None else remixed
     batch = np.zeros(nb, dtype=np.int64) if batch is None else batch
     first = np.flatnonzero(np.r_[True, batch[1:] != batch[:-1]])
     out_k, out_p, out_m = [], [], []
     for s0, s1 in zip(first.tolist(), np.r_[first[1:], nb].tolist()):
         a, b = int(bounds[s0]), int(ends[s1 - 1])
         k, pr, mg, used = _assign_batch(u[a:b], c[a:b], p[a:b], bounds[s0:s1] - a, cap, counted,
-                                        attach[a:b], tie[a:b])
+                                        attach[a:b], tie[a:b], remixed)
         cap = cap - used
         out_k.append(k + a)
         out_p.append(pr)
@@ -1549,10 +1600,11 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
 
 
 def _assign_batch(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, cap: np.ndarray,
-                  counted: np.ndarray, attach: np.ndarray, tie: np.ndarray
+                  counted: np.ndarray, attach: np.ndarray, tie: np.ndarray, remixed: np.ndarray | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One batch of :func:`_capacitated`: ``cap`` per post (remixes left, inf where no count is published),
-    ``counted`` per post; returns ``(chosen pair index, probability, margin, remixes taken per post)``."""
+    ``counted`` per post, ``remixed`` per post (may take a second-stage link: default, remixes left);
+    returns ``(chosen pair index, probability, margin, remixes taken per post)``."""
     from scipy.sparse import coo_matrix, csr_matrix
     from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
@@ -1560,6 +1612,7 @@ def _assign_batch(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarra
     ends = np.r_[bounds[1:], npair]
     seg = np.repeat(np.arange(nb), ends - bounds)
     open_ = cap > 0.5
+    remixed = open_ if remixed is None else remixed
     tie_f = tie.astype(np.float64) / (float(tie.max()) + 1.0)  # in [0, 1)
     free = open_ & ~counted
 
@@ -1643,7 +1696,7 @@ def _assign_batch(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarra
     none = pick < 0
     if none.any():  # the second stage: the child's best candidate left, more likely than not in its tree
         # (a parent whose remixes went to others included: the child is in its tree all the same)
-        val = np.where(open_[p] & (attach > 0.0) & none[seg], u, -np.inf)
+        val = np.where(remixed[p] & (attach > 0.0) & none[seg], u, -np.inf)
         pick = np.where(none, _best_per_child(val, tie_f, bounds, seg), pick)
     chosen = pick[pick >= 0]
     if chosen.size == 0:
@@ -1662,6 +1715,79 @@ def _assign_batch(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarra
     second_stage = none[s]
     margin = np.where(second_stage, -np.maximum(np.abs(margin), 1e-12), margin)
     return chosen, prob, margin, used
+
+
+#: The least confidence a second-stage link keeps where its parent's published count is claimed in full.
+CLAIMED_FLOOR = 0.01
+
+
+def _claimed_cap(P: _Prepared, conf: np.ndarray, child: np.ndarray, parent: np.ndarray, second: np.ndarray,
+                 claims: pl.DataFrame | None) -> np.ndarray:
+    """``conf`` with each second-stage link (``second``) under a parent that publishes a count made at most as
+    sure as the remixes the count leaves unclaimed: the count less the parent's declared children and the
+    confidences of its inferred links, those of earlier batches (:func:`assign_batch`) and the first-stage
+    ones of the link's own, shared among the batch's second-stage links to it (at least
+    :data:`CLAIMED_FLOOR`, a confidence is never 0). The assignment gave the parent's remixes to other
+    children; the link is a guess about the tree (:func:`_capacitated`), and its softmax, read without them,
+    said 0.88 beside the 0.88 of the child holding a count of 1. A stated rule, as the picture-only cap.
+
+    Claims are summed link by link in one order (batch, first stage before second, child), from 0, and the
+    count less its declared children is taken from them last, in a full run and in a rerun alike
+    (:func:`kept_claims`), so both give the same confidence to the last bit.
+    """
+    final = _final_counts(P)
+    n = final.shape[0]
+    declared = np.zeros(n)
+    claimed = np.zeros(n)
+    if claims is not None and claims.height:
+        got = pl.DataFrame({"id": P.ids}).join(claims, on="id", how="left")
+        declared = got.get_column("declared").fill_null(0).to_numpy().astype(np.float64)
+        claimed = got.get_column("claimed").fill_null(0.0).to_numpy().astype(np.float64)
+    room0 = np.where(np.isnan(final), np.inf, final - declared)
+    out = conf.copy()
+    batch = assign_batch(P.t[child])
+    order = np.lexsort((child, second, batch))  # links are in child order already; this states the rule
+    b_sorted = batch[order]
+    starts = np.flatnonzero(np.r_[True, b_sorted[1:] != b_sorted[:-1]])
+    for s0, s1 in zip(starts.tolist(), np.r_[starts[1:], order.shape[0]].tolist()):
+        idx = order[s0:s1]
+        first, sec = idx[~second[idx]], idx[second[idx]]
+        np.add.at(claimed, parent[first], out[first])
+        if sec.size:
+            q = parent[sec]
+            share = (room0[q] - claimed[q]) / np.bincount(q, minlength=n)[q]
+            out[sec] = np.minimum(out[sec], np.maximum(share, CLAIMED_FLOOR))
+            np.add.at(claimed, q, out[sec])
+    return out
+
+
+def kept_claims(kept: pl.DataFrame, posts: pl.DataFrame, declared: pl.DataFrame) -> pl.DataFrame:
+    """The ``claims`` of :func:`infer_frame` for a rerun: per parent, its ``declared`` children (``declared``
+    has one row per declared link, column ``parent``) and ``claimed``, the confidences of the ``kept`` links
+    (``child, parent, confidence, features``) summed in :func:`_claimed_cap`'s order.
+
+    >>> from datetime import datetime, timezone
+    >>> t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    >>> posts = pl.DataFrame({"id": ["a", "b", "c"], "created_at": [t, t, t]})
+    >>> kept = pl.DataFrame({"child": ["b", "c"], "parent": ["a", "a"], "confidence": [0.5, 0.25],
+    ...                      "features": [{"margin": 0.1}, {"margin": -0.1}]})
+    >>> kept_claims(kept, posts, pl.DataFrame({"parent": ["a"]})).sort("id").rows()
+    [('a', 1, 0.75)]
+    """
+    k = (kept.select("child", "parent", "confidence", second=pl.col("features").struct.field("margin")
+                     .fill_null(0.0) < 0.0)
+         .join(posts.select(child="id", t=_epoch_us(posts, "created_at")), on="child", how="left"))
+    if k.height:
+        k = (k.with_columns(batch=pl.Series(assign_batch(k.get_column("t").fill_null(0).to_numpy())))
+             .sort(["batch", "second", "t", "child"]))
+    ids = pl.concat([k.get_column("parent"), declared.get_column("parent")]).unique().sort()
+    at = {x: j for j, x in enumerate(ids.to_list())}
+    claimed = np.zeros(ids.len())
+    np.add.at(claimed, np.array([at[x] for x in k.get_column("parent").to_list()], dtype=np.int64),
+              k.get_column("confidence").to_numpy())
+    dec = declared.group_by("parent").agg(declared=pl.len().cast(pl.Int64)).rename({"parent": "id"})
+    return (pl.DataFrame({"id": ids, "claimed": claimed}).join(dec, on="id", how="left")
+            .with_columns(pl.col("declared").fill_null(0)).select("id", "declared", "claimed"))
 
 
 def _with_text(posts: pl.DataFrame) -> pl.DataFrame:
@@ -1689,7 +1815,8 @@ def plain_candidates(posts: pl.DataFrame, fingerprints: pl.DataFrame | None = No
 
 def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weights: Weights | None = None,
                 fingerprints: pl.DataFrame | None = None, keep_pairs: bool = False,
-                taken: pl.DataFrame | None = None, check: bool = True) -> InferResult:
+                taken: pl.DataFrame | None = None, check: bool = True,
+                claims: pl.DataFrame | None = None) -> InferResult:
     """Infer the parent of each target post among every earlier post of ``posts``.
 
     ``posts`` has ``id, created_at, text`` and optionally ``author, views, remixes,
@@ -1698,7 +1825,10 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     posts that may get a parent (default: all). Where a post's published ``remixes`` count is
     known, it is a capacity: ``taken`` (``id, taken``) counts the children it already has
     (declared links, earlier inferred ones) and each later child takes a parent with room
-    left (:func:`_capacitated`); a count below ``taken`` is no count (unknown). Returns an :class:`InferResult`;
+    left (:func:`_capacitated`); a count below ``taken`` is no count (unknown). ``claims`` (``id, declared,
+    claimed``: Int64 and Float64) gives, for a run that recomputes only later posts, each parent's declared
+    children and the confidences of the inferred links it keeps from earlier batches (:func:`kept_claims`),
+    which bound a second-stage link's confidence (:func:`_claimed_cap`). Returns an :class:`InferResult`;
     ``edges`` has ``child, parent`` (String), ``confidence`` (Float64 in (0, 1]) and
     ``features`` (:data:`FEATURE_STRUCT`), sorted by child. With ``check`` (default) the
     tree check (:func:`tree_check`) runs over the links found and moves those it cuts to
@@ -1742,9 +1872,11 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     # indexed by (created_at, id), so among posts of one instant the smaller id has the smaller index)
     tie = np.empty(P.t.shape[0], dtype=np.int64)
     tie[np.lexsort((-np.arange(P.t.shape[0]), P.t))] = np.arange(P.t.shape[0])
-    if c.size and np.isfinite(capacity[p]).any():
+    counted_run = bool(c.size and np.isfinite(capacity[p]).any())
+    if counted_run:
+        final = _final_counts(P)
         chosen, chosen_p, second = _capacitated(u, c, p, bounds, capacity, attach, tie=tie[p],
-                                                batch=assign_batch(P.t[c[bounds]]))
+                                                batch=assign_batch(P.t[c[bounds]]), remixed=~(final < 0.5))
     else:
         # choose per child: the best candidate if it beats "no parent"; ties: later parent, then smaller id
         first = _best_per_child(prob, tie[p], bounds, seg)
@@ -1775,6 +1907,8 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
         best_u[seg[chosen]] = u[chosen]
         same = np.bincount(seg, weights=(u == best_u[seg]), minlength=bounds.shape[0])[seg[chosen]]
         conf = np.minimum(conf, 1.0 / np.maximum(same, 1.0))
+    if counted_run and chosen.size:
+        conf = _claimed_cap(P, conf, c[chosen], p[chosen], second < 0, claims)
     ids = P.ids
     feats = pl.DataFrame({
         # no prompt overlap where one of the two has no words: "prompt 0% the same" would say the words differ
@@ -1933,7 +2067,7 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     if arc.read_only:
         raise LineageError(f"the archive at {arc.path} is open read-only; inference writes inferred_edges")
     say = progress or (lambda s: None)
-    w = weights or load_weights()
+    w = weights or weights_for(arc.path)
     version = arc.version()
     say("reading posts")
     posts = _archive_posts(arc)
@@ -2046,7 +2180,8 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
     taken = (pl.concat([arc.edges().select(id="parent"), took.select(id="parent")])
              .group_by("id").agg(taken=pl.len().cast(pl.Float64)))
     res = infer_frame(posts, targets=targets.get_column("id"), weights=w,
-                      fingerprints=load_fingerprints(arc.path), taken=taken, check=False)
+                      fingerprints=load_fingerprints(arc.path), taken=taken, check=False,
+                      claims=kept_claims(keep, posts, arc.edges().select("parent")))
     run_id = uuid.uuid4().hex
     now = datetime.now(timezone.utc)
     new = res.edges.with_columns(method=pl.lit(w.version), run_id=pl.lit(run_id),

@@ -253,8 +253,13 @@ def test_a_count_below_the_declared_children_is_no_count(tmp_path):
                        rec(3, 30, "Pong with a bouncing cat, arrow keys to move the paddle, now with sound")])
     I.infer(a)
     assert I.inferred_edges(a).select("child", "parent").rows() == [("scratch:3", "scratch:1")]
-    # a count that holds (1: the declared remix) still closes the post once it is taken
+    # a count that holds (1: the declared remix) still closes the post to the first stage once it is taken
+    # (scratch:2 publishes 0 remixes, read after scratch:3: no parent); since version 10 the second stage may
+    # still put scratch:3 in scratch:1's tree, taking no remix, and its confidence is the floor: the count
+    # is claimed in full by the declared child
     ingest_records(a, [{**rec(1, 0, "Pong with a bouncing cat, arrow keys to move the paddle"),
                         "metrics": {"remixes": 1}, "fetched_at": "2026-02-02T00:00:00Z"}])
     I.infer(a)
-    assert I.inferred_edges(a).height == 0  # (scratch:2 publishes 0 remixes, read after scratch:3: no parent)
+    rows = I.inferred_edges(a).select("child", "parent", "confidence", m=pl.col("features").struct.field("margin"))
+    assert rows.select("child", "parent").rows() == [("scratch:3", "scratch:1")]
+    assert rows["m"][0] < 0 and rows["confidence"][0] == I.CLAIMED_FLOOR

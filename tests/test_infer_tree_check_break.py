@@ -151,8 +151,17 @@ def test_declared_links_arriving_later_restore_a_cut_link_and_the_rerun_equals_a
     cut = I.inferred_cut(inc)
     assert cut.height >= 1
     x = cut.sort("descendants", descending=True).get_column("child")[0]
-    # the platform declares where the remixes of x came from after all: under the earliest post
-    kids = I.inferred_edges(inc).filter(pl.col("parent") == x).get_column("child").to_list()
+    # the platform declares where the remixes below x came from after all: under the earliest post (every
+    # post below x through the links of the run, the cut ones included: x's descendants counted them all)
+    links = pl.concat([I.inferred_edges(inc).select("child", "parent"), cut.select("child", "parent")])
+    below: dict[str, list[str]] = {}
+    for ch, pa in links.iter_rows():
+        below.setdefault(pa, []).append(ch)
+    kids, todo = [], [x]
+    while todo:
+        nxt = below.get(todo.pop(), [])
+        kids += nxt
+        todo += nxt
     first = min(recs, key=lambda r: r["created_at"])["id"]
     byid = {r["id"]: r for r in recs}
     later = [{**byid[k], "parents": [{"id": first, "relation": "remix"}], "fetched_at": "2026-08-01T00:00:00Z"}
