@@ -64,7 +64,9 @@ def _f(v: Any) -> str:
 
 
 @click.command("infer")
-@click.option("--source", default=None, help="Only give parents to posts of this source (candidates: every post).")
+@click.option("--source", default=None,
+              help="Only give parents to posts of this source (candidates: every post); with --evaluate or "
+                   "--calibrate, read only this source's posts.")
 @click.option("--since", default=None, metavar="DATE", callback=_since,
               help="Only give parents to posts created on or after DATE (YYYY-MM-DD or an RFC 3339 time).")
 @click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1), callback=_confidence,
@@ -74,6 +76,10 @@ def _f(v: Any) -> str:
               help="List the links the tree check cut (the posts head trees of their own), with the descendants "
                    "that decided it.")
 @click.option("--full", is_flag=True, help="Recompute every post, not only what new posts can change.")
+@click.option("--until", default=None, metavar="DATE", callback=_since,
+              help="With --evaluate or --calibrate: read only the posts created at or before DATE (YYYY-MM-DD or an "
+                   "RFC 3339 time), where the declared links are the whole truth (a platform that stopped "
+                   "declaring links then).")
 @click.option("--evaluate", is_flag=True,
               help="Hide the declared links, infer, and report accuracy and calibration against them (writes "
                    "nothing). The declared links are taken as the whole truth: a post without one counts as a root, "
@@ -92,8 +98,8 @@ def _f(v: Any) -> str:
 @json_option
 @handle_errors
 def infer_cmd(source: str | None, since: datetime | None, min_confidence: float, show_cut: bool, full: bool,
-              evaluate: bool, calibrate: bool, refit: bool, weights: Path | None, archive_path: Path | None,
-              as_json: bool) -> None:
+              until: datetime | None, evaluate: bool, calibrate: bool, refit: bool, weights: Path | None,
+              archive_path: Path | None, as_json: bool) -> None:
     """Infer the most likely earlier parent of every post without a declared or C2PA parent.
 
     Results go to the archive's inferred_edges table (declared links always win); read
@@ -108,8 +114,8 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     # --min-confidence 0 given on the command line lists every link (the default 0 lists none)
     listing = min_confidence > 0 or (click.get_current_context().get_parameter_source("min_confidence")
                                      == ParameterSource.COMMANDLINE)
-    given = {"source": source, "since": since, "min_confidence": listing, "show_cut": show_cut,
-             "full": full}
+    given = {"source": source if refit else None, "since": since, "min_confidence": listing,
+             "show_cut": show_cut, "full": full}
     if refit and evaluate:
         raise click.UsageError("--fit and --evaluate are two runs: --fit writes the weights, then "
                                "`archivist infer --evaluate --weights PATH` measures them on this archive")
@@ -122,6 +128,9 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
                                "archive with a calibration fitted on the same links)")
     if refit or evaluate or calibrate:
         _refuse_ignored("--fit" if refit else "--evaluate" if evaluate else "--calibrate", given)
+    if until is not None and not (evaluate or calibrate):
+        raise click.UsageError("--until applies to --evaluate and --calibrate (the posts whose declared links are the "
+                               "whole truth); a plain run takes --since")
     if refit and click.get_current_context().get_parameter_source("archive_path") == ParameterSource.COMMANDLINE:
         raise click.UsageError("--fit does not read an archive (it fits on simulated archives): leave out "
                                "--archive, or run `archivist infer --evaluate --archive PATH` to measure the "
@@ -154,12 +163,13 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             return
         if calibrate:
             progress("calibrating")
-            _calibrate_cmd(open_archive(archive_path, read_only=True), weights, as_json)
+            _calibrate_cmd(open_archive(archive_path, read_only=True), weights, as_json, source, until)
             return
         if evaluate:
             progress("evaluating")
             arc = open_archive(archive_path, read_only=True)
-            rep = run_evaluate(arc, weights=load_weights(weights) if weights is not None else weights_for(arc.path))
+            rep = run_evaluate(arc, weights=load_weights(weights) if weights is not None else weights_for(arc.path),
+                               source=source, until=until)
             if as_json:
                 emit_json({k: rep[k] for k in _KEYS} | {k: rep[k] for k in ("candidate_recall", "intervals",
                                                                            "reliability", "no_part")})
@@ -193,7 +203,8 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         w = load_weights(weights) if weights is not None else weights_for(arc.path)
         summary = infer(arc, source=source, since=since, weights=w, full=full, progress=progress)
         own = archive_weights(arc.path) if weights is None else None
-        summary["weights"] = str(Path(weights).resolve() if weights is not None else own or "shipped")
+        summary["weights"] = str(Path(weights).resolve() if weights is not None
+                                 else own.resolve() if own is not None else "shipped")
     import polars as pl
 
     if as_json:
@@ -229,7 +240,8 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         console.print(t)
 
 
-def _calibrate_cmd(arc: Any, weights: Path | None, as_json: bool) -> None:
+def _calibrate_cmd(arc: Any, weights: Path | None, as_json: bool, source: str | None = None,
+                   until: datetime | None = None) -> None:
     """``archivist infer --calibrate``: :func:`lineage.infer_eval.recalibrate` on ``arc``, its weights written
     to ``weights`` (default: the archive's own file, :func:`lineage.infer.archive_weights`)."""
     import json
@@ -247,18 +259,21 @@ def _calibrate_cmd(arc: Any, weights: Path | None, as_json: bool) -> None:
     if out.resolve() == shipped.resolve():
         raise click.UsageError(f"--calibrate would overwrite the shipped weights {shipped}: give another --weights "
                                "(or leave it out to write the archive's own)")
-    w, rep = recalibrate(arc)  # from the shipped weights: only the calibration is the archive's
+    w, rep = recalibrate(arc, source=source, until=until)  # from the shipped weights: only the calibration moves
+    better = rep["ece_after"] < rep["ece_before"]
+    rep["written"] = better
     doc = json.loads(shipped.read_text("utf-8"))
     doc["calibration"] = list(w.calibration)
     doc["recalibration"] = {"archive": str(Path(arc.path).resolve()), "store_version": arc.version(),
                             "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
                             "command": "archivist infer --calibrate", **rep}
-    try:
-        out.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
-    except OSError as e:
-        raise LineageError(f"cannot write the weights to {out} ({e.strerror or e}); give another --weights") from None
+    if better:
+        try:
+            out.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
+        except OSError as e:
+            raise LineageError(f"cannot write the weights to {out} ({e.strerror or e}); give another --weights") from None
     if as_json:
-        emit_json({"weights": str(out.resolve()), **rep})
+        emit_json({"weights": str(out.resolve()) if better else None, **rep})
         return
     own = out.resolve() == (Path(arc.path) / WEIGHTS_FILE).resolve()
     hi = (f"; at confidence >= 0.9, precision {_f(rep['precision_at_0_9_before'])} -> "
@@ -268,6 +283,10 @@ def _calibrate_cmd(arc: Any, weights: Path | None, as_json: bool) -> None:
                   f"right): expected calibration error {_f(rep['ece_before'])} with the shipped calibration, "
                   f"{_f(rep['ece_after'])} with this archive's (cross-validated: each half of the trees scored by a fit "
                   f"on the other){hi}. The links do not change.", markup=False, highlight=False)
+    if not better:
+        console.print("the archive's own calibration is no better than the shipped one on its links (cross-validated): "
+                      "nothing written, the shipped calibration stays in use", markup=False, highlight=False)
+        return
     console.print(f"written to {out}; " + ("`archivist infer` and `--evaluate` on this archive now read it (delete it "
                                            "to use the shipped calibration)" if own else
                                            f"use it with --weights {out}"), markup=False, highlight=False)

@@ -181,19 +181,20 @@ class Weights:
         return np.array([self.attach.get(f, 0.0) for f in FEATURES], dtype=np.float64)
 
 
-def load_weights(path: str | Path | None = None) -> Weights:
+def load_weights(path: str | Path | None = None, *, todo: str | None = None) -> Weights:
     """The shipped weights (``data/inference_weights.json``) or those in ``path``.
 
-    Raises :class:`~lineage.errors.LineageError` when the file is missing or made for another method.
+    Raises :class:`~lineage.errors.LineageError` when the file is missing or made for another method, ending
+    with ``todo`` (what to do; default: refit, or use the shipped weights).
 
     >>> load_weights().version == METHOD_VERSION
     True
     """
     p = Path(path) if path is not None else data_dir() / WEIGHTS_FILE
     # a file of the user's own: `--fit` alone would write the shipped file, and theirs would fail again
-    todo = ("run `archivist infer --fit`" if path is None else
-            f"run `archivist infer --fit` with --weights {shlex.quote(str(p))} to refit it, or leave out "
-            "--weights to use the shipped weights")
+    todo = todo or ("run `archivist infer --fit`" if path is None else
+                    f"run `archivist infer --fit` with --weights {shlex.quote(str(p))} to refit it, or leave out "
+                    "--weights to use the shipped weights")
     try:
         d = json.loads(p.read_text("utf-8"))
     except (OSError, ValueError) as e:
@@ -245,12 +246,8 @@ def weights_for(archive_path: str | Path) -> Weights:
     own = archive_weights(archive_path)
     if own is None:
         return load_weights()
-    try:
-        return load_weights(own)
-    except LineageError as e:
-        raise LineageError(f"{e}. This archive's own calibration is no longer usable: run `archivist infer "
-                           f"--calibrate` again, or delete {shlex.quote(str(own))} to use the shipped "
-                           "weights") from None
+    return load_weights(own, todo=f"it is this archive's own calibration (`archivist infer --calibrate`): run that "
+                                  f"again, or delete {shlex.quote(str(own))} to use the shipped weights")
 
 
 def _weight_terms(d: dict, key: str, names: list[str], problems: list[str], *, required: bool = True,

@@ -105,7 +105,8 @@ def test_an_unusable_archive_file_says_how_to_mend_it(tmp_path):
     out = run("infer", "--archive", str(a))
     assert out.exit_code != 0
     said = " ".join(out.output.split())
-    assert "run `archivist infer --calibrate` again, or delete" in said and "inference_weights.json" in said
+    assert "this archive's own calibration (`archivist infer --calibrate`): run that again, or delete" in said
+    assert "inference_weights.json" in said and "--fit" not in said
 
 
 def test_refusals(tmp_path):
@@ -144,3 +145,33 @@ def test_refit_keeps_a_term_these_links_cannot_tell():
     assert got[0] == pytest.approx(alone[0]) and got[1] + got[2] == pytest.approx(alone[1])
     assert 1.0 < got[0] < 2.1  # the slope of the truth, 1.5, within its noise
     assert pl.Series(got).is_finite().all()
+
+
+def test_a_crawl_whose_platform_stopped_declaring_calibrates_on_the_posts_before_the_stop(tmp_path):
+    """The platform declared links for its first 70% of posts: without --until the refusal names the time of
+    the last declared link; with it, the calibration helps another archive of the same platform."""
+    recs = simulate(SimParams(seed=77, posts=2500, edge_delays=True, attachment=1.0, repost=0.1, self_remix=0.2))[0]
+    recs.sort(key=lambda r: r["created_at"])
+    stop = recs[int(len(recs) * 0.7)]["created_at"]
+    for r in recs:
+        if r["created_at"] >= stop:
+            r.pop("parents", None)
+    a = tmp_path / "crawl"
+    ingest_records(Archive.open(a, create=True), recs, source="simulate")
+    out = run("infer", "--calibrate", "--archive", str(a))
+    said = " ".join(out.output.split())
+    assert out.exit_code != 0 and "the declared links stop at" in said and "--until" in said
+    until = said.split("(--until ")[1].split(")")[0]
+    assert until < stop
+    out = run("infer", "--calibrate", "--json", "--until", until, "--archive", str(a))
+    assert out.exit_code == 0, out.output
+    rep = json.loads(out.output)
+    assert rep["written"] and rep["links"] < 0.72 * len(recs)
+    b = simulated(tmp_path / "b", seed=78)
+    shipped = json.loads(run("infer", "--evaluate", "--json", "--archive", str(b)).output)
+    own = json.loads(run("infer", "--evaluate", "--json", "--archive", str(b),
+                         "--weights", rep["weights"]).output)
+    assert own["ece"] < shipped["ece"] - 0.02 and own["ece"] <= 0.05, (own["ece"], shipped["ece"])
+    # --evaluate reads the same posts when asked
+    part = json.loads(run("infer", "--evaluate", "--json", "--until", until, "--archive", str(a)).output)
+    assert part["n"] == sum(1 for r in recs if r["created_at"] <= until) < len(recs)

@@ -189,7 +189,8 @@ def test_min_confidence_nan_is_refused(tmp_path):
 
 @pytest.mark.parametrize("args, says", [
     (["--evaluate", "--since", "2026-01-01"], "--since does not apply to --evaluate"),
-    (["--evaluate", "--source", "t"], "--source does not apply to --evaluate"),
+    (["--fit", "--source", "t"], "--source does not apply to --fit"),
+    (["--until", "2026-01-01"], "--until applies to --evaluate and --calibrate"),
     (["--evaluate", "--full", "--show-cut"], "--show-cut, --full do not apply to --evaluate"),
     (["--evaluate", "--min-confidence", "0.9"], "--min-confidence does not apply to --evaluate"),
     (["--fit", "--since", "2026-01-01"], "--since does not apply to --fit"),
