@@ -1,6 +1,6 @@
 """Session 29b: ``archivist infer --calibrate`` and version 10's bound on a second-stage link broken on purpose.
 
-Failures found (each test below failed on the code it was written against; mended the same session):
+Failures found (each test below that remains failed on the code it was written against; mended the same session):
 
 * a crawl made before the platform stopped declaring links (README, "Calibrating on your own archive": "a
   crawl made before the platform stopped ... can fix that for itself") calibrates every post, those after the
@@ -38,8 +38,6 @@ from archive.ingest import ingest_records
 from archive.sources.simulate import SimParams, simulate
 from archive.store import Archive
 
-CASCADE = dict(edge_delays=True, attachment=1.0, repost=0.1, self_remix=0.2)
-CASCADE_CLI = ["--edge-delays", "--attachment", "1.0", "--repost", "0.1", "--self-remix", "0.2"]
 
 
 def run(*args: str, ok: bool = True):
@@ -56,31 +54,9 @@ def evaluate(arc: Path, *weights: str) -> dict:
 
 
 # ----------------------------------------------------------------------------------------- --calibrate
-def test_calibrating_on_a_crawl_made_before_the_platform_stopped_declaring_helps_another_archive(tmp_path):
-    # README: "An archive that still has declared links for some of its posts (a source that declares them, a
-    # crawl made before the platform stopped) can fix that for itself". Such an archive: the platform declared
-    # links until its 70th percentile of posts, then stopped. --calibrate reads every post, those after the stop
-    # included, each "a root" by the declared links, so half the links it fits on count as wrong: it reports the
-    # shipped calibration error as 0.28 (it is 0.06) and writes a calibration that, on another archive of the
-    # same platform (another seed, full truth), takes the error from 0.06 to 0.23 and leaves no link at 0.9.
-    recs = simulate(SimParams(seed=77, posts=2500, **CASCADE))[0]
-    recs.sort(key=lambda r: r["created_at"])
-    stop = recs[int(len(recs) * 0.7)]["created_at"]
-    for r in recs:
-        if r["created_at"] >= stop:
-            r.pop("parents", None)
-    a = tmp_path / "crawl"
-    ingest_records(Archive.open(a, create=True), recs, source="simulate")
-    w = tmp_path / "w.json"
-    out = run("infer", "--calibrate", "--json", "--archive", str(a), "--weights", str(w), ok=False)
-    if out.exit_code != 0:  # refusing (or asking for the posts whose links are known) is a fair answer too
-        assert "declared" in out.output
-        return
-    b = tmp_path / "other"
-    run("ingest", "simulate", "--seed", "78", "--posts", "2500", *CASCADE_CLI, "--archive", str(b))
-    shipped, own = evaluate(b), evaluate(b, "--weights", str(w))
-    assert own["ece"] <= shipped["ece"] + 0.01, (own["ece"], shipped["ece"])  # 0.230 vs 0.063
-    assert own["precision_at_0_9"] is not None and own["coverage_at_0_9"] >= 0.25  # None, 0.0
+# the crawl made before the platform stopped declaring links: tests/test_infer_calibrate.py
+# (test_a_crawl_whose_platform_stopped_declaring_calibrates_on_the_posts_before_the_stop) refuses it without
+# --until and measures the calibration made with it on another archive
 
 
 def test_a_term_seen_on_a_handful_of_links_keeps_a_sane_slope(tmp_path):
@@ -175,34 +151,16 @@ def _before_ok(a: Path):
 
 
 # ------------------------------------------------------------- version 10's bound and reruns (pass: hardest tried)
-FETCHED = "2026-03-01T00:00:00Z"
-P = "an astronaut grandmother surfing a giant wave at sunset in hawaii"
-A = "a robot kitten surfing a giant wave at sunset in hawaii"
-B = "an astronaut grandmother skiing a snowy mountain at night in hawaii"
+# the posts and the record builder of the first break session (tests/test_infer_s29_break.py)
+from tests.test_infer_s29_break import A, B, P, links, rec  # noqa: E402
+
 D = "an astronaut grandmother surfing a giant wave at sunset in hawaii tonight"
-
-
-def rec(i, t, prompt, *, remixes=None, author=None, parent=None, views=100) -> dict:
-    r = {"id": f"x:{i}", "source": "x", "created_at": t, "fetched_at": FETCHED, "prompt": prompt,
-         "metrics": {"views": views}}
-    if author:
-        r["author"] = author
-    if remixes is not None:
-        r["metrics"]["remixes"] = remixes
-    if parent:
-        r["parents"] = [{"id": parent, "relation": "remix", "evidence": "declared"}]
-    return r
 
 
 def ingest(arc: Path, rows: list[dict], name: str) -> None:
     f = arc.parent / f"{arc.name}-{name}.jsonl"
     f.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
     run("ingest", "jsonl", str(f), "--archive", str(arc))
-
-
-def links(arc: Path) -> dict[str, tuple[str, float, float]]:
-    e = I.inferred_edges(Archive.open(str(arc)))
-    return {c: (p, conf, f["margin"]) for c, p, conf, f in e.select("child", "parent", "confidence", "features").rows()}
 
 
 def tables(arc: Path):
