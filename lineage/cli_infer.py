@@ -262,12 +262,12 @@ def _calibrate_cmd(arc: Any, weights: Path | None, as_json: bool, source: str | 
     w, rep = recalibrate(arc, source=source, until=until)  # from the shipped weights: only the calibration moves
     better = rep["ece_after"] < rep["ece_before"]
     rep["written"] = better
-    doc = json.loads(shipped.read_text("utf-8"))
-    doc["calibration"] = list(w.calibration)
-    doc["recalibration"] = {"archive": str(Path(arc.path).resolve()), "store_version": arc.version(),
-                            "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                            "command": "archivist infer --calibrate", **rep}
     if better:
+        doc = json.loads(shipped.read_text("utf-8"))
+        doc["calibration"] = list(w.calibration)
+        doc["recalibration"] = {"archive": str(Path(arc.path).resolve()), "store_version": arc.version(),
+                                "at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                "command": "archivist infer --calibrate", **rep}
         try:
             out.write_text(json.dumps(doc, indent=1) + "\n", "utf-8")
         except OSError as e:

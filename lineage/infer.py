@@ -1597,10 +1597,10 @@ def _capacitated(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray
 
 
 def _assign_batch(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarray, cap: np.ndarray,
-                  counted: np.ndarray, attach: np.ndarray, tie: np.ndarray, remixed: np.ndarray | None = None
+                  counted: np.ndarray, attach: np.ndarray, tie: np.ndarray, remixed: np.ndarray
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One batch of :func:`_capacitated`: ``cap`` per post (remixes left, inf where no count is published),
-    ``counted`` per post, ``remixed`` per post (may take a second-stage link: default, remixes left);
+    ``counted`` per post, ``remixed`` per post (may take a second-stage link);
     returns ``(chosen pair index, probability, margin, remixes taken per post)``."""
     from scipy.sparse import coo_matrix, csr_matrix
     from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
@@ -1609,7 +1609,6 @@ def _assign_batch(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarra
     ends = np.r_[bounds[1:], npair]
     seg = np.repeat(np.arange(nb), ends - bounds)
     open_ = cap > 0.5
-    remixed = open_ if remixed is None else remixed
     tie_f = tie.astype(np.float64) / (float(tie.max()) + 1.0)  # in [0, 1)
     free = open_ & ~counted
 
@@ -1718,9 +1717,9 @@ def _assign_batch(u: np.ndarray, c: np.ndarray, p: np.ndarray, bounds: np.ndarra
 CLAIMED_FLOOR = 0.01
 
 
-def _claimed_cap(P: _Prepared, conf: np.ndarray, child: np.ndarray, parent: np.ndarray, second: np.ndarray,
-                 claims: pl.DataFrame | None) -> np.ndarray:
-    """``conf`` with each second-stage link (``second``) under a parent that publishes a count made at most as
+def _claimed_cap(P: _Prepared, final: np.ndarray, conf: np.ndarray, child: np.ndarray, parent: np.ndarray,
+                 second: np.ndarray, claims: pl.DataFrame | None) -> np.ndarray:
+    """``conf`` (``final``: each post's published count, :func:`_final_counts`) with each second-stage link (``second``) under a parent that publishes a count made at most as
     sure as the remixes the count leaves unclaimed: the count less the parent's declared children and the
     confidences of its inferred links, those of earlier batches (:func:`assign_batch`) and the first-stage
     ones of the link's own, shared among the batch's second-stage links to it (at least
@@ -1732,7 +1731,6 @@ def _claimed_cap(P: _Prepared, conf: np.ndarray, child: np.ndarray, parent: np.n
     count less its declared children is taken from them last, in a full run and in a rerun alike
     (:func:`kept_claims`), so both give the same confidence to the last bit.
     """
-    final = _final_counts(P)
     n = final.shape[0]
     declared = np.zeros(n)
     claimed = np.zeros(n)
@@ -1864,14 +1862,14 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     attach = ua if ua is not None else np.full(c.shape[0], -np.inf)
     del ua
     prob, seg, bounds = _softmax_choice(u, c)
-    capacity = _final_counts(P) - used
+    final = _final_counts(P)
+    capacity = final - used
     # the stated tie rule as one key per post (higher wins): the later parent, then the smaller id (posts are
     # indexed by (created_at, id), so among posts of one instant the smaller id has the smaller index)
     tie = np.empty(P.t.shape[0], dtype=np.int64)
     tie[np.lexsort((-np.arange(P.t.shape[0]), P.t))] = np.arange(P.t.shape[0])
     counted_run = bool(c.size and np.isfinite(capacity[p]).any())
     if counted_run:
-        final = _final_counts(P)
         chosen, chosen_p, second = _capacitated(u, c, p, bounds, capacity, attach, tie=tie[p],
                                                 batch=assign_batch(P.t[c[bounds]]), remixed=~(final < 0.5))
     else:
@@ -1905,7 +1903,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
         same = np.bincount(seg, weights=(u == best_u[seg]), minlength=bounds.shape[0])[seg[chosen]]
         conf = np.minimum(conf, 1.0 / np.maximum(same, 1.0))
     if counted_run and chosen.size:
-        conf = _claimed_cap(P, conf, c[chosen], p[chosen], second < 0, claims)
+        conf = _claimed_cap(P, final, conf, c[chosen], p[chosen], second < 0, claims)
     ids = P.ids
     feats = pl.DataFrame({
         # no prompt overlap where one of the two has no words: "prompt 0% the same" would say the words differ

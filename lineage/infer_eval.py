@@ -293,7 +293,7 @@ def _scoped(arc: Any, source: str | None = None, until: Any = None) -> tuple[pl.
         posts = posts.filter(pl.col("created_at") <= until)
     keep = set(posts.get_column("id").to_list())
     truth = {i: (p if p in keep else None) for i, p in _truth(arc).items() if i in keep}
-    if not any(p is not None for p in truth.values()):
+    if not any(p is not None for p in truth.values()):  # none, or only links to posts it lacks or does not read
         scope = "" if source is None and until is None else " among the posts read (--source, --until)"
         raise LineageError(f"the archive has no declared links to evaluate against{scope} (a link to a post the "
                            "archive lacks counts as none); ingest an archive that has them (e.g. archivist "
@@ -305,12 +305,7 @@ def _truth(arc: Any) -> dict[str, str | None]:
     """Each post's primary declared parent (a placeholder, or a parent the archive lacks, counts as none)."""
     lin = arc.lineage().filter(~pl.col("placeholder"))
     placeholders = set(arc.posts().filter(pl.col("placeholder")).get_column("id").to_list())
-    truth = {i: (p if p not in placeholders else None) for i, p in lin.select("id", "parent").iter_rows()}
-    if not any(p is not None for p in truth.values()):  # none, or only links to posts the archive lacks
-        raise LineageError("the archive has no declared links to evaluate against (a link to a post the archive "
-                           "lacks counts as none); ingest an archive that has them (e.g. archivist "
-                           "ingest simulate)")
-    return truth
+    return {i: (p if p not in placeholders else None) for i, p in lin.select("id", "parent").iter_rows()}
 
 
 #: The prior's standard deviation on each recalibration coefficient, centred on the shipped one: a term
