@@ -63,7 +63,8 @@ case "${1:-}" in
     command -v java >/dev/null || apt_install openjdk-17-jre-headless  # Spark local mode
     native_deps
     setup test,spark
-    exec "$VENV/bin/python" -m pytest "$@"
+    # every core (REMIX_TEST_WORKERS=1 for one process); Spark and Chromium tests each keep to one worker
+    exec "$VENV/bin/python" -m pytest -n "${REMIX_TEST_WORKERS:-auto}" --maxprocesses 4 --dist loadgroup "$@"
     ;;
   bench)
     shift

@@ -37,3 +37,14 @@ def sample_copy(sample_store: Path, tmp_path: Path) -> Path:
 @pytest.fixture()
 def empty_store(tmp_path: Path) -> Archive:
     return Archive.open(tmp_path / "archive", create=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n`` (pytest-xdist, ``--dist loadgroup``), the Spark tests share one worker
+    and the headless-Chromium tests another, so two JVMs or two browsers never compete for the
+    cores and the browser tests' session store (``archivist demo``) is built once."""
+    for item in items:
+        for mark in ("spark", "browser"):
+            if item.get_closest_marker(mark) is not None:
+                item.add_marker(pytest.mark.xdist_group(mark))
+                break
