@@ -31,8 +31,10 @@ __all__ = ["cli", "ingest_group", "progress_bar", "archive_option", "json_option
            "emit_json", "console", "err_console", "run_ingest", "open_archive", "shorten", "print_table", "wide_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: a line is never folded at the console's width (80 columns when piped), so a long path in a
+# message stays one word a script or a reader can copy; tables still lay themselves out to the width
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def handle_errors(f: F) -> F:
