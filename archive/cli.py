@@ -31,10 +31,8 @@ __all__ = ["cli", "ingest_group", "progress_bar", "archive_option", "json_option
            "emit_json", "console", "err_console", "run_ingest", "open_archive", "shorten", "print_table", "wide_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-# soft_wrap: a line is never folded at the console's width (80 columns when piped), so a long path in a
-# message stays one word a script or a reader can copy; tables still lay themselves out to the width
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
 
 
 def handle_errors(f: F) -> F:
@@ -310,7 +308,7 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
         if as_json:
             emit_json({"out": str(out), "posts": len(records), "trees": truth["trees"]})
         else:
-            console.print(f"wrote {len(records)} records in {truth['trees']} trees to {out}")
+            console.print(f"wrote {len(records)} records in {truth['trees']} trees to {out}", soft_wrap=True)
         return
     arc = open_archive(archive_path, create=True)
     source = SimulateSource(params)

@@ -92,7 +92,7 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
     if as_json:
         emit_json({"bag": str(bag), **{k: v for k, v in info.items()}})
         return
-    console.print(Text(f"snapshot of {info.get('Remix-Root')} written to {bag}"))
+    console.print(Text(f"snapshot of {info.get('Remix-Root')} written to {bag}"), soft_wrap=True)
     inferred = f" ({info['Remix-Inferred-Edges']} inferred)" if "Remix-Inferred-Edges" in info else ""
     console.print(f"{info.get('Remix-Posts')} posts, {info.get('Remix-Edges')} edges{inferred}, "
                   f"depth {info.get('Remix-Depth')}, "
@@ -151,10 +151,10 @@ def verify_cmd(bag: Path, as_json: bool) -> None:
         return
     if res.ok:
         algs = " and ".join(res.algorithms)
-        console.print(Text(f"{bag}: valid ({res.files} files checked against {algs})"))
+        console.print(Text(f"{bag}: valid ({res.files} files checked against {algs})"), soft_wrap=True)
         return
     for p in res.problems:
-        err_console.print(Text(one_line(f"{p.kind:8s} {p.path}  {p.detail}")))
+        err_console.print(Text(one_line(f"{p.kind:8s} {p.path}  {p.detail}")), soft_wrap=True)
     raise click.ClickException(f"{bag} failed verification: {len(res.problems)} problem(s)")
 
 
@@ -190,7 +190,7 @@ def restore_cmd(bag: Path, archive_path: Path | None, as_json: bool) -> None:
         return
     console.print(Text(f"restored {bag} into {arc.path}: read {result.read}, stored {result.stored}, "
                        f"unchanged {result.unchanged}, quarantined {result.quarantined} "
-                       f"(store version {result.store_version})"))
+                       f"(store version {result.store_version})"), soft_wrap=True)
 
 
 @click.command("export")
@@ -236,7 +236,7 @@ def export_cmd(fmt: str, root: str | None, out: str | None, archive_path: Path |
     if as_json:
         emit_json({"format": fmt, "root": root, "out": str(path), "bytes": path.stat().st_size})
     else:
-        console.print(Text(f"wrote {fmt} ({path.stat().st_size:,} bytes) to {path}"))
+        console.print(Text(f"wrote {fmt} ({path.stat().st_size:,} bytes) to {path}"), soft_wrap=True)
 
 
 @click.command("redact")

@@ -141,7 +141,7 @@ def demo_cmd(archive_path: Path | None, host: str, port: int, no_serve: bool) ->
         _return_freed_memory()
     path = build_sample(archive_path or Path("remix-archive"))
     if no_serve:
-        console.print(f"sample archive ready at {path}; serve it with `archivist dashboard --archive {path}`")
+        console.print(f"sample archive ready at {path}; serve it with `archivist dashboard --archive {path}`", soft_wrap=True)
         return
     serve(path, host, port)
 

@@ -289,7 +289,7 @@ def _calibrate_cmd(arc: Any, weights: Path | None, as_json: bool, source: str | 
         return
     console.print(f"written to {out}; " + ("`archivist infer` and `--evaluate` on this archive now read it (delete it "
                                            "to use the shipped calibration)" if own else
-                                           f"use it with --weights {out}"), markup=False, highlight=False)
+                                           f"use it with --weights {out}"), markup=False, highlight=False, soft_wrap=True)
 
 
 #: rows a table of links shows (--json lists every one)

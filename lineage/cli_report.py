@@ -74,7 +74,7 @@ def report_cmd(root: str | None, fmt: str, out: str | None, seed: int, edges: st
                    "missing": data.missing, "sentences": data.sentences, "edges": edges,
                    "inferred": data.inferred})
         return
-    console.print(Text(f"wrote the {fmt} drift report ({target.stat().st_size:,} bytes) to {target}"))
+    console.print(Text(f"wrote the {fmt} drift report ({target.stat().st_size:,} bytes) to {target}"), soft_wrap=True)
     if data.inferred:
         console.print(Text(f"lineage partly inferred: the report {data.inferred}", style="yellow"))
     for m in data.missing:

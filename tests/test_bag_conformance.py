@@ -109,6 +109,15 @@ def test_valid_bags_verify(tmp_path: Path, name: str):
         assert Archive.open(target).posts().get_column("id").to_list() == ["t:1"]
 
 
+def test_a_path_longer_than_the_console_is_printed_whole(tmp_path: Path):
+    # piped output is 80 columns wide: a bag path longer than that was folded mid-word ("md5-only :"),
+    # and a script reading the line got a path that does not exist
+    b = _valid_md5_only(tmp_path / ("a-folder-whose-name-is-long-" * 3) / "md5-only")
+    assert len(str(b)) > 100
+    out = CliRunner().invoke(cli, ["verify", str(b)])
+    assert out.exit_code == 0 and out.output.splitlines()[0] == f"{b}: valid (2 files checked against md5)"
+
+
 def test_md5_only_message_names_md5(tmp_path: Path):
     # case bag-verify-manifest-completeness-and-algorithms: the message names what was actually checked
     b = _valid_md5_only(tmp_path / "md5-only")

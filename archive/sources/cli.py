@@ -226,7 +226,7 @@ def ingest_table(path: Path, mapping: str, source_name: str | None, separator: s
         if as_json:
             emit_json({"columns": src.columns, "source": src.source, "records": recs})
             return
-        console.print(f"{path}: {len(src.columns)} columns: {', '.join(src.columns)}", markup=False, highlight=False)
+        console.print(f"{path}: {len(src.columns)} columns: {', '.join(src.columns)}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"first {len(recs)} record(s) as they would be ingested (--dry-run: nothing written):",
                       markup=False, highlight=False)
         for r in recs:
