@@ -321,7 +321,7 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
     truth_path.parent.mkdir(exist_ok=True)
     truth_path.write_text(json.dumps(source.truth, indent=2, ensure_ascii=False), "utf-8")
     if not as_json:
-        console.print(f"ground truth: {truth_path}")
+        console.print(f"ground truth: {truth_path}", soft_wrap=True)
 
 
 def _simulated_fingerprints(arc: Any, run_id: str | None = None) -> int:

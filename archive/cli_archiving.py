@@ -275,7 +275,7 @@ def redact_cmd(post_id: str, reason: str, yes: bool, archive_path: Path | None, 
     if r.affected_snapshots:
         err_console.print(Text(f"{len(r.affected_snapshots)} snapshot(s) taken before still hold the content:"))
         for b in r.affected_snapshots:
-            err_console.print(Text(f"  {b}"))
+            err_console.print(Text(f"  {b}"), soft_wrap=True)
 
 
 #: the commands of this module, added to the group by ``dashboard.cli.build_cli``

@@ -218,7 +218,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     console.print(_summary_line(summary, source=source, since=since))
     if own is not None:
         console.print(f"confidence calibrated on this archive's declared links ({own}; delete it to use the shipped "
-                      "calibration)", style="dim", markup=False, highlight=False)
+                      "calibration)", style="dim", markup=False, highlight=False, soft_wrap=True)
     if listing:
         rows = (inferred_edges(arc).filter(pl.col("confidence") >= min_confidence)
                 .sort(["confidence", "child"], descending=[True, False]))

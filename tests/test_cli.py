@@ -92,6 +92,17 @@ def test_ingest_simulate_writes_truth_beside_its_output(tmp_path: Path):
     assert (tmp_path / "arc" / "simulations" / "seed-3-posts-200.truth.json").exists()
 
 
+def test_paths_longer_than_the_console_are_printed_whole(tmp_path: Path):
+    # piped output is 80 columns: a message naming a longer path printed it folded mid-word
+    deep = tmp_path / ("a-folder-whose-name-is-long-" * 3)
+    r = CliRunner().invoke(cli, ["ingest", "simulate", "--seed", "3", "--posts", "50", "--archive", str(deep / "arc")])
+    truth = deep / "arc" / "simulations" / "seed-3-posts-50.truth.json"
+    assert r.exit_code == 0 and len(str(truth)) > 80 and f"ground truth: {truth}\n" in r.output, r.output
+    out = deep / "graph.graphml"
+    r = CliRunner().invoke(cli, ["export", "--archive", str(deep / "arc"), "--format", "graphml", "-o", str(out)])
+    assert r.exit_code == 0 and r.output.rstrip("\n").endswith(f" bytes) to {out}"), r.output
+
+
 def test_the_console_script_runs_as_a_process(sample_store: Path):
     out = subprocess.run([sys.executable, "-c", "from dashboard.cli import main; main()", "stats", "--json",
                           "--archive", str(sample_store)], capture_output=True, text=True, timeout=120)
