@@ -25,7 +25,7 @@ from rich.tree import Tree as RichTree
 from archive.errors import ArchiveError, resource_problem
 from archive.ingest import DEFAULT_BATCH, IngestResult, Source, ingest
 from archive.paths import default_archive_path
-from archive.store import Archive
+from archive.store import Archive, scan_delta
 
 __all__ = ["cli", "ingest_group", "progress_bar", "archive_option", "json_option", "as_of_option", "handle_errors",
            "emit_json", "console", "err_console", "run_ingest", "open_archive", "shorten", "print_table", "wide_option"]
@@ -341,7 +341,7 @@ def _simulated_fingerprints(arc: Any, run_id: str | None = None) -> int:
 
     if not arc.has_table("records"):
         return 0
-    log = pl.scan_delta(str(arc.table_path("records"))).filter(pl.col("source") == "simulate")
+    log = scan_delta(arc.table_path("records")).filter(pl.col("source") == "simulate")
     if run_id is not None:
         log = log.filter(pl.col("run_id") == run_id)
     log = log.select("id", "content_hash", "record").collect()

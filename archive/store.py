@@ -29,6 +29,7 @@ import fcntl
 import json
 import os
 import random
+import re
 import tempfile
 import threading
 import time
@@ -52,12 +53,60 @@ from archive.paths import default_archive_path
 from archive.record import parse_time
 
 __all__ = ["Archive", "Tree", "RECORD_SCHEMA", "RUN_SCHEMA", "QUARANTINE_SCHEMA", "AsOf", "LOCK_FILE",
-           "commit_retrying", "nearest_ids"]
+           "commit_retrying", "nearest_ids", "LocalDeltaTable", "delta_table", "read_delta", "scan_delta"]
 
 #: the one writer lock of an archive (``fcntl.flock`` on this file inside the archive folder)
 LOCK_FILE = ".write-lock"
 _LOCK_TIMEOUT = float(os.environ.get("REMIX_LOCK_TIMEOUT", "900"))  # seconds a writer waits for another
 T = TypeVar("T")
+
+
+class LocalDeltaTable(DeltaTable):
+    """A :class:`deltalake.DeltaTable` whose local data files are named as the file system names them.
+
+    deltalake 1.x lists a local table's data files (:meth:`file_uris`) percent-encoded, as URI
+    paths (``/tmp/my%20archive/records/part-….parquet``), and polars' Delta reader opens those
+    names as they are: an archive in a folder whose path holds a space, ``#``, ``?`` or a
+    non-ASCII letter was written but could not be read. Here the local names are decoded (RFC 3986,
+    ``urllib.parse.unquote``); remote ones (``s3://…``) are left as they are.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "my archive ü" / "t"
+    >>> pl.DataFrame({"a": [1]}).write_delta(p)
+    >>> all(Path(u).exists() for u in LocalDeltaTable(str(p)).file_uris())
+    True
+    """
+
+    def file_uris(self, partition_filters: Any = None) -> list[str]:
+        from urllib.parse import unquote
+
+        return [u if "://" in u else unquote(u) for u in super().file_uris(partition_filters)]
+
+
+def delta_table(path: str | os.PathLike, *, version: int | None = None) -> LocalDeltaTable:
+    """The Delta table at ``path`` (at ``version``, else its latest) as a :class:`LocalDeltaTable`.
+
+    Raises what :class:`deltalake.DeltaTable` raises (``TableNotFoundError`` where there is none).
+    """
+    return LocalDeltaTable(str(path), version=version)
+
+
+def scan_delta(path: str | os.PathLike, *, version: int | None = None) -> pl.LazyFrame:
+    """:func:`polars.scan_delta` over :func:`delta_table`: reads tables in any folder name.
+
+    >>> import tempfile
+    >>> p = Path(tempfile.mkdtemp()) / "a folder#1" / "t"
+    >>> pl.DataFrame({"a": [1, 2]}).write_delta(p)
+    >>> scan_delta(p).select(pl.col("a").sum()).collect().item()
+    3
+    """
+    return pl.scan_delta(delta_table(path, version=version))
+
+
+def read_delta(path: str | os.PathLike, *, version: int | None = None,
+               columns: list[str] | None = None) -> pl.DataFrame:
+    """:func:`polars.read_delta` over :func:`delta_table` (``columns``: those only, in that order)."""
+    return pl.read_delta(delta_table(path, version=version), columns=columns)
 
 
 def commit_retrying(commit: Callable[[], T], *, attempts: int = 8, base: float = 0.05) -> T:
@@ -420,6 +469,10 @@ class Archive:
         a missing archive is a :class:`~archive.errors.StoreError` that says what to run.
         """
         p = Path(path) if path is not None else default_archive_path()
+        escaped = re.search(r"%[0-9A-Fa-f]{2}", str(p.absolute()))
+        if escaped:  # deltalake decodes a table's path as a URI: '/tmp/a%41' is read and written as '/tmp/aA'
+            raise StoreError(f"{p}: the folder's path holds {escaped.group()!r}, which Delta Lake reads as an escaped "
+                             "character (a different folder): rename the folder or pass another --archive")
         if p.exists() and not p.is_dir():
             raise StoreError(f"{p} is a file, not an archive folder: give --archive a folder "
                              "(a new one is made by `archivist ingest …`)")
@@ -536,8 +589,8 @@ class Archive:
                 return pl.DataFrame(schema=schema)
             raise NotFoundError(f"the archive at {self.path} has no table {name!r}")
         if version is not None:
-            return pl.read_delta(str(self.path / name), version=version, columns=columns)
-        return pl.read_delta(str(self.path / name), columns=columns)
+            return read_delta(self.path / name, version=version, columns=columns)
+        return read_delta(self.path / name, columns=columns)
 
     def append(self, name: str, frame: pl.DataFrame, *, metadata: dict[str, str] | None = None) -> int:
         """Append a frame to a table in one atomic Delta commit; returns the new version.
@@ -748,7 +801,7 @@ class Archive:
         (1, set())
         """
         try:
-            current = set(DeltaTable(str(self.path / "records")).file_uris())
+            current = set(delta_table(self.path / "records").file_uris())
         except (DeltaError, OSError) as e:
             raise StoreError(f"the records table of {self.path} cannot be read: {e}") from e
         new = sorted(current - seen_files)
@@ -835,7 +888,7 @@ class Archive:
 
     def _read_log(self, version: int, columns: list[str] | None) -> pl.DataFrame:
         try:
-            return pl.read_delta(str(self.path / "records"), version=version, columns=columns)
+            return read_delta(self.path / "records", version=version, columns=columns)
         except (DeltaError, OSError) as e:
             if version != self.version():
                 raise StoreError(
@@ -951,8 +1004,8 @@ class Archive:
             return None
         try:
             table = str(self.path / "records")
-            before = DeltaTable(table, version=base).file_uris()
-            after = DeltaTable(table, version=version).file_uris()
+            before = delta_table(table, version=base).file_uris()
+            after = delta_table(table, version=version).file_uris()
             if not set(before) <= set(after):
                 return None  # files were removed or rewritten (redact, restore): build from the log
             known = set(before)
@@ -970,7 +1023,7 @@ class Archive:
                 .get_column("id"))
         if seen.len():  # posts observed again: their older rows decide with the new ones
             try:
-                earlier = (pl.scan_delta(table, version=base).select(_VIEW_COLS)
+                earlier = (scan_delta(table, version=base).select(_VIEW_COLS)
                            .filter(pl.col("id").is_in(seen.implode())).collect())
             except (DeltaError, OSError, pl.exceptions.PolarsError):
                 return None
@@ -1002,7 +1055,7 @@ class Archive:
                   "confidence": pl.Float64, "rank": pl.Int64}
         if iv < 0:
             return pl.DataFrame(schema=schema), iv
-        inf = pl.read_delta(str(self.path / "inferred_edges"), columns=["child", "parent", "confidence"])
+        inf = read_delta(self.path / "inferred_edges", columns=["child", "parent", "confidence"])
         when = self._view("posts", None, (version, t)).filter(~pl.col("placeholder")).select("id", "created_at")
         declared = self._view("edges", None, (version, t)).get_column("child")
         inf = (inf.filter(~pl.col("child").is_in(declared.implode()))

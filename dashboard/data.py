@@ -21,7 +21,7 @@ import polars as pl
 from flask import current_app, has_app_context
 
 from archive.errors import ArchiveError, NotFoundError
-from archive.store import Archive, Tree
+from archive.store import Archive, Tree, scan_delta
 
 __all__ = ["archive", "open_for_app", "parse_as_of", "node_record", "search_posts", "first_value", "memo",
            "Memo", "Views", "views", "tree_of", "ArchiveError", "NotFoundError"]
@@ -239,7 +239,7 @@ def parse_as_of(value: Any) -> str | None:
 def node_record(arc: Archive, post_id: str, as_of: str | None = None) -> dict | None:
     """The latest stored record of a post as a dict (``None`` for a placeholder)."""
     df = (
-        pl.scan_delta(str(arc.table_path("records")))
+        scan_delta(arc.table_path("records"))
         .filter(pl.col("id") == post_id)
         .select("record", "fetched_at", "ingested_at", "created_at")
         .collect()

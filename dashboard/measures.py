@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from archive.errors import ArchiveError
-from archive.store import Archive, Tree
+from archive.store import Archive, Tree, scan_delta
 from dashboard.data import memo
 from lineage.analyze import drift_where_defined, load_results
 from lineage.blame import blame_path
@@ -84,7 +84,7 @@ def _analysed_style_labels(arc: Archive) -> pl.LazyFrame | None:
     """A scan of the latest analysis's ``style_labels`` table, to read with a filter and a few columns
     (``None`` without analysis). Raises what :func:`polars.scan_delta` raises on an unreadable table."""
     if analysed_version(arc) is not None and arc.has_table("analysis_style_labels"):
-        return pl.scan_delta(str(arc.table_path("analysis_style_labels")))
+        return scan_delta(arc.table_path("analysis_style_labels"))
     return None
 
 

@@ -101,6 +101,7 @@ import numpy as np
 import polars as pl
 
 from archive.paths import data_dir
+from archive.store import read_delta
 from lineage.errors import LineageError
 from lineage.paths import depths as node_depths, parent_index, subtree_sums
 from lineage.text import MAX_ALIGN_TOKENS, code_strings, set_strings, token_codes, tokens_series
@@ -286,7 +287,7 @@ def load_fingerprints(archive_path: str | Path) -> pl.DataFrame | None:
     p = Path(archive_path) / "media_fingerprints"
     if not (p / "_delta_log").exists():
         return None
-    return _valid_fingerprints(pl.read_delta(str(p), columns=["id", "pdq"]).drop_nulls())
+    return _valid_fingerprints(read_delta(p, columns=["id", "pdq"]).drop_nulls())
 
 
 def _valid_fingerprints(fingerprints: pl.DataFrame | None) -> pl.DataFrame | None:

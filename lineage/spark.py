@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 import pyarrow as pa
 
-from archive.store import Archive
+from archive.store import Archive, LocalDeltaTable  # local files named as on disk, not percent-encoded
 from lineage.errors import LineageError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,12 +120,11 @@ def record_files(store: str | os.PathLike, *, storage_options: dict[str, str] | 
     >>> record_files(a.path)
     []
     """
-    from deltalake import DeltaTable
     from deltalake.exceptions import TableNotFoundError
 
     uri = _table_uri(store, "records")
     try:
-        dt = DeltaTable(uri, storage_options=storage_options)
+        dt = LocalDeltaTable(uri, storage_options=storage_options)
     except TableNotFoundError:
         raise LineageError(f"no records table at {uri}: is {store} a remix archive?") from None
     features = set(dt.protocol().reader_features or [])
