@@ -499,6 +499,9 @@ def stats_cmd(archive_path: Path | None, as_of: str | None, edges: str, as_json:
             t.add_row(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))
     t.add_row("sources", ", ".join(f"{k} ({v:,})" for k, v in s["sources"].items()))
     console.print(t)
+    if as_of is not None and not as_of.strip().isdigit():
+        console.print(Text(f"as of {as_of}: the posts created by then; observations: those made by then (a post "
+                           "the archive first observed later counts as it was first observed)", style="dim"))
 
 
 @cli.command("runs")

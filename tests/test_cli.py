@@ -144,3 +144,14 @@ def test_commands_are_registered_by_build_cli_not_by_imports():
             "print(before, after == again, 'analyze' in after, 'snapshot' in after, 'report' in after)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "['ingest', 'quarantine', 'runs', 'show', 'stats', 'trees'] True True True True"
+
+
+def test_stats_as_of_a_time_says_what_its_counts_mean(sample_store: Path):
+    # the sample was fetched in July: as of April its posts exist (created by then) but no observation
+    # was made by then, which the table alone showed as a contradiction ("observations 0, posts 721")
+    s = json.loads(CliRunner().invoke(cli, ["stats", "--archive", str(sample_store), "--as-of", "2026-04-01",
+                                            "--json"]).output)
+    assert s["observations"] == 0 and s["posts"] > 0
+    out = CliRunner().invoke(cli, ["stats", "--archive", str(sample_store), "--as-of", "2026-04-01"]).output
+    assert "the posts created by then; observations: those made by then" in " ".join(out.split())
+    assert "created by then" not in CliRunner().invoke(cli, ["stats", "--archive", str(sample_store)]).output
