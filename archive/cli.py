@@ -419,11 +419,13 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
     root = arc.root_of(post_id, at, edges=edges)
     members = arc.lineage(at, edges=edges).filter(pl.col("root") == root).select("id", "placeholder")
     root_placeholder = bool(members.filter(pl.col("id") == root).get_column("placeholder").any())
-    cuts = (arc.problems(at, edges=edges).filter(pl.col("kind") == "cycle").join(members.select("id"), on="id", how="semi")
-            .select("id", "parent", "detail"))
+    # the links the lineage rules broke in this tree: cycles cut against time, and a post naming itself as its parent
+    cuts = (arc.problems(at, edges=edges).filter(pl.col("kind").is_in(["cycle", "self_loop"]))
+            .join(members.select("id"), on="id", how="semi").select("id", "parent", "detail", "kind"))
     notes = ([f"this tree hangs from {root}, a post that is not in the archive (never archived or deleted): "
               "its children are kept together under it"] if root_placeholder else [])
-    notes += [f"cycle cut: {d}" for d in cuts.get_column("detail").to_list()]
+    notes += [f"{'cycle cut' if k == 'cycle' else 'self-remix'}: {d}"
+              for d, k in cuts.select("detail", "kind").iter_rows()]
     # with --edges all, a guessed link is marked as one wherever it is drawn: never shown as a fact
     shown = pl.concat([anc.select("id"), desc.select("id")])
     from archive.export import made_by_infer  # a record's own "inferred" parent is what its source stated

@@ -302,6 +302,24 @@ def test_every_page_opens_on_an_empty_archive(pages, empty_store):
         assert "Nothing in quarantine" in text_of(pages["archive_page"].layout())
 
 
+def test_show_overview_and_explorer_report_a_post_that_remixes_itself(pages, ctx, sample_store):
+    # the README says so; only `archivist stats` counted it ("self loops 1")
+    from click.testing import CliRunner
+
+    from dashboard.cli import cli
+    arc = Archive.open(sample_store, read_only=True)
+    me = arc.problems().filter(pl.col("kind") == "self_loop")["id"].item()
+    notes = pages["overview"].lineage_notes(arc.trees(), arc.lineage(), arc.problems())
+    assert notes.filter(pl.col("root") == me)["note"].to_list() == [
+        "self-remix: a post lists itself as its parent; the link is ignored"]
+    _, caption, _ = pages["explore"].draw_tree({"root": me, "node": me, "depth": 3, "size": "remixes"})
+    assert f"Self-remix: {me} lists itself as its parent" in text_of(caption)
+    out = CliRunner().invoke(cli, ["show", me, "--archive", str(sample_store)]).output
+    assert "note: self-remix: a post lists itself as its parent" in " ".join(out.split())
+    js = json.loads(CliRunner().invoke(cli, ["show", me, "--archive", str(sample_store), "--json"]).output)
+    assert [(c["id"], c["kind"]) for c in js["cycles_cut"]] == [(me, "self_loop")]
+
+
 def test_overview_and_explorer_say_where_a_cycle_was_cut_and_which_trees_hang_from_placeholders(pages, ctx,
                                                                                                sample_store):
     arc = Archive.open(sample_store, read_only=True)
@@ -310,7 +328,8 @@ def test_overview_and_explorer_say_where_a_cycle_was_cut_and_which_trees_hang_fr
     placeholder_roots = set(lin.filter(pl.col("placeholder") & (pl.col("depth") == 0))["root"])
     cut_roots = set(lin.join(problems.filter(pl.col("kind") == "cycle"), on="id", how="semi")["root"])
     assert placeholder_roots and cut_roots  # the sample's messy records have both
-    assert set(notes["root"]) == placeholder_roots | cut_roots
+    self_roots = set(lin.join(problems.filter(pl.col("kind") == "self_loop"), on="id", how="semi")["root"])
+    assert set(notes["root"]) == placeholder_roots | cut_roots | self_roots
     assert notes.filter(pl.col("note").str.starts_with("cycle cut"))["root"].to_list() == sorted(cut_roots)
     root = sorted(cut_roots)[0]
     _, caption, _ = pages["explore"].draw_tree({"root": root, "node": root, "depth": 3, "size": "remixes"})

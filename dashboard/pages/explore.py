@@ -390,7 +390,8 @@ def draw_tree(state):
 
 
 def lineage_notes(arc, tree, as_of: str | None = None) -> list[str]:
-    """What a reader of this tree's measures must know: a placeholder root, cycles cut in its declared links."""
+    """What a reader of this tree's measures must know: a placeholder root, cycles cut in its declared links,
+    a post that names itself as its parent."""
     out = []
     root = tree.nodes.filter(pl.col("id") == tree.root)
     if root.height and bool(root.get_column("placeholder").fill_null(False).any()):
@@ -400,6 +401,8 @@ def lineage_notes(arc, tree, as_of: str | None = None) -> list[str]:
         cuts = arc.problems(as_of).filter(pl.col("kind") == "cycle").join(tree.nodes.select("id"), on="id",
                                                                           how="semi")
         out += [f"Cycle cut: {d}" for d in cuts.get_column("detail").to_list()]
+    selfs = arc.problems(as_of).filter(pl.col("kind") == "self_loop").join(tree.nodes.select("id"), on="id", how="semi")
+    out += [f"Self-remix: {i} lists itself as its parent; that link is ignored." for i in selfs.get_column("id").to_list()]
     return out
 
 

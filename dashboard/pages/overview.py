@@ -31,13 +31,16 @@ def most_active(trees: pl.DataFrame, lineage: pl.DataFrame, *, days: int = 14, l
 
 def lineage_notes(trees: pl.DataFrame, lineage: pl.DataFrame, problems: pl.DataFrame, *, limit: int = 10
                   ) -> pl.DataFrame:
-    """``root, size, note``: trees that hang from a placeholder (a root never archived) and cycles cut, largest first."""
+    """``root, size, note``: trees that hang from a placeholder (a root never archived), cycles cut and posts
+    naming themselves as their parent (the link ignored), largest first."""
     ph = (trees.filter(pl.col("root_placeholder").fill_null(False))
           .select("root", "size", note=pl.lit("hangs from a post that is not in the archive (never archived or "
                                               "deleted): its children are kept as one tree")))
-    cuts = (problems.filter(pl.col("kind") == "cycle").join(lineage.select("id", "root"), on="id", how="left")
+    cuts = (problems.filter(pl.col("kind").is_in(["cycle", "self_loop"]))
+            .join(lineage.select("id", "root"), on="id", how="left")
             .join(trees.select("root", "size"), on="root", how="left")
-            .select("root", "size", note=pl.format("cycle cut: {}", "detail")))
+            .select("root", "size", note=pl.when(pl.col("kind") == "cycle").then(pl.format("cycle cut: {}", "detail"))
+                    .otherwise(pl.format("self-remix: {}", "detail"))))
     return (pl.concat([ph, cuts], how="vertical_relaxed").sort(["size", "root"], descending=[True, False])
             .head(limit))
 
