@@ -269,6 +269,10 @@ def redact_cmd(post_id: str, reason: str, yes: bool, archive_path: Path | None, 
     if as_json:
         emit_json(r.as_dict())
         return
+    if r.already_redacted:
+        console.print(Text(f"{post_id} was already redacted on {str(r.redacted_at)[:16]} (reason: {r.reason}): "
+                           "nothing changed, and the ledger keeps that entry"))
+        return
     console.print(Text(f"redacted {post_id}: {r.rows} row(s), fields {', '.join(r.fields_removed)}; "
                        f"store version {r.store_version_before} -> {r.store_version_after}; "
                        f"tables purged: {', '.join(r.tables_purged)}"))

@@ -89,6 +89,8 @@ class Redaction:
     store_version_after: int
     tables_purged: list[str] = field(default_factory=list)
     affected_snapshots: list[str] = field(default_factory=list)
+    #: True where the post was redacted before: nothing was done, and this is the ledger's earlier entry
+    already_redacted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -267,7 +269,7 @@ def _redact(archive: Archive, post_id: str, *, reason: str, now: datetime, snaps
         done = redactions(archive).filter(pl.col("id") == post_id)
         if done.height:
             d = done.row(-1, named=True)
-            return Redaction(**{k: d[k] for k in REDACTION_SCHEMA})
+            return Redaction(**{k: d[k] for k in REDACTION_SCHEMA}, already_redacted=True)
     if complete and snapshots == "refuse":
         raise StoreError(f"{len(complete)} snapshot bag(s) inside the archive hold {post_id} ({complete[0]}"
                          + (f" and {len(complete) - 1} more" if len(complete) > 1 else "")

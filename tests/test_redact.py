@@ -139,6 +139,11 @@ def test_errors_and_idempotence(arc: Archive):
     v = arc.version()
     again = redact(arc, TARGET, reason="asked twice")
     assert again.redacted_at == first.redacted_at and arc.version() == v and redactions(arc).height == 1
+    assert again.already_redacted and not first.already_redacted and again.reason == "consent revoked"
+    # the command says nothing was done, not "redacted … store version 2 -> 5" from the old entry
+    out = CliRunner().invoke(cli, ["redact", TARGET, "--reason", "again", "--yes", "--keep-snapshots",
+                                   "--archive", str(arc.path)]).output
+    assert f"{TARGET} was already redacted on" in out and "(reason: consent revoked): nothing changed" in " ".join(out.split())
     with pytest.raises(StoreError, match="read-only"):
         redact(Archive.open(arc.path, read_only=True), "messy:orphan", reason="x")
 
