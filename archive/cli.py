@@ -138,12 +138,17 @@ def open_archive(path: Path | None, *, create: bool = False, read_only: bool = F
 
 
 def shorten(text: str | None, width: int = 80) -> str:
-    """One line of at most ``width`` characters, control and bidi characters made visible."""
+    """One line of at most ``width`` characters, control and bidi characters made visible as ``⟨U+202E⟩``
+    (as in the dashboard's figure labels and the Markdown reports: :data:`lineage.bidi.BIDI_CONTROLS`).
+
+    >>> shorten("corgi\\u202e surfing\\u0007\\nat dawn")
+    'corgi⟨U+202E⟩ surfing⟨U+0007⟩ at dawn'
+    """
     if not text:
         return ""
     from archive.shorten import cut
 
-    return cut("".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in text.replace("\n", " ")), width)
+    return cut("".join(ch if ch.isprintable() else f"⟨U+{ord(ch):04X}⟩" for ch in text.replace("\n", " ")), width)
 
 
 def _as_of(v: str | None) -> int | str | None:

@@ -155,3 +155,10 @@ def test_stats_as_of_a_time_says_what_its_counts_mean(sample_store: Path):
     out = CliRunner().invoke(cli, ["stats", "--archive", str(sample_store), "--as-of", "2026-04-01"]).output
     assert "the posts created by then; observations: those made by then" in " ".join(out.split())
     assert "created by then" not in CliRunner().invoke(cli, ["stats", "--archive", str(sample_store)]).output
+
+
+def test_controls_in_a_prompt_show_as_code_points_in_the_terminal(sample_store: Path):
+    # as the README says and the dashboard's labels and Markdown reports do: ⟨U+202E⟩, never the raw control
+    out = CliRunner().invoke(cli, ["show", "messy:invisible", "--archive", str(sample_store)],
+                             env={"COLUMNS": "200"}).output
+    assert "corgi⟨U+202E⟩ surfing⟨U+0007⟩" in out and "\u202e" not in out and "\x07" not in out
