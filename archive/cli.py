@@ -74,13 +74,18 @@ def wide_option(f: F) -> F:
                         help="Every column, text uncut (lines may be wider than the terminal).")(f)
 
 
-def print_table(table: Table, *, ids: tuple[str, ...] = (), drop: tuple[str, ...] = (), wide: bool = False) -> None:
+def print_table(table: Table, *, ids: tuple[str, ...] = (), drop: tuple[str, ...] = (),
+                wide: bool | None = None) -> None:
     """Print ``table`` so that the columns named in ``ids`` (ids, paths, bag names) are never cut.
 
     Id columns keep their full width. Every other column keeps room for its header and short
     values (up to 14 cells, longer text folds); when the terminal is too narrow for all that,
-    the columns in ``drop`` are left out, first named first. ``wide`` prints every column at
-    full width, whatever the terminal's width (``--wide``).
+    the columns in ``drop`` are left out, first named first, and a line after the table names
+    them and what shows them (``--wide`` where the command has it: ``wide`` is not None, and
+    ``--json``). When even then the id columns leave the others no room (a long path), each row
+    is printed as a block instead: its first column whole on a line, then one ``name: value``
+    line per other column. ``wide`` prints every column at full width, whatever the terminal's
+    width (``--wide``).
     """
     from rich.cells import cell_len
 
@@ -94,14 +99,43 @@ def print_table(table: Table, *, ids: tuple[str, ...] = (), drop: tuple[str, ...
         else:
             col.min_width = min(natural(col), 14)
     if wide:
-        console.print(table, width=max(console.width, sum(natural(c) + 3 for c in table.columns) + 1), crop=False,
-                      soft_wrap=True)
+        # a console as wide as the table: print(width=) is capped at the console's own width, and the
+        # columns beside a long id were squeezed to nothing
+        Console(width=max(console.width, sum(natural(c) + 3 for c in table.columns) + 1),
+                highlight=False).print(table, crop=False, soft_wrap=True)
         return
+
+    def fits() -> bool:
+        return sum((c.min_width or 0) + 3 for c in table.columns) + 1 <= console.width
+
+    every = list(table.columns)
+    left_out = []
     for name in drop:
-        if sum((c.min_width or 0) + 3 for c in table.columns) + 1 <= console.width:
+        if fits():
             break
-        table.columns[:] = [c for c in table.columns if str(c.header) != name]
-    console.print(table)
+        if any(str(c.header) == name for c in table.columns):
+            left_out.append(name)
+            table.columns[:] = [c for c in table.columns if str(c.header) != name]
+    if fits() or len(table.columns) < 2:
+        console.print(table)
+    else:  # the id columns alone fill the width: a block per row, every column, nothing cut or squeezed
+        left_out = []
+        if table.title:
+            console.print(Text(str(table.title), style="italic"))
+        first, rest = every[0], every[1:]
+        for k, head in enumerate(first._cells):
+            console.print(head if isinstance(head, Text) else Text(str(head)), style="bold", soft_wrap=True)
+            for col in rest:
+                cell = col._cells[k]
+                value = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+                lines = value.split("\n")
+                console.print(Text.assemble(f"  {col.header}: ", lines[0]) if lines else Text(f"  {col.header}:"))
+                for more in lines[1:]:
+                    console.print(Text.assemble(" " * (len(str(col.header)) + 4), more))
+    if left_out:
+        how = "--wide or --json" if wide is not None else "--json or a wider terminal"
+        console.print(Text(f"left out at {console.width} columns: {', '.join(left_out)} ({how} shows them)",
+                           style="dim"))
 
 
 def edges_option(f: F) -> F:

@@ -25,6 +25,7 @@ from archive.cli import (
     json_option,
     open_archive,
     shorten,
+    wide_option,
 )
 from archive.errors import SnapshotError
 
@@ -106,8 +107,9 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
               help="A folder of bags to list instead of <archive>/snapshots/<root>/.")
 @archive_option
 @json_option
+@wide_option
 @handle_errors
-def snapshots_cmd(root: str, folder: Path | None, archive_path: Path | None, as_json: bool) -> None:
+def snapshots_cmd(root: str, folder: Path | None, archive_path: Path | None, as_json: bool, wide: bool) -> None:
     """List the snapshots of ROOT's tree, oldest first, with what changed since the one before."""
     from archive.snapshot import list_snapshots
 
@@ -126,7 +128,7 @@ def snapshots_cmd(root: str, folder: Path | None, archive_path: Path | None, as_
         t.add_row(str(r["taken_at"] or "")[:19], r["edges"], str(r["store_version"]), str(r["posts"]),
                   *("" if r[k] is None else str(r[k]) for k in ("added", "removed", "changed")),
                   str(r["media_files"]), Text(Path(r["bag"]).name))
-    print_table(t, ids=("bag",), drop=("removed", "changed", "media", "added", "store version"))
+    print_table(t, ids=("bag",), drop=("removed", "changed", "media", "added", "store version"), wide=wide)
 
 
 @click.command("verify")

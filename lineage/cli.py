@@ -14,7 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from archive.cli import (archive_option, console, edges_option, progress_bar, emit_json, err_console, handle_errors,
-                         json_option, open_archive, print_table, shorten)
+                         json_option, open_archive, print_table, shorten, wide_option)
 from lineage.errors import LineageError
 
 __all__ = ["analyze_cmd", "drift_cmd", "bleed_cmd", "decay_cmd"]
@@ -142,8 +142,9 @@ def _tree_drift(arc: Any, post_id: str, edges: str = "declared") -> tuple[pl.Dat
 @edges_option
 @archive_option
 @json_option
+@wide_option
 @handle_errors
-def drift_cmd(post_id: str, edges: str, archive_path: Path | None, as_json: bool) -> None:
+def drift_cmd(post_id: str, edges: str, archive_path: Path | None, as_json: bool, wide: bool) -> None:
     """How the prompt of POST_ID drifted from its root: the path, each edit, and who wrote which words.
 
     Uses the stored analysis when it is current, else computes the tree's drift now.
@@ -182,14 +183,14 @@ def drift_cmd(post_id: str, edges: str, archive_path: Path | None, as_json: bool
         for label, key, style in (("+", "added", "green"), ("-", "removed", "red"), ("~", "replaced", "yellow"),
                                   ("*", "reweighted", "cyan")):
             for phrase in r[key] or []:
-                change.append(f"{label} {shorten(phrase, 40)}\n", style=style)
-        prompt = "(not in the archive)" if r["placeholder"] else shorten(r["text"], 70)
+                change.append(f"{label} {shorten(phrase, 10_000 if wide else 40)}\n", style=style)
+        prompt = "(not in the archive)" if r["placeholder"] else shorten(r["text"], 10_000 if wide else 70)
         post = Text(r["id"])
         if r["id"] in how:
             post.append(f"\n┄ inferred {how[r['id']]:.2f}", style="yellow")
         t.add_row(str(r["depth"]), post, _fmt(r["edge_drift"], 2), _fmt(r["root_drift"], 2),
                   _fmt(r["path_drift"], 2), change, Text(prompt))
-    print_table(t, ids=("post",), drop=("path", "what changed"))
+    print_table(t, ids=("post",), drop=("path", "what changed"), wide=wide)
     last = rows.row(-1, named=True)
     console.print(f"root drift {_fmt(last['root_drift'], 2)}, path drift {_fmt(last['path_drift'], 2)}, "
                   f"directness {_fmt(last['directness'], 2)}, root retention {_fmt(retention, 2)}")
@@ -202,7 +203,7 @@ def drift_cmd(post_id: str, edges: str, archive_path: Path | None, as_json: bool
             s.add_column(c, justify="right" if c != "post" else "left")
         for r in shares.iter_rows(named=True):
             s.add_row(str(r["generation"]), Text(r["ancestor"]), str(r["tokens"]), f"{r['share']:.0%}")
-        print_table(s, ids=("post",))
+        print_table(s, ids=("post",), wide=wide)
 
 
 def _inferred_on_path(arc: Any, path: pl.DataFrame, edges: str) -> pl.DataFrame:
@@ -234,8 +235,9 @@ def _say_if_stale(arc: Any, edges: str = "declared") -> str | None:
 @edges_option
 @archive_option
 @json_option
+@wide_option
 @handle_errors
-def bleed_cmd(limit: int, min_terms: int, edges: str, archive_path: Path | None, as_json: bool) -> None:
+def bleed_cmd(limit: int, min_terms: int, edges: str, archive_path: Path | None, as_json: bool, wide: bool) -> None:
     """Style bleed: which trees borrow styles from other trees, the biggest flows, and homogenization."""
     from lineage.analyze import load_results
 
@@ -261,13 +263,13 @@ def bleed_cmd(limit: int, min_terms: int, edges: str, archive_path: Path | None,
     for r in ranked.head(limit).iter_rows(named=True):
         t.add_row(Text(r["root"]), str(r["size"]), str(r["new_terms"]), str(r["bled"]), str(r["novel"]),
                   str(r["reused"]), _fmt(r["bleed_rate"], 2), Text(shorten(r["root_text"], 50)))
-    print_table(t, ids=("root",), drop=("reused", "novel", "bled", "size", "root prompt"))
+    print_table(t, ids=("root",), drop=("reused", "novel", "bled", "size", "root prompt"), wide=wide)
     f = Table(title="biggest flows (from tree -> to tree)", title_justify="left")
     for c in ("from", "to", "adoptions"):
         f.add_column(c, justify="right" if c == "adoptions" else "left")
     for r in flow.head(limit).iter_rows(named=True):
         f.add_row(Text(r["from_root"]), Text(r["to_root"]), str(r["adoptions"]))
-    print_table(f, ids=("from", "to"))
+    print_table(f, ids=("from", "to"), wide=wide)
     h = Table(title="homogenisation by window", title_justify="left")
     for c in ("window", "posts", "trees", "terms", "entropy (bits)", "mean similarity"):
         h.add_column(c, justify="left" if c == "window" else "right")

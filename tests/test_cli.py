@@ -61,7 +61,7 @@ def test_show_draws_a_tree_and_escapes_markup(sample_store: Path):
     assert res.exit_code == 0, res.output
     assert "messy:deleted-parent" in res.output and "(not in the archive)" in res.output
     assert "<script>alert(1)</script>" in res.output  # shown as text, not interpreted
-    assert "\\u200b" in CliRunner().invoke(cli, ["show", "messy:invisible", "--archive", str(sample_store)],
+    assert "⟨U+200B⟩" in CliRunner().invoke(cli, ["show", "messy:invisible", "--archive", str(sample_store)],
                                            terminal_width=200).output
 
 
@@ -162,3 +162,28 @@ def test_controls_in_a_prompt_show_as_code_points_in_the_terminal(sample_store: 
     out = CliRunner().invoke(cli, ["show", "messy:invisible", "--archive", str(sample_store)],
                              env={"COLUMNS": "200"}).output
     assert "corgi⟨U+202E⟩ surfing⟨U+0007⟩" in out and "\u202e" not in out and "\x07" not in out
+
+
+def test_quarantine_with_long_locations_shows_every_reason(tmp_path: Path):
+    # a location longer than the terminal left the reasons and raw columns no width at all (--wide too)
+    deep = tmp_path / ("a-folder-whose-name-is-long-" * 3)
+    deep.mkdir()
+    src = deep / "messy_records_with_a_long_name.jsonl"
+    src.write_bytes((SAMPLE / "messy.jsonl").read_bytes())
+    arc = str(tmp_path / "arc")
+    assert CliRunner().invoke(cli, ["ingest", "jsonl", str(src), "--archive", arc]).exit_code == 0
+    rows = json.loads(CliRunner().invoke(cli, ["quarantine", "--archive", arc, "--json"]).output)
+    assert rows and all(len(r["location"]) > 80 for r in rows)
+    for extra in ([], ["--wide"]):
+        out = CliRunner().invoke(cli, ["quarantine", "--archive", arc, *extra]).output
+        flat = " ".join(out.split())
+        for r in rows:
+            assert r["location"] in out, extra
+            assert all(" ".join(reason.split()) in flat for reason in r["reasons"]), (extra, r["reasons"], out)
+
+
+def test_a_table_says_which_columns_it_left_out(sample_store: Path):
+    out = CliRunner().invoke(cli, ["drift", "simulate:s42_0000900", "--archive", str(sample_store)]).output
+    assert "left out at 80 columns: path (--wide or --json shows them)" in " ".join(out.split())
+    wide = CliRunner().invoke(cli, ["drift", "simulate:s42_0000900", "--archive", str(sample_store), "--wide"]).output
+    assert "left out" not in wide and "┃ path ┃" in wide
