@@ -534,7 +534,8 @@ def stats_cmd(archive_path: Path | None, as_of: str | None, edges: str, as_json:
     if as_json:
         emit_json(s)
         return
-    t = Table(show_header=False, title=f"archive {s['archive']} (version {s['version']})", title_justify="left")
+    console.print(Text(f"archive {s['archive']} (version {s['version']})", style="italic"), soft_wrap=True)
+    t = Table(show_header=False)
     for k, v in s.items():
         if k not in ("archive", "version", "sources"):
             t.add_row(k.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v))

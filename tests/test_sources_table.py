@@ -77,6 +77,20 @@ def test_dry_run_shows_the_first_mapped_records_and_writes_nothing(tmp_path):
     assert res.exit_code == 0 and "diffusiondb:0a1.png" in res.stdout and "0a2.png" not in res.stdout
 
 
+def test_dry_run_says_which_rows_the_ingest_would_quarantine(tmp_path):
+    # the dry run showed '"created_at": "yesterday"' as if it would be stored; the real run quarantined it
+    f = tmp_path / "krea.csv"
+    f.write_text("id,prompt,t\n1,a cat,2024-01-01T00:00:00Z\n3,bad time,yesterday\n", "utf-8")
+    args = ["ingest", "table", str(f), "--map", "id=id,prompt=prompt,created_at=t", "--dry-run",
+            "--archive", str(tmp_path / "arc")]
+    out = json.loads(CliRunner().invoke(cli, [*args, "--json"]).stdout)
+    assert out["quarantine_reasons"] == [[], ["created_at: not an RFC 3339 time: 'yesterday'"]]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0 and "would be quarantined: created_at: not an RFC 3339 time: 'yesterday'" in res.stderr
+    assert "1 of these 2 record(s) would be quarantined" in res.stderr
+    assert not (tmp_path / "arc").exists()  # and it wrote nothing
+
+
 def test_bad_rows_are_quarantined_with_their_reasons(tmp_path):
     f = tmp_path / "krea.csv"
     f.write_text("id,prompt,t\n1,a cat,2024-01-01T00:00:00Z\n,no id,2024-01-01T00:00:00Z\n3,bad time,yesterday\n"

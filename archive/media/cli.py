@@ -125,9 +125,9 @@ def similar_cmd(query: str, limit: int, max_distance: int, archive_path: Path | 
         emit_json(out)
         return
     if not out["matches"]:
-        console.print(f"no picture in the archive within {max_distance} bits of {query}", markup=False)
+        console.print(f"no picture in the archive within {max_distance} bits of {query}", markup=False, soft_wrap=True)
         return
-    console.print(f"{len(out['matches'])} match(es) for {query}, oldest first:", markup=False, highlight=False)
+    console.print(f"{len(out['matches'])} match(es) for {query}, oldest first:", markup=False, highlight=False, soft_wrap=True)
     for m in out["matches"]:
         mark = "first" if m["first"] else ("this" if m["is_query"] else "")
         console.print(f"  {str(m['created_at'] or '?')[:19]:19}  {m['distance']:3d} bits  {m['similarity']:.2f}  "

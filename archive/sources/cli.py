@@ -222,15 +222,27 @@ def ingest_table(path: Path, mapping: str, source_name: str | None, separator: s
 
     src = TableSource(path, parse_map(mapping), source=source_name, separator=separator)
     if dry_run:
+        from archive.record import check
+
         recs = src.preview(rows)
+        # what the ingest would do with each: the same check, so a row it would quarantine says so here
+        problems = [check(r)[1] for r in recs]
         if as_json:
-            emit_json({"columns": src.columns, "source": src.source, "records": recs})
+            emit_json({"columns": src.columns, "source": src.source, "records": recs,
+                       "quarantine_reasons": problems})
             return
         console.print(f"{path}: {len(src.columns)} columns: {', '.join(src.columns)}", markup=False, highlight=False, soft_wrap=True)
         console.print(f"first {len(recs)} record(s) as they would be ingested (--dry-run: nothing written):",
                       markup=False, highlight=False)
-        for r in recs:
+        for r, why in zip(recs, problems):
             console.print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode(), markup=False, highlight=False)
+            if why:
+                err_console.print(f"  would be quarantined: {'; '.join(why)}", markup=False, highlight=False,
+                                  style="yellow")
+        bad = sum(1 for w in problems if w)
+        if bad:
+            err_console.print(f"{bad} of these {len(recs)} record(s) would be quarantined (check the --map columns)",
+                              markup=False, highlight=False)
         return
     _run(archive_path, src, as_json, batch_size)
     n, some = src.parents_not_in_table()
