@@ -61,6 +61,35 @@ _LOCK_TIMEOUT = float(os.environ.get("REMIX_LOCK_TIMEOUT", "900"))  # seconds a 
 T = TypeVar("T")
 
 
+#: What Delta Lake (delta-rs's object store) cannot take in a local table's path: a '%XX' escape (decoded:
+#: '/tmp/a%41' is read and written as '/tmp/aA'), a backslash (read as '/'), '[' or ']' (a URL's host syntax:
+#: a panic) and control characters (newline, tab: "illegal character sequence").
+_DELTA_PATH_PROBLEMS = re.compile(r"%[0-9A-Fa-f]{2}|[\\\[\]\x00-\x1f\x7f]")
+
+
+def _check_delta_path(p: Path) -> None:
+    """Refuse an archive folder whose path (symbolic links resolved) Delta Lake would misread.
+
+    Raises :class:`~archive.errors.StoreError` naming the folder, what in it, and what to do.
+
+    >>> _check_delta_path(Path("/tmp/my archive ü#1"))
+    >>> _check_delta_path(Path("/tmp/a%41/arc"))
+    Traceback (most recent call last):
+    archive.errors.StoreError: /tmp/a%41/arc: the folder's path holds '%41', which Delta Lake cannot use as a folder name (it would read or write another folder, or fail): rename the folder or pass another --archive
+    """
+    full = p.resolve()
+    bad = _DELTA_PATH_PROBLEMS.search(str(full))
+    if bad:
+        def visible(x: Path) -> str:  # the message stays one line: a newline in a name shows as ⟨U+000A⟩
+            return "".join(ch if ch.isprintable() else f"⟨U+{ord(ch):04X}⟩" for ch in str(x))
+
+        shown = p.absolute()
+        via = f" (which is {visible(full)})" if full != shown else ""
+        raise StoreError(f"{visible(shown)}{via}: the folder's path holds {bad.group()!r}, which Delta Lake cannot use as a "
+                         "folder name (it would read or write another folder, or fail): rename the folder or pass "
+                         "another --archive")
+
+
 class LocalDeltaTable(DeltaTable):
     """A :class:`deltalake.DeltaTable` whose local data files are named as the file system names them.
 
@@ -469,10 +498,7 @@ class Archive:
         a missing archive is a :class:`~archive.errors.StoreError` that says what to run.
         """
         p = Path(path) if path is not None else default_archive_path()
-        escaped = re.search(r"%[0-9A-Fa-f]{2}", str(p.absolute()))
-        if escaped:  # deltalake decodes a table's path as a URI: '/tmp/a%41' is read and written as '/tmp/aA'
-            raise StoreError(f"{p}: the folder's path holds {escaped.group()!r}, which Delta Lake reads as an escaped "
-                             "character (a different folder): rename the folder or pass another --archive")
+        _check_delta_path(p)
         if p.exists() and not p.is_dir():
             raise StoreError(f"{p} is a file, not an archive folder: give --archive a folder "
                              "(a new one is made by `archivist ingest …`)")

@@ -47,8 +47,20 @@ def test_every_step_works_in_a_folder_so_named(tmp_path: Path, name: str):
     assert out.stat().st_size > 0
 
 
-def test_a_folder_with_a_percent_escape_is_refused_with_advice(tmp_path: Path):
-    # deltalake reads '/x/a%41' as '/x/aA': the archive would be written to one folder and sought in another
-    r = CliRunner().invoke(cli, ["ingest", "simulate", "--posts", "20", "--archive", str(tmp_path / "a%41" / "arc")])
-    assert r.exit_code == 1 and "'%41'" in r.output and "rename the folder" in r.output
-    assert not (tmp_path / "aA").exists()
+@pytest.mark.parametrize("name,shown", [("a%41", "'%41'"), ("br[", "'['"), ("x]", "']'"), ("back\\slash", "'\\\\'"),
+                                        ("new\nline", "'\\n'"), ("tab\there", "'\\t'")])
+def test_a_folder_delta_lake_would_misread_is_refused_with_advice(tmp_path: Path, name: str, shown: str):
+    # deltalake reads '/x/a%41' as '/x/aA' and a backslash as '/' (another folder), panics on '[' and fails on
+    # a newline: each left a half-made archive and a traceback
+    r = CliRunner().invoke(cli, ["ingest", "simulate", "--posts", "20", "--archive", str(tmp_path / name / "arc")])
+    assert r.exit_code == 1 and shown in r.output and "rename the folder" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1  # one line, even for a newline in the name
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing made, here or in another folder
+
+
+def test_a_symbolic_link_to_such_a_folder_is_refused_too(tmp_path: Path):
+    (tmp_path / "real%42").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real%42")
+    r = CliRunner().invoke(cli, ["ingest", "simulate", "--posts", "20", "--archive", str(tmp_path / "link" / "arc")])
+    assert r.exit_code == 1 and f"(which is {tmp_path / 'real%42' / 'arc'})" in r.output
+    assert not any((tmp_path / "real%42").iterdir()) and not (tmp_path / "realB").exists()
