@@ -125,13 +125,14 @@ def print_table(table: Table, *, ids: tuple[str, ...] = (), drop: tuple[str, ...
         first, rest = every[0], every[1:]
         for k, head in enumerate(first._cells):
             console.print(head if isinstance(head, Text) else Text(str(head)), style="bold", soft_wrap=True)
+            # "name: value" lines, a value's wrapped lines indented under it (never read as the next row)
+            grid = Table.grid(padding=(0, 1))
+            grid.add_column(width=1)
+            grid.add_column(no_wrap=True)
+            grid.add_column(overflow="fold")
             for col in rest:
-                cell = col._cells[k]
-                value = cell.copy() if isinstance(cell, Text) else Text(str(cell))
-                lines = value.split("\n")
-                console.print(Text.assemble(f"  {col.header}: ", lines[0]) if lines else Text(f"  {col.header}:"))
-                for more in lines[1:]:
-                    console.print(Text.assemble(" " * (len(str(col.header)) + 4), more))
+                grid.add_row("", f"{col.header}:", col._cells[k])
+            console.print(grid)
     if left_out:
         how = "--wide or --json" if wide is not None else "--json or a wider terminal"
         console.print(Text(f"left out at {console.width} columns: {', '.join(left_out)} ({how} shows them)",

@@ -126,7 +126,7 @@ def snapshots_cmd(root: str, folder: Path | None, archive_path: Path | None, as_
         t.add_column(c, overflow="fold", justify="right" if c not in ("taken at", "links", "bag") else "left")
     for r in df.iter_rows(named=True):  # added/removed: against the last bag with the same links
         t.add_row(str(r["taken_at"] or "")[:19], r["edges"], str(r["store_version"]), str(r["posts"]),
-                  *("" if r[k] is None else str(r[k]) for k in ("added", "removed", "changed")),
+                  *("–" if r[k] is None else str(r[k]) for k in ("added", "removed", "changed")),
                   str(r["media_files"]), Text(Path(r["bag"]).name))
     print_table(t, ids=("bag",), drop=("removed", "changed", "media", "added", "store version"), wide=wide)
 

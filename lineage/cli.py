@@ -184,6 +184,7 @@ def drift_cmd(post_id: str, edges: str, archive_path: Path | None, as_json: bool
                                   ("*", "reweighted", "cyan")):
             for phrase in r[key] or []:
                 change.append(f"{label} {shorten(phrase, 10_000 if wide else 40)}\n", style=style)
+        change.rstrip()  # the last phrase's line break made an empty line in the row
         prompt = "(not in the archive)" if r["placeholder"] else shorten(r["text"], 10_000 if wide else 70)
         post = Text(r["id"])
         if r["id"] in how:
@@ -262,7 +263,7 @@ def bleed_cmd(limit: int, min_terms: int, edges: str, archive_path: Path | None,
         t.add_column(c, justify="left" if c in ("root", "root prompt") else "right", overflow="fold")
     for r in ranked.head(limit).iter_rows(named=True):
         t.add_row(Text(r["root"]), str(r["size"]), str(r["new_terms"]), str(r["bled"]), str(r["novel"]),
-                  str(r["reused"]), _fmt(r["bleed_rate"], 2), Text(shorten(r["root_text"], 50)))
+                  str(r["reused"]), _fmt(r["bleed_rate"], 2), Text(shorten(r["root_text"], 10_000 if wide else 50)))
     print_table(t, ids=("root",), drop=("reused", "novel", "bled", "size", "root prompt"), wide=wide)
     f = Table(title="biggest flows (from tree -> to tree)", title_justify="left")
     for c in ("from", "to", "adoptions"):

@@ -187,3 +187,27 @@ def test_a_table_says_which_columns_it_left_out(sample_store: Path):
     assert "left out at 80 columns: path (--wide or --json shows them)" in " ".join(out.split())
     wide = CliRunner().invoke(cli, ["drift", "simulate:s42_0000900", "--archive", str(sample_store), "--wide"]).output
     assert "left out" not in wide and "┃ path ┃" in wide
+
+
+def test_block_rows_indent_their_wrapped_values(sample_store: Path):
+    # at 40 columns `runs` prints a block per run; a wrapped target began at column 0 and read as the next run
+    out = CliRunner().invoke(cli, ["runs", "--archive", str(sample_store)], env={"COLUMNS": "40"}).output
+    runs = json.loads(CliRunner().invoke(cli, ["runs", "--archive", str(sample_store), "--json"]).output)
+    ids = {r["run_id"] for r in runs}
+    lines = [ln for ln in out.splitlines()[1:] if ln.strip() and not ln.startswith("left out")]
+    assert lines and all(ln.startswith("  ") or ln.strip() in ids for ln in lines), out
+    assert {ln.strip() for ln in lines if not ln.startswith(" ")} == ids
+
+
+def test_drift_rows_have_no_empty_lines(sample_store: Path):
+    out = CliRunner().invoke(cli, ["drift", "simulate:s42_0000263", "--archive", str(sample_store)],
+                             env={"COLUMNS": "200"}).output
+    body = [ln for ln in out.splitlines() if ln.startswith("│")]
+    assert body and all(ln.split("│")[2].strip() for ln in body), out  # every table line names its post
+
+
+def test_markdown_report_shows_every_control_as_its_code_point(sample_store: Path):
+    out = CliRunner().invoke(cli, ["report", "messy:invisible", "--format", "md", "-o", "-",
+                                   "--archive", str(sample_store)]).output
+    assert "a⟨U+200B⟩ corgi⟨U+202E⟩ surfing⟨U+0007⟩ at golden hour" in out
+    assert not any(ch in out for ch in "\u200b\u202e\x07")

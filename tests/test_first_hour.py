@@ -167,3 +167,11 @@ def test_the_pdf_report_draws_the_tree_on_its_first_page(analysed: Path, tmp_pat
     assert cli("report", "simulate:s42_0002363", "--format", "pdf", "-o", str(out), archive=analysed).returncode == 0
     first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(out), "-"], capture_output=True, text=True).stdout
     assert "In brief" in first and "The tree" in first and "The remix tree, coloured by drift" in first
+
+
+def test_bleed_wide_keeps_the_root_prompt_whole(analysed: Path):
+    # --wide promises text uncut; bleed cut the root prompt at 50 characters
+    bleed = json.loads(cli("bleed", "--json", archive=analysed).stdout)
+    longest = max((r["root_text"] for r in bleed["trees"] if r.get("root_text")), key=len)
+    assert len(longest) > 50
+    assert longest in cli("bleed", "--wide", archive=analysed).stdout

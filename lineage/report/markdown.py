@@ -17,7 +17,9 @@ def _md(text: Any) -> str:
     (no tag, entity or autolink can open; a lone ``>`` opens nothing mid-line, and every line here starts
     with the report's own marks, so it stays ``>``, not ``&gt;`` in the raw file), Markdown's marks
     backslash-escaped."""
-    s = show_bidi(" ".join(str(text if text is not None else "").split())).replace("&", "&amp;").replace("<", "&lt;")
+    s = show_bidi(" ".join(str(text if text is not None else "").split()))
+    # every other invisible or control character (a bell, a zero-width space) shown as its code point too
+    s = "".join(ch if ch.isprintable() else f"⟨U+{ord(ch):04X}⟩" for ch in s).replace("&", "&amp;").replace("<", "&lt;")
     for ch in "\\`*_[]|#~":
         s = s.replace(ch, "\\" + ch)
     return s
