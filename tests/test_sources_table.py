@@ -80,14 +80,18 @@ def test_dry_run_shows_the_first_mapped_records_and_writes_nothing(tmp_path):
 def test_dry_run_says_which_rows_the_ingest_would_quarantine(tmp_path):
     # the dry run showed '"created_at": "yesterday"' as if it would be stored; the real run quarantined it
     f = tmp_path / "krea.csv"
-    f.write_text("id,prompt,t\n1,a cat,2024-01-01T00:00:00Z\n3,bad time,yesterday\n", "utf-8")
+    f.write_text("id,prompt,t\n1,a cat\u202e,2024-01-01T00:00:00Z\n3,bad time,yesterday\n1,other,2024-01-02T00:00:00Z\n",
+                 "utf-8")
     args = ["ingest", "table", str(f), "--map", "id=id,prompt=prompt,created_at=t", "--dry-run",
             "--archive", str(tmp_path / "arc")]
     out = json.loads(CliRunner().invoke(cli, [*args, "--json"]).stdout)
-    assert out["quarantine_reasons"] == [[], ["created_at: not an RFC 3339 time: 'yesterday'"]]
+    assert out["quarantine_reasons"][:2] == [[], ["created_at: not an RFC 3339 time: 'yesterday'"]]
+    assert out["quarantine_reasons"][2][0].startswith("id: '1' is also the id of row 1, with other values")
+    assert out["records"][0]["prompt"] == "a cat\u202e"  # JSON for scripts: verbatim
     res = CliRunner().invoke(cli, args)
     assert res.exit_code == 0 and "would be quarantined: created_at: not an RFC 3339 time: 'yesterday'" in res.stderr
-    assert "1 of these 2 record(s) would be quarantined" in res.stderr
+    assert "2 of these 3 record(s) would be quarantined" in res.stderr
+    assert '"a cat⟨U+202E⟩"' in res.stdout and "\u202e" not in res.stdout  # for a person: shown, not obeyed
     assert not (tmp_path / "arc").exists()  # and it wrote nothing
 
 

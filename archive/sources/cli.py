@@ -222,11 +222,9 @@ def ingest_table(path: Path, mapping: str, source_name: str | None, separator: s
 
     src = TableSource(path, parse_map(mapping), source=source_name, separator=separator)
     if dry_run:
-        from archive.record import check
-
-        recs = src.preview(rows)
-        # what the ingest would do with each: the same check, so a row it would quarantine says so here
-        problems = [check(r)[1] for r in recs]
+        # what the ingest would do with each (the same checks), so a row it would quarantine says so here
+        checked = src.preview_checked(rows)
+        recs, problems = [r for r, _ in checked], [w for _, w in checked]
         if as_json:
             emit_json({"columns": src.columns, "source": src.source, "records": recs,
                        "quarantine_reasons": problems})
@@ -235,7 +233,9 @@ def ingest_table(path: Path, mapping: str, source_name: str | None, separator: s
         console.print(f"first {len(recs)} record(s) as they would be ingested (--dry-run: nothing written):",
                       markup=False, highlight=False)
         for r, why in zip(recs, problems):
-            console.print(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode(), markup=False, highlight=False)
+            shown = orjson.dumps(r, option=orjson.OPT_INDENT_2).decode()  # controls as ⟨U+202E⟩, as everywhere
+            console.print("".join(ch if ch.isprintable() or ch == "\n" else f"⟨U+{ord(ch):04X}⟩" for ch in shown),
+                          markup=False, highlight=False)
             if why:
                 err_console.print(f"  would be quarantined: {'; '.join(why)}", markup=False, highlight=False,
                                   style="yellow")

@@ -383,7 +383,21 @@ class TableSource:
 
     def preview(self, n: int = 5) -> list[dict[str, Any]]:
         """The first ``n`` records as they would be ingested (nothing is written)."""
-        return [rec for _, rec in self._records(limit=n) if isinstance(rec, dict)]
+        return [rec for rec, _ in self.preview_checked(n)]
+
+    def preview_checked(self, n: int = 5) -> list[tuple[dict[str, Any], list[str]]]:
+        """The first ``n`` rows as :meth:`preview` gives them, each with the reasons the ingest would
+        quarantine it (empty: it would be stored): the record check, and a second row of an id with
+        other values (ids duplicated anywhere in the file are looked up first)."""
+        from archive.record import check
+
+        out: list[tuple[dict[str, Any], list[str]]] = []
+        for _, rec in self._records(limit=n, dups=self.duplicated_ids()):
+            if isinstance(rec, Bad):
+                out.append((orjson.loads(rec.raw), list(rec.reasons)))
+            else:
+                out.append((rec, check(rec)[1]))
+        return out
 
     def items(self, cursor: str | None) -> Iterator[tuple[str, dict[str, Any], None]]:
         """Yield ``(path:row N, record, None)`` for every row (re-read whole on resume: the ingestor
