@@ -238,7 +238,8 @@ def snapshot(archive: Archive, root: str, *, out: str | Path | None = None, medi
         snapshot_media(archive, nodes.get_column("id").to_list(), tmp)
         index, n_media_c2pa = write_media(latest, tmp, fetch=media, allow_private=allow_private,
                                            timeout=timeout,
-                                           media_dirs=tuple(Path(d).resolve() for d in media_dirs))
+                                           media_dirs=tuple(Path(d).resolve() for d in media_dirs),
+                                           held_dir=archive.path / "media")
         (tmp / "media" / "index.json").write_text(json.dumps(index, indent=1, ensure_ascii=False), "utf-8")
         posts = nodes.select("id", "content_hash", "placeholder", "redacted")
         real = posts.filter(~pl.col("placeholder"))

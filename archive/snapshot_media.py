@@ -8,6 +8,7 @@ C2PA stores embedded in the files are kept beside them.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import urllib.parse
 from pathlib import Path
@@ -75,12 +76,24 @@ def _c2pa_store(path: Path) -> dict | None:
         return None
 
 
+def _held(held_dir: Path | None, sha256: str | None) -> Path | None:
+    """The archive's own copy of the content ``sha256`` (``media/<sha256>.<ext>``, written by
+    ``ingest media``), or None."""
+    if held_dir is None or not sha256 or not re.fullmatch(r"[0-9a-f]{64}", sha256.lower()):
+        return None
+    return next((p for p in sorted(held_dir.glob(f"{sha256.lower()}.*")) if p.is_file()), None)
+
+
 def write_media(records: pl.DataFrame, data: Path, *, fetch: bool, allow_private: bool | NetPolicy,
-                 timeout: float, media_dirs: tuple[Path, ...]) -> tuple[list[dict], int]:
+                 timeout: float, media_dirs: tuple[Path, ...], held_dir: Path | None = None
+                 ) -> tuple[list[dict], int]:
     """Media index rows of a snapshot (and the files, when ``fetch``), and how many C2PA stores were read.
 
     ``records`` has ``id`` and ``record`` (the record's JSON); files go to
-    ``data/media/<post>/<n><suffix>`` and C2PA stores found in them to ``data/c2pa/``.
+    ``data/media/<post>/<n><suffix>`` and C2PA stores found in them to ``data/c2pa/``. Where the
+    record names the content's ``sha256`` and ``held_dir`` (the archive's ``media/`` folder) holds
+    that content, the archive's own copy is taken (status ``ok (the archive's copy)``): the file
+    the record names may be gone, or outside the folders allowed, and the copy was checked when stored.
     Each row is ``{id, url, file, sha256, status}``; ``status`` is ``ok`` or why not
     (nothing is skipped silently).
 
@@ -110,8 +123,13 @@ def write_media(records: pl.DataFrame, data: Path, *, fetch: bool, allow_private
                 rel = f"media/{portable_name(rid)}/{i}{portable_suffix(urllib.parse.urlparse(url).path)}"
                 dest = data / rel
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                row["status"] = _fetch(url, dest, client=client, media_dirs=media_dirs)
-                if row["status"] == "ok":
+                own = _held(held_dir, m.get("sha256"))
+                if own is not None:
+                    shutil.copyfile(own, dest)
+                    row["status"] = "ok (the archive's copy)"
+                else:
+                    row["status"] = _fetch(url, dest, client=client, media_dirs=media_dirs)
+                if row["status"].startswith("ok"):
                     digest = _sha256(dest)
                     if m.get("sha256") and m["sha256"].lower() != digest:
                         row["status"] = "ok, but sha256 differs from the record's"

@@ -147,7 +147,7 @@ def test_cli_max_body_option(tmp_path):
         srv.add("/projects/1", {"id": 1, "title": "t" * 3000})
         res = CliRunner().invoke(cli, ["ingest", "scratch", "1", "--base-url", srv.url, "--allow-private",
                                        "--max-body", "0.001", "--archive", str(tmp_path / "a")])
-    assert res.exit_code == 1 and "--max-body" in res.output and len(res.output.strip().splitlines()) == 1
+    assert res.exit_code == 1 and "--max-body" in res.output and len(res.output.strip().splitlines()) == 1, res.output
 
 
 # ---------------------------------------------------------------- network-jsonl-url-unbounded-line-and-gzip-bomb

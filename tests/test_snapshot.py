@@ -1,6 +1,7 @@
 """Snapshots: BagIt bags, fixity, restore (also of hostile bags), versions side by side."""
 from __future__ import annotations
 
+import hashlib
 import http.server
 import json
 import os
@@ -334,3 +335,24 @@ def test_snapshot_writes_the_same_bag_whatever_was_imported(empty_store: Archive
         runs.append(out)
     assert runs[0] == runs[1]
     assert "data/report/README.txt" in runs[0]  # no report unless the caller passes one
+
+
+def test_snapshot_media_takes_the_archive_s_own_copy(tmp_path: Path):
+    # `ingest media` copies each picture into <archive>/media/<sha256>.<ext>; the snapshot looked only at the
+    # file the record names (outside the folders allowed, or since deleted) and packed no media at all
+    src = tmp_path / "downloads"
+    src.mkdir()
+    for name in ("ocsp.jpg", "C.jpg"):
+        (src / name).write_bytes((FIXTURES / name).read_bytes())
+    arc = tmp_path / "arc"
+    assert CliRunner().invoke(cli, ["ingest", "media", str(src), "--archive", str(arc)]).exit_code == 0
+    for f in src.iterdir():
+        f.unlink()  # the originals are gone: only the archive's copies remain
+    a = Archive.open(arc)
+    root = a.posts().filter(pl.col("id").str.starts_with("media:")).sort("id").get_column("id")[0]
+    bag = snapshot(a, root, media=True)
+    index = json.loads((bag / "data" / "media" / "index.json").read_text("utf-8"))
+    assert index and all(r["status"] == "ok (the archive's copy)" and r["file"] for r in index), index
+    for r in index:
+        assert hashlib.sha256((bag / "data" / r["file"]).read_bytes()).hexdigest() == r["sha256"]
+    assert verify(bag).ok
