@@ -16,6 +16,18 @@ from dashboard.cli import cli
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
+@pytest.fixture()
+def columns(monkeypatch: pytest.MonkeyPatch):
+    """Set the width the command line's consoles print at (rich reads $COLUMNS once a console has a width
+    of its own, so an environment variable given to CliRunner is not enough in every process)."""
+    from archive import cli as archive_cli
+
+    def width(n: int) -> None:
+        for c in (archive_cli.console, archive_cli.err_console):
+            monkeypatch.setattr(c, "_width", n)
+    return width
+
+
 def _all_commands(group: click.Group, prefix=()):
     for name, cmd in sorted(group.commands.items()):
         yield prefix + (name,), cmd
@@ -92,7 +104,8 @@ def test_ingest_simulate_writes_truth_beside_its_output(tmp_path: Path):
     assert (tmp_path / "arc" / "simulations" / "seed-3-posts-200.truth.json").exists()
 
 
-def test_paths_longer_than_the_console_are_printed_whole(tmp_path: Path):
+def test_paths_longer_than_the_console_are_printed_whole(tmp_path: Path, columns):
+    columns(80)
     # piped output is 80 columns: a message naming a longer path printed it folded mid-word
     deep = tmp_path / ("a-folder-whose-name-is-long-" * 3)
     r = CliRunner().invoke(cli, ["ingest", "simulate", "--seed", "3", "--posts", "50", "--archive", str(deep / "arc")])
@@ -157,14 +170,15 @@ def test_stats_as_of_a_time_says_what_its_counts_mean(sample_store: Path):
     assert "created by then" not in CliRunner().invoke(cli, ["stats", "--archive", str(sample_store)]).output
 
 
-def test_controls_in_a_prompt_show_as_code_points_in_the_terminal(sample_store: Path):
+def test_controls_in_a_prompt_show_as_code_points_in_the_terminal(sample_store: Path, columns):
+    columns(200)
     # as the README says and the dashboard's labels and Markdown reports do: ⟨U+202E⟩, never the raw control
-    out = CliRunner().invoke(cli, ["show", "messy:invisible", "--archive", str(sample_store)],
-                             env={"COLUMNS": "200"}).output
+    out = CliRunner().invoke(cli, ["show", "messy:invisible", "--archive", str(sample_store)]).output
     assert "corgi⟨U+202E⟩ surfing⟨U+0007⟩" in out and "\u202e" not in out and "\x07" not in out
 
 
-def test_quarantine_with_long_locations_shows_every_reason(tmp_path: Path):
+def test_quarantine_with_long_locations_shows_every_reason(tmp_path: Path, columns):
+    columns(80)
     # a location longer than the terminal left the reasons and raw columns no width at all (--wide too)
     deep = tmp_path / ("a-folder-whose-name-is-long-" * 3)
     deep.mkdir()
@@ -182,16 +196,18 @@ def test_quarantine_with_long_locations_shows_every_reason(tmp_path: Path):
             assert all(" ".join(reason.split()) in flat for reason in r["reasons"]), (extra, r["reasons"], out)
 
 
-def test_a_table_says_which_columns_it_left_out(sample_store: Path):
+def test_a_table_says_which_columns_it_left_out(sample_store: Path, columns):
+    columns(80)
     out = CliRunner().invoke(cli, ["drift", "simulate:s42_0000900", "--archive", str(sample_store)]).output
     assert "left out at 80 columns: path (--wide or --json shows them)" in " ".join(out.split())
     wide = CliRunner().invoke(cli, ["drift", "simulate:s42_0000900", "--archive", str(sample_store), "--wide"]).output
     assert "left out" not in wide and "┃ path ┃" in wide
 
 
-def test_block_rows_indent_their_wrapped_values(sample_store: Path):
+def test_block_rows_indent_their_wrapped_values(sample_store: Path, columns):
+    columns(40)
     # at 40 columns `runs` prints a block per run; a wrapped target began at column 0 and read as the next run
-    out = CliRunner().invoke(cli, ["runs", "--archive", str(sample_store)], env={"COLUMNS": "40"}).output
+    out = CliRunner().invoke(cli, ["runs", "--archive", str(sample_store)]).output
     runs = json.loads(CliRunner().invoke(cli, ["runs", "--archive", str(sample_store), "--json"]).output)
     ids = {r["run_id"] for r in runs}
     lines = [ln for ln in out.splitlines()[1:] if ln.strip() and not ln.startswith("left out")]
@@ -199,9 +215,9 @@ def test_block_rows_indent_their_wrapped_values(sample_store: Path):
     assert {ln.strip() for ln in lines if not ln.startswith(" ")} == ids
 
 
-def test_drift_rows_have_no_empty_lines(sample_store: Path):
-    out = CliRunner().invoke(cli, ["drift", "simulate:s42_0000263", "--archive", str(sample_store)],
-                             env={"COLUMNS": "200"}).output
+def test_drift_rows_have_no_empty_lines(sample_store: Path, columns):
+    columns(200)
+    out = CliRunner().invoke(cli, ["drift", "simulate:s42_0000263", "--archive", str(sample_store)]).output
     body = [ln for ln in out.splitlines() if ln.startswith("│")]
     assert body and all(ln.split("│")[2].strip() for ln in body), out  # every table line names its post
 
