@@ -181,9 +181,9 @@ def shorten(text: str | None, width: int = 80) -> str:
     """
     if not text:
         return ""
-    from archive.shorten import cut
+    from archive.shorten import cut, visible
 
-    return cut("".join(ch if ch.isprintable() else f"⟨U+{ord(ch):04X}⟩" for ch in text.replace("\n", " ")), width)
+    return cut(visible(text.replace("\n", " ")), width)
 
 
 def _as_of(v: str | None) -> int | str | None:

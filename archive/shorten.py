@@ -16,9 +16,20 @@ from __future__ import annotations
 
 import polars as pl
 
-__all__ = ["ELLIPSIS", "one_line", "cut", "cut_expr"]
+__all__ = ["ELLIPSIS", "one_line", "cut", "cut_expr", "visible"]
 
 ELLIPSIS = "…"
+
+
+def visible(text: str, *, keep: str = "") -> str:
+    """``text`` with every character that prints nothing (controls, bidi controls, zero-width and format
+    characters) shown as its code point, ``⟨U+202E⟩``, as the dashboard's labels show bidi controls
+    (:data:`lineage.bidi.BIDI_CONTROLS`); the characters in ``keep`` (e.g. ``"\\n"``) are left as they are.
+
+    >>> visible("corgi\\u202e surfing\\u0007"), visible("a\\nb", keep="\\n")
+    ('corgi⟨U+202E⟩ surfing⟨U+0007⟩', 'a\\nb')
+    """
+    return "".join(ch if ch.isprintable() or ch in keep else f"⟨U+{ord(ch):04X}⟩" for ch in text)
 
 
 def one_line(text: str | None) -> str:

@@ -80,12 +80,11 @@ def _check_delta_path(p: Path) -> None:
     full = p.resolve()
     bad = _DELTA_PATH_PROBLEMS.search(str(full))
     if bad:
-        def visible(x: Path) -> str:  # the message stays one line: a newline in a name shows as ⟨U+000A⟩
-            return "".join(ch if ch.isprintable() else f"⟨U+{ord(ch):04X}⟩" for ch in str(x))
+        from archive.shorten import visible  # the message stays one line: a newline in a name shows as ⟨U+000A⟩
 
         shown = p.absolute()
-        via = f" (which is {visible(full)})" if full != shown else ""
-        raise StoreError(f"{visible(shown)}{via}: the folder's path holds {bad.group()!r}, which Delta Lake cannot use as a "
+        via = f" (which is {visible(str(full))})" if full != shown else ""
+        raise StoreError(f"{visible(str(shown))}{via}: the folder's path holds {bad.group()!r}, which Delta Lake cannot use as a "
                          "folder name (it would read or write another folder, or fail): rename the folder or pass "
                          "another --archive")
 

@@ -222,6 +222,8 @@ def ingest_table(path: Path, mapping: str, source_name: str | None, separator: s
 
     src = TableSource(path, parse_map(mapping), source=source_name, separator=separator)
     if dry_run:
+        from archive.shorten import visible
+
         # what the ingest would do with each (the same checks), so a row it would quarantine says so here
         checked = src.preview_checked(rows)
         recs, problems = [r for r, _ in checked], [w for _, w in checked]
@@ -233,8 +235,8 @@ def ingest_table(path: Path, mapping: str, source_name: str | None, separator: s
         console.print(f"first {len(recs)} record(s) as they would be ingested (--dry-run: nothing written):",
                       markup=False, highlight=False)
         for r, why in zip(recs, problems):
-            shown = orjson.dumps(r, option=orjson.OPT_INDENT_2).decode()  # controls as ⟨U+202E⟩, as everywhere
-            console.print("".join(ch if ch.isprintable() or ch == "\n" else f"⟨U+{ord(ch):04X}⟩" for ch in shown),
+            # controls as ⟨U+202E⟩, as everywhere text is shown to a person
+            console.print(visible(orjson.dumps(r, option=orjson.OPT_INDENT_2).decode(), keep="\n"),
                           markup=False, highlight=False)
             if why:
                 err_console.print(f"  would be quarantined: {'; '.join(why)}", markup=False, highlight=False,

@@ -383,7 +383,7 @@ class TableSource:
 
     def preview(self, n: int = 5) -> list[dict[str, Any]]:
         """The first ``n`` records as they would be ingested (nothing is written)."""
-        return [rec for rec, _ in self.preview_checked(n)]
+        return [rec for _, rec in self._records(limit=n) if isinstance(rec, dict)]
 
     def preview_checked(self, n: int = 5) -> list[tuple[dict[str, Any], list[str]]]:
         """The first ``n`` rows as :meth:`preview` gives them, each with the reasons the ingest would

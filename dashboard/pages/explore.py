@@ -397,12 +397,12 @@ def lineage_notes(arc, tree, as_of: str | None = None) -> list[str]:
     if root.height and bool(root.get_column("placeholder").fill_null(False).any()):
         out.append(f"This tree hangs from {tree.root}, a post that is not in the archive (never archived or "
                    "deleted): its children are kept together under it, and its measures are flagged.")
+    broken = (arc.problems(as_of).filter(pl.col("kind").is_in(["cycle", "self_loop"]))
+              .join(tree.nodes.select("id"), on="id", how="semi"))
     if "in_cycle" in tree.nodes.columns and bool(tree.nodes.get_column("in_cycle").any()):
-        cuts = arc.problems(as_of).filter(pl.col("kind") == "cycle").join(tree.nodes.select("id"), on="id",
-                                                                          how="semi")
-        out += [f"Cycle cut: {d}" for d in cuts.get_column("detail").to_list()]
-    selfs = arc.problems(as_of).filter(pl.col("kind") == "self_loop").join(tree.nodes.select("id"), on="id", how="semi")
-    out += [f"Self-remix: {i} lists itself as its parent; that link is ignored." for i in selfs.get_column("id").to_list()]
+        out += [f"Cycle cut: {d}" for d in broken.filter(kind="cycle").get_column("detail").to_list()]
+    out += [f"Self-remix: {i} lists itself as its parent; that link is ignored."
+            for i in broken.filter(kind="self_loop").get_column("id").to_list()]
     return out
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from archive.store import Archive  # noqa: F401  (doctests)
-from lineage.bidi import show_bidi
+from archive.shorten import visible
 from lineage.report._text import (_METHOD, _conf, _decay_rows, _diff_runs, _inferred_mark, _num, _pct, _phrases,
                                   _short)
 from lineage.report.data import ReportData, report_data  # noqa: F401  (report_data: doctests)
@@ -17,9 +17,8 @@ def _md(text: Any) -> str:
     (no tag, entity or autolink can open; a lone ``>`` opens nothing mid-line, and every line here starts
     with the report's own marks, so it stays ``>``, not ``&gt;`` in the raw file), Markdown's marks
     backslash-escaped."""
-    s = show_bidi(" ".join(str(text if text is not None else "").split()))
-    # every other invisible or control character (a bell, a zero-width space) shown as its code point too
-    s = "".join(ch if ch.isprintable() else f"⟨U+{ord(ch):04X}⟩" for ch in s).replace("&", "&amp;").replace("<", "&lt;")
+    # bidi controls and every other invisible or control character (a bell, a zero-width space) as code points
+    s = visible(" ".join(str(text if text is not None else "").split())).replace("&", "&amp;").replace("<", "&lt;")
     for ch in "\\`*_[]|#~":
         s = s.replace(ch, "\\" + ch)
     return s
