@@ -88,10 +88,40 @@ def _analysed_style_labels(arc: Archive) -> pl.LazyFrame | None:
     return None
 
 
-def post_style_labels(arc: Archive, post_id: str, *, as_of: str | None = None) -> list[dict] | None:
+def _all_style_labels(arc: Archive, post_id: str, as_of: str | None) -> list[dict] | None:
+    """:func:`post_style_labels` on the graph with inferred links: from ``archivist analyze --edges all``
+    while it describes the store and ``inferred_edges`` as they are, else computed for a small archive
+    (memoised per store and ``inferred_edges`` version), else from an older such analysis, else ``None``."""
+    stored = as_of is None and arc.has_table("analysis_all_style_labels")
+
+    def analysed() -> list[dict]:
+        rows = (scan_delta(arc.table_path("analysis_all_style_labels")).filter(pl.col("id") == post_id)
+                .select("id", "term", "label", "source_root").collect())
+        return style_labels(rows, post_id) or []
+
+    if stored and analysis_state(arc, version=arc.view_version(), edges="all").current:
+        return analysed()
+    styles = archive_styles(arc, as_of=as_of) if _small(arc, as_of) else None
+    if styles is None:  # too big to label here: an older analysis with inferred links, or none
+        return analysed() if stored else None
+    v = arc.view_version()
+    pin = v if as_of is None else as_of
+    iv = arc.table_version("inferred_edges") if arc.has_table("inferred_edges") else -1
+    labels = memo(("style_labels_all_edges", v, iv, as_of), lambda: label_new_styles(
+        styles.select("id", "term"),
+        arc.lineage(pin, edges="all").select("id", "parent", "root", "depth", "created_at")))
+    return style_labels(labels, post_id)
+
+
+def post_style_labels(arc: Archive, post_id: str, *, as_of: str | None = None,
+                      edges: str = "declared") -> list[dict] | None:
     """The labelled styles of one post (see :func:`style_labels`): read for that post alone from the
     latest analysis; with an as-of date or without analysis, from :func:`archive_style_labels`
-    (computed for a small archive, memoised per store version), else ``None``."""
+    (computed for a small archive, memoised per store version), else ``None``. ``edges="all"``
+    labels them on the graph with inferred links (a term its inferred parent has is inherited, not
+    bled), from ``archivist analyze --edges all`` or computed the same way."""
+    if edges == "all":
+        return _all_style_labels(arc, post_id, as_of)
     scan = _analysed_style_labels(arc) if as_of is None else None
     if scan is not None:
         rows = scan.filter(pl.col("id") == post_id).select("id", "term", "label", "source_root").collect()

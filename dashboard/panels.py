@@ -95,13 +95,15 @@ def _evidence_rows(edges: list[dict]) -> html.Table | html.Div:
     return html.Table([head, *body], className="grid")
 
 
-def _styles(labels: list[dict] | None, tags: list[str] | None) -> html.Div:
+def _styles(labels: list[dict] | None, tags: list[str] | None, edge_set: str = "declared") -> html.Div:
+    shown = "all" if edge_set == "all" else None
     if labels is None:
         parts: list[Any] = [html.Span(t, className="chip") for t in (tags or [])]
         if not parts:
             parts = [html.Span("no style tags", className="muted")]
+        cmd = "archivist analyze" + (" --edges all" if shown else "")
         return html.Div(parts + [html.Div(with_code("style labels (inherited, bled, novel): not computed yet; run "
-                                                    "`archivist analyze`"), className="small muted")])
+                                                    f"`{cmd}`"), className="small muted")])
     if not labels:
         return html.Div("no style term of the lexicon or tags in this prompt", className="muted")
     tips = {"inherited": "its parent has it too", "reused": "new here, but used before on this path or in "
@@ -110,7 +112,7 @@ def _styles(labels: list[dict] | None, tags: list[str] | None) -> html.Div:
     for l in labels:
         body: list[Any] = [l["style"], html.Small(f" {l['label']}")]
         if l["label"] == "bled" and l.get("source_root"):
-            body += [html.Small(" from "), dcc.Link("tree", href=explore_href(l["source_root"]),
+            body += [html.Small(" from "), dcc.Link("tree", href=explore_href(l["source_root"], edges=shown),
                                                     title=l["source_root"])]
         chips.append(html.Span(body, className=f"chip st-{l['label']}", title=tips.get(l["label"], "")))
     return html.Div(chips)
@@ -191,7 +193,7 @@ def node_panel(node: dict, *, root: str, parent: dict | None, diff: list | None,
                      diff_view(diff)]
     sections += [html.H4("Blame: which generation brought each word"), blame_view(blame or []),
                  blame_legend([w["generation"] for w in blame or []])]
-    sections += [html.H4("Styles"), _styles(styles, node.get("style_tags"))]
+    sections += [html.H4("Styles"), _styles(styles, node.get("style_tags"), edge_set)]
     metrics = [("views", node.get("views")), ("likes", node.get("likes")), ("remixes", node.get("remixes")),
                ("comments", node.get("comments"))]
     if drift:

@@ -76,7 +76,7 @@ def report_cmd(root: str | None, fmt: str, out: str | None, seed: int, edges: st
         return
     console.print(Text(f"wrote the {fmt} drift report ({target.stat().st_size:,} bytes) to {target}"), soft_wrap=True)
     if data.inferred:
-        console.print(Text(f"lineage partly inferred: the report {data.inferred}", style="yellow"))
+        console.print(Text(f"{data.inferred_label}: the report {data.inferred}", style="yellow"))
     for m in data.missing:
         console.print(Text(f"not measured: {m}", style="yellow"))
 

@@ -2259,7 +2259,7 @@ def why(features: dict[str, Any] | None, confidence: float | None) -> str:
     A link the second stage made ("no parent" scored higher, so its margin is negative) says so:
 
     >>> why({"jaccard": 0.5, "delay_hours": 30.0, "margin": -0.2}, 0.12)
-    'inferred, confidence 0.12: prompt 50% the same, posted 30 h after; kept to hold the post in its tree (likely in it, this parent a guess)'
+    'inferred, confidence 0.12: prompt 50% the same, posted 30 h after; kept to hold the post in its tree, which it is likely in, though this parent is a guess'
 
     A post held without its prompt (or whose parent has none) has no words to compare (its ``jaccard`` is
     null): the sentence says so rather than "prompt 0% the same":
@@ -2283,19 +2283,23 @@ def why(features: dict[str, Any] | None, confidence: float | None) -> str:
     head = f"inferred, confidence {confidence_text(confidence)}" if confidence is not None else "inferred"
     tail = ""
     if f.get("margin") is not None and f["margin"] < 0:
-        tail = "; kept to hold the post in its tree (likely in it, this parent a guess)"
+        tail = "; kept to hold the post in its tree, which it is likely in, though this parent is a guess"
     return head + (": " + ", ".join(parts) if parts else "") + tail
 
 
 def why_cut(parent: str, features: dict[str, Any] | None, confidence: float | None, descendants: int) -> str:
     """A person's sentence for a post whose inferred link the tree check cut (:func:`tree_check`).
 
+    ``descendants`` is what the check read: the posts below this one through the links inferred before
+    it cut any, so a tree drawn after the check, which cut other links below too, may hold fewer.
+
     >>> why_cut("t:9", {"jaccard": 0.35, "delay_hours": 72.0}, 0.41, 245)
-    'no inferred parent: the tree check cut the link to t:9 (confidence 0.41: prompt 35% the same, posted 3 days after), as this post heads 245 posts of its own: more like an original than a remix'
+    'no inferred parent: the tree check cut the link to t:9 (confidence 0.41: prompt 35% the same, posted 3 days after), as this post headed 245 posts of its own through the links inferred before the check: more like an original than a remix'
     """
     link = why(features, confidence).removeprefix("inferred, ")
-    return (f"no inferred parent: the tree check cut the link to {parent} ({link}), as this post heads "
-            f"{descendants:,} post{'s' if descendants != 1 else ''} of its own: more like an original than a remix")
+    return (f"no inferred parent: the tree check cut the link to {parent} ({link}), as this post headed "
+            f"{descendants:,} post{'s' if descendants != 1 else ''} of its own through the links inferred "
+            "before the check: more like an original than a remix")
 
 
 def _duration(h: float) -> str:

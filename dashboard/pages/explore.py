@@ -18,7 +18,7 @@ from archive.store import Tree
 from dashboard.data import (NotFoundError, archive, first_value, inferred_why, memo, node_record, parse_as_of,
                             search_posts, tree_of, views)
 from dashboard.figures import empty_figure, tree_figure
-from dashboard.panels import compare_panel, explore_href, node_panel, note, search_results
+from dashboard.panels import compare_panel, explore_href, node_panel, note, search_results, with_code
 from dashboard.thumbs import hover_picture, picture_facts, thumb_url, thumbnails
 
 dash.register_page(__name__, path="/explore", name="Explorer", order=1, title="Explorer · Remix Archivist")
@@ -386,7 +386,20 @@ def draw_tree(state):
                   "generations slider)" if meta.get("hidden") else "")
                + (f"; as of {state['as_of']}" if state.get("as_of") else "") + "."]
     caption += [html.Div(n, className="note") for n in lineage_notes(archive(), tree, state.get("as_of"))]
+    if state.get("edges") == "all":
+        caption += [html.Div(n, className="note") for n in _inferred_notes(archive(), tree)]
     return fig, caption, meta.get("folded") or []
+
+
+def _inferred_notes(arc, tree) -> list[Any]:
+    """With inferred links shown: why none are drawn, when ``archivist infer`` never ran or left this tree none."""
+    if arc.table_version("inferred_edges") < 0:
+        return [with_code("No inferred links to show: `archivist infer` has not run on this archive.")]
+    from archive.export import made_by_infer
+
+    if not made_by_infer(arc, tree.edges).height:
+        return ["No inferred links in this tree: archivist infer found none for its posts."]
+    return []
 
 
 def lineage_notes(arc, tree, as_of: str | None = None) -> list[str]:
@@ -477,7 +490,8 @@ def show_node(state):
                .with_columns(primary=pl.col("parent").eq_missing(pl.lit(node.get("parent"), dtype=pl.String)))
                .to_dicts()),
         record=None if node.get("placeholder") else node_record(arc, node["id"], as_of),
-        path=path, styles=measures.post_style_labels(arc, node["id"], as_of=as_of), as_of=as_of,
+        path=path, styles=measures.post_style_labels(arc, node["id"], as_of=as_of, edges=state.get("edges") or "declared"),
+        as_of=as_of,
         picture=picture_facts(arc, node["id"], node.get("parent"), _thumbs(arc)),
         edge_set=state.get("edges") or "declared")
     if node.get("why"):  # an inferred link: say why, above the panel

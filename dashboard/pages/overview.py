@@ -66,8 +66,10 @@ def link_counts(arc) -> dict[str, int]:
 def link_cards(arc, n: dict[str, int] | None = None) -> list[html.Div]:
     """Three cards: declared, C2PA and inferred links (inferred ones open the explorer with them shown)."""
     n = n or link_counts(arc)
+    ran = arc.table_version("inferred_edges") >= 0  # 0 links found, or never looked: not the same news
     return [card(f"{n['declared']:,}", "declared remix links"), card(f"{n['c2pa']:,}", "C2PA links"),
-            card(f"{n['inferred']:,}", "inferred links (archivist infer)", "/explore?edges=all")]
+            card(f"{n['inferred']:,}", "inferred links (archivist infer)", "/explore?edges=all") if ran
+            else card("–", "inferred links: archivist infer has not run on this archive")]
 
 
 @cached_page("overview", ("runs", "quarantine", "inferred_edges"), title="Overview")

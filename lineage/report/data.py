@@ -41,6 +41,7 @@ class ReportData:
     pictures: list[dict[str, Any]] = field(default_factory=list)  # thumbnails as data URIs (lineage.visual)
     edges: str = "declared"  # the edge set the report is built on: "declared" or "all" (inferred links too)
     inferred: str | None = None  # "includes N inferred links, confidence >= X" when it is built on any
+    inferred_label: str = "lineage partly inferred"  # "lineage inferred" when every link is inferred
 
 
 def _with_inferred(mutations: pl.DataFrame, inferred: pl.DataFrame | None) -> pl.DataFrame:
@@ -52,11 +53,20 @@ def _with_inferred(mutations: pl.DataFrame, inferred: pl.DataFrame | None) -> pl
                           on=["child", "parent"], how="left", maintain_order="left")
 
 
+def inferred_label(inferred: int, links: int) -> str:
+    """How a report's title names its lineage when ``inferred`` of its ``links`` came from ``archivist infer``.
+
+    >>> inferred_label(3, 5), inferred_label(5, 5)
+    ('lineage partly inferred', 'lineage inferred')
+    """
+    return "lineage inferred" if links and inferred >= links else "lineage partly inferred"
+
+
 def _inferred_banner(d: ReportData) -> str | None:
     """The sentence a report built on inferred links opens with (``None`` when it holds none)."""
     if not d.inferred:
         return None
-    return (f"Lineage partly inferred: this report {d.inferred}, reconstructed by archivist infer from the "
+    return (f"{d.inferred_label.capitalize()}: this report {d.inferred}, reconstructed by archivist infer from the "
             "content (not declared by the source)" + ("; inferred links are drawn dashed." if d.scope == "tree" else
                                                        "; its measures count them as remix links."))
 
@@ -179,10 +189,11 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
     # the links of `archivist infer` (a record's own "inferred" parent is what its source stated)
     inf = made_by_infer(archive, tree.edges, as_of)
     note = inferred_note(inf.height, inf.get_column("confidence").min()) if edges == "all" else None
-    title = f"How “{_short(root_row['text'], 70) or tree.root}” mutated" + (" (lineage partly inferred)" if note else "")
+    label = inferred_label(inf.height, tree.edges.height)
+    title = f"How “{_short(root_row['text'], 70) or tree.root}” mutated" + (f" ({label})" if note else "")
     data = ReportData(scope="tree", root=tree.root, title=title, facts=facts, sentences=[], nodes=nd,
                       mutations=mutations, blame=blame, styles=styles, fidelity=fidelity, decay=decay,
-                      trees=out["trees"], missing=missing, edges=edges, inferred=note)
+                      trees=out["trees"], missing=missing, edges=edges, inferred=note, inferred_label=label)
     data.sentences = _tree_sentences(data)
     from lineage.visual import tree_pictures
 
@@ -236,7 +247,8 @@ def _tree_sentences(d: ReportData) -> list[str]:
 
 
 def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "declared") -> ReportData:
-    from lineage.analyze import load_results
+    from archive.export import made_by_infer
+    from lineage.analyze import inferred_note, load_results
 
     missing: list[str] = []
     trees = archive.trees(as_of, edges=edges)
@@ -250,7 +262,12 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
             tables[name] = load_results(archive, name, edges=edges)
         except LineageError:
             pass
-    note = None
+    note, label = None, inferred_label(0, 0)
+    if edges == "all":  # the trees and counts below are of the graph with inferred links, analysed or not
+        every = archive.edges(as_of, edges="all")
+        inf = made_by_infer(archive, every, as_of)
+        note = inferred_note(inf.height, inf.get_column("confidence").min())
+        label = inferred_label(inf.height, every.height)
     if not tables:
         cmd = "archivist analyze" + (" --edges all" if edges == "all" else "")
         missing.append(f"every drift, bleed and decay figure: the archive was never analysed"
@@ -260,7 +277,6 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
         from lineage.stale import analysis_state
 
         state = analysis_state(archive, edges=edges)
-        note = state.inferred_note()
         if not state.current:  # the figures are shown, and said to be of an older store version
             missing.append("up-to-date drift, bleed and decay figures: " + (state.note() or ""))
     posts = archive.posts(as_of).select("id", "text")
@@ -275,9 +291,7 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
                      .select("child", "parent", "depth", "drift", "edit", "added", "removed", "replaced",
                              "parent_text", "child_text"))
         if edges == "all":
-            from archive.export import made_by_infer
-
-            mutations = _with_inferred(mutations, made_by_infer(archive, archive.edges(as_of, edges="all"), as_of))
+            mutations = _with_inferred(mutations, made_by_infer(archive, every, as_of))
     tr = tables.get("trees")
     if tr is not None:
         keep = [c for c in ("root", "size", "depth", "drift_rate", "mean_root_drift", "mean_retention",
@@ -290,11 +304,11 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
         decay["figures"] = {r["measure"]: r for r in tables["decay"].iter_rows(named=True)}
     facts = {"posts": stats["posts"], "trees": stats["trees"], "placeholders": stats["placeholders"],
              "generations": stats["max_depth"], "largest_tree": stats["largest_tree"]}
-    title = "How ideas mutated across the archive" + (" (lineage partly inferred)" if note else "")
+    title = "How ideas mutated across the archive" + (f" ({label})" if note else "")
     d = ReportData(scope="archive", root=None, title=title, facts=facts,
                    sentences=[], nodes=pl.DataFrame(), mutations=mutations, blame=pl.DataFrame(),
                    styles=pl.DataFrame(), fidelity=tables.get("fidelity", pl.DataFrame()), decay=decay, trees=tr,
-                   missing=missing, edges=edges, inferred=note)
+                   missing=missing, edges=edges, inferred=note, inferred_label=label)
     s = [b] if (b := _inferred_banner(d)) else []
     s += [f"The archive holds {facts['posts']} posts in {facts['trees']} remix trees; the largest has "
          f"{facts['largest_tree']} posts and the deepest chain runs {facts['generations']} generations."]
@@ -348,6 +362,9 @@ def report_data(archive: Archive, root: str | None = None, *, as_of: Any = None,
     """
     if edges not in ("declared", "all"):
         raise LineageError(f"edges must be one of declared, all, not {edges!r}")
-    if root is None:
-        return _archive_data(archive, as_of=as_of, top=top, edges=edges)
-    return _tree_data(archive, root, as_of=as_of, top=top, seed=seed, edges=edges)
+    d = (_archive_data(archive, as_of=as_of, top=top, edges=edges) if root is None
+         else _tree_data(archive, root, as_of=as_of, top=top, seed=seed, edges=edges))
+    if edges == "all" and archive.table_version("inferred_edges") < 0:  # asked for a guess there is none of
+        d.missing.insert(0, "inferred links: `archivist infer` never ran on this archive, so this report "
+                            "holds the declared links only (run it first)")
+    return d
