@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -318,6 +319,9 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 @click.option("--media-reuse", default=0.5, show_default=True, type=click.FloatRange(0.0, 1.0),
               help="Probability a remix re-uses its parent's picture (moved as real re-posts move PDQ); else its "
                    "picture is new.")
+@click.option("--undeclared", default=0.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+              help="Share of remixes whose record states no parent (a platform that stopped declaring links): "
+                   "`archivist infer` reconstructs them; the truth stays in extra.simulator.parent.")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Write JSON Lines (and <name>.truth.json beside it) instead of ingesting.")
 @archive_option
@@ -326,7 +330,8 @@ def ingest_jsonl(paths: tuple[str, ...], batch_size: int, allow_private: bool, a
 def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float, mutation_rate: float,
                     half_life: float, attachment: float, repost: float, self_remix: float, cross_copy: float,
                     style_popularity: float, edge_delays: bool, fingerprints: float, no_prompt: float,
-                    media_reuse: float, out: Path | None, archive_path: Path | None, as_json: bool) -> None:
+                    media_reuse: float, undeclared: float, out: Path | None, archive_path: Path | None,
+                    as_json: bool) -> None:
     """Generate a realistic remix network with known parameters (the seeded simulator).
 
     The ground truth (parameters and realised figures) is written beside the output:
@@ -340,7 +345,7 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
                        activity_half_life_days=half_life, attachment=attachment, repost=repost,
                        self_remix=self_remix, cross_copy=cross_copy, style_popularity=style_popularity,
                        edge_delays=edge_delays, fingerprints=fingerprints, media_reuse=media_reuse,
-                       no_prompt=no_prompt)
+                       no_prompt=no_prompt, undeclared=undeclared)
     check_params(params)  # before anything is written
     if out is not None:
         records, truth = simulate(params)
@@ -362,6 +367,10 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
     truth_path.write_text(json.dumps(source.truth, indent=2, ensure_ascii=False), "utf-8")
     if not as_json:
         console.print(f"ground truth: {truth_path}", soft_wrap=True)
+        hidden = source.truth["realised"]["undeclared_links"]
+        if hidden:
+            console.print(f"{hidden:,} remix links left undeclared (their true parents are in extra.simulator.parent): "
+                          f"`archivist infer --archive {shlex.quote(str(arc.path))}` reconstructs them", soft_wrap=True)
 
 
 def _simulated_fingerprints(arc: Any, run_id: str | None = None) -> int:

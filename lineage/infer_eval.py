@@ -453,7 +453,8 @@ def recalibrate(arc: Any, *, weights: Any = None, source: str | None = None, unt
 
 
 def posts_from_records(records: list[dict]) -> tuple[pl.DataFrame, dict[str, str | None]]:
-    """Remix records (dicts) as the posts frame :func:`infer_frame` takes, and the declared parent of each.
+    """Remix records (dicts) as the posts frame :func:`infer_frame` takes, and the declared parent of each
+    (for a simulated record whose link was left undeclared, its true parent, ``extra.simulator.parent``).
 
     >>> from archive.sources.simulate import SimParams, simulate
     >>> posts, truth = posts_from_records(simulate(SimParams(seed=1, posts=20))[0])
@@ -470,7 +471,9 @@ def posts_from_records(records: list[dict]) -> tuple[pl.DataFrame, dict[str, str
                      else None, r.get("author"), r.get("prompt") or r.get("title") or "", m.get("views"),
                      m.get("remixes")))
         ps = r.get("parents") or []
-        truth[r["id"]] = ps[0]["id"] if ps else None
+        # a simulated link left undeclared (``ingest simulate --undeclared``) keeps its truth in extra
+        hidden = ((r.get("extra") or {}).get("simulator") or {}).get("parent")
+        truth[r["id"]] = ps[0]["id"] if ps else hidden
     posts = pl.DataFrame(rows, schema={"id": pl.String, "created_at": UTC, "fetched_at": UTC, "author": pl.String,
                                        "text": pl.String, "views": pl.Int64, "remixes": pl.Int64}, orient="row")
     return posts, truth

@@ -40,6 +40,10 @@ posts was not fingerprinted. Lineage inference fits its visual weights on these.
 exported file with no sidecar, a re-post with no text): the record has no ``prompt``, though its
 remixes edit the prompt it had. With ``fingerprints`` such a post is known by its picture alone.
 
+``undeclared`` (off by default) is the share of remixes whose record states no parent, as a
+platform that stopped declaring links leaves them (the Sora app, Scratch's remix trees): the true
+parent stays in ``extra.simulator.parent``, for ``archivist infer`` to find and be checked against.
+
 ``edge_delays`` (off by default) draws each remix's delay from its *parent's* time (an
 exponential law with the same median), as in continuous-time cascade models (NetRate,
 Gomez-Rodriguez et al. 2011), instead of handing the tree's sorted times out in breadth-first
@@ -112,6 +116,8 @@ class SimParams:
     media_reuse: float = 0.5
     # the share of posts the archive holds without their prompt (an exported file, a re-post with no text)
     no_prompt: float = 0.0
+    # the share of remixes whose records leave their link out (a platform that stopped declaring links)
+    undeclared: float = 0.0
 
 
 def lexicon_terms() -> list[str]:
@@ -313,7 +319,8 @@ class _RecentStyles:
 
 
 #: Settings that are probabilities or shares (0 to 1).
-_PROBABILITIES = ("bleed", "repost", "self_remix", "cross_copy", "fingerprints", "media_reuse", "no_prompt")
+_PROBABILITIES = ("bleed", "repost", "self_remix", "cross_copy", "fingerprints", "media_reuse", "no_prompt",
+                  "undeclared")
 
 
 def check_params(params: SimParams) -> None:
@@ -444,6 +451,7 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
     done: list[int] = []
     media_rng = random.Random(P.seed + 3)
     text_rng = random.Random(P.seed + 4)
+    link_rng = random.Random(P.seed + 5)  # its own stream: the posts are the same with or without links left out
     picture: dict[int, int] = {}  # each post's PDQ as one 256-bit integer
     reposts = _repost_distances() if P.fingerprints > 0 else []
 
@@ -567,8 +575,11 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
         if P.no_prompt > 0 and text_rng.random() < P.no_prompt:
             del rec["prompt"]  # the prompt was written (the chain below it reads it) but the archive lacks it
         if n["parent"] >= 0:
-            rec["parents"] = [{"id": f"simulate:{seed_tag}_{n['parent']:07d}", "relation": "remix",
-                               "evidence": "declared", "confidence": 1.0}]
+            parent_id = f"simulate:{seed_tag}_{n['parent']:07d}"
+            if P.undeclared > 0 and link_rng.random() < P.undeclared:
+                rec["extra"]["simulator"]["parent"] = parent_id  # the truth, where no platform states it
+            else:
+                rec["parents"] = [{"id": parent_id, "relation": "remix", "evidence": "declared", "confidence": 1.0}]
         records.append(rec)
 
     offs = sorted(nodes[i]["t"] - nodes[tree_roots[nodes[i]["tree"]]]["t"] for i in kept if nodes[i]["parent"] >= 0)
@@ -586,6 +597,7 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
             "offspring_by_generation": [{"generation": g, "posts": gen_counts[g][0], "mean_offspring": m}
                                         for g, m in realised_m],
             "disjoint_style_slices": disjoint,
+            "undeclared_links": sum(1 for r in records if "parent" in r["extra"]["simulator"]),
         },
     }
     return records, truth
