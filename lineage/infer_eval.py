@@ -393,9 +393,9 @@ def recalibrate(arc: Any, *, weights: Any = None, source: str | None = None, unt
     ``reliability_after`` (:func:`reliability`, cross-validated) and ``calibration`` (the
     coefficients fitted on every link). The declared links are taken as the whole truth, as
     :func:`evaluate` takes them. Raises :class:`~lineage.errors.LineageError` when the archive
-    has no declared link, fewer than :data:`MIN_CALIBRATION_LINKS` links are inferred, they are
-    all right or all wrong (nothing to fit), the trees do not split into two halves that each hold
-    right and wrong links (nothing to score a fit on apart from what it was fitted on), or, without
+    has no declared link, fewer than :data:`MIN_CALIBRATION_LINKS` links are inferred, the trees do
+    not split into two halves that each hold links (nothing to score a fit on apart from what it was
+    fitted on), or, without
     ``until``, the declared links stop well before the posts do (:data:`DECLARED_STOP`).
     """
     import dataclasses
@@ -415,9 +415,9 @@ def recalibrate(arc: Any, *, weights: Any = None, source: str | None = None, unt
                            "links (the shipped calibration stays in use)")
     D = e.get_column("design").to_numpy().astype(np.float64).reshape(e.height, -1)
     ok = np.array([truth.get(c) == p for c, p in e.select("child", "parent").iter_rows()], dtype=np.float64)
-    if ok.min() == ok.max():
-        raise LineageError(f"all {e.height} inferred links are {'right' if ok[0] else 'wrong'}: there is nothing to "
-                           "calibrate on (the shipped calibration stays in use)")
+    # every link right (or every one wrong) is news too: a chain of small edits whose links all hold, at a
+    # shipped confidence of 0.2, says the confidence is too low; the prior keeps the fit finite (no
+    # separation), each term moving as far as these links outweigh its standard deviation
     before = e.get_column("confidence").to_numpy()
     # the caps infer_frame puts on the calibrated value (a picture alone, candidates alike in everything)
     # stay where they bind
@@ -429,12 +429,12 @@ def recalibrate(arc: Any, *, weights: Any = None, source: str | None = None, unt
     after = np.empty(e.height)
     for k in (0, 1):
         held = fold == k
-        if held.all() or not held.any() or ok[~held].min() == ok[~held].max():
+        if held.all() or not held.any():
             n_trees = len(set(root.values()))
             raise LineageError(f"the declared links make {n_trees:,} tree{'s' if n_trees != 1 else ''}, and one half of "
-                               "them holds no link, or only right or only wrong ones: a calibration fitted on the "
-                               "other half cannot be scored apart from what it was fitted on; calibrate on an "
-                               "archive with more trees (the shipped calibration stays in use)")
+                               "them holds no link: a calibration fitted on the other half cannot be scored apart "
+                               "from what it was fitted on; calibrate on an archive with more trees (the shipped "
+                               "calibration stays in use)")
         after[held] = np.minimum(_calibrate(D[held], _refit(D[~held], ok[~held], w.calibration)), cap[held])
     cal = _refit(D, ok, w.calibration)
     table, ece_after = reliability(after, ok)
@@ -473,7 +473,8 @@ def posts_from_records(records: list[dict]) -> tuple[pl.DataFrame, dict[str, str
         ps = r.get("parents") or []
         # a simulated link left undeclared (``ingest simulate --undeclared``) keeps its truth in extra
         hidden = ((r.get("extra") or {}).get("simulator") or {}).get("parent")
-        truth[r["id"]] = ps[0]["id"] if ps else hidden
+        first = ps[0] if ps else None  # a parent is an id or an object with one (the record format takes both)
+        truth[r["id"]] = (first if isinstance(first, str) else first["id"]) if first is not None else hidden
     posts = pl.DataFrame(rows, schema={"id": pl.String, "created_at": UTC, "fetched_at": UTC, "author": pl.String,
                                        "text": pl.String, "views": pl.Int64, "remixes": pl.Int64}, orient="row")
     return posts, truth
