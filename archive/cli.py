@@ -495,11 +495,13 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
                    "descendants": desc.select("id", "parent", "depth", "text", "created_at").to_dicts()})
         return
 
+    from lineage.infer import confidence_text
+
     def label(row: dict) -> Text:
         t = Text()
         t.append(row["id"], style="bold cyan")
         if row["id"] in how:
-            t.append(f"  ┄ inferred {how[row['id']]:.2f}", style="yellow")
+            t.append(f"  ┄ inferred {confidence_text(how[row['id']])}", style="yellow")
         if row.get("placeholder"):
             t.append("  (not in the archive)", style="dim")
         else:

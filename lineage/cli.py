@@ -174,6 +174,8 @@ def drift_cmd(post_id: str, edges: str, archive_path: Path | None, as_json: bool
                                                                    "generation", "reintroduced", "weight").to_dicts(),
                    "shares": shares.select("ancestor", "generation", "tokens", "share").to_dicts()})
         return
+    from lineage.infer import confidence_text
+
     how = dict(zip(inferred.get_column("child").to_list(), inferred.get_column("confidence").to_list()))
     t = Table(title=f"drift of {post_id} ({path.height - 1} generation(s) from its root)", title_justify="left")
     for c in ("gen", "post", "edge", "root", "path", "what changed", "prompt"):
@@ -188,7 +190,7 @@ def drift_cmd(post_id: str, edges: str, archive_path: Path | None, as_json: bool
         prompt = "(not in the archive)" if r["placeholder"] else shorten(r["text"], 10_000 if wide else 70)
         post = Text(r["id"])
         if r["id"] in how:
-            post.append(f"\n┄ inferred {how[r['id']]:.2f}", style="yellow")
+            post.append(f"\n┄ inferred {confidence_text(how[r['id']])}", style="yellow")
         t.add_row(str(r["depth"]), post, _fmt(r["edge_drift"], 2), _fmt(r["root_drift"], 2),
                   _fmt(r["path_drift"], 2), change, Text(prompt))
     print_table(t, ids=("post",), drop=("path", "what changed"), wide=wide)

@@ -4,13 +4,15 @@ Importing this module registers the command on the ``archivist`` group.
 """
 from __future__ import annotations
 
+import sys
+
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from click.core import ParameterSource
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from archive.cli import archive_option, cli, console, emit_json, err_console, handle_errors, json_option, open_archive
@@ -46,8 +48,16 @@ _RUN_ONLY = {"source": "--source", "since": "--since", "min_confidence": "--min-
              "show_cut": "--show-cut", "full": "--full"}
 
 
-_WHAT = {"--evaluate": "it evaluates every post of the archive", "--fit": "it fits on simulated archives",
-         "--calibrate": "it calibrates on every declared link of the archive"}
+_WHAT = {"--evaluate": "it evaluates every post of the archive, or of --source, up to --until",
+         "--fit": "it fits on simulated archives",
+         "--calibrate": "it calibrates on every declared link of the archive, or of --source, up to --until"}
+
+
+def _check_source(arc: Any, source: str | None) -> None:
+    """Refuse a ``--source`` no post of the archive has, naming the ones it has."""
+    if source is not None and source not in (known := arc.stats()["sources"]):
+        raise click.BadParameter(f"no post of source {source!r} in the archive; its sources are: "
+                                 f"{', '.join(known) or 'none (the archive is empty)'}", param_hint="--source")
 
 
 def _refuse_ignored(mode: str, given: dict[str, Any]) -> None:
@@ -107,7 +117,8 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     whose best candidate is too weak gets no parent and starts a tree, and so does a post
     heading a large tree of its own whose link the tree check finds unlike a remix.
     """
-    from lineage.infer import archive_weights, infer, inferred_cut, inferred_edges, load_weights, weights_for
+    from lineage.infer import (archive_weights, confidence_text, infer, inferred_cut, inferred_edges, load_weights,
+                               weights_for)
     from lineage.infer import evaluate as run_evaluate
     from lineage.infer_fit import fit
 
@@ -135,13 +146,18 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         raise click.UsageError("--fit does not read an archive (it fits on simulated archives): leave out "
                                "--archive, or run `archivist infer --evaluate --archive PATH` to measure the "
                                "weights on it")
+    from lineage.infer import INFER_STAGES
+
     show = not as_json and err_console.is_terminal
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), TimeElapsedColumn(),
+    plain = refit or evaluate or calibrate  # one long step each: a spinner; a plain run: a bar over its stages
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err_console, disable=not show, transient=True) as bar:
-        task = bar.add_task("infer", total=None)
+        task = bar.add_task("infer", total=None if plain else len(INFER_STAGES))
 
         def progress(stage: str) -> None:
-            bar.update(task, description=f"infer: {stage}")
+            step = INFER_STAGES.index(stage) if stage in INFER_STAGES else None if plain else len(INFER_STAGES)
+            bar.update(task, description=f"infer: {stage}", **({"completed": step} if step is not None else {}))
 
         if refit:
             from archive.paths import data_dir
@@ -163,11 +179,14 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             return
         if calibrate:
             progress("calibrating")
-            _calibrate_cmd(open_archive(archive_path, read_only=True), weights, as_json, source, until)
+            arc = open_archive(archive_path, read_only=True)
+            _check_source(arc, source)
+            _calibrate_cmd(arc, weights, as_json, source, until)
             return
         if evaluate:
             progress("evaluating")
             arc = open_archive(archive_path, read_only=True)
+            _check_source(arc, source)
             rep = run_evaluate(arc, weights=load_weights(weights) if weights is not None else weights_for(arc.path),
                                source=source, until=until)
             if as_json:
@@ -197,11 +216,19 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             console.print(r)
             return
         arc = open_archive(archive_path)
-        if source is not None and source not in (known := arc.stats()["sources"]):
-            raise click.BadParameter(f"no post of source {source!r} in the archive; its sources are: "
-                                     f"{', '.join(known) or 'none (the archive is empty)'}", param_hint="--source")
+        _check_source(arc, source)
         w = load_weights(weights) if weights is not None else weights_for(arc.path)
-        summary = infer(arc, source=source, since=since, weights=w, full=full, progress=progress)
+        try:
+            summary = infer(arc, source=source, since=since, weights=w, full=full, progress=progress)
+        except KeyboardInterrupt:  # not an ingest's "committed batches": a run writes its two tables at the end
+            err_console.print("interrupted: the inferred links are those of the last run that finished writing "
+                              "them (a run stopped between its two tables is recomputed in full next time); run "
+                              "the same command again", soft_wrap=True)
+            sys.exit(130)
+        progress("checking which links readers keep")
+        dropped = _left_out_by_readers(arc)
+        summary["left_out_by_readers"] = dropped.height
+        summary["left_out"] = dropped.to_dicts()
         own = archive_weights(arc.path) if weights is None else None
         summary["weights"] = str(Path(weights).resolve() if weights is not None
                                  else own.resolve() if own is not None else "shipped")
@@ -215,7 +242,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             summary["cut"] = inferred_cut(arc).select("child", "parent", "confidence", "descendants").to_dicts()
         emit_json(summary)
         return
-    console.print(_summary_line(summary, source=source, since=since))
+    console.print(_summary_line(summary, source=source, since=since), soft_wrap=True)
     if own is not None:
         console.print(f"confidence calibrated on this archive's declared links ({own}; delete it to use the shipped "
                       "calibration)", style="dim", markup=False, highlight=False, soft_wrap=True)
@@ -227,7 +254,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         for c in ("child", "parent", "confidence"):
             t.add_column(c)
         for r in rows.head(_LISTED).iter_rows(named=True):
-            t.add_row(r["child"], r["parent"], f"{r['confidence']:.2f}")
+            t.add_row(r["child"], r["parent"], confidence_text(r["confidence"]))
         console.print(t)
     if show_cut:
         rows = inferred_cut(arc).sort("descendants", "child", descending=[True, False])
@@ -236,7 +263,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         for c in ("child (starts a tree)", "parent cut", "confidence", "descendants"):
             t.add_column(c)
         for r in rows.head(_LISTED).iter_rows(named=True):
-            t.add_row(r["child"], r["parent"], f"{r['confidence']:.2f}", f"{r['descendants']:,}")
+            t.add_row(r["child"], r["parent"], confidence_text(r["confidence"]), f"{r['descendants']:,}")
         console.print(t)
 
 
@@ -307,10 +334,17 @@ def _pct(share: float | None) -> str:
 def _summary_line(s: dict[str, Any], *, source: str | None, since: datetime | None) -> str:
     """The one-line summary: this run's posts (considered = parents found + no parent + no part), then
     the archive's table when the run did not cover every post."""
+    from archive.shorten import visible
+
     cut = s.get("cut_by_tree_check", 0)
-    cut_note = (f"; {cut} link{'s' if cut != 1 else ''} cut by the tree check (the posts head "
+    cut_note = (f"; {cut:,} link{'s' if cut != 1 else ''} cut by the tree check (the posts head "
                 "trees of their own; --show-cut lists them)" if cut else "")
-    table = (f"the archive keeps its {s['inferred_links']} inferred link{'s' if s['inferred_links'] != 1 else ''}"
+    left = s.get("left_out_by_readers", 0)
+    named = ", ".join(f"{visible(r['child'])} -> {visible(r['parent'])}" for r in s.get("left_out", [])[:3])
+    more = f" and {left - 3:,} more (--json lists them)" if left > 3 else ""
+    cut_note += (f"; {left:,} left out by readers ({named}{more}), as {'each' if left != 1 else 'it'} would close a "
+                 "loop with declared links, which win" if left else "")
+    table = (f"the archive keeps its {s['inferred_links']:,} inferred link{'s' if s['inferred_links'] != 1 else ''}"
              f" ({_pct(s['inferred_share_at_0_9'])} at confidence >= 0.9)" if s["inferred_links"]
              else "the archive holds no inferred link")
     if s.get("posts") == 0:
@@ -321,12 +355,36 @@ def _summary_line(s: dict[str, Any], *, source: str | None, since: datetime | No
         return f"no post{scope} lacks a declared parent: nothing to consider; {table}{cut_note}"
     if s["considered"] == 0:
         return f"nothing new to consider since the last run: {table}{cut_note}; --full recomputes every post"
-    no_part = ", ".join(f"{v} {k}" for k, v in s["no_part"].items())
-    line = (f"considered {s['considered']} post{'s' if s['considered'] != 1 else ''}, parents found for {s['parents_found']}"
-            f" ({_pct(s['share_at_0_9'])} at confidence >= 0.9), none for {s['no_parent']} (each starts a tree)")
+    no_part = ", ".join(f"{v:,} {k}" for k, v in s["no_part"].items())
+    line = (f"considered {s['considered']:,} post{'s' if s['considered'] != 1 else ''}, parents found for "
+            f"{s['parents_found']:,} ({_pct(s['share_at_0_9'])} at confidence >= 0.9), none for {s['no_parent']:,} "
+            "(each starts a tree)")
     if s["inferred_links"] != s["parents_found"]:  # links of posts this run did not look at are kept
         line += f"; {table}"
     return line + cut_note + (f"; no part: {no_part}" if no_part else "")
+
+
+def _left_out_by_readers(arc: Any) -> Any:
+    """The inferred links (``child, parent``: String, sorted) the readers leave out, as each would close a
+    loop with declared links (``Archive.problems(edges="all")``, kind ``inferred_dropped``). An inferred
+    link runs back in time, so only a declared parent created no earlier than its child can close such
+    a loop: without one (the usual archive) there are none, found without building the graph with
+    inferred links."""
+    import polars as pl
+
+    none = pl.DataFrame(schema={"child": pl.String, "parent": pl.String})
+    declared = arc.edges()
+    if not declared.height or arc.table_version("inferred_edges") < 0:
+        return none
+    when = arc.posts().select("id", "created_at")
+    forward = (declared.select("child", "parent")
+               .join(when.rename({"id": "child", "created_at": "t_child"}), on="child")
+               .join(when.rename({"id": "parent", "created_at": "t_parent"}), on="parent")
+               .filter(pl.col("t_parent") >= pl.col("t_child")))
+    if not forward.height:
+        return none
+    return (arc.problems(edges="all").filter(pl.col("kind") == "inferred_dropped")
+            .select(child="id", parent="parent").sort("child"))
 
 
 #: registered by ``dashboard.cli.build_cli``

@@ -107,7 +107,7 @@ from lineage.paths import depths as node_depths, parent_index, subtree_sums
 from lineage.text import MAX_ALIGN_TOKENS, code_strings, set_strings, token_codes, tokens_series
 
 __all__ = [
-    "METHOD_VERSION", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
+    "METHOD_VERSION", "INFER_STAGES", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
     "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
     "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design", "TREE_CHECK_TERMS",
     "tree_check", "tree_check_design", "inferred_cut", "why_cut", "since_time",
@@ -1858,10 +1858,16 @@ def plain_candidates(posts: pl.DataFrame, fingerprints: pl.DataFrame | None = No
     return {"c": c, "p": p, "jac": jac, "t": P.t, "ids": P.ids}
 
 
+#: The stages :func:`infer` reports through its ``progress`` callback, in order (a progress bar's steps).
+INFER_STAGES = ("reading posts", "reading the prompts' words", "finding candidates", "scoring candidates",
+                "assigning parents", "calibrating the confidence", "checking every link against the trees it makes",
+                "writing inferred_cut and inferred_edges")
+
+
 def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weights: Weights | None = None,
                 fingerprints: pl.DataFrame | None = None, keep_pairs: bool = False,
                 taken: pl.DataFrame | None = None, check: bool = True,
-                claims: pl.DataFrame | None = None) -> InferResult:
+                claims: pl.DataFrame | None = None, progress: Callable[[str], None] | None = None) -> InferResult:
     """Infer the parent of each target post among every earlier post of ``posts``.
 
     ``posts`` has ``id, created_at, text`` and optionally ``author, views, remixes,
@@ -1877,7 +1883,8 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     ``edges`` has ``child, parent`` (String), ``confidence`` (Float64 in (0, 1]) and
     ``features`` (:data:`FEATURE_STRUCT`), sorted by child. With ``check`` (default) the
     tree check (:func:`tree_check`) runs over the links found and moves those it cuts to
-    ``cut``; :func:`infer` runs it itself, over the links of every run.
+    ``cut``; :func:`infer` runs it itself, over the links of every run. ``progress`` is called with the
+    name of each stage as it begins (:data:`INFER_STAGES`).
 
     >>> from datetime import datetime, timezone
     >>> t = lambda h: datetime(2026, 1, 1, h, tzinfo=timezone.utc)
@@ -1887,6 +1894,8 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     (0, [('c', 'no prompt or media fingerprint')])
     """
     w = weights or load_weights()
+    say = progress or (lambda stage: None)
+    say("reading the prompts' words")
     posts = _with_text(posts)
     fingerprints = _valid_fingerprints(fingerprints)
     P = _prepare(posts, fingerprints)
@@ -1903,7 +1912,9 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
             P.remixes = np.where(wrong, np.nan, P.remixes)
     tmask = np.ones(n, dtype=bool) if targets is None else P.ids.is_in(targets.implode()).to_numpy()
     tmask &= P.usable
+    say("finding candidates")
     c, p, hits, jac = _candidates(P, tmask, fingerprints)
+    say("scoring candidates")
     P.sig = P.sig[:0]  # the signatures served the candidates only (the largest per-post array)
     c, p, hits, jac = _similar_only(P, c, p, hits, jac, fingerprints)
     a = w.attach_vector()
@@ -1912,6 +1923,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
     attach = ua if ua is not None else np.full(c.shape[0], -np.inf)
     del ua
     prob, seg, bounds = _softmax_choice(u, c)
+    say("assigning parents")
     final = _final_counts(P)
     capacity = final - used
     # the stated tie rule as one key per post (higher wins): the later parent, then the smaller id (posts are
@@ -1939,6 +1951,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
             pr[chosen] = -1.0
             run = np.maximum(np.maximum.reduceat(pr, bounds)[seg[chosen]], null_p[seg[chosen]])
             second = prob[chosen] - run
+    say("calibrating the confidence")
     cnone, pnone = P.ntok[c[chosen]] == 0, P.ntok[p[chosen]] == 0
     design = calibration_design(chosen_p, ~np.isnan(_count_for(P, c[chosen], p[chosen])), raw["jaccard"][chosen],
                                 raw["delay_hours"][chosen], raw["visual"][chosen],
@@ -1973,6 +1986,7 @@ def infer_frame(posts: pl.DataFrame, *, targets: pl.Series | None = None, weight
         pairs = {"c": c, "p": p, "X": X, "prob": prob, "ids": ids, "jac": raw["jaccard"], "t": P.t}
     cut = None
     if check:
+        say("checking every link against the trees it makes")
         edges, cut = tree_check(edges, w)
     return InferResult(edges=edges, reasons=reasons.sort("id"), considered=int(tmask.sum() + len(reasons)),
                        pairs=pairs, cut=cut, calibration=pl.DataFrame({
@@ -2200,7 +2214,6 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
                 "cut_by_tree_check": inferred_cut(arc).height, "no_parent": 0, "recomputed": 0,
                 "eligible": eligible.height, "posts": posts.height, **_table_figures(inferred_edges(arc)),
                 "run_id": last_meta.get(RUN_KEY), "store_version": version}
-    say("inferring")
     if (start is not None and start != "nothing"
             and posts.filter(pl.col("remixes").is_not_null() & (pl.col("created_at") < start)).height):
         # the capacitated assignment serves its children a batch at a time (:func:`assign_batch`): the earlier
@@ -2226,7 +2239,7 @@ def infer(arc: Any, *, source: str | None = None, since: datetime | str | None =
              .group_by("id").agg(taken=pl.len().cast(pl.Float64)))
     res = infer_frame(posts, targets=targets.get_column("id"), weights=w,
                       fingerprints=load_fingerprints(arc.path), taken=taken, check=False,
-                      claims=kept_claims(keep, posts, arc.edges().select("parent")))
+                      claims=kept_claims(keep, posts, arc.edges().select("parent")), progress=progress)
     run_id = uuid.uuid4().hex
     now = datetime.now(timezone.utc)
     new = res.edges.with_columns(method=pl.lit(w.version), run_id=pl.lit(run_id),
@@ -2273,6 +2286,8 @@ def since_time(since: datetime | str) -> datetime:
 
     >>> since_time("2026-06-01"), since_time(datetime(2026, 6, 1, 12))
     (datetime.datetime(2026, 6, 1, 0, 0, tzinfo=datetime.timezone.utc), datetime.datetime(2026, 6, 1, 12, 0, tzinfo=datetime.timezone.utc))
+    >>> since_time("2026-01-05t06:00:00z")
+    datetime.datetime(2026, 1, 5, 6, 0, tzinfo=datetime.timezone.utc)
     >>> since_time("last tuesday")
     Traceback (most recent call last):
     lineage.errors.LineageError: 'last tuesday' is not a date: give YYYY-MM-DD or an RFC 3339 time (2026-06-01T12:00:00Z)
@@ -2281,7 +2296,7 @@ def since_time(since: datetime | str) -> datetime:
 
     if isinstance(since, datetime):
         return since.replace(tzinfo=timezone.utc) if since.tzinfo is None else since.astimezone(timezone.utc)
-    v = str(since).strip()
+    v = str(since).strip().upper()  # RFC 3339 allows "t" and "z" as well
     try:
         return parse_time(v if "T" in v or " " in v else f"{v}T00:00:00Z").astimezone(timezone.utc)
     except (ValueError, TypeError):
@@ -2291,12 +2306,19 @@ def since_time(since: datetime | str) -> datetime:
 
 def confidence_text(v: float) -> str:
     """A link's confidence for people: two decimals, or two significant digits below 0.01 (a guess at
-    0.002 is not "0.00", which would read as no chance at all).
+    0.002 is not "0.00", which would read as no chance at all), and three, rounded down, from 0.995 to
+    just below 1 (a guess at 0.9962 is not "1.00", which would read as a certainty).
 
     >>> confidence_text(0.8312), confidence_text(0.002265), confidence_text(1.0)
     ('0.83', '0.0023', '1.00')
+    >>> confidence_text(0.9962), confidence_text(0.99996)
+    ('0.996', '0.999')
     """
-    return f"{v:.2g}" if 0 < v < 0.01 else f"{v:.2f}"
+    if 0 < v < 0.01:
+        return f"{v:.2g}"
+    if 0.995 <= v < 1:
+        return f"{math.floor(v * 1000) / 1000:.3f}"
+    return f"{v:.2f}"
 
 
 def why(features: dict[str, Any] | None, confidence: float | None) -> str:

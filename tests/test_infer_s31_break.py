@@ -66,3 +66,68 @@ def test_calibrate_fits_an_archive_whose_links_are_all_right(tmp_path):
     assert rep["share_right"] > 0.95 and rep["ece_before"] > 0.5, rep
     assert rep["ece_after"] < 0.1 and rep["coverage_at_0_9_after"] > 0.5, rep
     assert np.isfinite(w.calibration).all()
+
+
+def test_a_run_reports_each_stage_of_its_progress_bar_in_order(tmp_path):
+    """The progress bar of `archivist infer` is a bar over INFER_STAGES: a full run passes every one, in order."""
+    from archive.ingest import ingest_records
+    from archive.store import Archive
+    from lineage.infer import INFER_STAGES, infer
+
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [{k: v for k, v in r.items() if k != "parents"} for r in chain_records("unique", n=60)])
+    seen: list[str] = []
+    infer(a, progress=seen.append)
+    assert seen == list(INFER_STAGES)
+
+
+def test_the_summary_is_one_line_with_separators_and_names_links_readers_leave_out(tmp_path):
+    """The summary wrapped at 80 columns into four lines and printed 147214 where `stats` prints 147,214;
+    a link readers leave out (it would close a loop with a declared parent dated after its child) was
+    counted as found and never mentioned."""
+    import json
+
+    from click.testing import CliRunner
+
+    from archive.ingest import ingest_records
+    from archive.store import Archive
+    from dashboard.cli import cli
+
+    base = "a giant baker playing the accordion in an enchanted forest, watercolor"
+    t = "2026-01-0{}T00:00:00Z"
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [
+        {"id": "l:A", "source": "l", "created_at": t.format(1), "prompt": "robots surfing at dawn"},
+        {"id": "l:B", "source": "l", "created_at": t.format(2), "prompt": base, "parents": ["l:C"]},
+        {"id": "l:C", "source": "l", "created_at": t.format(3), "prompt": base + ", oil paint"},
+        {"id": "l:D", "source": "l", "created_at": t.format(4), "prompt": base + ", oil paint, dusk"}])
+    r = CliRunner().invoke(cli, ["infer", "--archive", str(tmp_path / "a")], env={"COLUMNS": "80"})
+    assert r.exit_code == 0, r.output
+    assert len(r.output.strip().splitlines()) == 1, r.output
+    assert "1 left out by readers (l:C -> l:B), as it would close a loop with declared links" in r.output
+    r = CliRunner().invoke(cli, ["infer", "--archive", str(tmp_path / "a"), "--full", "--json"])
+    got = json.loads(r.output)
+    assert got["left_out_by_readers"] == 1 and got["left_out"] == [{"child": "l:C", "parent": "l:B"}]
+
+
+def test_evaluate_and_calibrate_name_the_sources_an_unknown_one_is_not(tmp_path):
+    from click.testing import CliRunner
+
+    from archive.ingest import ingest_records
+    from archive.store import Archive
+    from dashboard.cli import cli
+
+    ingest_records(Archive.open(tmp_path / "a", create=True), chain_records("unique", n=60))
+    for mode in ("--evaluate", "--calibrate", None):
+        args = ["infer", "--source", "nosuch", "--archive", str(tmp_path / "a")] + ([mode] if mode else [])
+        r = CliRunner().invoke(cli, args)
+        assert r.exit_code == 2 and "no post of source 'nosuch' in the archive; its sources are: L" in r.output, \
+            (mode, r.output)
+    r = CliRunner().invoke(cli, ["infer", "--since", "2026-01-02t00:00:00z", "--archive", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+
+
+def test_a_confidence_just_below_one_is_not_shown_as_one():
+    from lineage.infer import confidence_text
+
+    assert confidence_text(0.9962) == "0.996" and confidence_text(0.0003) == "0.0003"
