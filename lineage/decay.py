@@ -236,7 +236,9 @@ def branching_decay(lineage: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, Any]
     fit["lr_flat"] = max(0.0, deviance(N * C.sum() / N.sum()) - fit["deviance"])
     fit["dispersion"] = float(((C - mu) ** 2 / mu).sum() / (table.height - 2))
     if fit["dispersion"] > MAX_DISPERSION:
-        fit["reason"] = (f"m0 γ^g does not fit the offspring per generation (dispersion {fit['dispersion']:.1f} "
+        # as many decimals as it takes to read above the bound ("3.0 > 3" read as a contradiction)
+        shown = next(t for k in (1, 2, 3, 4, 6) if float(t := f"{fit['dispersion']:.{k}f}") > MAX_DISPERSION or k == 6)
+        fit["reason"] = (f"m0 γ^g does not fit the offspring per generation (dispersion {shown} "
                          f"> {MAX_DISPERSION:g})")
     return table, fit
 
