@@ -129,3 +129,21 @@ def test_the_dashboard_says_when_infer_never_ran(never, store):
             assert ("No inferred links in this tree" in text) is (not said), text  # d:a's tree has none
             _, caption, _ = explore.draw_tree({"root": "j:p", "edges": "all"})
             assert ("No inferred links" in " ".join(str(c) for c in caption)) is said
+
+
+def test_a_stale_archive_report_says_so_before_its_figures(store, tmp_path):
+    """The archive report's first lines told the new figures of the archive and then the old analysis's
+    measures, its staleness said only in the list of what was not measured, a page further down."""
+    import shutil
+
+    from archive.ingest import ingest_records
+    from lineage.analyze import analyze
+
+    a = Archive.open(shutil.copytree(store, tmp_path / "copy"))  # the module's archive stays as it is
+    analyze(a, edges="all", n_boot=5)
+    ingest_records(a, [{"id": "j:late", "source": "j", "created_at": "2026-04-03T10:00:00Z",
+                        "prompt": "a brand new idea about kites"}], source="jsonl")
+    d = report_data(a, edges="all")
+    stale = [i for i, x in enumerate(d.sentences) if "from the analysis of store version" in x]
+    assert stale == [2], d.sentences  # after the banner and the archive's counts, before any measure
+    assert "5 posts" in d.sentences[1]

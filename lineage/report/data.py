@@ -204,8 +204,9 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
 def _tree_sentences(d: ReportData) -> list[str]:
     f = d.facts
     s = [b] if (b := _inferred_banner(d)) else []
-    s += [f"The tree of {f['root']} holds {f['posts']} posts over {f['generations']} generations of remixes, "
-         f"from {str(f['first_at'])[:10]} to {str(f['last_at'])[:10]}; its widest generation has {f['breadth']} posts."]
+    s += [f"The tree of {f['root']} holds {f['posts']:,} posts over {f['generations']} generation"
+         f"{'s' if f['generations'] != 1 else ''} of remixes, from {str(f['first_at'])[:10]} to "
+         f"{str(f['last_at'])[:10]}; its widest generation has {f['breadth']:,} posts."]
     if f["mean_root_drift"] is not None:
         s.append(f"On average a remix shares only {_pct(1 - f['mean_root_drift'])} of its words with the root prompt "
                  f"(mean root drift {_num(f['mean_root_drift'])}), and each remix step changes "
@@ -262,7 +263,7 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
             tables[name] = load_results(archive, name, edges=edges)
         except LineageError:
             pass
-    note, label = None, inferred_label(0, 0)
+    note, label, stale = None, inferred_label(0, 0), None
     if edges == "all":  # the trees and counts below are of the graph with inferred links, analysed or not
         every = archive.edges(as_of, edges="all")
         inf = made_by_infer(archive, every, as_of)
@@ -278,7 +279,8 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
 
         state = analysis_state(archive, edges=edges)
         if not state.current:  # the figures are shown, and said to be of an older store version
-            missing.append("up-to-date drift, bleed and decay figures: " + (state.note() or ""))
+            stale = state.note()
+            missing.append("up-to-date drift, bleed and decay figures: " + (stale or ""))
     posts = archive.posts(as_of).select("id", "text")
     mutations = pl.DataFrame()
     if "edges" in tables:
@@ -310,8 +312,11 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
                    styles=pl.DataFrame(), fidelity=tables.get("fidelity", pl.DataFrame()), decay=decay, trees=tr,
                    missing=missing, edges=edges, inferred=note, inferred_label=label)
     s = [b] if (b := _inferred_banner(d)) else []
-    s += [f"The archive holds {facts['posts']} posts in {facts['trees']} remix trees; the largest has "
-         f"{facts['largest_tree']} posts and the deepest chain runs {facts['generations']} generations."]
+    s += [f"The archive holds {facts['posts']:,} posts in {facts['trees']:,} remix trees; the largest has "
+         f"{facts['largest_tree']:,} posts and the deepest chain runs {facts['generations']} generation"
+         f"{'s' if facts['generations'] != 1 else ''}."]
+    if stale:  # the figures below are an older analysis's: say so before them, not only at the end
+        s.append(stale)
     figs = decay.get("figures", {})
 
     def fig(name: str) -> float | None:
