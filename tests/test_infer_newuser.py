@@ -247,7 +247,7 @@ def test_show_marks_every_inferred_link_it_draws(tmp_path):
     out = run("show", "t:3", "--edges", "all", "--archive", str(a.path))
     assert out.exit_code == 0, out.output
     line = next(x for x in out.output.splitlines() if "t:2" in x)
-    assert f"t:2  ┄ inferred {table['confidence'][0]:.2f}" in line
+    assert f"t:2  ┄ inferred {I.confidence_text(table['confidence'][0])}" in line
     assert not any("┄" in x for x in out.output.splitlines() if "t:3" in x or "t:1 " in x)  # t:3's link is declared
     assert "1 of the links drawn were inferred by `archivist infer`" in flat(out.output)
     got = json.loads(run("show", "t:3", "--edges", "all", "--json", "--archive", str(a.path)).output)

@@ -515,6 +515,7 @@ def test_a_reports_largest_mutations_mark_the_ones_along_inferred_links(store):
     """`archivist report jsonl:k5 --edges all --format md|html`: "The largest mutations" gave each remix's
     parent ("parent jsonl:k4: …", "from jsonl:k4") with no word that the link was a guess of `archivist
     infer` (the tree above it marks it; this section is the one a critic quotes)."""
+    from lineage.infer import confidence_text
     from lineage.report import render, report_data
 
     a = Archive.open(store)
@@ -523,7 +524,7 @@ def test_a_reports_largest_mutations_mark_the_ones_along_inferred_links(store):
     assert dict(d.mutations.select("child", "inferred_confidence").rows()) == conf
     md, html_ = render(d, "md").decode(), render(d, "html").decode()
     for child, parent in (("jsonl:k4", "jsonl:k3"), ("jsonl:k5", "jsonl:k4")):
-        mark = f" (inferred link, confidence {conf[child]:.2f})"
+        mark = f" (inferred link, confidence {confidence_text(conf[child])})"
         assert f"- parent {parent}{mark}: " in md
         assert f"<small>from {parent}{mark}</small>" in html_
     # a stated link is not marked as a guess of `archivist infer` (d:4's record calls its own link inferred)

@@ -13,7 +13,7 @@ from selenium.webdriver.common.by import By
 from archive.ingest import ingest_records
 from archive.sources.simulate import SimParams, simulate
 from archive.store import Archive
-from lineage.infer import infer, inferred_cut, inferred_edges, load_weights, why_cut
+from lineage.infer import confidence_text, infer, inferred_cut, inferred_edges, load_weights, why_cut
 from lineage.infer import why as explain
 from test_dashboard_browser import node_offset, settle, severe, shoot, wait
 
@@ -61,7 +61,7 @@ def test_inferred_links_are_dashed_toggle_and_say_why(page, screenshots):
     why = wait(driver, lambda d: d.find_elements(By.ID, "explore-why"))[0].text
     row = inferred_edges(Archive.open(path)).filter(pl.col("child") == child).row(0, named=True)
     assert why == explain(row["features"], row["confidence"])  # the stored link's own confidence and features
-    assert why.startswith(f"inferred, confidence {row['confidence']:.2f}: prompt ") and " after" in why
+    assert why.startswith(f"inferred, confidence {confidence_text(row['confidence'])}: prompt ") and " after" in why
     # hovering it says the same
     dx, dy = node_offset(driver, child)
     graph = driver.find_element(By.CSS_SELECTOR, "#explore-graph .js-plotly-plot")
