@@ -227,13 +227,14 @@ def progress_bar(*, show: bool, unit: str | None = None) -> Progress:
 
 
 def run_ingest(archive: Archive, source: Source, *, as_json: bool, batch_size: int = DEFAULT_BATCH,
-               total: int | None = None) -> IngestResult:
-    """Run an ingest with a progress bar on stderr and print its summary."""
+               total: int | None = None, also: Callable[[], dict[str, Any]] | None = None) -> IngestResult:
+    """Run an ingest with a progress bar on stderr and print its summary (``also``: more keys for --json,
+    asked for once the ingest is done)."""
     with progress_bar(show=not as_json, unit="records") as bar:
         task = bar.add_task(f"ingest {source.name}", total=total)
         result = ingest(archive, source, batch_size=batch_size, progress=lambda n: bar.update(task, completed=n))
     if as_json:
-        emit_json(result.as_dict())
+        emit_json(result.as_dict() | (also() if also is not None else {}))
     else:
         line = Text()
         line.append(f"ingest {source.name} ", style="bold")
@@ -350,17 +351,23 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
     if out is not None:
         records, truth = simulate(params)
         write_jsonl(records, out, truth)
+        hidden = truth["realised"]["undeclared_links"]
         if as_json:
-            emit_json({"out": str(out), "posts": len(records), "trees": truth["trees"]})
+            emit_json({"out": str(out), "posts": len(records), "trees": truth["trees"], "undeclared_links": hidden})
         else:
-            console.print(f"wrote {len(records)} records in {truth['trees']} trees to {out}", soft_wrap=True)
+            console.print(f"wrote {len(records):,} records in {truth['trees']:,} trees to {out}", soft_wrap=True)
+            if hidden:
+                console.print(f"{hidden:,} remix links left undeclared (their true parents are in "
+                              f"extra.simulator.parent): `archivist ingest jsonl {shlex.quote(str(out))}`, then "
+                              "`archivist infer` reconstructs them", soft_wrap=True)
         return
     arc = open_archive(archive_path, create=True)
     source = SimulateSource(params)
     with err_console.status(f"simulating {posts:,} posts …", spinner="dots") if err_console.is_terminal and \
             not as_json else contextlib.nullcontext():
         source.prepare()
-    run_ingest(arc, source, as_json=as_json, total=posts)
+    run_ingest(arc, source, as_json=as_json, total=posts,
+               also=lambda: {"undeclared_links": source.truth["realised"]["undeclared_links"]})
     _simulated_fingerprints(arc)
     truth_path = arc.path / "simulations" / f"seed-{seed}-posts-{posts}.truth.json"
     truth_path.parent.mkdir(exist_ok=True)

@@ -73,6 +73,30 @@ def _f(v: Any) -> str:
     return "–" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))
 
 
+def _interrupted(f: Any) -> Any:
+    """Ctrl-C during ``archivist infer``: what the interrupted mode leaves (not an ingest's "committed batches")."""
+    import functools
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except KeyboardInterrupt:
+            if kwargs.get("evaluate"):
+                msg = "interrupted: --evaluate writes nothing, so nothing changed"
+            elif kwargs.get("calibrate"):
+                msg = "interrupted: --calibrate writes its weights only when it ends, so nothing changed"
+            elif kwargs.get("refit"):
+                msg = "interrupted: --fit writes its weights only when it ends, so nothing changed"
+            else:  # a run writes its two tables at the end
+                msg = ("interrupted: the inferred links are those of the last run that finished writing them (a run "
+                       "stopped between its two tables is recomputed in full next time); run the same command again")
+            err_console.print(msg, soft_wrap=True)
+            sys.exit(130)
+
+    return wrapper
+
+
 @click.command("infer")
 @click.option("--source", default=None,
               help="Only give parents to posts of this source (candidates: every post); with --evaluate or "
@@ -93,7 +117,8 @@ def _f(v: Any) -> str:
 @click.option("--evaluate", is_flag=True,
               help="Hide the declared links, infer, and report accuracy and calibration against them (writes "
                    "nothing). The declared links are taken as the whole truth: a post without one counts as a root, "
-                   "so on an archive that has lost some links a right guess scores as wrong.")
+                   "so on an archive that has lost some links a right guess scores as wrong (a simulated link "
+                   "`ingest simulate --undeclared` left out is scored against its true parent).")
 @click.option("--calibrate", is_flag=True,
               help="Fit how sure the links say they are on this archive's own declared links (hide them, infer, "
                    "refit the confidence's calibration), report the calibration error before and after "
@@ -107,6 +132,7 @@ def _f(v: Any) -> str:
 @archive_option
 @json_option
 @handle_errors
+@_interrupted
 def infer_cmd(source: str | None, since: datetime | None, min_confidence: float, show_cut: bool, full: bool,
               until: datetime | None, evaluate: bool, calibrate: bool, refit: bool, weights: Path | None,
               archive_path: Path | None, as_json: bool) -> None:
@@ -191,9 +217,13 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
                                source=source, until=until)
             if as_json:
                 emit_json({k: rep[k] for k in _KEYS} | {k: rep[k] for k in ("candidate_recall", "intervals",
-                                                                           "reliability", "no_part")})
+                                                                           "reliability", "no_part",
+                                                                           "undeclared_truth")})
                 return
-            t = Table(title=f"inference against the declared links ({rep['n']} posts)", title_justify="left")
+            hidden = rep.get("undeclared_truth") or 0
+            against = (f"the declared links and the simulator's truth of the {hidden:,} it left undeclared"
+                       if hidden else "the declared links")
+            t = Table(title=f"inference against {against} ({rep['n']:,} posts)", title_justify="left")
             t.add_column("figure")
             t.add_column("value", justify="right")
             t.add_column("95% interval", justify="right")
@@ -218,13 +248,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         arc = open_archive(archive_path)
         _check_source(arc, source)
         w = load_weights(weights) if weights is not None else weights_for(arc.path)
-        try:
-            summary = infer(arc, source=source, since=since, weights=w, full=full, progress=progress)
-        except KeyboardInterrupt:  # not an ingest's "committed batches": a run writes its two tables at the end
-            err_console.print("interrupted: the inferred links are those of the last run that finished writing "
-                              "them (a run stopped between its two tables is recomputed in full next time); run "
-                              "the same command again", soft_wrap=True)
-            sys.exit(130)
+        summary = infer(arc, source=source, since=since, weights=w, full=full, progress=progress)
         progress("checking which links readers keep")
         dropped = _left_out_by_readers(arc)
         summary["left_out_by_readers"] = dropped.height
@@ -237,7 +261,11 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     if as_json:
         if listing:
             rows = inferred_edges(arc).filter(pl.col("confidence") >= min_confidence)
-            summary["edges"] = rows.select("child", "parent", "confidence").sort("child").to_dicts()
+            out = pl.DataFrame(summary.get("left_out") or [], schema={"child": pl.String, "parent": pl.String})
+            summary["edges"] = (rows.select("child", "parent", "confidence").sort("child")
+                                .with_columns(left_out=pl.struct("child", "parent").is_in(
+                                    out.select(pl.struct("child", "parent")).to_series().implode()))
+                                .to_dicts())
         if show_cut:
             summary["cut"] = inferred_cut(arc).select("child", "parent", "confidence", "descendants").to_dicts()
         emit_json(summary)
@@ -253,8 +281,10 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
                   title_justify="left", min_width=40)
         for c in ("child", "parent", "confidence"):
             t.add_column(c)
+        out = {(x["child"], x["parent"]) for x in summary.get("left_out", [])}
         for r in rows.head(_LISTED).iter_rows(named=True):
-            t.add_row(r["child"], r["parent"], confidence_text(r["confidence"]))
+            t.add_row(r["child"], r["parent"], confidence_text(r["confidence"])
+                      + (" (left out by readers: it closes a loop)" if (r["child"], r["parent"]) in out else ""))
         console.print(t)
     if show_cut:
         rows = inferred_cut(arc).sort("descendants", "child", descending=[True, False])

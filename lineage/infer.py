@@ -110,7 +110,7 @@ __all__ = [
     "METHOD_VERSION", "INFER_STAGES", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
     "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
     "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design", "TREE_CHECK_TERMS",
-    "tree_check", "tree_check_design", "inferred_cut", "why_cut", "since_time",
+    "tree_check", "tree_check_design", "inferred_cut", "why_cut", "since_time", "inferred_behind",
 ]
 
 #: /3: style-term features and candidate bands, older same-word candidates, delay shape and
@@ -2085,6 +2085,38 @@ def _pictures_changed(arc: Any, since: str | None) -> pl.Series | None:
     return diff.get_column("id").unique()
 
 
+def inferred_behind(arc: Any) -> tuple[int, int] | None:
+    """``(store version, posts)`` when the store moved on since ``archivist infer`` last ran: the store
+    version that run answered for, and how many posts are new or changed since (their parents not looked
+    for yet). ``None`` when infer never ran, or nothing changed since. Readers of inferred links say so:
+    a tree of posts ingested after the last run has no inferred link because none was looked for.
+
+    >>> import tempfile
+    >>> from archive.ingest import ingest_records
+    >>> from archive.store import Archive
+    >>> a = Archive.open(tempfile.mkdtemp() + "/arc", create=True)
+    >>> rec = {"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z", "prompt": "a red fox"}
+    >>> _ = ingest_records(a, [rec]); _ = infer(a)
+    >>> inferred_behind(a) is None
+    True
+    >>> _ = ingest_records(a, [{**rec, "id": "t:2", "created_at": "2026-01-02T00:00:00Z"}])
+    >>> inferred_behind(a)
+    (1, 1)
+    """
+    if arc.table_version("inferred_edges") < 0:
+        return None
+    meta = arc.table_commit_metadata("inferred_edges")
+    v = str(meta.get(STORE_VERSION_KEY, ""))
+    if not v.isdigit() or int(v) >= arc.version():
+        return None
+    try:
+        before = arc.posts(as_of=int(v)).filter(~pl.col("placeholder")).select("id", "content_hash")
+    except Exception:  # that version can no longer be read (vacuumed, redacted): say nothing rather than guess
+        return None
+    moved = arc.posts().filter(~pl.col("placeholder")).join(before, on=["id", "content_hash"], how="anti").height
+    return (int(v), moved) if moved else None
+
+
 def _weights_digest(w: Weights) -> str:
     """A digest of everything in ``w`` that decides a link (not its fit report)."""
     doc = {"method": w.version, "coef": w.coef, "calibration": list(w.calibration), "attach": w.attach,
@@ -2311,11 +2343,11 @@ def confidence_text(v: float) -> str:
 
     >>> confidence_text(0.8312), confidence_text(0.002265), confidence_text(1.0)
     ('0.83', '0.0023', '1.00')
-    >>> confidence_text(0.9962), confidence_text(0.99996)
-    ('0.996', '0.999')
+    >>> confidence_text(0.9962), confidence_text(0.99996), confidence_text(1.2e-5)
+    ('0.996', '0.999', '0.000012')
     """
-    if 0 < v < 0.01:
-        return f"{v:.2g}"
+    if 0 < v < 0.01:  # two significant digits, never in scientific notation ("1.2e-05")
+        return f"{v:.{1 - math.floor(math.log10(v))}f}".rstrip("0")
     if 0.995 <= v < 1:
         return f"{math.floor(v * 1000) / 1000:.3f}"
     return f"{v:.2f}"

@@ -259,8 +259,9 @@ def evaluate(arc: Any, *, weights: Any = None, source: str | None = None, until:
     """Hide the archive's declared links, infer, and compare with them (nothing is written).
 
     Truth is each post's primary declared parent (placeholders, parents missing from the
-    archive, count as no parent). Raises :class:`~lineage.errors.LineageError` when the
-    archive has no declared link to compare with.
+    archive, count as no parent), and for a simulated link left undeclared its true parent
+    (:func:`_truth`; the result's ``undeclared_truth`` counts them). Raises
+    :class:`~lineage.errors.LineageError` when the archive has no declared link to compare with.
 
     >>> import tempfile
     >>> from archive.store import Archive
@@ -271,8 +272,11 @@ def evaluate(arc: Any, *, weights: Any = None, source: str | None = None, until:
     from lineage.infer import load_fingerprints, weights_for
 
     posts, truth = _scoped(arc, source, until)
-    return evaluate_frame(posts, truth, weights=weights or weights_for(arc.path),
-                          fingerprints=load_fingerprints(arc.path))
+    declared = {i for i, p in arc.lineage().select("id", "parent").iter_rows() if p is not None}
+    rep = evaluate_frame(posts, truth, weights=weights or weights_for(arc.path),
+                         fingerprints=load_fingerprints(arc.path))
+    rep["undeclared_truth"] = sum(1 for i, p in truth.items() if p is not None and i not in declared)
+    return rep
 
 
 #: Fewest links (inferred on the archive with its declared links hidden) a recalibration is fitted on:
@@ -281,7 +285,7 @@ MIN_CALIBRATION_LINKS = 200
 
 
 def _scoped(arc: Any, source: str | None = None, until: Any = None) -> tuple[pl.DataFrame, dict[str, str | None]]:
-    """The posts inference reads and each one's declared parent, only ``source``'s posts and those created
+    """The posts inference reads and each one's declared parent (:func:`_truth`), only ``source``'s posts and those created
     at or before ``until`` (aware datetime) when given: a link to a post outside them counts as none. Raises
     :class:`~lineage.errors.LineageError` when no declared link is left to compare with."""
     from lineage.infer import _archive_posts
@@ -302,10 +306,35 @@ def _scoped(arc: Any, source: str | None = None, until: Any = None) -> tuple[pl.
 
 
 def _truth(arc: Any) -> dict[str, str | None]:
-    """Each post's primary declared parent (a placeholder, or a parent the archive lacks, counts as none)."""
+    """Each post's primary declared parent (a placeholder, or a parent the archive lacks, counts as none);
+    for a simulated post whose link was left undeclared (``ingest simulate --undeclared``), the true parent
+    its record keeps in ``extra.simulator.parent``: scored as a root, every link inference rebuilt there
+    read as wrong (exact parent 0.41 where it was 0.83), and a calibration fitted on that spoiled every
+    later confidence."""
     lin = arc.lineage().filter(~pl.col("placeholder"))
     placeholders = set(arc.posts().filter(pl.col("placeholder")).get_column("id").to_list())
-    return {i: (p if p not in placeholders else None) for i, p in lin.select("id", "parent").iter_rows()}
+    truth = {i: (p if p not in placeholders else None) for i, p in lin.select("id", "parent").iter_rows()}
+    for i, p in _undeclared_truth(arc).items():
+        if truth.get(i) is None and i in truth and p in truth:
+            truth[i] = p
+    return truth
+
+
+def _undeclared_truth(arc: Any) -> dict[str, str]:
+    """``id -> parent`` of the simulated posts whose records keep a true parent they do not declare
+    (``extra.simulator.parent``), read from each post's latest observation (empty for other archives)."""
+    from archive.store import scan_delta
+
+    if not arc.has_table("records"):
+        return {}
+    log = (scan_delta(arc.table_path("records")).filter(pl.col("source") == "simulate")
+           .select("id", "ingested_at", "record").collect())
+    if not log.height:
+        return {}
+    got = (log.sort("ingested_at", "id").unique("id", keep="last", maintain_order=False)  # its latest observation
+           .select("id", parent=pl.col("record").str.json_path_match("$.extra.simulator.parent"))
+           .drop_nulls("parent"))
+    return dict(got.iter_rows())
 
 
 #: The prior's standard deviation on each recalibration coefficient, centred on the shipped one: a term
@@ -431,10 +460,11 @@ def recalibrate(arc: Any, *, weights: Any = None, source: str | None = None, unt
         held = fold == k
         if held.all() or not held.any():
             n_trees = len(set(root.values()))
-            raise LineageError(f"the declared links make {n_trees:,} tree{'s' if n_trees != 1 else ''}, and one half of "
-                               "them holds no link: a calibration fitted on the other half cannot be scored apart "
-                               "from what it was fitted on; calibrate on an archive with more trees (the shipped "
-                               "calibration stays in use)")
+            why = ("a calibration needs two halves of the trees, one to fit on and one to score the fit" if n_trees < 2
+                   else "one half of them holds no link, so a calibration fitted on the other half cannot be scored "
+                        "apart from what it was fitted on")
+            raise LineageError(f"the declared links make {n_trees:,} tree{'s' if n_trees != 1 else ''}: {why}; calibrate "
+                               "on an archive with more trees (the shipped calibration stays in use)")
         after[held] = np.minimum(_calibrate(D[held], _refit(D[~held], ok[~held], w.calibration)), cap[held])
     cal = _refit(D, ok, w.calibration)
     table, ece_after = reliability(after, ok)

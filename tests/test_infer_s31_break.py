@@ -131,3 +131,20 @@ def test_a_confidence_just_below_one_is_not_shown_as_one():
     from lineage.infer import confidence_text
 
     assert confidence_text(0.9962) == "0.996" and confidence_text(0.0003) == "0.0003"
+
+
+def test_ctrl_c_says_what_each_mode_of_infer_leaves(capsys):
+    """--evaluate interrupted printed an ingest's "committed batches are kept", though it writes nothing."""
+    import pytest
+
+    from lineage.cli_infer import _interrupted
+
+    def stop(**kwargs):
+        raise KeyboardInterrupt
+
+    for mode, said in (("evaluate", "--evaluate writes nothing"), ("calibrate", "--calibrate writes its weights only"),
+                       ("refit", "--fit writes its weights only"), (None, "the last run that finished writing")):
+        with pytest.raises(SystemExit) as e:
+            _interrupted(stop)(**({mode: True} if mode else {}))
+        err = capsys.readouterr().err
+        assert e.value.code == 130 and said in err and "committed batches" not in err, err

@@ -147,3 +147,31 @@ def test_a_stale_archive_report_says_so_before_its_figures(store, tmp_path):
     stale = [i for i, x in enumerate(d.sentences) if "from the analysis of store version" in x]
     assert stale == [2], d.sentences  # after the banner and the archive's counts, before any measure
     assert "5 posts" in d.sentences[1]
+
+
+def test_inferred_links_older_than_the_posts_say_so(store, tmp_path):
+    """After an ingest without a new `archivist infer`, a new tree's caption said "archivist infer found
+    none for its posts" (it never looked at them) and the report named no gap."""
+    import shutil
+
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    from archive.ingest import ingest_records
+    from dashboard.app import create_app
+
+    path = shutil.copytree(store, tmp_path / "copy")
+    ingest_records(Archive.open(path), [{"id": "j:new", "source": "j", "created_at": "2026-04-05T10:00:00Z",
+                                         "prompt": BASE + " at night, neon, cinematic"}], source="jsonl")
+    d = report_data(Archive.open(path), edges="all")
+    assert d.missing[0].startswith("inferred links of the 1 post ingested or changed since `archivist infer` last "
+                                   "ran"), d.missing
+    app = create_app(path)
+    with app.server.app_context():
+        explore = importlib.import_module("dashboard.pages.explore")
+        context_value.set(AttributeDict(triggered_inputs=[]))
+        _, caption, _ = explore.draw_tree({"root": "j:new", "edges": "all"})
+        text = " ".join(str(c) for c in caption)
+        assert "last ran on store version" in text and "found none" not in text, text
+    infer(Archive.open(path))
+    assert not any("ingested or changed since" in m for m in report_data(Archive.open(path), edges="all").missing)

@@ -204,9 +204,12 @@ def _tree_data(archive: Archive, post_id: str, *, as_of: Any, top: int, seed: in
 def _tree_sentences(d: ReportData) -> list[str]:
     f = d.facts
     s = [b] if (b := _inferred_banner(d)) else []
-    s += [f"The tree of {f['root']} holds {f['posts']:,} posts over {f['generations']} generation"
-         f"{'s' if f['generations'] != 1 else ''} of remixes, from {str(f['first_at'])[:10]} to "
-         f"{str(f['last_at'])[:10]}; its widest generation has {f['breadth']:,} posts."]
+    if f["generations"]:
+        s += [f"The tree of {f['root']} holds {f['posts']:,} posts over {f['generations']} generation"
+              f"{'s' if f['generations'] != 1 else ''} of remixes, from {str(f['first_at'])[:10]} to "
+              f"{str(f['last_at'])[:10]}; its widest generation has {f['breadth']:,} post{'s' if f['breadth'] != 1 else ''}."]
+    else:
+        s += [f"The tree of {f['root']} is the one post, from {str(f['first_at'])[:10]}: nothing remixes it yet."]
     if f["mean_root_drift"] is not None:
         s.append(f"On average a remix shares only {_pct(1 - f['mean_root_drift'])} of its words with the root prompt "
                  f"(mean root drift {_num(f['mean_root_drift'])}), and each remix step changes "
@@ -280,7 +283,7 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
         state = analysis_state(archive, edges=edges)
         if not state.current:  # the figures are shown, and said to be of an older store version
             stale = state.note()
-            missing.append("up-to-date drift, bleed and decay figures: " + (stale or ""))
+            missing.append("up-to-date drift, bleed and decay figures: " + (stale[:1].lower() + stale[1:] if stale else ""))
     posts = archive.posts(as_of).select("id", "text")
     mutations = pl.DataFrame()
     if "edges" in tables:
@@ -372,4 +375,11 @@ def report_data(archive: Archive, root: str | None = None, *, as_of: Any = None,
     if edges == "all" and archive.table_version("inferred_edges") < 0:  # asked for a guess there is none of
         d.missing.insert(0, "inferred links: `archivist infer` never ran on this archive, so this report "
                             "holds the declared links only (run it first)")
+    elif edges == "all" and as_of is None:
+        from lineage.infer import inferred_behind
+
+        behind = inferred_behind(archive)
+        if behind is not None:
+            d.missing.insert(0, f"inferred links of the {behind[1]:,} post{'s' if behind[1] != 1 else ''} ingested or "
+                                f"changed since `archivist infer` last ran (on store version {behind[0]}): run it again")
     return d
