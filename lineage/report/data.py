@@ -283,7 +283,7 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
         state = analysis_state(archive, edges=edges)
         if not state.current:  # the figures are shown, and said to be of an older store version
             stale = state.note()
-            missing.append("up-to-date drift, bleed and decay figures: " + (stale[:1].lower() + stale[1:] if stale else ""))
+            missing.append("up-to-date drift, bleed and decay figures" + (f". {stale}" if stale else ""))
     posts = archive.posts(as_of).select("id", "text")
     mutations = pl.DataFrame()
     if "edges" in tables:
