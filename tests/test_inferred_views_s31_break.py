@@ -175,3 +175,16 @@ def test_inferred_links_older_than_the_posts_say_so(store, tmp_path):
         assert "last ran on store version" in text and "found none" not in text, text
     infer(Archive.open(path))
     assert not any("ingested or changed since" in m for m in report_data(Archive.open(path), edges="all").missing)
+
+
+def test_the_markdown_report_shows_its_commands_as_code_and_a_record_s_text_as_text(never):
+    """Its own commands printed as literal backticks (\\`archivist infer\\`); a record's markup stays escaped."""
+    from lineage.report import render
+    from lineage.report.markdown import _md_code
+
+    md = render(report_data(Archive.open(never), edges="all"), "md").decode()
+    assert "- inferred links: `archivist infer` never ran on this archive" in md
+    assert "\\`" not in md.split("## How to read it")[0]
+    assert "No decay figure" in md  # never analysed: the heading is not left empty
+    assert _md_code("a `<img src=x>` and `ok`") == "a \\`&lt;img src=x>\\` and `ok`"
+    assert _md_code("odd ` one") == "odd \\` one"

@@ -24,6 +24,32 @@ def _md(text: Any) -> str:
     return s
 
 
+def _md_code(text: Any) -> str:
+    r"""
+    :func:`_md`, but a `backticked` command of the report's own sentences stays a code span (it printed as
+    literal backticks). Only a span without ``<``, ``&`` or a backslash is kept as code; anything else, and
+    an unpaired backtick, is escaped as :func:`_md` escapes it.
+
+    >>> print(_md_code("run `archivist analyze --edges all` first, *not* <b>"))
+    run `archivist analyze --edges all` first, \*not\* &lt;b>
+    """
+    parts = str(text if text is not None else "").split("`")
+    if len(parts) % 2 == 0:
+        return _md(text)
+    out = []
+    for i, part in enumerate(parts):
+        code = " ".join(part.split())
+        if i % 2 and code and not any(c in code for c in "<&\\"):
+            out.append(f"`{visible(code)}`")
+        elif i % 2:  # not kept as code: its backticks shown, escaped, around the escaped text
+            out.append("\\`" + _md(part) + "\\`")
+        else:
+            # _md joins a text's words with single spaces: keep the space on each side of a code span
+            out.append((" " if part[:1].isspace() else "") + _md(part) + (" " if part[-1:].isspace() else "")
+                       if part.strip() else (" " if part else ""))
+    return "".join(out)
+
+
 def _diff_md(a: str | None, b: str | None) -> str:
     marks = {"added": ("**+", "+**"), "removed": ("~~", "~~")}
     return " ".join(f"{marks[op][0]}{_md(t)}{marks[op][1]}" if op in marks else _md(t) for op, t in _diff_runs(a, b))
@@ -46,7 +72,7 @@ def to_markdown(d: ReportData, *, max_outline: int = 60) -> str:
     out = [f"# {_md(d.title)}", ""]
     if d.generated_at is not None:
         out += [f"_Generated {d.generated_at.isoformat(timespec='seconds').replace('+00:00', 'Z')} by Remix Archivist._", ""]
-    out += ["## In brief", ""] + [f"- {_md(s)}" for s in d.sentences] + [""]
+    out += ["## In brief", ""] + [f"- {_md_code(s)}" for s in d.sentences] + [""]
     if d.scope == "tree":
         out += [f"**Root prompt:** {_md(d.facts['root_text'])}", ""]
         out += ["## The tree", "", "Each line is a post: its id, generation and drift from the root, then its prompt.", ""]
@@ -109,9 +135,12 @@ def to_markdown(d: ReportData, *, max_outline: int = 60) -> str:
         for r in d.fidelity.sort("depth").iter_rows(named=True):
             out.append(f"| {r['depth']} | {r['nodes']} | {_num(r['fidelity'])} |")
         out.append("")
-    for k, v in _decay_rows(d):
+    rows = list(_decay_rows(d))
+    for k, v in rows:
         out.append(f"- {k}: {v}")
+    if not rows and not d.fidelity.height:
+        out.append("No decay figure: see what this report could not measure, below.")
     out += ["", "## What this report could not measure", ""]
-    out += [f"- {_md(m)}" for m in d.missing] or ["- Nothing: every section above is measured."]
+    out += [f"- {_md_code(m)}" for m in d.missing] or ["- Nothing: every section above is measured."]
     out += ["", "## How to read it", "", *[f"- {x}" for x in _METHOD], ""]
     return "\n".join(out)
