@@ -376,8 +376,17 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
         console.print(f"ground truth: {truth_path}", soft_wrap=True)
         hidden = source.truth["realised"]["undeclared_links"]
         if hidden:
-            console.print(f"{hidden:,} remix links left undeclared (their true parents are in extra.simulator.parent): "
-                          f"`archivist infer --archive {shlex.quote(str(arc.path))}` reconstructs them", soft_wrap=True)
+            from lineage.infer_eval import _undeclared_truth
+
+            declared = set(arc.edges().get_column("child").to_list())
+            open_now = sum(1 for i in _undeclared_truth(arc) if i not in declared)
+            kept = (f"; {hidden - open_now:,} of them are still declared by an earlier ingest of the same posts "
+                    "(a declared link stays)" if open_now < hidden else "")
+            then = (f": `archivist infer --archive {shlex.quote(str(arc.path))}` reconstructs "
+                    f"{'them' if open_now == hidden else f'the other {open_now:,}'}" if open_now
+                    else ", so there is nothing for `archivist infer` to reconstruct")
+            console.print(f"{hidden:,} remix links left undeclared (their true parents are in extra.simulator.parent)"
+                          f"{kept}{then}", soft_wrap=True)
 
 
 def _simulated_fingerprints(arc: Any, run_id: str | None = None) -> int:

@@ -256,8 +256,9 @@ def redact_cmd(post_id: str, reason: str, yes: bool, archive_path: Path | None, 
                snaps: str | None = None) -> None:
     """Remove a post's content from the archive and from every older version of it.
 
-    The node stays (id, times, parents) so its remixes keep their lineage; the
-    prompt, title, author, tags, media, provenance and extra are gone, older store
+    The node stays (id, times, declared parents) so its remixes keep their lineage (a
+    parent archivist infer gave it goes with the words it was inferred from: the post then
+    heads its remixes as a tree of its own); the prompt, title, author, tags, media, provenance and extra are gone, older store
     versions can no longer be read, and the redaction ledger records it. Snapshot
     bags inside the archive that hold the post stop it (one line naming them) unless
     --purge-snapshots or --keep-snapshots says what to do; half-written bags are deleted.

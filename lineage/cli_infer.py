@@ -36,6 +36,18 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
         raise click.BadParameter(str(e)) from None
 
 
+def _until(ctx: click.Context, param: click.Parameter, value: str | None) -> datetime | None:
+    """``--until``: as ``--since``, but a date alone is its last instant (posts of that day are in: "at or
+    before 2026-03-04" left out a post of 03:28 that day)."""
+    import re
+    from datetime import timedelta
+
+    at = _since(ctx, param, value)
+    if at is not None and re.fullmatch(r"\s*\d{4}-\d{2}-\d{2}\s*", value or ""):
+        at = at + timedelta(days=1) - timedelta(microseconds=1)
+    return at
+
+
 def _confidence(ctx: click.Context, param: click.Parameter, value: float) -> float:
     """``--min-confidence``: a number in 0..1 (``nan`` passes FloatRange, and would list nothing)."""
     if value != value:
@@ -110,9 +122,9 @@ def _interrupted(f: Any) -> Any:
               help="List the links the tree check cut (the posts head trees of their own), with the descendants "
                    "that decided it.")
 @click.option("--full", is_flag=True, help="Recompute every post, not only what new posts can change.")
-@click.option("--until", default=None, metavar="DATE", callback=_since,
-              help="With --evaluate or --calibrate: read only the posts created at or before DATE (YYYY-MM-DD or an "
-                   "RFC 3339 time), where the declared links are the whole truth (a platform that stopped "
+@click.option("--until", default=None, metavar="DATE", callback=_until,
+              help="With --evaluate or --calibrate: read only the posts created at or before DATE (YYYY-MM-DD: to "
+                   "the end of that day, or an RFC 3339 time), where the declared links are the whole truth (a platform that stopped "
                    "declaring links then).")
 @click.option("--evaluate", is_flag=True,
               help="Hide the declared links, infer, and report accuracy and calibration against them (writes "
@@ -272,7 +284,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         return
     console.print(_summary_line(summary, source=source, since=since), soft_wrap=True)
     if own is not None:
-        console.print(f"confidence calibrated on this archive's declared links ({own}; delete it to use the shipped "
+        console.print(f"confidence calibrated on this archive's own links ({own}; delete it to use the shipped "
                       "calibration)", style="dim", markup=False, highlight=False, soft_wrap=True)
     if listing:
         rows = (inferred_edges(arc).filter(pl.col("confidence") >= min_confidence)
@@ -336,8 +348,10 @@ def _calibrate_cmd(arc: Any, weights: Path | None, as_json: bool, source: str | 
     hi = (f"; at confidence >= 0.9, precision {_f(rep['precision_at_0_9_before'])} -> "
           f"{_f(rep['precision_at_0_9_after'])} and share {_pct(rep['coverage_at_0_9_before'])} -> "
           f"{_pct(rep['coverage_at_0_9_after'])}")
+    sim = (f"; {rep['undeclared_truth']:,} of them scored against the simulator's truth of a link it left undeclared"
+           if rep.get("undeclared_truth") else "")
     console.print(f"calibrated the confidence on {rep['links']:,} links ({rep['trees']:,} trees, {_pct(rep['share_right'])} "
-                  f"right): expected calibration error {_f(rep['ece_before'])} with the shipped calibration, "
+                  f"right{sim}): expected calibration error {_f(rep['ece_before'])} with the shipped calibration, "
                   f"{_f(rep['ece_after'])} with this archive's (cross-validated: each half of the trees scored by a fit "
                   f"on the other){hi}. The links do not change.", markup=False, highlight=False)
     if not better:

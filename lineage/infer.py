@@ -110,7 +110,7 @@ __all__ = [
     "METHOD_VERSION", "INFER_STAGES", "FEATURES", "INFERRED_SCHEMA", "Weights", "InferResult", "load_weights",
     "infer_frame", "infer", "inferred_edges", "evaluate", "evaluate_frame", "fit", "posts_from_records",
     "load_fingerprints", "visual_pairs", "why", "CALIBRATION_TERMS", "calibration_design", "TREE_CHECK_TERMS",
-    "tree_check", "tree_check_design", "inferred_cut", "why_cut", "since_time", "inferred_behind",
+    "tree_check", "tree_check_design", "inferred_cut", "why_cut", "since_time", "inferred_behind", "inferred_gap",
 ]
 
 #: /3: style-term features and candidate bands, older same-word candidates, delay shape and
@@ -2088,8 +2088,13 @@ def _pictures_changed(arc: Any, since: str | None) -> pl.Series | None:
 def inferred_behind(arc: Any) -> tuple[int, int] | None:
     """``(store version, posts)`` when the store moved on since ``archivist infer`` last ran: the store
     version that run answered for, and how many posts are new or changed since (their parents not looked
-    for yet). ``None`` when infer never ran, or nothing changed since. Readers of inferred links say so:
-    a tree of posts ingested after the last run has no inferred link because none was looked for.
+    for yet). ``None`` when infer never ran, or nothing changed since. Readers of inferred links say so
+    (:func:`inferred_gap`): a tree of posts ingested after the last run has no inferred link because none
+    was looked for.
+
+    The posts of that version are compared with today's by content hash; where that version can no
+    longer be read (a redaction rewrote the store's history), a post counts as new when no observation
+    of its present content was ingested before the run's commit.
 
     >>> import tempfile
     >>> from archive.ingest import ingest_records
@@ -2109,12 +2114,47 @@ def inferred_behind(arc: Any) -> tuple[int, int] | None:
     v = str(meta.get(STORE_VERSION_KEY, ""))
     if not v.isdigit() or int(v) >= arc.version():
         return None
+    now = arc.posts().filter(~pl.col("placeholder")).select("id", "content_hash")
     try:
         before = arc.posts(as_of=int(v)).filter(~pl.col("placeholder")).select("id", "content_hash")
-    except Exception:  # that version can no longer be read (vacuumed, redacted): say nothing rather than guess
-        return None
-    moved = arc.posts().filter(~pl.col("placeholder")).join(before, on=["id", "content_hash"], how="anti").height
+        moved = now.join(before, on=["id", "content_hash"], how="anti").height
+    except Exception:  # that version is gone (a redaction rewrites history): by the observations' times
+        from archive.store import scan_delta
+
+        stamp = meta.get("timestamp")
+        if stamp is None or not arc.has_table("records"):
+            return None
+        run = datetime.fromtimestamp(int(stamp) / 1000, tz=timezone.utc)
+        seen = (scan_delta(arc.table_path("records")).filter(pl.col("ingested_at") <= run)
+                .select("id", "content_hash").unique().collect())
+        moved = now.join(seen, on=["id", "content_hash"], how="anti").height
     return (int(v), moved) if moved else None
+
+
+def inferred_gap(arc: Any) -> str | None:
+    """The sentence a reader of inferred links owes its user when some posts were not looked at for a
+    parent: posts ingested or changed since ``archivist infer`` last ran (:func:`inferred_behind`), or a
+    last run limited to one source or to recent posts (``--source``, ``--since``). ``None`` otherwise, or
+    when infer never ran (readers say that apart). Commands are in backticks.
+
+    >>> import tempfile
+    >>> from archive.store import Archive
+    >>> inferred_gap(Archive.open(tempfile.mkdtemp() + "/arc", create=True)) is None
+    True
+    """
+    if arc.table_version("inferred_edges") < 0:
+        return None
+    behind = inferred_behind(arc)
+    if behind is not None:
+        n = behind[1]
+        return (f"`archivist infer` last ran on store version {behind[0]}: {n:,} post{'s' if n != 1 else ''} "
+                f"ingested or changed since {'have' if n != 1 else 'has'} not been looked at for a parent yet "
+                "(run `archivist infer`)")
+    if arc.table_commit_metadata("inferred_edges").get(SCOPE_KEY) == "partial":
+        return ("the last `archivist infer` run was limited to one source or to recent posts (--source, --since): "
+                "the posts outside it keep what an earlier run gave them, or nothing (run `archivist infer` to look "
+                "at every post)")
+    return None
 
 
 def _weights_digest(w: Weights) -> str:

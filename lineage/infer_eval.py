@@ -474,7 +474,10 @@ def recalibrate(arc: Any, *, weights: Any = None, source: str | None = None, unt
         return (float(ok[hi].mean()) if hi.any() else None), float(hi.mean())
 
     (p0, c0), (p1, c1) = at_0_9(before), at_0_9(after)
+    declared = {i for i, p in arc.lineage().select("id", "parent").iter_rows() if p is not None}
+    undeclared = {i for i, p in truth.items() if p is not None and i not in declared}
     report = {"links": int(e.height), "trees": len(set(root.values())), "share_right": float(ok.mean()),
+              "undeclared_truth": sum(1 for c in e.get_column("child").to_list() if c in undeclared),
               "ece_before": reliability(before, ok)[1], "ece_after": ece_after,
               "precision_at_0_9_before": p0, "precision_at_0_9_after": p1,
               "coverage_at_0_9_before": c0, "coverage_at_0_9_after": c1,

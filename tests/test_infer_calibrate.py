@@ -96,7 +96,7 @@ def test_later_runs_on_the_archive_read_its_calibration_and_keep_the_links(calib
     c1, c2 = e1.get_column("confidence").to_numpy(), e2.get_column("confidence").to_numpy()
     assert (c1 != c2).mean() > 0.5 and c1.mean() < c2.mean()  # the shipped calibration said more than it should
     text = run("infer", "--full", "--archive", str(mine)).output
-    assert "calibrated on this archive's declared links" in " ".join(text.split())
+    assert "calibrated on this archive's own links" in " ".join(text.split())
 
 
 def test_an_unusable_archive_file_says_how_to_mend_it(tmp_path):

@@ -148,3 +148,16 @@ def test_ctrl_c_says_what_each_mode_of_infer_leaves(capsys):
             _interrupted(stop)(**({mode: True} if mode else {}))
         err = capsys.readouterr().err
         assert e.value.code == 130 and said in err and "committed batches" not in err, err
+
+
+def test_until_a_date_takes_the_whole_day():
+    """--until 2026-03-04 left out a post of 03:28 that day ("created at or before DATE")."""
+    from datetime import datetime, timezone
+
+    import click
+
+    from lineage.cli_infer import _until
+
+    ctx = click.Context(click.Command("x"))
+    assert _until(ctx, None, "2026-03-04") == datetime(2026, 3, 4, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    assert _until(ctx, None, "2026-03-04T03:00:00Z") == datetime(2026, 3, 4, 3, tzinfo=timezone.utc)

@@ -164,8 +164,8 @@ def test_inferred_links_older_than_the_posts_say_so(store, tmp_path):
     ingest_records(Archive.open(path), [{"id": "j:new", "source": "j", "created_at": "2026-04-05T10:00:00Z",
                                          "prompt": BASE + " at night, neon, cinematic"}], source="jsonl")
     d = report_data(Archive.open(path), edges="all")
-    assert d.missing[0].startswith("inferred links of the 1 post ingested or changed since `archivist infer` last "
-                                   "ran"), d.missing
+    assert d.missing[0].startswith("inferred links of every post: `archivist infer` last ran on store version 1: 1 "
+                                   "post ingested or changed since has not been looked at"), d.missing
     app = create_app(path)
     with app.server.app_context():
         explore = importlib.import_module("dashboard.pages.explore")
@@ -188,3 +188,27 @@ def test_the_markdown_report_shows_its_commands_as_code_and_a_record_s_text_as_t
     assert "No decay figure" in md  # never analysed: the heading is not left empty
     assert _md_code("a `<img src=x>` and `ok`") == "a \\`&lt;img src=x>\\` and `ok`"
     assert _md_code("odd ` one") == "odd \\` one"
+
+
+def test_the_gap_is_still_told_after_a_redaction_and_after_a_limited_run(store, tmp_path):
+    """A redaction rewrites the store's history, so the posts of the version infer ran on could not be read
+    and the notice went silent (the explorer then said infer "found none" for posts it never looked at);
+    a run limited by --source left the other sources' posts unexamined without a word."""
+    import shutil
+
+    from archive.ingest import ingest_records
+    from archive.redact import redact
+    from lineage.infer import inferred_gap
+
+    path = shutil.copytree(store, tmp_path / "copy")
+    a = Archive.open(path)
+    ingest_records(a, [{"id": "j:new", "source": "j", "created_at": "2026-04-05T10:00:00Z",
+                        "prompt": BASE + " at night, neon, cinematic"}], source="jsonl")
+    redact(a, "d:b", reason="asked by its author")
+    gap = inferred_gap(Archive.open(path))
+    assert gap is not None and "1 post ingested or changed since" in gap, gap
+    infer(a)
+    assert inferred_gap(Archive.open(path)) is None  # every post looked at: nothing to say
+    infer(a, source="d")
+    gap = inferred_gap(Archive.open(path))
+    assert gap is not None and "limited to one source or to recent posts" in gap, gap

@@ -396,14 +396,11 @@ def _inferred_notes(arc, tree) -> list[Any]:
     if arc.table_version("inferred_edges") < 0:
         return [with_code("No inferred links to show: `archivist infer` has not run on this archive.")]
     from archive.export import made_by_infer
-    from lineage.infer import inferred_behind
+    from lineage.infer import inferred_gap
 
-    behind = memo(("inferred_behind", arc.view_version(), arc.table_version("inferred_edges")),
-                  lambda: inferred_behind(arc))
-    if behind is not None:
-        return [with_code(f"`archivist infer` last ran on store version {behind[0]}: {behind[1]:,} post"
-                          f"{'s' if behind[1] != 1 else ''} ingested or changed since {'have' if behind[1] != 1 else 'has'} "
-                          "not been looked at for a parent yet (run `archivist infer`).")]
+    gap = memo(("inferred_gap", arc.view_version(), arc.table_version("inferred_edges")), lambda: inferred_gap(arc))
+    if gap is not None:
+        return [with_code(gap[0].upper() + gap[1:] + ".")]
     if not made_by_infer(arc, tree.edges).height:
         return ["No inferred links in this tree: archivist infer found none for its posts."]
     return []

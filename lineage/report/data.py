@@ -211,7 +211,8 @@ def _tree_sentences(d: ReportData) -> list[str]:
     else:
         s += [f"The tree of {f['root']} is the one post, from {str(f['first_at'])[:10]}: nothing remixes it yet."]
     if f["mean_root_drift"] is not None:
-        s.append(f"On average a remix shares only {_pct(1 - f['mean_root_drift'])} of its words with the root prompt "
+        kept = 1 - f["mean_root_drift"]
+        s.append(f"On average a remix shares {'only ' if kept < 0.5 else ''}{_pct(kept)} of its words with the root prompt "
                  f"(mean root drift {_num(f['mean_root_drift'])}), and each remix step changes "
                  f"{_pct(f['mean_edge_drift'])} of the words (mean edge drift).")
     if f["drift_rate"] is not None:
@@ -376,10 +377,9 @@ def report_data(archive: Archive, root: str | None = None, *, as_of: Any = None,
         d.missing.insert(0, "inferred links: `archivist infer` never ran on this archive, so this report "
                             "holds the declared links only (run it first)")
     elif edges == "all" and as_of is None:
-        from lineage.infer import inferred_behind
+        from lineage.infer import inferred_gap
 
-        behind = inferred_behind(archive)
-        if behind is not None:
-            d.missing.insert(0, f"inferred links of the {behind[1]:,} post{'s' if behind[1] != 1 else ''} ingested or "
-                                f"changed since `archivist infer` last ran (on store version {behind[0]}): run it again")
+        gap = inferred_gap(archive)
+        if gap is not None:
+            d.missing.insert(0, f"inferred links of every post: {gap}")
     return d

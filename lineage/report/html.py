@@ -33,11 +33,24 @@ def _e(x: Any) -> str:
     return bdi_html("" if x is None else str(x))
 
 
+def _e_code(x: Any) -> str:
+    """:func:`_e`, with each `backticked` command of the report's own sentences as ``<code>`` (it showed its
+    backticks); an unpaired backtick leaves the text as it is. Every part is escaped all the same.
+
+    >>> _e_code("run `archivist infer` on <b>")
+    'run <code>archivist infer</code> on &lt;b&gt;'
+    """
+    parts = ("" if x is None else str(x)).split("`")
+    if len(parts) % 2 == 0:
+        return _e(x)
+    return "".join(f"<code>{_e(t)}</code>" if i % 2 else _e(t) for i, t in enumerate(parts))
+
+
 def _html_body(d: ReportData, figs: dict[str, str]) -> str:
     p: list[str] = [f"<h1>{_e(d.title)}</h1>"]
     if d.generated_at is not None:
         p.append(f"<p><em>Generated {_e(d.generated_at.isoformat(timespec='seconds'))} by Remix Archivist.</em></p>")
-    p.append("<h2>In brief</h2><ul class='brief'>" + "".join(f"<li>{_e(s)}</li>" for s in d.sentences) + "</ul>")
+    p.append("<h2>In brief</h2><ul class='brief'>" + "".join(f"<li>{_e_code(s)}</li>" for s in d.sentences) + "</ul>")
     if d.scope == "tree":
         p.append(f"<p><strong>Root prompt:</strong> <span class='prompt'>{_e(d.facts['root_text'])}</span></p>")
         p.append("<h2>The tree</h2>" + figs.get("tree", "<p>(no figure)</p>"))
@@ -93,7 +106,7 @@ def _html_body(d: ReportData, figs: dict[str, str]) -> str:
     if rows:
         p.append("<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>")
     p.append("<h2>What this report could not measure</h2><ul>"
-             + ("".join(f"<li class='missing'>{_e(m)}</li>" for m in d.missing)
+             + ("".join(f"<li class='missing'>{_e_code(m)}</li>" for m in d.missing)
                 or "<li>Nothing: every section above is measured.</li>") + "</ul>")
     p.append("<h2>How to read it</h2><ul>" + "".join(f"<li>{_e(x)}</li>" for x in _METHOD) + "</ul>")
     return "\n".join(p)
