@@ -376,10 +376,9 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
         console.print(f"ground truth: {truth_path}", soft_wrap=True)
         hidden = source.truth["realised"]["undeclared_links"]
         if hidden:
-            from lineage.infer_eval import _undeclared_truth
+            from lineage.infer_eval import undeclared_truth
 
-            declared = set(arc.edges().get_column("child").to_list())
-            open_now = sum(1 for i in _undeclared_truth(arc) if i not in declared)
+            open_now = len(undeclared_truth(arc))
             kept = (f"; {hidden - open_now:,} of them are still declared by an earlier ingest of the same posts "
                     "(a declared link stays)" if open_now < hidden else "")
             then = (f": `archivist infer --archive {shlex.quote(str(arc.path))}` reconstructs "

@@ -106,8 +106,7 @@ def _all_style_labels(arc: Archive, post_id: str, as_of: str | None) -> list[dic
         return analysed() if stored else None
     v = arc.view_version()
     pin = v if as_of is None else as_of
-    iv = arc.table_version("inferred_edges") if arc.has_table("inferred_edges") else -1
-    labels = memo(("style_labels_all_edges", v, iv, as_of), lambda: label_new_styles(
+    labels = memo(("style_labels_all_edges", v, arc.table_version("inferred_edges"), as_of), lambda: label_new_styles(
         styles.select("id", "term"),
         arc.lineage(pin, edges="all").select("id", "parent", "root", "depth", "created_at")))
     return style_labels(labels, post_id)

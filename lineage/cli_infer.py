@@ -5,7 +5,6 @@ Importing this module registers the command on the ``archivist`` group.
 from __future__ import annotations
 
 import sys
-
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -155,8 +154,8 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     whose best candidate is too weak gets no parent and starts a tree, and so does a post
     heading a large tree of its own whose link the tree check finds unlike a remix.
     """
-    from lineage.infer import (archive_weights, confidence_text, infer, inferred_cut, inferred_edges, load_weights,
-                               weights_for)
+    from lineage.infer import (INFER_STAGES, archive_weights, confidence_text, infer, inferred_cut, inferred_edges,
+                               load_weights, weights_for)
     from lineage.infer import evaluate as run_evaluate
     from lineage.infer_fit import fit
 
@@ -184,8 +183,6 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         raise click.UsageError("--fit does not read an archive (it fits on simulated archives): leave out "
                                "--archive, or run `archivist infer --evaluate --archive PATH` to measure the "
                                "weights on it")
-    from lineage.infer import INFER_STAGES
-
     show = not as_json and err_console.is_terminal
     plain = refit or evaluate or calibrate  # one long step each: a spinner; a plain run: a bar over its stages
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),

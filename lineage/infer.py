@@ -2110,7 +2110,11 @@ def inferred_behind(arc: Any) -> tuple[int, int] | None:
     """
     if arc.table_version("inferred_edges") < 0:
         return None
-    meta = arc.table_commit_metadata("inferred_edges")
+    return _behind(arc, arc.table_commit_metadata("inferred_edges"))
+
+
+def _behind(arc: Any, meta: dict[str, Any]) -> tuple[int, int] | None:
+    """:func:`inferred_behind` from the last ``inferred_edges`` commit's ``meta`` (read once by its callers)."""
     v = str(meta.get(STORE_VERSION_KEY, ""))
     if not v.isdigit() or int(v) >= arc.version():
         return None
@@ -2144,13 +2148,14 @@ def inferred_gap(arc: Any) -> str | None:
     """
     if arc.table_version("inferred_edges") < 0:
         return None
-    behind = inferred_behind(arc)
+    meta = arc.table_commit_metadata("inferred_edges")
+    behind = _behind(arc, meta)
     if behind is not None:
         n = behind[1]
         return (f"`archivist infer` last ran on store version {behind[0]}: {n:,} post{'s' if n != 1 else ''} "
                 f"ingested or changed since {'have' if n != 1 else 'has'} not been looked at for a parent yet "
                 "(run `archivist infer`)")
-    if arc.table_commit_metadata("inferred_edges").get(SCOPE_KEY) == "partial":
+    if meta.get(SCOPE_KEY) == "partial":
         return ("the last `archivist infer` run was limited to one source or to recent posts (--source, --since): "
                 "the posts outside it keep what an earlier run gave them, or nothing (run `archivist infer` to look "
                 "at every post)")

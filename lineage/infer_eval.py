@@ -271,11 +271,10 @@ def evaluate(arc: Any, *, weights: Any = None, source: str | None = None, until:
     """
     from lineage.infer import load_fingerprints, weights_for
 
-    posts, truth = _scoped(arc, source, until)
-    declared = {i for i, p in arc.lineage().select("id", "parent").iter_rows() if p is not None}
+    posts, truth, hidden = _scoped(arc, source, until)
     rep = evaluate_frame(posts, truth, weights=weights or weights_for(arc.path),
                          fingerprints=load_fingerprints(arc.path))
-    rep["undeclared_truth"] = sum(1 for i, p in truth.items() if p is not None and i not in declared)
+    rep["undeclared_truth"] = len(hidden)
     return rep
 
 
@@ -284,9 +283,11 @@ def evaluate(arc: Any, *, weights: Any = None, source: str | None = None, until:
 MIN_CALIBRATION_LINKS = 200
 
 
-def _scoped(arc: Any, source: str | None = None, until: Any = None) -> tuple[pl.DataFrame, dict[str, str | None]]:
-    """The posts inference reads and each one's declared parent (:func:`_truth`), only ``source``'s posts and those created
-    at or before ``until`` (aware datetime) when given: a link to a post outside them counts as none. Raises
+def _scoped(arc: Any, source: str | None = None, until: Any = None
+            ) -> tuple[pl.DataFrame, dict[str, str | None], set[str]]:
+    """The posts inference reads, each one's declared parent (:func:`_truth`), and the ids among them scored
+    against a simulated truth no declared link states; only ``source``'s posts and those created at or before
+    ``until`` (aware datetime) when given: a link to a post outside them counts as none. Raises
     :class:`~lineage.errors.LineageError` when no declared link is left to compare with."""
     from lineage.infer import _archive_posts
 
@@ -296,33 +297,34 @@ def _scoped(arc: Any, source: str | None = None, until: Any = None) -> tuple[pl.
     if until is not None:
         posts = posts.filter(pl.col("created_at") <= until)
     keep = set(posts.get_column("id").to_list())
-    truth = {i: (p if p in keep else None) for i, p in _truth(arc).items() if i in keep}
+    whole, hidden = _truth(arc)
+    truth = {i: (p if p in keep else None) for i, p in whole.items() if i in keep}
     if not any(p is not None for p in truth.values()):  # none, or only links to posts it lacks or does not read
         scope = "" if source is None and until is None else " among the posts read (--source, --until)"
         raise LineageError(f"the archive has no declared links to evaluate against{scope} (a link to a post the "
                            "archive lacks counts as none); ingest an archive that has them (e.g. archivist "
                            "ingest simulate)")
-    return posts, truth
+    return posts, truth, {i for i in hidden if truth.get(i) is not None}
 
 
-def _truth(arc: Any) -> dict[str, str | None]:
-    """Each post's primary declared parent (a placeholder, or a parent the archive lacks, counts as none);
-    for a simulated post whose link was left undeclared (``ingest simulate --undeclared``), the true parent
-    its record keeps in ``extra.simulator.parent``: scored as a root, every link inference rebuilt there
-    read as wrong (exact parent 0.41 where it was 0.83), and a calibration fitted on that spoiled every
-    later confidence."""
+def _truth(arc: Any) -> tuple[dict[str, str | None], set[str]]:
+    """Each post's primary declared parent (a placeholder, or a parent the archive lacks, counts as none),
+    with :func:`undeclared_truth` where no declared link states one; and the ids that took theirs from it.
+    Scored as roots, the links inference rebuilt there read as wrong (exact parent 0.41 where it was
+    0.83), and a calibration fitted on that spoiled every later confidence."""
     lin = arc.lineage().filter(~pl.col("placeholder"))
     placeholders = set(arc.posts().filter(pl.col("placeholder")).get_column("id").to_list())
     truth = {i: (p if p not in placeholders else None) for i, p in lin.select("id", "parent").iter_rows()}
-    for i, p in _undeclared_truth(arc).items():
-        if truth.get(i) is None and i in truth and p in truth:
-            truth[i] = p
-    return truth
+    hidden = undeclared_truth(arc, lin)
+    truth.update(hidden)
+    return truth, set(hidden)
 
 
-def _undeclared_truth(arc: Any) -> dict[str, str]:
-    """``id -> parent`` of the simulated posts whose records keep a true parent they do not declare
-    (``extra.simulator.parent``), read from each post's latest observation (empty for other archives)."""
+def undeclared_truth(arc: Any, lineage: pl.DataFrame | None = None) -> dict[str, str]:
+    """``id -> parent`` (String) of the simulated posts whose records keep a true parent no declared link
+    states (``ingest simulate --undeclared``: ``extra.simulator.parent``), read from each post's latest
+    observation; a post that declares a parent, or whose true parent is not in the archive, is left out.
+    Empty for an archive of other sources. ``lineage`` is ``arc.lineage()`` without placeholders, if read."""
     from archive.store import scan_delta
 
     if not arc.has_table("records"):
@@ -334,7 +336,9 @@ def _undeclared_truth(arc: Any) -> dict[str, str]:
     got = (log.sort("ingested_at", "id").unique("id", keep="last", maintain_order=False)  # its latest observation
            .select("id", parent=pl.col("record").str.json_path_match("$.extra.simulator.parent"))
            .drop_nulls("parent"))
-    return dict(got.iter_rows())
+    lin = lineage if lineage is not None else arc.lineage().filter(~pl.col("placeholder"))
+    declared = dict(lin.select("id", "parent").iter_rows())
+    return {i: p for i, p in got.iter_rows() if i in declared and declared[i] is None and p in declared}
 
 
 #: The prior's standard deviation on each recalibration coefficient, centred on the shipped one: a term
@@ -433,7 +437,7 @@ def recalibrate(arc: Any, *, weights: Any = None, source: str | None = None, unt
     from lineage.infer import _calibrate, infer_frame, load_fingerprints, load_weights
 
     w = weights or load_weights()
-    posts, truth = _scoped(arc, source, until)
+    posts, truth, hidden = _scoped(arc, source, until)
     if until is None:
         _declared_until_the_end(posts, truth)
     res = infer_frame(posts, weights=w, fingerprints=load_fingerprints(arc.path))
@@ -474,10 +478,8 @@ def recalibrate(arc: Any, *, weights: Any = None, source: str | None = None, unt
         return (float(ok[hi].mean()) if hi.any() else None), float(hi.mean())
 
     (p0, c0), (p1, c1) = at_0_9(before), at_0_9(after)
-    declared = {i for i, p in arc.lineage().select("id", "parent").iter_rows() if p is not None}
-    undeclared = {i for i, p in truth.items() if p is not None and i not in declared}
     report = {"links": int(e.height), "trees": len(set(root.values())), "share_right": float(ok.mean()),
-              "undeclared_truth": sum(1 for c in e.get_column("child").to_list() if c in undeclared),
+              "undeclared_truth": sum(1 for c in e.get_column("child").to_list() if c in hidden),
               "ece_before": reliability(before, ok)[1], "ece_after": ece_after,
               "precision_at_0_9_before": p0, "precision_at_0_9_after": p1,
               "coverage_at_0_9_before": c0, "coverage_at_0_9_after": c1,

@@ -143,7 +143,7 @@ def _before_ok(a: Path):
     from lineage.infer_eval import _truth
 
     arc = Archive.open(a, read_only=True)
-    truth = _truth(arc)
+    truth, _ = _truth(arc)
     res = I.infer_frame(I._archive_posts(arc), weights=I.load_weights(), fingerprints=I.load_fingerprints(arc.path))
     e = res.edges
     ok = np.array([truth.get(c) == p for c, p in e.select("child", "parent").iter_rows()], dtype=np.float64)
