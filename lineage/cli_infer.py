@@ -208,7 +208,8 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             else:
                 console.print(f"fitted {len(doc['coef'])} weights into {where}; on unseen settings: parent "
                               f"{_f(mean['parent_accuracy'])} (baseline {_f(mean['baseline_parent_accuracy'])}), "
-                              f"tree membership {_f(mean['tree_accuracy'])}, ECE {_f(mean['ece'])}; with every "
+                              f"tree membership {_f(mean['tree_accuracy'])} (per link {_f(mean.get('link_tree_accuracy'))}), "
+                              f"ECE {_f(mean['ece'])}; with every "
                               f"post's picture fingerprinted: parent {_f(media['parent_accuracy'])}, tree membership "
                               f"{_f(media['tree_accuracy'])}, ECE {_f(media['ece'])}", markup=False, highlight=False)
             return
@@ -225,7 +226,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             rep = run_evaluate(arc, weights=load_weights(weights) if weights is not None else weights_for(arc.path),
                                source=source, until=until)
             if as_json:
-                emit_json({k: rep[k] for k in _KEYS} | {k: rep[k] for k in ("candidate_recall", "intervals",
+                emit_json({k: rep[k] for k in _KEYS} | {k: rep[k] for k in ("link_tree_accuracy", "candidate_recall", "intervals",
                                                                            "reliability", "no_part",
                                                                            "undeclared_truth")})
                 return
@@ -236,15 +237,18 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             t.add_column("figure")
             t.add_column("value", justify="right")
             t.add_column("95% interval", justify="right")
-            for k in _KEYS[:-1] + ["candidate_recall"]:
+            for k in _KEYS[:3] + ["link_tree_accuracy"] + _KEYS[3:-1] + ["candidate_recall"]:
                 iv = rep["intervals"].get(k)
                 t.add_row(k, _f(rep[k]), f"{iv[0]:.3f}-{iv[1]:.3f}" if iv else "")
             console.print(t)
             why = ("" if rep["intervals"] else
                    " None here: the declared links make a single tree, and one tree says nothing of how trees vary.")
             console.print(f"95% interval (of {', '.join(sorted(rep['intervals'])) or 'the accuracies'}): a cluster "
-                          f"bootstrap over the true trees.{why} candidate_recall: the share of remixes whose true parent "
-                          "was among their candidates (the most the choice could reach).", style="dim")
+                          f"bootstrap over the true trees.{why} tree_accuracy: the share of posts whose inferred root is "
+                          "their true root (one wrong link misplaces every post below it); link_tree_accuracy: the share "
+                          "whose own parent is in their true tree, or that are rightly left roots. candidate_recall: the "
+                          "share of remixes whose true parent was among their candidates (the most the choice could "
+                          "reach).", style="dim")
             if rep["no_part"]:
                 console.print("no part (scored as roots): " + ", ".join(f"{v:,} {k}" for k, v in rep["no_part"].items()))
             r = Table(title="reliability", title_justify="left")

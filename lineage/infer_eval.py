@@ -1,7 +1,8 @@
 """Scoring lineage inference against known links (``archivist infer --evaluate``).
 
 Hide the declared links, infer, and compare: exact parent, ancestor, tree membership
-and root accuracy, NIST-style vertex and edge overlap per true tree (as in the
+(the whole path: the post's inferred root is its true root; and per link: its own chosen parent
+is in its true tree) and root accuracy, NIST-style vertex and edge overlap per true tree (as in the
 MediFor provenance-graph evaluation: ``2|A ∩ B| / (|A| + |B|)``), a reliability table,
 the expected calibration error, precision among links at confidence >= 0.9 and the
 share of links that reach it, and the plain baseline (the most similar earlier prompt)
@@ -27,7 +28,8 @@ import polars as pl
 
 from lineage.errors import LineageError
 
-__all__ = ["evaluate", "evaluate_frame", "posts_from_records", "recalibrate", "reliability", "tree_bootstrap"]
+__all__ = ["evaluate", "evaluate_frame", "posts_from_records", "recalibrate", "reliability", "tree_bootstrap",
+           "tree_membership"]
 
 UTC = pl.Datetime("us", "UTC")
 
@@ -44,6 +46,26 @@ def _truth_root(ids: list[str], parent: dict[str, str | None]) -> dict[str, str]
         for y in path:
             root[y] = r
     return root
+
+
+def tree_membership(ids: list[str], truth_parent: dict[str, str | None], inferred_parent: dict[str, str | None]
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Tree membership per post (bool arrays in the order of ``ids``), two ways: by the whole path (the
+    post's inferred root is its true root: one wrong link misplaces every post below it) and per link
+    (the post's own inferred parent is in its true tree, or a true root is left a root: each decision
+    counted once, as ancestor accuracy counts it). Parents missing from the maps are roots.
+
+    >>> truth = {"a": None, "b": "a", "c": "b", "d": None}
+    >>> path, link = tree_membership(["a", "b", "c", "d"], truth, {"b": "d", "c": "b"})
+    >>> path.tolist(), link.tolist()
+    ([True, False, False, True], [True, False, True, True])
+    """
+    tp = {i: truth_parent.get(i) for i in ids}
+    ip = {i: inferred_parent.get(i) for i in ids}
+    t_root, i_root = _truth_root(ids, tp), _truth_root(ids, ip)
+    path = np.array([t_root[i] == i_root[i] for i in ids], dtype=bool)
+    link = np.array([t_root.get(ip[i]) == t_root[i] if ip[i] is not None else tp[i] is None for i in ids], dtype=bool)
+    return path, link
 
 
 def _baseline(res_pairs: dict[str, np.ndarray], n_ids: int, min_jaccard: float = 0.5) -> np.ndarray:
@@ -148,7 +170,10 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
     Returns the figures of :func:`evaluate` (``parent_accuracy``, ``ancestor_accuracy``,
     ``tree_accuracy``, ``root_accuracy``, ``vertex_overlap``, ``edge_overlap``, ``ece``,
     ``precision_at_0_9``, ``coverage_at_0_9``, ``baseline_parent_accuracy``, ``n``,
-    ``reliability``), ``candidate_recall`` (share of posts with a true parent that had it
+    ``reliability``), ``link_tree_accuracy`` (share of posts whose own link stays in their true
+    tree: the chosen parent is in it, or a true root is left a root; ``tree_accuracy`` is the share
+    whose inferred root is their true root, so one wrong link misplaces every post below it),
+    ``candidate_recall`` (share of posts with a true parent that had it
     among their candidates; None without such posts) and ``intervals`` (95% cluster-bootstrap
     intervals of ``parent_accuracy``, ``tree_accuracy`` and ``baseline_parent_accuracy``,
     :func:`tree_bootstrap`), ``no_part`` (counts, by reason, of the posts that could take no part).
@@ -176,6 +201,7 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
     tp = {i: truth_parent.get(i) for i in ids}
     t_root = _truth_root(ids, tp)
     i_root = _truth_root(ids, {i: inferred.get(i) for i in ids})
+    tree_hit, link_hit = tree_membership(ids, tp, inferred)
     anc: dict[str, set[str]] = {}
 
     def ancestors(x: str) -> set[str]:
@@ -198,8 +224,7 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
         else:
             anc[i] = anc.get(i) or ancestors(i)
             anc_ok += q in anc[i]
-    tree_hit = np.array([t_root[i] == i_root[i] for i in ids], dtype=bool)
-    tree_ok = int(tree_hit.sum())
+    tree_ok, link_ok = int(tree_hit.sum()), int(link_hit.sum())
     root_ok = sum((tp[i] is None) == (inferred.get(i) is None) for i in ids)
     intervals = tree_bootstrap(
         pl.Series([t_root[i] for i in ids], dtype=pl.String).cast(pl.Categorical).to_physical().to_numpy(),
@@ -237,6 +262,7 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
         "parent_accuracy": exact / n if n else None,
         "ancestor_accuracy": anc_ok / n if n else None,
         "tree_accuracy": tree_ok / n if n else None,
+        "link_tree_accuracy": link_ok / n if n else None,
         "root_accuracy": root_ok / n if n else None,
         "vertex_overlap": float(np.mean(vo)) if vo else None,
         "edge_overlap": float(np.mean(eo)) if eo else None,

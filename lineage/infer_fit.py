@@ -404,7 +404,7 @@ def _evaluate_all(archives: list[dict[str, Any]], weights: Any, say: Callable[[s
     from lineage.infer import evaluate_frame
 
     per = []
-    keys = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "root_accuracy", "vertex_overlap",
+    keys = ["parent_accuracy", "ancestor_accuracy", "tree_accuracy", "link_tree_accuracy", "root_accuracy", "vertex_overlap",
             "edge_overlap", "ece", "precision_at_0_9", "coverage_at_0_9", "baseline_parent_accuracy", "n",
             "candidate_recall"]
     for s in archives:
@@ -420,7 +420,7 @@ def _evaluate_all(archives: list[dict[str, Any]], weights: Any, say: Callable[[s
     mean["n"] = int(sum(p["n"] for p in per))
     # the spread of each figure over the archives (each setting at each seed)
     spread = {k: [float(min(given[k])), float(max(given[k]))] if given[k] else None
-              for k in ("parent_accuracy", "tree_accuracy", "ece", "precision_at_0_9", "coverage_at_0_9",
+              for k in ("parent_accuracy", "tree_accuracy", "link_tree_accuracy", "ece", "precision_at_0_9", "coverage_at_0_9",
                         "baseline_parent_accuracy")}
     return {"mean": mean, "range": spread, "archives": len(per), "per_setting": per}
 
