@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from dash import dcc, html
 
 from dashboard.textviews import blame_legend, blame_view, diff_view, prompt_text
+from lineage.report._text import code_spans
 
 __all__ = ["explore_href", "node_panel", "compare_panel", "path_list", "search_results", "kv_table", "note"]
 
@@ -27,10 +28,7 @@ def with_code(text: str) -> list[Any]:
     >>> [type(x).__name__ for x in with_code("run `archivist analyze` first")]
     ['str', 'Code', 'str']
     """
-    parts = text.split("`")
-    if len(parts) % 2 == 0:  # an unpaired backtick: plain text
-        return [text]
-    return [html.Code(p) if i % 2 else p for i, p in enumerate(parts) if p]
+    return [html.Code(t) if code else t for t, code in code_spans(text) if t]
 
 
 def note(text: str) -> html.Div:

@@ -10,7 +10,23 @@ from archive.shorten import cut, one_line
 if TYPE_CHECKING:
     from lineage.report.data import ReportData
 
-__all__: list[str] = []
+__all__ = ["code_spans"]
+
+
+def code_spans(text: object) -> list[tuple[str, bool]]:
+    """A sentence of the product's own (a notice, a report's "in brief") as ``(part, is_code)`` runs, split at
+    its backticks: a `backticked` command is code. An unpaired backtick makes the whole text one plain run
+    (the sentence is not ours to guess at). Each renderer escapes the runs its own way (the dashboard's
+    ``dashboard.panels.with_code``, the HTML and Markdown reports).
+
+    >>> code_spans("run `archivist infer` first"), code_spans("a ` alone"), code_spans(None)
+    ([('run ', False), ('archivist infer', True), (' first', False)], [('a ` alone', False)], [('', False)])
+    """
+    s = "" if text is None else str(text)
+    parts = s.split("`")
+    if len(parts) % 2 == 0:
+        return [(s, False)]
+    return [(t, bool(i % 2)) for i, t in enumerate(parts)]
 
 
 def _pct(v: float | None) -> str:

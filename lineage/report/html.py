@@ -5,7 +5,7 @@ from typing import Any
 
 from archive.store import Archive  # noqa: F401  (doctests)
 from lineage.bidi import bdi_html
-from lineage.report._text import _METHOD, _decay_rows, _diff_runs, _inferred_mark, _num, _pct, _short
+from lineage.report._text import _METHOD, _decay_rows, code_spans, _diff_runs, _inferred_mark, _num, _pct, _short
 from lineage.report.data import ReportData, report_data  # noqa: F401  (report_data: doctests)
 from lineage.report.figures import _figures
 
@@ -40,10 +40,7 @@ def _e_code(x: Any) -> str:
     >>> _e_code("run `archivist infer` on <b>")
     'run <code>archivist infer</code> on &lt;b&gt;'
     """
-    parts = ("" if x is None else str(x)).split("`")
-    if len(parts) % 2 == 0:
-        return _e(x)
-    return "".join(f"<code>{_e(t)}</code>" if i % 2 else _e(t) for i, t in enumerate(parts))
+    return "".join(f"<code>{_e(t)}</code>" if code else _e(t) for t, code in code_spans(x))
 
 
 def _html_body(d: ReportData, figs: dict[str, str]) -> str:

@@ -6,7 +6,7 @@ from typing import Any
 from archive.store import Archive  # noqa: F401  (doctests)
 from archive.shorten import visible
 from lineage.report._text import (_METHOD, _conf, _decay_rows, _diff_runs, _inferred_mark, _num, _pct, _phrases,
-                                  _short)
+                                  _short, code_spans)
 from lineage.report.data import ReportData, report_data  # noqa: F401  (report_data: doctests)
 
 __all__ = ["to_markdown"]
@@ -33,15 +33,15 @@ def _md_code(text: Any) -> str:
     >>> print(_md_code("run `archivist analyze --edges all` first, *not* <b>"))
     run `archivist analyze --edges all` first, \*not\* &lt;b>
     """
-    parts = str(text if text is not None else "").split("`")
-    if len(parts) % 2 == 0:
+    runs = code_spans(text)
+    if len(runs) == 1:
         return _md(text)
     out = []
-    for i, part in enumerate(parts):
+    for part, is_code in runs:
         code = " ".join(part.split())
-        if i % 2 and code and not any(c in code for c in "<&\\"):
+        if is_code and code and not any(c in code for c in "<&\\"):
             out.append(f"`{visible(code)}`")
-        elif i % 2:  # not kept as code: its backticks shown, escaped, around the escaped text
+        elif is_code:  # not kept as code: its backticks shown, escaped, around the escaped text
             out.append("\\`" + _md(part) + "\\`")
         else:
             # _md joins a text's words with single spaces: keep the space on each side of a code span
