@@ -402,20 +402,17 @@ def _simulated_fingerprints(arc: Any, run_id: str | None = None) -> int:
     import polars as pl
 
     from archive.media.store import FINGERPRINT_SCHEMA, FINGERPRINTS_TABLE
+    from archive.sources.simulate import simulator_values
 
     if not arc.has_table("records"):
         return 0
     log = scan_delta(arc.table_path("records")).filter(pl.col("source") == "simulate")
     if run_id is not None:
         log = log.filter(pl.col("run_id") == run_id)
-    log = log.select("id", "content_hash", "record").collect()
-    if log.height == 0:
+    touched = log.select("id").unique().collect()
+    if touched.height == 0:
         return 0
-    latest = arc.posts().select("id", "content_hash")
-    touched = log.select("id").unique()
-    want = (log.join(latest, on=["id", "content_hash"], how="semi")
-            .select("id", pl.col("record").str.json_path_match("$.extra.simulator.pdq").alias("pdq"))
-            .drop_nulls("pdq").unique("id").sort("id"))
+    want = simulator_values(arc, "pdq", run_id=run_id).rename({"value": "pdq"})
     table = arc.read_table(FINGERPRINTS_TABLE, schema=FINGERPRINT_SCHEMA)
     mine = (pl.col("sha256").is_null() & pl.col("id").str.starts_with("simulate:")
             & pl.col("id").is_in(touched.get_column("id").implode()))

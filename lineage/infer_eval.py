@@ -348,20 +348,14 @@ def _truth(arc: Any) -> tuple[dict[str, str | None], set[str]]:
 
 def undeclared_truth(arc: Any, lineage: pl.DataFrame | None = None) -> dict[str, str]:
     """``id -> parent`` (String) of the simulated posts whose records keep a true parent no declared link
-    states (``ingest simulate --undeclared``: ``extra.simulator.parent``), read from each post's latest
-    observation; a post that declares a parent, or whose true parent is not in the archive, is left out.
+    states (``ingest simulate --undeclared``: ``extra.simulator.parent``), read from each post's current
+    observation (:func:`archive.sources.simulate.simulator_values`); a post that declares a parent, or whose true parent is not in the archive, is left out.
     Empty for an archive of other sources. ``lineage`` is ``arc.lineage()`` without placeholders, if read."""
-    from archive.store import scan_delta
+    from archive.sources.simulate import simulator_values
 
-    if not arc.has_table("records"):
+    got = simulator_values(arc, "parent")
+    if not got.height:
         return {}
-    log = (scan_delta(arc.table_path("records")).filter(pl.col("source") == "simulate")
-           .select("id", "ingested_at", "record").collect())
-    if not log.height:
-        return {}
-    got = (log.sort("ingested_at", "id").unique("id", keep="last", maintain_order=False)  # its latest observation
-           .select("id", parent=pl.col("record").str.json_path_match("$.extra.simulator.parent"))
-           .drop_nulls("parent"))
     lin = lineage if lineage is not None else arc.lineage().filter(~pl.col("placeholder"))
     declared = dict(lin.select("id", "parent").iter_rows())
     return {i: p for i, p in got.iter_rows() if i in declared and declared[i] is None and p in declared}

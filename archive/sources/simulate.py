@@ -80,7 +80,7 @@ from typing import Any, Iterator
 from archive.paths import data_dir
 from archive.record import format_time
 
-__all__ = ["SimParams", "simulate", "check_params", "write_jsonl", "SimulateSource", "lexicon_terms"]
+__all__ = ["SimParams", "simulate", "check_params", "write_jsonl", "SimulateSource", "lexicon_terms", "simulator_values"]
 
 
 @dataclass(frozen=True)
@@ -601,6 +601,39 @@ def simulate(params: SimParams | None = None) -> tuple[list[dict], dict]:
         },
     }
     return records, truth
+
+
+def simulator_values(arc: Any, key: str, *, run_id: str | None = None) -> Any:
+    """``id, value`` (String, String; sorted by id) of each simulated post's ``extra.simulator.<key>`` in
+    its current observation (the one whose content hash the archive's posts show, as every reader sees
+    it), posts without the key left out; with ``run_id``, only the posts that ingest run stored. The one
+    reader of the simulator's hidden truths (``pdq``: the picture's fingerprint, ``parent``: a link left
+    undeclared) from the records table; an archive without records or simulated posts gives no rows.
+
+    >>> import tempfile
+    >>> from archive.ingest import ingest_records
+    >>> from archive.store import Archive
+    >>> arc = Archive.open(tempfile.mkdtemp() + "/a", create=True)
+    >>> _ = ingest_records(arc, simulate(SimParams(seed=1, posts=5, undeclared=1.0))[0], source="simulate")
+    >>> simulator_values(arc, "parent").height, simulator_values(arc, "pdq").height
+    (4, 0)
+    """
+    import polars as pl
+
+    from archive.store import scan_delta
+
+    empty = pl.DataFrame(schema={"id": pl.String, "value": pl.String})
+    if not arc.has_table("records"):
+        return empty
+    log = scan_delta(arc.table_path("records")).filter(pl.col("source") == "simulate")
+    if run_id is not None:
+        log = log.filter(pl.col("run_id") == run_id)
+    log = log.select("id", "content_hash", "record").collect()
+    if log.height == 0:
+        return empty
+    return (log.join(arc.posts().select("id", "content_hash"), on=["id", "content_hash"], how="semi")
+            .select("id", value=pl.col("record").str.json_path_match(f"$.extra.simulator.{key}"))
+            .drop_nulls("value").unique("id").sort("id"))
 
 
 def write_jsonl(records: list[dict], path: str | Path, truth: dict | None = None) -> Path:
