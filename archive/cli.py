@@ -1,7 +1,7 @@
 """The ``archivist`` command line: the group, shared options and the archive commands.
 
 Other packages add their commands to :data:`cli` (``lineage.cli``,
-``dashboard.cli``); the console script is ``dashboard.cli:main``. Library errors
+``dashboard.cli``); the console script is ``dashboard.entry:main``. Library errors
 become one-line messages and exit code 1 here, at the edge.
 """
 from __future__ import annotations

@@ -126,6 +126,28 @@ def test_the_console_script_runs_as_a_process(sample_store: Path):
     assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "no archive at" in bad.stderr
 
 
+def test_ctrl_c_while_the_console_script_loads_says_so_without_a_traceback():
+    # a real SIGINT, sent by the process to itself while dashboard.cli's imports run (a meta-path hook
+    # fires as lineage.cli_infer is looked up): Python's traceback of an import was printed before
+    code = ("import os, signal, sys\n"
+            "class Hook:\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name == 'lineage.cli_infer':\n"
+            "            os.kill(os.getpid(), signal.SIGINT)\n"
+            "        return None\n"
+            "sys.meta_path.insert(0, Hook())\n"
+            "sys.argv = ['archivist', '--help']\n"
+            "from dashboard.entry import main\n"
+            "main()\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 130, (out.returncode, out.stderr)
+    assert out.stderr == "archivist: interrupted while starting; nothing was done.\n" and out.stdout == ""
+    # and without the interrupt the same entry point runs the command
+    ok = subprocess.run([sys.executable, "-c", "from dashboard.entry import main; main()", "--help"],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0 and "Usage: " in ok.stdout and "infer" in ok.stdout
+
+
 def test_demo_builds_the_sample_archive_and_analyses_it(tmp_path: Path):
     """`archivist demo --no-serve` is the first command's main job without the server."""
     from archive.store import Archive
