@@ -336,9 +336,9 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
     """Generate a realistic remix network with known parameters (the seeded simulator).
 
     The ground truth (parameters and realised figures) is written beside the output:
-    <out>.truth.json, or simulations/seed-N.truth.json inside the archive.
+    <out>.truth.json, or simulations/seed-SEED-posts-POSTS.truth.json inside the archive.
     """
-    from archive.sources.simulate import SimParams, SimulateSource, check_params, simulate, write_jsonl
+    from archive.sources.simulate import SimParams, SimulateSource, check_params, simulate, truth_file, write_jsonl
 
     if posts < 1:
         raise click.BadParameter("must be at least 1", param_hint="--posts")
@@ -353,9 +353,11 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
         write_jsonl(records, out, truth)
         hidden = truth["realised"]["undeclared_links"]
         if as_json:
-            emit_json({"out": str(out), "posts": len(records), "trees": truth["trees"], "undeclared_links": hidden})
+            emit_json({"out": str(out), "truth": str(truth_file(out)), "posts": len(records), "trees": truth["trees"],
+                       "undeclared_links": hidden})
         else:
-            console.print(f"wrote {len(records):,} records in {truth['trees']:,} trees to {out}", soft_wrap=True)
+            console.print(f"wrote {len(records):,} records in {truth['trees']:,} trees to {out}; ground truth: "
+                          f"{truth_file(out)}", soft_wrap=True)
             if hidden:
                 console.print(f"{hidden:,} remix links left undeclared (their true parents are in "
                               f"extra.simulator.parent): `archivist ingest jsonl {shlex.quote(str(out))}`, then "
@@ -366,10 +368,10 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
     with err_console.status(f"simulating {posts:,} posts …", spinner="dots") if err_console.is_terminal and \
             not as_json else contextlib.nullcontext():
         source.prepare()
-    run_ingest(arc, source, as_json=as_json, total=posts,
-               also=lambda: {"undeclared_links": source.truth["realised"]["undeclared_links"]})
-    _simulated_fingerprints(arc)
     truth_path = arc.path / "simulations" / f"seed-{seed}-posts-{posts}.truth.json"
+    run_ingest(arc, source, as_json=as_json, total=posts,
+               also=lambda: {"undeclared_links": source.truth["realised"]["undeclared_links"], "truth": str(truth_path)})
+    _simulated_fingerprints(arc)
     truth_path.parent.mkdir(exist_ok=True)
     truth_path.write_text(json.dumps(source.truth, indent=2, ensure_ascii=False), "utf-8")
     if not as_json:
@@ -433,7 +435,7 @@ def _simulated_fingerprints(arc: Any, run_id: str | None = None) -> int:
 @cli.command("trees")
 @click.option("--sort", type=click.Choice(["size", "active", "depth", "views"]), default="size", show_default=True,
               help="Largest, most recently active, deepest or most viewed first.")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @archive_option
 @as_of_option
 @edges_option
@@ -571,7 +573,7 @@ def stats_cmd(archive_path: Path | None, as_of: str | None, edges: str, as_json:
 
 
 @cli.command("runs")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @archive_option
 @json_option
 @wide_option
@@ -593,7 +595,7 @@ def runs_cmd(limit: int, archive_path: Path | None, as_json: bool, wide: bool) -
 
 
 @cli.command("quarantine")
-@click.option("--limit", default=20, show_default=True)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--run", "run_id", default=None, metavar="RUN", help="Only the records of this ingest run.")
 @click.option("--retry", is_flag=True,
               help="Ingest the quarantined records again (after a fix): what passes is stored, the rest stays.")

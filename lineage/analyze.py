@@ -500,11 +500,16 @@ def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, l
         flag = flag | pl.col("in_cycle").fill_null(False)
     flagged = node_info.filter(flag).get_column("root").n_unique() if node_info.height else 0
     no_drift = nd.filter(pl.col("root_drift").is_not_null(), pl.col("depth") > 0).height == 0
-    drift_reason = "no prompt text to measure" if no_drift else None
-    fid_reason = fid["reason"]
-    if fid_reason and nd.filter(pl.col("root_drift").is_not_null()).height and no_drift:
-        fid_reason = "no prompt text to measure: no remix has a drift from its root"
     nremix = node_info.filter(pl.col("depth") > 0).height
+    # why there is no drift: no post, no remix (every post a root: "no prompt text" read as words missing), or
+    # remixes without words to compare
+    none_why = ("no posts" if node_info.height == 0 else "no remixes: every post is a root" if nremix == 0
+                else "no prompt text to measure")
+    drift_reason = none_why if no_drift else None
+    fid_reason = fid["reason"]
+    if fid_reason and no_drift and (nremix == 0 or nd.filter(pl.col("root_drift").is_not_null()).height):
+        fid_reason = (none_why if nremix == 0 or node_info.height == 0
+                      else "no prompt text to measure: no remix has a drift from its root")
     decay = _decay_rows(
         flagged,
         fidelity_F_inf=(fid["F_inf"], None, None, fid["nodes"], fid_reason),

@@ -233,7 +233,7 @@ def _say_if_stale(arc: Any, edges: str = "declared") -> str | None:
 
 
 @click.command("bleed")
-@click.option("--limit", default=10, show_default=True, help="Rows per table.")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Rows per table.")
 @click.option("--min-terms", default=5, show_default=True, help="Trees with fewer new style terms are not ranked.")
 @edges_option
 @archive_option

@@ -47,9 +47,10 @@ def _until(ctx: click.Context, param: click.Parameter, value: str | None) -> dat
     return at
 
 
-def _confidence(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    """``--min-confidence``: a number in 0..1 (``nan`` passes FloatRange, and would list nothing)."""
-    if value != value:
+def _confidence(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """``--min-confidence``: a number in 0..1 (``nan`` passes FloatRange, and would list nothing); None when
+    not given (no listing)."""
+    if value is not None and value != value:
         raise click.BadParameter("nan is not a confidence: give a number from 0 to 1")
     return value
 
@@ -114,9 +115,9 @@ def _interrupted(f: Any) -> Any:
                    "--calibrate, read only this source's posts.")
 @click.option("--since", default=None, metavar="DATE", callback=_since,
               help="Only give parents to posts created on or after DATE (YYYY-MM-DD or an RFC 3339 time).")
-@click.option("--min-confidence", default=0.0, show_default=True, type=click.FloatRange(0, 1), callback=_confidence,
-              help="List the links at least this sure (every link is stored with its confidence, and "
-                   "--edges all reads them all).")
+@click.option("--min-confidence", default=None, type=click.FloatRange(0, 1), callback=_confidence, metavar="X",
+              help="List the links at least this sure (0: every link; without it none are listed; every link is "
+                   "stored with its confidence, and --edges all reads them all).")
 @click.option("--show-cut", is_flag=True,
               help="List the links the tree check cut (the posts head trees of their own), with the descendants "
                    "that decided it.")
@@ -159,9 +160,9 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
     from lineage.infer import evaluate as run_evaluate
     from lineage.infer_fit import fit
 
-    # --min-confidence 0 given on the command line lists every link (the default 0 lists none)
-    listing = min_confidence > 0 or (click.get_current_context().get_parameter_source("min_confidence")
-                                     == ParameterSource.COMMANDLINE)
+    # --min-confidence 0 lists every link; without the option none are listed
+    listing = min_confidence is not None
+    min_confidence = min_confidence or 0.0
     given = {"source": source if refit else None, "since": since, "min_confidence": listing,
              "show_cut": show_cut, "full": full}
     if refit and evaluate:
@@ -226,9 +227,11 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             rep = run_evaluate(arc, weights=load_weights(weights) if weights is not None else weights_for(arc.path),
                                source=source, until=until)
             if as_json:
-                emit_json({k: rep[k] for k in _KEYS} | {k: rep[k] for k in ("link_tree_accuracy", "candidate_recall", "intervals",
-                                                                           "reliability", "no_part",
-                                                                           "undeclared_truth")})
+                for w_ in rep["warnings"]:
+                    err_console.print(f"warning: {w_}", markup=False, highlight=False)
+                emit_json({k: rep[k] for k in _KEYS} | {k: rep[k] for k in ("link_tree_accuracy", "candidate_recall",
+                                                                           "intervals", "reliability", "no_part",
+                                                                           "undeclared_truth", "warnings")})
                 return
             hidden = rep.get("undeclared_truth") or 0
             against = (f"the declared links and the simulator's truth of the {hidden:,} it left undeclared"
@@ -249,6 +252,8 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
                           "whose own parent is in their true tree, or that are rightly left roots. candidate_recall: the "
                           "share of remixes whose true parent was among their candidates (the most the choice could "
                           "reach).", style="dim")
+            for w_ in rep["warnings"]:
+                err_console.print(f"warning: {w_}", markup=False, highlight=False)
             if rep["no_part"]:
                 console.print("no part (scored as roots): " + ", ".join(f"{v:,} {k}" for k, v in rep["no_part"].items()))
             r = Table(title="reliability", title_justify="left")
@@ -298,9 +303,15 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
         for r in rows.head(_LISTED).iter_rows(named=True):
             t.add_row(r["child"], r["parent"], confidence_text(r["confidence"])
                       + (" (left out by readers: it closes a loop)" if (r["child"], r["parent"]) in out else ""))
-        console.print(t)
+        if rows.height:
+            console.print(t)
+        else:
+            console.print(f"no inferred link at confidence >= {min_confidence}", soft_wrap=True)
     if show_cut:
         rows = inferred_cut(arc).sort("descendants", "child", descending=[True, False])
+        if rows.height == 0:
+            console.print("the tree check cut no link", soft_wrap=True)
+            return
         t = Table(title=f"links cut by the tree check ({rows.height})" + _shown(rows.height),
                   title_justify="left", min_width=40)
         for c in ("child (starts a tree)", "parent cut", "confidence", "descendants"):

@@ -286,8 +286,10 @@ def evaluate(arc: Any, *, weights: Any = None, source: str | None = None, until:
 
     Truth is each post's primary declared parent (placeholders, parents missing from the
     archive, count as no parent), and for a simulated link left undeclared its true parent
-    (:func:`_truth`; the result's ``undeclared_truth`` counts them). Raises
-    :class:`~lineage.errors.LineageError` when the archive has no declared link to compare with.
+    (:func:`_truth`; the result's ``undeclared_truth`` counts them). ``warnings`` (list of str) says when,
+    without ``until``, the declared links stop well before the posts do (:data:`DECLARED_STOP`): the later
+    posts are scored as roots. Raises :class:`~lineage.errors.LineageError` when the archive has no
+    declared link to compare with.
 
     >>> import tempfile
     >>> from archive.store import Archive
@@ -301,6 +303,14 @@ def evaluate(arc: Any, *, weights: Any = None, source: str | None = None, until:
     rep = evaluate_frame(posts, truth, weights=weights or weights_for(arc.path),
                          fingerprints=load_fingerprints(arc.path))
     rep["undeclared_truth"] = len(hidden)
+    rep["warnings"] = []
+    stop = _declared_stop(posts, truth) if until is None else None
+    if stop is not None:  # scored, as asked, but not silently: --calibrate refuses such an archive
+        stamp, after = stop
+        rep["warnings"].append(
+            f"the declared links stop at {stamp} (the last post with one), and the {after:,} posts after it "
+            f"({after / posts.height:.0%}) are scored as roots: if the platform stopped declaring links then, "
+            f"the links inference finds there count as wrong; score the posts before it with --until {stamp}")
     return rep
 
 
@@ -407,15 +417,27 @@ DECLARED_STOP = 0.1
 DECLARED_STOP_POSTS = 50
 
 
-def _declared_until_the_end(posts: pl.DataFrame, truth: dict[str, str | None]) -> None:
-    """Raise :class:`~lineage.errors.LineageError` when the declared links stop well before the posts do
-    (:data:`DECLARED_STOP`), naming the time to give as ``--until``."""
+def _declared_stop(posts: pl.DataFrame, truth: dict[str, str | None]) -> tuple[str, int] | None:
+    """Where the declared links stop well before the posts do (:data:`DECLARED_STOP`): the last linked
+    post's time (RFC 3339, to the microsecond: ``--until`` that time holds the post itself) and how many
+    posts come after it; None when they run to the end."""
     linked = [i for i, p in truth.items() if p is not None]
     last = posts.filter(pl.col("id").is_in(linked)).get_column("created_at").max()
+    if last is None:
+        return None
     after = posts.filter(pl.col("created_at") > last).height
-    if after > max(DECLARED_STOP * posts.height, DECLARED_STOP_POSTS):
-        # to the microsecond: --until that time must hold the last declared link's post itself
-        stamp = last.strftime("%Y-%m-%dT%H:%M:%S") + (f".{last.microsecond:06d}" if last.microsecond else "") + "Z"  # type: ignore[union-attr]
+    if after <= max(DECLARED_STOP * posts.height, DECLARED_STOP_POSTS):
+        return None
+    stamp = last.strftime("%Y-%m-%dT%H:%M:%S") + (f".{last.microsecond:06d}" if last.microsecond else "") + "Z"  # type: ignore[union-attr]
+    return stamp, after
+
+
+def _declared_until_the_end(posts: pl.DataFrame, truth: dict[str, str | None]) -> None:
+    """Raise :class:`~lineage.errors.LineageError` when the declared links stop well before the posts do
+    (:func:`_declared_stop`), naming the time to give as ``--until``."""
+    stop = _declared_stop(posts, truth)
+    if stop is not None:
+        stamp, after = stop
         raise LineageError(f"the declared links stop at {stamp} (the last post with one), and the {after:,} posts "
                            f"after it ({after / posts.height:.0%}) would count as roots: if the platform stopped "
                            f"declaring links then, calibrate on the posts before it (--until {stamp}); if those "

@@ -174,4 +174,13 @@ def test_a_crawl_whose_platform_stopped_declaring_calibrates_on_the_posts_before
     assert own["ece"] < shipped["ece"] - 0.02 and own["ece"] <= 0.05, (own["ece"], shipped["ece"])
     # --evaluate reads the same posts when asked
     part = json.loads(run("infer", "--evaluate", "--json", "--until", until, "--archive", str(a)).output)
-    assert part["n"] == sum(1 for r in recs if r["created_at"] <= until) < len(recs)
+    assert part["n"] == sum(1 for r in recs if r["created_at"] <= until) < len(recs) and part["warnings"] == []
+    # and says, without --until, that the posts after the stop are scored as roots (it scored them silently:
+    # exact parent 0.54 and calibration error 0.25, where the posts before the stop give 0.8 and 0.03)
+    out = run("infer", "--evaluate", "--archive", str(a))
+    said = " ".join(out.stderr.split())
+    assert out.exit_code == 0 and f"warning: the declared links stop at {until}" in said \
+        and f"--until {until}" in said and "scored as roots" in said, out.stderr
+    whole = run("infer", "--evaluate", "--json", "--archive", str(a))
+    rep = json.loads(whole.stdout)
+    assert len(rep["warnings"]) == 1 and f"--until {until}" in rep["warnings"][0] and rep["n"] == len(recs)

@@ -110,9 +110,10 @@ def test_evaluate_json_keys_and_values(tmp_path):
     rep = json.loads(out.output)
     # the issue's keys, and three more: the accuracies' 95% intervals, the candidate recall and the posts
     # that could take no part (by reason)
-    assert set(rep) == KEYS | {"intervals", "link_tree_accuracy", "candidate_recall", "no_part", "undeclared_truth"} \
+    assert set(rep) == KEYS | {"intervals", "link_tree_accuracy", "candidate_recall", "no_part", "undeclared_truth",
+                       "warnings"} \
         and rep["n"] == 400 \
-        and rep["no_part"] == {} and rep["undeclared_truth"] == 0
+        and rep["no_part"] == {} and rep["undeclared_truth"] == 0 and rep["warnings"] == []
     for k in KEYS - {"n", "reliability"} | {"candidate_recall", "link_tree_accuracy"}:
         assert 0 <= rep[k] <= 1, k
     assert set(rep["intervals"]) == {"parent_accuracy", "tree_accuracy", "baseline_parent_accuracy"}

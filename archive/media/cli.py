@@ -101,7 +101,7 @@ def similar(archive: Any, query: str | Path, *, limit: int = 10, max_distance: i
 
 @click.command("similar")
 @click.argument("query")
-@click.option("--limit", default=10, show_default=True, help="Most matches to list.")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True, help="Most matches to list.")
 @click.option("--max-distance", default=31, show_default=True,
               help="Largest PDQ Hamming distance counted as the same picture (of 256 bits; unrelated pictures are ~128).")
 @archive_option

@@ -157,7 +157,7 @@ def ingest_openai_videos(from_files: tuple[Path, ...], download: bool, page_size
 
 
 @click.command("civitai")
-@click.option("--limit", "max_items", type=int, default=None, help="Stop after this many images (default: all).")
+@click.option("--limit", "max_items", type=click.IntRange(min=1), default=None, help="Stop after this many images (default: all).")
 @click.option("--sort", default="Newest", show_default=True, help="Most Reactions, Most Comments, Newest or Oldest.")
 @click.option("--period", default="AllTime", show_default=True, help="AllTime, Year, Month, Week or Day.")
 @click.option("--username", default=None, help="Only images by this user.")

@@ -80,7 +80,8 @@ from typing import Any, Iterator
 from archive.paths import data_dir
 from archive.record import format_time
 
-__all__ = ["SimParams", "simulate", "check_params", "write_jsonl", "SimulateSource", "lexicon_terms", "simulator_values"]
+__all__ = ["SimParams", "simulate", "check_params", "write_jsonl", "SimulateSource", "lexicon_terms", "simulator_values",
+           "truth_file"]
 
 
 @dataclass(frozen=True)
@@ -321,16 +322,27 @@ class _RecentStyles:
 #: Settings that are probabilities or shares (0 to 1).
 _PROBABILITIES = ("bleed", "repost", "self_remix", "cross_copy", "fingerprints", "media_reuse", "no_prompt",
                   "undeclared")
+#: Settings that are counts, rates or spreads (0 or more): a negative mean remix count made a simulation of
+#: roots only and wrote ``m0: -1.0`` into the truth file.
+_NON_NEGATIVE = ("posts", "m0", "gamma", "max_depth", "mutation_rate", "bleed_window_days", "horizon_days",
+                 "engagement_decay", "styles_per_tree", "attachment", "style_popularity")
+#: Spans of time that must be longer than none (a half-life of 0 divides by zero).
+_POSITIVE = ("activity_half_life_days", "span_days")
 
 
 def check_params(params: SimParams) -> None:
-    """Raise :class:`~archive.errors.SourceError` naming every setting that is not a finite number, or a
-    probability (:data:`_PROBABILITIES`) outside 0 to 1 (a NaN share of pictures gave none, silently).
+    """Raise :class:`~archive.errors.SourceError` naming every setting that is not a finite number, a
+    probability (:data:`_PROBABILITIES`) outside 0 to 1 (a NaN share of pictures gave none, silently), a
+    count or rate below 0 (:data:`_NON_NEGATIVE`) or a span of time not above 0 (:data:`_POSITIVE`).
 
     >>> check_params(SimParams(fingerprints=float("nan"), repost=2.0))
     Traceback (most recent call last):
     ...
     archive.errors.SourceError: simulator settings out of range: repost=2.0 (a probability, 0 to 1); fingerprints=nan (a probability, 0 to 1)
+    >>> check_params(SimParams(m0=-1.0, activity_half_life_days=0.0))
+    Traceback (most recent call last):
+    ...
+    archive.errors.SourceError: simulator settings out of range: m0=-1.0 (0 or more); activity_half_life_days=0.0 (more than 0)
     """
     from archive.errors import SourceError
 
@@ -342,6 +354,10 @@ def check_params(params: SimParams) -> None:
             problems.append(f"{name}={value} (a probability, 0 to 1)")
         elif not math.isfinite(value):
             problems.append(f"{name}={value} (not a finite number)")
+        elif name in _NON_NEGATIVE and value < 0:
+            problems.append(f"{name}={value} (0 or more)")
+        elif name in _POSITIVE and value <= 0:
+            problems.append(f"{name}={value} (more than 0)")
     if problems:
         raise SourceError("simulator settings out of range: " + "; ".join(problems))
 
@@ -653,9 +669,19 @@ def write_jsonl(records: list[dict], path: str | Path, truth: dict | None = None
             f.write(json.dumps(r, ensure_ascii=False, separators=(",", ":")))
             f.write("\n")
     if truth is not None:
-        stem = path.name.split(".")[0]
-        (path.parent / f"{stem}.truth.json").write_text(json.dumps(truth, indent=2, ensure_ascii=False), "utf-8")
+        truth_file(path).write_text(json.dumps(truth, indent=2, ensure_ascii=False), "utf-8")
     return path
+
+
+def truth_file(path: str | Path) -> Path:
+    """Where :func:`write_jsonl` puts the truth of records written to ``path``: beside them, named by the
+    records' name up to its first dot.
+
+    >>> truth_file("out/sim.jsonl.gz").as_posix()
+    'out/sim.truth.json'
+    """
+    path = Path(path)
+    return path.parent / f"{path.name.split('.')[0]}.truth.json"
 
 
 class SimulateSource:

@@ -305,6 +305,12 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
         tr = tr.select(keep).sort(["size", "root"], descending=[True, False])
     else:
         tr = trees.select("root", "size", "depth", "root_text")
+    if edges == "all":  # each tree's own inferred links (the archive's note named the whole archive's, on every row)
+        roots = archive.lineage(as_of, edges="all").select(child="id", root="root")
+        per = (inf.select("child", "confidence").join(roots, on="child", how="inner")
+               .group_by("root").agg(inferred_links=pl.len(), min_inferred_confidence=pl.col("confidence").min()))
+        tr = (tr.join(per, on="root", how="left", maintain_order="left")
+              .with_columns(pl.col("inferred_links").fill_null(0).cast(pl.Int64)))
     decay: dict[str, Any] = {}
     if "decay" in tables:
         decay["figures"] = {r["measure"]: r for r in tables["decay"].iter_rows(named=True)}

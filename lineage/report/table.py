@@ -31,6 +31,11 @@ def to_csv(d: ReportData) -> bytes:
         frame = d.nodes.select(cols)
     else:
         frame = d.trees
-        if d.inferred:  # every row is of the graph with inferred links: each says so
-            frame = frame.with_columns(lineage=pl.lit(d.inferred))
+        if d.edges == "all" and "inferred_links" in frame.columns:
+            # each row says how much of its own tree is inferred (inferred_links, min_inferred_confidence: the
+            # archive's note on every row gave a tree of declared links the archive's count)
+            n = pl.col("inferred_links")
+            frame = frame.with_columns(lineage=pl.when(n == 0).then(pl.lit("declared"))
+                                       .when(n >= pl.col("size") - 1).then(pl.lit("lineage inferred"))
+                                       .otherwise(pl.lit("lineage partly inferred")))
     return _csv_bytes(frame)

@@ -1,0 +1,104 @@
+"""What a new user's walk through the README found (session 32), each fixed: the archive report's CSV gave
+every tree the archive's count of inferred links, `--min-confidence` said its default was 0 (which lists
+every link) while the default lists none, empty listings printed empty boxes, a negative mean remix count
+or `--limit` was taken, `analyze` on an archive of roots said "no prompt text to measure", and
+`ingest simulate` named a truth file that is not the one it writes (and left its path out of --json)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from archive.ingest import ingest_records
+from archive.store import Archive
+from dashboard.cli import cli as main
+from lineage.infer import infer, inferred_edges
+from lineage.report import report_data
+from lineage.report.table import to_csv
+
+BASE = "a corgi surfing a giant wave on a wooden board near the old pier"
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), terminal_width=200)
+
+
+@pytest.fixture(scope="module")
+def two_trees(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A declared tree (``d:a`` -> ``d:b``) and a tree whose one link ``archivist infer`` makes (``j:c`` -> ``j:p``)."""
+    path = tmp_path_factory.mktemp("s32") / "archive"
+    a = Archive.open(path, create=True)
+    ingest_records(a, [
+        {"id": "d:a", "source": "d", "created_at": "2026-04-01T10:00:00Z",
+         "prompt": "a lighthouse in a storm painted in thick oil, neon, cinematic"},
+        {"id": "d:b", "source": "d", "created_at": "2026-04-01T12:00:00Z",
+         "prompt": "a lighthouse in a storm painted in thin oil, neon, cinematic", "parents": ["d:a"]},
+        {"id": "j:p", "source": "j", "created_at": "2026-04-02T10:00:00Z", "author": "kim", "prompt": BASE},
+        {"id": "j:c", "source": "j", "created_at": "2026-04-02T11:00:00Z", "author": "kim",
+         "prompt": BASE + " under a stormy sky"},
+    ], source="jsonl")
+    infer(a)
+    assert inferred_edges(a).select("child", "parent").rows() == [("j:c", "j:p")]
+    return path
+
+
+def test_the_archive_reports_csv_says_each_trees_own_inferred_links(two_trees):
+    a = Archive.open(two_trees)
+    conf = inferred_edges(a).get_column("confidence").item()
+    rows = {r["root"]: r for r in csv.DictReader(io.StringIO(to_csv(report_data(a, None, edges="all")).decode()))}
+    assert rows["j:p"]["inferred_links"] == "1" and float(rows["j:p"]["min_inferred_confidence"]) == pytest.approx(conf)
+    assert rows["j:p"]["lineage"] == "lineage inferred"
+    # the declared tree was said to include the archive's inferred link
+    assert rows["d:a"]["inferred_links"] == "0" and rows["d:a"]["min_inferred_confidence"] == ""
+    assert rows["d:a"]["lineage"] == "declared"
+    # the declared graph's report has none of these columns
+    plain = next(csv.DictReader(io.StringIO(to_csv(report_data(a, None)).decode())))
+    assert "inferred_links" not in plain and "lineage" not in plain
+
+
+def test_min_confidence_lists_only_when_given_and_says_when_nothing_is_listed(two_trees, tmp_path):
+    assert "[default: 0.0]" not in run("infer", "--help").output
+    arc = str(two_trees)
+    plain = run("infer", "--archive", arc)
+    assert plain.exit_code == 0 and "inferred links at confidence" not in plain.output
+    every = run("infer", "--min-confidence", "0", "--archive", arc)
+    assert "inferred links at confidence >= 0.0" in every.output and "j:c" in every.output
+    none = run("infer", "--min-confidence", "1", "--show-cut", "--archive", arc)
+    assert none.exit_code == 0 and "no inferred link at confidence >= 1.0" in none.output
+    assert "the tree check cut no link" in none.output and "┏" not in none.output and "┌" not in none.output
+
+
+def test_a_negative_mean_remix_count_a_zero_half_life_and_a_negative_limit_are_refused(tmp_path, two_trees):
+    arc = str(tmp_path / "a")
+    out = run("ingest", "simulate", "--posts", "50", "--m0", "-1", "--half-life", "0", "--archive", arc)
+    assert out.exit_code != 0 and "m0=-1.0 (0 or more)" in out.output \
+        and "activity_half_life_days=0.0 (more than 0)" in out.output
+    assert not (tmp_path / "a").exists()  # refused before anything is written
+    bad = run("trees", "--limit", "-1", "--archive", str(two_trees))
+    assert bad.exit_code == 2 and "--limit" in bad.output
+
+
+def test_analyze_on_an_archive_of_roots_says_there_are_no_remixes(tmp_path):
+    arc = tmp_path / "roots"
+    ingest_records(Archive.open(arc, create=True), [
+        {"id": f"t:r{i}", "source": "t", "created_at": f"2026-03-0{i + 1}T00:00:00Z", "prompt": f"a cat number {i}"}
+        for i in range(5)], source="jsonl")
+    out = run("analyze", "--archive", str(arc))
+    assert out.exit_code == 0 and "no remixes: every post is a root" in out.output
+    assert "no prompt text to measure" not in out.output
+
+
+def test_ingest_simulate_names_the_truth_file_it_writes(tmp_path):
+    arc = tmp_path / "a"
+    assert "seed-SEED-posts-POSTS.truth.json" in " ".join(run("ingest", "simulate", "--help").output.split())
+    got = json.loads(run("ingest", "simulate", "--seed", "7", "--posts", "60", "--json", "--archive", str(arc)).output)
+    assert got["truth"] == str(arc / "simulations" / "seed-7-posts-60.truth.json") and Path(got["truth"]).is_file()
+    out = tmp_path / "sim.jsonl.gz"
+    got = json.loads(run("ingest", "simulate", "--posts", "60", "--out", str(out), "--json").output)
+    assert got["truth"] == str(tmp_path / "sim.truth.json") and Path(got["truth"]).is_file()
+    said = run("ingest", "simulate", "--posts", "60", "--out", str(out)).output
+    assert f"ground truth: {tmp_path / 'sim.truth.json'}" in " ".join(said.split())
