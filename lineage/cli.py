@@ -106,6 +106,12 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
                   else Text(_fmt(result[key], digits) + unit))
     if result.get("flagged_trees"):
         t.add_row("flagged trees", f"{result['flagged_trees']:,} hang from a placeholder root or had a cycle cut")
+    if excluded := arc.excluded_sources():  # kept in the archive, not measured: say so (stats counts them)
+        from lineage.analyze import root_source_excluded
+
+        n = arc.trees(edges=edges).filter(root_source_excluded(excluded)).height
+        t.add_row("left out", Text(f"{n:,} tree{'s' if n != 1 else ''} of source{'s' if len(excluded) > 1 else ''} "
+                                   f"{', '.join(excluded)} (setting excluded_from_measures)", style="yellow"))
     t.add_row("seconds", _fmt(result["seconds"], 1))
     console.print(t)
     console.print(Text("see `archivist drift ID`, `archivist bleed`, `archivist decay`"

@@ -92,6 +92,18 @@ def test_analyze_on_an_archive_of_roots_says_there_are_no_remixes(tmp_path):
     assert "no prompt text to measure" not in out.output
 
 
+def test_analyze_says_which_trees_it_leaves_out(tmp_path):
+    """The demo's archive keeps the messy examples' trees out of the measures (a setting): `stats` counted 50
+    trees and `analyze` 44 without a word of why."""
+    arc = tmp_path / "a"
+    a = Archive.open(arc, create=True)
+    ingest_records(a, [{"id": f"{s}:r{i}", "source": s, "created_at": f"2026-03-0{i + 1}T00:00:00Z",
+                        "prompt": f"a cat number {i}"} for i in range(3) for s in ("t", "messy")], source="jsonl")
+    a.set_setting("excluded_from_measures", ["messy"])
+    out = run("analyze", "--archive", str(arc))
+    assert out.exit_code == 0 and "3 trees of source messy (setting" in out.output and "excluded_from_measures)" in out.output
+
+
 def test_ingest_simulate_names_the_truth_file_it_writes(tmp_path):
     arc = tmp_path / "a"
     assert "seed-SEED-posts-POSTS.truth.json" in " ".join(run("ingest", "simulate", "--help").output.split())
