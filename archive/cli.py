@@ -432,6 +432,14 @@ def _simulated_fingerprints(arc: Any, run_id: str | None = None) -> int:
     return rows.height
 
 
+def _no_inferred_note(arc: Any, edges: str) -> None:
+    """With ``--edges all`` on an archive ``archivist infer`` never ran on: say so (stderr), rather than
+    hand over what looks like the graph with inferred links and is the declared one."""
+    if edges == "all" and arc.table_version("inferred_edges") < 0:
+        err_console.print(Text("note: no inferred links to add: `archivist infer` never ran on this archive "
+                               "(run it first)"), soft_wrap=True)
+
+
 @cli.command("trees")
 @click.option("--sort", type=click.Choice(["size", "active", "depth", "views"]), default="size", show_default=True,
               help="Largest, most recently active, deepest or most viewed first.")
@@ -446,12 +454,13 @@ def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | Non
               wide: bool) -> None:
     """List remix trees: the largest (or most active, deepest, most viewed) first."""
     arc = open_archive(archive_path, read_only=True)
+    _no_inferred_note(arc, edges)
     col = {"size": "size", "active": "last_at", "depth": "depth", "views": "views"}[sort]
     t = arc.trees(_as_of(as_of), edges=edges).sort([col, "root"], descending=[True, False], nulls_last=True).head(limit)
     if as_json:
         emit_json(t.drop("root_placeholder"))
         return
-    table = Table(title=f"trees by {sort} ({arc.trees(_as_of(as_of), edges=edges).height} in all)",
+    table = Table(title=f"trees by {sort} ({arc.trees(_as_of(as_of), edges=edges).height:,} in all)",
                   title_justify="left")
     for c in ("root", "size", "depth", "breadth", "last activity", "views", "root prompt"):
         table.add_column(c, overflow="fold", justify="right" if c in ("size", "depth", "breadth", "views") else "left")
@@ -499,7 +508,8 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
                                                             "confidence": pl.Float64}))
     how = dict(zip(inferred.get_column("child").to_list(), inferred.get_column("confidence").to_list()))
     if how:
-        notes.append(f"{len(how)} of the links drawn were inferred by `archivist infer` (marked ┄ inferred), "
+        notes.append(f"{len(how):,} of the links drawn {'was' if len(how) == 1 else 'were'} inferred by `archivist infer` "
+                     "(marked ┄ inferred), "
                      "not declared by the source")
     if as_json:
         emit_json({"id": post_id, "root": root, "root_placeholder": root_placeholder,
@@ -512,7 +522,9 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
     from lineage.infer import confidence_text
 
     def label(row: dict) -> Text:
-        t = Text()
+        # one line each, cut with an ellipsis where the terminal ends (a fixed 90 characters wrapped at 80-120
+        # columns into stubs, and cut text that a wide terminal had room for)
+        t = Text(no_wrap=True, overflow="ellipsis")
         t.append(row["id"], style="bold cyan")
         if row["id"] in how:
             t.append(f"  ┄ inferred {confidence_text(how[row['id']])}", style="yellow")
@@ -520,7 +532,7 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
             t.append("  (not in the archive)", style="dim")
         else:
             t.append(f"  {str(row.get('created_at') or '')[:10]}  ", style="dim")
-            t.append(shorten(row.get("text"), 90))
+            t.append(shorten(row.get("text"), 2000))
         return t
 
     rows = {r["id"]: r for r in anc.iter_rows(named=True)}
@@ -556,7 +568,9 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
 @handle_errors
 def stats_cmd(archive_path: Path | None, as_of: str | None, edges: str, as_json: bool) -> None:
     """Counts: posts, placeholders, edges, trees, depth, runs, quarantine, cycles."""
-    s = open_archive(archive_path, read_only=True).stats(_as_of(as_of), edges=edges)
+    arc = open_archive(archive_path, read_only=True)
+    _no_inferred_note(arc, edges)
+    s = arc.stats(_as_of(as_of), edges=edges)
     if as_json:
         emit_json(s)
         return

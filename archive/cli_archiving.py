@@ -14,6 +14,7 @@ from rich.text import Text
 from archive.extensions import current
 from archive.cli import (
     _as_of,
+    _no_inferred_note,
     archive_option,
     edges_option,
     as_of_option,
@@ -37,14 +38,6 @@ def _drift(ext, arc, edges: str):
     if ext.drift is None:
         return None
     return ext.drift(arc) if edges == "declared" else ext.drift(arc, edges=edges)
-
-
-def _no_inferred_note(arc, edges: str) -> None:
-    """With ``--edges all`` on an archive ``archivist infer`` never ran on: say so (stderr), rather than
-    hand over what looks like the graph with inferred links and is the declared one."""
-    if edges == "all" and arc.table_version("inferred_edges") < 0:
-        err_console.print(Text("note: no inferred links to add: `archivist infer` never ran on this archive "
-                               "(run it first)"), soft_wrap=True)
 
 
 @click.command("snapshot")
@@ -95,7 +88,11 @@ def snapshot_cmd(root: str, out: Path | None, media: bool, allow_private: bool, 
         return
     console.print(Text(f"snapshot of {info.get('Remix-Root')} written to {bag}"), soft_wrap=True)
     inferred = f" ({info['Remix-Inferred-Edges']} inferred)" if "Remix-Inferred-Edges" in info else ""
-    console.print(f"{info.get('Remix-Posts')} posts, {info.get('Remix-Edges')} edges{inferred}, "
+    def counted(key: str, noun: str) -> str:  # "1 post", "2,048 posts" (a tag that is no count is shown as it is)
+        v = str(info.get(key, ""))
+        return f"{int(v):,} {noun}{'s' if int(v) != 1 else ''}" if v.isdigit() else f"{v} {noun}s"
+
+    console.print(f"{counted('Remix-Posts', 'post')}, {counted('Remix-Edges', 'edge')}{inferred}, "
                   f"depth {info.get('Remix-Depth')}, "
                   f"{info.get('Remix-Media-Files')} media file(s), store version {info.get('Remix-Store-Version')}; "
                   f"drift report: {info.get('Remix-Drift-Report')}")

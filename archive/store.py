@@ -292,18 +292,25 @@ def _to_time(as_of: datetime | str) -> datetime:
 def nearest_ids(ids: pl.Series, post_id: str, *, limit: int = 3) -> list[str]:
     """The ids of ``ids`` closest to ``post_id`` by edit distance (for "did you mean").
 
+    An id given without its source (``s42_0001029`` for ``simulate:s42_0001029``) names the ids that
+    end in it first: an edit distance of nine characters was past the cut-off, and nothing was suggested.
+
     Examples:
         >>> nearest_ids(pl.Series(["simulate:s42_0001029", "simulate:s42_0001020", "x:1"]), "simulate:s42_000102")
         ['simulate:s42_0001020', 'simulate:s42_0001029']
+        >>> nearest_ids(pl.Series(["simulate:s42_0001029", "simulate:s42_0001020"]), "s42_0001029")
+        ['simulate:s42_0001029']
     """
     from rapidfuzz import process
     from rapidfuzz.distance import Levenshtein
 
     if not isinstance(post_id, str) or ids.len() == 0:
         return []
+    same = ids.filter(ids.str.ends_with(":" + post_id)).sort().head(limit).to_list() if post_id else []
     cut = max(2, len(post_id) // 4)
     hits = process.extract(post_id, ids.to_list(), scorer=Levenshtein.distance, limit=limit, score_cutoff=cut)
-    return [h[0] for h in sorted(hits, key=lambda h: (h[1], h[0]))]
+    near = [h[0] for h in sorted(hits, key=lambda h: (h[1], h[0]))]
+    return (same + [x for x in near if x not in same])[:limit]
 
 
 @contextlib.contextmanager
@@ -504,8 +511,8 @@ class Archive:
         marker = p / "records" / "_delta_log"
         if not marker.exists():
             if p.exists() and any(p.iterdir()) and not (p / "ARCHIVE").exists():
-                raise StoreError(f"{p} exists but is not a remix archive (no records table); "
-                                 "choose an empty or new folder")
+                raise StoreError(f"{p} exists but is not a remix archive (no records table): give --archive an "
+                                 "archive's folder" + (", or an empty or new folder to make one there" if create else ""))
             if not create:
                 raise StoreError(f"no archive at {p}: run `archivist ingest …` or `archivist demo` "
                                  "to make one, or pass --archive PATH")

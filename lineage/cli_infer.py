@@ -260,7 +260,7 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             for c in ("confidence bin", "edges", "mean confidence", "share right"):
                 r.add_column(c, justify="right")
             for b in rep["reliability"]:
-                r.add_row(b["bin"], str(b["n"]), _f(b["confidence"]), _f(b["accuracy"]))
+                r.add_row(b["bin"], f"{b['n']:,}", _f(b["confidence"]), _f(b["accuracy"]))
             console.print(r)
             return
         arc = open_archive(archive_path)

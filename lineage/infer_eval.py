@@ -319,7 +319,7 @@ def evaluate(arc: Any, *, weights: Any = None, source: str | None = None, until:
 MIN_CALIBRATION_LINKS = 200
 
 
-def _scoped(arc: Any, source: str | None = None, until: Any = None
+def _scoped(arc: Any, source: str | None = None, until: Any = None, *, purpose: str = "evaluate against"
             ) -> tuple[pl.DataFrame, dict[str, str | None], set[str]]:
     """The posts inference reads, each one's declared parent (:func:`_truth`), and the ids among them scored
     against a simulated truth no declared link states; only ``source``'s posts and those created at or before
@@ -337,7 +337,7 @@ def _scoped(arc: Any, source: str | None = None, until: Any = None
     truth = {i: (p if p in keep else None) for i, p in whole.items() if i in keep}
     if not any(p is not None for p in truth.values()):  # none, or only links to posts it lacks or does not read
         scope = "" if source is None and until is None else " among the posts read (--source, --until)"
-        raise LineageError(f"the archive has no declared links to evaluate against{scope} (a link to a post the "
+        raise LineageError(f"the archive has no declared links to {purpose}{scope} (a link to a post the "
                            "archive lacks counts as none); ingest an archive that has them (e.g. archivist "
                            "ingest simulate)")
     return posts, truth, {i for i in hidden if truth.get(i) is not None}
@@ -479,7 +479,7 @@ def recalibrate(arc: Any, *, weights: Any = None, source: str | None = None, unt
     from lineage.infer import _calibrate, infer_frame, load_fingerprints, load_weights
 
     w = weights or load_weights()
-    posts, truth, hidden = _scoped(arc, source, until)
+    posts, truth, hidden = _scoped(arc, source, until, purpose="calibrate on")
     if until is None:
         _declared_until_the_end(posts, truth)
     res = infer_frame(posts, weights=w, fingerprints=load_fingerprints(arc.path))

@@ -253,7 +253,7 @@ def test_show_marks_every_inferred_link_it_draws(tmp_path):
     line = next(x for x in out.output.splitlines() if "t:2" in x)
     assert f"t:2  ┄ inferred {I.confidence_text(table['confidence'][0])}" in line
     assert not any("┄" in x for x in out.output.splitlines() if "t:3" in x or "t:1 " in x)  # t:3's link is declared
-    assert "1 of the links drawn were inferred by `archivist infer`" in flat(out.output)
+    assert "1 of the links drawn was inferred by `archivist infer`" in flat(out.output)
     got = json.loads(run("show", "t:3", "--edges", "all", "--json", "--archive", str(a.path)).output)
     assert [(e["child"], e["parent"]) for e in got["inferred_links"]] == [("t:2", "t:1")]
     assert got["inferred_links"][0]["confidence"] == pytest.approx(table["confidence"][0])

@@ -141,7 +141,9 @@ def test_archive_report(analysed: Archive, plain: Archive):
                          "their declared links cut; the figures include them"] and d.mutations.height == 10
     assert any("halves every" in s for s in d.sentences) and any("borrowed" in s for s in d.sentences)
     md = to_markdown(d)
-    assert "## The trees" in md and "generational half life" in md
+    assert "## The trees" in md and "generational half-life (generations)" in md
+    # the decay table's measures by name, not by key ("fidelity F inf", "branching lr flat")
+    assert "long-run fidelity F∞" in md and "likelihood ratio against a flat rate" in md and "lr flat" not in md
 
 
 def test_redacted_post_in_report(evil: Archive):

@@ -114,3 +114,61 @@ def test_ingest_simulate_names_the_truth_file_it_writes(tmp_path):
     assert got["truth"] == str(tmp_path / "sim.truth.json") and Path(got["truth"]).is_file()
     said = run("ingest", "simulate", "--posts", "60", "--out", str(out)).output
     assert f"ground truth: {tmp_path / 'sim.truth.json'}" in " ".join(said.split())
+
+
+def test_show_cuts_each_line_where_the_terminal_ends(tmp_path):
+    """`show` cut every prompt at 90 characters: at 80-120 columns each line wrapped into a stub, and a wide
+    terminal lost text it had room for."""
+    import os
+    import subprocess
+    import sys
+
+    arc = tmp_path / "a"
+    long = "a corgi surfing a giant wave near the old pier at dawn, " * 4 + "THE END"
+    ingest_records(Archive.open(arc, create=True), [
+        {"id": "t:a", "source": "t", "created_at": "2026-03-01T00:00:00Z", "prompt": long},
+        {"id": "t:b", "source": "t", "created_at": "2026-03-02T00:00:00Z", "prompt": long + " again",
+         "parents": ["t:a"]}], source="jsonl")
+
+    def show(columns: int) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", "from dashboard.entry import main; main()", "show", "t:a",
+                              "--archive", str(arc)], capture_output=True, text=True, timeout=120,
+                             env={**os.environ, "COLUMNS": str(columns)})
+        assert out.returncode == 0, out.stderr
+        return [line for line in out.stdout.splitlines() if "t:a" in line or "t:b" in line]
+
+    narrow = show(80)
+    assert len(narrow) == 2 and all(len(line) <= 80 and line.endswith("…") for line in narrow), narrow
+    wide = show(400)
+    assert all(line.endswith("THE END") or line.endswith("THE END again") for line in wide), wide
+
+
+def test_wording_calibrate_on_an_archive_of_roots_a_folder_that_is_no_archive_and_an_id_without_its_source(tmp_path):
+    arc = tmp_path / "roots"
+    ingest_records(Archive.open(arc, create=True), [
+        {"id": f"t:r{i}", "source": "t", "created_at": f"2026-03-0{i + 1}T00:00:00Z", "prompt": f"a cat number {i}"}
+        for i in range(3)], source="jsonl")
+    out = run("infer", "--calibrate", "--archive", str(arc))
+    assert out.exit_code == 1 and "no declared links to calibrate on" in out.output, out.output
+    # a folder that is not an archive, given to a command that reads one: "choose an empty or new folder" was
+    # no help there
+    other = tmp_path / "other"
+    (other / "records").mkdir(parents=True)
+    (other / "records" / "notes.txt").write_text("mine")
+    out = run("infer", "--archive", str(other))
+    assert out.exit_code == 1 and "is not a remix archive" in out.output and "give --archive an archive's folder" \
+        in out.output and "empty or new folder" not in out.output
+    # an id given without its source is suggested with it
+    out = run("show", "r1", "--archive", str(arc))
+    assert out.exit_code == 1 and "did you mean t:r1?" in out.output, out.output
+
+
+def test_stats_and_trees_with_inferred_links_say_when_infer_never_ran(tmp_path):
+    arc = tmp_path / "a"
+    ingest_records(Archive.open(arc, create=True), [
+        {"id": "t:a", "source": "t", "created_at": "2026-03-01T00:00:00Z", "prompt": "a cat on a boat"}], source="jsonl")
+    for cmd in ("stats", "trees"):
+        out = CliRunner().invoke(main, [cmd, "--edges", "all", "--archive", str(arc)])
+        assert out.exit_code == 0 and "`archivist infer` never ran on this archive" in out.stderr, (cmd, out.stderr)
+        plain = CliRunner().invoke(main, [cmd, "--archive", str(arc)])
+        assert "never ran" not in plain.stderr

@@ -111,6 +111,28 @@ _METHOD = [
 ]
 
 
+#: What the reports call each measure of the ``decay`` table (they showed its keys: "fidelity F inf",
+#: "branching lr flat", "dilemma pearson"); a measure not named here shows its key with spaces.
+DECAY_LABELS = {
+    "fidelity_F_inf": "long-run fidelity F∞",
+    "fidelity_lambda": "fidelity decay rate λ per generation",
+    "fidelity_r2": "fidelity curve fit R²",
+    "generational_half_life": "generational half-life (generations)",
+    "branching_m0": "remixes per first-generation post m₀",
+    "branching_gamma": "branching decay γ per generation",
+    "branching_dispersion": "branching dispersion (about 1 when the model fits)",
+    "branching_lr_flat": "branching: likelihood ratio against a flat rate",
+    "activity_half_life_days": "activity half-life (days)",
+    "median_tree_lifetime_days": "median tree lifetime (days, Kaplan-Meier)",
+    "engagement_slope": "engagement: change of log(1 + views) per generation",
+    "engagement_intercept": "engagement: log(1 + views) at the root",
+    "dilemma_pearson": "remixing dilemma: correlation of children and originality (Pearson)",
+    "dilemma_spearman": "remixing dilemma: correlation of children and originality (Spearman)",
+    "drift_rate": "drift rate (root drift per generation)",
+    "bleed_rate": "bleed rate",
+}
+
+
 def _decay_rows(d: ReportData) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     fit = d.decay.get("fidelity")
@@ -127,7 +149,7 @@ def _decay_rows(d: ReportData) -> list[tuple[str, str]]:
     if act:
         rows.append(("activity half-life", f"{_num(act.get('half_life_days'), 1)} days"))
     for name, r in (d.decay.get("figures") or {}).items():
-        rows.append((name.replace("_", " "), _num(r.get("value"), 3)
+        rows.append((DECAY_LABELS.get(name, name.replace("_", " ")), _num(r.get("value"), 3)
                      + (f" ({_num(r.get('low'), 3)}–{_num(r.get('high'), 3)})" if r.get("low") is not None else "")
                      + (f" — {r['reason']}" if r.get("reason") else "")))
     return rows

@@ -322,8 +322,9 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
                    styles=pl.DataFrame(), fidelity=tables.get("fidelity", pl.DataFrame()), decay=decay, trees=tr,
                    missing=missing, edges=edges, inferred=note, inferred_label=label)
     s = [b] if (b := _inferred_banner(d)) else []
-    s += [f"The archive holds {facts['posts']:,} posts in {facts['trees']:,} remix trees; the largest has "
-         f"{facts['largest_tree']:,} posts and the deepest chain runs {facts['generations']} generation"
+    s += [f"The archive holds {facts['posts']:,} post{'s' if facts['posts'] != 1 else ''} in {facts['trees']:,} remix "
+         f"tree{'s' if facts['trees'] != 1 else ''}; the largest has {facts['largest_tree']:,} "
+         f"post{'s' if facts['largest_tree'] != 1 else ''} and the deepest chain runs {facts['generations']} generation"
          f"{'s' if facts['generations'] != 1 else ''}."]
     if stale:  # the figures below are an older analysis's: say so before them, not only at the end
         s.append(stale)
