@@ -172,3 +172,28 @@ def test_stats_and_trees_with_inferred_links_say_when_infer_never_ran(tmp_path):
         assert out.exit_code == 0 and "`archivist infer` never ran on this archive" in out.stderr, (cmd, out.stderr)
         plain = CliRunner().invoke(main, [cmd, "--archive", str(arc)])
         assert "never ran" not in plain.stderr
+
+
+def test_the_pdf_report_draws_again_when_kaleidos_page_was_not_ready(tmp_path, monkeypatch):
+    """Under load kaleido's Chromium once answered "kaleido_scopes is not defined" (its scripts had not loaded)
+    and the whole PDF failed (CI, session 32). The first drawing here fails that way; the real kaleido,
+    restarted, draws the second."""
+    import plotly.io as pio
+
+    from lineage.report.pdf import to_pdf
+
+    real, calls = pio.to_image, []
+
+    def not_ready_once(*args, **kw):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("{'exceptionDetails': 'ReferenceError: kaleido_scopes is not defined'}")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(pio, "to_image", not_ready_once)
+    a = Archive.open(tmp_path / "a", create=True)
+    ingest_records(a, [{"id": "t:1", "source": "t", "created_at": "2026-01-01T00:00:00Z", "prompt": "a cat"},
+                       {"id": "t:2", "source": "t", "created_at": "2026-01-02T00:00:00Z", "prompt": "a cat, noir",
+                        "parents": ["t:1"]}], source="jsonl")
+    pdf = to_pdf(report_data(a, "t:1"))
+    assert pdf[:5] == b"%PDF-" and len(calls) >= 2

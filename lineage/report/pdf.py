@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from archive.store import Archive  # noqa: F401  (doctests)
 from lineage.errors import LineageError
@@ -44,6 +45,23 @@ def _chromium() -> str:
                        "or set BROWSER_PATH")
 
 
+def _draw(pio: Any, kaleido: Any, fig: dict) -> bytes:
+    """One figure as SVG through kaleido's running server; once more, on a fresh server, when kaleido's page
+    was not ready (under load its Chromium answered "kaleido_scopes is not defined": its scripts had not
+    loaded yet, and the whole report failed)."""
+    try:
+        return pio.to_image(fig, format="svg", validate=False)
+    except Exception as first:  # noqa: BLE001  (kaleido's errors have no common class across its versions)
+        kaleido.stop_sync_server(silence_warnings=True)
+        kaleido.start_sync_server(silence_warnings=True)
+        try:
+            return pio.to_image(fig, format="svg", validate=False)
+        except Exception as again:  # noqa: BLE001
+            raise LineageError(f"kaleido could not draw the figure {fig['layout']['title']['text']!r} for the PDF "
+                               f"(twice: {(str(first).splitlines() or [type(first).__name__])[0][:200]}); the HTML report has the same "
+                               "figures (--format html)") from again
+
+
 def to_pdf(d: ReportData) -> bytes:
     """The report as PDF: figures drawn by kaleido (SVG), the page printed by the system Chromium.
 
@@ -75,7 +93,7 @@ def to_pdf(d: ReportData) -> bytes:
                     f["layout"]["height"] = min(f["layout"].get("height") or 450, 340)
                 for tr in f["data"]:
                     tr["type"] = tr["type"].replace("scattergl", "scatter")  # vector output for print
-                svg = pio.to_image(f, format="svg", validate=False)
+                svg = _draw(pio, kaleido, f)
                 figs[k] = (f"<figure><img alt='{_e(f['layout']['title']['text'])}' "
                            f"src='data:image/svg+xml;base64,{base64.b64encode(svg).decode()}'></figure>")
         finally:
