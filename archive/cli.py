@@ -13,7 +13,7 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Callable, TypeVar
 
 import click
 import polars as pl
@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
-from rich.tree import Tree as RichTree
 
 from archive.errors import ArchiveError, resource_problem
 from archive.ingest import DEFAULT_BATCH, IngestResult, Source, ingest
@@ -46,7 +45,10 @@ def handle_errors(f: F) -> F:
         except ArchiveError as e:
             raise click.ClickException(str(e)) from None
         except KeyboardInterrupt:
-            err_console.print("interrupted: committed batches are kept; run the same command again to finish")
+            # one message for every command: a reading one changed nothing, a writing one keeps what it committed
+            # ("committed batches are kept" told a Ctrl-C'd `show` of batches it never had)
+            err_console.print("interrupted: the archive keeps every step already committed (a command that only "
+                              "reads changed nothing); run the same command again to finish")
             sys.exit(130)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
@@ -347,7 +349,10 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
                        self_remix=self_remix, cross_copy=cross_copy, style_popularity=style_popularity,
                        edge_delays=edge_delays, fingerprints=fingerprints, media_reuse=media_reuse,
                        no_prompt=no_prompt, undeclared=undeclared)
-    check_params(params)  # before anything is written
+    check_params(params, _SIMULATE_OPTIONS)  # before anything is written
+    if out is not None and out.name.lower().endswith(".truth.json"):
+        raise click.BadParameter(f"{out.name} is the name of a truth file: the records would be overwritten by "
+                                 "their own truth; name them e.g. sim.jsonl.gz", param_hint="--out")
     if out is not None:
         records, truth = simulate(params)
         write_jsonl(records, out, truth)
@@ -388,6 +393,15 @@ def ingest_simulate(seed: int, posts: int, m0: float, gamma: float, bleed: float
                     else ", so there is nothing for `archivist infer` to reconstruct")
             console.print(f"{hidden:,} remix links left undeclared (their true parents are in extra.simulator.parent)"
                           f"{kept}{then}", soft_wrap=True)
+
+
+#: ``ingest simulate``'s options by the simulator setting each sets, for messages naming what was typed.
+_SIMULATE_OPTIONS = {"posts": "--posts", "m0": "--m0", "gamma": "--gamma", "bleed": "--bleed",
+                     "mutation_rate": "--mutation-rate", "activity_half_life_days": "--half-life",
+                     "attachment": "--attachment", "repost": "--repost", "self_remix": "--self-remix",
+                     "cross_copy": "--cross-copy", "style_popularity": "--style-popularity",
+                     "fingerprints": "--fingerprints", "no_prompt": "--no-prompt", "media_reuse": "--media-reuse",
+                     "undeclared": "--undeclared"}
 
 
 def _simulated_fingerprints(arc: Any, run_id: str | None = None) -> int:
@@ -472,6 +486,39 @@ def trees_cmd(sort: str, limit: int, archive_path: Path | None, as_of: str | Non
     print_table(table, ids=("root",), drop=("breadth", "views", "last activity", "depth"), wide=wide)
 
 
+def _draw_tree(entries: list[tuple[int, tuple[bool, ...], Any]], head: Callable[[dict], tuple[Text, str]]) -> None:
+    """Print ``entries`` (level, the is-last flag of each level, a row or a plain line) as a tree, one line
+    each, with rich's tree guides: ids, marks and dates are never cut, the prompt is cut where the terminal
+    ends. Past the levels the terminal has room for (a chain 250 deep: rich's tree drew nothing of its
+    lower posts, the one asked for included), only the nearest levels' guides are drawn, after the level's
+    number (``⋯252``)."""
+    width = console.width
+    room = max(2, (width - 40) // 6)  # levels of guides drawn: room is left for an id, a date and some words
+    for level, flags, item in entries:
+        guides = ""
+        shown = flags
+        if level > room:
+            skip = level - room
+            guides = f"⋯{level} "
+            shown = shown[skip:]
+        for k, last in enumerate(shown):
+            at_node = k == len(shown) - 1
+            guides += ("└── " if last else "├── ") if at_node else ("    " if last else "│   ")
+        line = Text(guides, style="dim")
+        if isinstance(item, str):
+            line.append(item, style="dim")
+            console.print(line, soft_wrap=False, overflow="fold")
+            continue
+        label, prompt = head(item)
+        line.append_text(label)
+        rest = width - line.cell_len
+        if prompt and rest >= 2:
+            p = Text(prompt)
+            p.truncate(rest, overflow="ellipsis")
+            line.append_text(p)
+        console.print(line, overflow="fold")
+
+
 @cli.command("show")
 @click.argument("post_id")
 @click.option("--depth", "max_depth", default=4, show_default=True, help="Generations to draw below the node.")
@@ -521,41 +568,47 @@ def show_cmd(post_id: str, max_depth: int, max_children: int, archive_path: Path
 
     from lineage.infer import confidence_text
 
-    def label(row: dict) -> Text:
-        # one line each, cut with an ellipsis where the terminal ends (a fixed 90 characters wrapped at 80-120
-        # columns into stubs, and cut text that a wide terminal had room for)
-        t = Text(no_wrap=True, overflow="ellipsis")
+    def head(row: dict) -> tuple[Text, str]:
+        """The label's id, marks and date (never cut), and the prompt (cut where the terminal ends)."""
+        t = Text()
         t.append(row["id"], style="bold cyan")
         if row["id"] in how:
             t.append(f"  ┄ inferred {confidence_text(how[row['id']])}", style="yellow")
         if row.get("placeholder"):
             t.append("  (not in the archive)", style="dim")
-        else:
-            t.append(f"  {str(row.get('created_at') or '')[:10]}  ", style="dim")
-            t.append(shorten(row.get("text"), 2000))
-        return t
+            return t, ""
+        t.append(f"  {str(row.get('created_at') or '')[:10]}  ", style="dim")
+        return t, shorten(row.get("text"), 2000)
 
+    # (level, the is-last flag of each level down to it, row or a "more remixes" line): the path from the
+    # root, one post a level, then the post's remixes
     rows = {r["id"]: r for r in anc.iter_rows(named=True)}
     path = anc.get_column("id").to_list()
-    top = RichTree(label(rows[path[0]]))
-    node = top
-    for pid in path[1:]:
-        node = node.add(label(rows[pid]))
+    entries: list[tuple[int, tuple[bool, ...], Any]] = [(k, (True,) * k, rows[pid]) for k, pid in enumerate(path)]
     children: dict[str, list[dict]] = {}
     drawn = {post_id, *desc.get_column("id").to_list()}
     for r in desc.iter_rows(named=True):  # a remix whose primary parent is outside is drawn under the post
         children.setdefault(r["parent"] if r["parent"] in drawn else post_id, []).append(r)
-    stack = [(node, post_id)]
-    while stack:
-        parent_node, pid = stack.pop()
+    base = len(path) - 1
+
+    frames: list[list[Any]] = [[post_id, base, (True,) * base, 0]]  # depth first, without recursion
+    while frames:
+        pid, level, flags, i = frames[-1]
         kids = children.get(pid, [])
-        for r in kids[:max_children]:
-            stack.append((parent_node.add(label(r)), r["id"]))
+        shown = kids[:max_children]
+        if i < len(shown):
+            frames[-1][3] += 1
+            last = i == len(shown) - 1 and len(kids) <= max_children
+            entries.append((level + 1, flags + (last,), shown[i]))
+            frames.append([shown[i]["id"], level + 1, flags + (last,), 0])
+            continue
         if len(kids) > max_children:
-            parent_node.add(Text(f"… {len(kids) - max_children} more remixes", style="dim"))
-    console.print(top)
-    console.print(Text(f"{len(path) - 1} ancestor(s), {desc.height} remix(es) within {max_depth} generation(s)",
-                       style="dim"))
+            entries.append((level + 1, flags + (True,), f"… {len(kids) - max_children} more remixes"))
+        frames.pop()
+    _draw_tree(entries, head)
+    n_anc, n_desc = len(path) - 1, desc.height
+    console.print(Text(f"{n_anc:,} ancestor{'s' if n_anc != 1 else ''}, {n_desc:,} remix{'es' if n_desc != 1 else ''} "
+                       f"within {max_depth} generation{'s' if max_depth != 1 else ''}", style="dim"))
     for note in notes:
         console.print(Text("note: " + note, style="yellow"))
 

@@ -26,10 +26,43 @@ def visible(text: str, *, keep: str = "") -> str:
     characters) shown as its code point, ``⟨U+202E⟩``, as the dashboard's labels show bidi controls
     (:data:`lineage.bidi.BIDI_CONTROLS`); the characters in ``keep`` (e.g. ``"\\n"``) are left as they are.
 
+    A zero-width joiner between two pictographs (👨‍👩‍👧, 🏳️‍🌈) or two letters (Devanagari, Arabic), and a
+    zero-width non-joiner between two letters (Persian), shape the text and are kept: shown as code points
+    they broke every emoji family and flag into pieces. Elsewhere they are shown, as a zero-width space is.
+
     >>> visible("corgi\\u202e surfing\\u0007"), visible("a\\nb", keep="\\n")
     ('corgi⟨U+202E⟩ surfing⟨U+0007⟩', 'a\\nb')
+    >>> visible("\\U0001F468\\u200d\\U0001F469 flag\\u200d and\\u200bspace") == "\\U0001F468\\u200d\\U0001F469 flag⟨U+200D⟩ and⟨U+200B⟩space"
+    True
     """
-    return "".join(ch if ch.isprintable() or ch in keep else f"⟨U+{ord(ch):04X}⟩" for ch in text)
+    return "".join(ch if ch.isprintable() or ch in keep or (ch in _JOINERS and _joins(text, i))
+                   else f"⟨U+{ord(ch):04X}⟩" for i, ch in enumerate(text))
+
+
+_JOINERS = "\u200d\u200c"  # zero-width joiner, zero-width non-joiner
+
+
+def _joins(text: str, i: int) -> bool:
+    """Whether the joiner at ``text[i]`` joins what is on its two sides (see :func:`visible`)."""
+    import unicodedata
+
+    before = text[i - 1] if i > 0 else ""
+    if before in "\ufe0e\ufe0f" and i > 1:  # a variation selector belongs to the character before it
+        before = text[i - 2]
+    after = text[i + 1] if i + 1 < len(text) else ""
+    if not before or not after:
+        return False
+
+    def kind(ch: str) -> str:
+        cat = unicodedata.category(ch)
+        if cat in ("So", "Sk") or ord(ch) >= 0x1F000:
+            return "picture"
+        return "letter" if cat[0] in "LM" else "other"
+
+    a, b = kind(before), kind(after)
+    if text[i] == "\u200c":
+        return a == b == "letter"
+    return a == b and a in ("picture", "letter")
 
 
 def one_line(text: str | None) -> str:

@@ -78,16 +78,21 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
         else:
             result = analyze(arc, force=force, progress=progress, seed=seed, window=window,
                              embedder=semantic_model, edges=edges)
+    left_out = _left_out(arc, edges)
     if as_json:
-        emit_json(result)
+        emit_json(result | {"left_out": left_out})
         return
     note = inferred_note(result.get("inferred_links"), result.get("min_confidence")) if edges == "all" else None
     if edges == "all" and not note:
         note = ("includes no inferred links (`archivist infer` found none)" if result.get("inferred_version", -1) >= 0
                 else "includes no inferred links (run `archivist infer` first)")
+    out_text = (f"{left_out['trees']:,} tree{'s' if left_out['trees'] != 1 else ''} of "
+                f"source{'s' if len(left_out['sources']) > 1 else ''} {', '.join(left_out['sources'])} "
+                "(setting excluded_from_measures)") if left_out["sources"] else None
     if result["up_to_date"]:
         console.print(f"analysis is up to date with store version {result['store_version']} "
-                      f"({result['trees']} trees{'; ' + note if note else ''}); use --force to recompute")
+                      f"({result['trees']:,} trees{'; ' + note if note else ''}"
+                      f"{'; left out: ' + out_text if out_text else ''}); use --force to recompute")
         return
     what = "with inferred links, " if edges == "all" else ""
     t = Table(title=f"analysis of {arc.path.name} ({what}store version {result['store_version']})",
@@ -106,16 +111,23 @@ def analyze_cmd(force: bool, seed: int, window: str, engine: str, master: str | 
                   else Text(_fmt(result[key], digits) + unit))
     if result.get("flagged_trees"):
         t.add_row("flagged trees", f"{result['flagged_trees']:,} hang from a placeholder root or had a cycle cut")
-    if excluded := arc.excluded_sources():  # kept in the archive, not measured: say so (stats counts them)
-        from lineage.analyze import root_source_excluded
-
-        n = arc.trees(edges=edges).filter(root_source_excluded(excluded)).height
-        t.add_row("left out", Text(f"{n:,} tree{'s' if n != 1 else ''} of source{'s' if len(excluded) > 1 else ''} "
-                                   f"{', '.join(excluded)} (setting excluded_from_measures)", style="yellow"))
+    if out_text:  # kept in the archive, not measured: say so (stats counts them)
+        t.add_row("left out", Text(out_text, style="yellow"))
     t.add_row("seconds", _fmt(result["seconds"], 1))
     console.print(t)
     console.print(Text("see `archivist drift ID`, `archivist bleed`, `archivist decay`"
                        + (" (each with --edges all)" if edges == "all" else ""), style="dim"))
+
+
+def _left_out(arc: Any, edges: str) -> dict[str, Any]:
+    """The sources whose trees the measures leave out (setting ``excluded_from_measures``) and how many trees
+    they hold: ``{"sources": [str], "trees": int}``."""
+    excluded = arc.excluded_sources()
+    if not excluded:
+        return {"sources": [], "trees": 0}
+    from lineage.analyze import root_source_excluded
+
+    return {"sources": excluded, "trees": arc.trees(edges=edges).filter(root_source_excluded(excluded)).height}
 
 
 def _tree_drift(arc: Any, post_id: str, edges: str = "declared") -> tuple[pl.DataFrame, pl.DataFrame]:

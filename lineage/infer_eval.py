@@ -286,9 +286,9 @@ def evaluate(arc: Any, *, weights: Any = None, source: str | None = None, until:
 
     Truth is each post's primary declared parent (placeholders, parents missing from the
     archive, count as no parent), and for a simulated link left undeclared its true parent
-    (:func:`_truth`; the result's ``undeclared_truth`` counts them). ``warnings`` (list of str) says when,
-    without ``until``, the declared links stop well before the posts do (:data:`DECLARED_STOP`): the later
-    posts are scored as roots. Raises :class:`~lineage.errors.LineageError` when the archive has no
+    (:func:`_truth`; the result's ``undeclared_truth`` counts them). ``warnings`` (list of str) says when
+    the declared links stop well before the posts read do (:data:`DECLARED_STOP`; with ``until`` too, which
+    may lie past the stop): the later posts are scored as roots. Raises :class:`~lineage.errors.LineageError` when the archive has no
     declared link to compare with.
 
     >>> import tempfile
@@ -304,12 +304,12 @@ def evaluate(arc: Any, *, weights: Any = None, source: str | None = None, until:
                          fingerprints=load_fingerprints(arc.path))
     rep["undeclared_truth"] = len(hidden)
     rep["warnings"] = []
-    stop = _declared_stop(posts, truth) if until is None else None
+    stop = _declared_stop(posts, truth)  # of the posts read: with --until too (an --until past the stop)
     if stop is not None:  # scored, as asked, but not silently: --calibrate refuses such an archive
         stamp, after = stop
         rep["warnings"].append(
             f"the declared links stop at {stamp} (the last post with one), and the {after:,} posts after it "
-            f"({after / posts.height:.0%}) are scored as roots: if the platform stopped declaring links then, "
+            f"({_share(after, posts.height)}) are scored as roots: if the platform stopped declaring links then, "
             f"the links inference finds there count as wrong; score the posts before it with --until {stamp}")
     return rep
 
@@ -417,6 +417,21 @@ DECLARED_STOP = 0.1
 DECLARED_STOP_POSTS = 50
 
 
+def _share(part: int, whole: int) -> str:
+    """``part / whole`` as a whole percentage that says 100% and 0% only when it is so (1,998 of 2,000 read 100%).
+
+    >>> _share(1998, 2000), _share(2000, 2000), _share(1, 2000), _share(450, 1500)
+    ('99%', '100%', '1%', '30%')
+    """
+    pct = 100.0 * part / whole if whole else 0.0
+    shown = round(pct)
+    if shown >= 100 and part < whole:
+        shown = 99
+    elif shown <= 0 and part > 0:
+        shown = 1
+    return f"{shown}%"
+
+
 def _declared_stop(posts: pl.DataFrame, truth: dict[str, str | None]) -> tuple[str, int] | None:
     """Where the declared links stop well before the posts do (:data:`DECLARED_STOP`): the last linked
     post's time (RFC 3339, to the microsecond: ``--until`` that time holds the post itself) and how many
@@ -439,7 +454,7 @@ def _declared_until_the_end(posts: pl.DataFrame, truth: dict[str, str | None]) -
     if stop is not None:
         stamp, after = stop
         raise LineageError(f"the declared links stop at {stamp} (the last post with one), and the {after:,} posts "
-                           f"after it ({after / posts.height:.0%}) would count as roots: if the platform stopped "
+                           f"after it ({_share(after, posts.height)}) would count as roots: if the platform stopped "
                            f"declaring links then, calibrate on the posts before it (--until {stamp}); if those "
                            "posts are roots indeed, give --until after the last post to calibrate on every one "
                            "(the shipped calibration stays in use)")

@@ -184,3 +184,6 @@ def test_a_crawl_whose_platform_stopped_declaring_calibrates_on_the_posts_before
     whole = run("infer", "--evaluate", "--json", "--archive", str(a))
     rep = json.loads(whole.stdout)
     assert len(rep["warnings"]) == 1 and f"--until {until}" in rep["warnings"][0] and rep["n"] == len(recs)
+    # an --until past the stop reads the same posts, and says so the same way
+    past = json.loads(run("infer", "--evaluate", "--json", "--until", "2099-01-01", "--archive", str(a)).stdout)
+    assert past["n"] == len(recs) and len(past["warnings"]) == 1 and f"--until {until}" in past["warnings"][0]

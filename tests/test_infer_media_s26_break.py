@@ -46,9 +46,9 @@ def pictures_in_records(path: Path) -> pl.DataFrame:
 
 # ------------------------------------------------------------------------------------------------ the simulator
 @pytest.mark.parametrize("args, named", [
-    (["--fingerprints", "nan"], "fingerprints=nan"),  # click's FloatRange lets NaN through: no picture, silently
-    (["--media-reuse", "nan"], "media_reuse=nan"),
-    (["--repost", "1.5"], "repost=1.5"),
+    (["--fingerprints", "nan"], "--fingerprints=nan"),  # click's FloatRange lets NaN through: no picture, silently
+    (["--media-reuse", "nan"], "--media-reuse=nan"),  # named as typed (session 32)
+    (["--repost", "1.5"], "--repost=1.5"),
 ])
 def test_a_simulator_setting_out_of_range_is_a_one_line_error_that_writes_nothing(tmp_path, args, named):
     from dashboard.cli import cli

@@ -75,9 +75,15 @@ def test_min_confidence_lists_only_when_given_and_says_when_nothing_is_listed(tw
 def test_a_negative_mean_remix_count_a_zero_half_life_and_a_negative_limit_are_refused(tmp_path, two_trees):
     arc = str(tmp_path / "a")
     out = run("ingest", "simulate", "--posts", "50", "--m0", "-1", "--half-life", "0", "--archive", arc)
-    assert out.exit_code != 0 and "m0=-1.0 (0 or more)" in out.output \
-        and "activity_half_life_days=0.0 (more than 0)" in out.output
+    assert out.exit_code != 0 and "--m0=-1.0 (0 or more)" in out.output \
+        and "--half-life=0.0 (more than 0)" in out.output  # the options typed, not the fields they set
     assert not (tmp_path / "a").exists()  # refused before anything is written
+    # rates past what the simulator can hold: a mean of 1e9 remixes took 8.5 GB in 30 s, a mutation rate of 1e6
+    # never ended, a Zipf exponent of 1e300 ended in an OverflowError's traceback
+    for opt, value in (("--m0", "1e9"), ("--gamma", "1e6"), ("--mutation-rate", "1e6"), ("--style-popularity", "1e300")):
+        out = run("ingest", "simulate", "--posts", "50", opt, value, "--archive", arc)
+        assert out.exit_code == 1 and f"{opt}=" in out.output and "(at most" in out.output, (opt, out.output)
+        assert not (tmp_path / "a").exists()
     bad = run("trees", "--limit", "-1", "--archive", str(two_trees))
     assert bad.exit_code == 2 and "--limit" in bad.output
 
@@ -102,6 +108,10 @@ def test_analyze_says_which_trees_it_leaves_out(tmp_path):
     a.set_setting("excluded_from_measures", ["messy"])
     out = run("analyze", "--archive", str(arc))
     assert out.exit_code == 0 and "3 trees of source messy (setting" in out.output and "excluded_from_measures)" in out.output
+    again = run("analyze", "--archive", str(arc))  # up to date: the one line says it too
+    assert "up to date" in again.output and "left out: 3 trees of source messy" in " ".join(again.output.split())
+    got = json.loads(run("analyze", "--json", "--archive", str(arc)).output)
+    assert got["left_out"] == {"sources": ["messy"], "trees": 3}
 
 
 def test_ingest_simulate_names_the_truth_file_it_writes(tmp_path):
@@ -114,6 +124,15 @@ def test_ingest_simulate_names_the_truth_file_it_writes(tmp_path):
     assert got["truth"] == str(tmp_path / "sim.truth.json") and Path(got["truth"]).is_file()
     said = run("ingest", "simulate", "--posts", "60", "--out", str(out)).output
     assert f"ground truth: {tmp_path / 'sim.truth.json'}" in " ".join(said.split())
+    # names with dots keep their own truth (my.sim.v2 and my.sim.v3 shared my.truth.json, the second overwriting)
+    for v in ("v2", "v3"):
+        got = json.loads(run("ingest", "simulate", "--posts", "60", "--seed", v[1], "--json",
+                             "--out", str(tmp_path / f"my.sim.{v}.jsonl")).output)
+        assert got["truth"] == str(tmp_path / f"my.sim.{v}.truth.json")
+    assert json.loads((tmp_path / "my.sim.v2.truth.json").read_text())["params"]["seed"] == 2
+    # --out naming a truth file would have the records overwritten by their truth
+    bad = run("ingest", "simulate", "--posts", "60", "--out", str(tmp_path / "sim2.truth.json"))
+    assert bad.exit_code == 2 and "truth file" in bad.output and not (tmp_path / "sim2.truth.json").exists()
 
 
 def test_show_cuts_each_line_where_the_terminal_ends(tmp_path):
@@ -141,6 +160,33 @@ def test_show_cuts_each_line_where_the_terminal_ends(tmp_path):
     assert len(narrow) == 2 and all(len(line) <= 80 and line.endswith("…") for line in narrow), narrow
     wide = show(400)
     assert all(line.endswith("THE END") or line.endswith("THE END again") for line in wide), wide
+
+
+def test_show_draws_every_post_of_a_deep_chain_with_its_id_whole(tmp_path):
+    """A chain deeper than the terminal is wide: rich's tree drew nothing below the first levels (the post asked
+    for included) once the guides filled the line, and the first fix cut the ids with an ellipsis."""
+    import os
+    import subprocess
+    import sys
+
+    arc = tmp_path / "a"
+    ingest_records(Archive.open(arc, create=True), [
+        {"id": f"t:{k}", "source": "t", "created_at": f"2026-03-01T00:{k:02d}:00Z",
+         "prompt": f"a corgi surfing at dawn, take {k} 👨\u200d👩\u200d👧", **({"parents": [f"t:{k - 1}"]} if k else {})}
+        for k in range(60)], source="jsonl")
+    out = subprocess.run([sys.executable, "-c", "from dashboard.entry import main; main()", "show", "t:50",
+                          "--depth", "20", "--archive", str(arc)], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "COLUMNS": "60"})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    for k in range(60):  # the path from the root, the post, and its 9 remixes: every id, whole
+        assert any(f"t:{k}  " in line for line in lines), k
+    from rich.cells import cell_len
+
+    assert all(cell_len(line) <= 60 for line in lines[:-1]), [line for line in lines if cell_len(line) > 60]
+    assert "⋯50" in out.stdout and "50 ancestors, 9 remixes within 20 generations" in out.stdout
+    # the emoji family's joiners are kept, not shown as ⟨U+200D⟩
+    assert "⟨U+200D⟩" not in out.stdout
 
 
 def test_wording_calibrate_on_an_archive_of_roots_a_folder_that_is_no_archive_and_an_id_without_its_source(tmp_path):
