@@ -243,3 +243,36 @@ def test_the_pdf_report_draws_again_when_kaleidos_page_was_not_ready(tmp_path, m
                         "parents": ["t:1"]}], source="jsonl")
     pdf = to_pdf(report_data(a, "t:1"))
     assert pdf[:5] == b"%PDF-" and len(calls) >= 2
+
+
+def test_the_archive_reports_trees_are_the_archives_now_beside_an_older_analysis(tmp_path):
+    """After `analyze --edges all` and a redaction (the redacted post's inferred parent goes with its words, so
+    it heads a tree of its own), the CSV's rows came from the analysis: the new tree was missing, the old one
+    kept its size, and the rows' inferred links did not add up to the archive's."""
+    import shutil
+
+    arc = tmp_path / "a"
+    a = Archive.open(arc, create=True)
+    ingest_records(a, [
+        {"id": "j:p", "source": "j", "created_at": "2026-04-02T10:00:00Z", "author": "kim", "prompt": BASE},
+        {"id": "j:c", "source": "j", "created_at": "2026-04-02T11:00:00Z", "author": "kim",
+         "prompt": BASE + " under a stormy sky"},
+        {"id": "j:d", "source": "j", "created_at": "2026-04-02T12:00:00Z", "author": "kim",
+         "prompt": BASE + " under a stormy sky", "parents": ["j:c"]}], source="jsonl")
+    infer(a)
+    assert inferred_edges(a).select("child", "parent").rows() == [("j:c", "j:p")]
+    assert run("analyze", "--edges", "all", "--archive", str(arc)).exit_code == 0
+    before = {r["root"]: r for r in csv.DictReader(io.StringIO(to_csv(report_data(a, None, edges="all")).decode()))}
+    assert set(before) == {"j:p"} and before["j:p"]["size"] == "3" and before["j:p"]["inferred_links"] == "1"
+    out = run("redact", "j:c", "--reason", "consent revoked", "--yes", "--archive", str(arc))
+    assert out.exit_code == 0, out.output
+    a = Archive.open(arc)
+    rows = {r["root"]: r for r in csv.DictReader(io.StringIO(to_csv(report_data(a, None, edges="all")).decode()))}
+    assert set(rows) == {"j:p", "j:c"}, rows
+    assert (rows["j:p"]["size"], rows["j:c"]["size"]) == ("1", "2")
+    assert sum(int(r["inferred_links"]) for r in rows.values()) == inferred_edges(a).join(
+        a.lineage(edges="all").select(child="id"), on="child", how="semi").height == 0
+    # the measures of the analysis stay beside the tree they were measured on, and the report says they are older
+    assert rows["j:p"]["drift_rate"] != "" and rows["j:c"]["drift_rate"] == ""
+    assert any("older" in m or "version" in m for m in report_data(a, None, edges="all").missing)
+    shutil.rmtree(arc)

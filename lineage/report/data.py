@@ -298,13 +298,16 @@ def _archive_data(archive: Archive, *, as_of: Any, top: int, edges: str = "decla
                              "parent_text", "child_text"))
         if edges == "all":
             mutations = _with_inferred(mutations, made_by_infer(archive, every, as_of))
-    tr = tables.get("trees")
-    if tr is not None:
-        keep = [c for c in ("root", "size", "depth", "drift_rate", "mean_root_drift", "mean_retention",
-                            "bleed_rate", "root_text") if c in tr.columns]
-        tr = tr.select(keep).sort(["size", "root"], descending=[True, False])
-    else:
-        tr = trees.select("root", "size", "depth", "root_text")
+    # the trees as they are (or were, --as-of), with the stored analysis's measures where it has the tree: rows
+    # from the analysis alone left out a tree a redaction or a later ingest made, kept a tree's size from
+    # before, and beside them each tree's inferred links (read now) did not add up
+    tr = trees.select("root", "size", "depth", "root_text")
+    measured = tables.get("trees")
+    if measured is not None:
+        keep = [c for c in ("drift_rate", "mean_root_drift", "mean_retention", "bleed_rate") if c in measured.columns]
+        tr = (tr.join(measured.select("root", *keep), on="root", how="left", maintain_order="left")
+              .select("root", "size", "depth", *keep, "root_text"))
+    tr = tr.sort(["size", "root"], descending=[True, False])
     if edges == "all":  # each tree's own inferred links (the archive's note named the whole archive's, on every row)
         roots = archive.lineage(as_of, edges="all").select(child="id", root="root")
         per = (inf.select("child", "confidence").join(roots, on="child", how="inner")
