@@ -311,6 +311,16 @@ def evaluate(arc: Any, *, weights: Any = None, source: str | None = None, until:
             f"the declared links stop at {stamp} (the last post with one), and the {after:,} posts after it "
             f"({_share(after, posts.height)}) are scored as roots: if the platform stopped declaring links then, "
             f"the links inference finds there count as wrong; score the posts before it with --until {stamp}")
+    elif source is None and "source" in posts.columns:  # one platform of several may have stopped
+        for src in sorted(posts.get_column("source").unique().drop_nulls().to_list()):
+            part = posts.filter(pl.col("source") == src)
+            stop = _declared_stop(part, {i: truth.get(i) for i in part.get_column("id").to_list()})
+            if stop is not None:
+                stamp, after = stop
+                rep["warnings"].append(
+                    f"the declared links of source {src} stop at {stamp}, and its {after:,} posts after it "
+                    f"({_share(after, part.height)}) are scored as roots: if {src} stopped declaring links then, "
+                    f"score its posts before it with --source {src} --until {stamp}")
     return rep
 
 

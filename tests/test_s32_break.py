@@ -276,3 +276,27 @@ def test_the_archive_reports_trees_are_the_archives_now_beside_an_older_analysis
     assert rows["j:p"]["drift_rate"] != "" and rows["j:c"]["drift_rate"] == ""
     assert any("older" in m or "version" in m for m in report_data(a, None, edges="all").missing)
     shutil.rmtree(arc)
+
+
+def test_evaluate_says_which_source_stopped_declaring_links(tmp_path):
+    """Two platforms in one archive, one of which stopped declaring links halfway: the archive-wide check saw
+    links to the end (the other platform's) and said nothing."""
+    from archive.sources.simulate import SimParams, simulate
+
+    a = Archive.open(tmp_path / "a", create=True)
+    for name, seed, stops in (("alpha", 3, True), ("beta", 4, False)):
+        recs = simulate(SimParams(seed=seed, posts=600))[0]
+        recs.sort(key=lambda r: r["created_at"])
+        cut = recs[len(recs) // 2]["created_at"]
+        for r in recs:
+            r["id"] = r["id"].replace("simulate:", f"{name}:")
+            r["source"] = name
+            if r.get("parents"):
+                r["parents"] = [p.replace("simulate:", f"{name}:") if isinstance(p, str)
+                                else {**p, "id": p["id"].replace("simulate:", f"{name}:")} for p in r["parents"]]
+            if stops and r["created_at"] >= cut:
+                r.pop("parents", None)
+        ingest_records(a, recs, source=name)
+    rep = json.loads(run("infer", "--evaluate", "--json", "--archive", str(tmp_path / "a")).stdout)
+    assert len(rep["warnings"]) == 1 and "source alpha stop at" in rep["warnings"][0] \
+        and "--source alpha --until" in rep["warnings"][0], rep["warnings"]
