@@ -508,8 +508,7 @@ def decay_tables(nd: pl.DataFrame, lin: pl.DataFrame, node_info: pl.DataFrame, l
     drift_reason = none_why if no_drift else None
     fid_reason = fid["reason"]
     if fid_reason and no_drift and (nremix == 0 or nd.filter(pl.col("root_drift").is_not_null()).height):
-        fid_reason = (none_why if nremix == 0 or node_info.height == 0
-                      else "no prompt text to measure: no remix has a drift from its root")
+        fid_reason = none_why if nremix == 0 else "no prompt text to measure: no remix has a drift from its root"
     decay = _decay_rows(
         flagged,
         fidelity_F_inf=(fid["F_inf"], None, None, fid["nodes"], fid_reason),

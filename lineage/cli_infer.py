@@ -226,9 +226,9 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
             _check_source(arc, source)
             rep = run_evaluate(arc, weights=load_weights(weights) if weights is not None else weights_for(arc.path),
                                source=source, until=until)
+            for w_ in rep["warnings"]:  # on stderr: --json's output stays the report alone
+                err_console.print(f"warning: {w_}", markup=False, highlight=False)
             if as_json:
-                for w_ in rep["warnings"]:
-                    err_console.print(f"warning: {w_}", markup=False, highlight=False)
                 emit_json({k: rep[k] for k in _KEYS} | {k: rep[k] for k in ("link_tree_accuracy", "candidate_recall",
                                                                            "intervals", "reliability", "no_part",
                                                                            "undeclared_truth", "warnings")})
@@ -252,8 +252,6 @@ def infer_cmd(source: str | None, since: datetime | None, min_confidence: float,
                           "whose own parent is in their true tree, or that are rightly left roots. candidate_recall: the "
                           "share of remixes whose true parent was among their candidates (the most the choice could "
                           "reach).", style="dim")
-            for w_ in rep["warnings"]:
-                err_console.print(f"warning: {w_}", markup=False, highlight=False)
             if rep["no_part"]:
                 console.print("no part (scored as roots): " + ", ".join(f"{v:,} {k}" for k, v in rep["no_part"].items()))
             r = Table(title="reliability", title_justify="left")

@@ -62,7 +62,12 @@ def tree_membership(ids: list[str], truth_parent: dict[str, str | None], inferre
     """
     tp = {i: truth_parent.get(i) for i in ids}
     ip = {i: inferred_parent.get(i) for i in ids}
-    t_root, i_root = _truth_root(ids, tp), _truth_root(ids, ip)
+    return _membership(ids, tp, ip, _truth_root(ids, tp), _truth_root(ids, ip))
+
+
+def _membership(ids: list[str], tp: dict[str, str | None], ip: dict[str, str | None], t_root: dict[str, str],
+                i_root: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`tree_membership` from the posts' true and inferred roots, where the caller has them."""
     path = np.array([t_root[i] == i_root[i] for i in ids], dtype=bool)
     link = np.array([t_root.get(ip[i]) == t_root[i] if ip[i] is not None else tp[i] is None for i in ids], dtype=bool)
     return path, link
@@ -199,9 +204,9 @@ def evaluate_frame(posts: pl.DataFrame, truth_parent: dict[str, str | None], *, 
     base_idx = _baseline(plain, len(ids))  # type: ignore[arg-type]
     base = {ids[k]: (ids[j] if j >= 0 else None) for k, j in enumerate(base_idx.tolist())}
     tp = {i: truth_parent.get(i) for i in ids}
-    t_root = _truth_root(ids, tp)
-    i_root = _truth_root(ids, {i: inferred.get(i) for i in ids})
-    tree_hit, link_hit = tree_membership(ids, tp, inferred)
+    ip = {i: inferred.get(i) for i in ids}
+    t_root, i_root = _truth_root(ids, tp), _truth_root(ids, ip)
+    tree_hit, link_hit = _membership(ids, tp, ip, t_root, i_root)
     anc: dict[str, set[str]] = {}
 
     def ancestors(x: str) -> set[str]:

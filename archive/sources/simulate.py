@@ -689,7 +689,7 @@ def write_jsonl(records: list[dict], path: str | Path, truth: dict | None = None
 
 def truth_file(path: str | Path) -> Path:
     """Where :func:`write_jsonl` puts the truth of records written to ``path``: beside them, named by the
-    records' name up to its first dot.
+    records' name less its records suffixes.
 
     >>> [truth_file(p).as_posix() for p in ("out/sim.jsonl.gz", "my.sim.v2.jsonl", ".hidden.jsonl", "sim")]
     ['out/sim.truth.json', 'my.sim.v2.truth.json', '.hidden.truth.json', 'sim.truth.json']
